@@ -1,0 +1,19 @@
+//! The domain of the robot accounts service: names, secrets, roles and the
+//! rules of who may do what.
+//!
+//! Nothing here performs I/O or knows about HTTP or SQL. The store persists
+//! these types, the server moves them over the wire, and both ask [`policy`]
+//! for decisions, so the rules live in exactly one place and are unit-tested
+//! without a database.
+
+pub mod clock;
+pub mod name;
+pub mod password;
+pub mod policy;
+pub mod secret;
+pub mod text;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use name::{Name, NameError};
+pub use policy::{AccountKind, Role};
+pub use secret::{SecretHash, SecretKind, SecretParseError, SecretToken};

@@ -1,0 +1,73 @@
+-- Times are Unix milliseconds (INTEGER) in both backends, so that ordering and
+-- comparisons behave the same everywhere. Ids are UUIDs (16-byte BLOBs here).
+
+CREATE TABLE accounts (
+    id          BLOB PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL CHECK (kind IN ('user', 'org')),
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE users (
+    id              BLOB PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    email           TEXT NOT NULL UNIQUE,
+    password_hash   TEXT NOT NULL,
+    instance_admin  BOOLEAN NOT NULL DEFAULT FALSE
+);
+
+CREATE TABLE orgs (
+    id            BLOB PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    display_name  TEXT NOT NULL DEFAULT '',
+    created_by    BLOB REFERENCES users (id) ON DELETE SET NULL,
+    -- Touched by every membership change, so that concurrent changes
+    -- serialise on this row and the last admin can never be removed.
+    updated_at    INTEGER NOT NULL
+);
+
+CREATE TABLE org_members (
+    org_id      BLOB NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+    user_id     BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    role        TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (org_id, user_id)
+);
+CREATE INDEX org_members_by_user ON org_members (user_id);
+
+CREATE TABLE robots (
+    id           BLOB PRIMARY KEY,
+    org_id       BLOB NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    description  TEXT NOT NULL DEFAULT '',
+    created_at   INTEGER NOT NULL,
+    created_by   BLOB REFERENCES users (id) ON DELETE SET NULL,
+    updated_at   INTEGER NOT NULL,
+    UNIQUE (org_id, name)
+);
+
+CREATE TABLE robot_tokens (
+    access_id             BLOB PRIMARY KEY,
+    robot_id              BLOB NOT NULL REFERENCES robots (id) ON DELETE CASCADE,
+    name                  TEXT NOT NULL,
+    secret_hash           BLOB NOT NULL UNIQUE,
+    created_at            INTEGER NOT NULL,
+    created_by            BLOB REFERENCES users (id) ON DELETE SET NULL,
+    expires_at            INTEGER,
+    last_used_at          INTEGER,
+    last_used_ip          TEXT,
+    last_used_user_agent  TEXT,
+    UNIQUE (robot_id, name)
+);
+
+CREATE TABLE sessions (
+    token_hash  BLOB PRIMARY KEY,
+    user_id     BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+
+-- One row per code printed by a server that started on an empty database.
+CREATE TABLE setup_codes (
+    code_hash   BLOB PRIMARY KEY,
+    created_at  INTEGER NOT NULL
+);

@@ -1,0 +1,64 @@
+//! The store's one error type. Constraint violations become domain errors
+//! the API can explain; everything else is an internal error whose details
+//! are logged by the caller and never shown to clients.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("that name is already taken")]
+    NameTaken,
+    #[error("that e-mail address is already in use")]
+    EmailTaken,
+    #[error("an organization must keep at least one admin")]
+    LastAdmin,
+    #[error("no user with that name")]
+    UserNotFound,
+    #[error("the setup code is not valid")]
+    InvalidSetupCode,
+    #[error("setup is already complete")]
+    SetupComplete,
+    #[error("database URLs must start with postgres://, postgresql:// or sqlite://")]
+    UnsupportedUrl,
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Database(error)
+    }
+}
+
+/// If `error` is a unique-constraint violation, the text that names the
+/// constraint: the constraint's name on PostgreSQL (`users_email_key`), the
+/// message on SQLite (`UNIQUE constraint failed: users.email`).
+pub(crate) fn unique_violation(error: &sqlx::Error) -> Option<String> {
+    let database_error = error.as_database_error()?;
+    if !database_error.is_unique_violation() {
+        return None;
+    }
+    Some(
+        database_error
+            .constraint()
+            .map(str::to_owned)
+            .unwrap_or_else(|| database_error.message().to_owned()),
+    )
+}
+
+/// Maps a unique violation on a name column to [`StoreError::NameTaken`]
+/// (and on `email` to [`StoreError::EmailTaken`]); passes other errors on.
+pub(crate) fn name_conflict(error: sqlx::Error) -> StoreError {
+    match unique_violation(&error) {
+        Some(constraint) if constraint.contains("email") => StoreError::EmailTaken,
+        Some(_) => StoreError::NameTaken,
+        None => StoreError::Database(error),
+    }
+}

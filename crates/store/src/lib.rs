@@ -1,0 +1,199 @@
+//! Persistence for the robot accounts service.
+//!
+//! One [`Store`] type, two backends: an embedded SQLite file (the default) and
+//! PostgreSQL (for many stateless replicas on one database). Every query is
+//! written once, with `$n` placeholders that both backends understand, and
+//! runs on whichever pool the store holds ([`on_pool!`]); only the migration
+//! DDL differs per backend. The same test suite runs against both.
+//!
+//! The store speaks in domain types from `robots-core` and never sees a
+//! secret's plaintext: tokens, sessions and setup codes arrive as hashes.
+//! Times are stored as Unix milliseconds in both backends.
+
+mod error;
+mod orgs;
+mod records;
+mod robots;
+mod sessions;
+mod tokens;
+mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use error::StoreError;
+pub use records::*;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool. The body is the same
+/// text for both backends, monomorphised twice.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Like [`on_pool!`], but binds `$tx` to a write transaction. SQLite's must
+/// start `IMMEDIATE`: a deferred transaction that later wants to write can
+/// fail with `SQLITE_BUSY` instead of waiting its turn.
+macro_rules! in_write_tx {
+    ($store:expr, $tx:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite(pool) => {
+                #[allow(unused_mut)]
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                $body
+            }
+            $crate::Pool::Postgres(pool) => {
+                #[allow(unused_mut)]
+                let mut $tx = pool.begin().await?;
+                $body
+            }
+        }
+    };
+}
+
+pub(crate) use {in_write_tx, on_pool};
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database `robots.db` in
+    /// `data_dir` and brings its schema up to date.
+    pub async fn open_data_dir(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        restrict_permissions(data_dir);
+        Self::open_sqlite(&data_dir.join("robots.db")).await
+    }
+
+    pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // With WAL, NORMAL loses no committed transaction when the process
+            // dies (kill -9), only possibly the last ones on power loss.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        let store = Self {
+            pool: Pool::Sqlite(pool),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects to PostgreSQL (`postgres://…`) and brings its schema up to date.
+    pub async fn open_postgres(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        let store = Self {
+            pool: Pool::Postgres(pool),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens whichever database `url` names: `postgres://` / `postgresql://`
+    /// or `sqlite://PATH`.
+    pub async fn open_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::open_postgres(url).await
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            Self::open_sqlite(Path::new(path)).await
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Pool::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers; for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await);
+    }
+}
+
+/// The data directory holds the database and (later) signing keys: owner only.
+fn restrict_permissions(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(error) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+            tracing::warn!(path = %dir.display(), %error, "could not restrict the data directory to its owner");
+        }
+    }
+}
+
+/// Keyset pagination: at most `limit` items after `after`, plus whether more exist.
+pub(crate) fn page<T>(mut rows: Vec<T>, limit: u32) -> Page<T> {
+    let limit = limit as usize;
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
+    Page {
+        items: rows,
+        has_more,
+    }
+}
+
+/// The `LIMIT` to ask the database for: one more than the page, to learn
+/// whether another page exists.
+pub(crate) fn fetch_limit(limit: u32) -> i64 {
+    i64::from(limit) + 1
+}
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,156 @@
+//! What the store hands out: domain records with parsed names and real
+//! timestamps, built from raw rows in one place.
+
+use robots_core::clock::from_millis;
+use robots_core::{Name, Role};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// One page of a list, in the order of its key.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: Uuid,
+    pub name: Name,
+    pub email: String,
+    pub instance_admin: bool,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub name: Name,
+    pub email: String,
+    /// An argon2id PHC string, never the password.
+    pub password_hash: String,
+    pub instance_admin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    pub id: Uuid,
+    pub name: Name,
+    pub display_name: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// What a name in the shared namespace turned out to be, seen by one user.
+#[derive(Debug, Clone)]
+pub enum AccountLookup {
+    /// A user's personal account; it can own no robots.
+    User,
+    /// An organization, with the looking user's role in it (`None`: not a member).
+    Org { org: Org, role: Option<Role> },
+}
+
+/// An organization together with the caller's role in it.
+#[derive(Debug, Clone)]
+pub struct OrgMembership {
+    pub org: Org,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: Uuid,
+    pub username: Name,
+    pub email: String,
+    pub role: Role,
+    pub joined_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Robot {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: Name,
+    pub description: String,
+    pub created_at: OffsetDateTime,
+    pub created_by: Option<Name>,
+    pub updated_at: OffsetDateTime,
+    pub token_count: i64,
+    /// The most recent use of any of its tokens.
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRobot<'a> {
+    pub org_id: Uuid,
+    pub name: &'a Name,
+    pub description: &'a str,
+    pub created_by: Uuid,
+}
+
+/// A robot token as lists show it: everything but the secret, which the
+/// store never had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub access_id: Uuid,
+    pub robot_id: Uuid,
+    pub name: Name,
+    pub created_at: OffsetDateTime,
+    pub created_by: Option<Name>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub last_used_at: Option<OffsetDateTime>,
+    pub last_used_ip: Option<String>,
+    pub last_used_user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    pub access_id: Uuid,
+    pub robot_id: Uuid,
+    pub name: &'a Name,
+    pub secret_hash: &'a robots_core::SecretHash,
+    pub created_by: Uuid,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// Who a presented robot token belongs to: what verification needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    pub access_id: Uuid,
+    pub token_name: Name,
+    pub secret_hash: robots_core::SecretHash,
+    pub expires_at: Option<OffsetDateTime>,
+    pub robot_id: Uuid,
+    pub robot_name: Name,
+    pub org_id: Uuid,
+    pub org_name: Name,
+}
+
+/// A successful use of a token, recorded in batches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenUse {
+    pub access_id: Uuid,
+    pub at: OffsetDateTime,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub(crate) fn name(raw: String) -> Result<Name, StoreError> {
+    Name::parse(&raw).map_err(|error| StoreError::Corrupt(format!("name {raw:?}: {error}")))
+}
+
+pub(crate) fn optional_name(raw: Option<String>) -> Result<Option<Name>, StoreError> {
+    raw.map(name).transpose()
+}
+
+pub(crate) fn role(raw: &str) -> Result<Role, StoreError> {
+    Role::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("role {raw:?}")))
+}
+
+pub(crate) fn time(millis: i64) -> OffsetDateTime {
+    from_millis(millis)
+}
+
+pub(crate) fn optional_time(millis: Option<i64>) -> Option<OffsetDateTime> {
+    millis.map(from_millis)
+}

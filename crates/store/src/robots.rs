@@ -1,0 +1,153 @@
+//! Robot accounts.
+
+use robots_core::Name;
+use robots_core::clock::to_millis;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::name_conflict;
+use crate::records::{name, optional_name, optional_time, time};
+use crate::{NewRobot, Page, Robot, Store, StoreError, fetch_limit, on_pool, page};
+
+#[derive(sqlx::FromRow)]
+struct RobotRow {
+    id: Uuid,
+    org_id: Uuid,
+    name: String,
+    description: String,
+    created_at: i64,
+    created_by: Option<String>,
+    updated_at: i64,
+    token_count: i64,
+    last_used_at: Option<i64>,
+}
+
+impl TryFrom<RobotRow> for Robot {
+    type Error = StoreError;
+    fn try_from(row: RobotRow) -> Result<Self, StoreError> {
+        Ok(Robot {
+            id: row.id,
+            org_id: row.org_id,
+            name: name(row.name)?,
+            description: row.description,
+            created_at: time(row.created_at),
+            created_by: optional_name(row.created_by)?,
+            updated_at: time(row.updated_at),
+            token_count: row.token_count,
+            last_used_at: optional_time(row.last_used_at),
+        })
+    }
+}
+
+/// The columns of [`RobotRow`], for `SELECT … FROM robots r`. A macro so it
+/// can be spliced into the static query strings with `concat!`.
+macro_rules! robot_columns {
+    () => {
+        "r.id, r.org_id, r.name, r.description, r.created_at, cb.name AS created_by, r.updated_at,
+         (SELECT COUNT(*) FROM robot_tokens t WHERE t.robot_id = r.id) AS token_count,
+         (SELECT MAX(t.last_used_at) FROM robot_tokens t WHERE t.robot_id = r.id) AS last_used_at
+         FROM robots r LEFT JOIN accounts cb ON cb.id = r.created_by"
+    };
+}
+
+impl Store {
+    pub async fn create_robot(
+        &self,
+        robot: &NewRobot<'_>,
+        now: OffsetDateTime,
+    ) -> Result<Robot, StoreError> {
+        let id = Uuid::now_v7();
+        let at = to_millis(now);
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO robots (id, org_id, name, description, created_at, created_by, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $5)")
+            .bind(id)
+            .bind(robot.org_id)
+            .bind(robot.name.as_str())
+            .bind(robot.description)
+            .bind(at)
+            .bind(robot.created_by)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(name_conflict)?;
+        self.get_robot_by_id(id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("robot vanished after insert".into()))
+    }
+
+    pub async fn list_robots(
+        &self,
+        org_id: Uuid,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Robot>, StoreError> {
+        let rows: Vec<RobotRow> = on_pool!(self, pool => sqlx::query_as(concat!(
+            "SELECT ", robot_columns!(), " WHERE r.org_id = $1 AND r.name > $2 ORDER BY r.name LIMIT $3"))
+            .bind(org_id)
+            .bind(after.unwrap_or(""))
+            .bind(fetch_limit(limit))
+            .fetch_all(pool)
+            .await)?;
+        let items = rows
+            .into_iter()
+            .map(Robot::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page(items, limit))
+    }
+
+    pub async fn get_robot(&self, org_id: Uuid, robot: &Name) -> Result<Option<Robot>, StoreError> {
+        let row: Option<RobotRow> = on_pool!(self, pool => sqlx::query_as(concat!(
+            "SELECT ", robot_columns!(), " WHERE r.org_id = $1 AND r.name = $2"))
+            .bind(org_id)
+            .bind(robot.as_str())
+            .fetch_optional(pool)
+            .await)?;
+        row.map(Robot::try_from).transpose()
+    }
+
+    async fn get_robot_by_id(&self, id: Uuid) -> Result<Option<Robot>, StoreError> {
+        let row: Option<RobotRow> = on_pool!(self, pool => sqlx::query_as(concat!(
+            "SELECT ", robot_columns!(), " WHERE r.id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(Robot::try_from).transpose()
+    }
+
+    /// Renames and/or re-describes a robot; `None` leaves a field as it is.
+    /// Its tokens keep working under the new name.
+    pub async fn update_robot(
+        &self,
+        robot_id: Uuid,
+        new_name: Option<&Name>,
+        new_description: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Robot>, StoreError> {
+        let updated = on_pool!(self, pool => sqlx::query(
+            "UPDATE robots SET name = COALESCE($2, name), description = COALESCE($3, description),
+             updated_at = $4 WHERE id = $1")
+            .bind(robot_id)
+            .bind(new_name.map(Name::as_str))
+            .bind(new_description)
+            .bind(to_millis(now))
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))
+        .map_err(name_conflict)?;
+        if updated == 0 {
+            return Ok(None);
+        }
+        self.get_robot_by_id(robot_id).await
+    }
+
+    /// Deletes a robot and its tokens; `false` if it did not exist.
+    pub async fn delete_robot(&self, robot_id: Uuid) -> Result<bool, StoreError> {
+        let deleted = on_pool!(self, pool => sqlx::query("DELETE FROM robots WHERE id = $1")
+            .bind(robot_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(deleted > 0)
+    }
+}

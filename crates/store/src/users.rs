@@ -1,0 +1,173 @@
+//! Users, first-run setup codes.
+
+use robots_core::clock::to_millis;
+use robots_core::{AccountKind, Name, SecretHash};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::name_conflict;
+use crate::records::{name, time};
+use crate::{NewUser, Store, StoreError, User, in_write_tx, on_pool};
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: Uuid,
+    name: String,
+    email: String,
+    instance_admin: bool,
+    created_at: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            id: row.id,
+            name: name(row.name)?,
+            email: row.email,
+            instance_admin: row.instance_admin,
+            created_at: time(row.created_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct LoginRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: String,
+}
+
+/// Whether any user exists, inside the transaction `$tx`.
+macro_rules! has_users {
+    ($tx:ident) => {{
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&mut *$tx)
+            .await?;
+        count > 0
+    }};
+}
+
+/// Inserts the account and user rows of `$user` inside the transaction `$tx`.
+/// A macro rather than a function: its body is compiled once per backend.
+macro_rules! insert_user {
+    ($tx:ident, $user:expr, $instance_admin:expr, $now:expr) => {{
+        let user: &NewUser = $user;
+        let instance_admin: bool = $instance_admin;
+        let id = Uuid::now_v7();
+        let created_at = to_millis($now);
+        sqlx::query("INSERT INTO accounts (id, name, kind, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(user.name.as_str())
+            .bind(AccountKind::User.as_str())
+            .bind(created_at)
+            .execute(&mut *$tx)
+            .await
+            .map_err(name_conflict)?;
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, instance_admin) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(user.email.as_str())
+        .bind(user.password_hash.as_str())
+        .bind(instance_admin)
+        .execute(&mut *$tx)
+        .await
+        .map_err(name_conflict)?;
+        User {
+            id,
+            name: user.name.clone(),
+            email: user.email.clone(),
+            instance_admin,
+            created_at: time(created_at),
+        }
+    }};
+}
+
+impl Store {
+    pub async fn count_users(&self) -> Result<i64, StoreError> {
+        let count: i64 = on_pool!(self, pool =>
+            sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await)?;
+        Ok(count)
+    }
+
+    /// Remembers a setup code printed by a server that found no users.
+    pub async fn add_setup_code(
+        &self,
+        code: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("INSERT INTO setup_codes (code_hash, created_at) VALUES ($1, $2)")
+            .bind(code.as_bytes().as_slice())
+            .bind(to_millis(now))
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Creates the first user, an instance administrator, if `code` is one
+    /// of the printed setup codes and no user exists yet. All codes die with
+    /// it. Of two concurrent attempts exactly one succeeds: both delete every
+    /// code, and the second finds its own already gone.
+    pub async fn complete_setup(
+        &self,
+        code: &SecretHash,
+        user: &NewUser,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError> {
+        in_write_tx!(self, tx => {
+            let deleted: Vec<Vec<u8>> = sqlx::query_scalar("DELETE FROM setup_codes RETURNING code_hash")
+                .fetch_all(&mut *tx)
+                .await?;
+            if !deleted.iter().any(|hash| SecretHash::from_bytes(hash).as_ref() == Some(code)) {
+                return Err(if deleted.is_empty() && has_users!(tx) {
+                    StoreError::SetupComplete
+                } else {
+                    StoreError::InvalidSetupCode
+                });
+            }
+            if has_users!(tx) {
+                return Err(StoreError::SetupComplete);
+            }
+            let created = insert_user!(tx, user, true, now);
+            tx.commit().await?;
+            Ok(created)
+        })
+    }
+
+    /// Creates a user with a personal account of the same name.
+    pub async fn create_user(
+        &self,
+        user: &NewUser,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError> {
+        in_write_tx!(self, tx => {
+            let created = insert_user!(tx, user, user.instance_admin, now);
+            tx.commit().await?;
+            Ok(created)
+        })
+    }
+
+    /// The user and their password hash, for a login attempt.
+    pub async fn find_user_for_login(
+        &self,
+        username: &Name,
+    ) -> Result<Option<(User, String)>, StoreError> {
+        let row: Option<LoginRow> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT a.id, a.name, u.email, u.instance_admin, a.created_at, u.password_hash
+             FROM accounts a JOIN users u ON u.id = a.id WHERE a.name = $1")
+            .bind(username.as_str())
+            .fetch_optional(pool)
+            .await)?;
+        row.map(|row| Ok((User::try_from(row.user)?, row.password_hash)))
+            .transpose()
+    }
+
+    pub async fn find_user(&self, username: &Name) -> Result<Option<User>, StoreError> {
+        Ok(self
+            .find_user_for_login(username)
+            .await?
+            .map(|(user, _)| user))
+    }
+}

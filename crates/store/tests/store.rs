@@ -1,0 +1,580 @@
+//! The store's contract, run on SQLite and on PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use robots_core::{Name, Role, SecretHash, SecretKind, SecretToken};
+use robots_store::testing::TestStore;
+use robots_store::{
+    AccountLookup, Backend, NewRobot, NewToken, NewUser, Store, StoreError, TokenUse,
+};
+use time::OffsetDateTime;
+use time::macros::datetime;
+use uuid::Uuid;
+
+const NOW: OffsetDateTime = datetime!(2026-11-27 12:00 UTC);
+
+/// Runs each listed `async fn(Store)` once per backend, as `sqlite::name`
+/// and `postgres::name`.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $test() { super::run(robots_store::Backend::Sqlite, super::$test).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $test() { super::run(robots_store::Backend::Postgres, super::$test).await })*
+        }
+    };
+}
+
+async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(TestStore { store, dir, .. }) = robots_store::testing::fresh(backend).await else {
+        return;
+    };
+    test(store).await;
+    drop(dir);
+}
+
+on_both_backends!(
+    setup_code_creates_the_first_admin_once,
+    a_wrong_setup_code_consumes_nothing,
+    names_are_one_namespace_for_users_and_orgs,
+    emails_are_unique,
+    organizations_start_with_their_creator_as_admin,
+    the_last_admin_cannot_leave_or_be_demoted,
+    robots_are_unique_per_organization,
+    renaming_a_robot_keeps_its_tokens,
+    tokens_are_found_by_hash_only,
+    deleting_a_robot_deletes_its_tokens,
+    deleting_an_org_deletes_everything_in_it,
+    token_uses_never_move_backwards,
+    sessions_expire,
+    lists_paginate_by_name,
+);
+
+fn name(text: &str) -> Name {
+    Name::parse(text).unwrap()
+}
+
+fn new_user(username: &str) -> NewUser {
+    NewUser {
+        name: name(username),
+        email: format!("{username}@example.com"),
+        password_hash: "$argon2id$not-checked-here".into(),
+        instance_admin: false,
+    }
+}
+
+async fn user(store: &Store, username: &str) -> Uuid {
+    store
+        .create_user(&new_user(username), NOW)
+        .await
+        .unwrap()
+        .id
+}
+
+async fn org_with_robot(store: &Store) -> (Uuid, Uuid, Uuid) {
+    let admin = user(store, "alice").await;
+    let org = store
+        .create_org(&name("acme"), "Acme", admin, NOW)
+        .await
+        .unwrap();
+    let robot = store
+        .create_robot(
+            &NewRobot {
+                org_id: org.id,
+                name: &name("deployer"),
+                description: "ships",
+                created_by: admin,
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    (admin, org.id, robot.id)
+}
+
+async fn add_token(
+    store: &Store,
+    robot_id: Uuid,
+    admin: Uuid,
+    token_name: &str,
+) -> (Uuid, SecretToken) {
+    let secret = SecretToken::generate(SecretKind::RobotToken);
+    let access_id = Uuid::new_v4();
+    store
+        .create_token(
+            &NewToken {
+                access_id,
+                robot_id,
+                name: &name(token_name),
+                secret_hash: &secret.hash(),
+                created_by: admin,
+                expires_at: None,
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    (access_id, secret)
+}
+
+async fn setup_code_creates_the_first_admin_once(store: Store) {
+    let first = SecretHash::of(b"first code");
+    let second = SecretHash::of(b"second code");
+    store.add_setup_code(&first, NOW).await.unwrap();
+    store.add_setup_code(&second, NOW).await.unwrap();
+    assert_eq!(store.count_users().await.unwrap(), 0);
+
+    let admin = store
+        .complete_setup(&second, &new_user("root"), NOW)
+        .await
+        .unwrap();
+    assert!(
+        admin.instance_admin,
+        "the first user administers the instance"
+    );
+    assert_eq!(store.count_users().await.unwrap(), 1);
+
+    // Every other code died with it.
+    assert!(matches!(
+        store
+            .complete_setup(&first, &new_user("mallory"), NOW)
+            .await,
+        Err(StoreError::SetupComplete)
+    ));
+    assert_eq!(store.count_users().await.unwrap(), 1);
+}
+
+async fn a_wrong_setup_code_consumes_nothing(store: Store) {
+    let code = SecretHash::of(b"the code");
+    store.add_setup_code(&code, NOW).await.unwrap();
+    assert!(matches!(
+        store
+            .complete_setup(&SecretHash::of(b"a guess"), &new_user("mallory"), NOW)
+            .await,
+        Err(StoreError::InvalidSetupCode)
+    ));
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    store
+        .complete_setup(&code, &new_user("root"), NOW)
+        .await
+        .unwrap();
+}
+
+async fn names_are_one_namespace_for_users_and_orgs(store: Store) {
+    let alice = user(&store, "alice").await;
+    assert!(matches!(
+        store.create_org(&name("alice"), "", alice, NOW).await,
+        Err(StoreError::NameTaken)
+    ));
+    store
+        .create_org(&name("acme"), "", alice, NOW)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_user(&new_user("acme"), NOW).await,
+        Err(StoreError::NameTaken)
+    ));
+    assert!(matches!(
+        store.lookup_account("alice", alice).await.unwrap(),
+        Some(AccountLookup::User)
+    ));
+    assert!(
+        store
+            .lookup_account("nobody", alice)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn emails_are_unique(store: Store) {
+    user(&store, "alice").await;
+    let mut twin = new_user("alice2");
+    twin.email = "alice@example.com".into();
+    assert!(matches!(
+        store.create_user(&twin, NOW).await,
+        Err(StoreError::EmailTaken)
+    ));
+    // Nothing half-written: the account name is still free.
+    twin.email = "other@example.com".into();
+    store.create_user(&twin, NOW).await.unwrap();
+}
+
+async fn organizations_start_with_their_creator_as_admin(store: Store) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let org = store
+        .create_org(&name("acme"), "Acme Inc.", alice, NOW)
+        .await
+        .unwrap();
+    match store.lookup_account("acme", alice).await.unwrap() {
+        Some(AccountLookup::Org { org: found, role }) => {
+            assert_eq!(found, org);
+            assert_eq!(role, Some(Role::Admin));
+        }
+        other => panic!("expected the org, got {other:?}"),
+    }
+    match store.lookup_account("acme", bob).await.unwrap() {
+        Some(AccountLookup::Org { role, .. }) => assert_eq!(role, None),
+        other => panic!("expected the org, got {other:?}"),
+    }
+    let orgs = store.list_orgs_of_user(alice, None, 10).await.unwrap();
+    assert_eq!(orgs.items.len(), 1);
+    assert_eq!(orgs.items[0].role, Role::Admin);
+    assert!(
+        store
+            .list_orgs_of_user(bob, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+async fn the_last_admin_cannot_leave_or_be_demoted(store: Store) {
+    let alice = user(&store, "alice").await;
+    user(&store, "bob").await;
+    let org = store
+        .create_org(&name("acme"), "", alice, NOW)
+        .await
+        .unwrap();
+
+    assert!(matches!(
+        store
+            .set_member(org.id, &name("alice"), Role::Member, NOW)
+            .await,
+        Err(StoreError::LastAdmin)
+    ));
+    assert!(matches!(
+        store.remove_member(org.id, &name("alice"), NOW).await,
+        Err(StoreError::LastAdmin)
+    ));
+
+    let (bob, created) = store
+        .set_member(org.id, &name("bob"), Role::Member, NOW)
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(bob.role, Role::Member);
+    let (bob, created) = store
+        .set_member(org.id, &name("bob"), Role::Admin, NOW)
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(bob.role, Role::Admin);
+
+    // With two admins, one may go.
+    assert!(
+        store
+            .remove_member(org.id, &name("alice"), NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remove_member(org.id, &name("alice"), NOW)
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        store.remove_member(org.id, &name("bob"), NOW).await,
+        Err(StoreError::LastAdmin)
+    ));
+    assert!(matches!(
+        store
+            .set_member(org.id, &name("nobody"), Role::Member, NOW)
+            .await,
+        Err(StoreError::UserNotFound)
+    ));
+    let members = store.list_members(org.id, None, 10).await.unwrap();
+    assert_eq!(
+        members
+            .items
+            .iter()
+            .map(|m| m.username.as_str())
+            .collect::<Vec<_>>(),
+        ["bob"]
+    );
+}
+
+async fn robots_are_unique_per_organization(store: Store) {
+    let (admin, org_id, _) = org_with_robot(&store).await;
+    let duplicate = NewRobot {
+        org_id,
+        name: &name("deployer"),
+        description: "",
+        created_by: admin,
+    };
+    assert!(matches!(
+        store.create_robot(&duplicate, NOW).await,
+        Err(StoreError::NameTaken)
+    ));
+
+    let other = store
+        .create_org(&name("other"), "", admin, NOW)
+        .await
+        .unwrap();
+    let same_name_elsewhere = NewRobot {
+        org_id: other.id,
+        ..duplicate
+    };
+    let robot = store.create_robot(&same_name_elsewhere, NOW).await.unwrap();
+    assert_eq!(robot.created_by, Some(name("alice")));
+    assert_eq!(robot.token_count, 0);
+    assert_eq!(robot.last_used_at, None);
+}
+
+async fn renaming_a_robot_keeps_its_tokens(store: Store) {
+    let (admin, org_id, robot_id) = org_with_robot(&store).await;
+    let (_, secret) = add_token(&store, robot_id, admin, "ci").await;
+    let later = NOW + Duration::from_secs(60);
+    let renamed = store
+        .update_robot(robot_id, Some(&name("shipper")), None, later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renamed.name, name("shipper"));
+    assert_eq!(
+        renamed.description, "ships",
+        "an absent field is left alone"
+    );
+    assert_eq!(renamed.updated_at, later);
+    assert_eq!(renamed.token_count, 1);
+    let owner = store
+        .find_token_owner(&secret.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(owner.robot_name, name("shipper"));
+
+    store
+        .create_robot(
+            &NewRobot {
+                org_id,
+                name: &name("other"),
+                description: "",
+                created_by: admin,
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .update_robot(robot_id, Some(&name("other")), None, later)
+            .await,
+        Err(StoreError::NameTaken)
+    ));
+    assert!(
+        store
+            .update_robot(Uuid::new_v4(), None, Some("x"), later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn tokens_are_found_by_hash_only(store: Store) {
+    let (admin, org_id, robot_id) = org_with_robot(&store).await;
+    let (access_id, secret) = add_token(&store, robot_id, admin, "ci").await;
+    let owner = store
+        .find_token_owner(&secret.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(owner.access_id, access_id);
+    assert_eq!(owner.secret_hash, secret.hash());
+    assert_eq!((owner.robot_id, owner.org_id), (robot_id, org_id));
+    assert_eq!(
+        (owner.robot_name.as_str(), owner.org_name.as_str()),
+        ("deployer", "acme")
+    );
+
+    let stranger = SecretToken::generate(SecretKind::RobotToken);
+    assert!(
+        store
+            .find_token_owner(&stranger.hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let duplicate = NewToken {
+        access_id: Uuid::new_v4(),
+        robot_id,
+        name: &name("ci"),
+        secret_hash: &stranger.hash(),
+        created_by: admin,
+        expires_at: None,
+    };
+    assert!(matches!(
+        store.create_token(&duplicate, NOW).await,
+        Err(StoreError::NameTaken)
+    ));
+
+    let listed = store.list_tokens(robot_id, None, 10).await.unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].created_by, Some(name("alice")));
+
+    assert!(store.delete_token(robot_id, access_id).await.unwrap());
+    assert!(!store.delete_token(robot_id, access_id).await.unwrap());
+    assert!(
+        store
+            .find_token_owner(&secret.hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn deleting_a_robot_deletes_its_tokens(store: Store) {
+    let (admin, _, robot_id) = org_with_robot(&store).await;
+    let (_, secret) = add_token(&store, robot_id, admin, "ci").await;
+    assert!(store.delete_robot(robot_id).await.unwrap());
+    assert!(
+        store
+            .find_token_owner(&secret.hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!store.delete_robot(robot_id).await.unwrap());
+}
+
+async fn deleting_an_org_deletes_everything_in_it(store: Store) {
+    let (admin, org_id, robot_id) = org_with_robot(&store).await;
+    let (_, secret) = add_token(&store, robot_id, admin, "ci").await;
+    assert!(store.delete_org(org_id).await.unwrap());
+    assert!(
+        store
+            .find_token_owner(&secret.hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.lookup_account("acme", admin).await.unwrap().is_none());
+    assert!(
+        store
+            .list_orgs_of_user(admin, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    // The name is free again.
+    store
+        .create_org(&name("acme"), "", admin, NOW)
+        .await
+        .unwrap();
+}
+
+async fn token_uses_never_move_backwards(store: Store) {
+    let (admin, org_id, robot_id) = org_with_robot(&store).await;
+    let (access_id, _) = add_token(&store, robot_id, admin, "ci").await;
+    let use_at = |minutes: u64, ip: &str| TokenUse {
+        access_id,
+        at: NOW + Duration::from_secs(60 * minutes),
+        ip: Some(ip.into()),
+        user_agent: Some("skopeo/1.9".into()),
+    };
+    store
+        .record_token_uses(&[use_at(5, "10.0.0.5")])
+        .await
+        .unwrap();
+    store
+        .record_token_uses(&[use_at(3, "10.0.0.3")])
+        .await
+        .unwrap();
+    let token = store.get_token(robot_id, access_id).await.unwrap().unwrap();
+    assert_eq!(token.last_used_at, Some(NOW + Duration::from_secs(300)));
+    assert_eq!(token.last_used_ip.as_deref(), Some("10.0.0.5"));
+    assert_eq!(token.last_used_user_agent.as_deref(), Some("skopeo/1.9"));
+    let robot = store
+        .get_robot(org_id, &name("deployer"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(robot.last_used_at, Some(NOW + Duration::from_secs(300)));
+}
+
+async fn sessions_expire(store: Store) {
+    let alice = user(&store, "alice").await;
+    let session = SecretToken::generate(SecretKind::Session);
+    let expires = NOW + Duration::from_secs(3600);
+    store
+        .create_session(&session.hash(), alice, NOW, expires)
+        .await
+        .unwrap();
+    let (found, found_expiry) = store
+        .find_session(&session.hash(), NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.id, found_expiry), (alice, expires));
+    assert!(
+        store
+            .find_session(&session.hash(), expires)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.delete_expired_sessions(expires).await.unwrap(), 1);
+    assert!(!store.delete_session(&session.hash()).await.unwrap());
+}
+
+async fn lists_paginate_by_name(store: Store) {
+    let (admin, org_id, _) = org_with_robot(&store).await;
+    for robot in ["a1", "b2", "c3", "e5"] {
+        store
+            .create_robot(
+                &NewRobot {
+                    org_id,
+                    name: &name(robot),
+                    description: "",
+                    created_by: admin,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+    }
+    let first = store.list_robots(org_id, None, 2).await.unwrap();
+    assert_eq!(
+        first
+            .items
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>(),
+        ["a1", "b2"]
+    );
+    assert!(first.has_more);
+    let second = store.list_robots(org_id, Some("b2"), 2).await.unwrap();
+    assert_eq!(
+        second
+            .items
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>(),
+        ["c3", "deployer"]
+    );
+    assert!(second.has_more);
+    let last = store
+        .list_robots(org_id, Some("deployer"), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        last.items
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>(),
+        ["e5"]
+    );
+    assert!(!last.has_more);
+}
