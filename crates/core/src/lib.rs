@@ -7,6 +7,7 @@
 //! without a database.
 
 pub mod clock;
+pub mod duration;
 pub mod name;
 pub mod password;
 pub mod policy;

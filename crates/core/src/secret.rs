@@ -145,8 +145,15 @@ impl fmt::Debug for SecretToken {
 }
 
 /// SHA-256 of a secret: what the database stores and looks secrets up by.
-#[derive(Clone, Copy, Eq, Hash)]
+#[derive(Clone, Copy, Eq)]
 pub struct SecretHash([u8; 32]);
+
+/// Consistent with the constant-time `PartialEq`: equal hashes hash equally.
+impl std::hash::Hash for SecretHash {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 impl SecretHash {
     pub fn of(bytes: &[u8]) -> Self {

@@ -1,1 +1,182 @@
+//! The HTTP side of the robot accounts service.
+//!
+//! [`app`] builds the whole router from an [`AppState`], so tests can serve it
+//! on a port of their own; [`run`] is what `robots serve` calls.
+//!
+//! - `api/`: the REST API under `/v1` (JSON in, JSON out, one error shape).
+//! - `auth`: who is calling (sessions, robot tokens) and extractors that say
+//!   which callers a handler accepts.
+//! - `verify`: the robot-token check on every robot request, and batched
+//!   last-use recording.
+//! - `error`, `extract`: the error shape, and extractors that use it.
 
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod state;
+pub mod verify;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use robots_core::secret::SetupCode;
+use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use crate::error::ApiError;
+pub use crate::state::{AppState, ServerConfig, SignupPolicy};
+
+/// The whole HTTP surface.
+pub fn app(state: AppState) -> Router {
+    let max_body = state.config().max_body_bytes;
+    Router::new()
+        .merge(api::router())
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .fallback(|| async {
+            ApiError::not_found("there is no such route; the API lives under /v1")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(max_body))
+        // Credentials and secrets pass through here: nothing may be cached.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        // Spans carry method and path only: never headers, which hold credentials.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store().ping().await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ready"}))).into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "not ready: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "database unreachable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// On an empty database, creates and returns a one-time setup code for the
+/// first administrator; `None` once any user exists.
+pub async fn prepare_first_run(state: &AppState) -> Result<Option<SetupCode>, ApiError> {
+    if state.store().count_users().await? > 0 {
+        return Ok(None);
+    }
+    let code = SetupCode::generate();
+    state
+        .store()
+        .add_setup_code(&code.hash(), state.now())
+        .await?;
+    Ok(Some(code))
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then lets
+/// in-flight requests finish and writes pending token uses.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let flusher = tokio::spawn(flush_usage_periodically(state.clone()));
+    let result = axum::serve(
+        listener,
+        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    flusher.abort();
+    state.flush_usage().await;
+    result
+}
+
+async fn flush_usage_periodically(state: AppState) {
+    let mut interval = tokio::time::interval(
+        state
+            .config()
+            .usage_flush_interval
+            .max(Duration::from_millis(10)),
+    );
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        state.flush_usage().await;
+    }
+}
+
+/// `robots serve`: binds, announces itself (and the setup code on a fresh
+/// installation), and serves until SIGINT or SIGTERM.
+pub async fn run(state: AppState) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let config = state.config().clone();
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
+    tracing::info!(address = %listener.local_addr()?, backend = ?state.store().backend(), "robots is listening");
+    if let Some(code) = prepare_first_run(&state)
+        .await
+        .map_err(|error| format!("{error:?}"))?
+    {
+        // Printed, not logged: it is for the person at the terminal.
+        eprintln!(
+            "\n  This installation has no users yet. Create the first administrator with this\n  \
+             one-time setup code (it stops working once any user exists):\n\n      {code}\n\n  \
+             curl -X POST {url}/v1/setup -H 'Content-Type: application/json' \\\n    \
+             -d '{{\"code\": \"{code}\", \"username\": \"admin\", \"email\": \"admin@example.com\", \"password\": \"…\"}}'\n",
+            code = code.display(),
+            url = config.public_url,
+        );
+    }
+    serve(state, listener, shutdown_signal()).await?;
+    tracing::info!("robots stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

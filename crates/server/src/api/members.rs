@@ -1,0 +1,100 @@
+//! Members of an organization and their roles.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use robots_core::policy::OrgAction;
+use robots_core::{Name, Role};
+use serde::Deserialize;
+
+use super::views::{List, MemberView};
+use super::{Scope, authorize_org};
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, ListParams};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/orgs/{org}/members", get(list_members))
+        .route(
+            "/v1/orgs/{org}/members/{username}",
+            put(set_member).delete(remove_member),
+        )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetMemberRequest {
+    role: Role,
+}
+
+async fn list_members(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path(org): Path<String>,
+    params: ListParams,
+) -> ApiResult<Json<List<MemberView>>> {
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Org).await?;
+    let page = state
+        .store()
+        .list_members(org.id, params.after.as_deref(), params.limit)
+        .await?;
+    Ok(Json(List::from_page(
+        page,
+        |m| m.username.as_str(),
+        MemberView::from,
+    )))
+}
+
+/// Adds a member (201) or changes their role (200).
+async fn set_member(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, username)): Path<(String, String)>,
+    body: JsonBody,
+) -> ApiResult<(StatusCode, Json<MemberView>)> {
+    let (org, _) =
+        authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
+    let request: SetMemberRequest = body.parse()?;
+    let username = Name::parse(&username).map_err(|_| {
+        ApiError::not_found("there is no user with that name").with_field("username")
+    })?;
+    let (member, created) = state
+        .store()
+        .set_member(org.id, &username, request.role, state.now())
+        .await?;
+    tracing::info!(org = %org.name, member = %member.username, role = member.role.as_str(), by = %caller.user.name, "membership set");
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(member.into())))
+}
+
+/// Removes a member; members may remove themselves (leave).
+async fn remove_member(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, username)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let action = if username == caller.user.name.as_str() {
+        OrgAction::Leave
+    } else {
+        OrgAction::ManageMembers
+    };
+    let (org, _) = authorize_org(&state, &caller, &org, action, Scope::Org).await?;
+    let not_member = || ApiError::not_found(format!("{username} is not a member of {}", org.name));
+    let name = Name::parse(&username).map_err(|_| not_member())?;
+    if !state
+        .store()
+        .remove_member(org.id, &name, state.now())
+        .await?
+    {
+        return Err(not_member());
+    }
+    tracing::info!(org = %org.name, member = %name, by = %caller.user.name, "member removed");
+    Ok(StatusCode::NO_CONTENT)
+}

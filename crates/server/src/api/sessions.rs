@@ -1,0 +1,111 @@
+//! Logging in and out, and asking who one is.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use robots_core::{Name, SecretKind, SecretToken, password};
+use serde::Deserialize;
+
+use super::views::{SessionView, WhoAmI};
+use crate::auth::{Caller, CurrentUser, OptionalUser};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::JsonBody;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/sessions", post(log_in))
+        .route("/v1/sessions/current", delete(log_out))
+        .route("/v1/whoami", get(whoami))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+/// What a robot's credentials look like: an Access ID (a UUID) or a token.
+/// Judged by shape alone, so the answer reveals nothing about validity.
+pub fn looks_like_robot_credentials(username: &str, password: &str) -> bool {
+    uuid::Uuid::try_parse(username.trim()).is_ok()
+        || password.trim().starts_with(SecretKind::RobotToken.prefix())
+}
+
+async fn log_in(
+    State(state): State<AppState>,
+    _anyone: OptionalUser,
+    body: JsonBody,
+) -> ApiResult<(StatusCode, Json<SessionView>)> {
+    let request: LoginRequest = body.parse()?;
+    if looks_like_robot_credentials(&request.username, &request.password) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "robot_forbidden",
+            "robot accounts cannot log in: send the Access ID and Token with each request instead \
+             (HTTP Basic, or the Token as a Bearer token)",
+        ));
+    }
+    let session = state.log_in(&request.username, request.password).await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+impl AppState {
+    /// Checks a username and password and opens a session. Unknown users
+    /// take as long as wrong passwords, and both get the same answer.
+    pub async fn log_in(&self, username: &str, password: String) -> Result<SessionView, ApiError> {
+        let found = match Name::parse(username.trim()) {
+            Ok(name) => self.store().find_user_for_login(&name).await?,
+            Err(_) => None,
+        };
+        let (user, stored_hash) = match found {
+            Some((user, hash)) => (Some(user), Some(hash)),
+            None => (None, None),
+        };
+        let valid = tokio::task::spawn_blocking(move || {
+            password::verify_password(&password, stored_hash.as_deref())
+        })
+        .await
+        .map_err(ApiError::internal)?;
+        let Some(user) = user.filter(|_| valid) else {
+            tracing::info!(username, "login failed");
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_login",
+                "wrong username or password",
+            ));
+        };
+        let token = SecretToken::generate(SecretKind::Session);
+        let now = self.now();
+        let expires_at = now + self.config().session_ttl;
+        self.store()
+            .create_session(&token.hash(), user.id, now, expires_at)
+            .await?;
+        tracing::info!(username = %user.name, "logged in");
+        Ok(SessionView {
+            token,
+            expires_at,
+            user: user.into(),
+        })
+    }
+}
+
+async fn log_out(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+) -> ApiResult<StatusCode> {
+    state.store().delete_session(&caller.session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn whoami(caller: Caller) -> Json<WhoAmI> {
+    Json(match caller {
+        Caller::User(session) => WhoAmI::User {
+            user: session.user.into(),
+            session_expires_at: session.expires_at,
+        },
+        Caller::Robot(owner) => owner.into(),
+    })
+}

@@ -1,0 +1,62 @@
+//! First run: the setup code printed at start-up makes the first user, an
+//! instance administrator. Once any user exists this does nothing.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use robots_core::Name;
+use robots_core::secret::SetupCode;
+use robots_store::NewUser;
+use serde::Deserialize;
+
+use super::users::{hash_new_password, validated_email};
+use super::views::UserView;
+use crate::auth::OptionalUser;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::JsonBody;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/setup", post(complete_setup))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetupRequest {
+    code: String,
+    username: Name,
+    email: String,
+    password: String,
+}
+
+async fn complete_setup(
+    State(state): State<AppState>,
+    _anyone: OptionalUser,
+    body: JsonBody,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
+    let request: SetupRequest = body.parse()?;
+    let code = SetupCode::parse(&request.code).ok_or_else(|| {
+        ApiError::invalid_field(
+            "code",
+            "is not a setup code; copy it from the server's start-up output",
+        )
+    })?;
+    let email = validated_email(&request.email)?;
+    let password_hash = hash_new_password(request.password).await?;
+    let user = state
+        .store()
+        .complete_setup(
+            &code.hash(),
+            &NewUser {
+                name: request.username,
+                email,
+                password_hash,
+                instance_admin: true,
+            },
+            state.now(),
+        )
+        .await?;
+    tracing::info!(username = %user.name, "setup complete: first administrator created");
+    Ok((StatusCode::CREATED, Json(user.into())))
+}

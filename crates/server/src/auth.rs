@@ -1,0 +1,174 @@
+//! Who is calling: credentials from the `Authorization` header, resolved to
+//! a user session or a robot.
+//!
+//! - `Authorization: Bearer rsn_…`: a user's session (from `POST /v1/sessions`).
+//! - `Authorization: Bearer rbt_…`: a robot token.
+//! - `Authorization: Basic base64(access_id:rbt_…)`: a robot token with its Access ID.
+//!
+//! Handlers state what they accept by their extractor: [`Caller`] (anyone
+//! authenticated), [`CurrentUser`] (users only; robots get 403
+//! `robot_forbidden`) or [`OptionalUser`] (anonymous allowed).
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use robots_core::{SecretHash, SecretKind, SecretToken};
+use robots_store::{TokenOwner, User};
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+use crate::state::{AppState, ClientInfo};
+use crate::verify::{RobotAuthFailure, RobotCredential};
+
+/// A logged-in user and the session they used.
+#[derive(Debug, Clone)]
+pub struct UserSession {
+    pub user: User,
+    pub session: SecretHash,
+    pub expires_at: OffsetDateTime,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    User(UserSession),
+    Robot(TokenOwner),
+}
+
+/// Credentials as found in a request, before anything is looked up.
+#[derive(Debug)]
+pub enum Presented {
+    Session(SecretToken),
+    Robot(RobotCredential),
+}
+
+/// Reads the `Authorization` header. `Ok(None)`: no credentials at all;
+/// `Err`: credentials that cannot be valid (logged with their reason).
+pub fn presented_credentials(headers: &HeaderMap) -> Result<Option<Presented>, RobotAuthFailure> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| RobotAuthFailure::Malformed)?;
+    let (scheme, rest) = value.split_once(' ').ok_or(RobotAuthFailure::Malformed)?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        let token = SecretToken::parse(rest).map_err(|_| RobotAuthFailure::Malformed)?;
+        return Ok(Some(match token.kind() {
+            SecretKind::Session => Presented::Session(token),
+            SecretKind::RobotToken => Presented::Robot(RobotCredential {
+                access_id: None,
+                token,
+            }),
+        }));
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = STANDARD
+            .decode(rest)
+            .map_err(|_| RobotAuthFailure::Malformed)?;
+        let decoded = String::from_utf8(decoded).map_err(|_| RobotAuthFailure::Malformed)?;
+        let (username, password) = decoded.split_once(':').ok_or(RobotAuthFailure::Malformed)?;
+        return RobotCredential::from_basic(username, password).map(|c| Some(Presented::Robot(c)));
+    }
+    Err(RobotAuthFailure::Malformed)
+}
+
+pub fn client_info(parts: &Parts) -> ClientInfo {
+    ClientInfo {
+        ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|agent| agent.chars().take(256).collect()),
+    }
+}
+
+impl AppState {
+    /// Resolves a session token to its user, if the session is live.
+    pub async fn resolve_session(
+        &self,
+        token: &SecretToken,
+    ) -> Result<Option<UserSession>, ApiError> {
+        let hash = token.hash();
+        Ok(self
+            .store()
+            .find_session(&hash, self.now())
+            .await?
+            .map(|(user, expires_at)| UserSession {
+                user,
+                session: hash,
+                expires_at,
+            }))
+    }
+
+    /// Resolves whatever the request presents; `Ok(None)` when it presents nothing.
+    pub async fn authenticate(&self, parts: &Parts) -> Result<Option<Caller>, ApiError> {
+        let presented = presented_credentials(&parts.headers).map_err(|reason| {
+            tracing::info!(reason = reason.as_str(), "unusable Authorization header");
+            ApiError::unauthenticated()
+        })?;
+        match presented {
+            None => Ok(None),
+            Some(Presented::Session(token)) => match self.resolve_session(&token).await? {
+                Some(session) => Ok(Some(Caller::User(session))),
+                None => {
+                    tracing::info!("unknown or expired session");
+                    Err(ApiError::unauthenticated())
+                }
+            },
+            Some(Presented::Robot(credential)) => {
+                let owner = self.verify_robot(&credential, &client_info(parts)).await?;
+                Ok(Some(Caller::Robot(owner)))
+            }
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        state
+            .authenticate(parts)
+            .await?
+            .ok_or_else(ApiError::unauthenticated)
+    }
+}
+
+/// A logged-in user; robots are refused with 403 `robot_forbidden`.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub UserSession);
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::User(session) => Ok(Self(session)),
+            Caller::Robot(_) => Err(ApiError::robot_forbidden()),
+        }
+    }
+}
+
+/// A logged-in user or nobody; robots are still refused.
+#[derive(Debug, Clone)]
+pub struct OptionalUser(pub Option<UserSession>);
+
+impl FromRequestParts<AppState> for OptionalUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match state.authenticate(parts).await? {
+            None => Ok(Self(None)),
+            Some(Caller::User(session)) => Ok(Self(Some(session))),
+            Some(Caller::Robot(_)) => Err(ApiError::robot_forbidden()),
+        }
+    }
+}

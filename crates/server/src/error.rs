@@ -1,0 +1,188 @@
+//! The API's one error shape:
+//! `{"error": {"code": "<stable_snake_case>", "message": "<for humans>", "field": "<when one is at fault>"}}`.
+//!
+//! Codes are part of the contract (the CLI and scripts branch on them) and
+//! never change meaning. A 5xx never shows its cause: the cause is logged
+//! with the request's context and the client gets a generic message.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use robots_store::StoreError;
+use serde::Serialize;
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    field: Option<String>,
+    /// Logged, never sent.
+    cause: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            cause: None,
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// 400: the request is not even well-formed.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 422: a field's value breaks a rule; the message says which rule.
+    pub fn invalid_field(field: &str, message: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("{field}: {message}"),
+        )
+        .with_field(field)
+    }
+
+    /// 401, the same for every kind of bad credential so it is no oracle.
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "missing or invalid credentials: log in, or send a robot's Access ID and Token",
+        )
+    }
+
+    /// 403 for robots on anything but identity endpoints.
+    pub fn robot_forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "robot_forbidden",
+            "robot accounts cannot use the management API or create resources; \
+             robot credentials are for authenticating to other systems",
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 422: robots belong to organizations, never to people.
+    pub fn personal_account(account: &str) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "personal_account",
+            format!(
+                "{account} is a personal account. Only organizations can have robot accounts; \
+                 personal accounts can't create robot accounts. Create an organization first."
+            ),
+        )
+    }
+
+    /// 500; `cause` goes to the log only.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let mut error = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it has been logged",
+        );
+        error.cause = Some(cause.to_string());
+        error
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NameTaken => {
+                Self::conflict("name_taken", "that name is already taken").with_field("name")
+            }
+            StoreError::EmailTaken => {
+                Self::conflict("email_taken", "that e-mail address is already in use")
+                    .with_field("email")
+            }
+            StoreError::LastAdmin => Self::conflict(
+                "last_admin",
+                "an organization must keep at least one admin: make someone else an admin first",
+            ),
+            StoreError::UserNotFound => {
+                Self::not_found("there is no user with that name").with_field("username")
+            }
+            StoreError::InvalidSetupCode => {
+                Self::forbidden("the setup code is not valid").with_field("code")
+            }
+            StoreError::SetupComplete => Self::conflict(
+                "setup_complete",
+                "setup is already complete: log in, or ask an instance administrator for an account",
+            ),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(cause) = &self.cause {
+            tracing::error!(code = self.code, %cause, "request failed");
+        }
+        let body = Body {
+            error: Detail {
+                code: self.code,
+                message: &self.message,
+                field: self.field.as_deref(),
+            },
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            let headers = response.headers_mut();
+            headers.append(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="robots""#),
+            );
+            headers.append(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="robots""#),
+            );
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,185 @@
+//! Request extractors whose failures use the API's error shape.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON request body, read but not yet parsed. Handlers parse it with
+/// [`JsonBody::parse`] after authorization, so that someone who may not
+/// act learns nothing from validation errors.
+#[derive(Debug)]
+pub struct JsonBody(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json")
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the request body as JSON with Content-Type: application/json",
+            ));
+        }
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection {
+                    BytesRejection::FailedToBufferBody(failure)
+                        if failure.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+                    {
+                        ApiError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "payload_too_large",
+                            "the request body is too large",
+                        )
+                    }
+                    other => ApiError::bad_request("invalid_body", other.body_text()),
+                })?;
+        Ok(Self(bytes))
+    }
+}
+
+impl JsonBody {
+    /// Parses the body; malformed JSON is a 400, a well-formed body with a
+    /// wrong, missing or unknown field a 422 naming that field.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let mut deserializer = serde_json::Deserializer::from_slice(&self.0);
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                return invalid_json(&inner);
+            }
+            let message = strip_position(&inner.to_string());
+            if let Some(field) = unknown_field(&message) {
+                // The path already ends at the unknown key.
+                let field = if path.is_empty() || path == "." {
+                    field.to_owned()
+                } else {
+                    path
+                };
+                return ApiError::invalid_field(&field, "is not a known field");
+            }
+            if let Some(field) = missing_field(&message) {
+                return ApiError::invalid_field(&join_path(&path, field), "is required");
+            }
+            if path == "." || path.is_empty() {
+                return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message);
+            }
+            ApiError::invalid_field(&path, message)
+        })?;
+        // Trailing garbage after the object is malformed JSON too.
+        deserializer.end().map_err(|error| invalid_json(&error))?;
+        Ok(value)
+    }
+}
+
+fn invalid_json(error: &serde_json::Error) -> ApiError {
+    ApiError::bad_request(
+        "invalid_json",
+        format!("the body is not valid JSON: {error}"),
+    )
+}
+
+/// serde_json appends " at line 1 column 17"; people need the field, not that.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+fn unknown_field(message: &str) -> Option<&str> {
+    message.strip_prefix("unknown field `")?.split('`').next()
+}
+
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
+}
+
+fn join_path(parent: &str, field: &str) -> String {
+    if parent.is_empty() || parent == "." {
+        field.to_owned()
+    } else {
+        format!("{parent}.{field}")
+    }
+}
+
+/// `?limit=&cursor=` of every list.
+#[derive(Debug, Clone)]
+pub struct ListParams {
+    pub limit: u32,
+    /// The key of the last item of the previous page.
+    pub after: Option<String>,
+}
+
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub const MAX_PAGE_SIZE: u32 = 200;
+
+impl<S: Send + Sync> FromRequestParts<S> for ListParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            limit: Option<String>,
+            cursor: Option<String>,
+        }
+        let Query(raw) = Query::<Raw>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
+        let limit = match raw.limit {
+            None => DEFAULT_PAGE_SIZE,
+            Some(text) => text
+                .parse()
+                .ok()
+                .filter(|limit| (1..=MAX_PAGE_SIZE).contains(limit))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_query",
+                        format!("limit must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+                    )
+                    .with_field("limit")
+                })?,
+        };
+        let after = match raw.cursor.as_deref() {
+            None | Some("") => None,
+            Some(cursor) => Some(decode_cursor(cursor)?),
+        };
+        Ok(ListParams { limit, after })
+    }
+}
+
+/// Cursors are opaque to clients; inside, the last key of the page.
+pub fn encode_cursor(last_key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(last_key)
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_cursor", "cursor is not one this server handed out")
+                .with_field("cursor")
+        })
+}

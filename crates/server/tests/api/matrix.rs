@@ -1,0 +1,244 @@
+//! The authorization matrix: every route × every kind of caller, with the
+//! status each cell must answer. Each cell runs against a fresh
+//! organization, so destructive cells cannot disturb the others.
+
+use std::fmt::Write;
+
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::{Auth, PASSWORD, TestApp};
+
+on_both_backends!(every_route_by_every_caller);
+
+const ACTORS: [&str; 6] = [
+    "anonymous",
+    "robot",
+    "member",
+    "admin",
+    "other-org-admin",
+    "instance-admin",
+];
+
+struct Row {
+    method: &'static str,
+    /// `{org}` and `{target}` (a token's Access ID) are filled in per cell.
+    path: &'static str,
+    body: Option<Value>,
+    /// Expected status per actor, in the order of [`ACTORS`].
+    expect: [u16; 6],
+}
+
+fn rows() -> Vec<Row> {
+    let row = |method, path, body: Option<Value>, expect| Row {
+        method,
+        path,
+        body,
+        expect,
+    };
+    vec![
+        row("GET", "/v1/whoami", None, [401, 200, 200, 200, 200, 200]),
+        row(
+            "POST",
+            "/v1/sessions",
+            Some(json!({"username": "alice", "password": PASSWORD})),
+            [201, 403, 201, 201, 201, 201],
+        ),
+        row(
+            "DELETE",
+            "/v1/sessions/current",
+            None,
+            [401, 403, 204, 204, 204, 204],
+        ),
+        row(
+            "POST",
+            "/v1/setup",
+            Some(
+                json!({"code": "AAAA-BBBB-CCCC-DDDD", "username": "late", "email": "late@example.com", "password": PASSWORD}),
+            ),
+            [409, 403, 409, 409, 409, 409],
+        ),
+        row(
+            "POST",
+            "/v1/users",
+            Some(
+                json!({"username": "{fresh}", "email": "{fresh}@example.com", "password": PASSWORD}),
+            ),
+            [401, 403, 403, 403, 403, 201],
+        ),
+        row("GET", "/v1/orgs", None, [401, 403, 200, 200, 200, 200]),
+        row(
+            "POST",
+            "/v1/orgs",
+            Some(json!({"name": "{fresh}"})),
+            [401, 403, 201, 201, 201, 201],
+        ),
+        row(
+            "GET",
+            "/v1/orgs/{org}",
+            None,
+            [401, 403, 200, 200, 404, 404],
+        ),
+        row(
+            "DELETE",
+            "/v1/orgs/{org}",
+            None,
+            [401, 403, 403, 204, 404, 404],
+        ),
+        row(
+            "GET",
+            "/v1/orgs/{org}/members",
+            None,
+            [401, 403, 200, 200, 404, 404],
+        ),
+        row(
+            "PUT",
+            "/v1/orgs/{org}/members/erin",
+            Some(json!({"role": "member"})),
+            [401, 403, 403, 201, 404, 404],
+        ),
+        row(
+            "DELETE",
+            "/v1/orgs/{org}/members/dave",
+            None,
+            [401, 403, 403, 204, 404, 404],
+        ),
+        row(
+            "GET",
+            "/v1/orgs/{org}/robots",
+            None,
+            [401, 403, 200, 200, 404, 404],
+        ),
+        row(
+            "POST",
+            "/v1/orgs/{org}/robots",
+            Some(json!({"name": "new-robot"})),
+            [401, 403, 403, 201, 404, 404],
+        ),
+        row(
+            "GET",
+            "/v1/orgs/{org}/robots/deployer",
+            None,
+            [401, 403, 200, 200, 404, 404],
+        ),
+        row(
+            "PATCH",
+            "/v1/orgs/{org}/robots/deployer",
+            Some(json!({"description": "changed"})),
+            [401, 403, 403, 200, 404, 404],
+        ),
+        row(
+            "DELETE",
+            "/v1/orgs/{org}/robots/deployer",
+            None,
+            [401, 403, 403, 204, 404, 404],
+        ),
+        row(
+            "GET",
+            "/v1/orgs/{org}/robots/deployer/tokens",
+            None,
+            [401, 403, 200, 200, 404, 404],
+        ),
+        row(
+            "POST",
+            "/v1/orgs/{org}/robots/deployer/tokens",
+            Some(json!({"name": "new-token"})),
+            [401, 403, 403, 201, 404, 404],
+        ),
+        row(
+            "GET",
+            "/v1/orgs/{org}/robots/deployer/tokens/{target}",
+            None,
+            [401, 403, 200, 200, 404, 404],
+        ),
+        row(
+            "DELETE",
+            "/v1/orgs/{org}/robots/deployer/tokens/{target}",
+            None,
+            [401, 403, 403, 204, 404, 404],
+        ),
+    ]
+}
+
+async fn every_route_by_every_caller(app: TestApp) {
+    let root = app.setup_admin().await;
+    for user in ["alice", "bob", "carol", "dave", "erin"] {
+        app.user(&root, user).await;
+    }
+    // carol administers another organization.
+    app.org(&app.login("carol").await, "globex").await;
+
+    let mut failures = String::new();
+    let mut cell = 0;
+    for row in rows() {
+        for (index, actor) in ACTORS.iter().enumerate() {
+            cell += 1;
+            let org = format!("org-{cell}");
+            let alice = app.login("alice").await;
+            app.org(&alice, &org).await;
+            app.add_member(&alice, &org, "bob", "member").await;
+            app.add_member(&alice, &org, "dave", "member").await;
+            app.robot(&alice, &org, "deployer").await;
+            let robot = app.token(&alice, &org, "deployer", "actor").await;
+            let target = app.token(&alice, &org, "deployer", "target").await;
+
+            let auth = match *actor {
+                "anonymous" => Auth::None,
+                "robot" => robot.basic(),
+                "member" => app.login("bob").await,
+                "admin" => alice.clone(),
+                // Fresh sessions: one row logs its caller out.
+                "other-org-admin" => app.login("carol").await,
+                "instance-admin" => app.login("root").await,
+                _ => unreachable!(),
+            };
+            let fresh = format!("fresh-{cell}");
+            let path = row
+                .path
+                .replace("{org}", &org)
+                .replace("{target}", &target.access_id);
+            let body = row.body.as_ref().map(|body| {
+                serde_json::from_str(&body.to_string().replace("{fresh}", &fresh)).unwrap()
+            });
+            let response = app.request(row.method, &path, &auth, body).await;
+            let expected = row.expect[index];
+            if response.status != expected {
+                writeln!(
+                    failures,
+                    "{} {} as {actor}: expected {expected}, got {} {}",
+                    row.method, row.path, response.status, response.text
+                )
+                .unwrap();
+            }
+            if response.status == 403 && *actor == "robot" && response.code() != "robot_forbidden" {
+                writeln!(
+                    failures,
+                    "{} {} as robot: 403 must say robot_forbidden",
+                    row.method, row.path
+                )
+                .unwrap();
+            }
+            if response.status == 401 && response.headers.get("www-authenticate").is_none() {
+                writeln!(
+                    failures,
+                    "{} {} as {actor}: 401 without WWW-Authenticate",
+                    row.method, row.path
+                )
+                .unwrap();
+            }
+            if response.status >= 400 && response.code().is_empty() {
+                writeln!(
+                    failures,
+                    "{} {} as {actor}: error without a code: {}",
+                    row.method, row.path, response.text
+                )
+                .unwrap();
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "authorization matrix ({} cells):\n{failures}",
+        cell
+    );
+}

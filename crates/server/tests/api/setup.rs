@@ -1,0 +1,238 @@
+//! First run, users, sessions.
+
+use serde_json::json;
+
+use crate::on_both_backends;
+use crate::support::{Auth, PASSWORD, TestApp};
+
+on_both_backends!(
+    the_setup_code_makes_the_first_instance_admin_once,
+    a_wrong_setup_code_is_refused,
+    sign_up_is_closed_by_default,
+    open_sign_up_creates_ordinary_users,
+    login_and_logout,
+    wrong_passwords_and_unknown_users_get_the_same_answer,
+    user_input_is_validated,
+);
+
+async fn the_setup_code_makes_the_first_instance_admin_once(app: TestApp) {
+    let code = app.setup_code.clone().unwrap();
+    let lowercase_without_dashes = code.replace('-', "").to_lowercase();
+    let created = app
+        .post(
+            "/v1/setup",
+            &Auth::None,
+            json!({"code": lowercase_without_dashes, "username": "root", "email": "root@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["username"], "root");
+    assert_eq!(created.body["instance_admin"], true);
+    assert!(created.body.get("password_hash").is_none());
+
+    let again = app
+        .post(
+            "/v1/setup",
+            &Auth::None,
+            json!({"code": code, "username": "second", "email": "second@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (again.status, again.code()),
+        (409, "setup_complete"),
+        "{}",
+        again.text
+    );
+
+    let root = app.login("root").await;
+    let me = app.get("/v1/whoami", &root).await;
+    assert_eq!(me.body["kind"], "user");
+    assert_eq!(me.body["instance_admin"], true);
+    // A restart on a database with users prints no new code.
+    assert!(
+        robots_server::prepare_first_run(&app.state)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn a_wrong_setup_code_is_refused(app: TestApp) {
+    let attempt = |code: &str| {
+        app.post(
+            "/v1/setup",
+            &Auth::None,
+            json!({"code": code, "username": "mallory", "email": "m@example.com", "password": PASSWORD}),
+        )
+    };
+    let guessed = attempt("AAAA-BBBB-CCCC-DDDD").await;
+    assert_eq!(
+        (guessed.status, guessed.code()),
+        (403, "forbidden"),
+        "{}",
+        guessed.text
+    );
+    let garbage = attempt("not a code").await;
+    assert_eq!((garbage.status, garbage.code()), (422, "invalid_field"));
+    assert_eq!(garbage.body["error"]["field"], "code");
+    // Nothing was consumed: the real code still works.
+    app.setup_admin().await;
+}
+
+async fn sign_up_is_closed_by_default(app: TestApp) {
+    let root = app.setup_admin().await;
+    let body = json!({"username": "eve", "email": "eve@example.com", "password": PASSWORD});
+    let anonymous = app.post("/v1/users", &Auth::None, body.clone()).await;
+    assert_eq!(anonymous.status, 401);
+    let bob = app.user(&root, "bob").await;
+    let by_user = app.post("/v1/users", &bob, body.clone()).await;
+    assert_eq!((by_user.status, by_user.code()), (403, "forbidden"));
+    let by_admin = app.post("/v1/users", &root, body).await;
+    assert_eq!(by_admin.status, 201);
+    assert_eq!(by_admin.body["instance_admin"], false);
+}
+
+async fn open_sign_up_creates_ordinary_users(app: TestApp) {
+    let backend = app.backend();
+    drop(app);
+    let app = TestApp::spawn_with(backend, |config| {
+        config.signup = robots_server::SignupPolicy::Open;
+    })
+    .await
+    .unwrap();
+    let body = json!({"username": "eve", "email": "eve@example.com", "password": PASSWORD});
+    let created = app.post("/v1/users", &Auth::None, body).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["instance_admin"], false);
+    let escalate = app
+        .post(
+            "/v1/users",
+            &Auth::None,
+            json!({"username": "eve2", "email": "eve2@example.com", "password": PASSWORD, "instance_admin": true}),
+        )
+        .await;
+    assert_eq!(
+        (escalate.status, escalate.body["error"]["field"].as_str()),
+        (403, Some("instance_admin"))
+    );
+}
+
+async fn login_and_logout(app: TestApp) {
+    let root = app.setup_admin().await;
+    let session = app
+        .post(
+            "/v1/sessions",
+            &Auth::None,
+            json!({"username": "root", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(session.status, 201);
+    let token = session.body["token"].as_str().unwrap();
+    assert!(token.starts_with("rsn_"));
+    let expires_at = time::OffsetDateTime::parse(
+        session.body["expires_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let ttl = expires_at - robots_core::Clock::now(&*app.clock);
+    assert!(
+        ttl > time::Duration::hours(11) && ttl <= time::Duration::hours(12),
+        "{ttl}"
+    );
+
+    let auth = Auth::Bearer(token.to_owned());
+    assert_eq!(app.get("/v1/whoami", &auth).await.status, 200);
+    assert_eq!(app.delete("/v1/sessions/current", &auth).await.status, 204);
+    let after = app.get("/v1/whoami", &auth).await;
+    assert_eq!(after.status, 401);
+    // Other sessions of the same user live on.
+    assert_eq!(app.get("/v1/whoami", &root).await.status, 200);
+
+    // Sessions expire.
+    app.clock.advance(std::time::Duration::from_secs(13 * 3600));
+    assert_eq!(app.get("/v1/whoami", &root).await.status, 401);
+}
+
+async fn wrong_passwords_and_unknown_users_get_the_same_answer(app: TestApp) {
+    app.setup_admin().await;
+    let wrong = app
+        .post(
+            "/v1/sessions",
+            &Auth::None,
+            json!({"username": "root", "password": "wrong password"}),
+        )
+        .await;
+    let unknown = app
+        .post(
+            "/v1/sessions",
+            &Auth::None,
+            json!({"username": "nobody", "password": "wrong password"}),
+        )
+        .await;
+    let invalid_name = app
+        .post(
+            "/v1/sessions",
+            &Auth::None,
+            json!({"username": "No Body", "password": "wrong password"}),
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.text, unknown.text);
+    assert_eq!(wrong.text, invalid_name.text);
+}
+
+async fn user_input_is_validated(app: TestApp) {
+    let root = app.setup_admin().await;
+    let cases = [
+        (
+            json!({"username": "Bad Name", "email": "a@example.com", "password": PASSWORD}),
+            "username",
+        ),
+        (
+            json!({"username": "ok", "email": "not-an-email", "password": PASSWORD}),
+            "email",
+        ),
+        (
+            json!({"username": "ok", "email": "a@example.com", "password": "short"}),
+            "password",
+        ),
+        (
+            json!({"username": "ok", "email": "a@example.com"}),
+            "password",
+        ),
+        (
+            json!({"username": "ok", "email": "a@example.com", "password": PASSWORD, "role": "god"}),
+            "role",
+        ),
+    ];
+    for (body, field) in cases {
+        let refused = app.post("/v1/users", &root, body.clone()).await;
+        assert_eq!(refused.status, 422, "{body}: {}", refused.text);
+        assert_eq!(
+            refused.body["error"]["field"], field,
+            "{body}: {}",
+            refused.text
+        );
+    }
+    let taken = app
+        .post(
+            "/v1/users",
+            &root,
+            json!({"username": "root", "email": "x@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!((taken.status, taken.code()), (409, "name_taken"));
+    let email_taken = app
+        .post(
+            "/v1/users",
+            &root,
+            json!({"username": "other", "email": "root@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (email_taken.status, email_taken.code()),
+        (409, "email_taken")
+    );
+    // Nothing was half-written: "other" is still free.
+    app.user(&root, "other").await;
+}

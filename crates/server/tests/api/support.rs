@@ -1,0 +1,327 @@
+//! A real server on a free port, on a fresh database, with typed helpers.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use robots_core::ManualClock;
+use robots_server::{AppState, ServerConfig};
+use robots_store::Backend;
+use robots_store::testing::TestStore;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Runs each listed `async fn(TestApp)` once per backend, as
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                if let Some(app) = $crate::support::TestApp::spawn(robots_store::Backend::Sqlite).await {
+                    super::$test(app).await
+                }
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                if let Some(app) = $crate::support::TestApp::spawn(robots_store::Backend::Postgres).await {
+                    super::$test(app).await
+                }
+            })*
+        }
+    };
+}
+
+/// Everything the server logged during this test binary's run, at debug
+/// level, so tests can prove what never appears in logs.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
+}
+
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    BUFFER.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = SharedWriter(buffer.clone());
+        tracing_subscriber::fmt()
+            .with_env_filter("debug")
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .try_init()
+            .ok();
+        buffer
+    })
+}
+
+#[derive(Clone)]
+struct SharedWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn install_crypto_provider() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// How a request authenticates.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    None,
+    Bearer(String),
+    Basic(String, String),
+}
+
+/// A robot token as the API handed it out.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub access_id: String,
+    pub token: String,
+}
+
+impl Credentials {
+    pub fn basic(&self) -> Auth {
+        Auth::Basic(self.access_id.clone(), self.token.clone())
+    }
+    pub fn bearer(&self) -> Auth {
+        Auth::Bearer(self.token.clone())
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Response {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub database: TestStore,
+    pub setup_code: Option<String>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Option<Self> {
+        log_buffer();
+        install_crypto_provider();
+        let database = robots_store::testing::fresh(backend).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let mut config = ServerConfig::new(address);
+        config.usage_flush_interval = Duration::from_millis(50);
+        configure(&mut config);
+        let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+        let state = AppState::new(database.store.clone(), clock.clone(), config);
+        let setup_code = robots_server::prepare_first_run(&state)
+            .await
+            .unwrap()
+            .map(|code| code.display());
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(robots_server::serve(state.clone(), listener, async {
+            let _ = stopped.await;
+        }));
+        Some(Self {
+            base: format!("http://{address}"),
+            client: reqwest::Client::builder().build().unwrap(),
+            state,
+            clock,
+            database,
+            setup_code,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.database.store.backend()
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        auth: &Auth,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self.client.request(
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{}{path}", self.base),
+        );
+        request = match auth {
+            Auth::None => request,
+            Auth::Bearer(token) => request.bearer_auth(token),
+            Auth::Basic(user, password) => request.basic_auth(user, Some(password)),
+        };
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Response {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, auth: &Auth) -> Response {
+        self.request("GET", path, auth, None).await
+    }
+
+    pub async fn post(&self, path: &str, auth: &Auth, body: Value) -> Response {
+        self.request("POST", path, auth, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, auth: &Auth) -> Response {
+        self.request("DELETE", path, auth, None).await
+    }
+
+    /// Completes first-run setup as `root` and returns root's session.
+    pub async fn setup_admin(&self) -> Auth {
+        let code = self
+            .setup_code
+            .clone()
+            .expect("a fresh installation has a setup code");
+        let created = self
+            .post(
+                "/v1/setup",
+                &Auth::None,
+                json!({"code": code, "username": "root", "email": "root@example.com", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        self.login("root").await
+    }
+
+    /// Logs `username` in (password [`PASSWORD`]) and returns the session.
+    pub async fn login(&self, username: &str) -> Auth {
+        let session = self
+            .post(
+                "/v1/sessions",
+                &Auth::None,
+                json!({"username": username, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(session.status, 201, "{}", session.text);
+        Auth::Bearer(session.body["token"].as_str().unwrap().to_owned())
+    }
+
+    /// Creates a user as `admin` (an instance administrator) and logs them in.
+    pub async fn user(&self, admin: &Auth, username: &str) -> Auth {
+        let created = self
+            .post(
+                "/v1/users",
+                admin,
+                json!({"username": username, "email": format!("{username}@example.com"), "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        self.login(username).await
+    }
+
+    pub async fn org(&self, owner: &Auth, name: &str) {
+        let created = self.post("/v1/orgs", owner, json!({"name": name})).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+    }
+
+    pub async fn add_member(&self, admin: &Auth, org: &str, username: &str, role: &str) {
+        let set = self
+            .request(
+                "PUT",
+                &format!("/v1/orgs/{org}/members/{username}"),
+                admin,
+                Some(json!({"role": role})),
+            )
+            .await;
+        assert!(set.status == 201 || set.status == 200, "{}", set.text);
+    }
+
+    pub async fn robot(&self, admin: &Auth, org: &str, name: &str) {
+        let created = self
+            .post(
+                &format!("/v1/orgs/{org}/robots"),
+                admin,
+                json!({"name": name}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+    }
+
+    pub async fn token(&self, admin: &Auth, org: &str, robot: &str, name: &str) -> Credentials {
+        let created = self
+            .post(
+                &format!("/v1/orgs/{org}/robots/{robot}/tokens"),
+                admin,
+                json!({"name": name}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        Credentials {
+            access_id: created.body["access_id"].as_str().unwrap().to_owned(),
+            token: created.body["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Waits until the server has written pending token uses.
+    pub async fn flush_usage(&self) {
+        self.state.flush_usage().await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
