@@ -8,6 +8,7 @@
 
 pub mod clock;
 pub mod duration;
+pub mod humanize;
 pub mod name;
 pub mod password;
 pub mod policy;

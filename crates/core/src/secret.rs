@@ -204,6 +204,14 @@ fn push_base62(out: &mut String, bytes: &[u8], width: usize) {
     out.extend(digits.into_iter().map(char::from));
 }
 
+/// `N` bytes from the operating system's RNG, for nonces and cookies that
+/// are not tokens of ours.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    rand::fill(&mut bytes);
+    bytes
+}
+
 /// The one-time code that turns an empty installation into one with an
 /// administrator. Short enough to type from a terminal: 16 characters of
 /// Crockford base32 (80 bits), shown in groups of four.

@@ -67,6 +67,8 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     if let Some(url) = args.public_url {
         config.public_url = url.trim_end_matches('/').to_owned();
     }
+    // Behind an HTTPS proxy the browser must only send the session cookie over HTTPS.
+    config.secure_cookies = config.public_url.starts_with("https://");
     config.signup = match args.signup {
         Signup::Closed => SignupPolicy::Closed,
         Signup::Open => SignupPolicy::Open,

@@ -58,6 +58,14 @@ impl ApiError {
         self.code
     }
 
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
     /// 400: the request is not even well-formed.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -157,11 +165,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// Logs the hidden cause of an internal error, if there is one.
+    pub fn log_cause(&self) {
         if let Some(cause) = &self.cause {
             tracing::error!(code = self.code, %cause, "request failed");
         }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log_cause();
         let body = Body {
             error: Detail {
                 code: self.code,

@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod state;
@@ -40,6 +41,7 @@ pub fn app(state: AppState) -> Router {
     let max_body = state.config().max_body_bytes;
     Router::new()
         .merge(api::router())
+        .merge(console::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(|| async {
@@ -139,7 +141,14 @@ pub async fn run(state: AppState) -> Result<(), Box<dyn std::error::Error + Send
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
-    tracing::info!(address = %listener.local_addr()?, backend = ?state.store().backend(), "robots is listening");
+    let address = listener.local_addr()?;
+    tracing::info!(%address, backend = ?state.store().backend(), "robots is listening");
+    // With --listen on port 0 the default public URL names the port actually bound.
+    let url = if config.public_url == format!("http://{}", config.listen) {
+        format!("http://{address}")
+    } else {
+        config.public_url.clone()
+    };
     if let Some(code) = prepare_first_run(&state)
         .await
         .map_err(|error| format!("{error:?}"))?
@@ -148,10 +157,10 @@ pub async fn run(state: AppState) -> Result<(), Box<dyn std::error::Error + Send
         eprintln!(
             "\n  This installation has no users yet. Create the first administrator with this\n  \
              one-time setup code (it stops working once any user exists):\n\n      {code}\n\n  \
-             curl -X POST {url}/v1/setup -H 'Content-Type: application/json' \\\n    \
+             In a browser: {url}/setup\n  \
+             Or with curl:\n    curl -X POST {url}/v1/setup -H 'Content-Type: application/json' \\\n      \
              -d '{{\"code\": \"{code}\", \"username\": \"admin\", \"email\": \"admin@example.com\", \"password\": \"…\"}}'\n",
             code = code.display(),
-            url = config.public_url,
         );
     }
     serve(state, listener, shutdown_signal()).await?;

@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub usage_flush_interval: Duration,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Mark console cookies `Secure` (set when the public URL is https).
+    pub secure_cookies: bool,
 }
 
 impl ServerConfig {
@@ -43,6 +45,7 @@ impl ServerConfig {
             session_ttl: Duration::from_secs(12 * 3600),
             usage_flush_interval: Duration::from_secs(1),
             max_body_bytes: 64 * 1024,
+            secure_cookies: false,
         }
     }
 }

@@ -4,10 +4,10 @@
 mod members;
 mod orgs;
 mod robots;
-mod sessions;
+pub(crate) mod sessions;
 mod setup;
 mod tokens;
-mod users;
+pub(crate) mod users;
 pub mod views;
 
 use axum::Router;
@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
 /// What an organization-scoped route is about, for the personal-account
 /// message: robots get the spec's wording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scope {
+pub(crate) enum Scope {
     Org,
     Robots,
 }
@@ -41,7 +41,7 @@ enum Scope {
 /// Resolves `org` for `caller` and checks `action` against the policy:
 /// 404 when the caller may not see it, 403 when they see it but may not act,
 /// 422 `personal_account` when the name is a person's.
-async fn authorize_org(
+pub(crate) async fn authorize_org(
     state: &AppState,
     caller: &UserSession,
     org: &str,
@@ -83,7 +83,11 @@ async fn authorize_org(
 }
 
 /// Resolves a robot inside an organization the caller may see.
-async fn find_robot(state: &AppState, org: &Org, robot: &str) -> Result<Robot, ApiError> {
+pub(crate) async fn find_robot(
+    state: &AppState,
+    org: &Org,
+    robot: &str,
+) -> Result<Robot, ApiError> {
     let not_found =
         || ApiError::not_found(format!("{} has no robot account named {robot:?}", org.name));
     let name = Name::parse(robot).map_err(|_| not_found())?;

@@ -73,7 +73,7 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
-pub(super) fn validated_email(email: &str) -> Result<String, ApiError> {
+pub(crate) fn validated_email(email: &str) -> Result<String, ApiError> {
     let email = email.trim();
     if text::is_plausible_email(email) {
         Ok(email.to_owned())
@@ -84,7 +84,7 @@ pub(super) fn validated_email(email: &str) -> Result<String, ApiError> {
 
 /// Checks the password policy, then hashes on the blocking pool (argon2id
 /// takes ~15 ms of CPU and must not stall the async workers).
-pub(super) async fn hash_new_password(password: String) -> Result<String, ApiError> {
+pub(crate) async fn hash_new_password(password: String) -> Result<String, ApiError> {
     password::check_new_password(&password)
         .map_err(|error| ApiError::invalid_field("password", error))?;
     tokio::task::spawn_blocking(move || password::hash_password(&password))

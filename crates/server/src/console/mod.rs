@@ -1,0 +1,166 @@
+//! The Admin Console: server-rendered pages over the same store and rules
+//! as the REST API.
+//!
+//! - Sessions are the API's sessions, carried in an `HttpOnly`,
+//!   `SameSite=Strict` cookie (`Secure` when served over HTTPS).
+//! - Every form carries a CSRF token: for logged-in users it is derived
+//!   from the session secret (nothing to store); before login it is a
+//!   double-submit cookie.
+//! - Pages are askama templates (escaped automatically); the only script is
+//!   `static/console.js`, loaded from our origin under a strict CSP, and
+//!   every flow but "copy" works without it.
+//! - Authorization is `api::authorize_org`, the same check the API makes.
+
+mod account;
+mod chrome;
+mod orgs;
+mod robots;
+mod session;
+
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub use session::{ConsoleForm, ConsoleUser};
+
+pub fn router() -> Router<AppState> {
+    let pages = Router::new()
+        .merge(session::router())
+        .merge(account::router())
+        .merge(orgs::router())
+        .merge(robots::router())
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                 connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ));
+    Router::new()
+        .merge(pages)
+        .route(
+            "/static/console.css",
+            get(|| {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../../static/console.css"),
+                )
+            }),
+        )
+        .route(
+            "/static/console.js",
+            get(|| {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../static/console.js"),
+                )
+            }),
+        )
+        .route(
+            "/static/favicon.svg",
+            get(|| asset("image/svg+xml", include_str!("../../static/favicon.svg"))),
+        )
+}
+
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Renders a page with a status.
+fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            html,
+        )
+            .into_response(),
+        Err(error) => ApiError::internal(format!("template: {error}")).into_response(),
+    }
+}
+
+fn ok(page: &impl Template) -> Response {
+    render(StatusCode::OK, page)
+}
+
+/// Why a console request did not produce its page.
+#[derive(Debug)]
+pub enum ConsoleError {
+    /// Go elsewhere (303 See Other), e.g. to log in.
+    Redirect(String),
+    /// An error page.
+    Api(ApiError),
+}
+
+impl From<ApiError> for ConsoleError {
+    fn from(error: ApiError) -> Self {
+        Self::Api(error)
+    }
+}
+
+impl From<robots_store::StoreError> for ConsoleError {
+    fn from(error: robots_store::StoreError) -> Self {
+        Self::Api(error.into())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+    personal_account: bool,
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Redirect(to) => Redirect::to(&to).into_response(),
+            Self::Api(error) => {
+                let status = error.status();
+                // The page says no more than the API would; the cause goes to the log.
+                error.log_cause();
+                let title = match status {
+                    StatusCode::NOT_FOUND => "Not found",
+                    StatusCode::FORBIDDEN => "Not allowed",
+                    StatusCode::UNPROCESSABLE_ENTITY if error.code() == "personal_account" => {
+                        "Personal account"
+                    }
+                    status if status.is_server_error() => "Something went wrong",
+                    _ => "That did not work",
+                };
+                render(
+                    status,
+                    &ErrorPage {
+                        title,
+                        message: error.message(),
+                        personal_account: error.code() == "personal_account",
+                    },
+                )
+            }
+        }
+    }
+}
+
+pub type ConsoleResult<T = Response> = Result<T, ConsoleError>;

@@ -1,0 +1,533 @@
+//! The Admin Console's Robots: the landing page, creating and deleting
+//! robot accounts, their tokens, and the one screen that shows a Token.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use robots_core::policy::OrgAction;
+use robots_core::{Name, Role, SecretKind, SecretToken, text};
+use robots_store::{NewRobot, NewToken, StoreError};
+use serde::Deserialize;
+use time::Duration;
+use uuid::Uuid;
+
+use super::chrome::{Chrome, Context, Stamp, last_used};
+use super::orgs::org_page;
+use super::session::CsrfOnly;
+use super::{ConsoleError, ConsoleForm, ConsoleResult, ConsoleUser, ok, render};
+use crate::api::find_robot;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/orgs/{org}/admin/robots", get(robots).post(create_robot))
+        .route("/orgs/{org}/admin/robots/-/new", get(new_robot))
+        .route("/orgs/{org}/admin/robots/{robot}", get(robot))
+        .route(
+            "/orgs/{org}/admin/robots/{robot}/delete",
+            get(confirm_delete_robot).post(delete_robot),
+        )
+        .route(
+            "/orgs/{org}/admin/robots/{robot}/tokens",
+            axum::routing::post(create_token),
+        )
+        .route(
+            "/orgs/{org}/admin/robots/{robot}/tokens/-/new",
+            get(new_token),
+        )
+        .route(
+            "/orgs/{org}/admin/robots/{robot}/tokens/{access_id}/delete",
+            get(confirm_delete_token).post(delete_token),
+        )
+}
+
+#[derive(Deserialize, Default)]
+struct NoticeQuery {
+    notice: Option<String>,
+}
+
+fn notice(query: NoticeQuery) -> Option<String> {
+    query.notice.filter(|notice| notice.len() <= 200)
+}
+
+fn redirect_with_notice(path: &str, notice: &str) -> Response {
+    let encoded: String = notice
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    Redirect::to(&format!("{path}?notice={encoded}")).into_response()
+}
+
+struct RobotRow {
+    name: String,
+    description: String,
+    created_at: Stamp,
+    token_count: i64,
+    last_used: String,
+}
+
+#[derive(Template)]
+#[template(path = "robots.html")]
+struct RobotsPage {
+    chrome: Chrome,
+    org_name: String,
+    can_manage: bool,
+    robots: Vec<RobotRow>,
+    notice: Option<String>,
+}
+
+async fn robots(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(org): Path<String>,
+    Query(query): Query<NoticeQuery>,
+) -> ConsoleResult {
+    let (org, role, chrome) = org_page(&state, &user, &org, OrgAction::Read, "robots").await?;
+    let now = state.now();
+    let page = state.store().list_robots(org.id, None, 200).await?;
+    Ok(ok(&RobotsPage {
+        chrome,
+        org_name: org.name.to_string(),
+        can_manage: role == Role::Admin,
+        robots: page
+            .items
+            .into_iter()
+            .map(|robot| RobotRow {
+                name: robot.name.to_string(),
+                description: robot.description,
+                created_at: Stamp::new(robot.created_at, now),
+                token_count: robot.token_count,
+                last_used: last_used(robot.last_used_at, now),
+            })
+            .collect(),
+        notice: notice(query),
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "robot_new.html")]
+struct NewRobotPage {
+    chrome: Chrome,
+    org_name: String,
+    name: String,
+    description: String,
+    name_error: Option<String>,
+    description_error: Option<String>,
+}
+
+async fn new_robot(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(org): Path<String>,
+) -> ConsoleResult {
+    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageRobots, "robots").await?;
+    Ok(ok(&NewRobotPage {
+        chrome,
+        org_name: org.name.to_string(),
+        name: String::new(),
+        description: String::new(),
+        name_error: None,
+        description_error: None,
+    }))
+}
+
+#[derive(Deserialize)]
+struct NewRobotForm {
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+async fn create_robot(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    form: ConsoleForm<NewRobotForm>,
+) -> ConsoleResult {
+    let (org, _, chrome) =
+        org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
+    let mut page = NewRobotPage {
+        chrome,
+        org_name: org.name.to_string(),
+        name: form.data.name.clone(),
+        description: form.data.description.clone(),
+        name_error: None,
+        description_error: None,
+    };
+    let name = Name::parse(form.data.name.trim())
+        .map_err(|error| page.name_error = Some(format!("The name {error}.")))
+        .ok();
+    let description = text::bounded_text(&form.data.description, text::MAX_DESCRIPTION_CHARS)
+        .map_err(|error| page.description_error = Some(format!("The description {error}.")))
+        .ok();
+    let (Some(name), Some(description)) = (name, description) else {
+        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
+    };
+    let new = NewRobot {
+        org_id: org.id,
+        name: &name,
+        description: &description,
+        created_by: form.user.session.user.id,
+    };
+    match state.store().create_robot(&new, state.now()).await {
+        Ok(robot) => {
+            tracing::info!(org = %org.name, robot = %robot.name, by = %form.user.session.user.name, "robot created in the console");
+            Ok(
+                Redirect::to(&format!("/orgs/{}/admin/robots/{}", org.name, robot.name))
+                    .into_response(),
+            )
+        }
+        Err(StoreError::NameTaken) => {
+            page.name_error = Some(format!(
+                "{} already has a robot account named {name}.",
+                org.name
+            ));
+            Ok(render(StatusCode::CONFLICT, &page))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+struct TokenRow {
+    name: String,
+    access_id: Uuid,
+    created_at: Stamp,
+    last_used: String,
+    expires: String,
+    expired: bool,
+}
+
+#[derive(Template)]
+#[template(path = "robot.html")]
+struct RobotPage {
+    chrome: Chrome,
+    org_name: String,
+    robot_name: String,
+    description: String,
+    created_at: Stamp,
+    created_by: Option<String>,
+    last_used: String,
+    can_manage: bool,
+    tokens: Vec<TokenRow>,
+    notice: Option<String>,
+}
+
+async fn robot(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path((org, robot)): Path<(String, String)>,
+    Query(query): Query<NoticeQuery>,
+) -> ConsoleResult {
+    let (org, role, chrome) = org_page(&state, &user, &org, OrgAction::Read, "robots").await?;
+    let robot = find_robot(&state, &org, &robot).await?;
+    let now = state.now();
+    let tokens = state.store().list_tokens(robot.id, None, 200).await?;
+    Ok(ok(&RobotPage {
+        chrome,
+        org_name: org.name.to_string(),
+        robot_name: robot.name.to_string(),
+        description: robot.description,
+        created_at: Stamp::new(robot.created_at, now),
+        created_by: robot.created_by.map(|name| name.to_string()),
+        last_used: last_used(robot.last_used_at, now),
+        can_manage: role == Role::Admin,
+        tokens: tokens
+            .items
+            .into_iter()
+            .map(|token| TokenRow {
+                name: token.name.to_string(),
+                access_id: token.access_id,
+                created_at: Stamp::new(token.created_at, now),
+                last_used: last_used(token.last_used_at, now),
+                expires: token
+                    .expires_at
+                    .map(|at| {
+                        if at <= now {
+                            "expired".to_owned()
+                        } else {
+                            robots_core::humanize::relative(at, now)
+                        }
+                    })
+                    .unwrap_or_else(|| "never".to_owned()),
+                expired: token.expires_at.is_some_and(|at| at <= now),
+            })
+            .collect(),
+        notice: notice(query),
+    }))
+}
+
+/// A confirmation that names what will stop working.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub(super) struct ConfirmPage {
+    pub chrome: Chrome,
+    pub title: String,
+    pub consequence: String,
+    pub action: String,
+    pub button: String,
+    pub cancel_url: String,
+}
+
+async fn confirm_delete_robot(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path((org, robot)): Path<(String, String)>,
+) -> ConsoleResult {
+    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageRobots, "robots").await?;
+    let robot = find_robot(&state, &org, &robot).await?;
+    let tokens = match robot.token_count {
+        0 => "It has no tokens.".to_owned(),
+        1 => "Its 1 token will be deleted too, and every system using it stops authenticating at once.".to_owned(),
+        n => format!("Its {n} tokens will be deleted too, and every system using them stops authenticating at once."),
+    };
+    Ok(ok(&ConfirmPage {
+        chrome,
+        title: format!("Delete robot account {}?", robot.name),
+        consequence: format!(
+            "Deleting {} removes the robot account from {}. {tokens}",
+            robot.name, org.name
+        ),
+        action: format!("/orgs/{}/admin/robots/{}/delete", org.name, robot.name),
+        button: "Delete robot account".into(),
+        cancel_url: format!("/orgs/{}/admin/robots/{}", org.name, robot.name),
+    }))
+}
+
+async fn delete_robot(
+    State(state): State<AppState>,
+    Path((org, robot)): Path<(String, String)>,
+    form: ConsoleForm<CsrfOnly>,
+) -> ConsoleResult {
+    let (org, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
+    let robot = find_robot(&state, &org, &robot).await?;
+    state.store().delete_robot(robot.id).await?;
+    tracing::info!(org = %org.name, robot = %robot.name, by = %form.user.session.user.name, "robot deleted in the console");
+    Ok(redirect_with_notice(
+        &format!("/orgs/{}/admin/robots", org.name),
+        &format!("Robot account {} and its tokens were deleted.", robot.name),
+    ))
+}
+
+/// Expiry choices on the token form: (form value, label).
+const EXPIRY_OPTIONS: [(&str, &str); 6] = [
+    ("never", "Never"),
+    ("7d", "In 7 days"),
+    ("30d", "In 30 days"),
+    ("90d", "In 90 days"),
+    ("180d", "In 180 days"),
+    ("365d", "In a year"),
+];
+
+#[derive(Template)]
+#[template(path = "token_new.html")]
+struct NewTokenPage {
+    chrome: Chrome,
+    org_name: String,
+    robot_name: String,
+    name: String,
+    name_error: Option<String>,
+    expires: String,
+    expiry_options: [(&'static str, &'static str); 6],
+}
+
+async fn new_token(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path((org, robot)): Path<(String, String)>,
+) -> ConsoleResult {
+    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageRobots, "robots").await?;
+    let robot = find_robot(&state, &org, &robot).await?;
+    Ok(ok(&NewTokenPage {
+        chrome,
+        org_name: org.name.to_string(),
+        robot_name: robot.name.to_string(),
+        name: String::new(),
+        name_error: None,
+        expires: "never".into(),
+        expiry_options: EXPIRY_OPTIONS,
+    }))
+}
+
+#[derive(Deserialize)]
+struct NewTokenForm {
+    name: String,
+    #[serde(default)]
+    expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "token_created.html")]
+struct TokenCreatedPage {
+    chrome: Chrome,
+    org_name: String,
+    robot_name: String,
+    token_name: String,
+    access_id: Uuid,
+    token: String,
+    expires: Option<String>,
+}
+
+impl std::fmt::Debug for TokenCreatedPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCreatedPage")
+            .field("access_id", &self.access_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Creates a token and shows its credentials, this once. The response is
+/// the POST's own, marked `no-store`; the secret is not kept anywhere for a
+/// second showing. Submitting again is refused: token names are unique.
+async fn create_token(
+    State(state): State<AppState>,
+    Path((org, robot)): Path<(String, String)>,
+    form: ConsoleForm<NewTokenForm>,
+) -> ConsoleResult {
+    let (org, _, chrome) =
+        org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
+    let robot = find_robot(&state, &org, &robot).await?;
+    let now = state.now();
+    let mut page = NewTokenPage {
+        chrome: chrome.clone(),
+        org_name: org.name.to_string(),
+        robot_name: robot.name.to_string(),
+        name: form.data.name.clone(),
+        name_error: None,
+        expires: form.data.expires.clone(),
+        expiry_options: EXPIRY_OPTIONS,
+    };
+    let expires_at = match form.data.expires.as_str() {
+        "" | "never" => None,
+        choice => match EXPIRY_OPTIONS.iter().find(|(value, _)| *value == choice) {
+            Some((value, _)) => {
+                let days: i64 = value.trim_end_matches('d').parse().unwrap_or(0);
+                Some(now + Duration::days(days))
+            }
+            None => {
+                return Err(ConsoleError::Api(ApiError::bad_request(
+                    "invalid_form",
+                    "unknown expiry choice",
+                )));
+            }
+        },
+    };
+    let name = match Name::parse(form.data.name.trim()) {
+        Ok(name) => name,
+        Err(error) => {
+            page.name_error = Some(format!("The name {error}."));
+            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+    };
+    let secret = SecretToken::generate(SecretKind::RobotToken);
+    let new = NewToken {
+        access_id: Uuid::new_v4(),
+        robot_id: robot.id,
+        name: &name,
+        secret_hash: &secret.hash(),
+        created_by: form.user.session.user.id,
+        expires_at,
+    };
+    let token = match state.store().create_token(&new, now).await {
+        Ok(token) => token,
+        Err(StoreError::NameTaken) => {
+            page.name_error = Some(format!(
+                "{} already has a token named {name}. Token names are unique per robot.",
+                robot.name
+            ));
+            return Ok(render(StatusCode::CONFLICT, &page));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    tracing::info!(
+        org = %org.name, robot = %robot.name, token = %token.name, access_id = %token.access_id,
+        by = %form.user.session.user.name, "robot token created in the console"
+    );
+    let mut response = ok(&TokenCreatedPage {
+        chrome,
+        org_name: org.name.to_string(),
+        robot_name: robot.name.to_string(),
+        token_name: token.name.to_string(),
+        access_id: token.access_id,
+        token: secret.expose().to_owned(),
+        expires: token
+            .expires_at
+            .map(|at| robots_core::humanize::relative(at, now)),
+    });
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+async fn confirm_delete_token(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path((org, robot, access_id)): Path<(String, String, String)>,
+) -> ConsoleResult {
+    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageRobots, "robots").await?;
+    let robot = find_robot(&state, &org, &robot).await?;
+    let token = find_token(&state, robot.id, &access_id).await?;
+    Ok(ok(&ConfirmPage {
+        chrome,
+        title: format!("Delete token {}?", token.name),
+        consequence: format!(
+            "Every system that authenticates as {} with Access ID {} stops working at once.",
+            robot.name, token.access_id
+        ),
+        action: format!(
+            "/orgs/{}/admin/robots/{}/tokens/{}/delete",
+            org.name, robot.name, token.access_id
+        ),
+        button: "Delete token".into(),
+        cancel_url: format!("/orgs/{}/admin/robots/{}", org.name, robot.name),
+    }))
+}
+
+async fn delete_token(
+    State(state): State<AppState>,
+    Path((org, robot, access_id)): Path<(String, String, String)>,
+    form: ConsoleForm<CsrfOnly>,
+) -> ConsoleResult {
+    let (org, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
+    let robot = find_robot(&state, &org, &robot).await?;
+    let token = find_token(&state, robot.id, &access_id).await?;
+    state
+        .store()
+        .delete_token(robot.id, token.access_id)
+        .await?;
+    tracing::info!(org = %org.name, robot = %robot.name, access_id = %token.access_id, by = %form.user.session.user.name, "robot token deleted in the console");
+    Ok(redirect_with_notice(
+        &format!("/orgs/{}/admin/robots/{}", org.name, robot.name),
+        &format!(
+            "Token {} was deleted; it no longer authenticates.",
+            token.name
+        ),
+    ))
+}
+
+async fn find_token(
+    state: &AppState,
+    robot_id: Uuid,
+    access_id: &str,
+) -> Result<robots_store::TokenInfo, ConsoleError> {
+    let not_found = || {
+        ConsoleError::Api(ApiError::not_found(format!(
+            "there is no token with Access ID {access_id}"
+        )))
+    };
+    let id = Uuid::try_parse(access_id).map_err(|_| not_found())?;
+    state
+        .store()
+        .get_token(robot_id, id)
+        .await?
+        .ok_or_else(not_found)
+}

@@ -1,0 +1,459 @@
+//! The spec's flows, clicked through in a real headless Chromium.
+
+use serde_json::json;
+
+use crate::support::{Auth, PASSWORD, TestApp};
+use crate::webdriver::Browser;
+
+/// A server on SQLite and a browser; `None` when the browser is missing
+/// outside CI. The console runs on the same store code as the API, whose
+/// tests cover both backends.
+async fn start() -> Option<(TestApp, Browser)> {
+    let app = TestApp::spawn(robots_store::Backend::Sqlite).await?;
+    let browser = Browser::start().await?;
+    Some((app, browser))
+}
+
+async fn log_in(app: &TestApp, browser: &Browser, username: &str) {
+    browser.goto(&format!("{}/login", app.base)).await;
+    browser.type_into("#username", username).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.follow("Log in").await;
+    browser.find(".account-menu").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spec_flow_from_first_run_to_a_working_token() {
+    let Some((app, browser)) = start().await else {
+        return;
+    };
+
+    // First run: the setup page, so the first admin never needs curl.
+    browser.goto(&app.base).await;
+    assert!(
+        browser.url().await.ends_with("/setup"),
+        "a fresh installation opens the setup page"
+    );
+    browser
+        .type_into("#code", app.setup_code.as_deref().unwrap())
+        .await;
+    browser.type_into("#username", "alice").await;
+    browser.type_into("#email", "alice@example.com").await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.screenshot("01-setup").await;
+    browser.follow("Create administrator").await;
+    browser.find(".account-menu").await;
+    assert!(browser.url().await.ends_with("/account"));
+
+    // Log out and in again.
+    browser
+        .click(&browser.find(".account-menu summary").await)
+        .await;
+    browser.follow("Log out").await;
+    browser.find("#username").await;
+    browser.screenshot("02-login").await;
+    log_in(&app, &browser, "alice").await;
+
+    // The personal account: no Admin Console, and an explanation.
+    let text = browser.page_text().await;
+    assert!(
+        text.contains("Only organizations can have robot accounts"),
+        "{text}"
+    );
+    assert!(!browser.has_text_control("Admin Console").await);
+    browser.screenshot("03-personal-account").await;
+    browser.follow("Create organization").await;
+    browser.type_into("#name", "acme").await;
+    browser.type_into("#display_name", "Acme Inc.").await;
+    browser.follow("Create organization").await;
+
+    // 1. Select the organization from the account menu.
+    browser.goto(&format!("{}/account", app.base)).await;
+    browser
+        .click(&browser.find(".account-menu summary").await)
+        .await;
+    let menu = browser.text(".account-menu .menu").await;
+    assert!(
+        menu.contains("alice") && menu.contains("Acme Inc."),
+        "{menu}"
+    );
+    browser.screenshot("04-account-menu").await;
+    browser.follow("Acme Inc.").await;
+    assert!(browser.url().await.ends_with("/orgs/acme"));
+    assert!(browser.text("h1").await.contains("Acme Inc."));
+
+    // 2. Select Admin Console (from the account menu, where it now appears under the organization).
+    browser
+        .click(&browser.find(".account-menu summary").await)
+        .await;
+    browser
+        .screenshot("05-organization-admin-console-entry")
+        .await;
+    browser
+        .follow_element(&browser.find(".account-menu .menu-sub").await)
+        .await;
+
+    // 3. Select Robots from the left-hand navigation.
+    browser.follow("Robots").await;
+    assert!(browser.url().await.ends_with("/orgs/acme/admin/robots"));
+    assert!(browser.page_text().await.contains("No robot accounts yet"));
+    browser.screenshot("06-robots-empty").await;
+
+    // 4. Select Create Robot Account. 5. Provide a Name and optional description.
+    browser
+        .follow_element(&browser.find(".page-header .button-primary").await)
+        .await;
+    browser.type_into("#name", "ci-deployer").await;
+    browser
+        .type_into("#description", "Pushes images from CI")
+        .await;
+    browser.screenshot("07-create-robot-account").await;
+    // 6. Select Create Robot Account.
+    browser.follow("Create Robot Account").await;
+    assert!(
+        browser
+            .url()
+            .await
+            .ends_with("/orgs/acme/admin/robots/ci-deployer")
+    );
+    assert!(
+        browser
+            .page_text()
+            .await
+            .contains("This robot has no tokens yet")
+    );
+    browser.screenshot("08-robot").await;
+
+    // 7. Select Create Token. 8. Provide a Name for the token.
+    browser.follow("Create Token").await;
+    browser.type_into("#name", "github-actions").await;
+    browser.screenshot("09-create-token").await;
+    browser.follow("Create Token").await;
+
+    // The next screen shows the Access ID and Token, with the warning.
+    let access_id = browser.value("#access-id").await;
+    let token = browser.value("#token").await;
+    assert!(uuid::Uuid::try_parse(&access_id).is_ok(), "{access_id}");
+    assert!(
+        token.starts_with("rbt_"),
+        "the credentials screen shows the Token"
+    );
+    assert!(
+        browser
+            .page_text()
+            .await
+            .contains("The Token is unrecoverable after this screen.")
+    );
+    assert!(
+        browser.has("[data-copy='access-id']").await && browser.has("[data-copy='token']").await
+    );
+    browser.screenshot("10-token-credentials").await;
+
+    // They work as the robot's username and password.
+    let credentials = Auth::Basic(access_id.clone(), token.clone());
+    let me = app.get("/v1/whoami", &credentials).await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(
+        (me.body["name"].as_str(), me.body["org"].as_str()),
+        (Some("ci-deployer"), Some("acme"))
+    );
+
+    // Copy puts the value on the clipboard and says so.
+    browser
+        .click(&browser.find("[data-copy='token']").await)
+        .await;
+    assert!(browser.text(".copy-status").await.contains("copied"));
+
+    // Reloading never shows the Token again...
+    browser.refresh().await;
+    assert!(
+        browser
+            .url()
+            .await
+            .ends_with("/orgs/acme/admin/robots/ci-deployer")
+    );
+    assert!(!browser.source().await.contains(&token));
+    assert!(browser.page_text().await.contains("github-actions"));
+    // ...nor does going back to it.
+    browser.follow("Robots").await;
+    browser.back().await;
+    browser.find("h1").await;
+    assert!(
+        !browser.source().await.contains(&token),
+        "back-navigation showed the Token"
+    );
+
+    // The robots landing page now lists it.
+    browser.follow("Robots").await;
+    let listed = browser.text("table").await;
+    assert!(
+        listed.contains("ci-deployer") && listed.contains("Pushes images from CI"),
+        "{listed}"
+    );
+    browser.screenshot("11-robots").await;
+
+    // Delete the token: the confirmation names what stops working.
+    browser.follow("ci-deployer").await;
+    browser.follow("Delete token github-actions").await;
+    let confirmation = browser.page_text().await;
+    assert!(
+        confirmation.contains(&access_id) && confirmation.contains("stops working"),
+        "{confirmation}"
+    );
+    browser.screenshot("12-delete-token").await;
+    browser.follow("Delete token").await;
+    assert!(browser.page_text().await.contains("was deleted"));
+    assert_eq!(
+        app.get("/v1/whoami", &credentials).await.status,
+        401,
+        "a deleted token stops at once"
+    );
+
+    // Delete the robot.
+    let second = app
+        .token(&app.login("alice").await, "acme", "ci-deployer", "second")
+        .await;
+    browser.refresh().await;
+    browser.follow("Delete robot account").await;
+    assert!(
+        browser
+            .page_text()
+            .await
+            .contains("Its 1 token will be deleted too")
+    );
+    browser.follow("Delete robot account").await;
+    assert!(
+        browser
+            .page_text()
+            .await
+            .contains("ci-deployer and its tokens were deleted")
+    );
+    assert_eq!(app.get("/v1/whoami", &second.basic()).await.status, 401);
+
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_input_is_explained_next_to_the_field_and_kept() {
+    let Some((app, browser)) = start().await else {
+        return;
+    };
+    let root = app.setup_admin().await;
+    let alice = app.user(&root, "alice").await;
+    app.org(&alice, "acme").await;
+    app.robot(&alice, "acme", "taken").await;
+    log_in(&app, &browser, "alice").await;
+
+    browser
+        .goto(&format!("{}/orgs/acme/admin/robots/-/new", app.base))
+        .await;
+    browser.type_into("#name", "CI Deployer!").await;
+    browser.type_into("#description", "keeps this").await;
+    browser.follow("Create Robot Account").await;
+    let error = browser.text("#name-error").await;
+    assert!(
+        error.contains("lowercase letters, digits and hyphens"),
+        "{error}"
+    );
+    assert_eq!(
+        browser.value("#name").await,
+        "CI Deployer!",
+        "what was typed is kept"
+    );
+    assert_eq!(browser.value("#description").await, "keeps this");
+    let invalid = browser
+        .execute("return document.getElementById('name').getAttribute('aria-invalid')")
+        .await;
+    assert_eq!(invalid, json!("true"));
+    browser.screenshot("robot-name-invalid").await;
+
+    browser.type_into("#name", "taken").await;
+    browser.follow("Create Robot Account").await;
+    assert!(
+        browser
+            .text("#name-error")
+            .await
+            .contains("already has a robot account named taken")
+    );
+
+    // Token names too.
+    browser
+        .goto(&format!(
+            "{}/orgs/acme/admin/robots/taken/tokens/-/new",
+            app.base
+        ))
+        .await;
+    browser.type_into("#name", "no spaces please").await;
+    browser.follow("Create Token").await;
+    assert!(browser.text("#name-error").await.contains("lowercase"));
+    assert_eq!(browser.value("#name").await, "no spaces please");
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn robot_credentials_are_refused_at_login() {
+    let Some((app, browser)) = start().await else {
+        return;
+    };
+    let root = app.setup_admin().await;
+    let alice = app.user(&root, "alice").await;
+    app.org(&alice, "acme").await;
+    app.robot(&alice, "acme", "deployer").await;
+    let robot = app.token(&alice, "acme", "deployer", "ci").await;
+
+    browser.goto(&format!("{}/login", app.base)).await;
+    browser.type_into("#username", &robot.access_id).await;
+    browser.type_into("#password", &robot.token).await;
+    browser.follow("Log in").await;
+    let alert = browser.text(".alert-error").await;
+    assert!(
+        alert.contains("Robot accounts cannot use the console"),
+        "{alert}"
+    );
+    assert!(
+        !browser.source().await.contains(&robot.token),
+        "the refused Token is not echoed back"
+    );
+    browser.screenshot("robot-login-refused").await;
+
+    browser.type_into("#username", "alice").await;
+    browser.type_into("#password", "wrong password").await;
+    browser.follow("Log in").await;
+    assert!(
+        browser
+            .text(".alert-error")
+            .await
+            .contains("Wrong username or password")
+    );
+    assert_eq!(browser.value("#username").await, "alice");
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_see_robots_and_tokens_read_only() {
+    let Some((app, browser)) = start().await else {
+        return;
+    };
+    let root = app.setup_admin().await;
+    let alice = app.user(&root, "alice").await;
+    app.user(&root, "bob").await;
+    app.org(&alice, "acme").await;
+    app.add_member(&alice, "acme", "bob", "member").await;
+    app.robot(&alice, "acme", "deployer").await;
+    app.token(&alice, "acme", "deployer", "ci").await;
+
+    log_in(&app, &browser, "bob").await;
+    browser
+        .goto(&format!("{}/orgs/acme/admin/robots", app.base))
+        .await;
+    assert!(browser.text("table").await.contains("deployer"));
+    assert!(!browser.has_text_control("Create Robot Account").await);
+    browser.follow("deployer").await;
+    assert!(
+        browser.text("table").await.contains("ci"),
+        "members see tokens"
+    );
+    for control in ["Create Token", "Delete", "Delete robot account"] {
+        assert!(
+            !browser.has_text_control(control).await,
+            "a member sees {control:?}"
+        );
+    }
+    browser.screenshot("member-read-only").await;
+
+    // Typing the address of a form does not help either.
+    browser
+        .goto(&format!("{}/orgs/acme/admin/robots/-/new", app.base))
+        .await;
+    assert!(browser.page_text().await.contains("only admins of acme"));
+    browser
+        .goto(&format!("{}/orgs/acme/admin/members", app.base))
+        .await;
+    assert!(
+        !browser.has("#new-role").await,
+        "members cannot add members"
+    );
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_personal_account_is_told_that_only_organizations_have_robots() {
+    let Some((app, browser)) = start().await else {
+        return;
+    };
+    let root = app.setup_admin().await;
+    app.user(&root, "carol").await;
+    log_in(&app, &browser, "carol").await;
+
+    browser
+        .click(&browser.find(".account-menu summary").await)
+        .await;
+    let menu = browser.text(".account-menu .menu").await;
+    assert!(menu.contains("No organizations yet"), "{menu}");
+    assert!(
+        !browser.has(".account-menu .menu-sub").await,
+        "no Admin Console for a personal account"
+    );
+
+    // Where a user would look for robots on their own account.
+    browser
+        .goto(&format!("{}/orgs/carol/admin/robots", app.base))
+        .await;
+    let text = browser.page_text().await;
+    assert!(
+        text.contains("Only organizations can have robot accounts"),
+        "{text}"
+    );
+    browser.follow("Create organization").await;
+    assert!(browser.url().await.ends_with("/organizations/new"));
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_works_by_keyboard_and_on_a_phone() {
+    let Some((app, browser)) = start().await else {
+        return;
+    };
+    let root = app.setup_admin().await;
+    let alice = app.user(&root, "alice").await;
+    app.org(&alice, "acme").await;
+    app.robot(&alice, "acme", "deployer").await;
+    log_in(&app, &browser, "alice").await;
+
+    // The account menu opens from the keyboard.
+    let summary = browser.find(".account-menu summary").await;
+    browser.send_keys(&summary, "\u{E007}").await;
+    let open = browser
+        .execute("return document.querySelector('.account-menu').open")
+        .await;
+    assert_eq!(open, json!(true));
+    browser.send_keys(&summary, "\u{E00C}").await;
+    let open = browser
+        .execute("return document.querySelector('.account-menu').open")
+        .await;
+    assert_eq!(open, json!(false), "Escape closes it");
+
+    // 375 px wide: nothing scrolls sideways, and the layout is a column.
+    browser.resize(375, 812).await;
+    for path in [
+        "/account",
+        "/orgs/acme/admin/robots",
+        "/orgs/acme/admin/robots/deployer",
+        "/orgs/acme/admin/robots/-/new",
+    ] {
+        browser.goto(&format!("{}{path}", app.base)).await;
+        browser.find("h1").await;
+        let overflow = browser
+            .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            .await;
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "{path} scrolls sideways by {overflow}px at 375 px"
+        );
+    }
+    browser
+        .goto(&format!("{}/orgs/acme/admin/robots", app.base))
+        .await;
+    browser.screenshot("mobile-robots").await;
+    browser.quit().await;
+}

@@ -1,0 +1,21 @@
+//! The server, driven from outside against a real server on a free port:
+//! the REST API over HTTP (on SQLite and on PostgreSQL), and the Admin
+//! Console in a real headless Chromium.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+mod webdriver;
+
+mod api {
+    mod authentication;
+    mod matrix;
+    mod resources;
+    mod secrets;
+    mod setup;
+}
+
+mod console {
+    mod flows;
+    mod security;
+}
