@@ -457,3 +457,91 @@ async fn the_console_works_by_keyboard_and_on_a_phone() {
     browser.screenshot("mobile-robots").await;
     browser.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_manage_members() {
+    let Some((app, browser)) = start().await else {
+        return;
+    };
+    let root = app.setup_admin().await;
+    let alice = app.user(&root, "alice").await;
+    app.user(&root, "bob").await;
+    app.org(&alice, "acme").await;
+    log_in(&app, &browser, "alice").await;
+
+    browser
+        .goto(&format!("{}/orgs/acme/admin/members", app.base))
+        .await;
+    browser.type_into("#username", "nobody").await;
+    browser.follow("Add member").await;
+    assert!(
+        browser
+            .text("#username-error")
+            .await
+            .contains("no user named nobody")
+    );
+    assert_eq!(browser.value("#username").await, "nobody");
+
+    browser.type_into("#username", "bob").await;
+    browser.follow("Add member").await;
+    assert!(
+        browser
+            .text(".alert-success")
+            .await
+            .contains("bob is now a member of acme")
+    );
+    let members = app.get("/v1/orgs/acme/members", &alice).await;
+    assert_eq!(members.body["items"][1]["username"], "bob");
+
+    // The last admin cannot step down...
+    browser
+        .execute("document.getElementById('role-alice').value = 'member'")
+        .await;
+    let save = browser
+        .find("form[action='/orgs/acme/admin/members/alice'] button")
+        .await;
+    browser.follow_element(&save).await;
+    assert!(
+        browser
+            .text(".alert-error")
+            .await
+            .contains("at least one admin")
+    );
+    // ...until someone else is one.
+    browser
+        .execute("document.getElementById('role-bob').value = 'admin'")
+        .await;
+    let save = browser
+        .find("form[action='/orgs/acme/admin/members/bob'] button")
+        .await;
+    browser.follow_element(&save).await;
+    assert!(
+        browser
+            .text(".alert-success")
+            .await
+            .contains("bob is now an admin of acme")
+    );
+    browser.screenshot("members").await;
+
+    browser.follow("Remove bob").await;
+    assert!(
+        browser
+            .page_text()
+            .await
+            .contains("Their robots and tokens keep working")
+    );
+    browser.follow("Remove member").await;
+    assert!(
+        browser
+            .text(".alert-success")
+            .await
+            .contains("bob was removed from acme")
+    );
+    assert_eq!(
+        app.get("/v1/orgs/acme", &app.login("bob").await)
+            .await
+            .status,
+        404
+    );
+    browser.quit().await;
+}
