@@ -24,12 +24,13 @@ fn span(delta: Duration) -> String {
         (delta.whole_minutes(), "minute")
     } else if delta < Duration::days(1) {
         (delta.whole_hours(), "hour")
-    } else if delta < Duration::days(30) {
+    } else if delta < Duration::days(45) {
         (delta.whole_days(), "day")
     } else if delta < Duration::days(365) {
-        (delta.whole_days() / 30, "month")
+        // Rounded: 89.9 days is "3 months", not "2".
+        ((delta.whole_days() + 15) / 30, "month")
     } else {
-        (delta.whole_days() / 365, "year")
+        ((delta.whole_days() + 182) / 365, "year")
     };
     format!("{count} {unit}{}", if count == 1 { "" } else { "s" })
 }
@@ -53,6 +54,11 @@ mod tests {
             (now - Duration::days(800), "2 years ago"),
             (now + Duration::seconds(30), "in less than a minute"),
             (now + Duration::days(7), "in 7 days"),
+            (
+                now + Duration::days(90) - Duration::seconds(5),
+                "in 3 months",
+            ),
+            (now - Duration::days(40), "40 days ago"),
         ];
         for (then, expected) in cases {
             assert_eq!(relative(then, now), expected);

@@ -1,27 +1,25 @@
-//! The real `robots` binary: `serve` on a real port, `admin` on a real database.
-
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Running the real binary: a server process, and commands against it.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-const ROBOTS: &str = env!("CARGO_BIN_EXE_robots");
-const PASSWORD: &str = "correct horse battery staple";
+pub const ROBOTS: &str = env!("CARGO_BIN_EXE_robots");
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A `robots serve` process, and what it printed so far.
-struct Server {
+pub struct Server {
     child: Child,
-    base: String,
+    pub base: String,
     lines: mpsc::Receiver<String>,
     printed: Vec<String>,
 }
 
 impl Server {
-    fn start(database_args: &[&str]) -> Self {
+    pub fn start(database_args: &[&str]) -> Self {
         let mut child = Command::new(ROBOTS)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
@@ -51,7 +49,7 @@ impl Server {
         server
     }
 
-    fn wait_for(&mut self, needle: &str) -> String {
+    pub fn wait_for(&mut self, needle: &str) -> String {
         loop {
             let line = self
                 .lines
@@ -70,7 +68,7 @@ impl Server {
     }
 
     /// The setup code from the start-up banner.
-    fn setup_code(&mut self) -> String {
+    pub fn setup_code(&mut self) -> String {
         self.wait_for("one-time setup code");
         loop {
             let line = self.wait_for("");
@@ -82,7 +80,7 @@ impl Server {
     }
 
     /// SIGTERM, then the exit status and everything the server printed.
-    fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+    pub fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -120,7 +118,7 @@ fn forward_lines(stderr: ChildStderr) -> mpsc::Receiver<String> {
     receiver
 }
 
-fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
+pub fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -138,7 +136,7 @@ fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
     })
 }
 
-fn create_user(
+pub fn create_user(
     database_args: &[&str],
     name: &str,
     admin: bool,
@@ -167,7 +165,7 @@ fn create_user(
     child.wait_with_output().unwrap()
 }
 
-fn postgres_url() -> Option<String> {
+pub fn postgres_url() -> Option<String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -175,100 +173,115 @@ fn postgres_url() -> Option<String> {
     runtime.block_on(robots_store::testing::fresh_postgres_url())
 }
 
-#[test]
-fn serve_creates_its_database_and_the_setup_code_makes_the_first_admin() {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("nested/data");
-    let data_dir = data_dir.to_str().unwrap();
-    let mut server = Server::start(&["--data-dir", data_dir]);
-    let code = server.setup_code();
-    assert!(std::path::Path::new(data_dir).join("robots.db").exists());
-
-    let (status, user) = post(
-        &server.base,
-        "/v1/setup",
-        json!({"code": code, "username": "admin", "email": "admin@example.com", "password": PASSWORD}),
-    );
-    assert_eq!(status, 201, "{user}");
-    assert_eq!(user["instance_admin"], true);
-    let (status, session) = post(
-        &server.base,
-        "/v1/sessions",
-        json!({"username": "admin", "password": PASSWORD}),
-    );
-    assert_eq!(status, 201, "{session}");
-    let (status, printed) = server.terminate();
-    assert!(status.success(), "a clean exit on SIGTERM");
-    assert!(
-        printed.iter().any(|line| line.contains("robots stopped")),
-        "{printed:#?}"
-    );
-
-    // Restarted on the same data, it has users and prints no code.
-    let restarted = Server::start(&["--data-dir", data_dir]);
-    let (status, _) = post(
-        &restarted.base,
-        "/v1/sessions",
-        json!({"username": "admin", "password": PASSWORD}),
-    );
-    assert_eq!(status, 201);
-    let (_, printed) = restarted.terminate();
-    assert!(
-        !printed.iter().any(|line| line.contains("setup code")),
-        "{printed:#?}"
-    );
+/// Runs `robots` commands as one user on one machine: its own home
+/// directory (so its own saved session), against `server`.
+pub struct Cli {
+    pub home: tempfile::TempDir,
+    pub server: String,
 }
 
-fn admin_create_user_then_serve(database_args: &[&str]) {
-    let created = create_user(database_args, "alice", true, PASSWORD);
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&created.stdout).trim(),
-        "created user alice (instance administrator)"
-    );
-
-    let again = create_user(database_args, "alice", false, PASSWORD);
-    assert_eq!(again.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already taken"));
-    let weak = create_user(database_args, "bob", false, "short");
-    assert_eq!(weak.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
-    let bad_name = create_user(database_args, "Bob", false, PASSWORD);
-    assert!(String::from_utf8_lossy(&bad_name.stderr).contains("username"));
-
-    let server = Server::start(database_args);
-    let (status, session) = post(
-        &server.base,
-        "/v1/sessions",
-        json!({"username": "alice", "password": PASSWORD}),
-    );
-    assert_eq!(status, 201, "{session}");
-    assert_eq!(session["user"]["instance_admin"], true);
-    let (status, _) = post(
-        &server.base,
-        "/v1/sessions",
-        json!({"username": "bob", "password": PASSWORD}),
-    );
-    assert_eq!(status, 401, "bob was never created");
-    let (_, printed) = server.terminate();
-    assert!(
-        !printed.iter().any(|line| line.contains("setup code")),
-        "{printed:#?}"
-    );
+/// What a command did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
-#[test]
-fn admin_create_user_works_on_the_data_directory() {
-    let dir = tempfile::tempdir().unwrap();
-    admin_create_user_then_serve(&["--data-dir", dir.path().to_str().unwrap()]);
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.stdout))
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "exit {}\nstdout: {}\nstderr: {}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
 }
 
-#[test]
-fn admin_create_user_and_serve_work_on_postgres() {
-    let Some(url) = postgres_url() else { return };
-    admin_create_user_then_serve(&["--database-url", &url]);
+impl Cli {
+    pub fn new(server: &str) -> Self {
+        Self {
+            home: tempfile::tempdir().unwrap(),
+            server: server.to_owned(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(ROBOTS);
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env("ROBOTS_SERVER", &self.server)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// Runs with no standard input (as in a script or CI job: no terminal).
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[], None)
+    }
+
+    /// Runs with extra environment variables and, optionally, standard input.
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+        let mut command = self.command(args);
+        command.envs(env.iter().copied());
+        command.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = command.spawn().unwrap();
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        let output = child.wait_with_output().unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    pub fn login(&self, username: &str) {
+        self.run_with(
+            &["login", "--username", username, "--password-stdin"],
+            &[],
+            Some(&format!("{PASSWORD}\n")),
+        )
+        .ok();
+    }
+}
+
+/// A GET with a robot's Basic credentials; the status.
+pub fn whoami_as(base: &str, access_id: &str, token: &str) -> u16 {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{base}/v1/whoami"))
+            .basic_auth(access_id, Some(token))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
 }

@@ -1,0 +1,103 @@
+//! `robots serve` on a real port, `robots admin` on a real database.
+
+use serde_json::json;
+
+use crate::support::{PASSWORD, Server, create_user, post, postgres_url};
+
+#[test]
+fn serve_creates_its_database_and_the_setup_code_makes_the_first_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("nested/data");
+    let data_dir = data_dir.to_str().unwrap();
+    let mut server = Server::start(&["--data-dir", data_dir]);
+    let code = server.setup_code();
+    assert!(std::path::Path::new(data_dir).join("robots.db").exists());
+
+    let (status, user) = post(
+        &server.base,
+        "/v1/setup",
+        json!({"code": code, "username": "admin", "email": "admin@example.com", "password": PASSWORD}),
+    );
+    assert_eq!(status, 201, "{user}");
+    assert_eq!(user["instance_admin"], true);
+    let (status, session) = post(
+        &server.base,
+        "/v1/sessions",
+        json!({"username": "admin", "password": PASSWORD}),
+    );
+    assert_eq!(status, 201, "{session}");
+    let (status, printed) = server.terminate();
+    assert!(status.success(), "a clean exit on SIGTERM");
+    assert!(
+        printed.iter().any(|line| line.contains("robots stopped")),
+        "{printed:#?}"
+    );
+
+    // Restarted on the same data, it has users and prints no code.
+    let restarted = Server::start(&["--data-dir", data_dir]);
+    let (status, _) = post(
+        &restarted.base,
+        "/v1/sessions",
+        json!({"username": "admin", "password": PASSWORD}),
+    );
+    assert_eq!(status, 201);
+    let (_, printed) = restarted.terminate();
+    assert!(
+        !printed.iter().any(|line| line.contains("setup code")),
+        "{printed:#?}"
+    );
+}
+
+fn admin_create_user_then_serve(database_args: &[&str]) {
+    let created = create_user(database_args, "alice", true, PASSWORD);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&created.stdout).trim(),
+        "created user alice (instance administrator)"
+    );
+
+    let again = create_user(database_args, "alice", false, PASSWORD);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already taken"));
+    let weak = create_user(database_args, "bob", false, "short");
+    assert_eq!(weak.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
+    let bad_name = create_user(database_args, "Bob", false, PASSWORD);
+    assert!(String::from_utf8_lossy(&bad_name.stderr).contains("username"));
+
+    let server = Server::start(database_args);
+    let (status, session) = post(
+        &server.base,
+        "/v1/sessions",
+        json!({"username": "alice", "password": PASSWORD}),
+    );
+    assert_eq!(status, 201, "{session}");
+    assert_eq!(session["user"]["instance_admin"], true);
+    let (status, _) = post(
+        &server.base,
+        "/v1/sessions",
+        json!({"username": "bob", "password": PASSWORD}),
+    );
+    assert_eq!(status, 401, "bob was never created");
+    let (_, printed) = server.terminate();
+    assert!(
+        !printed.iter().any(|line| line.contains("setup code")),
+        "{printed:#?}"
+    );
+}
+
+#[test]
+fn admin_create_user_works_on_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    admin_create_user_then_serve(&["--data-dir", dir.path().to_str().unwrap()]);
+}
+
+#[test]
+fn admin_create_user_and_serve_work_on_postgres() {
+    let Some(url) = postgres_url() else { return };
+    admin_create_user_then_serve(&["--database-url", &url]);
+}
