@@ -6,6 +6,7 @@
 //! for decisions, so the rules live in exactly one place and are unit-tested
 //! without a database.
 
+pub mod access;
 pub mod clock;
 pub mod duration;
 pub mod humanize;

@@ -70,6 +70,8 @@ pub enum OrgAction {
     ManageRobots,
     /// Add members, change roles, remove others.
     ManageMembers,
+    /// Create, change and delete teams, repositories and grants.
+    ManageAccess,
     /// Leave the organization (remove oneself).
     Leave,
     /// Delete the organization and everything in it.
@@ -110,6 +112,9 @@ mod tests {
             (admin, Read, Ok(())),
             (admin, ManageRobots, Ok(())),
             (admin, ManageMembers, Ok(())),
+            (admin, ManageAccess, Ok(())),
+            (member, ManageAccess, Err(Denial::AdminRequired)),
+            (outsider, ManageAccess, Err(Denial::NotFound)),
             (admin, Leave, Ok(())),
             (admin, DeleteOrg, Ok(())),
             (member, Read, Ok(())),

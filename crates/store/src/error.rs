@@ -12,6 +12,10 @@ pub enum StoreError {
     LastAdmin,
     #[error("no user with that name")]
     UserNotFound,
+    #[error("no robot account with that name in the organization")]
+    RobotNotFound,
+    #[error("the user is not a member of the organization")]
+    NotAnOrgMember,
     #[error("the setup code is not valid")]
     InvalidSetupCode,
     #[error("setup is already complete")]

@@ -10,6 +10,7 @@
 //! secret's plaintext: tokens, sessions and setup codes arrive as hashes.
 //! Times are stored as Unix milliseconds in both backends.
 
+mod access;
 mod error;
 mod orgs;
 mod records;

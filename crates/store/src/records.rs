@@ -1,6 +1,7 @@
 //! What the store hands out: domain records with parsed names and real
 //! timestamps, built from raw rows in one place.
 
+use robots_core::access::{Permission, RepoPath};
 use robots_core::clock::from_millis;
 use robots_core::{Name, Role};
 use time::OffsetDateTime;
@@ -135,6 +136,68 @@ pub struct TokenUse {
     pub user_agent: Option<String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: Name,
+    pub description: String,
+    pub created_at: OffsetDateTime,
+    pub user_count: i64,
+    pub robot_count: i64,
+    pub grant_count: i64,
+}
+
+/// Users and robots are both members of teams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MemberKind {
+    User,
+    Robot,
+}
+
+impl MemberKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Robot => "robot",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamMember {
+    pub kind: MemberKind,
+    pub name: Name,
+    pub added_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repository {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: RepoPath,
+    pub created_at: OffsetDateTime,
+    pub created_by: Option<Name>,
+}
+
+/// A team's grant on a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamGrant {
+    pub team: Name,
+    pub repository: RepoPath,
+    pub permission: Permission,
+    pub granted_at: OffsetDateTime,
+}
+
+/// Who reaches a repository, with what, through which team.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoAccess {
+    pub kind: MemberKind,
+    pub name: Name,
+    pub permission: Permission,
+    pub team: Name,
+}
+
 pub(crate) fn name(raw: String) -> Result<Name, StoreError> {
     Name::parse(&raw).map_err(|error| StoreError::Corrupt(format!("name {raw:?}: {error}")))
 }
@@ -153,4 +216,21 @@ pub(crate) fn time(millis: i64) -> OffsetDateTime {
 
 pub(crate) fn optional_time(millis: Option<i64>) -> Option<OffsetDateTime> {
     millis.map(from_millis)
+}
+
+pub(crate) fn repo_path(raw: String) -> Result<RepoPath, StoreError> {
+    RepoPath::parse(&raw)
+        .map_err(|error| StoreError::Corrupt(format!("repository {raw:?}: {error}")))
+}
+
+pub(crate) fn permission(raw: &str) -> Result<Permission, StoreError> {
+    Permission::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("permission {raw:?}")))
+}
+
+pub(crate) fn member_kind(raw: &str) -> Result<MemberKind, StoreError> {
+    match raw {
+        "user" => Ok(MemberKind::User),
+        "robot" => Ok(MemberKind::Robot),
+        other => Err(StoreError::Corrupt(format!("member kind {other:?}"))),
+    }
 }

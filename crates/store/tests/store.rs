@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use robots_core::access::{Permission, RepoAction, RepoPath, may, resolve};
 use robots_core::{Name, Role, SecretHash, SecretKind, SecretToken};
 use robots_store::testing::TestStore;
 use robots_store::{
@@ -55,6 +56,9 @@ on_both_backends!(
     token_uses_never_move_backwards,
     sessions_expire,
     lists_paginate_by_name,
+    teams_grant_robots_access_to_repositories,
+    team_members_must_belong_to_the_organization,
+    deleting_teams_repositories_and_robots_removes_access,
 );
 
 fn name(text: &str) -> Name {
@@ -577,4 +581,245 @@ async fn lists_paginate_by_name(store: Store) {
         ["e5"]
     );
     assert!(!last.has_more);
+}
+
+fn repo(path: &str) -> RepoPath {
+    RepoPath::parse(path).unwrap()
+}
+
+async fn teams_grant_robots_access_to_repositories(store: Store) {
+    let (admin, org_id, robot_id) = org_with_robot(&store).await;
+    let deployers = store
+        .create_team(org_id, &name("deployers"), "push images", NOW)
+        .await
+        .unwrap();
+    let readers = store
+        .create_team(org_id, &name("readers"), "", NOW)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_team(org_id, &name("readers"), "", NOW).await,
+        Err(StoreError::NameTaken)
+    ));
+    let web = store
+        .create_repository(org_id, &repo("apps/web"), admin, NOW)
+        .await
+        .unwrap();
+    let base = store
+        .create_repository(org_id, &repo("base"), admin, NOW)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_repository(org_id, &repo("base"), admin, NOW)
+            .await,
+        Err(StoreError::NameTaken)
+    ));
+
+    // A new robot may do nothing.
+    assert!(resolve(&store.robot_access(robot_id).await.unwrap()).is_empty());
+
+    assert!(
+        store
+            .add_team_robot(&deployers, &name("deployer"), NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .add_team_robot(&deployers, &name("deployer"), NOW)
+            .await
+            .unwrap(),
+        "already a member"
+    );
+    store
+        .add_team_robot(&readers, &name("deployer"), NOW)
+        .await
+        .unwrap();
+    let (grant, created) = store
+        .set_grant(&deployers, &web, Permission::Write, NOW)
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(grant.permission, Permission::Write);
+    store
+        .set_grant(&readers, &web, Permission::Read, NOW)
+        .await
+        .unwrap();
+    store
+        .set_grant(&readers, &base, Permission::Read, NOW)
+        .await
+        .unwrap();
+
+    let snapshot = store.robot_access(robot_id).await.unwrap();
+    let effective = resolve(&snapshot);
+    assert_eq!(effective.len(), 2);
+    assert_eq!(
+        (effective[0].repository.as_str(), effective[0].permission),
+        ("apps/web", Permission::Write)
+    );
+    assert_eq!(effective[0].via.len(), 2);
+    assert!(may(&snapshot, org_id, &repo("apps/web"), RepoAction::Push));
+    assert!(!may(
+        &snapshot,
+        org_id,
+        &repo("apps/web"),
+        RepoAction::Delete
+    ));
+    assert!(!may(&snapshot, org_id, &repo("base"), RepoAction::Push));
+
+    // Changing a grant changes access; revoking it removes it.
+    let (_, created) = store
+        .set_grant(&deployers, &web, Permission::Admin, NOW)
+        .await
+        .unwrap();
+    assert!(!created);
+    assert!(may(
+        &store.robot_access(robot_id).await.unwrap(),
+        org_id,
+        &repo("apps/web"),
+        RepoAction::Delete
+    ));
+    assert!(store.revoke_grant(deployers.id, web.id).await.unwrap());
+    let snapshot = store.robot_access(robot_id).await.unwrap();
+    assert!(!may(&snapshot, org_id, &repo("apps/web"), RepoAction::Push));
+    assert!(
+        may(&snapshot, org_id, &repo("apps/web"), RepoAction::Pull),
+        "readers still read"
+    );
+
+    let access = store.repository_access(web.id).await.unwrap();
+    assert_eq!(access.len(), 1);
+    assert_eq!(
+        (access[0].name.as_str(), access[0].team.as_str()),
+        ("deployer", "readers")
+    );
+    assert_eq!(
+        store.robot_teams(robot_id).await.unwrap(),
+        [name("deployers"), name("readers")]
+    );
+    let team = store
+        .get_team(org_id, &name("readers"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((team.robot_count, team.grant_count), (1, 2));
+}
+
+async fn team_members_must_belong_to_the_organization(store: Store) {
+    let (admin, org_id, _) = org_with_robot(&store).await;
+    let outsider = user(&store, "outsider").await;
+    let team = store
+        .create_team(org_id, &name("ops"), "", NOW)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.add_team_user(&team, &name("outsider"), NOW).await,
+        Err(StoreError::NotAnOrgMember)
+    ));
+    assert!(matches!(
+        store.add_team_user(&team, &name("nobody"), NOW).await,
+        Err(StoreError::UserNotFound)
+    ));
+    assert!(
+        store
+            .add_team_user(&team, &name("alice"), NOW)
+            .await
+            .unwrap()
+    );
+
+    // A robot of another organization cannot join.
+    let other = store
+        .create_org(&name("globex"), "", outsider, NOW)
+        .await
+        .unwrap();
+    store
+        .create_robot(
+            &NewRobot {
+                org_id: other.id,
+                name: &name("spy"),
+                description: "",
+                created_by: outsider,
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.add_team_robot(&team, &name("spy"), NOW).await,
+        Err(StoreError::RobotNotFound)
+    ));
+
+    let members = store.list_team_members(team.id).await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].name, name("alice"));
+    assert!(
+        store
+            .remove_team_user(team.id, &name("alice"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remove_team_user(team.id, &name("alice"))
+            .await
+            .unwrap()
+    );
+    let _ = admin;
+}
+
+async fn deleting_teams_repositories_and_robots_removes_access(store: Store) {
+    let (admin, org_id, robot_id) = org_with_robot(&store).await;
+    let team = store
+        .create_team(org_id, &name("deployers"), "", NOW)
+        .await
+        .unwrap();
+    let web = store
+        .create_repository(org_id, &repo("web"), admin, NOW)
+        .await
+        .unwrap();
+    store
+        .add_team_robot(&team, &name("deployer"), NOW)
+        .await
+        .unwrap();
+    store
+        .set_grant(&team, &web, Permission::Write, NOW)
+        .await
+        .unwrap();
+    assert!(!resolve(&store.robot_access(robot_id).await.unwrap()).is_empty());
+
+    assert!(store.delete_team(team.id).await.unwrap());
+    assert!(
+        resolve(&store.robot_access(robot_id).await.unwrap()).is_empty(),
+        "a deleted team's grants are gone"
+    );
+
+    let team = store
+        .create_team(org_id, &name("deployers"), "", NOW)
+        .await
+        .unwrap();
+    store
+        .add_team_robot(&team, &name("deployer"), NOW)
+        .await
+        .unwrap();
+    store
+        .set_grant(&team, &web, Permission::Write, NOW)
+        .await
+        .unwrap();
+    assert!(store.delete_repository(web.id).await.unwrap());
+    assert!(resolve(&store.robot_access(robot_id).await.unwrap()).is_empty());
+    assert!(store.list_team_grants(team.id).await.unwrap().is_empty());
+
+    assert!(
+        store
+            .remove_team_robot(&team, &name("deployer"))
+            .await
+            .unwrap()
+    );
+    store
+        .add_team_robot(&team, &name("deployer"), NOW)
+        .await
+        .unwrap();
+    store.delete_robot(robot_id).await.unwrap();
+    assert!(store.list_team_members(team.id).await.unwrap().is_empty());
 }

@@ -1,0 +1,542 @@
+//! What a robot may do to a repository.
+//!
+//! A new robot may do nothing. It gains rights only as a member of teams,
+//! and teams hold grants (`read`, `write`, `admin`) on the organization's
+//! repositories. A robot's effective permission on a repository is the
+//! strongest grant among its teams; `admin ⊇ write ⊇ read`, and the actions
+//! a permission allows are `read → pull`, `write → pull, push`,
+//! `admin → pull, push, delete`.
+//!
+//! [`resolve`] is a pure function over a snapshot of memberships and grants,
+//! so the rules (and the refusal to let anything cross organizations, even
+//! if the data were inconsistent) are tested without a database.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::name::{MAX_NAME_LEN, Name, NameError};
+
+/// A team's grant on a repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    Read,
+    Write,
+    Admin,
+}
+
+impl Permission {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "read" => Some(Self::Read),
+            "write" => Some(Self::Write),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn allows(self, action: RepoAction) -> bool {
+        match action {
+            RepoAction::Pull => true,
+            RepoAction::Push => self >= Self::Write,
+            RepoAction::Delete => self == Self::Admin,
+        }
+    }
+
+    /// The actions this permission allows, weakest first.
+    pub fn actions(self) -> Vec<RepoAction> {
+        RepoAction::ALL
+            .into_iter()
+            .filter(|action| self.allows(*action))
+            .collect()
+    }
+}
+
+/// Something a robot does to a repository, in registry terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepoAction {
+    Pull,
+    Push,
+    Delete,
+}
+
+impl RepoAction {
+    pub const ALL: [Self; 3] = [Self::Pull, Self::Push, Self::Delete];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pull => "pull",
+            Self::Push => "push",
+            Self::Delete => "delete",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pull" => Some(Self::Pull),
+            "push" => Some(Self::Push),
+            "delete" => Some(Self::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// A repository's path inside its organization: one or more names joined
+/// by `/` (`web`, `apps/web`), as container registries nest them. Written
+/// with its organization in front (`acme/apps/web`) wherever it leaves the
+/// organization's context.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RepoPath(String);
+
+/// Longest repository path, so `org/path` stays within a registry's 255.
+pub const MAX_REPO_PATH_LEN: usize = 255 - MAX_NAME_LEN - 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepoPathError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most {MAX_REPO_PATH_LEN} characters long")]
+    TooLong,
+    #[error("segment {segment:?} {error}")]
+    Segment { segment: String, error: NameError },
+}
+
+impl RepoPath {
+    pub fn parse(input: &str) -> Result<Self, RepoPathError> {
+        if input.is_empty() {
+            return Err(RepoPathError::Empty);
+        }
+        if input.len() > MAX_REPO_PATH_LEN {
+            return Err(RepoPathError::TooLong);
+        }
+        for segment in input.split('/') {
+            Name::parse(segment).map_err(|error| RepoPathError::Segment {
+                segment: segment.to_owned(),
+                error,
+            })?;
+        }
+        Ok(Self(input.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Splits a registry-style full name (`acme/apps/web`) into the
+    /// organization and the path inside it.
+    pub fn split_full_name(full: &str) -> Option<(Name, RepoPath)> {
+        let (org, path) = full.split_once('/')?;
+        Some((Name::parse(org).ok()?, RepoPath::parse(path).ok()?))
+    }
+}
+
+impl TryFrom<String> for RepoPath {
+    type Error = RepoPathError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<RepoPath> for String {
+    fn from(path: RepoPath) -> Self {
+        path.0
+    }
+}
+
+impl fmt::Display for RepoPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RepoPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// A team as the resolver sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamRef {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: Name,
+}
+
+/// A grant as the resolver sees it: which team, which repository (and the
+/// repository's organization), what permission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRef {
+    pub team_id: Uuid,
+    pub repo_org_id: Uuid,
+    pub repository: RepoPath,
+    pub permission: Permission,
+}
+
+/// Everything that decides one robot's access.
+#[derive(Debug, Clone, Default)]
+pub struct AccessSnapshot {
+    pub robot_org_id: Uuid,
+    /// The teams the robot is a member of.
+    pub teams: Vec<TeamRef>,
+    /// The grants of those teams.
+    pub grants: Vec<GrantRef>,
+}
+
+/// A team's contribution to an effective permission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Via {
+    pub team: Name,
+    pub permission: Permission,
+}
+
+/// What a robot may do to one repository, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EffectivePermission {
+    pub repository: RepoPath,
+    /// The strongest of the grants.
+    pub permission: Permission,
+    /// Every team that grants something, strongest first, then by name.
+    pub via: Vec<Via>,
+}
+
+/// The union of a robot's team grants, per repository, sorted by repository.
+/// Teams and repositories of any other organization count for nothing.
+pub fn resolve(snapshot: &AccessSnapshot) -> Vec<EffectivePermission> {
+    let own_teams: BTreeMap<Uuid, &TeamRef> = snapshot
+        .teams
+        .iter()
+        .filter(|team| team.org_id == snapshot.robot_org_id)
+        .map(|team| (team.id, team))
+        .collect();
+    let mut by_repo: BTreeMap<&RepoPath, Vec<Via>> = BTreeMap::new();
+    for grant in &snapshot.grants {
+        if grant.repo_org_id != snapshot.robot_org_id {
+            continue;
+        }
+        let Some(team) = own_teams.get(&grant.team_id) else {
+            continue;
+        };
+        by_repo.entry(&grant.repository).or_default().push(Via {
+            team: team.name.clone(),
+            permission: grant.permission,
+        });
+    }
+    by_repo
+        .into_iter()
+        .filter_map(|(repository, mut via)| {
+            via.sort_by(|a, b| {
+                b.permission
+                    .cmp(&a.permission)
+                    .then_with(|| a.team.cmp(&b.team))
+            });
+            via.dedup();
+            let permission = via.first()?.permission;
+            Some(EffectivePermission {
+                repository: repository.clone(),
+                permission,
+                via,
+            })
+        })
+        .collect()
+}
+
+/// May the robot do `action` to `repository`? The question the verification
+/// endpoints ask.
+pub fn may(
+    snapshot: &AccessSnapshot,
+    repo_org_id: Uuid,
+    repository: &RepoPath,
+    action: RepoAction,
+) -> bool {
+    repo_org_id == snapshot.robot_org_id
+        && resolve(snapshot).iter().any(|effective| {
+            &effective.repository == repository && effective.permission.allows(action)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(text: &str) -> Name {
+        Name::parse(text).unwrap()
+    }
+
+    fn repo(text: &str) -> RepoPath {
+        RepoPath::parse(text).unwrap()
+    }
+
+    struct World {
+        acme: Uuid,
+        globex: Uuid,
+        deployers: TeamRef,
+        readers: TeamRef,
+        admins: TeamRef,
+        globex_team: TeamRef,
+    }
+
+    fn world() -> World {
+        let acme = Uuid::from_u128(1);
+        let globex = Uuid::from_u128(2);
+        let team = |id: u128, org: Uuid, team: &str| TeamRef {
+            id: Uuid::from_u128(id),
+            org_id: org,
+            name: name(team),
+        };
+        World {
+            acme,
+            globex,
+            deployers: team(10, acme, "deployers"),
+            readers: team(11, acme, "readers"),
+            admins: team(12, acme, "admins"),
+            globex_team: team(20, globex, "globex-team"),
+        }
+    }
+
+    fn grant(team: &TeamRef, org: Uuid, repository: &str, permission: Permission) -> GrantRef {
+        GrantRef {
+            team_id: team.id,
+            repo_org_id: org,
+            repository: repo(repository),
+            permission,
+        }
+    }
+
+    /// (repository, permission) pairs of a resolution, for compact expectations.
+    fn summary(snapshot: &AccessSnapshot) -> Vec<(String, &'static str)> {
+        resolve(snapshot)
+            .into_iter()
+            .map(|e| (e.repository.to_string(), e.permission.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn permissions_nest_and_map_to_actions() {
+        use Permission::*;
+        use RepoAction::*;
+        let table = [
+            (Read, Pull, true),
+            (Read, Push, false),
+            (Read, Delete, false),
+            (Write, Pull, true),
+            (Write, Push, true),
+            (Write, Delete, false),
+            (Admin, Pull, true),
+            (Admin, Push, true),
+            (Admin, Delete, true),
+        ];
+        for (permission, action, allowed) in table {
+            assert_eq!(
+                permission.allows(action),
+                allowed,
+                "{permission:?} {action:?}"
+            );
+        }
+        assert_eq!(Write.actions(), [Pull, Push]);
+        assert!(Admin > Write && Write > Read);
+    }
+
+    #[test]
+    fn resolution_table() {
+        let w = world();
+        /// What is tested, the snapshot, and the expected (repository, permission) pairs.
+        type Case<'a> = (&'a str, AccessSnapshot, Vec<(&'a str, &'a str)>);
+        let cases: Vec<Case> = vec![
+            (
+                "a new robot has nothing",
+                AccessSnapshot {
+                    robot_org_id: w.acme,
+                    ..Default::default()
+                },
+                vec![],
+            ),
+            (
+                "a team without grants gives nothing",
+                AccessSnapshot {
+                    robot_org_id: w.acme,
+                    teams: vec![w.readers.clone()],
+                    grants: vec![],
+                },
+                vec![],
+            ),
+            (
+                "one team, two repositories",
+                AccessSnapshot {
+                    robot_org_id: w.acme,
+                    teams: vec![w.deployers.clone()],
+                    grants: vec![
+                        grant(&w.deployers, w.acme, "apps/web", Permission::Write),
+                        grant(&w.deployers, w.acme, "base", Permission::Read),
+                    ],
+                },
+                vec![("apps/web", "write"), ("base", "read")],
+            ),
+            (
+                "overlapping teams: the strongest grant wins",
+                AccessSnapshot {
+                    robot_org_id: w.acme,
+                    teams: vec![w.readers.clone(), w.deployers.clone(), w.admins.clone()],
+                    grants: vec![
+                        grant(&w.readers, w.acme, "web", Permission::Read),
+                        grant(&w.deployers, w.acme, "web", Permission::Write),
+                        grant(&w.admins, w.acme, "web", Permission::Admin),
+                        grant(&w.readers, w.acme, "docs", Permission::Read),
+                    ],
+                },
+                vec![("docs", "read"), ("web", "admin")],
+            ),
+            (
+                "a grant of a team the robot is not in (removed membership) gives nothing",
+                AccessSnapshot {
+                    robot_org_id: w.acme,
+                    teams: vec![w.readers.clone()],
+                    grants: vec![
+                        grant(&w.readers, w.acme, "web", Permission::Read),
+                        grant(&w.deployers, w.acme, "web", Permission::Write),
+                    ],
+                },
+                vec![("web", "read")],
+            ),
+            (
+                "another organization's team gives nothing, whatever its grants",
+                AccessSnapshot {
+                    robot_org_id: w.acme,
+                    teams: vec![w.globex_team.clone()],
+                    grants: vec![
+                        grant(&w.globex_team, w.globex, "web", Permission::Admin),
+                        grant(&w.globex_team, w.acme, "web", Permission::Admin),
+                    ],
+                },
+                vec![],
+            ),
+            (
+                "an own team's grant on another organization's repository gives nothing",
+                AccessSnapshot {
+                    robot_org_id: w.acme,
+                    teams: vec![w.deployers.clone()],
+                    grants: vec![grant(&w.deployers, w.globex, "web", Permission::Admin)],
+                },
+                vec![],
+            ),
+        ];
+        for (what, snapshot, expected) in cases {
+            let expected: Vec<(String, &str)> = expected
+                .into_iter()
+                .map(|(r, p)| (r.to_owned(), p))
+                .collect();
+            assert_eq!(summary(&snapshot), expected, "{what}");
+        }
+    }
+
+    #[test]
+    fn revoking_grants_deleting_teams_and_leaving_teams_take_access_away() {
+        let w = world();
+        let full = AccessSnapshot {
+            robot_org_id: w.acme,
+            teams: vec![w.readers.clone(), w.deployers.clone()],
+            grants: vec![
+                grant(&w.readers, w.acme, "web", Permission::Read),
+                grant(&w.deployers, w.acme, "web", Permission::Write),
+            ],
+        };
+        let web = repo("web");
+        assert!(may(&full, w.acme, &web, RepoAction::Push));
+
+        let mut revoked = full.clone();
+        revoked.grants.retain(|g| g.team_id != w.deployers.id);
+        assert!(
+            !may(&revoked, w.acme, &web, RepoAction::Push),
+            "revoked write grant"
+        );
+        assert!(
+            may(&revoked, w.acme, &web, RepoAction::Pull),
+            "the read grant stays"
+        );
+
+        let mut left = full.clone();
+        left.teams.retain(|t| t.id != w.deployers.id);
+        assert!(
+            !may(&left, w.acme, &web, RepoAction::Push),
+            "removed from the team"
+        );
+
+        // A deleted team takes its grants with it (the store cascades both).
+        let deleted = AccessSnapshot {
+            robot_org_id: w.acme,
+            teams: vec![],
+            grants: vec![],
+        };
+        assert!(!may(&deleted, w.acme, &web, RepoAction::Pull));
+        assert!(
+            !may(&full, w.globex, &web, RepoAction::Pull),
+            "same path, other organization"
+        );
+    }
+
+    #[test]
+    fn via_lists_every_team_strongest_first() {
+        let w = world();
+        let snapshot = AccessSnapshot {
+            robot_org_id: w.acme,
+            teams: vec![w.readers.clone(), w.deployers.clone()],
+            grants: vec![
+                grant(&w.readers, w.acme, "web", Permission::Read),
+                grant(&w.deployers, w.acme, "web", Permission::Write),
+            ],
+        };
+        let resolved = resolve(&snapshot);
+        assert_eq!(
+            resolved[0].via,
+            [
+                Via {
+                    team: name("deployers"),
+                    permission: Permission::Write
+                },
+                Via {
+                    team: name("readers"),
+                    permission: Permission::Read
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn repository_paths_nest_names() {
+        for ok in ["web", "apps/web", "a/b/c-d/e1"] {
+            assert_eq!(
+                RepoPath::parse(ok).map(|p| p.to_string()),
+                Ok(ok.to_owned())
+            );
+        }
+        for bad in [
+            "",
+            "/web",
+            "web/",
+            "apps//web",
+            "Apps/web",
+            "apps/we b",
+            "apps/web.git",
+            "..",
+            &"a/".repeat(100),
+        ] {
+            assert!(RepoPath::parse(bad).is_err(), "{bad:?}");
+        }
+        let (org, path) = RepoPath::split_full_name("acme/apps/web").unwrap();
+        assert_eq!((org.as_str(), path.as_str()), ("acme", "apps/web"));
+        assert!(RepoPath::split_full_name("acme").is_none());
+    }
+}
