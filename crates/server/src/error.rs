@@ -153,6 +153,15 @@ impl From<StoreError> for ApiError {
             StoreError::UserNotFound => {
                 Self::not_found("there is no user with that name").with_field("username")
             }
+            StoreError::RobotNotFound => {
+                Self::not_found("there is no robot account with that name in this organization").with_field("robot")
+            }
+            StoreError::NotAnOrgMember => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_an_org_member",
+                "only members of the organization can join its teams: add them to the organization first",
+            )
+            .with_field("username"),
             StoreError::InvalidSetupCode => {
                 Self::forbidden("the setup code is not valid").with_field("code")
             }

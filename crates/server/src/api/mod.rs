@@ -1,6 +1,7 @@
 //! The REST API under `/v1`. Each module owns one resource and exports a
 //! `router()`; they are merged here.
 
+mod access;
 mod members;
 mod orgs;
 mod robots;
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .merge(members::router())
         .merge(robots::router())
         .merge(tokens::router())
+        .merge(access::router())
 }
 
 /// What an organization-scoped route is about, for the personal-account
@@ -75,11 +77,47 @@ pub(crate) async fn authorize_org(
             match action {
                 OrgAction::ManageRobots => "create, change or delete robot accounts and tokens",
                 OrgAction::ManageMembers => "change its members",
+                OrgAction::ManageAccess => "change teams, repositories and grants",
                 OrgAction::DeleteOrg => "delete it",
                 OrgAction::Read | OrgAction::Leave => "do that",
             }
         ))),
     }
+}
+
+/// Resolves a team inside an organization the caller may see.
+pub(crate) async fn find_team(
+    state: &AppState,
+    org: &Org,
+    team: &str,
+) -> Result<robots_store::Team, ApiError> {
+    let not_found = || ApiError::not_found(format!("{} has no team named {team:?}", org.name));
+    let name = Name::parse(team).map_err(|_| not_found())?;
+    state
+        .store()
+        .get_team(org.id, &name)
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// Resolves a repository (its path inside the organization) the caller may see.
+pub(crate) async fn find_repository(
+    state: &AppState,
+    org: &Org,
+    repository: &str,
+) -> Result<robots_store::Repository, ApiError> {
+    let not_found = || {
+        ApiError::not_found(format!(
+            "{} has no repository named {repository:?}",
+            org.name
+        ))
+    };
+    let path = robots_core::access::RepoPath::parse(repository).map_err(|_| not_found())?;
+    state
+        .store()
+        .get_repository(org.id, &path)
+        .await?
+        .ok_or_else(not_found)
 }
 
 /// Resolves a robot inside an organization the caller may see.

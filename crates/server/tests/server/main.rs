@@ -8,6 +8,7 @@ mod support;
 mod webdriver;
 
 mod api {
+    mod access;
     mod authentication;
     mod matrix;
     mod resources;

@@ -312,6 +312,70 @@ impl TestApp {
         }
     }
 
+    /// Team `ops` (users dave; robot deployer) with `write` on repository
+    /// `apps/web`; repository `base` without grants.
+    pub async fn access_fixture(&self, admin: &Auth, org: &str) {
+        let calls = [
+            (
+                "POST",
+                format!("/v1/orgs/{org}/teams"),
+                Some(json!({"name": "ops"})),
+            ),
+            (
+                "POST",
+                format!("/v1/orgs/{org}/repositories"),
+                Some(json!({"name": "apps/web"})),
+            ),
+            (
+                "POST",
+                format!("/v1/orgs/{org}/repositories"),
+                Some(json!({"name": "base"})),
+            ),
+            ("PUT", format!("/v1/orgs/{org}/teams/ops/users/dave"), None),
+            (
+                "PUT",
+                format!("/v1/orgs/{org}/teams/ops/robots/deployer"),
+                None,
+            ),
+            (
+                "PUT",
+                format!("/v1/orgs/{org}/teams/ops/grants/apps/web"),
+                Some(json!({"permission": "write"})),
+            ),
+        ];
+        for (method, path, body) in calls {
+            let response = self.request(method, &path, admin, body).await;
+            assert!(
+                response.status == 201 || response.status == 200,
+                "{method} {path}: {}",
+                response.text
+            );
+        }
+    }
+
+    /// Rebuilds [`access_fixture`](Self::access_fixture)'s team and grant in
+    /// `acme` after the team was deleted (the repositories still exist).
+    pub async fn access_fixture_again(&self, admin: &Auth) {
+        self.post("/v1/orgs/acme/teams", admin, json!({"name": "ops"}))
+            .await;
+        self.request(
+            "PUT",
+            "/v1/orgs/acme/teams/ops/robots/deployer",
+            admin,
+            None,
+        )
+        .await;
+        let granted = self
+            .request(
+                "PUT",
+                "/v1/orgs/acme/teams/ops/grants/apps/web",
+                admin,
+                Some(json!({"permission": "write"})),
+            )
+            .await;
+        assert_eq!(granted.status, 201, "{}", granted.text);
+    }
+
     /// Waits until the server has written pending token uses.
     pub async fn flush_usage(&self) {
         self.state.flush_usage().await;

@@ -181,6 +181,8 @@ async fn every_route_by_every_caller(app: TestApp) {
             app.robot(&alice, &org, "deployer").await;
             let robot = app.token(&alice, &org, "deployer", "actor").await;
             let target = app.token(&alice, &org, "deployer", "target").await;
+            app.robot(&alice, &org, "builder").await;
+            app.access_fixture(&alice, &org).await;
 
             let auth = match *actor {
                 "anonymous" => Auth::None,

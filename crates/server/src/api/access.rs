@@ -1,0 +1,576 @@
+//! Teams, repositories, grants, and what a robot may do.
+//!
+//! Admins of an organization change all of it; members read it; robots never
+//! reach it (they are refused before any handler runs).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use robots_core::access::{Permission, RepoPath, resolve};
+use robots_core::policy::OrgAction;
+use robots_core::{Name, text};
+use robots_store::{RepoAccess, Repository, Team, TeamGrant, TeamMember};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::views::List;
+use super::{Scope, authorize_org, find_repository, find_robot, find_team};
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, ListParams};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/orgs/{org}/teams", get(list_teams).post(create_team))
+        .route(
+            "/v1/orgs/{org}/teams/{team}",
+            get(get_team).patch(update_team).delete(delete_team),
+        )
+        .route(
+            "/v1/orgs/{org}/teams/{team}/users/{username}",
+            put(add_user).delete(remove_user),
+        )
+        .route(
+            "/v1/orgs/{org}/teams/{team}/robots/{robot}",
+            put(add_robot).delete(remove_robot),
+        )
+        .route(
+            "/v1/orgs/{org}/teams/{team}/grants/{*repository}",
+            put(set_grant).delete(revoke_grant),
+        )
+        .route(
+            "/v1/orgs/{org}/repositories",
+            get(list_repositories).post(create_repository),
+        )
+        .route(
+            "/v1/orgs/{org}/repositories/{*repository}",
+            get(get_repository).delete(delete_repository),
+        )
+        .route(
+            "/v1/orgs/{org}/robots/{robot}/permissions",
+            get(robot_permissions),
+        )
+}
+
+#[derive(Debug, Serialize)]
+pub struct TeamView {
+    pub id: Uuid,
+    pub org: String,
+    pub name: String,
+    pub description: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub user_count: i64,
+    pub robot_count: i64,
+    pub grant_count: i64,
+    /// Present when one team is read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<MemberView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grants: Option<Vec<GrantView>>,
+}
+
+impl TeamView {
+    fn new(org: &str, team: Team) -> Self {
+        Self {
+            id: team.id,
+            org: org.to_owned(),
+            name: team.name.into(),
+            description: team.description,
+            created_at: team.created_at,
+            user_count: team.user_count,
+            robot_count: team.robot_count,
+            grant_count: team.grant_count,
+            members: None,
+            grants: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct MemberView {
+    /// `user` or `robot`.
+    pub kind: &'static str,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub added_at: OffsetDateTime,
+}
+
+impl From<TeamMember> for MemberView {
+    fn from(member: TeamMember) -> Self {
+        Self {
+            kind: member.kind.as_str(),
+            name: member.name.into(),
+            added_at: member.added_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct GrantView {
+    pub team: String,
+    /// The repository's path inside the organization.
+    pub repository: String,
+    /// `org/path`, as registries name it.
+    pub full_name: String,
+    pub permission: Permission,
+    #[serde(with = "time::serde::rfc3339")]
+    pub granted_at: OffsetDateTime,
+}
+
+impl GrantView {
+    fn new(org: &str, grant: TeamGrant) -> Self {
+        Self {
+            team: grant.team.into(),
+            full_name: format!("{org}/{}", grant.repository),
+            repository: grant.repository.into(),
+            permission: grant.permission,
+            granted_at: grant.granted_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RepositoryView {
+    pub id: Uuid,
+    pub org: String,
+    pub name: String,
+    pub full_name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub created_by: Option<String>,
+    /// Present when one repository is read: the grants on it…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grants: Option<Vec<GrantView>>,
+    /// …and everyone who reaches it through them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access: Option<Vec<AccessView>>,
+}
+
+impl RepositoryView {
+    fn new(org: &str, repository: Repository) -> Self {
+        Self {
+            id: repository.id,
+            org: org.to_owned(),
+            full_name: format!("{org}/{}", repository.name),
+            name: repository.name.into(),
+            created_at: repository.created_at,
+            created_by: repository.created_by.map(Into::into),
+            grants: None,
+            access: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccessView {
+    pub kind: &'static str,
+    pub name: String,
+    pub permission: Permission,
+    pub team: String,
+}
+
+impl From<RepoAccess> for AccessView {
+    fn from(access: RepoAccess) -> Self {
+        Self {
+            kind: access.kind.as_str(),
+            name: access.name.into(),
+            permission: access.permission,
+            team: access.team.into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateTeamRequest {
+    name: Name,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateTeamRequest {
+    #[serde(default)]
+    name: Option<Name>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+fn description(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    raw.map(|text| text::bounded_text(text, text::MAX_DESCRIPTION_CHARS))
+        .transpose()
+        .map_err(|error| ApiError::invalid_field("description", error))
+}
+
+async fn list_teams(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path(org): Path<String>,
+    params: ListParams,
+) -> ApiResult<Json<List<TeamView>>> {
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Org).await?;
+    let page = state
+        .store()
+        .list_teams(org.id, params.after.as_deref(), params.limit)
+        .await?;
+    Ok(Json(List::from_page(
+        page,
+        |t| t.name.as_str(),
+        |t| TeamView::new(org.name.as_str(), t),
+    )))
+}
+
+async fn create_team(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path(org): Path<String>,
+    body: JsonBody,
+) -> ApiResult<(StatusCode, Json<TeamView>)> {
+    let (org, _) =
+        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let request: CreateTeamRequest = body.parse()?;
+    let description = description(request.description.as_deref())?.unwrap_or_default();
+    let team = state
+        .store()
+        .create_team(org.id, &request.name, &description, state.now())
+        .await?;
+    tracing::info!(org = %org.name, team = %team.name, by = %caller.user.name, "team created");
+    Ok((
+        StatusCode::CREATED,
+        Json(TeamView::new(org.name.as_str(), team)),
+    ))
+}
+
+async fn get_team(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, team)): Path<(String, String)>,
+) -> ApiResult<Json<TeamView>> {
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Org).await?;
+    let team = find_team(&state, &org, &team).await?;
+    let members = state.store().list_team_members(team.id).await?;
+    let grants = state.store().list_team_grants(team.id).await?;
+    let mut view = TeamView::new(org.name.as_str(), team);
+    view.members = Some(members.into_iter().map(MemberView::from).collect());
+    view.grants = Some(
+        grants
+            .into_iter()
+            .map(|g| GrantView::new(org.name.as_str(), g))
+            .collect(),
+    );
+    Ok(Json(view))
+}
+
+async fn update_team(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, team)): Path<(String, String)>,
+    body: JsonBody,
+) -> ApiResult<Json<TeamView>> {
+    let (org, _) =
+        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let team = find_team(&state, &org, &team).await?;
+    let request: UpdateTeamRequest = body.parse()?;
+    let description = description(request.description.as_deref())?;
+    let updated = state
+        .store()
+        .update_team(&team, request.name.as_ref(), description.as_deref())
+        .await?
+        .ok_or_else(|| ApiError::not_found("the team was deleted meanwhile"))?;
+    tracing::info!(org = %org.name, team = %team.name, new_name = %updated.name, by = %caller.user.name, "team updated");
+    Ok(Json(TeamView::new(org.name.as_str(), updated)))
+}
+
+async fn delete_team(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, team)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (org, _) =
+        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let team = find_team(&state, &org, &team).await?;
+    state.store().delete_team(team.id).await?;
+    tracing::info!(org = %org.name, team = %team.name, by = %caller.user.name, "team deleted, with its grants");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn created_or_ok(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
+async fn add_user(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, team, username)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let (org, _) =
+        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let team = find_team(&state, &org, &team).await?;
+    let username = Name::parse(&username)
+        .map_err(|_| ApiError::not_found("there is no user with that name"))?;
+    let added = state
+        .store()
+        .add_team_user(&team, &username, state.now())
+        .await?;
+    tracing::info!(org = %org.name, team = %team.name, user = %username, by = %caller.user.name, "user added to team");
+    Ok(created_or_ok(added))
+}
+
+async fn remove_user(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, team, username)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let (org, _) =
+        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let team = find_team(&state, &org, &team).await?;
+    let not_member =
+        || ApiError::not_found(format!("{username} is not a member of team {}", team.name));
+    let name = Name::parse(&username).map_err(|_| not_member())?;
+    if !state.store().remove_team_user(team.id, &name).await? {
+        return Err(not_member());
+    }
+    tracing::info!(org = %org.name, team = %team.name, user = %name, by = %caller.user.name, "user removed from team");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn add_robot(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, team, robot)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let (org, _) =
+        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let team = find_team(&state, &org, &team).await?;
+    let robot = find_robot(&state, &org, &robot).await?;
+    let added = state
+        .store()
+        .add_team_robot(&team, &robot.name, state.now())
+        .await?;
+    tracing::info!(org = %org.name, team = %team.name, robot = %robot.name, by = %caller.user.name, "robot added to team");
+    Ok(created_or_ok(added))
+}
+
+async fn remove_robot(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, team, robot)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let (org, _) =
+        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let team = find_team(&state, &org, &team).await?;
+    let robot = find_robot(&state, &org, &robot).await?;
+    if !state.store().remove_team_robot(&team, &robot.name).await? {
+        return Err(ApiError::not_found(format!(
+            "{} is not a member of team {}",
+            robot.name, team.name
+        )));
+    }
+    tracing::info!(org = %org.name, team = %team.name, robot = %robot.name, by = %caller.user.name, "robot removed from team");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantRequest {
+    permission: Permission,
+}
+
+async fn set_grant(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, team, repository)): Path<(String, String, String)>,
+    body: JsonBody,
+) -> ApiResult<(StatusCode, Json<GrantView>)> {
+    let (org, _) =
+        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let team = find_team(&state, &org, &team).await?;
+    let repository = find_repository(&state, &org, &repository).await?;
+    let request: GrantRequest = body.parse()?;
+    let (grant, created) = state
+        .store()
+        .set_grant(&team, &repository, request.permission, state.now())
+        .await?;
+    tracing::info!(
+        org = %org.name, team = %team.name, repository = %repository.name, permission = request.permission.as_str(),
+        by = %caller.user.name, "grant set"
+    );
+    Ok((
+        created_or_ok(created),
+        Json(GrantView::new(org.name.as_str(), grant)),
+    ))
+}
+
+async fn revoke_grant(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, team, repository)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let (org, _) =
+        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let team = find_team(&state, &org, &team).await?;
+    let repository = find_repository(&state, &org, &repository).await?;
+    if !state.store().revoke_grant(team.id, repository.id).await? {
+        return Err(ApiError::not_found(format!(
+            "team {} has no grant on {}",
+            team.name, repository.name
+        )));
+    }
+    tracing::info!(org = %org.name, team = %team.name, repository = %repository.name, by = %caller.user.name, "grant revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRepositoryRequest {
+    name: RepoPath,
+}
+
+async fn list_repositories(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path(org): Path<String>,
+    params: ListParams,
+) -> ApiResult<Json<List<RepositoryView>>> {
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Org).await?;
+    let page = state
+        .store()
+        .list_repositories(org.id, params.after.as_deref(), params.limit)
+        .await?;
+    Ok(Json(List::from_page(
+        page,
+        |r| r.name.as_str(),
+        |r| RepositoryView::new(org.name.as_str(), r),
+    )))
+}
+
+async fn create_repository(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path(org): Path<String>,
+    body: JsonBody,
+) -> ApiResult<(StatusCode, Json<RepositoryView>)> {
+    let (org, _) =
+        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let request: CreateRepositoryRequest = body.parse()?;
+    let repository = state
+        .store()
+        .create_repository(org.id, &request.name, caller.user.id, state.now())
+        .await?;
+    tracing::info!(org = %org.name, repository = %repository.name, by = %caller.user.name, "repository created");
+    Ok((
+        StatusCode::CREATED,
+        Json(RepositoryView::new(org.name.as_str(), repository)),
+    ))
+}
+
+async fn get_repository(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, repository)): Path<(String, String)>,
+) -> ApiResult<Json<RepositoryView>> {
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Org).await?;
+    let repository = find_repository(&state, &org, &repository).await?;
+    let grants = state.store().list_repository_grants(repository.id).await?;
+    let access = state.store().repository_access(repository.id).await?;
+    let mut view = RepositoryView::new(org.name.as_str(), repository);
+    view.grants = Some(
+        grants
+            .into_iter()
+            .map(|g| GrantView::new(org.name.as_str(), g))
+            .collect(),
+    );
+    view.access = Some(access.into_iter().map(AccessView::from).collect());
+    Ok(Json(view))
+}
+
+async fn delete_repository(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, repository)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (org, _) =
+        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let repository = find_repository(&state, &org, &repository).await?;
+    state.store().delete_repository(repository.id).await?;
+    tracing::info!(org = %org.name, repository = %repository.name, by = %caller.user.name, "repository deleted, with its grants");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize)]
+pub struct PermissionsView {
+    pub robot: String,
+    pub org: String,
+    /// The teams it belongs to.
+    pub teams: Vec<String>,
+    /// One entry per repository it can reach.
+    pub items: Vec<EffectiveView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EffectiveView {
+    pub repository: String,
+    pub full_name: String,
+    pub permission: Permission,
+    pub actions: Vec<robots_core::access::RepoAction>,
+    pub via: Vec<ViaView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ViaView {
+    pub team: String,
+    pub permission: Permission,
+}
+
+/// A robot's effective permissions, for the API, the console and the CLI.
+pub(crate) async fn permissions_of(
+    state: &AppState,
+    org: &str,
+    robot: &robots_store::Robot,
+) -> Result<PermissionsView, ApiError> {
+    let snapshot = state.store().robot_access(robot.id).await?;
+    let teams = state.store().robot_teams(robot.id).await?;
+    Ok(PermissionsView {
+        robot: robot.name.to_string(),
+        org: org.to_owned(),
+        teams: teams.into_iter().map(Into::into).collect(),
+        items: resolve(&snapshot)
+            .into_iter()
+            .map(|effective| EffectiveView {
+                full_name: format!("{org}/{}", effective.repository),
+                repository: effective.repository.into(),
+                permission: effective.permission,
+                actions: effective.permission.actions(),
+                via: effective
+                    .via
+                    .into_iter()
+                    .map(|via| ViaView {
+                        team: via.team.into(),
+                        permission: via.permission,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    })
+}
+
+async fn robot_permissions(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, robot)): Path<(String, String)>,
+) -> ApiResult<Json<PermissionsView>> {
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Robots).await?;
+    let robot = find_robot(&state, &org, &robot).await?;
+    Ok(Json(
+        permissions_of(&state, org.name.as_str(), &robot).await?,
+    ))
+}
