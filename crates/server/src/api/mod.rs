@@ -1,7 +1,7 @@
 //! The REST API under `/v1`. Each module owns one resource and exports a
 //! `router()`; they are merged here.
 
-mod access;
+pub(crate) mod access;
 mod members;
 mod orgs;
 mod robots;

@@ -11,6 +11,7 @@
 //!   every flow but "copy" works without it.
 //! - Authorization is `api::authorize_org`, the same check the API makes.
 
+mod access;
 mod account;
 mod chrome;
 mod orgs;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .merge(account::router())
         .merge(orgs::router())
         .merge(robots::router())
+        .merge(access::router())
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(

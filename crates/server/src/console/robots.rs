@@ -32,6 +32,10 @@ pub fn router() -> Router<AppState> {
             get(confirm_delete_robot).post(delete_robot),
         )
         .route(
+            "/orgs/{org}/admin/robots/{robot}/teams",
+            axum::routing::post(join_team),
+        )
+        .route(
             "/orgs/{org}/admin/robots/{robot}/tokens",
             axum::routing::post(create_token),
         )
@@ -46,15 +50,15 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Deserialize, Default)]
-struct NoticeQuery {
+pub(super) struct NoticeQuery {
     notice: Option<String>,
 }
 
-fn notice(query: NoticeQuery) -> Option<String> {
+pub(super) fn notice(query: NoticeQuery) -> Option<String> {
     query.notice.filter(|notice| notice.len() <= 200)
 }
 
-fn redirect_with_notice(path: &str, notice: &str) -> Response {
+pub(super) fn redirect_with_notice(path: &str, notice: &str) -> Response {
     let encoded: String = notice
         .bytes()
         .map(|b| {
@@ -114,6 +118,13 @@ async fn robots(
     }))
 }
 
+/// A team offered on the create-robot form, with what joining it grants.
+struct TeamChoice {
+    name: String,
+    summary: String,
+    checked: bool,
+}
+
 #[derive(Template)]
 #[template(path = "robot_new.html")]
 struct NewRobotPage {
@@ -123,6 +134,36 @@ struct NewRobotPage {
     description: String,
     name_error: Option<String>,
     description_error: Option<String>,
+    teams: Vec<TeamChoice>,
+}
+
+/// The organization's teams, each with a one-line summary of its grants,
+/// so "add to team" can happen in the same step as creating the robot.
+async fn team_choices(
+    state: &AppState,
+    org_id: uuid::Uuid,
+    checked: &[String],
+) -> Result<Vec<TeamChoice>, ConsoleError> {
+    let teams = state.store().list_teams(org_id, None, 200).await?;
+    let mut choices = Vec::with_capacity(teams.items.len());
+    for team in teams.items {
+        let grants = state.store().list_team_grants(team.id).await?;
+        let summary = if grants.is_empty() {
+            "grants nothing yet".to_owned()
+        } else {
+            grants
+                .iter()
+                .map(|g| format!("{} on {}", g.permission.as_str(), g.repository))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        choices.push(TeamChoice {
+            checked: checked.iter().any(|c| c == team.name.as_str()),
+            name: team.name.to_string(),
+            summary,
+        });
+    }
+    Ok(choices)
 }
 
 async fn new_robot(
@@ -138,40 +179,55 @@ async fn new_robot(
         description: String::new(),
         name_error: None,
         description_error: None,
+        teams: team_choices(&state, org.id, &[]).await?,
     }))
 }
 
-#[derive(Deserialize)]
-struct NewRobotForm {
-    name: String,
-    #[serde(default)]
-    description: String,
-}
-
+/// The create-robot form: `name`, `description`, and `teams` once per
+/// checked team (hence pairs, not a struct).
 async fn create_robot(
     State(state): State<AppState>,
     Path(org): Path<String>,
-    form: ConsoleForm<NewRobotForm>,
+    form: ConsoleForm<Vec<(String, String)>>,
 ) -> ConsoleResult {
     let (org, _, chrome) =
         org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
+    let value = |key: &str| {
+        form.data
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let checked: Vec<String> = form
+        .data
+        .iter()
+        .filter(|(k, _)| k == "teams")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let (typed_name, typed_description) = (value("name"), value("description"));
     let mut page = NewRobotPage {
         chrome,
         org_name: org.name.to_string(),
-        name: form.data.name.clone(),
-        description: form.data.description.clone(),
+        name: typed_name.clone(),
+        description: typed_description.clone(),
         name_error: None,
         description_error: None,
+        teams: team_choices(&state, org.id, &checked).await?,
     };
-    let name = Name::parse(form.data.name.trim())
+    let name = Name::parse(typed_name.trim())
         .map_err(|error| page.name_error = Some(format!("The name {error}.")))
         .ok();
-    let description = text::bounded_text(&form.data.description, text::MAX_DESCRIPTION_CHARS)
+    let description = text::bounded_text(&typed_description, text::MAX_DESCRIPTION_CHARS)
         .map_err(|error| page.description_error = Some(format!("The description {error}.")))
         .ok();
     let (Some(name), Some(description)) = (name, description) else {
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
     };
+    let mut teams = Vec::new();
+    for team in &checked {
+        teams.push(crate::api::find_team(&state, &org, team).await?);
+    }
     let new = NewRobot {
         org_id: org.id,
         name: &name,
@@ -180,7 +236,16 @@ async fn create_robot(
     };
     match state.store().create_robot(&new, state.now()).await {
         Ok(robot) => {
-            tracing::info!(org = %org.name, robot = %robot.name, by = %form.user.session.user.name, "robot created in the console");
+            for team in &teams {
+                state
+                    .store()
+                    .add_team_robot(team, &robot.name, state.now())
+                    .await?;
+            }
+            tracing::info!(
+                org = %org.name, robot = %robot.name, teams = teams.len(), by = %form.user.session.user.name,
+                "robot created in the console"
+            );
             Ok(
                 Redirect::to(&format!("/orgs/{}/admin/robots/{}", org.name, robot.name))
                     .into_response(),
@@ -206,10 +271,23 @@ struct TokenRow {
     expired: bool,
 }
 
+struct PermissionRow {
+    repository: String,
+    permission: &'static str,
+    /// "pull, push"
+    actions: String,
+    /// "ops (write), readers (read)"
+    via: String,
+}
+
 #[derive(Template)]
 #[template(path = "robot.html")]
 struct RobotPage {
     chrome: Chrome,
+    permissions: Vec<PermissionRow>,
+    teams: Vec<String>,
+    /// Teams the robot could join.
+    joinable_teams: Vec<String>,
     org_name: String,
     robot_name: String,
     description: String,
@@ -231,8 +309,37 @@ async fn robot(
     let robot = find_robot(&state, &org, &robot).await?;
     let now = state.now();
     let tokens = state.store().list_tokens(robot.id, None, 200).await?;
+    let permissions = crate::api::access::permissions_of(&state, org.name.as_str(), &robot).await?;
+    let all_teams = state.store().list_teams(org.id, None, 200).await?;
     Ok(ok(&RobotPage {
         chrome,
+        joinable_teams: all_teams
+            .items
+            .iter()
+            .map(|team| team.name.to_string())
+            .filter(|team| !permissions.teams.contains(team))
+            .collect(),
+        teams: permissions.teams.clone(),
+        permissions: permissions
+            .items
+            .into_iter()
+            .map(|entry| PermissionRow {
+                repository: entry.repository,
+                permission: entry.permission.as_str(),
+                actions: entry
+                    .actions
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                via: entry
+                    .via
+                    .iter()
+                    .map(|v| format!("{} ({})", v.team, v.permission.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+            .collect(),
         org_name: org.name.to_string(),
         robot_name: robot.name.to_string(),
         description: robot.description,
@@ -263,6 +370,32 @@ async fn robot(
             .collect(),
         notice: notice(query),
     }))
+}
+
+#[derive(Deserialize)]
+struct JoinTeamForm {
+    team: String,
+}
+
+async fn join_team(
+    State(state): State<AppState>,
+    Path((org, robot)): Path<(String, String)>,
+    form: ConsoleForm<JoinTeamForm>,
+) -> ConsoleResult {
+    let (org, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "robots").await?;
+    let robot = find_robot(&state, &org, &robot).await?;
+    let team = crate::api::find_team(&state, &org, &form.data.team).await?;
+    state
+        .store()
+        .add_team_robot(&team, &robot.name, state.now())
+        .await?;
+    Ok(redirect_with_notice(
+        &format!("/orgs/{}/admin/robots/{}", org.name, robot.name),
+        &format!(
+            "{} is now in team {} and has its permissions.",
+            robot.name, team.name
+        ),
+    ))
 }
 
 /// A confirmation that names what will stop working.

@@ -545,3 +545,117 @@ async fn admins_manage_members() {
     );
     browser.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_and_grants_give_a_new_robot_its_permissions_in_one_step() {
+    let Some((app, browser)) = start().await else {
+        return;
+    };
+    let root = app.setup_admin().await;
+    let alice = app.user(&root, "alice").await;
+    app.org(&alice, "acme").await;
+    log_in(&app, &browser, "alice").await;
+    let base = format!("{}/orgs/acme/admin", app.base);
+
+    // A repository, and a team with write on it.
+    browser.goto(&format!("{base}/repositories")).await;
+    browser.type_into("#name", "Apps/Web").await;
+    browser.follow("Create repository").await;
+    assert!(
+        browser.text("#name-error").await.contains("lowercase"),
+        "invalid paths are explained"
+    );
+    browser.type_into("#name", "apps/web").await;
+    browser.follow("Create repository").await;
+    assert!(browser.text("h1").await.contains("acme/apps/web"));
+    assert!(browser.page_text().await.contains("Nobody"));
+
+    browser.follow("Teams").await;
+    browser.type_into("#name", "deployers").await;
+    browser
+        .type_into("#description", "Push application images")
+        .await;
+    browser.follow("Create team").await;
+    assert!(
+        browser
+            .page_text()
+            .await
+            .contains("This team grants nothing yet")
+    );
+    browser
+        .execute("document.getElementById('grant-permission').value = 'write'")
+        .await;
+    browser.follow("Grant").await;
+    assert!(
+        browser
+            .text(".alert-success")
+            .await
+            .contains("deployers now has write on acme/apps/web")
+    );
+
+    // Creating a robot offers the team right away.
+    browser.follow("Robots").await;
+    browser.follow("Create Robot Account").await;
+    let offered = browser.text("fieldset").await;
+    assert!(
+        offered.contains("deployers") && offered.contains("write on apps/web"),
+        "{offered}"
+    );
+    browser.type_into("#name", "ci-deployer").await;
+    browser
+        .click(&browser.find("input[name='teams'][value='deployers']").await)
+        .await;
+    browser.screenshot("13-create-robot-with-team").await;
+    browser.follow("Create Robot Account").await;
+    let permissions = browser.text("table").await;
+    assert!(
+        permissions.contains("acme/apps/web")
+            && permissions.contains("pull, push")
+            && permissions.contains("deployers (write)"),
+        "{permissions}"
+    );
+    browser.screenshot("14-robot-permissions").await;
+    let api = app
+        .get("/v1/orgs/acme/robots/ci-deployer/permissions", &alice)
+        .await;
+    assert_eq!(api.body["items"][0]["permission"], "write");
+
+    // The repository shows who reaches it, and through which team.
+    browser.goto(&format!("{base}/repositories/apps/web")).await;
+    let access = browser.text("table").await;
+    assert!(
+        access.contains("ci-deployer") && access.contains("robot") && access.contains("deployers"),
+        "{access}"
+    );
+    browser.screenshot("15-repository-access").await;
+
+    // Leaving the team takes the permission away; the robot page says so, and offers to join again.
+    browser.goto(&format!("{base}/teams/deployers")).await;
+    browser.follow("Remove ci-deployer from deployers").await;
+    browser.goto(&format!("{base}/robots/ci-deployer")).await;
+    assert!(
+        browser
+            .page_text()
+            .await
+            .contains("This robot has no permissions yet")
+    );
+    browser.follow("Add to team").await;
+    assert!(
+        browser
+            .text(".alert-success")
+            .await
+            .contains("ci-deployer is now in team deployers")
+    );
+    assert!(browser.text("table").await.contains("acme/apps/web"));
+
+    // Deleting the team takes them away at once.
+    browser.goto(&format!("{base}/teams/deployers")).await;
+    browser.follow("Delete team").await;
+    assert!(browser.page_text().await.contains("1 robot(s) lose"));
+    browser.follow("Delete team").await;
+    let api = app
+        .get("/v1/orgs/acme/robots/ci-deployer/permissions", &alice)
+        .await;
+    assert_eq!(api.body["items"], serde_json::json!([]));
+    browser.quit().await;
+}
