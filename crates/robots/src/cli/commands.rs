@@ -367,7 +367,10 @@ pub async fn get_robot(context: &Context, args: RobotArg) -> Result<(), CliError
     let path = format!("{}/{}", context.robots_path().await?, segment(&args.name));
     let mut robot = context.client.get(&path).await?;
     let tokens = context.client.get_all(&format!("{path}/tokens")).await?;
+    let permissions = context.client.get(&format!("{path}/permissions")).await?;
     robot["tokens"] = Value::Array(tokens);
+    robot["teams"] = permissions["teams"].clone();
+    robot["permissions"] = permissions["items"].clone();
     output::print(context.format, &robot, |robot| {
         let mut out = details(&[
             ("Name", text(robot, "name")),
@@ -395,6 +398,20 @@ pub async fn get_robot(context: &Context, args: RobotArg) -> Result<(), CliError
         } else {
             out.push_str(&token_rows(tokens));
         }
+        out.push('\n');
+        let teams: Vec<&str> = robot["teams"]
+            .as_array()
+            .map(|teams| teams.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let teams = if teams.is_empty() {
+            "none".to_owned()
+        } else {
+            teams.join(", ")
+        };
+        out.push_str(&format!("Teams: {teams}\n"));
+        out.push_str(&super::access::permission_rows(
+            &json!({"items": robot["permissions"]}),
+        ));
         out
     });
     Ok(())

@@ -1,6 +1,7 @@
 //! The command line over the REST API. Everything here is a request a
 //! script could make with curl; nothing touches the database.
 
+mod access;
 pub mod client;
 mod commands;
 pub mod docs;
@@ -64,7 +65,7 @@ pub enum ApiCommand {
         after_help = "Example:\n  robots create ci-deployer --description \"Pushes images from CI\""
     )]
     Create(commands::CreateRobotArgs),
-    /// Show a robot account and its tokens.
+    /// Show a robot account: its tokens, teams and permissions.
     #[command(after_help = "Example:\n  robots get ci-deployer -o yaml")]
     Get(commands::RobotArg),
     /// Rename a robot account or change its description.
@@ -78,6 +79,12 @@ pub enum ApiCommand {
     /// A robot's tokens: list, create, delete.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Teams: who they hold, and what they grant on repositories.
+    #[command(subcommand)]
+    Teams(access::TeamsCommand),
+    /// Repositories: what robots push to and pull from, and who reaches each.
+    #[command(subcommand)]
+    Repos(access::ReposCommand),
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +174,8 @@ pub async fn run(command: ApiCommand, global: GlobalArgs) -> Result<(), CliError
         ApiCommand::Update(args) => commands::update_robot(&context, args).await,
         ApiCommand::Delete(args) => commands::delete_robot(&context, args).await,
         ApiCommand::Tokens(command) => commands::tokens(&context, command).await,
+        ApiCommand::Teams(command) => access::teams(&context, command).await,
+        ApiCommand::Repos(command) => access::repos(&context, command).await,
     }
 }
 

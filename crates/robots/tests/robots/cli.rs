@@ -541,3 +541,115 @@ fn at_a_terminal_it_asks() {
     assert_eq!(accepted.code, 0, "{}", accepted.stdout);
     assert_eq!(cli.run(&["get", "bot"]).code, 4);
 }
+
+#[test]
+fn teams_repositories_and_grants() {
+    let (server, _data) = server();
+    let cli = Cli::new(&server.base);
+    cli.login("alice");
+    cli.run(&["orgs", "create", "acme"]).ok();
+    cli.run(&["create", "ci-deployer"]).ok();
+    let none = cli.run(&["get", "ci-deployer"]).ok();
+    assert!(
+        none.stdout.contains("Teams: none") && none.stdout.contains("No permissions"),
+        "{}",
+        none.stdout
+    );
+
+    cli.run(&["repos", "create", "apps/web"]).ok();
+    assert_eq!(cli.run(&["repos", "create", "Apps/Web"]).code, 2);
+    cli.run(&[
+        "teams",
+        "create",
+        "deployers",
+        "--description",
+        "Push images",
+    ])
+    .ok();
+    cli.run(&["teams", "add", "deployers", "--robot", "ci-deployer"])
+        .ok();
+    assert_eq!(
+        cli.run(&["teams", "add", "deployers"]).code,
+        2,
+        "--user or --robot is required"
+    );
+    let grant = cli
+        .run(&[
+            "teams",
+            "grant",
+            "deployers",
+            "apps/web",
+            "--permission",
+            "write",
+        ])
+        .ok();
+    assert!(
+        grant.stderr.contains("write on acme/apps/web"),
+        "{}",
+        grant.stderr
+    );
+
+    let robot = cli.run(&["get", "ci-deployer"]).ok();
+    assert!(
+        robot.stdout.contains("Teams: deployers"),
+        "{}",
+        robot.stdout
+    );
+    let row = robot
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("acme/apps/web"))
+        .unwrap_or_default();
+    assert!(
+        row.contains("write") && row.contains("pull, push") && row.contains("deployers (write)"),
+        "{}",
+        robot.stdout
+    );
+    let json = cli.run(&["get", "ci-deployer", "-o", "json"]).ok().json();
+    assert_eq!(
+        json["permissions"][0]["actions"],
+        serde_json::json!(["pull", "push"])
+    );
+
+    let access = cli.run(&["repos", "get", "apps/web"]).ok();
+    assert!(
+        access.stdout.contains("ci-deployer") && access.stdout.contains("deployers"),
+        "{}",
+        access.stdout
+    );
+    let team = cli
+        .run(&["teams", "get", "deployers", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(team["members"][0]["name"], "ci-deployer");
+
+    assert_eq!(
+        cli.run(&["teams", "revoke", "deployers", "apps/web"]).code,
+        2,
+        "asks first"
+    );
+    cli.run(&["teams", "revoke", "deployers", "apps/web", "--yes"])
+        .ok();
+    let json = cli.run(&["get", "ci-deployer", "-o", "json"]).ok().json();
+    assert_eq!(json["permissions"], serde_json::json!([]));
+    cli.run(&[
+        "teams",
+        "remove",
+        "deployers",
+        "--robot",
+        "ci-deployer",
+        "--yes",
+    ])
+    .ok();
+    cli.run(&["teams", "update", "deployers", "--name", "releasers"])
+        .ok();
+    cli.run(&["teams", "delete", "releasers", "--yes"]).ok();
+    assert!(
+        cli.run(&["teams", "list"])
+            .ok()
+            .stdout
+            .contains("No teams yet")
+    );
+    cli.run(&["repos", "delete", "apps/web", "--yes"]).ok();
+    assert_eq!(cli.run(&["repos", "get", "apps/web"]).code, 4);
+}
