@@ -168,6 +168,61 @@ impl fmt::Debug for RepoPath {
     }
 }
 
+/// One `scope` of a Docker registry token request:
+/// `repository:acme/apps/web:pull,push` (type, name, actions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryScope {
+    pub resource_type: String,
+    pub name: String,
+    pub actions: Vec<String>,
+}
+
+impl RegistryScope {
+    /// Parses one scope. The name may itself contain `:` (a registry host
+    /// with a port), so the type ends at the first `:` and the actions start
+    /// after the last. `None` for anything malformed.
+    pub fn parse(scope: &str) -> Option<Self> {
+        let (resource_type, rest) = scope.split_once(':')?;
+        let (name, actions) = rest.rsplit_once(':')?;
+        if resource_type.is_empty() || name.is_empty() || scope.len() > 1024 {
+            return None;
+        }
+        let actions: Vec<String> = actions
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Some(Self {
+            resource_type: resource_type.to_owned(),
+            name: name.to_owned(),
+            actions,
+        })
+    }
+
+    /// The actions of this scope a robot with `snapshot` may take: the
+    /// intersection of what was asked and what is allowed (`*` asks for
+    /// everything). Empty for other organizations, other resource types and
+    /// unknown repositories.
+    pub fn grant(&self, snapshot: &AccessSnapshot, org: &Name, org_id: Uuid) -> Vec<RepoAction> {
+        if self.resource_type != "repository" {
+            return Vec::new();
+        }
+        let Some((scope_org, path)) = RepoPath::split_full_name(&self.name) else {
+            return Vec::new();
+        };
+        if &scope_org != org {
+            return Vec::new();
+        }
+        let wants_all = self.actions.iter().any(|a| a == "*");
+        RepoAction::ALL
+            .into_iter()
+            .filter(|action| wants_all || self.actions.iter().any(|a| a == action.as_str()))
+            .filter(|action| may(snapshot, org_id, &path, *action))
+            .collect()
+    }
+}
+
 /// A team as the resolver sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamRef {
@@ -238,11 +293,7 @@ pub fn resolve(snapshot: &AccessSnapshot) -> Vec<EffectivePermission> {
     by_repo
         .into_iter()
         .filter_map(|(repository, mut via)| {
-            via.sort_by(|a, b| {
-                b.permission
-                    .cmp(&a.permission)
-                    .then_with(|| a.team.cmp(&b.team))
-            });
+            via.sort_by(|a, b| b.permission.cmp(&a.permission).then_with(|| a.team.cmp(&b.team)));
             via.dedup();
             let permission = via.first()?.permission;
             Some(EffectivePermission {
@@ -256,16 +307,11 @@ pub fn resolve(snapshot: &AccessSnapshot) -> Vec<EffectivePermission> {
 
 /// May the robot do `action` to `repository`? The question the verification
 /// endpoints ask.
-pub fn may(
-    snapshot: &AccessSnapshot,
-    repo_org_id: Uuid,
-    repository: &RepoPath,
-    action: RepoAction,
-) -> bool {
+pub fn may(snapshot: &AccessSnapshot, repo_org_id: Uuid, repository: &RepoPath, action: RepoAction) -> bool {
     repo_org_id == snapshot.robot_org_id
-        && resolve(snapshot).iter().any(|effective| {
-            &effective.repository == repository && effective.permission.allows(action)
-        })
+        && resolve(snapshot)
+            .iter()
+            .any(|effective| &effective.repository == repository && effective.permission.allows(action))
 }
 
 #[cfg(test)]
@@ -340,11 +386,7 @@ mod tests {
             (Admin, Delete, true),
         ];
         for (permission, action, allowed) in table {
-            assert_eq!(
-                permission.allows(action),
-                allowed,
-                "{permission:?} {action:?}"
-            );
+            assert_eq!(permission.allows(action), allowed, "{permission:?} {action:?}");
         }
         assert_eq!(Write.actions(), [Pull, Push]);
         assert!(Admin > Write && Write > Read);
@@ -434,10 +476,7 @@ mod tests {
             ),
         ];
         for (what, snapshot, expected) in cases {
-            let expected: Vec<(String, &str)> = expected
-                .into_iter()
-                .map(|(r, p)| (r.to_owned(), p))
-                .collect();
+            let expected: Vec<(String, &str)> = expected.into_iter().map(|(r, p)| (r.to_owned(), p)).collect();
             assert_eq!(summary(&snapshot), expected, "{what}");
         }
     }
@@ -458,21 +497,12 @@ mod tests {
 
         let mut revoked = full.clone();
         revoked.grants.retain(|g| g.team_id != w.deployers.id);
-        assert!(
-            !may(&revoked, w.acme, &web, RepoAction::Push),
-            "revoked write grant"
-        );
-        assert!(
-            may(&revoked, w.acme, &web, RepoAction::Pull),
-            "the read grant stays"
-        );
+        assert!(!may(&revoked, w.acme, &web, RepoAction::Push), "revoked write grant");
+        assert!(may(&revoked, w.acme, &web, RepoAction::Pull), "the read grant stays");
 
         let mut left = full.clone();
         left.teams.retain(|t| t.id != w.deployers.id);
-        assert!(
-            !may(&left, w.acme, &web, RepoAction::Push),
-            "removed from the team"
-        );
+        assert!(!may(&left, w.acme, &web, RepoAction::Push), "removed from the team");
 
         // A deleted team takes its grants with it (the store cascades both).
         let deleted = AccessSnapshot {
@@ -515,12 +545,54 @@ mod tests {
     }
 
     #[test]
+    fn registry_scopes_parse_and_grant_the_intersection() {
+        let w = world();
+        let acme = name("acme");
+        let snapshot = AccessSnapshot {
+            robot_org_id: w.acme,
+            teams: vec![w.deployers.clone()],
+            grants: vec![grant(&w.deployers, w.acme, "apps/web", Permission::Write)],
+        };
+        let scope = |text: &str| RegistryScope::parse(text).unwrap();
+        let actions = |scope: RegistryScope| {
+            scope
+                .grant(&snapshot, &acme, w.acme)
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(actions(scope("repository:acme/apps/web:pull,push")), ["pull", "push"]);
+        assert_eq!(
+            actions(scope("repository:acme/apps/web:pull,push,delete")),
+            ["pull", "push"],
+            "delete needs admin"
+        );
+        assert_eq!(actions(scope("repository:acme/apps/web:*")), ["pull", "push"]);
+        assert_eq!(actions(scope("repository:acme/apps/web:push")), ["push"]);
+        assert!(actions(scope("repository:acme/base:pull")).is_empty(), "no grant");
+        assert!(
+            actions(scope("repository:globex/apps/web:pull")).is_empty(),
+            "another organization"
+        );
+        assert!(actions(scope("registry:catalog:*")).is_empty(), "only repositories");
+        assert!(
+            actions(scope("repository:acme:pull")).is_empty(),
+            "an organization is not a repository"
+        );
+        let with_port = scope("repository:localhost:5000/acme/web:pull");
+        assert_eq!(
+            (with_port.name.as_str(), with_port.actions.as_slice()),
+            ("localhost:5000/acme/web", &["pull".to_owned()][..])
+        );
+        for bad in ["", "repository", "repository:", ":acme/web:pull", "repository::pull"] {
+            assert_eq!(RegistryScope::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn repository_paths_nest_names() {
         for ok in ["web", "apps/web", "a/b/c-d/e1"] {
-            assert_eq!(
-                RepoPath::parse(ok).map(|p| p.to_string()),
-                Ok(ok.to_owned())
-            );
+            assert_eq!(RepoPath::parse(ok).map(|p| p.to_string()), Ok(ok.to_owned()));
         }
         for bad in [
             "",

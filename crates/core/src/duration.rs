@@ -4,9 +4,7 @@
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{0:?} is not a duration; use a number with a unit: 90s, 15m, 12h, 30d (or combined: 1d12h)"
-)]
+#[error("{0:?} is not a duration; use a number with a unit: 90s, 15m, 12h, 30d (or combined: 1d12h)")]
 pub struct DurationError(pub String);
 
 pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
@@ -75,11 +73,7 @@ mod tests {
             ("0s", 0),
         ];
         for (text, seconds) in cases {
-            assert_eq!(
-                parse_duration(text),
-                Ok(Duration::from_secs(seconds)),
-                "{text}"
-            );
+            assert_eq!(parse_duration(text), Ok(Duration::from_secs(seconds)), "{text}");
             assert_eq!(
                 parse_duration(&format_duration(Duration::from_secs(seconds))),
                 Ok(Duration::from_secs(seconds))
@@ -89,21 +83,8 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_read() {
-        for bad in [
-            "",
-            "12",
-            "h",
-            "1.5h",
-            "-1d",
-            "1y",
-            "99999999999999999999d",
-            "1 h",
-        ] {
-            assert_eq!(
-                parse_duration(bad),
-                Err(DurationError(bad.to_owned())),
-                "{bad:?}"
-            );
+        for bad in ["", "12", "h", "1.5h", "-1d", "1y", "99999999999999999999d", "1 h"] {
+            assert_eq!(parse_duration(bad), Err(DurationError(bad.to_owned())), "{bad:?}");
         }
     }
 }

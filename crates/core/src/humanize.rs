@@ -54,10 +54,7 @@ mod tests {
             (now - Duration::days(800), "2 years ago"),
             (now + Duration::seconds(30), "in less than a minute"),
             (now + Duration::days(7), "in 7 days"),
-            (
-                now + Duration::days(90) - Duration::seconds(5),
-                "in 3 months",
-            ),
+            (now + Duration::days(90) - Duration::seconds(5), "in 3 months"),
             (now - Duration::days(40), "40 days ago"),
         ];
         for (then, expected) in cases {

@@ -22,9 +22,7 @@ pub enum NameError {
     Empty,
     #[error("must be at most {MAX_NAME_LEN} characters long")]
     TooLong,
-    #[error(
-        "may contain only lowercase letters, digits and hyphens (found {0:?}); for example: ci-deployer"
-    )]
+    #[error("may contain only lowercase letters, digits and hyphens (found {0:?}); for example: ci-deployer")]
     InvalidCharacter(char),
     #[error("must start and end with a letter or digit, not a hyphen")]
     HyphenAtEnd,

@@ -46,9 +46,7 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
 /// long either way and timing does not reveal which usernames exist.
 pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
     match stored {
-        Some(phc) => Argon2::default()
-            .verify_password(password.as_bytes(), phc)
-            .is_ok(),
+        Some(phc) => Argon2::default().verify_password(password.as_bytes(), phc).is_ok(),
         None => {
             let _ = Argon2::default().verify_password(password.as_bytes(), dummy_hash());
             false
@@ -76,19 +74,13 @@ mod tests {
 
     #[test]
     fn same_password_gets_different_salts() {
-        assert_ne!(
-            hash_password("same-password").ok(),
-            hash_password("same-password").ok()
-        );
+        assert_ne!(hash_password("same-password").ok(), hash_password("same-password").ok());
     }
 
     #[test]
     fn length_policy() {
         assert_eq!(check_new_password("short"), Err(PasswordError::TooShort));
         assert_eq!(check_new_password("eight ch"), Ok(()));
-        assert_eq!(
-            check_new_password(&"x".repeat(1025)),
-            Err(PasswordError::TooLong)
-        );
+        assert_eq!(check_new_password(&"x".repeat(1025)), Err(PasswordError::TooLong));
     }
 }

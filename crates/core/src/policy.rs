@@ -129,11 +129,7 @@ mod tests {
             (outsider, DeleteOrg, Err(Denial::NotFound)),
         ];
         for (membership, action, expected) in cases {
-            assert_eq!(
-                authorize(membership, action),
-                expected,
-                "{membership:?} {action:?}"
-            );
+            assert_eq!(authorize(membership, action), expected, "{membership:?} {action:?}");
         }
     }
 

@@ -315,10 +315,7 @@ mod tests {
     fn malformed_input_is_refused_with_a_reason() {
         let good = SecretToken::generate(SecretKind::RobotToken);
         let text = good.expose();
-        assert_eq!(
-            SecretToken::parse("").err(),
-            Some(SecretParseError::UnknownPrefix)
-        );
+        assert_eq!(SecretToken::parse("").err(), Some(SecretParseError::UnknownPrefix));
         assert_eq!(
             SecretToken::parse("ghp_abc").err(),
             Some(SecretParseError::UnknownPrefix)
@@ -367,20 +364,13 @@ mod tests {
         let shown = code.display();
         assert_eq!(shown.len(), 19);
         for typed in [shown.clone(), shown.to_lowercase(), shown.replace('-', "")] {
-            assert_eq!(
-                SetupCode::parse(&typed).map(|c| c.hash()),
-                Some(code.hash()),
-                "{typed}"
-            );
+            assert_eq!(SetupCode::parse(&typed).map(|c| c.hash()), Some(code.hash()), "{typed}");
         }
         assert_eq!(
             SetupCode::parse("oooo-iiii-llll-0000").map(|c| c.hash()),
             SetupCode::parse("0000-1111-1111-0000").map(|c| c.hash())
         );
         assert!(SetupCode::parse("ABCD-EFGH").is_none());
-        assert!(
-            SetupCode::parse("ABCD-EFGH-JKMN-PQRU").is_none(),
-            "U is not Crockford"
-        );
+        assert!(SetupCode::parse("ABCD-EFGH-JKMN-PQRU").is_none(), "U is not Crockford");
     }
 }

@@ -47,22 +47,10 @@ mod tests {
 
     #[test]
     fn descriptions_are_trimmed_and_bounded() {
-        assert_eq!(
-            bounded_text("  pushes images \n", 512).as_deref(),
-            Ok("pushes images")
-        );
-        assert_eq!(
-            bounded_text(&"é".repeat(512), 512).map(|s| s.chars().count()),
-            Ok(512)
-        );
-        assert_eq!(
-            bounded_text(&"é".repeat(513), 512),
-            Err(TextError::TooLong(512))
-        );
-        assert_eq!(
-            bounded_text("a\u{0}b", 512),
-            Err(TextError::ControlCharacter)
-        );
+        assert_eq!(bounded_text("  pushes images \n", 512).as_deref(), Ok("pushes images"));
+        assert_eq!(bounded_text(&"é".repeat(512), 512).map(|s| s.chars().count()), Ok(512));
+        assert_eq!(bounded_text(&"é".repeat(513), 512), Err(TextError::TooLong(512)));
+        assert_eq!(bounded_text("a\u{0}b", 512), Err(TextError::ControlCharacter));
         assert_eq!(
             bounded_text("line one\nline two", 512).as_deref(),
             Ok("line one\nline two")

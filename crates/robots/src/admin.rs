@@ -70,10 +70,7 @@ async fn create_user(args: CreateUserArgs) -> Result<(), BoxError> {
         .await
         .map_err(|error| match error {
             StoreError::NameTaken => format!("the name {:?} is already taken", args.name),
-            StoreError::EmailTaken => format!(
-                "the e-mail address {:?} is already in use",
-                args.email.trim()
-            ),
+            StoreError::EmailTaken => format!("the e-mail address {:?} is already in use", args.email.trim()),
             other => other.to_string(),
         })?;
     store.close().await;

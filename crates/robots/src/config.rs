@@ -39,21 +39,15 @@ impl DatabaseArgs {
         let base = std::env::var_os("XDG_DATA_HOME")
             .filter(|value| !value.is_empty())
             .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share"))
-            })
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
             .unwrap_or_else(|| PathBuf::from("."));
         base.join("robots")
     }
 
     fn database_url(&self) -> Result<Option<String>, BoxError> {
         if let Some(path) = &self.database_url_file {
-            let url = std::fs::read_to_string(path).map_err(|error| {
-                format!(
-                    "cannot read --database-url-file {}: {error}",
-                    path.display()
-                )
-            })?;
+            let url = std::fs::read_to_string(path)
+                .map_err(|error| format!("cannot read --database-url-file {}: {error}", path.display()))?;
             return Ok(Some(url.trim().to_owned()));
         }
         Ok(self.database_url.clone())
@@ -71,9 +65,9 @@ impl DatabaseArgs {
             }
             None => {
                 let dir = self.data_dir();
-                let store = Store::open_data_dir(&dir).await.map_err(|error| {
-                    format!("cannot open the database in {}: {error}", dir.display())
-                })?;
+                let store = Store::open_data_dir(&dir)
+                    .await
+                    .map_err(|error| format!("cannot open the database in {}: {error}", dir.display()))?;
                 Ok((store, format!("sqlite {}", dir.join("robots.db").display())))
             }
         }
@@ -102,9 +96,6 @@ mod tests {
             super::redact_url("postgres://robots:s3cret@db:5432/robots"),
             "postgres://robots:***@db:5432/robots"
         );
-        assert_eq!(
-            super::redact_url("postgres://db/robots"),
-            "postgres://db/robots"
-        );
+        assert_eq!(super::redact_url("postgres://db/robots"), "postgres://db/robots");
     }
 }

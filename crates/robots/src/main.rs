@@ -54,10 +54,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // One TLS crypto provider for every client in the process (ring).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -114,9 +111,7 @@ mod tests {
             if std::env::var_os("UPDATE_DOCS").is_some() {
                 std::fs::write(path, &generated).unwrap();
             } else {
-                panic!(
-                    "docs/cli.md is stale: run `UPDATE_DOCS=1 cargo test -p robots docs_cli_md` and commit it"
-                );
+                panic!("docs/cli.md is stale: run `UPDATE_DOCS=1 cargo test -p robots docs_cli_md` and commit it");
             }
         }
     }

@@ -18,12 +18,7 @@ use crate::config::{BoxError, DatabaseArgs};
 )]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(
-        long,
-        env = "ROBOTS_LISTEN",
-        default_value = "127.0.0.1:8080",
-        value_name = "ADDR"
-    )]
+    #[arg(long, env = "ROBOTS_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
     listen: SocketAddr,
 
     #[command(flatten)]
@@ -41,13 +36,48 @@ pub struct ServeArgs {
     #[arg(long, env = "ROBOTS_SESSION_TTL", default_value = "12h", value_parser = parse_duration, value_name = "DURATION")]
     session_ttl: Duration,
 
-    /// Log filter, e.g. info, debug, or robots_server=debug,info.
+    /// `iss` of the tokens this server signs (a registry's auth.token.issuer) [default: the public URL].
+    #[arg(long, env = "ROBOTS_ISSUER", value_name = "ISSUER")]
+    issuer: Option<String>,
+
+    /// Registry service name(s) to issue tokens for: a registry's auth.token.service.
+    #[arg(
+        long = "registry-service",
+        env = "ROBOTS_REGISTRY_SERVICE",
+        value_delimiter = ',',
+        default_value = "registry",
+        value_name = "NAME"
+    )]
+    registry_services: Vec<String>,
+
+    /// Path of the Docker registry token service (the registry's auth.token.realm points here).
     #[arg(
         long,
-        env = "ROBOTS_LOG",
-        default_value = "info",
-        value_name = "FILTER"
+        env = "ROBOTS_REGISTRY_TOKEN_PATH",
+        default_value = "/v2/token",
+        value_name = "PATH"
     )]
+    registry_token_path: String,
+
+    /// Lifetime of registry tokens.
+    #[arg(long, env = "ROBOTS_REGISTRY_TOKEN_TTL", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    registry_token_ttl: Duration,
+
+    /// Lifetime of OAuth2 access tokens (client credentials).
+    #[arg(long, env = "ROBOTS_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration, value_name = "DURATION")]
+    access_token_ttl: Duration,
+
+    /// Audiences OAuth2 clients may ask for; the first is the default [default: the issuer].
+    #[arg(
+        long = "oauth-audience",
+        env = "ROBOTS_OAUTH_AUDIENCE",
+        value_delimiter = ',',
+        value_name = "AUDIENCE"
+    )]
+    oauth_audiences: Vec<String>,
+
+    /// Log filter, e.g. info, debug, or robots_server=debug,info.
+    #[arg(long, env = "ROBOTS_LOG", default_value = "info", value_name = "FILTER")]
     log: String,
 }
 
@@ -74,7 +104,18 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
         Signup::Open => SignupPolicy::Open,
     };
     config.session_ttl = args.session_ttl;
-    let state = AppState::new(store.clone(), Arc::new(SystemClock), config);
+    config.issuer = args.issuer.unwrap_or_else(|| config.public_url.clone());
+    if !args.registry_token_path.starts_with('/') {
+        return Err("--registry-token-path must start with /".into());
+    }
+    config.registry_services = args.registry_services;
+    config.registry_token_path = args.registry_token_path;
+    config.registry_token_ttl = args.registry_token_ttl.max(Duration::from_secs(60));
+    config.access_token_ttl = args.access_token_ttl.max(Duration::from_secs(60));
+    config.oauth_audiences = args.oauth_audiences;
+    let state = AppState::new(store.clone(), Arc::new(SystemClock), config)
+        .await
+        .map_err(|error| format!("cannot load the signing keys: {error}"))?;
     let result = robots_server::run(state).await;
     store.close().await;
     result

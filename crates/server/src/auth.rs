@@ -59,16 +59,11 @@ pub fn presented_credentials(headers: &HeaderMap) -> Result<Option<Presented>, R
         let token = SecretToken::parse(rest).map_err(|_| RobotAuthFailure::Malformed)?;
         return Ok(Some(match token.kind() {
             SecretKind::Session => Presented::Session(token),
-            SecretKind::RobotToken => Presented::Robot(RobotCredential {
-                access_id: None,
-                token,
-            }),
+            SecretKind::RobotToken => Presented::Robot(RobotCredential { access_id: None, token }),
         }));
     }
     if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = STANDARD
-            .decode(rest)
-            .map_err(|_| RobotAuthFailure::Malformed)?;
+        let decoded = STANDARD.decode(rest).map_err(|_| RobotAuthFailure::Malformed)?;
         let decoded = String::from_utf8(decoded).map_err(|_| RobotAuthFailure::Malformed)?;
         let (username, password) = decoded.split_once(':').ok_or(RobotAuthFailure::Malformed)?;
         return RobotCredential::from_basic(username, password).map(|c| Some(Presented::Robot(c)));
@@ -77,13 +72,17 @@ pub fn presented_credentials(headers: &HeaderMap) -> Result<Option<Presented>, R
 }
 
 pub fn client_info(parts: &Parts) -> ClientInfo {
+    client_info_from(
+        &parts.headers,
+        parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0),
+    )
+}
+
+/// Where a request came from: its peer address and user agent.
+pub fn client_info_from(headers: &HeaderMap, peer: Option<SocketAddr>) -> ClientInfo {
     ClientInfo {
-        ip: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0),
-        user_agent: parts
-            .headers
+        ip: peer,
+        user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|value| value.to_str().ok())
             .map(|agent| agent.chars().take(256).collect()),
@@ -92,10 +91,7 @@ pub fn client_info(parts: &Parts) -> ClientInfo {
 
 impl AppState {
     /// Resolves a session token to its user, if the session is live.
-    pub async fn resolve_session(
-        &self,
-        token: &SecretToken,
-    ) -> Result<Option<UserSession>, ApiError> {
+    pub async fn resolve_session(&self, token: &SecretToken) -> Result<Option<UserSession>, ApiError> {
         let hash = token.hash();
         Ok(self
             .store()
@@ -131,14 +127,20 @@ impl AppState {
     }
 }
 
+/// Where the request came from, as an extractor (never fails).
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(client_info(parts))
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        state
-            .authenticate(parts)
-            .await?
-            .ok_or_else(ApiError::unauthenticated)
+        state.authenticate(parts).await?.ok_or_else(ApiError::unauthenticated)
     }
 }
 

@@ -139,20 +139,15 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::NameTaken => {
-                Self::conflict("name_taken", "that name is already taken").with_field("name")
-            }
+            StoreError::NameTaken => Self::conflict("name_taken", "that name is already taken").with_field("name"),
             StoreError::EmailTaken => {
-                Self::conflict("email_taken", "that e-mail address is already in use")
-                    .with_field("email")
+                Self::conflict("email_taken", "that e-mail address is already in use").with_field("email")
             }
             StoreError::LastAdmin => Self::conflict(
                 "last_admin",
                 "an organization must keep at least one admin: make someone else an admin first",
             ),
-            StoreError::UserNotFound => {
-                Self::not_found("there is no user with that name").with_field("username")
-            }
+            StoreError::UserNotFound => Self::not_found("there is no user with that name").with_field("username"),
             StoreError::RobotNotFound => {
                 Self::not_found("there is no robot account with that name in this organization").with_field("robot")
             }
@@ -162,9 +157,7 @@ impl From<StoreError> for ApiError {
                 "only members of the organization can join its teams: add them to the organization first",
             )
             .with_field("username"),
-            StoreError::InvalidSetupCode => {
-                Self::forbidden("the setup code is not valid").with_field("code")
-            }
+            StoreError::InvalidSetupCode => Self::forbidden("the setup code is not valid").with_field("code"),
             StoreError::SetupComplete => Self::conflict(
                 "setup_complete",
                 "setup is already complete: log in, or ask an instance administrator for an account",

@@ -38,26 +38,28 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 "send the request body as JSON with Content-Type: application/json",
             ));
         }
-        let bytes =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection {
-                    BytesRejection::FailedToBufferBody(failure)
-                        if failure.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-                    {
-                        ApiError::new(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            "payload_too_large",
-                            "the request body is too large",
-                        )
-                    }
-                    other => ApiError::bad_request("invalid_body", other.body_text()),
-                })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| match rejection {
+                BytesRejection::FailedToBufferBody(failure) if failure.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "the request body is too large",
+                    )
+                }
+                other => ApiError::bad_request("invalid_body", other.body_text()),
+            })?;
         Ok(Self(bytes))
     }
 }
 
 impl JsonBody {
+    /// A body read some other way (optional bodies), to parse the same way.
+    pub fn from_bytes(bytes: Bytes) -> Self {
+        Self(bytes)
+    }
+
     /// Parses the body; malformed JSON is a 400, a well-formed body with a
     /// wrong, missing or unknown field a 422 naming that field.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
@@ -93,10 +95,7 @@ impl JsonBody {
 }
 
 fn invalid_json(error: &serde_json::Error) -> ApiError {
-    ApiError::bad_request(
-        "invalid_json",
-        format!("the body is not valid JSON: {error}"),
-    )
+    ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {error}"))
 }
 
 /// serde_json appends " at line 1 column 17"; people need the field, not that.
@@ -179,7 +178,6 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(|| {
-            ApiError::bad_request("invalid_cursor", "cursor is not one this server handed out")
-                .with_field("cursor")
+            ApiError::bad_request("invalid_cursor", "cursor is not one this server handed out").with_field("cursor")
         })
 }

@@ -15,7 +15,9 @@ pub mod auth;
 pub mod console;
 pub mod error;
 pub mod extract;
+pub mod keys;
 pub mod state;
+pub mod verification;
 pub mod verify;
 
 use std::future::Future;
@@ -42,11 +44,10 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api::router())
         .merge(console::router())
+        .merge(verification::router(&state))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .fallback(|| async {
-            ApiError::not_found("there is no such route; the API lives under /v1")
-        })
+        .fallback(|| async { ApiError::not_found("there is no such route; the API lives under /v1") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -94,10 +95,7 @@ pub async fn prepare_first_run(state: &AppState) -> Result<Option<SetupCode>, Ap
         return Ok(None);
     }
     let code = SetupCode::generate();
-    state
-        .store()
-        .add_setup_code(&code.hash(), state.now())
-        .await?;
+    state.store().add_setup_code(&code.hash(), state.now()).await?;
     Ok(Some(code))
 }
 
@@ -109,6 +107,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let flusher = tokio::spawn(flush_usage_periodically(state.clone()));
+    let key_reloader = tokio::spawn(reload_keys_periodically(state.clone()));
     let result = axum::serve(
         listener,
         app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
@@ -116,21 +115,30 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     flusher.abort();
+    key_reloader.abort();
     state.flush_usage().await;
     result
 }
 
 async fn flush_usage_periodically(state: AppState) {
-    let mut interval = tokio::time::interval(
-        state
-            .config()
-            .usage_flush_interval
-            .max(Duration::from_millis(10)),
-    );
+    let mut interval = tokio::time::interval(state.config().usage_flush_interval.max(Duration::from_millis(10)));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
         state.flush_usage().await;
+    }
+}
+
+/// Picks up keys rotated by another replica sharing the database.
+async fn reload_keys_periodically(state: AppState) {
+    let mut interval = tokio::time::interval(Duration::from_secs(30));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        if let Err(error) = state.keys().reload(state.store()).await {
+            tracing::warn!(%error, "could not reload signing keys");
+        }
     }
 }
 
@@ -149,10 +157,7 @@ pub async fn run(state: AppState) -> Result<(), Box<dyn std::error::Error + Send
     } else {
         config.public_url.clone()
     };
-    if let Some(code) = prepare_first_run(&state)
-        .await
-        .map_err(|error| format!("{error:?}"))?
-    {
+    if let Some(code) = prepare_first_run(&state).await.map_err(|error| format!("{error:?}"))? {
         // Printed, not logged: it is for the person at the terminal.
         eprintln!(
             "\n  This installation has no users yet. Create the first administrator with this\n  \

@@ -7,6 +7,7 @@ use std::time::Duration;
 use robots_core::Clock;
 use robots_store::Store;
 
+use crate::keys::{KeyError, KeyRing};
 use crate::verify::UsageRecorder;
 
 /// Who may create user accounts.
@@ -34,6 +35,18 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Mark console cookies `Secure` (set when the public URL is https).
     pub secure_cookies: bool,
+    /// `iss` of the JWTs we sign; a registry's `auth.token.issuer`.
+    pub issuer: String,
+    /// The registry `service` names we issue tokens for (a registry's
+    /// `auth.token.service`); the JWT's `aud`.
+    pub registry_services: Vec<String>,
+    /// Where the Docker registry token service answers.
+    pub registry_token_path: String,
+    pub registry_token_ttl: Duration,
+    /// Lifetime of OAuth2 access tokens.
+    pub access_token_ttl: Duration,
+    /// Audiences a client-credentials request may ask for; the first is the default.
+    pub oauth_audiences: Vec<String>,
 }
 
 impl ServerConfig {
@@ -46,7 +59,25 @@ impl ServerConfig {
             usage_flush_interval: Duration::from_secs(1),
             max_body_bytes: 64 * 1024,
             secure_cookies: false,
+            issuer: format!("http://{listen}"),
+            registry_services: vec!["registry".to_owned()],
+            registry_token_path: "/v2/token".to_owned(),
+            registry_token_ttl: Duration::from_secs(300),
+            access_token_ttl: Duration::from_secs(900),
+            oauth_audiences: Vec::new(),
         }
+    }
+
+    /// The longest any token we sign lives: how long a retired key stays published.
+    pub fn max_token_ttl(&self) -> Duration {
+        self.registry_token_ttl.max(self.access_token_ttl)
+    }
+
+    /// The audience of OAuth2 access tokens when the client asks for none.
+    pub fn default_audience(&self) -> &str {
+        self.oauth_audiences
+            .first()
+            .map_or(self.issuer.as_str(), String::as_str)
     }
 }
 
@@ -60,16 +91,25 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub config: ServerConfig,
     pub usage: UsageRecorder,
+    pub keys: KeyRing,
 }
 
 impl AppState {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, config: ServerConfig) -> Self {
-        Self(Arc::new(Inner {
+    /// Builds the state, loading the signing keys (creating the first one
+    /// on a fresh installation).
+    pub async fn new(store: Store, clock: Arc<dyn Clock>, config: ServerConfig) -> Result<Self, KeyError> {
+        let keys = KeyRing::load_or_create(&store, clock.now(), config.max_token_ttl()).await?;
+        Ok(Self(Arc::new(Inner {
             store,
             clock,
             config,
             usage: UsageRecorder::default(),
-        }))
+            keys,
+        })))
+    }
+
+    pub fn keys(&self) -> &KeyRing {
+        &self.0.keys
     }
 
     pub fn store(&self) -> &Store {

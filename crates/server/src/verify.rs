@@ -56,8 +56,8 @@ impl RobotCredential {
     /// From HTTP Basic's username and password.
     pub fn from_basic(username: &str, password: &str) -> Result<Self, RobotAuthFailure> {
         let access_id = Uuid::try_parse(username).map_err(|_| RobotAuthFailure::Malformed)?;
-        let token = SecretToken::parse_kind(SecretKind::RobotToken, password)
-            .map_err(|_| RobotAuthFailure::Malformed)?;
+        let token =
+            SecretToken::parse_kind(SecretKind::RobotToken, password).map_err(|_| RobotAuthFailure::Malformed)?;
         Ok(Self {
             access_id: Some(access_id),
             token,
@@ -109,10 +109,7 @@ impl AppState {
         if owner.secret_hash != hash {
             return Ok(Err(RobotAuthFailure::UnknownToken));
         }
-        if credential
-            .access_id
-            .is_some_and(|claimed| claimed != owner.access_id)
-        {
+        if credential.access_id.is_some_and(|claimed| claimed != owner.access_id) {
             return Ok(Err(RobotAuthFailure::AccessIdMismatch));
         }
         if owner.expires_at.is_some_and(|expiry| expiry <= self.now()) {
@@ -143,10 +140,7 @@ impl UsageRecorder {
     /// Notes a use unless one of the same token was noted within the last
     /// [`USAGE_RESOLUTION`]. Never blocks on I/O.
     pub fn note(&self, token_use: TokenUse) {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(previous) = state.last_noted.get(&token_use.access_id)
             && token_use.at < *previous + USAGE_RESOLUTION
         {
@@ -160,15 +154,10 @@ impl UsageRecorder {
     /// round; losing a last-used time is never worth failing a request over.
     pub async fn flush(&self, store: &Store, now: OffsetDateTime) {
         let batch = {
-            let mut state = self
-                .state
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             // Tokens not used for a whole resolution period need no memory:
             // their next use will be recorded anyway.
-            state
-                .last_noted
-                .retain(|_, noted| *noted + USAGE_RESOLUTION > now);
+            state.last_noted.retain(|_, noted| *noted + USAGE_RESOLUTION > now);
             std::mem::take(&mut state.pending)
         };
         if batch.is_empty() {
@@ -176,10 +165,7 @@ impl UsageRecorder {
         }
         if let Err(error) = store.record_token_uses(&batch).await {
             tracing::warn!(%error, uses = batch.len(), "could not record token uses; will retry");
-            let mut state = self
-                .state
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             state.pending.extend(batch);
         }
     }

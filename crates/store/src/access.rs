@@ -10,8 +10,8 @@ use uuid::Uuid;
 use crate::error::name_conflict;
 use crate::records::{member_kind, name, optional_name, permission, repo_path, time};
 use crate::{
-    Page, RepoAccess, Repository, Store, StoreError, Team, TeamGrant, TeamMember, fetch_limit,
-    in_write_tx, on_pool, page,
+    Page, RepoAccess, Repository, Store, StoreError, Team, TeamGrant, TeamMember, fetch_limit, in_write_tx, on_pool,
+    page,
 };
 
 #[derive(sqlx::FromRow)]
@@ -126,12 +126,7 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt("team vanished after insert".into()))
     }
 
-    pub async fn list_teams(
-        &self,
-        org_id: Uuid,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<Team>, StoreError> {
+    pub async fn list_teams(&self, org_id: Uuid, after: Option<&str>, limit: u32) -> Result<Page<Team>, StoreError> {
         let rows: Vec<TeamRow> = on_pool!(self, pool => sqlx::query_as(concat!(
             "SELECT ", team_columns!(), " WHERE t.org_id = $1 AND t.name > $2 ORDER BY t.name LIMIT $3"))
             .bind(org_id)
@@ -139,10 +134,7 @@ impl Store {
             .bind(fetch_limit(limit))
             .fetch_all(pool)
             .await)?;
-        let items = rows
-            .into_iter()
-            .map(Team::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = rows.into_iter().map(Team::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(page(items, limit))
     }
 
@@ -175,8 +167,7 @@ impl Store {
         if updated == 0 {
             return Ok(None);
         }
-        self.get_team(team.org_id, new_name.unwrap_or(&team.name))
-            .await
+        self.get_team(team.org_id, new_name.unwrap_or(&team.name)).await
     }
 
     /// Deletes a team; its memberships and grants go with it.
@@ -219,12 +210,7 @@ impl Store {
     }
 
     /// Adds a user who belongs to the team's organization; `true` if new.
-    pub async fn add_team_user(
-        &self,
-        team: &Team,
-        username: &Name,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    pub async fn add_team_user(&self, team: &Team, username: &Name, now: OffsetDateTime) -> Result<bool, StoreError> {
         in_write_tx!(self, tx => {
             let user_id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM accounts WHERE name = $1 AND kind = 'user'")
                 .bind(username.as_str())
@@ -252,11 +238,7 @@ impl Store {
         })
     }
 
-    pub async fn remove_team_user(
-        &self,
-        team_id: Uuid,
-        username: &Name,
-    ) -> Result<bool, StoreError> {
+    pub async fn remove_team_user(&self, team_id: Uuid, username: &Name) -> Result<bool, StoreError> {
         let removed = on_pool!(self, pool => sqlx::query(
             "DELETE FROM team_users WHERE team_id = $1
              AND user_id = (SELECT id FROM accounts WHERE name = $2 AND kind = 'user')")
@@ -269,12 +251,7 @@ impl Store {
     }
 
     /// Adds a robot of the team's own organization (no other); `true` if new.
-    pub async fn add_team_robot(
-        &self,
-        team: &Team,
-        robot: &Name,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    pub async fn add_team_robot(&self, team: &Team, robot: &Name, now: OffsetDateTime) -> Result<bool, StoreError> {
         in_write_tx!(self, tx => {
             let robot_id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM robots WHERE org_id = $1 AND name = $2")
                 .bind(team.org_id)
@@ -361,11 +338,7 @@ impl Store {
         Ok(page(items, limit))
     }
 
-    pub async fn get_repository(
-        &self,
-        org_id: Uuid,
-        path: &RepoPath,
-    ) -> Result<Option<Repository>, StoreError> {
+    pub async fn get_repository(&self, org_id: Uuid, path: &RepoPath) -> Result<Option<Repository>, StoreError> {
         let row: Option<RepositoryRow> = on_pool!(self, pool => sqlx::query_as(concat!(
             "SELECT ", repository_columns!(), " WHERE r.org_id = $1 AND r.name = $2"))
             .bind(org_id)
@@ -428,11 +401,7 @@ impl Store {
         })
     }
 
-    pub async fn revoke_grant(
-        &self,
-        team_id: Uuid,
-        repository_id: Uuid,
-    ) -> Result<bool, StoreError> {
+    pub async fn revoke_grant(&self, team_id: Uuid, repository_id: Uuid) -> Result<bool, StoreError> {
         let revoked = on_pool!(self, pool => sqlx::query("DELETE FROM grants WHERE team_id = $1 AND repository_id = $2")
             .bind(team_id)
             .bind(repository_id)
@@ -455,10 +424,7 @@ impl Store {
     }
 
     /// The grants on a repository, by team.
-    pub async fn list_repository_grants(
-        &self,
-        repository_id: Uuid,
-    ) -> Result<Vec<TeamGrant>, StoreError> {
+    pub async fn list_repository_grants(&self, repository_id: Uuid) -> Result<Vec<TeamGrant>, StoreError> {
         let rows: Vec<GrantRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT t.name AS team, r.name AS repository, g.permission, g.created_at AS granted_at
              FROM grants g JOIN teams t ON t.id = g.team_id JOIN repositories r ON r.id = g.repository_id
@@ -471,10 +437,7 @@ impl Store {
 
     /// Everyone who reaches a repository: every member (user or robot) of
     /// every team with a grant on it, with the grant and the team.
-    pub async fn repository_access(
-        &self,
-        repository_id: Uuid,
-    ) -> Result<Vec<RepoAccess>, StoreError> {
+    pub async fn repository_access(&self, repository_id: Uuid) -> Result<Vec<RepoAccess>, StoreError> {
         #[derive(sqlx::FromRow)]
         struct Row {
             kind: String,

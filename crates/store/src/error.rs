@@ -23,10 +23,7 @@ pub enum StoreError {
     #[error("database URLs must start with postgres://, postgresql:// or sqlite://")]
     UnsupportedUrl,
     #[error("cannot create the data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
+    DataDir { path: String, source: std::io::Error },
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

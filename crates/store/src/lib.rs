@@ -12,6 +12,7 @@
 
 mod access;
 mod error;
+mod keys;
 mod orgs;
 mod records;
 mod robots;
@@ -28,6 +29,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use error::StoreError;
+pub use keys::SigningKeyRecord;
 pub use records::*;
 
 /// Which database a store runs on.
@@ -91,7 +93,9 @@ impl Store {
             source,
         })?;
         restrict_permissions(data_dir);
-        Self::open_sqlite(&data_dir.join("robots.db")).await
+        let path = data_dir.join("robots.db");
+        create_private_file(&path);
+        Self::open_sqlite(&path).await
     }
 
     pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
@@ -179,15 +183,31 @@ fn restrict_permissions(dir: &Path) {
     }
 }
 
+/// Creates the database file readable by its owner only (it holds password
+/// hashes and signing keys), before SQLite creates it with the umask's mode.
+/// SQLite gives its `-wal` and `-shm` files the same mode.
+fn create_private_file(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        if !path.exists()
+            && let Err(error) = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+        {
+            tracing::warn!(path = %path.display(), %error, "could not create the database file");
+        }
+    }
+}
+
 /// Keyset pagination: at most `limit` items after `after`, plus whether more exist.
 pub(crate) fn page<T>(mut rows: Vec<T>, limit: u32) -> Page<T> {
     let limit = limit as usize;
     let has_more = rows.len() > limit;
     rows.truncate(limit);
-    Page {
-        items: rows,
-        has_more,
-    }
+    Page { items: rows, has_more }
 }
 
 /// The `LIMIT` to ask the database for: one more than the page, to learn

@@ -8,8 +8,7 @@ use uuid::Uuid;
 use crate::error::name_conflict;
 use crate::records::{name, role, time};
 use crate::{
-    AccountLookup, Member, Org, OrgMembership, Page, Store, StoreError, fetch_limit, in_write_tx,
-    on_pool, page,
+    AccountLookup, Member, Org, OrgMembership, Page, Store, StoreError, fetch_limit, in_write_tx, on_pool, page,
 };
 
 #[derive(sqlx::FromRow)]
@@ -58,12 +57,10 @@ impl TryFrom<MemberRow> for Member {
 /// organization `$org_id` has no admin left.
 macro_rules! ensure_an_admin_remains {
     ($tx:ident, $org_id:expr) => {{
-        let admins: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM org_members WHERE org_id = $1 AND role = 'admin'",
-        )
-        .bind($org_id)
-        .fetch_one(&mut *$tx)
-        .await?;
+        let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM org_members WHERE org_id = $1 AND role = 'admin'")
+            .bind($org_id)
+            .fetch_one(&mut *$tx)
+            .await?;
         if admins == 0 {
             return Err(StoreError::LastAdmin);
         }
@@ -86,11 +83,7 @@ macro_rules! lock_org {
 impl Store {
     /// What `account` names, as seen by `viewer`: a personal account, an
     /// organization with the viewer's role in it, or nothing.
-    pub async fn lookup_account(
-        &self,
-        account: &str,
-        viewer: Uuid,
-    ) -> Result<Option<AccountLookup>, StoreError> {
+    pub async fn lookup_account(&self, account: &str, viewer: Uuid) -> Result<Option<AccountLookup>, StoreError> {
         #[derive(sqlx::FromRow)]
         struct Row {
             id: Uuid,
@@ -229,10 +222,7 @@ impl Store {
             .bind(fetch_limit(limit))
             .fetch_all(pool)
             .await)?;
-        let items = rows
-            .into_iter()
-            .map(Member::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = rows.into_iter().map(Member::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(page(items, limit))
     }
 
@@ -285,12 +275,7 @@ impl Store {
 
     /// Removes `username` from the organization; `false` if they were not a
     /// member. Refuses to remove the last admin.
-    pub async fn remove_member(
-        &self,
-        org_id: Uuid,
-        username: &Name,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    pub async fn remove_member(&self, org_id: Uuid, username: &Name, now: OffsetDateTime) -> Result<bool, StoreError> {
         in_write_tx!(self, tx => {
             lock_org!(tx, org_id, now);
             let removed = sqlx::query(

@@ -119,6 +119,7 @@ pub struct NewToken<'a> {
 pub struct TokenOwner {
     pub access_id: Uuid,
     pub token_name: Name,
+    pub created_at: OffsetDateTime,
     pub secret_hash: robots_core::SecretHash,
     pub expires_at: Option<OffsetDateTime>,
     pub robot_id: Uuid,
@@ -219,8 +220,7 @@ pub(crate) fn optional_time(millis: Option<i64>) -> Option<OffsetDateTime> {
 }
 
 pub(crate) fn repo_path(raw: String) -> Result<RepoPath, StoreError> {
-    RepoPath::parse(&raw)
-        .map_err(|error| StoreError::Corrupt(format!("repository {raw:?}: {error}")))
+    RepoPath::parse(&raw).map_err(|error| StoreError::Corrupt(format!("repository {raw:?}: {error}")))
 }
 
 pub(crate) fn permission(raw: &str) -> Result<Permission, StoreError> {

@@ -51,11 +51,7 @@ macro_rules! robot_columns {
 }
 
 impl Store {
-    pub async fn create_robot(
-        &self,
-        robot: &NewRobot<'_>,
-        now: OffsetDateTime,
-    ) -> Result<Robot, StoreError> {
+    pub async fn create_robot(&self, robot: &NewRobot<'_>, now: OffsetDateTime) -> Result<Robot, StoreError> {
         let id = Uuid::now_v7();
         let at = to_millis(now);
         on_pool!(self, pool => sqlx::query(
@@ -76,12 +72,7 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt("robot vanished after insert".into()))
     }
 
-    pub async fn list_robots(
-        &self,
-        org_id: Uuid,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<Robot>, StoreError> {
+    pub async fn list_robots(&self, org_id: Uuid, after: Option<&str>, limit: u32) -> Result<Page<Robot>, StoreError> {
         let rows: Vec<RobotRow> = on_pool!(self, pool => sqlx::query_as(concat!(
             "SELECT ", robot_columns!(), " WHERE r.org_id = $1 AND r.name > $2 ORDER BY r.name LIMIT $3"))
             .bind(org_id)
@@ -89,10 +80,7 @@ impl Store {
             .bind(fetch_limit(limit))
             .fetch_all(pool)
             .await)?;
-        let items = rows
-            .into_iter()
-            .map(Robot::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = rows.into_iter().map(Robot::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(page(items, limit))
     }
 

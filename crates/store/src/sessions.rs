@@ -49,13 +49,8 @@ impl Store {
             .bind(to_millis(now))
             .fetch_optional(pool)
             .await)?;
-        row.map(|row| {
-            Ok((
-                User::try_from(row.user)?,
-                crate::records::time(row.expires_at),
-            ))
-        })
-        .transpose()
+        row.map(|row| Ok((User::try_from(row.user)?, crate::records::time(row.expires_at))))
+            .transpose()
     }
 
     /// Ends a session; `false` if there was none.

@@ -31,9 +31,7 @@ pub async fn fresh(backend: Backend) -> Option<TestStore> {
 #[allow(clippy::expect_used)]
 pub async fn fresh_sqlite() -> TestStore {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = Store::open_data_dir(dir.path())
-        .await
-        .expect("open SQLite store");
+    let store = Store::open_data_dir(dir.path()).await.expect("open SQLite store");
     TestStore {
         store,
         dir: Some(dir),
@@ -49,9 +47,7 @@ pub async fn fresh_postgres_url() -> Option<String> {
         if std::env::var("CI").is_ok_and(|ci| ci == "true") {
             panic!("ROBOTS_TEST_POSTGRES_URL is not set: in CI every test runs on PostgreSQL too");
         }
-        eprintln!(
-            "note: skipping the PostgreSQL half: set ROBOTS_TEST_POSTGRES_URL or use scripts/test"
-        );
+        eprintln!("note: skipping the PostgreSQL half: set ROBOTS_TEST_POSTGRES_URL or use scripts/test");
         return None;
     };
     let name = format!("robots_test_{}", uuid::Uuid::new_v4().simple());
@@ -63,18 +59,14 @@ pub async fn fresh_postgres_url() -> Option<String> {
         .await
         .expect("create test database");
     let _ = admin.close().await;
-    let (base, _) = admin_url
-        .rsplit_once('/')
-        .expect("URL with a database path");
+    let (base, _) = admin_url.rsplit_once('/').expect("URL with a database path");
     Some(format!("{base}/{name}"))
 }
 
 #[allow(clippy::expect_used)]
 pub async fn fresh_postgres() -> Option<TestStore> {
     let url = fresh_postgres_url().await?;
-    let store = Store::open_postgres(&url)
-        .await
-        .expect("open PostgreSQL store");
+    let store = Store::open_postgres(&url).await.expect("open PostgreSQL store");
     Some(TestStore {
         store,
         dir: None,

@@ -8,8 +8,7 @@ use uuid::Uuid;
 use crate::error::name_conflict;
 use crate::records::{name, optional_name, optional_time, time};
 use crate::{
-    NewToken, Page, Store, StoreError, TokenInfo, TokenOwner, TokenUse, fetch_limit, in_write_tx,
-    on_pool, page,
+    NewToken, Page, Store, StoreError, TokenInfo, TokenOwner, TokenUse, fetch_limit, in_write_tx, on_pool, page,
 };
 
 #[derive(sqlx::FromRow)]
@@ -51,11 +50,7 @@ macro_rules! token_columns {
 }
 
 impl Store {
-    pub async fn create_token(
-        &self,
-        token: &NewToken<'_>,
-        now: OffsetDateTime,
-    ) -> Result<TokenInfo, StoreError> {
+    pub async fn create_token(&self, token: &NewToken<'_>, now: OffsetDateTime) -> Result<TokenInfo, StoreError> {
         let created_at = to_millis(now);
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO robot_tokens (access_id, robot_id, name, secret_hash, created_at, created_by, expires_at)
@@ -96,11 +91,7 @@ impl Store {
         Ok(page(items, limit))
     }
 
-    pub async fn get_token(
-        &self,
-        robot_id: Uuid,
-        access_id: Uuid,
-    ) -> Result<Option<TokenInfo>, StoreError> {
+    pub async fn get_token(&self, robot_id: Uuid, access_id: Uuid) -> Result<Option<TokenInfo>, StoreError> {
         let row: Option<TokenRow> = on_pool!(self, pool => sqlx::query_as(concat!(
             "SELECT ", token_columns!(), " WHERE t.robot_id = $1 AND t.access_id = $2"))
             .bind(robot_id)
@@ -123,14 +114,12 @@ impl Store {
 
     /// The owner of the token whose secret hashes to `hash`. Expiry is the
     /// caller's to judge (it holds the clock).
-    pub async fn find_token_owner(
-        &self,
-        hash: &SecretHash,
-    ) -> Result<Option<TokenOwner>, StoreError> {
+    pub async fn find_token_owner(&self, hash: &SecretHash) -> Result<Option<TokenOwner>, StoreError> {
         #[derive(sqlx::FromRow)]
         struct Row {
             access_id: Uuid,
             token_name: String,
+            created_at: i64,
             secret_hash: Vec<u8>,
             expires_at: Option<i64>,
             robot_id: Uuid,
@@ -139,7 +128,7 @@ impl Store {
             org_name: String,
         }
         let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT t.access_id, t.name AS token_name, t.secret_hash, t.expires_at,
+            "SELECT t.access_id, t.name AS token_name, t.created_at, t.secret_hash, t.expires_at,
                     r.id AS robot_id, r.name AS robot_name, a.id AS org_id, a.name AS org_name
              FROM robot_tokens t JOIN robots r ON r.id = t.robot_id JOIN accounts a ON a.id = r.org_id
              WHERE t.secret_hash = $1")
@@ -150,6 +139,7 @@ impl Store {
         Ok(Some(TokenOwner {
             access_id: row.access_id,
             token_name: name(row.token_name)?,
+            created_at: time(row.created_at),
             secret_hash: SecretHash::from_bytes(&row.secret_hash)
                 .ok_or_else(|| StoreError::Corrupt("secret hash length".into()))?,
             expires_at: optional_time(row.expires_at),

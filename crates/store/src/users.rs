@@ -64,16 +64,14 @@ macro_rules! insert_user {
             .execute(&mut *$tx)
             .await
             .map_err(name_conflict)?;
-        sqlx::query(
-            "INSERT INTO users (id, email, password_hash, instance_admin) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id)
-        .bind(user.email.as_str())
-        .bind(user.password_hash.as_str())
-        .bind(instance_admin)
-        .execute(&mut *$tx)
-        .await
-        .map_err(name_conflict)?;
+        sqlx::query("INSERT INTO users (id, email, password_hash, instance_admin) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(user.email.as_str())
+            .bind(user.password_hash.as_str())
+            .bind(instance_admin)
+            .execute(&mut *$tx)
+            .await
+            .map_err(name_conflict)?;
         User {
             id,
             name: user.name.clone(),
@@ -92,11 +90,7 @@ impl Store {
     }
 
     /// Remembers a setup code printed by a server that found no users.
-    pub async fn add_setup_code(
-        &self,
-        code: &SecretHash,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    pub async fn add_setup_code(&self, code: &SecretHash, now: OffsetDateTime) -> Result<(), StoreError> {
         on_pool!(self, pool => sqlx::query("INSERT INTO setup_codes (code_hash, created_at) VALUES ($1, $2)")
             .bind(code.as_bytes().as_slice())
             .bind(to_millis(now))
@@ -137,11 +131,7 @@ impl Store {
     }
 
     /// Creates a user with a personal account of the same name.
-    pub async fn create_user(
-        &self,
-        user: &NewUser,
-        now: OffsetDateTime,
-    ) -> Result<User, StoreError> {
+    pub async fn create_user(&self, user: &NewUser, now: OffsetDateTime) -> Result<User, StoreError> {
         in_write_tx!(self, tx => {
             let created = insert_user!(tx, user, user.instance_admin, now);
             tx.commit().await?;
@@ -150,10 +140,7 @@ impl Store {
     }
 
     /// The user and their password hash, for a login attempt.
-    pub async fn find_user_for_login(
-        &self,
-        username: &Name,
-    ) -> Result<Option<(User, String)>, StoreError> {
+    pub async fn find_user_for_login(&self, username: &Name) -> Result<Option<(User, String)>, StoreError> {
         let row: Option<LoginRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT a.id, a.name, u.email, u.instance_admin, a.created_at, u.password_hash
              FROM accounts a JOIN users u ON u.id = a.id WHERE a.name = $1")
@@ -165,9 +152,6 @@ impl Store {
     }
 
     pub async fn find_user(&self, username: &Name) -> Result<Option<User>, StoreError> {
-        Ok(self
-            .find_user_for_login(username)
-            .await?
-            .map(|(user, _)| user))
+        Ok(self.find_user_for_login(username).await?.map(|(user, _)| user))
     }
 }

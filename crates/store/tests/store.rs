@@ -7,9 +7,7 @@ use std::time::Duration;
 use robots_core::access::{Permission, RepoAction, RepoPath, may, resolve};
 use robots_core::{Name, Role, SecretHash, SecretKind, SecretToken};
 use robots_store::testing::TestStore;
-use robots_store::{
-    AccountLookup, Backend, NewRobot, NewToken, NewUser, Store, StoreError, TokenUse,
-};
+use robots_store::{AccountLookup, Backend, NewRobot, NewToken, NewUser, Store, StoreError, TokenUse};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use uuid::Uuid;
@@ -75,19 +73,12 @@ fn new_user(username: &str) -> NewUser {
 }
 
 async fn user(store: &Store, username: &str) -> Uuid {
-    store
-        .create_user(&new_user(username), NOW)
-        .await
-        .unwrap()
-        .id
+    store.create_user(&new_user(username), NOW).await.unwrap().id
 }
 
 async fn org_with_robot(store: &Store) -> (Uuid, Uuid, Uuid) {
     let admin = user(store, "alice").await;
-    let org = store
-        .create_org(&name("acme"), "Acme", admin, NOW)
-        .await
-        .unwrap();
+    let org = store.create_org(&name("acme"), "Acme", admin, NOW).await.unwrap();
     let robot = store
         .create_robot(
             &NewRobot {
@@ -103,12 +94,7 @@ async fn org_with_robot(store: &Store) -> (Uuid, Uuid, Uuid) {
     (admin, org.id, robot.id)
 }
 
-async fn add_token(
-    store: &Store,
-    robot_id: Uuid,
-    admin: Uuid,
-    token_name: &str,
-) -> (Uuid, SecretToken) {
+async fn add_token(store: &Store, robot_id: Uuid, admin: Uuid, token_name: &str) -> (Uuid, SecretToken) {
     let secret = SecretToken::generate(SecretKind::RobotToken);
     let access_id = Uuid::new_v4();
     store
@@ -135,21 +121,13 @@ async fn setup_code_creates_the_first_admin_once(store: Store) {
     store.add_setup_code(&second, NOW).await.unwrap();
     assert_eq!(store.count_users().await.unwrap(), 0);
 
-    let admin = store
-        .complete_setup(&second, &new_user("root"), NOW)
-        .await
-        .unwrap();
-    assert!(
-        admin.instance_admin,
-        "the first user administers the instance"
-    );
+    let admin = store.complete_setup(&second, &new_user("root"), NOW).await.unwrap();
+    assert!(admin.instance_admin, "the first user administers the instance");
     assert_eq!(store.count_users().await.unwrap(), 1);
 
     // Every other code died with it.
     assert!(matches!(
-        store
-            .complete_setup(&first, &new_user("mallory"), NOW)
-            .await,
+        store.complete_setup(&first, &new_user("mallory"), NOW).await,
         Err(StoreError::SetupComplete)
     ));
     assert_eq!(store.count_users().await.unwrap(), 1);
@@ -165,10 +143,7 @@ async fn a_wrong_setup_code_consumes_nothing(store: Store) {
         Err(StoreError::InvalidSetupCode)
     ));
     assert_eq!(store.count_users().await.unwrap(), 0);
-    store
-        .complete_setup(&code, &new_user("root"), NOW)
-        .await
-        .unwrap();
+    store.complete_setup(&code, &new_user("root"), NOW).await.unwrap();
 }
 
 async fn names_are_one_namespace_for_users_and_orgs(store: Store) {
@@ -177,10 +152,7 @@ async fn names_are_one_namespace_for_users_and_orgs(store: Store) {
         store.create_org(&name("alice"), "", alice, NOW).await,
         Err(StoreError::NameTaken)
     ));
-    store
-        .create_org(&name("acme"), "", alice, NOW)
-        .await
-        .unwrap();
+    store.create_org(&name("acme"), "", alice, NOW).await.unwrap();
     assert!(matches!(
         store.create_user(&new_user("acme"), NOW).await,
         Err(StoreError::NameTaken)
@@ -189,13 +161,7 @@ async fn names_are_one_namespace_for_users_and_orgs(store: Store) {
         store.lookup_account("alice", alice).await.unwrap(),
         Some(AccountLookup::User)
     ));
-    assert!(
-        store
-            .lookup_account("nobody", alice)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.lookup_account("nobody", alice).await.unwrap().is_none());
 }
 
 async fn emails_are_unique(store: Store) {
@@ -214,10 +180,7 @@ async fn emails_are_unique(store: Store) {
 async fn organizations_start_with_their_creator_as_admin(store: Store) {
     let alice = user(&store, "alice").await;
     let bob = user(&store, "bob").await;
-    let org = store
-        .create_org(&name("acme"), "Acme Inc.", alice, NOW)
-        .await
-        .unwrap();
+    let org = store.create_org(&name("acme"), "Acme Inc.", alice, NOW).await.unwrap();
     match store.lookup_account("acme", alice).await.unwrap() {
         Some(AccountLookup::Org { org: found, role }) => {
             assert_eq!(found, org);
@@ -232,28 +195,16 @@ async fn organizations_start_with_their_creator_as_admin(store: Store) {
     let orgs = store.list_orgs_of_user(alice, None, 10).await.unwrap();
     assert_eq!(orgs.items.len(), 1);
     assert_eq!(orgs.items[0].role, Role::Admin);
-    assert!(
-        store
-            .list_orgs_of_user(bob, None, 10)
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert!(store.list_orgs_of_user(bob, None, 10).await.unwrap().items.is_empty());
 }
 
 async fn the_last_admin_cannot_leave_or_be_demoted(store: Store) {
     let alice = user(&store, "alice").await;
     user(&store, "bob").await;
-    let org = store
-        .create_org(&name("acme"), "", alice, NOW)
-        .await
-        .unwrap();
+    let org = store.create_org(&name("acme"), "", alice, NOW).await.unwrap();
 
     assert!(matches!(
-        store
-            .set_member(org.id, &name("alice"), Role::Member, NOW)
-            .await,
+        store.set_member(org.id, &name("alice"), Role::Member, NOW).await,
         Err(StoreError::LastAdmin)
     ));
     assert!(matches!(
@@ -261,49 +212,27 @@ async fn the_last_admin_cannot_leave_or_be_demoted(store: Store) {
         Err(StoreError::LastAdmin)
     ));
 
-    let (bob, created) = store
-        .set_member(org.id, &name("bob"), Role::Member, NOW)
-        .await
-        .unwrap();
+    let (bob, created) = store.set_member(org.id, &name("bob"), Role::Member, NOW).await.unwrap();
     assert!(created);
     assert_eq!(bob.role, Role::Member);
-    let (bob, created) = store
-        .set_member(org.id, &name("bob"), Role::Admin, NOW)
-        .await
-        .unwrap();
+    let (bob, created) = store.set_member(org.id, &name("bob"), Role::Admin, NOW).await.unwrap();
     assert!(!created);
     assert_eq!(bob.role, Role::Admin);
 
     // With two admins, one may go.
-    assert!(
-        store
-            .remove_member(org.id, &name("alice"), NOW)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .remove_member(org.id, &name("alice"), NOW)
-            .await
-            .unwrap()
-    );
+    assert!(store.remove_member(org.id, &name("alice"), NOW).await.unwrap());
+    assert!(!store.remove_member(org.id, &name("alice"), NOW).await.unwrap());
     assert!(matches!(
         store.remove_member(org.id, &name("bob"), NOW).await,
         Err(StoreError::LastAdmin)
     ));
     assert!(matches!(
-        store
-            .set_member(org.id, &name("nobody"), Role::Member, NOW)
-            .await,
+        store.set_member(org.id, &name("nobody"), Role::Member, NOW).await,
         Err(StoreError::UserNotFound)
     ));
     let members = store.list_members(org.id, None, 10).await.unwrap();
     assert_eq!(
-        members
-            .items
-            .iter()
-            .map(|m| m.username.as_str())
-            .collect::<Vec<_>>(),
+        members.items.iter().map(|m| m.username.as_str()).collect::<Vec<_>>(),
         ["bob"]
     );
 }
@@ -321,10 +250,7 @@ async fn robots_are_unique_per_organization(store: Store) {
         Err(StoreError::NameTaken)
     ));
 
-    let other = store
-        .create_org(&name("other"), "", admin, NOW)
-        .await
-        .unwrap();
+    let other = store.create_org(&name("other"), "", admin, NOW).await.unwrap();
     let same_name_elsewhere = NewRobot {
         org_id: other.id,
         ..duplicate
@@ -345,17 +271,10 @@ async fn renaming_a_robot_keeps_its_tokens(store: Store) {
         .unwrap()
         .unwrap();
     assert_eq!(renamed.name, name("shipper"));
-    assert_eq!(
-        renamed.description, "ships",
-        "an absent field is left alone"
-    );
+    assert_eq!(renamed.description, "ships", "an absent field is left alone");
     assert_eq!(renamed.updated_at, later);
     assert_eq!(renamed.token_count, 1);
-    let owner = store
-        .find_token_owner(&secret.hash())
-        .await
-        .unwrap()
-        .unwrap();
+    let owner = store.find_token_owner(&secret.hash()).await.unwrap().unwrap();
     assert_eq!(owner.robot_name, name("shipper"));
 
     store
@@ -371,9 +290,7 @@ async fn renaming_a_robot_keeps_its_tokens(store: Store) {
         .await
         .unwrap();
     assert!(matches!(
-        store
-            .update_robot(robot_id, Some(&name("other")), None, later)
-            .await,
+        store.update_robot(robot_id, Some(&name("other")), None, later).await,
         Err(StoreError::NameTaken)
     ));
     assert!(
@@ -388,11 +305,7 @@ async fn renaming_a_robot_keeps_its_tokens(store: Store) {
 async fn tokens_are_found_by_hash_only(store: Store) {
     let (admin, org_id, robot_id) = org_with_robot(&store).await;
     let (access_id, secret) = add_token(&store, robot_id, admin, "ci").await;
-    let owner = store
-        .find_token_owner(&secret.hash())
-        .await
-        .unwrap()
-        .unwrap();
+    let owner = store.find_token_owner(&secret.hash()).await.unwrap().unwrap();
     assert_eq!(owner.access_id, access_id);
     assert_eq!(owner.secret_hash, secret.hash());
     assert_eq!((owner.robot_id, owner.org_id), (robot_id, org_id));
@@ -402,13 +315,7 @@ async fn tokens_are_found_by_hash_only(store: Store) {
     );
 
     let stranger = SecretToken::generate(SecretKind::RobotToken);
-    assert!(
-        store
-            .find_token_owner(&stranger.hash())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.find_token_owner(&stranger.hash()).await.unwrap().is_none());
 
     let duplicate = NewToken {
         access_id: Uuid::new_v4(),
@@ -429,26 +336,14 @@ async fn tokens_are_found_by_hash_only(store: Store) {
 
     assert!(store.delete_token(robot_id, access_id).await.unwrap());
     assert!(!store.delete_token(robot_id, access_id).await.unwrap());
-    assert!(
-        store
-            .find_token_owner(&secret.hash())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.find_token_owner(&secret.hash()).await.unwrap().is_none());
 }
 
 async fn deleting_a_robot_deletes_its_tokens(store: Store) {
     let (admin, _, robot_id) = org_with_robot(&store).await;
     let (_, secret) = add_token(&store, robot_id, admin, "ci").await;
     assert!(store.delete_robot(robot_id).await.unwrap());
-    assert!(
-        store
-            .find_token_owner(&secret.hash())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.find_token_owner(&secret.hash()).await.unwrap().is_none());
     assert!(!store.delete_robot(robot_id).await.unwrap());
 }
 
@@ -456,27 +351,11 @@ async fn deleting_an_org_deletes_everything_in_it(store: Store) {
     let (admin, org_id, robot_id) = org_with_robot(&store).await;
     let (_, secret) = add_token(&store, robot_id, admin, "ci").await;
     assert!(store.delete_org(org_id).await.unwrap());
-    assert!(
-        store
-            .find_token_owner(&secret.hash())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.find_token_owner(&secret.hash()).await.unwrap().is_none());
     assert!(store.lookup_account("acme", admin).await.unwrap().is_none());
-    assert!(
-        store
-            .list_orgs_of_user(admin, None, 10)
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert!(store.list_orgs_of_user(admin, None, 10).await.unwrap().items.is_empty());
     // The name is free again.
-    store
-        .create_org(&name("acme"), "", admin, NOW)
-        .await
-        .unwrap();
+    store.create_org(&name("acme"), "", admin, NOW).await.unwrap();
 }
 
 async fn token_uses_never_move_backwards(store: Store) {
@@ -488,23 +367,13 @@ async fn token_uses_never_move_backwards(store: Store) {
         ip: Some(ip.into()),
         user_agent: Some("skopeo/1.9".into()),
     };
-    store
-        .record_token_uses(&[use_at(5, "10.0.0.5")])
-        .await
-        .unwrap();
-    store
-        .record_token_uses(&[use_at(3, "10.0.0.3")])
-        .await
-        .unwrap();
+    store.record_token_uses(&[use_at(5, "10.0.0.5")]).await.unwrap();
+    store.record_token_uses(&[use_at(3, "10.0.0.3")]).await.unwrap();
     let token = store.get_token(robot_id, access_id).await.unwrap().unwrap();
     assert_eq!(token.last_used_at, Some(NOW + Duration::from_secs(300)));
     assert_eq!(token.last_used_ip.as_deref(), Some("10.0.0.5"));
     assert_eq!(token.last_used_user_agent.as_deref(), Some("skopeo/1.9"));
-    let robot = store
-        .get_robot(org_id, &name("deployer"))
-        .await
-        .unwrap()
-        .unwrap();
+    let robot = store.get_robot(org_id, &name("deployer")).await.unwrap().unwrap();
     assert_eq!(robot.last_used_at, Some(NOW + Duration::from_secs(300)));
 }
 
@@ -516,19 +385,9 @@ async fn sessions_expire(store: Store) {
         .create_session(&session.hash(), alice, NOW, expires)
         .await
         .unwrap();
-    let (found, found_expiry) = store
-        .find_session(&session.hash(), NOW)
-        .await
-        .unwrap()
-        .unwrap();
+    let (found, found_expiry) = store.find_session(&session.hash(), NOW).await.unwrap().unwrap();
     assert_eq!((found.id, found_expiry), (alice, expires));
-    assert!(
-        store
-            .find_session(&session.hash(), expires)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.find_session(&session.hash(), expires).await.unwrap().is_none());
     assert_eq!(store.delete_expired_sessions(expires).await.unwrap(), 1);
     assert!(!store.delete_session(&session.hash()).await.unwrap());
 }
@@ -551,35 +410,18 @@ async fn lists_paginate_by_name(store: Store) {
     }
     let first = store.list_robots(org_id, None, 2).await.unwrap();
     assert_eq!(
-        first
-            .items
-            .iter()
-            .map(|r| r.name.as_str())
-            .collect::<Vec<_>>(),
+        first.items.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
         ["a1", "b2"]
     );
     assert!(first.has_more);
     let second = store.list_robots(org_id, Some("b2"), 2).await.unwrap();
     assert_eq!(
-        second
-            .items
-            .iter()
-            .map(|r| r.name.as_str())
-            .collect::<Vec<_>>(),
+        second.items.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
         ["c3", "deployer"]
     );
     assert!(second.has_more);
-    let last = store
-        .list_robots(org_id, Some("deployer"), 2)
-        .await
-        .unwrap();
-    assert_eq!(
-        last.items
-            .iter()
-            .map(|r| r.name.as_str())
-            .collect::<Vec<_>>(),
-        ["e5"]
-    );
+    let last = store.list_robots(org_id, Some("deployer"), 2).await.unwrap();
+    assert_eq!(last.items.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["e5"]);
     assert!(!last.has_more);
 }
 
@@ -593,10 +435,7 @@ async fn teams_grant_robots_access_to_repositories(store: Store) {
         .create_team(org_id, &name("deployers"), "push images", NOW)
         .await
         .unwrap();
-    let readers = store
-        .create_team(org_id, &name("readers"), "", NOW)
-        .await
-        .unwrap();
+    let readers = store.create_team(org_id, &name("readers"), "", NOW).await.unwrap();
     assert!(matches!(
         store.create_team(org_id, &name("readers"), "", NOW).await,
         Err(StoreError::NameTaken)
@@ -610,46 +449,24 @@ async fn teams_grant_robots_access_to_repositories(store: Store) {
         .await
         .unwrap();
     assert!(matches!(
-        store
-            .create_repository(org_id, &repo("base"), admin, NOW)
-            .await,
+        store.create_repository(org_id, &repo("base"), admin, NOW).await,
         Err(StoreError::NameTaken)
     ));
 
     // A new robot may do nothing.
     assert!(resolve(&store.robot_access(robot_id).await.unwrap()).is_empty());
 
+    assert!(store.add_team_robot(&deployers, &name("deployer"), NOW).await.unwrap());
     assert!(
-        store
-            .add_team_robot(&deployers, &name("deployer"), NOW)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .add_team_robot(&deployers, &name("deployer"), NOW)
-            .await
-            .unwrap(),
+        !store.add_team_robot(&deployers, &name("deployer"), NOW).await.unwrap(),
         "already a member"
     );
-    store
-        .add_team_robot(&readers, &name("deployer"), NOW)
-        .await
-        .unwrap();
-    let (grant, created) = store
-        .set_grant(&deployers, &web, Permission::Write, NOW)
-        .await
-        .unwrap();
+    store.add_team_robot(&readers, &name("deployer"), NOW).await.unwrap();
+    let (grant, created) = store.set_grant(&deployers, &web, Permission::Write, NOW).await.unwrap();
     assert!(created);
     assert_eq!(grant.permission, Permission::Write);
-    store
-        .set_grant(&readers, &web, Permission::Read, NOW)
-        .await
-        .unwrap();
-    store
-        .set_grant(&readers, &base, Permission::Read, NOW)
-        .await
-        .unwrap();
+    store.set_grant(&readers, &web, Permission::Read, NOW).await.unwrap();
+    store.set_grant(&readers, &base, Permission::Read, NOW).await.unwrap();
 
     let snapshot = store.robot_access(robot_id).await.unwrap();
     let effective = resolve(&snapshot);
@@ -660,19 +477,11 @@ async fn teams_grant_robots_access_to_repositories(store: Store) {
     );
     assert_eq!(effective[0].via.len(), 2);
     assert!(may(&snapshot, org_id, &repo("apps/web"), RepoAction::Push));
-    assert!(!may(
-        &snapshot,
-        org_id,
-        &repo("apps/web"),
-        RepoAction::Delete
-    ));
+    assert!(!may(&snapshot, org_id, &repo("apps/web"), RepoAction::Delete));
     assert!(!may(&snapshot, org_id, &repo("base"), RepoAction::Push));
 
     // Changing a grant changes access; revoking it removes it.
-    let (_, created) = store
-        .set_grant(&deployers, &web, Permission::Admin, NOW)
-        .await
-        .unwrap();
+    let (_, created) = store.set_grant(&deployers, &web, Permission::Admin, NOW).await.unwrap();
     assert!(!created);
     assert!(may(
         &store.robot_access(robot_id).await.unwrap(),
@@ -698,21 +507,14 @@ async fn teams_grant_robots_access_to_repositories(store: Store) {
         store.robot_teams(robot_id).await.unwrap(),
         [name("deployers"), name("readers")]
     );
-    let team = store
-        .get_team(org_id, &name("readers"))
-        .await
-        .unwrap()
-        .unwrap();
+    let team = store.get_team(org_id, &name("readers")).await.unwrap().unwrap();
     assert_eq!((team.robot_count, team.grant_count), (1, 2));
 }
 
 async fn team_members_must_belong_to_the_organization(store: Store) {
     let (admin, org_id, _) = org_with_robot(&store).await;
     let outsider = user(&store, "outsider").await;
-    let team = store
-        .create_team(org_id, &name("ops"), "", NOW)
-        .await
-        .unwrap();
+    let team = store.create_team(org_id, &name("ops"), "", NOW).await.unwrap();
     assert!(matches!(
         store.add_team_user(&team, &name("outsider"), NOW).await,
         Err(StoreError::NotAnOrgMember)
@@ -721,18 +523,10 @@ async fn team_members_must_belong_to_the_organization(store: Store) {
         store.add_team_user(&team, &name("nobody"), NOW).await,
         Err(StoreError::UserNotFound)
     ));
-    assert!(
-        store
-            .add_team_user(&team, &name("alice"), NOW)
-            .await
-            .unwrap()
-    );
+    assert!(store.add_team_user(&team, &name("alice"), NOW).await.unwrap());
 
     // A robot of another organization cannot join.
-    let other = store
-        .create_org(&name("globex"), "", outsider, NOW)
-        .await
-        .unwrap();
+    let other = store.create_org(&name("globex"), "", outsider, NOW).await.unwrap();
     store
         .create_robot(
             &NewRobot {
@@ -753,39 +547,17 @@ async fn team_members_must_belong_to_the_organization(store: Store) {
     let members = store.list_team_members(team.id).await.unwrap();
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].name, name("alice"));
-    assert!(
-        store
-            .remove_team_user(team.id, &name("alice"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .remove_team_user(team.id, &name("alice"))
-            .await
-            .unwrap()
-    );
+    assert!(store.remove_team_user(team.id, &name("alice")).await.unwrap());
+    assert!(!store.remove_team_user(team.id, &name("alice")).await.unwrap());
     let _ = admin;
 }
 
 async fn deleting_teams_repositories_and_robots_removes_access(store: Store) {
     let (admin, org_id, robot_id) = org_with_robot(&store).await;
-    let team = store
-        .create_team(org_id, &name("deployers"), "", NOW)
-        .await
-        .unwrap();
-    let web = store
-        .create_repository(org_id, &repo("web"), admin, NOW)
-        .await
-        .unwrap();
-    store
-        .add_team_robot(&team, &name("deployer"), NOW)
-        .await
-        .unwrap();
-    store
-        .set_grant(&team, &web, Permission::Write, NOW)
-        .await
-        .unwrap();
+    let team = store.create_team(org_id, &name("deployers"), "", NOW).await.unwrap();
+    let web = store.create_repository(org_id, &repo("web"), admin, NOW).await.unwrap();
+    store.add_team_robot(&team, &name("deployer"), NOW).await.unwrap();
+    store.set_grant(&team, &web, Permission::Write, NOW).await.unwrap();
     assert!(!resolve(&store.robot_access(robot_id).await.unwrap()).is_empty());
 
     assert!(store.delete_team(team.id).await.unwrap());
@@ -794,32 +566,15 @@ async fn deleting_teams_repositories_and_robots_removes_access(store: Store) {
         "a deleted team's grants are gone"
     );
 
-    let team = store
-        .create_team(org_id, &name("deployers"), "", NOW)
-        .await
-        .unwrap();
-    store
-        .add_team_robot(&team, &name("deployer"), NOW)
-        .await
-        .unwrap();
-    store
-        .set_grant(&team, &web, Permission::Write, NOW)
-        .await
-        .unwrap();
+    let team = store.create_team(org_id, &name("deployers"), "", NOW).await.unwrap();
+    store.add_team_robot(&team, &name("deployer"), NOW).await.unwrap();
+    store.set_grant(&team, &web, Permission::Write, NOW).await.unwrap();
     assert!(store.delete_repository(web.id).await.unwrap());
     assert!(resolve(&store.robot_access(robot_id).await.unwrap()).is_empty());
     assert!(store.list_team_grants(team.id).await.unwrap().is_empty());
 
-    assert!(
-        store
-            .remove_team_robot(&team, &name("deployer"))
-            .await
-            .unwrap()
-    );
-    store
-        .add_team_robot(&team, &name("deployer"), NOW)
-        .await
-        .unwrap();
+    assert!(store.remove_team_robot(&team, &name("deployer")).await.unwrap());
+    store.add_team_robot(&team, &name("deployer"), NOW).await.unwrap();
     store.delete_robot(robot_id).await.unwrap();
     assert!(store.list_team_members(team.id).await.unwrap().is_empty());
 }

@@ -67,9 +67,7 @@ pub enum TeamsCommand {
     #[command(after_help = "Example:\n  robots teams get deployers -o yaml")]
     Get { team: String },
     /// Create a team.
-    #[command(
-        after_help = "Example:\n  robots teams create deployers --description \"Push application images\""
-    )]
+    #[command(after_help = "Example:\n  robots teams create deployers --description \"Push application images\"")]
     Create {
         team: String,
         #[arg(long)]
@@ -150,11 +148,7 @@ pub enum ReposCommand {
 }
 
 fn repository_path(repository: &str) -> String {
-    repository
-        .split('/')
-        .map(segment)
-        .collect::<Vec<_>>()
-        .join("/")
+    repository.split('/').map(segment).collect::<Vec<_>>().join("/")
 }
 
 fn team_rows(teams: &[Value]) -> String {
@@ -210,10 +204,7 @@ pub async fn teams(context: &Context, command: TeamsCommand) -> Result<(), CliEr
                     ("Description", text(t, "description")),
                     ("Created", age(t, "created_at", "-")),
                 ]);
-                let members = t["members"]
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
+                let members = t["members"].as_array().map(Vec::as_slice).unwrap_or_default();
                 out.push('\n');
                 out.push_str(&table(
                     &["member", "kind"],
@@ -224,10 +215,7 @@ pub async fn teams(context: &Context, command: TeamsCommand) -> Result<(), CliEr
                 ));
                 out.push('\n');
                 out.push_str(&grant_rows(
-                    t["grants"]
-                        .as_array()
-                        .map(Vec::as_slice)
-                        .unwrap_or_default(),
+                    t["grants"].as_array().map(Vec::as_slice).unwrap_or_default(),
                 ));
                 out
             });
@@ -245,9 +233,7 @@ pub async fn teams(context: &Context, command: TeamsCommand) -> Result<(), CliEr
                 field(&created, "name"),
                 field(&created, "name")
             );
-            output::print(context.format, &created, |t| {
-                team_rows(std::slice::from_ref(t))
-            });
+            output::print(context.format, &created, |t| team_rows(std::slice::from_ref(t)));
         }
         TeamsCommand::Update {
             team,
@@ -274,9 +260,7 @@ pub async fn teams(context: &Context, command: TeamsCommand) -> Result<(), CliEr
                 )
                 .await?;
             eprintln!("Updated team {}.", field(&updated, "name"));
-            output::print(context.format, &updated, |t| {
-                team_rows(std::slice::from_ref(t))
-            });
+            output::print(context.format, &updated, |t| team_rows(std::slice::from_ref(t)));
         }
         TeamsCommand::Delete { team, yes } => {
             let path = format!("{base}/{}", segment(&team));
@@ -325,43 +309,23 @@ pub async fn teams(context: &Context, command: TeamsCommand) -> Result<(), CliEr
             repository,
             permission,
         } => {
-            let path = format!(
-                "{base}/{}/grants/{}",
-                segment(&team),
-                repository_path(&repository)
-            );
+            let path = format!("{base}/{}/grants/{}", segment(&team), repository_path(&repository));
             let grant = client
-                .send(
-                    Method::PUT,
-                    &path,
-                    Some(&json!({"permission": permission.as_str()})),
-                )
+                .send(Method::PUT, &path, Some(&json!({"permission": permission.as_str()})))
                 .await?;
             eprintln!(
                 "Team {team} now has {} on {}.",
                 permission.as_str(),
                 field(&grant, "full_name")
             );
-            output::print(context.format, &grant, |g| {
-                grant_rows(std::slice::from_ref(g))
-            });
+            output::print(context.format, &grant, |g| grant_rows(std::slice::from_ref(g)));
         }
-        TeamsCommand::Revoke {
-            team,
-            repository,
-            yes,
-        } => {
+        TeamsCommand::Revoke { team, repository, yes } => {
             confirm(
-                &format!(
-                    "Revoke team {team}'s permission on {org}/{repository}? Its members lose it at once."
-                ),
+                &format!("Revoke team {team}'s permission on {org}/{repository}? Its members lose it at once."),
                 yes,
             )?;
-            let path = format!(
-                "{base}/{}/grants/{}",
-                segment(&team),
-                repository_path(&repository)
-            );
+            let path = format!("{base}/{}/grants/{}", segment(&team), repository_path(&repository));
             client.send(Method::DELETE, &path, None).await?;
             eprintln!("Revoked team {team}'s permission on {org}/{repository}.");
         }
@@ -395,18 +359,13 @@ pub async fn repos(context: &Context, command: ReposCommand) -> Result<(), CliEr
             });
         }
         ReposCommand::Get { repository } => {
-            let found = client
-                .get(&format!("{base}/{}", repository_path(&repository)))
-                .await?;
+            let found = client.get(&format!("{base}/{}", repository_path(&repository))).await?;
             output::print(context.format, &found, |r| {
                 let mut out = details(&[
                     ("Repository", text(r, "full_name")),
                     ("Created", age(r, "created_at", "-")),
                 ]);
-                let access = r["access"]
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
+                let access = r["access"].as_array().map(Vec::as_slice).unwrap_or_default();
                 out.push('\n');
                 if access.is_empty() {
                     out.push_str("Nobody reaches it: no team with members has a grant on it.\n");
@@ -415,14 +374,7 @@ pub async fn repos(context: &Context, command: ReposCommand) -> Result<(), CliEr
                         &["name", "kind", "permission", "through team"],
                         &access
                             .iter()
-                            .map(|a| {
-                                vec![
-                                    text(a, "name"),
-                                    text(a, "kind"),
-                                    text(a, "permission"),
-                                    text(a, "team"),
-                                ]
-                            })
+                            .map(|a| vec![text(a, "name"), text(a, "kind"), text(a, "permission"), text(a, "team")])
                             .collect::<Vec<_>>(),
                     ));
                 }
@@ -455,13 +407,9 @@ pub async fn repos(context: &Context, command: ReposCommand) -> Result<(), CliEr
 
 /// The permissions table shown by `robots get`.
 pub fn permission_rows(permissions: &Value) -> String {
-    let items = permissions["items"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let items = permissions["items"].as_array().map(Vec::as_slice).unwrap_or_default();
     if items.is_empty() {
-        return "No permissions: add it to a team with `robots teams add TEAM --robot NAME`.\n"
-            .to_owned();
+        return "No permissions: add it to a team with `robots teams add TEAM --robot NAME`.\n".to_owned();
     }
     table(
         &["repository", "permission", "allows", "through"],
@@ -478,9 +426,7 @@ pub fn permission_rows(permissions: &Value) -> String {
                     text(item, "full_name"),
                     text(item, "permission"),
                     list("actions", &|a| a.as_str().unwrap_or_default().to_owned()),
-                    list("via", &|v| {
-                        format!("{} ({})", text(v, "team"), text(v, "permission"))
-                    }),
+                    list("via", &|v| format!("{} ({})", text(v, "team"), text(v, "permission"))),
                 ]
             })
             .collect::<Vec<_>>(),

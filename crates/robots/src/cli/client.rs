@@ -56,10 +56,9 @@ impl CliError {
 impl std::fmt::Display for CliError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Usage(message)
-            | Self::NotLoggedIn(message)
-            | Self::Network(message)
-            | Self::Local(message) => f.write_str(message),
+            Self::Usage(message) | Self::NotLoggedIn(message) | Self::Network(message) | Self::Local(message) => {
+                f.write_str(message)
+            }
             Self::Api { code, message, .. } => write!(f, "{message} ({code})"),
         }
     }
@@ -111,12 +110,7 @@ impl Client {
 
     /// Sends a request; a 2xx answer's JSON body (or `null`), else the
     /// API's error.
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, CliError> {
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, CliError> {
         let mut request = self.http.request(method, format!("{}{path}", self.server));
         if let Credential::Bearer(token) = &self.credential {
             request = request.bearer_auth(token);
@@ -132,9 +126,10 @@ impl Client {
             ))
         })?;
         let status = response.status();
-        let text = response.text().await.map_err(|error| {
-            CliError::Network(format!("the server's answer was cut off: {error}"))
-        })?;
+        let text = response
+            .text()
+            .await
+            .map_err(|error| CliError::Network(format!("the server's answer was cut off: {error}")))?;
         let value: Value = if text.is_empty() {
             Value::Null
         } else {
@@ -159,6 +154,36 @@ impl Client {
         })
     }
 
+    /// A plain-text resource (no authentication needed or sent).
+    pub async fn get_text(&self, path: &str) -> Result<String, CliError> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.server))
+            .send()
+            .await
+            .map_err(|error| {
+                CliError::Network(format!(
+                    "cannot reach the server at {}: {}",
+                    self.server,
+                    root_cause(&error)
+                ))
+            })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|error| CliError::Network(error.to_string()))?;
+        if status.is_success() {
+            Ok(text)
+        } else {
+            Err(CliError::Api {
+                status,
+                code: "http_error".into(),
+                message: format!("HTTP {status} for {path}"),
+            })
+        }
+    }
+
     pub async fn get(&self, path: &str) -> Result<Value, CliError> {
         self.send(Method::GET, path, None).await
     }
@@ -171,10 +196,7 @@ impl Client {
             let separator = if path.contains('?') { '&' } else { '?' };
             let page = match &cursor {
                 None => self.get(&format!("{path}{separator}limit=200")).await?,
-                Some(cursor) => {
-                    self.get(&format!("{path}{separator}limit=200&cursor={cursor}"))
-                        .await?
-                }
+                Some(cursor) => self.get(&format!("{path}{separator}limit=200&cursor={cursor}")).await?,
             };
             if let Some(page_items) = page["items"].as_array() {
                 items.extend(page_items.iter().cloned());
@@ -200,9 +222,7 @@ fn root_cause(error: &dyn std::error::Error) -> String {
 pub fn segment(text: &str) -> String {
     text.bytes()
         .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(byte).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(byte).to_string(),
             other => format!("%{other:02X}"),
         })
         .collect()

@@ -135,9 +135,7 @@ pub enum TokensCommand {
         force: bool,
     },
     /// Delete a token; it stops working at once.
-    #[command(
-        after_help = "Example:\n  robots tokens delete ci-deployer 5f0c1e9a-3c1b-4f7e-9d61-2b7d7c1f0a42 --yes"
-    )]
+    #[command(after_help = "Example:\n  robots tokens delete ci-deployer 5f0c1e9a-3c1b-4f7e-9d61-2b7d7c1f0a42 --yes")]
     Delete {
         /// The robot account's name.
         robot: String,
@@ -178,13 +176,8 @@ pub async fn orgs(context: &Context, command: OrgsCommand) -> Result<(), CliErro
         OrgsCommand::Create { name, display_name } => {
             let body = json!({"name": name, "display_name": display_name});
             let org = client.send(Method::POST, "/v1/orgs", Some(&body)).await?;
-            eprintln!(
-                "Created organization {}; you are its admin.",
-                field(&org, "name")
-            );
-            output::print(context.format, &org, |org| {
-                org_rows(std::slice::from_ref(org))
-            });
+            eprintln!("Created organization {}; you are its admin.", field(&org, "name"));
+            output::print(context.format, &org, |org| org_rows(std::slice::from_ref(org)));
         }
         OrgsCommand::Get { name } => {
             let org = client.get(&format!("/v1/orgs/{}", segment(&name))).await?;
@@ -262,17 +255,11 @@ pub async fn members(context: &Context, command: MembersCommand) -> Result<(), C
         }
         MembersCommand::Remove { username, yes } => {
             confirm(
-                &format!(
-                    "Remove {username} from {org}? They will no longer see or manage its robot accounts."
-                ),
+                &format!("Remove {username} from {org}? They will no longer see or manage its robot accounts."),
                 yes,
             )?;
             client
-                .send(
-                    Method::DELETE,
-                    &format!("{path}/{}", segment(&username)),
-                    None,
-                )
+                .send(Method::DELETE, &format!("{path}/{}", segment(&username)), None)
                 .await?;
             eprintln!("Removed {username} from {org}.");
         }
@@ -328,12 +315,7 @@ fn expiry(token: &Value) -> String {
 }
 
 pub async fn list_robots(context: &Context) -> Result<(), CliError> {
-    let robots = Value::Array(
-        context
-            .client
-            .get_all(&context.robots_path().await?)
-            .await?,
-    );
+    let robots = Value::Array(context.client.get_all(&context.robots_path().await?).await?);
     output::print(context.format, &robots, |robots| {
         let robots = robots.as_array().map(Vec::as_slice).unwrap_or_default();
         if robots.is_empty() {
@@ -357,9 +339,7 @@ pub async fn create_robot(context: &Context, args: CreateRobotArgs) -> Result<()
         field(&robot, "org"),
         field(&robot, "name")
     );
-    output::print(context.format, &robot, |robot| {
-        robot_rows(std::slice::from_ref(robot))
-    });
+    output::print(context.format, &robot, |robot| robot_rows(std::slice::from_ref(robot)));
     Ok(())
 }
 
@@ -378,23 +358,14 @@ pub async fn get_robot(context: &Context, args: RobotArg) -> Result<(), CliError
             ("Description", text(robot, "description")),
             (
                 "Created",
-                format!(
-                    "{} by {}",
-                    age(robot, "created_at", "-"),
-                    text(robot, "created_by")
-                ),
+                format!("{} by {}", age(robot, "created_at", "-"), text(robot, "created_by")),
             ),
             ("Last used", age(robot, "last_used_at", "never used")),
         ]);
-        let tokens = robot["tokens"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let tokens = robot["tokens"].as_array().map(Vec::as_slice).unwrap_or_default();
         out.push('\n');
         if tokens.is_empty() {
-            out.push_str(
-                "No tokens yet. Create one with `robots tokens create NAME --name TOKEN_NAME`.\n",
-            );
+            out.push_str("No tokens yet. Create one with `robots tokens create NAME --name TOKEN_NAME`.\n");
         } else {
             out.push_str(&token_rows(tokens));
         }
@@ -409,9 +380,7 @@ pub async fn get_robot(context: &Context, args: RobotArg) -> Result<(), CliError
             teams.join(", ")
         };
         out.push_str(&format!("Teams: {teams}\n"));
-        out.push_str(&super::access::permission_rows(
-            &json!({"items": robot["permissions"]}),
-        ));
+        out.push_str(&super::access::permission_rows(&json!({"items": robot["permissions"]})));
         out
     });
     Ok(())
@@ -436,9 +405,7 @@ pub async fn update_robot(context: &Context, args: UpdateRobotArgs) -> Result<()
         .send(Method::PATCH, &path, Some(&Value::Object(body)))
         .await?;
     eprintln!("Updated robot account {}.", field(&robot, "name"));
-    output::print(context.format, &robot, |robot| {
-        robot_rows(std::slice::from_ref(robot))
-    });
+    output::print(context.format, &robot, |robot| robot_rows(std::slice::from_ref(robot)));
     Ok(())
 }
 
@@ -454,7 +421,8 @@ pub async fn delete_robot(context: &Context, args: DeleteArgs) -> Result<(), Cli
             match tokens {
                 0 => "It has no tokens.".to_owned(),
                 1 => "Its 1 token is deleted too, and every system using it stops authenticating at once.".to_owned(),
-                n => format!("Its {n} tokens are deleted too, and every system using them stops authenticating at once."),
+                n =>
+                    format!("Its {n} tokens are deleted too, and every system using them stops authenticating at once."),
             }
         ),
         args.yes,
@@ -486,17 +454,11 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
     let robots = context.robots_path().await?;
     match command {
         TokensCommand::List { robot } => {
-            let tokens = Value::Array(
-                client
-                    .get_all(&format!("{robots}/{}/tokens", segment(&robot)))
-                    .await?,
-            );
+            let tokens = Value::Array(client.get_all(&format!("{robots}/{}/tokens", segment(&robot))).await?);
             output::print(context.format, &tokens, |tokens| {
                 let tokens = tokens.as_array().map(Vec::as_slice).unwrap_or_default();
                 if tokens.is_empty() {
-                    format!(
-                        "{robot} has no tokens yet. Create one with `robots tokens create {robot} --name NAME`.\n"
-                    )
+                    format!("{robot} has no tokens yet. Create one with `robots tokens create {robot} --name NAME`.\n")
                 } else {
                     token_rows(tokens)
                 }
@@ -532,9 +494,8 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
             let token = field(&created, "token");
             match output {
                 Some(path) => {
-                    let file =
-                        serde_json::to_vec_pretty(&json!({"access_id": access_id, "token": token}))
-                            .map_err(|error| CliError::Local(error.to_string()))?;
+                    let file = serde_json::to_vec_pretty(&json!({"access_id": access_id, "token": token}))
+                        .map_err(|error| CliError::Local(error.to_string()))?;
                     session::write_private(&path, &file, force).map_err(|error| {
                         CliError::Local(format!(
                             "the token was created (Access ID {access_id}) but {} could not be written: {error}; \
@@ -563,16 +524,8 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
                 }
             }
         }
-        TokensCommand::Delete {
-            robot,
-            access_id,
-            yes,
-        } => {
-            let path = format!(
-                "{robots}/{}/tokens/{}",
-                segment(&robot),
-                segment(&access_id)
-            );
+        TokensCommand::Delete { robot, access_id, yes } => {
+            let path = format!("{robots}/{}/tokens/{}", segment(&robot), segment(&access_id));
             let token = client.get(&path).await?;
             confirm(
                 &format!(
@@ -583,6 +536,75 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
             )?;
             client.send(Method::DELETE, &path, None).await?;
             eprintln!("Deleted token {} of {robot}.", field(&token, "name"));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print the signing certificates (PEM) for a registry's auth.token.rootcertbundle. No login needed.
+    #[command(
+        after_help = "Example:\n  robots keys certificate --server https://robots.example.com > /etc/docker/registry/robots.crt"
+    )]
+    Certificate,
+    /// List the published signing keys (instance administrators).
+    #[command(after_help = "Example:\n  robots keys list")]
+    List,
+    /// Create a new signing key; the current one keeps verifying while its tokens live.
+    #[command(after_help = "Examples:\n  robots keys rotate\n  \
+        robots keys rotate --after 24h   # publish now, sign from tomorrow: time to update registries")]
+    Rotate {
+        /// Start signing with the new key after this long (e.g. 24h) [default: now].
+        #[arg(long, value_name = "DURATION")]
+        after: Option<String>,
+    },
+}
+
+pub async fn keys(context: &Context, command: KeysCommand) -> Result<(), CliError> {
+    let client = &context.client;
+    match command {
+        KeysCommand::Certificate => {
+            let pem = client.get_text("/v1/keys/certificates.pem").await?;
+            output::emit(&pem);
+        }
+        KeysCommand::List => {
+            let keys = client.get("/v1/keys").await?;
+            output::print(context.format, &keys["items"], |items| {
+                table(
+                    &["kid", "signing", "signs from", "retired"],
+                    &items
+                        .as_array()
+                        .map(Vec::as_slice)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|key| {
+                            vec![
+                                text(key, "kid"),
+                                if key["signing"] == true {
+                                    "yes".into()
+                                } else {
+                                    "no".into()
+                                },
+                                age(key, "not_before", "-"),
+                                age(key, "retired_at", "-"),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            });
+        }
+        KeysCommand::Rotate { after } => {
+            let body = json!({"after": after});
+            let rotated = client.send(Method::POST, "/v1/keys/rotate", Some(&body)).await?;
+            eprintln!(
+                "Created signing key {}; it signs {}. Give registries the new certificate bundle (`robots keys certificate`).",
+                field(&rotated, "kid"),
+                age(&rotated, "not_before", "now")
+            );
+            output::print(context.format, &rotated, |r| {
+                details(&[("Key", text(r, "kid")), ("Signs from", text(r, "not_before"))])
+            });
         }
     }
     Ok(())

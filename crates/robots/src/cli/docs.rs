@@ -48,17 +48,11 @@ fn write_command(out: &mut String, command: &Command, parent: &str) {
     if subcommands.is_empty() {
         let mut command = command.clone().bin_name(&path);
         let usage = command.render_usage().to_string();
-        out.push_str(&format!(
-            "```\n{}\n```\n\n",
-            usage.trim_start_matches("Usage: ")
-        ));
+        out.push_str(&format!("```\n{}\n```\n\n", usage.trim_start_matches("Usage: ")));
         let arguments: Vec<_> = command
             .get_arguments()
             .filter(|arg| {
-                !arg.is_hide_set()
-                    && !arg.is_global_set()
-                    && arg.get_id() != "help"
-                    && arg.get_id() != "version"
+                !arg.is_hide_set() && !arg.is_global_set() && arg.get_id() != "help" && arg.get_id() != "version"
             })
             .collect();
         if !arguments.is_empty() {
@@ -81,19 +75,18 @@ fn write_command(out: &mut String, command: &Command, parent: &str) {
                     .get_env()
                     .map(|e| format!(" (env `{}`)", e.to_string_lossy()))
                     .unwrap_or_default();
-                let default =
-                    if arg.get_default_values().is_empty() || !arg.get_action().takes_values() {
-                        String::new()
-                    } else {
-                        format!(
-                            " [default: {}]",
-                            arg.get_default_values()
-                                .iter()
-                                .map(|v| v.to_string_lossy())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
-                    };
+                let default = if arg.get_default_values().is_empty() || !arg.get_action().takes_values() {
+                    String::new()
+                } else {
+                    format!(
+                        " [default: {}]",
+                        arg.get_default_values()
+                            .iter()
+                            .map(|v| v.to_string_lossy())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
                 let values = arg
                     .get_possible_values()
                     .iter()

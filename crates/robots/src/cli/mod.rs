@@ -41,10 +41,8 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum ApiCommand {
     /// Log in and save the session for later commands.
-    #[command(
-        after_help = "Examples:\n  robots login --server https://robots.example.com\n  \
-        echo \"$PASSWORD\" | robots login --username alice --password-stdin"
-    )]
+    #[command(after_help = "Examples:\n  robots login --server https://robots.example.com\n  \
+        echo \"$PASSWORD\" | robots login --username alice --password-stdin")]
     Login(LoginArgs),
     /// End the saved session.
     Logout,
@@ -61,9 +59,7 @@ pub enum ApiCommand {
     #[command(after_help = "Example:\n  robots list --org acme")]
     List,
     /// Create a robot account.
-    #[command(
-        after_help = "Example:\n  robots create ci-deployer --description \"Pushes images from CI\""
-    )]
+    #[command(after_help = "Example:\n  robots create ci-deployer --description \"Pushes images from CI\"")]
     Create(commands::CreateRobotArgs),
     /// Show a robot account: its tokens, teams and permissions.
     #[command(after_help = "Example:\n  robots get ci-deployer -o yaml")]
@@ -85,6 +81,9 @@ pub enum ApiCommand {
     /// Repositories: what robots push to and pull from, and who reaches each.
     #[command(subcommand)]
     Repos(access::ReposCommand),
+    /// The keys that sign registry tokens and access tokens.
+    #[command(subcommand)]
+    Keys(commands::KeysCommand),
 }
 
 #[derive(Debug, Args)]
@@ -157,7 +156,11 @@ pub async fn run(command: ApiCommand, global: GlobalArgs) -> Result<(), CliError
         format: global.format,
         global,
     };
-    if matches!(credential, Credential::None) && !matches!(command, ApiCommand::Login(_)) {
+    let public = matches!(
+        command,
+        ApiCommand::Login(_) | ApiCommand::Keys(commands::KeysCommand::Certificate)
+    );
+    if matches!(credential, Credential::None) && !public {
         return Err(CliError::NotLoggedIn(format!(
             "not logged in to {server}: run `robots login --server {server}` (or set ROBOTS_TOKEN)"
         )));
@@ -176,6 +179,7 @@ pub async fn run(command: ApiCommand, global: GlobalArgs) -> Result<(), CliError
         ApiCommand::Tokens(command) => commands::tokens(&context, command).await,
         ApiCommand::Teams(command) => access::teams(&context, command).await,
         ApiCommand::Repos(command) => access::repos(&context, command).await,
+        ApiCommand::Keys(command) => commands::keys(&context, command).await,
     }
 }
 
@@ -207,20 +211,12 @@ async fn login(context: &Context, args: LoginArgs) -> Result<(), CliError> {
     };
     let anonymous = context.client.with_credential(Credential::None);
     let body = serde_json::json!({"username": username, "password": password});
-    let session = anonymous
-        .send(Method::POST, "/v1/sessions", Some(&body))
-        .await?;
+    let session = anonymous.send(Method::POST, "/v1/sessions", Some(&body)).await?;
     let saved = session::SavedSession {
         server: context.client.server.clone(),
-        username: session["user"]["username"]
-            .as_str()
-            .unwrap_or(&username)
-            .to_owned(),
+        username: session["user"]["username"].as_str().unwrap_or(&username).to_owned(),
         token: session["token"].as_str().unwrap_or_default().to_owned(),
-        expires_at: session["expires_at"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
+        expires_at: session["expires_at"].as_str().unwrap_or_default().to_owned(),
     };
     let path = session::save(&saved)?;
     eprintln!(
@@ -234,10 +230,7 @@ async fn login(context: &Context, args: LoginArgs) -> Result<(), CliError> {
 }
 
 async fn logout(context: &Context) -> Result<(), CliError> {
-    let result = context
-        .client
-        .send(Method::DELETE, "/v1/sessions/current", None)
-        .await;
+    let result = context.client.send(Method::DELETE, "/v1/sessions/current", None).await;
     session::forget()?;
     match result {
         // An expired session is as logged out as it gets.
@@ -265,10 +258,7 @@ async fn whoami(context: &Context) -> Result<(), CliError> {
                 ("User", output::text(me, "username")),
                 ("E-mail", output::text(me, "email")),
                 ("Instance admin", output::text(me, "instance_admin")),
-                (
-                    "Session expires",
-                    output::age(me, "session_expires_at", "-"),
-                ),
+                ("Session expires", output::age(me, "session_expires_at", "-")),
                 ("Server", context.client.server.clone()),
             ])
         }

@@ -31,10 +31,7 @@ pub fn print(format: Format, value: &Value, table: impl FnOnce(&Value) -> String
 pub fn emit(text: &str) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    if let Err(error) = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    if let Err(error) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
@@ -71,12 +68,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 /// Label/value lines for one object: `Name:  ci-deployer`.
 pub fn details(pairs: &[(&str, String)]) -> String {
-    let width = pairs
-        .iter()
-        .map(|(label, _)| label.chars().count())
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let width = pairs.iter().map(|(label, _)| label.chars().count()).max().unwrap_or(0) + 1;
     pairs
         .iter()
         .map(|(label, value)| format!("{:<width$} {value}\n", format!("{label}:")))
@@ -176,9 +168,7 @@ fn yaml_scalar(value: &Value) -> String {
 
 fn yaml_string(text: &str) -> String {
     let plain = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./@+".contains(c))
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./@+".contains(c))
         && text.starts_with(|c: char| c.is_ascii_alphabetic())
         && !matches!(
             text.to_ascii_lowercase().as_str(),
@@ -201,15 +191,9 @@ mod tests {
     fn tables_align_columns() {
         let rendered = table(
             &["name", "tokens"],
-            &[
-                vec!["a".into(), "1".into()],
-                vec!["longer-name".into(), "12".into()],
-            ],
+            &[vec!["a".into(), "1".into()], vec!["longer-name".into(), "12".into()]],
         );
-        assert_eq!(
-            rendered,
-            "NAME         TOKENS\na            1\nlonger-name  12\n"
-        );
+        assert_eq!(rendered, "NAME         TOKENS\na            1\nlonger-name  12\n");
     }
 
     #[test]

@@ -46,16 +46,11 @@ pub fn load() -> Option<SavedSession> {
 
 pub fn save(session: &SavedSession) -> Result<PathBuf, CliError> {
     let dir = config_dir();
-    let local = |error: std::io::Error| {
-        CliError::Local(format!(
-            "cannot save the session in {}: {error}",
-            dir.display()
-        ))
-    };
+    let local =
+        |error: std::io::Error| CliError::Local(format!("cannot save the session in {}: {error}", dir.display()));
     std::fs::create_dir_all(&dir).map_err(local)?;
     let path = session_path();
-    let json =
-        serde_json::to_vec_pretty(session).map_err(|error| CliError::Local(error.to_string()))?;
+    let json = serde_json::to_vec_pretty(session).map_err(|error| CliError::Local(error.to_string()))?;
     write_private(&path, &json, true).map_err(local)?;
     Ok(path)
 }

@@ -8,11 +8,7 @@ fn server() -> (Server, tempfile::TempDir) {
     let args = ["--data-dir", dir.path().to_str().unwrap()];
     for (name, admin) in [("alice", true), ("bob", false)] {
         let created = create_user(&args, name, admin, PASSWORD);
-        assert!(
-            created.status.success(),
-            "{}",
-            String::from_utf8_lossy(&created.stderr)
-        );
+        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     }
     (Server::start(&args), dir)
 }
@@ -31,9 +27,7 @@ fn the_whole_robot_and_token_flow() {
     assert_eq!(login.code, 0, "{}", login.stderr);
     assert!(login.stderr.contains("Logged in to"), "{}", login.stderr);
     let session = cli.home.path().join(".config/robots/session.json");
-    let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(&session).unwrap().permissions(),
-    );
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&session).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
     let whoami = cli.run(&["whoami"]).ok();
     assert!(
@@ -42,16 +36,10 @@ fn the_whole_robot_and_token_flow() {
         whoami.stdout
     );
 
-    cli.run(&["orgs", "create", "acme", "--display-name", "Acme Inc."])
-        .ok();
+    cli.run(&["orgs", "create", "acme", "--display-name", "Acme Inc."]).ok();
     // With one organization, --org is not needed.
     let created = cli
-        .run(&[
-            "create",
-            "ci-deployer",
-            "--description",
-            "Pushes images from CI",
-        ])
+        .run(&["create", "ci-deployer", "--description", "Pushes images from CI"])
         .ok();
     assert!(
         created.stderr.contains("robots tokens create ci-deployer"),
@@ -71,10 +59,7 @@ fn the_whole_robot_and_token_flow() {
     );
     let column = lines[0].find("TOKENS").unwrap();
     assert!(
-        lines
-            .iter()
-            .skip(1)
-            .all(|line| line[column..].starts_with('0')),
+        lines.iter().skip(1).all(|line| line[column..].starts_with('0')),
         "columns align:\n{}",
         list.stdout
     );
@@ -107,11 +92,7 @@ fn the_whole_robot_and_token_flow() {
             "90d",
         ])
         .ok();
-    assert!(
-        token.stderr.contains("shown only this once"),
-        "{}",
-        token.stderr
-    );
+    assert!(token.stderr.contains("shown only this once"), "{}", token.stderr);
     let access_id = token
         .stdout
         .lines()
@@ -153,13 +134,8 @@ fn the_whole_robot_and_token_flow() {
         "{}",
         refused.stderr
     );
-    assert_eq!(
-        whoami_as(&server.base, &access_id, &secret),
-        200,
-        "nothing was deleted"
-    );
-    cli.run(&["tokens", "delete", "ci-deployer", &access_id, "--yes"])
-        .ok();
+    assert_eq!(whoami_as(&server.base, &access_id, &secret), 200, "nothing was deleted");
+    cli.run(&["tokens", "delete", "ci-deployer", &access_id, "--yes"]).ok();
     assert_eq!(
         whoami_as(&server.base, &access_id, &secret),
         401,
@@ -167,15 +143,8 @@ fn the_whole_robot_and_token_flow() {
     );
 
     // Rename, then delete the robot.
-    cli.run(&[
-        "update",
-        "ci-deployer",
-        "--name",
-        "shipper",
-        "--description",
-        "Ships",
-    ])
-    .ok();
+    cli.run(&["update", "ci-deployer", "--name", "shipper", "--description", "Ships"])
+        .ok();
     let shipper = cli.run(&["get", "shipper", "-o", "json"]).ok().json();
     assert_eq!(shipper["description"], "Ships");
     assert_eq!(cli.run(&["delete", "shipper"]).code, 2);
@@ -201,19 +170,12 @@ fn tokens_can_be_written_to_a_private_file_that_is_never_overwritten_by_accident
     let path = file.to_str().unwrap();
 
     let created = cli
-        .run(&[
-            "tokens", "create", "deployer", "--name", "first", "--output", path,
-        ])
+        .run(&["tokens", "create", "deployer", "--name", "first", "--output", path])
         .ok();
-    let mode =
-        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    let (access_id, token) = (
-        saved["access_id"].as_str().unwrap(),
-        saved["token"].as_str().unwrap(),
-    );
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let (access_id, token) = (saved["access_id"].as_str().unwrap(), saved["token"].as_str().unwrap());
     assert!(
         !created.stdout.contains(token),
         "with --output the Token stays out of the terminal"
@@ -221,19 +183,14 @@ fn tokens_can_be_written_to_a_private_file_that_is_never_overwritten_by_accident
     assert!(created.stdout.contains(access_id));
     assert_eq!(whoami_as(&server.base, access_id, token), 200);
 
-    let again = cli.run(&[
-        "tokens", "create", "deployer", "--name", "second", "--output", path,
-    ]);
+    let again = cli.run(&["tokens", "create", "deployer", "--name", "second", "--output", path]);
     assert_eq!(again.code, 2, "{}", again.stderr);
     assert!(again.stderr.contains("--force"));
     assert!(
         std::fs::read_to_string(&file).unwrap().contains(token),
         "the file is untouched"
     );
-    let tokens = cli
-        .run(&["tokens", "list", "deployer", "-o", "json"])
-        .ok()
-        .json();
+    let tokens = cli.run(&["tokens", "list", "deployer", "-o", "json"]).ok().json();
     assert_eq!(
         tokens.as_array().unwrap().len(),
         1,
@@ -244,8 +201,7 @@ fn tokens_can_be_written_to_a_private_file_that_is_never_overwritten_by_accident
         "tokens", "create", "deployer", "--name", "second", "--output", path, "--force",
     ])
     .ok();
-    let replaced: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let replaced: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_ne!(replaced["token"].as_str().unwrap(), token);
 }
 
@@ -275,9 +231,7 @@ fn exit_codes_tell_what_went_wrong() {
     let bad_name = cli.run(&["create", "Bad Name"]);
     assert_eq!(bad_name.code, 2);
     assert!(
-        bad_name
-            .stderr
-            .starts_with("error: name: may contain only lowercase"),
+        bad_name.stderr.starts_with("error: name: may contain only lowercase"),
         "{}",
         bad_name.stderr
     );
@@ -287,20 +241,8 @@ fn exit_codes_tell_what_went_wrong() {
     assert!(taken.stderr.contains("(name_taken)"), "{}", taken.stderr);
     assert_eq!(cli.run(&["get", "missing"]).code, 4);
     assert_eq!(cli.run(&["no-such-command"]).code, 2);
-    assert_eq!(
-        cli.run(&["tokens", "create", "taken"]).code,
-        2,
-        "--name is required"
-    );
-    let bad_expiry = cli.run(&[
-        "tokens",
-        "create",
-        "taken",
-        "--name",
-        "t",
-        "--expires",
-        "soon",
-    ]);
+    assert_eq!(cli.run(&["tokens", "create", "taken"]).code, 2, "--name is required");
+    let bad_expiry = cli.run(&["tokens", "create", "taken", "--name", "t", "--expires", "soon"]);
     assert_eq!(bad_expiry.code, 2);
     assert!(bad_expiry.stderr.contains("--expires"));
     let unreachable = cli.run(&["list", "--server", "http://127.0.0.1:1"]);
@@ -328,11 +270,7 @@ fn exit_codes_tell_what_went_wrong() {
     bob.run(&["list"]).ok();
     let forbidden = bob.run(&["create", "sneaky"]);
     assert_eq!(forbidden.code, 3, "{}", forbidden.stderr);
-    assert!(
-        forbidden.stderr.contains("only admins of acme"),
-        "{}",
-        forbidden.stderr
-    );
+    assert!(forbidden.stderr.contains("only admins of acme"), "{}", forbidden.stderr);
 }
 
 #[test]
@@ -343,18 +281,12 @@ fn organizations_are_chosen_with_org_and_personal_accounts_are_explained() {
 
     let none = cli.run(&["list"]);
     assert_eq!(none.code, 2);
-    assert!(
-        none.stderr.contains("robots orgs create"),
-        "{}",
-        none.stderr
-    );
+    assert!(none.stderr.contains("robots orgs create"), "{}", none.stderr);
 
     let personal = cli.run(&["list", "--org", "alice"]);
     assert_eq!(personal.code, 2);
     assert!(
-        personal
-            .stderr
-            .contains("Only organizations can have robot accounts"),
+        personal.stderr.contains("Only organizations can have robot accounts"),
         "{}",
         personal.stderr
     );
@@ -395,25 +327,15 @@ fn organizations_are_chosen_with_org_and_personal_accounts_are_explained() {
     // Members.
     cli.run(&["members", "set", "bob", "--role", "member", "--org", "acme"])
         .ok();
-    let members = cli
-        .run(&["members", "list", "--org", "acme", "-o", "json"])
-        .ok()
-        .json();
+    let members = cli.run(&["members", "list", "--org", "acme", "-o", "json"]).ok().json();
     assert_eq!(members.as_array().unwrap().len(), 2);
-    let last_admin = cli.run(&[
-        "members", "set", "alice", "--role", "member", "--org", "acme",
-    ]);
+    let last_admin = cli.run(&["members", "set", "alice", "--role", "member", "--org", "acme"]);
     assert_eq!(last_admin.code, 5, "{}", last_admin.stderr);
-    cli.run(&["members", "remove", "bob", "--org", "acme", "--yes"])
-        .ok();
+    cli.run(&["members", "remove", "bob", "--org", "acme", "--yes"]).ok();
 
     let refused = cli.run(&["orgs", "delete", "globex"]);
     assert_eq!(refused.code, 2);
-    assert!(
-        refused.stderr.contains("1 robot account(s)"),
-        "{}",
-        refused.stderr
-    );
+    assert!(refused.stderr.contains("1 robot account(s)"), "{}", refused.stderr);
     cli.run(&["orgs", "delete", "globex", "--yes"]).ok();
     assert_eq!(cli.run(&["orgs", "get", "globex"]).code, 4);
 }
@@ -520,10 +442,7 @@ fn at_a_terminal_it_asks() {
         "{}",
         login.stdout
     );
-    assert!(
-        !login.stdout.contains(PASSWORD),
-        "the password is not echoed"
-    );
+    assert!(!login.stdout.contains(PASSWORD), "the password is not echoed");
     cli.run(&["orgs", "create", "acme"]).ok();
     cli.run(&["create", "bot"]).ok();
 
@@ -558,43 +477,21 @@ fn teams_repositories_and_grants() {
 
     cli.run(&["repos", "create", "apps/web"]).ok();
     assert_eq!(cli.run(&["repos", "create", "Apps/Web"]).code, 2);
-    cli.run(&[
-        "teams",
-        "create",
-        "deployers",
-        "--description",
-        "Push images",
-    ])
-    .ok();
-    cli.run(&["teams", "add", "deployers", "--robot", "ci-deployer"])
+    cli.run(&["teams", "create", "deployers", "--description", "Push images"])
         .ok();
+    cli.run(&["teams", "add", "deployers", "--robot", "ci-deployer"]).ok();
     assert_eq!(
         cli.run(&["teams", "add", "deployers"]).code,
         2,
         "--user or --robot is required"
     );
     let grant = cli
-        .run(&[
-            "teams",
-            "grant",
-            "deployers",
-            "apps/web",
-            "--permission",
-            "write",
-        ])
+        .run(&["teams", "grant", "deployers", "apps/web", "--permission", "write"])
         .ok();
-    assert!(
-        grant.stderr.contains("write on acme/apps/web"),
-        "{}",
-        grant.stderr
-    );
+    assert!(grant.stderr.contains("write on acme/apps/web"), "{}", grant.stderr);
 
     let robot = cli.run(&["get", "ci-deployer"]).ok();
-    assert!(
-        robot.stdout.contains("Teams: deployers"),
-        "{}",
-        robot.stdout
-    );
+    assert!(robot.stdout.contains("Teams: deployers"), "{}", robot.stdout);
     let row = robot
         .stdout
         .lines()
@@ -606,10 +503,7 @@ fn teams_repositories_and_grants() {
         robot.stdout
     );
     let json = cli.run(&["get", "ci-deployer", "-o", "json"]).ok().json();
-    assert_eq!(
-        json["permissions"][0]["actions"],
-        serde_json::json!(["pull", "push"])
-    );
+    assert_eq!(json["permissions"][0]["actions"], serde_json::json!(["pull", "push"]));
 
     let access = cli.run(&["repos", "get", "apps/web"]).ok();
     assert!(
@@ -617,10 +511,7 @@ fn teams_repositories_and_grants() {
         "{}",
         access.stdout
     );
-    let team = cli
-        .run(&["teams", "get", "deployers", "-o", "json"])
-        .ok()
-        .json();
+    let team = cli.run(&["teams", "get", "deployers", "-o", "json"]).ok().json();
     assert_eq!(team["members"][0]["name"], "ci-deployer");
 
     assert_eq!(
@@ -628,28 +519,47 @@ fn teams_repositories_and_grants() {
         2,
         "asks first"
     );
-    cli.run(&["teams", "revoke", "deployers", "apps/web", "--yes"])
-        .ok();
+    cli.run(&["teams", "revoke", "deployers", "apps/web", "--yes"]).ok();
     let json = cli.run(&["get", "ci-deployer", "-o", "json"]).ok().json();
     assert_eq!(json["permissions"], serde_json::json!([]));
-    cli.run(&[
-        "teams",
-        "remove",
-        "deployers",
-        "--robot",
-        "ci-deployer",
-        "--yes",
-    ])
-    .ok();
-    cli.run(&["teams", "update", "deployers", "--name", "releasers"])
+    cli.run(&["teams", "remove", "deployers", "--robot", "ci-deployer", "--yes"])
         .ok();
+    cli.run(&["teams", "update", "deployers", "--name", "releasers"]).ok();
     cli.run(&["teams", "delete", "releasers", "--yes"]).ok();
-    assert!(
-        cli.run(&["teams", "list"])
-            .ok()
-            .stdout
-            .contains("No teams yet")
-    );
+    assert!(cli.run(&["teams", "list"]).ok().stdout.contains("No teams yet"));
     cli.run(&["repos", "delete", "apps/web", "--yes"]).ok();
     assert_eq!(cli.run(&["repos", "get", "apps/web"]).code, 4);
+}
+
+#[test]
+fn signing_keys_from_the_command_line() {
+    let (server, _data) = server();
+    let anonymous = Cli::new(&server.base);
+    let pem = anonymous.run(&["keys", "certificate"]).ok();
+    assert!(
+        pem.stdout.starts_with("-----BEGIN CERTIFICATE-----"),
+        "no login needed: {}",
+        pem.stdout
+    );
+
+    let cli = Cli::new(&server.base);
+    cli.login("alice");
+    let listed = cli.run(&["keys", "list", "-o", "json"]).ok().json();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let rotated = cli.run(&["keys", "rotate", "--after", "1h"]).ok();
+    assert!(rotated.stderr.contains("robots keys certificate"), "{}", rotated.stderr);
+    assert_eq!(
+        cli.run(&["keys", "certificate"])
+            .ok()
+            .stdout
+            .matches("BEGIN CERTIFICATE")
+            .count(),
+        2
+    );
+    let table = cli.run(&["keys", "list"]).ok();
+    assert_eq!(table.stdout.lines().count(), 3, "{}", table.stdout);
+
+    let bob = Cli::new(&server.base);
+    bob.login("bob");
+    assert_eq!(bob.run(&["keys", "rotate"]).code, 3);
 }

@@ -42,19 +42,12 @@ fn serve_creates_its_database_and_the_setup_code_makes_the_first_admin() {
     );
     assert_eq!(status, 201);
     let (_, printed) = restarted.terminate();
-    assert!(
-        !printed.iter().any(|line| line.contains("setup code")),
-        "{printed:#?}"
-    );
+    assert!(!printed.iter().any(|line| line.contains("setup code")), "{printed:#?}");
 }
 
 fn admin_create_user_then_serve(database_args: &[&str]) {
     let created = create_user(database_args, "alice", true, PASSWORD);
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     assert_eq!(
         String::from_utf8_lossy(&created.stdout).trim(),
         "created user alice (instance administrator)"
@@ -84,10 +77,7 @@ fn admin_create_user_then_serve(database_args: &[&str]) {
     );
     assert_eq!(status, 401, "bob was never created");
     let (_, printed) = server.terminate();
-    assert!(
-        !printed.iter().any(|line| line.contains("setup code")),
-        "{printed:#?}"
-    );
+    assert!(!printed.iter().any(|line| line.contains("setup code")), "{printed:#?}");
 }
 
 #[test]

@@ -51,15 +51,12 @@ impl Server {
 
     pub fn wait_for(&mut self, needle: &str) -> String {
         loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|_| {
-                    panic!(
-                        "server never printed {needle:?}; it printed:\n{}",
-                        self.printed.join("\n")
-                    )
-                });
+            let line = self.lines.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
+                panic!(
+                    "server never printed {needle:?}; it printed:\n{}",
+                    self.printed.join("\n")
+                )
+            });
             self.printed.push(line.clone());
             if line.contains(needle) {
                 return line;
@@ -136,12 +133,7 @@ pub fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
     })
 }
 
-pub fn create_user(
-    database_args: &[&str],
-    name: &str,
-    admin: bool,
-    password: &str,
-) -> std::process::Output {
+pub fn create_user(database_args: &[&str], name: &str, admin: bool, password: &str) -> std::process::Output {
     let mut command = Command::new(ROBOTS);
     command
         .args([
@@ -190,8 +182,7 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.stdout))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.stdout))
     }
 
     #[track_caller]
@@ -235,19 +226,10 @@ impl Cli {
     pub fn run_with(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
         let mut command = self.command(args);
         command.envs(env.iter().copied());
-        command.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
+        command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
         let mut child = command.spawn().unwrap();
         if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
         }
         let output = child.wait_with_output().unwrap();
         Run {

@@ -49,10 +49,7 @@ pub fn router() -> Router<AppState> {
             "/v1/orgs/{org}/repositories/{*repository}",
             get(get_repository).delete(delete_repository),
         )
-        .route(
-            "/v1/orgs/{org}/robots/{robot}/permissions",
-            get(robot_permissions),
-        )
+        .route("/v1/orgs/{org}/robots/{robot}/permissions", get(robot_permissions))
 }
 
 #[derive(Debug, Serialize)]
@@ -231,8 +228,7 @@ async fn create_team(
     Path(org): Path<String>,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<TeamView>)> {
-    let (org, _) =
-        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let request: CreateTeamRequest = body.parse()?;
     let description = description(request.description.as_deref())?.unwrap_or_default();
     let team = state
@@ -240,10 +236,7 @@ async fn create_team(
         .create_team(org.id, &request.name, &description, state.now())
         .await?;
     tracing::info!(org = %org.name, team = %team.name, by = %caller.user.name, "team created");
-    Ok((
-        StatusCode::CREATED,
-        Json(TeamView::new(org.name.as_str(), team)),
-    ))
+    Ok((StatusCode::CREATED, Json(TeamView::new(org.name.as_str(), team))))
 }
 
 async fn get_team(
@@ -272,8 +265,7 @@ async fn update_team(
     Path((org, team)): Path<(String, String)>,
     body: JsonBody,
 ) -> ApiResult<Json<TeamView>> {
-    let (org, _) =
-        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let team = find_team(&state, &org, &team).await?;
     let request: UpdateTeamRequest = body.parse()?;
     let description = description(request.description.as_deref())?;
@@ -291,8 +283,7 @@ async fn delete_team(
     CurrentUser(caller): CurrentUser,
     Path((org, team)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) =
-        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let team = find_team(&state, &org, &team).await?;
     state.store().delete_team(team.id).await?;
     tracing::info!(org = %org.name, team = %team.name, by = %caller.user.name, "team deleted, with its grants");
@@ -300,11 +291,7 @@ async fn delete_team(
 }
 
 fn created_or_ok(created: bool) -> StatusCode {
-    if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    }
+    if created { StatusCode::CREATED } else { StatusCode::OK }
 }
 
 async fn add_user(
@@ -312,15 +299,10 @@ async fn add_user(
     CurrentUser(caller): CurrentUser,
     Path((org, team, username)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) =
-        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let team = find_team(&state, &org, &team).await?;
-    let username = Name::parse(&username)
-        .map_err(|_| ApiError::not_found("there is no user with that name"))?;
-    let added = state
-        .store()
-        .add_team_user(&team, &username, state.now())
-        .await?;
+    let username = Name::parse(&username).map_err(|_| ApiError::not_found("there is no user with that name"))?;
+    let added = state.store().add_team_user(&team, &username, state.now()).await?;
     tracing::info!(org = %org.name, team = %team.name, user = %username, by = %caller.user.name, "user added to team");
     Ok(created_or_ok(added))
 }
@@ -330,11 +312,9 @@ async fn remove_user(
     CurrentUser(caller): CurrentUser,
     Path((org, team, username)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) =
-        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let team = find_team(&state, &org, &team).await?;
-    let not_member =
-        || ApiError::not_found(format!("{username} is not a member of team {}", team.name));
+    let not_member = || ApiError::not_found(format!("{username} is not a member of team {}", team.name));
     let name = Name::parse(&username).map_err(|_| not_member())?;
     if !state.store().remove_team_user(team.id, &name).await? {
         return Err(not_member());
@@ -348,14 +328,10 @@ async fn add_robot(
     CurrentUser(caller): CurrentUser,
     Path((org, team, robot)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) =
-        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let team = find_team(&state, &org, &team).await?;
     let robot = find_robot(&state, &org, &robot).await?;
-    let added = state
-        .store()
-        .add_team_robot(&team, &robot.name, state.now())
-        .await?;
+    let added = state.store().add_team_robot(&team, &robot.name, state.now()).await?;
     tracing::info!(org = %org.name, team = %team.name, robot = %robot.name, by = %caller.user.name, "robot added to team");
     Ok(created_or_ok(added))
 }
@@ -365,8 +341,7 @@ async fn remove_robot(
     CurrentUser(caller): CurrentUser,
     Path((org, team, robot)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) =
-        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let team = find_team(&state, &org, &team).await?;
     let robot = find_robot(&state, &org, &robot).await?;
     if !state.store().remove_team_robot(&team, &robot.name).await? {
@@ -391,8 +366,7 @@ async fn set_grant(
     Path((org, team, repository)): Path<(String, String, String)>,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<GrantView>)> {
-    let (org, _) =
-        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let team = find_team(&state, &org, &team).await?;
     let repository = find_repository(&state, &org, &repository).await?;
     let request: GrantRequest = body.parse()?;
@@ -404,10 +378,7 @@ async fn set_grant(
         org = %org.name, team = %team.name, repository = %repository.name, permission = request.permission.as_str(),
         by = %caller.user.name, "grant set"
     );
-    Ok((
-        created_or_ok(created),
-        Json(GrantView::new(org.name.as_str(), grant)),
-    ))
+    Ok((created_or_ok(created), Json(GrantView::new(org.name.as_str(), grant))))
 }
 
 async fn revoke_grant(
@@ -415,8 +386,7 @@ async fn revoke_grant(
     CurrentUser(caller): CurrentUser,
     Path((org, team, repository)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) =
-        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let team = find_team(&state, &org, &team).await?;
     let repository = find_repository(&state, &org, &repository).await?;
     if !state.store().revoke_grant(team.id, repository.id).await? {
@@ -459,8 +429,7 @@ async fn create_repository(
     Path(org): Path<String>,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<RepositoryView>)> {
-    let (org, _) =
-        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let request: CreateRepositoryRequest = body.parse()?;
     let repository = state
         .store()
@@ -498,8 +467,7 @@ async fn delete_repository(
     CurrentUser(caller): CurrentUser,
     Path((org, repository)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) =
-        authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let repository = find_repository(&state, &org, &repository).await?;
     state.store().delete_repository(repository.id).await?;
     tracing::info!(org = %org.name, repository = %repository.name, by = %caller.user.name, "repository deleted, with its grants");
@@ -570,7 +538,5 @@ async fn robot_permissions(
 ) -> ApiResult<Json<PermissionsView>> {
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Robots).await?;
     let robot = find_robot(&state, &org, &robot).await?;
-    Ok(Json(
-        permissions_of(&state, org.name.as_str(), &robot).await?,
-    ))
+    Ok(Json(permissions_of(&state, org.name.as_str(), &robot).await?))
 }

@@ -16,12 +16,10 @@ use crate::extract::{JsonBody, ListParams};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orgs/{org}/members", get(list_members))
-        .route(
-            "/v1/orgs/{org}/members/{username}",
-            put(set_member).delete(remove_member),
-        )
+    Router::new().route("/v1/orgs/{org}/members", get(list_members)).route(
+        "/v1/orgs/{org}/members/{username}",
+        put(set_member).delete(remove_member),
+    )
 }
 
 #[derive(Deserialize)]
@@ -41,11 +39,7 @@ async fn list_members(
         .store()
         .list_members(org.id, params.after.as_deref(), params.limit)
         .await?;
-    Ok(Json(List::from_page(
-        page,
-        |m| m.username.as_str(),
-        MemberView::from,
-    )))
+    Ok(Json(List::from_page(page, |m| m.username.as_str(), MemberView::from)))
 }
 
 /// Adds a member (201) or changes their role (200).
@@ -55,22 +49,16 @@ async fn set_member(
     Path((org, username)): Path<(String, String)>,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<MemberView>)> {
-    let (org, _) =
-        authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
     let request: SetMemberRequest = body.parse()?;
-    let username = Name::parse(&username).map_err(|_| {
-        ApiError::not_found("there is no user with that name").with_field("username")
-    })?;
+    let username = Name::parse(&username)
+        .map_err(|_| ApiError::not_found("there is no user with that name").with_field("username"))?;
     let (member, created) = state
         .store()
         .set_member(org.id, &username, request.role, state.now())
         .await?;
     tracing::info!(org = %org.name, member = %member.username, role = member.role.as_str(), by = %caller.user.name, "membership set");
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(member.into())))
 }
 
@@ -88,11 +76,7 @@ async fn remove_member(
     let (org, _) = authorize_org(&state, &caller, &org, action, Scope::Org).await?;
     let not_member = || ApiError::not_found(format!("{username} is not a member of {}", org.name));
     let name = Name::parse(&username).map_err(|_| not_member())?;
-    if !state
-        .store()
-        .remove_member(org.id, &name, state.now())
-        .await?
-    {
+    if !state.store().remove_member(org.id, &name, state.now()).await? {
         return Err(not_member());
     }
     tracing::info!(org = %org.name, member = %name, by = %caller.user.name, "member removed");

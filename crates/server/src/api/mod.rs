@@ -50,8 +50,7 @@ pub(crate) async fn authorize_org(
     action: OrgAction,
     scope: Scope,
 ) -> Result<(Org, Role), ApiError> {
-    let not_found =
-        || ApiError::not_found(format!("no organization named {org:?} that you can see"));
+    let not_found = || ApiError::not_found(format!("no organization named {org:?} that you can see"));
     if Name::parse(org).is_err() {
         return Err(not_found());
     }
@@ -86,18 +85,10 @@ pub(crate) async fn authorize_org(
 }
 
 /// Resolves a team inside an organization the caller may see.
-pub(crate) async fn find_team(
-    state: &AppState,
-    org: &Org,
-    team: &str,
-) -> Result<robots_store::Team, ApiError> {
+pub(crate) async fn find_team(state: &AppState, org: &Org, team: &str) -> Result<robots_store::Team, ApiError> {
     let not_found = || ApiError::not_found(format!("{} has no team named {team:?}", org.name));
     let name = Name::parse(team).map_err(|_| not_found())?;
-    state
-        .store()
-        .get_team(org.id, &name)
-        .await?
-        .ok_or_else(not_found)
+    state.store().get_team(org.id, &name).await?.ok_or_else(not_found)
 }
 
 /// Resolves a repository (its path inside the organization) the caller may see.
@@ -106,32 +97,14 @@ pub(crate) async fn find_repository(
     org: &Org,
     repository: &str,
 ) -> Result<robots_store::Repository, ApiError> {
-    let not_found = || {
-        ApiError::not_found(format!(
-            "{} has no repository named {repository:?}",
-            org.name
-        ))
-    };
+    let not_found = || ApiError::not_found(format!("{} has no repository named {repository:?}", org.name));
     let path = robots_core::access::RepoPath::parse(repository).map_err(|_| not_found())?;
-    state
-        .store()
-        .get_repository(org.id, &path)
-        .await?
-        .ok_or_else(not_found)
+    state.store().get_repository(org.id, &path).await?.ok_or_else(not_found)
 }
 
 /// Resolves a robot inside an organization the caller may see.
-pub(crate) async fn find_robot(
-    state: &AppState,
-    org: &Org,
-    robot: &str,
-) -> Result<Robot, ApiError> {
-    let not_found =
-        || ApiError::not_found(format!("{} has no robot account named {robot:?}", org.name));
+pub(crate) async fn find_robot(state: &AppState, org: &Org, robot: &str) -> Result<Robot, ApiError> {
+    let not_found = || ApiError::not_found(format!("{} has no robot account named {robot:?}", org.name));
     let name = Name::parse(robot).map_err(|_| not_found())?;
-    state
-        .store()
-        .get_robot(org.id, &name)
-        .await?
-        .ok_or_else(not_found)
+    state.store().get_robot(org.id, &name).await?.ok_or_else(not_found)
 }

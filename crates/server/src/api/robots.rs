@@ -72,14 +72,7 @@ async fn create_robot(
     Path(org): Path<String>,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<RobotView>)> {
-    let (org, _) = authorize_org(
-        &state,
-        &caller,
-        &org,
-        OrgAction::ManageRobots,
-        Scope::Robots,
-    )
-    .await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageRobots, Scope::Robots).await?;
     let request: CreateRobotRequest = body.parse()?;
     let description = description(request.description.as_deref())?.unwrap_or_default();
     let robot = state
@@ -95,10 +88,7 @@ async fn create_robot(
         )
         .await?;
     tracing::info!(org = %org.name, robot = %robot.name, by = %caller.user.name, "robot created");
-    Ok((
-        StatusCode::CREATED,
-        Json(RobotView::new(org.name.as_str(), robot)),
-    ))
+    Ok((StatusCode::CREATED, Json(RobotView::new(org.name.as_str(), robot))))
 }
 
 async fn get_robot(
@@ -117,32 +107,15 @@ async fn update_robot(
     Path((org, robot)): Path<(String, String)>,
     body: JsonBody,
 ) -> ApiResult<Json<RobotView>> {
-    let (org, _) = authorize_org(
-        &state,
-        &caller,
-        &org,
-        OrgAction::ManageRobots,
-        Scope::Robots,
-    )
-    .await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageRobots, Scope::Robots).await?;
     let robot = find_robot(&state, &org, &robot).await?;
     let request: UpdateRobotRequest = body.parse()?;
     let description = description(request.description.as_deref())?;
     let updated = state
         .store()
-        .update_robot(
-            robot.id,
-            request.name.as_ref(),
-            description.as_deref(),
-            state.now(),
-        )
+        .update_robot(robot.id, request.name.as_ref(), description.as_deref(), state.now())
         .await?
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "{} has no robot account named {:?}",
-                org.name, robot.name
-            ))
-        })?;
+        .ok_or_else(|| ApiError::not_found(format!("{} has no robot account named {:?}", org.name, robot.name)))?;
     tracing::info!(org = %org.name, robot = %robot.name, new_name = %updated.name, by = %caller.user.name, "robot updated");
     Ok(Json(RobotView::new(org.name.as_str(), updated)))
 }
@@ -152,14 +125,7 @@ async fn delete_robot(
     CurrentUser(caller): CurrentUser,
     Path((org, robot)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) = authorize_org(
-        &state,
-        &caller,
-        &org,
-        OrgAction::ManageRobots,
-        Scope::Robots,
-    )
-    .await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageRobots, Scope::Robots).await?;
     let robot = find_robot(&state, &org, &robot).await?;
     state.store().delete_robot(robot.id).await?;
     tracing::info!(org = %org.name, robot = %robot.name, by = %caller.user.name, "robot deleted");

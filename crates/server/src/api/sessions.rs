@@ -30,8 +30,7 @@ struct LoginRequest {
 /// What a robot's credentials look like: an Access ID (a UUID) or a token.
 /// Judged by shape alone, so the answer reveals nothing about validity.
 pub fn looks_like_robot_credentials(username: &str, password: &str) -> bool {
-    uuid::Uuid::try_parse(username.trim()).is_ok()
-        || password.trim().starts_with(SecretKind::RobotToken.prefix())
+    uuid::Uuid::try_parse(username.trim()).is_ok() || password.trim().starts_with(SecretKind::RobotToken.prefix())
 }
 
 async fn log_in(
@@ -64,11 +63,9 @@ impl AppState {
             Some((user, hash)) => (Some(user), Some(hash)),
             None => (None, None),
         };
-        let valid = tokio::task::spawn_blocking(move || {
-            password::verify_password(&password, stored_hash.as_deref())
-        })
-        .await
-        .map_err(ApiError::internal)?;
+        let valid = tokio::task::spawn_blocking(move || password::verify_password(&password, stored_hash.as_deref()))
+            .await
+            .map_err(ApiError::internal)?;
         let Some(user) = user.filter(|_| valid) else {
             tracing::info!(username, "login failed");
             return Err(ApiError::new(
@@ -92,10 +89,7 @@ impl AppState {
     }
 }
 
-async fn log_out(
-    State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
-) -> ApiResult<StatusCode> {
+async fn log_out(State(state): State<AppState>, CurrentUser(caller): CurrentUser) -> ApiResult<StatusCode> {
     state.store().delete_session(&caller.session).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -37,10 +37,7 @@ async fn complete_setup(
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
     let request: SetupRequest = body.parse()?;
     let code = SetupCode::parse(&request.code).ok_or_else(|| {
-        ApiError::invalid_field(
-            "code",
-            "is not a setup code; copy it from the server's start-up output",
-        )
+        ApiError::invalid_field("code", "is not a setup code; copy it from the server's start-up output")
     })?;
     let email = validated_email(&request.email)?;
     let password_hash = hash_new_password(request.password).await?;

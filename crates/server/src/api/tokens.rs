@@ -52,11 +52,7 @@ async fn list_tokens(
         .store()
         .list_tokens(robot.id, params.after.as_deref(), params.limit)
         .await?;
-    Ok(Json(List::from_page(
-        page,
-        |t| t.name.as_str(),
-        TokenView::from,
-    )))
+    Ok(Json(List::from_page(page, |t| t.name.as_str(), TokenView::from)))
 }
 
 async fn create_token(
@@ -65,22 +61,12 @@ async fn create_token(
     Path((org, robot)): Path<(String, String)>,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let (org, _) = authorize_org(
-        &state,
-        &caller,
-        &org,
-        OrgAction::ManageRobots,
-        Scope::Robots,
-    )
-    .await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageRobots, Scope::Robots).await?;
     let robot = find_robot(&state, &org, &robot).await?;
     let request: CreateTokenRequest = body.parse()?;
     let now = state.now();
     if request.expires_at.is_some_and(|expiry| expiry <= now) {
-        return Err(ApiError::invalid_field(
-            "expires_at",
-            "must be in the future",
-        ));
+        return Err(ApiError::invalid_field("expires_at", "must be in the future"));
     }
     let secret = SecretToken::generate(SecretKind::RobotToken);
     let token = state
@@ -123,18 +109,9 @@ async fn get_token(
 ) -> ApiResult<Json<TokenView>> {
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Robots).await?;
     let robot = find_robot(&state, &org, &robot).await?;
-    let not_found = || {
-        ApiError::not_found(format!(
-            "robot {} has no token with Access ID {access_id}",
-            robot.name
-        ))
-    };
+    let not_found = || ApiError::not_found(format!("robot {} has no token with Access ID {access_id}", robot.name));
     let id = Uuid::try_parse(&access_id).map_err(|_| not_found())?;
-    let token = state
-        .store()
-        .get_token(robot.id, id)
-        .await?
-        .ok_or_else(not_found)?;
+    let token = state.store().get_token(robot.id, id).await?.ok_or_else(not_found)?;
     Ok(Json(token.into()))
 }
 
@@ -143,21 +120,9 @@ async fn delete_token(
     CurrentUser(caller): CurrentUser,
     Path((org, robot, access_id)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) = authorize_org(
-        &state,
-        &caller,
-        &org,
-        OrgAction::ManageRobots,
-        Scope::Robots,
-    )
-    .await?;
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageRobots, Scope::Robots).await?;
     let robot = find_robot(&state, &org, &robot).await?;
-    let not_found = || {
-        ApiError::not_found(format!(
-            "robot {} has no token with Access ID {access_id}",
-            robot.name
-        ))
-    };
+    let not_found = || ApiError::not_found(format!("robot {} has no token with Access ID {access_id}", robot.name));
     let id = Uuid::try_parse(&access_id).map_err(|_| not_found())?;
     if !state.store().delete_token(robot.id, id).await? {
         return Err(not_found());

@@ -34,26 +34,22 @@ async fn create_user(
     OptionalUser(caller): OptionalUser,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    let caller_is_admin = caller
-        .as_ref()
-        .is_some_and(|session| session.user.instance_admin);
+    let caller_is_admin = caller.as_ref().is_some_and(|session| session.user.instance_admin);
     if !caller_is_admin {
         match (&caller, state.config().signup) {
             (None, SignupPolicy::Closed) => return Err(ApiError::unauthenticated()),
             (Some(_), SignupPolicy::Closed) => {
-                return Err(ApiError::forbidden(
-                    "only instance administrators can create users",
-                ));
+                return Err(ApiError::forbidden("only instance administrators can create users"));
             }
             (_, SignupPolicy::Open) => {}
         }
     }
     let request: CreateUserRequest = body.parse()?;
     if request.instance_admin && !caller_is_admin {
-        return Err(ApiError::forbidden(
-            "only instance administrators can create instance administrators",
-        )
-        .with_field("instance_admin"));
+        return Err(
+            ApiError::forbidden("only instance administrators can create instance administrators")
+                .with_field("instance_admin"),
+        );
     }
     let email = validated_email(&request.email)?;
     let password_hash = hash_new_password(request.password).await?;
@@ -85,8 +81,7 @@ pub(crate) fn validated_email(email: &str) -> Result<String, ApiError> {
 /// Checks the password policy, then hashes on the blocking pool (argon2id
 /// takes ~15 ms of CPU and must not stall the async workers).
 pub(crate) async fn hash_new_password(password: String) -> Result<String, ApiError> {
-    password::check_new_password(&password)
-        .map_err(|error| ApiError::invalid_field("password", error))?;
+    password::check_new_password(&password).map_err(|error| ApiError::invalid_field("password", error))?;
     tokio::task::spawn_blocking(move || password::hash_password(&password))
         .await
         .map_err(ApiError::internal)?

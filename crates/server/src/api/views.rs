@@ -18,11 +18,7 @@ pub struct List<T> {
 
 impl<T> List<T> {
     /// Builds a page; `key` gives the pagination key of an item.
-    pub fn from_page<R>(
-        page: robots_store::Page<R>,
-        key: impl Fn(&R) -> &str,
-        view: impl Fn(R) -> T,
-    ) -> Self {
+    pub fn from_page<R>(page: robots_store::Page<R>, key: impl Fn(&R) -> &str, view: impl Fn(R) -> T) -> Self {
         let next_cursor = if page.has_more {
             page.items.last().map(|last| encode_cursor(key(last)))
         } else {
@@ -221,9 +217,6 @@ pub struct CreatedTokenView {
 
 /// Serializes a secret's plaintext: only the two views above, each the one
 /// response that hands a secret to its owner, use it.
-fn expose_secret<S: serde::Serializer>(
-    secret: &SecretToken,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
+fn expose_secret<S: serde::Serializer>(secret: &SecretToken, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(secret.expose())
 }

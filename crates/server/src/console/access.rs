@@ -31,27 +31,15 @@ pub fn router() -> Router<AppState> {
             get(confirm_delete_team).post(delete_team),
         )
         .route("/orgs/{org}/admin/teams/{team}/members", post(add_member))
-        .route(
-            "/orgs/{org}/admin/teams/{team}/members/-/remove",
-            post(remove_member),
-        )
+        .route("/orgs/{org}/admin/teams/{team}/members/-/remove", post(remove_member))
         .route("/orgs/{org}/admin/teams/{team}/grants", post(grant))
-        .route(
-            "/orgs/{org}/admin/teams/{team}/grants/-/revoke",
-            post(revoke),
-        )
+        .route("/orgs/{org}/admin/teams/{team}/grants/-/revoke", post(revoke))
         .route(
             "/orgs/{org}/admin/repositories",
             get(repositories).post(create_repository),
         )
-        .route(
-            "/orgs/{org}/admin/repositories/-/delete",
-            post(delete_repository),
-        )
-        .route(
-            "/orgs/{org}/admin/repositories/{*repository}",
-            get(repository),
-        )
+        .route("/orgs/{org}/admin/repositories/-/delete", post(delete_repository))
+        .route("/orgs/{org}/admin/repositories/{*repository}", get(repository))
 }
 
 struct TeamRow {
@@ -128,8 +116,7 @@ async fn create_team(
     Path(org): Path<String>,
     form: ConsoleForm<NewTeamForm>,
 ) -> ConsoleResult {
-    let (found, _, _) =
-        org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
+    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
     let mut page = teams_page(&state, &form.user, &org, None).await?;
     page.name = form.data.name.clone();
     page.description = form.data.description.clone();
@@ -147,10 +134,7 @@ async fn create_team(
         .create_team(found.id, &name, &description, state.now())
         .await
     {
-        Ok(team) => Ok(
-            Redirect::to(&format!("/orgs/{}/admin/teams/{}", found.name, team.name))
-                .into_response(),
-        ),
+        Ok(team) => Ok(Redirect::to(&format!("/orgs/{}/admin/teams/{}", found.name, team.name)).into_response()),
         Err(StoreError::NameTaken) => {
             page.name_error = Some(format!("{} already has a team named {name}.", found.name));
             Ok(render(StatusCode::CONFLICT, &page))
@@ -200,11 +184,7 @@ async fn team_page(
     let grants = state.store().list_team_grants(team.id).await?;
     let robots = state.store().list_robots(org.id, None, 200).await?;
     let repositories = state.store().list_repositories(org.id, None, 200).await?;
-    let in_team = |name: &Name| {
-        members
-            .iter()
-            .any(|m| m.kind == MemberKind::Robot && &m.name == name)
-    };
+    let in_team = |name: &Name| members.iter().any(|m| m.kind == MemberKind::Robot && &m.name == name);
     Ok(TeamPage {
         chrome,
         org_name: org.name.to_string(),
@@ -231,11 +211,7 @@ async fn team_page(
                 permission: g.permission.as_str(),
             })
             .collect(),
-        repositories: repositories
-            .items
-            .into_iter()
-            .map(|r| r.name.to_string())
-            .collect(),
+        repositories: repositories.items.into_iter().map(|r| r.name.to_string()).collect(),
         notice,
         error: None,
     })
@@ -247,9 +223,7 @@ async fn team(
     Path((org, team)): Path<(String, String)>,
     Query(query): Query<NoticeQuery>,
 ) -> ConsoleResult {
-    Ok(ok(
-        &team_page(&state, &user, &org, &team, notice(query)).await?
-    ))
+    Ok(ok(&team_page(&state, &user, &org, &team, notice(query)).await?))
 }
 
 fn team_url(org: &str, team: &str) -> String {
@@ -281,24 +255,12 @@ async fn add_member(
     Path((org, team)): Path<(String, String)>,
     form: ConsoleForm<MemberForm>,
 ) -> ConsoleResult {
-    let (found, _, _) =
-        org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
+    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
     let team_record = find_team(&state, &found, &team).await?;
     let typed = form.data.name.trim();
     let Ok(name) = Name::parse(typed) else {
-        let error = format!(
-            "There is no {} named {typed:?} in {}.",
-            form.data.kind, found.name
-        );
-        return team_error(
-            &state,
-            &form.user,
-            &org,
-            &team,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            error,
-        )
-        .await;
+        let error = format!("There is no {} named {typed:?} in {}.", form.data.kind, found.name);
+        return team_error(&state, &form.user, &org, &team, StatusCode::UNPROCESSABLE_ENTITY, error).await;
     };
     let now = state.now();
     let result = match form.data.kind.as_str() {
@@ -323,27 +285,11 @@ async fn add_member(
         }
         Err(StoreError::NotAnOrgMember) => {
             let error = format!("{name} is not a member of {org}: add them under Members first.");
-            team_error(
-                &state,
-                &form.user,
-                &org,
-                &team,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                error,
-            )
-            .await
+            team_error(&state, &form.user, &org, &team, StatusCode::UNPROCESSABLE_ENTITY, error).await
         }
         Err(StoreError::RobotNotFound) => {
             let error = format!("{org} has no robot account named {name}.");
-            team_error(
-                &state,
-                &form.user,
-                &org,
-                &team,
-                StatusCode::NOT_FOUND,
-                error,
-            )
-            .await
+            team_error(&state, &form.user, &org, &team, StatusCode::NOT_FOUND, error).await
         }
         Err(other) => Err(other.into()),
     }
@@ -354,18 +300,12 @@ async fn remove_member(
     Path((org, team)): Path<(String, String)>,
     form: ConsoleForm<MemberForm>,
 ) -> ConsoleResult {
-    let (found, _, _) =
-        org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
+    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
     let team_record = find_team(&state, &found, &team).await?;
     let name = Name::parse(&form.data.name).map_err(|_| ApiError::not_found("no such member"))?;
     let removed = match form.data.kind.as_str() {
         "robot" => state.store().remove_team_robot(&team_record, &name).await?,
-        _ => {
-            state
-                .store()
-                .remove_team_user(team_record.id, &name)
-                .await?
-        }
+        _ => state.store().remove_team_user(team_record.id, &name).await?,
     };
     if !removed {
         return Err(ApiError::not_found(format!("{name} is not in team {team}")).into());
@@ -387,13 +327,11 @@ async fn grant(
     Path((org, team)): Path<(String, String)>,
     form: ConsoleForm<GrantForm>,
 ) -> ConsoleResult {
-    let (found, _, _) =
-        org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
+    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
     let team_record = find_team(&state, &found, &team).await?;
     let repository = find_repository(&state, &found, &form.data.repository).await?;
-    let permission = Permission::parse(&form.data.permission).ok_or_else(|| {
-        ApiError::bad_request("invalid_form", "permission must be read, write or admin")
-    })?;
+    let permission = Permission::parse(&form.data.permission)
+        .ok_or_else(|| ApiError::bad_request("invalid_form", "permission must be read, write or admin"))?;
     state
         .store()
         .set_grant(&team_record, &repository, permission, state.now())
@@ -418,20 +356,13 @@ async fn revoke(
     Path((org, team)): Path<(String, String)>,
     form: ConsoleForm<RevokeForm>,
 ) -> ConsoleResult {
-    let (found, _, _) =
-        org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
+    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
     let team_record = find_team(&state, &found, &team).await?;
     let repository = find_repository(&state, &found, &form.data.repository).await?;
-    state
-        .store()
-        .revoke_grant(team_record.id, repository.id)
-        .await?;
+    state.store().revoke_grant(team_record.id, repository.id).await?;
     Ok(redirect_with_notice(
         &team_url(&org, &team),
-        &format!(
-            "Team {team} no longer has access to {org}/{}.",
-            repository.name
-        ),
+        &format!("Team {team} no longer has access to {org}/{}.", repository.name),
     ))
 }
 
@@ -440,8 +371,7 @@ async fn confirm_delete_team(
     user: ConsoleUser,
     Path((org, team)): Path<(String, String)>,
 ) -> ConsoleResult {
-    let (found, _, chrome) =
-        org_page(&state, &user, &org, OrgAction::ManageAccess, "teams").await?;
+    let (found, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageAccess, "teams").await?;
     let team = find_team(&state, &found, &team).await?;
     Ok(ok(&ConfirmPage {
         chrome,
@@ -461,8 +391,7 @@ async fn delete_team(
     Path((org, team)): Path<(String, String)>,
     form: ConsoleForm<CsrfOnly>,
 ) -> ConsoleResult {
-    let (found, _, _) =
-        org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
+    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
     let team = find_team(&state, &found, &team).await?;
     state.store().delete_team(team.id).await?;
     Ok(redirect_with_notice(
@@ -521,9 +450,7 @@ async fn repositories(
     Path(org): Path<String>,
     Query(query): Query<NoticeQuery>,
 ) -> ConsoleResult {
-    Ok(ok(
-        &repositories_page(&state, &user, &org, notice(query)).await?
-    ))
+    Ok(ok(&repositories_page(&state, &user, &org, notice(query)).await?))
 }
 
 #[derive(Deserialize)]
@@ -536,22 +463,13 @@ async fn create_repository(
     Path(org): Path<String>,
     form: ConsoleForm<NewRepositoryForm>,
 ) -> ConsoleResult {
-    let (found, _, _) = org_page(
-        &state,
-        &form.user,
-        &org,
-        OrgAction::ManageAccess,
-        "repositories",
-    )
-    .await?;
+    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "repositories").await?;
     let mut page = repositories_page(&state, &form.user, &org, None).await?;
     page.name = form.data.name.clone();
     let path = match RepoPath::parse(form.data.name.trim()) {
         Ok(path) => path,
         Err(error) => {
-            page.name_error = Some(format!(
-                "The path {error}. Use names joined by /, e.g. apps/web."
-            ));
+            page.name_error = Some(format!("The path {error}. Use names joined by /, e.g. apps/web."));
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
@@ -560,11 +478,9 @@ async fn create_repository(
         .create_repository(found.id, &path, form.user.session.user.id, state.now())
         .await
     {
-        Ok(repository) => Ok(Redirect::to(&format!(
-            "/orgs/{}/admin/repositories/{}",
-            found.name, repository.name
-        ))
-        .into_response()),
+        Ok(repository) => {
+            Ok(Redirect::to(&format!("/orgs/{}/admin/repositories/{}", found.name, repository.name)).into_response())
+        }
         Err(StoreError::NameTaken) => {
             page.name_error = Some(format!("{}/{path} already exists.", found.name));
             Ok(render(StatusCode::CONFLICT, &page))
@@ -597,8 +513,7 @@ async fn repository(
     user: ConsoleUser,
     Path((org, repository)): Path<(String, String)>,
 ) -> ConsoleResult {
-    let (org, role, chrome) =
-        org_page(&state, &user, &org, OrgAction::Read, "repositories").await?;
+    let (org, role, chrome) = org_page(&state, &user, &org, OrgAction::Read, "repositories").await?;
     let repository = find_repository(&state, &org, &repository).await?;
     let access = state.store().repository_access(repository.id).await?;
     let grants = state.store().list_repository_grants(repository.id).await?;
@@ -628,14 +543,7 @@ async fn delete_repository(
     Path(org): Path<String>,
     form: ConsoleForm<NewRepositoryForm>,
 ) -> ConsoleResult {
-    let (found, _, _) = org_page(
-        &state,
-        &form.user,
-        &org,
-        OrgAction::ManageAccess,
-        "repositories",
-    )
-    .await?;
+    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "repositories").await?;
     let repository = find_repository(&state, &found, &form.data.name).await?;
     state.store().delete_repository(repository.id).await?;
     Ok(redirect_with_notice(

@@ -56,12 +56,7 @@ pub fn router() -> Router<AppState> {
         .merge(pages)
         .route(
             "/static/console.css",
-            get(|| {
-                asset(
-                    "text/css; charset=utf-8",
-                    include_str!("../../static/console.css"),
-                )
-            }),
+            get(|| asset("text/css; charset=utf-8", include_str!("../../static/console.css"))),
         )
         .route(
             "/static/console.js",
@@ -92,12 +87,7 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
 /// Renders a page with a status.
 fn render(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
-        Ok(html) => (
-            status,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            html,
-        )
-            .into_response(),
+        Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
         Err(error) => ApiError::internal(format!("template: {error}")).into_response(),
     }
 }
@@ -146,9 +136,7 @@ impl IntoResponse for ConsoleError {
                 let title = match status {
                     StatusCode::NOT_FOUND => "Not found",
                     StatusCode::FORBIDDEN => "Not allowed",
-                    StatusCode::UNPROCESSABLE_ENTITY if error.code() == "personal_account" => {
-                        "Personal account"
-                    }
+                    StatusCode::UNPROCESSABLE_ENTITY if error.code() == "personal_account" => "Personal account",
                     status if status.is_server_error() => "Something went wrong",
                     _ => "That did not work",
                 };

@@ -24,9 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{org}", get(overview))
         .route(
             "/orgs/{org}/admin",
-            get(|Path(org): Path<String>| async move {
-                Redirect::to(&format!("/orgs/{org}/admin/robots"))
-            }),
+            get(|Path(org): Path<String>| async move { Redirect::to(&format!("/orgs/{org}/admin/robots")) }),
         )
         .route("/orgs/{org}/admin/members", get(members).post(add_member))
         .route("/orgs/{org}/admin/members/{username}", post(change_role))
@@ -61,11 +59,7 @@ struct OverviewPage {
     role: &'static str,
 }
 
-async fn overview(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    Path(org): Path<String>,
-) -> ConsoleResult {
+async fn overview(State(state): State<AppState>, user: ConsoleUser, Path(org): Path<String>) -> ConsoleResult {
     let (org, role, chrome) = org_page(&state, &user, &org, OrgAction::Read, "overview").await?;
     let org_label = if org.display_name.is_empty() {
         org.name.to_string()
@@ -153,12 +147,8 @@ struct AddMemberForm {
 }
 
 fn parse_role(role: &str) -> Result<Role, ConsoleError> {
-    Role::parse(role).ok_or_else(|| {
-        ConsoleError::Api(ApiError::bad_request(
-            "invalid_form",
-            "role must be admin or member",
-        ))
-    })
+    Role::parse(role)
+        .ok_or_else(|| ConsoleError::Api(ApiError::bad_request("invalid_form", "role must be admin or member")))
 }
 
 fn notice_redirect(org: &str, notice: &str) -> axum::response::Response {
@@ -180,14 +170,7 @@ async fn add_member(
     Path(org): Path<String>,
     form: ConsoleForm<AddMemberForm>,
 ) -> ConsoleResult {
-    let (found, _) = authorize_org(
-        &state,
-        &form.user.session,
-        &org,
-        OrgAction::ManageMembers,
-        Scope::Org,
-    )
-    .await?;
+    let (found, _) = authorize_org(&state, &form.user.session, &org, OrgAction::ManageMembers, Scope::Org).await?;
     let role = parse_role(&form.data.role)?;
     let refuse = |message: String| async {
         let mut page = members_page(&state, &form.user, &org, None).await?;
@@ -196,29 +179,14 @@ async fn add_member(
         Ok::<_, ConsoleError>(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
     };
     let Ok(username) = Name::parse(form.data.username.trim()) else {
-        return refuse(format!(
-            "There is no user named {:?}.",
-            form.data.username.trim()
-        ))
-        .await;
+        return refuse(format!("There is no user named {:?}.", form.data.username.trim())).await;
     };
-    match state
-        .store()
-        .set_member(found.id, &username, role, state.now())
-        .await
-    {
+    match state.store().set_member(found.id, &username, role, state.now()).await {
         Ok((member, _)) => Ok(notice_redirect(
             &org,
-            &format!(
-                "{} is now {} of {}.",
-                member.username,
-                article(member.role),
-                org
-            ),
+            &format!("{} is now {} of {}.", member.username, article(member.role), org),
         )),
-        Err(StoreError::UserNotFound) => {
-            refuse(format!("There is no user named {username}.")).await
-        }
+        Err(StoreError::UserNotFound) => refuse(format!("There is no user named {username}.")).await,
         Err(other) => Err(other.into()),
     }
 }
@@ -240,36 +208,17 @@ async fn change_role(
     Path((org, username)): Path<(String, String)>,
     form: ConsoleForm<RoleForm>,
 ) -> ConsoleResult {
-    let (found, _) = authorize_org(
-        &state,
-        &form.user.session,
-        &org,
-        OrgAction::ManageMembers,
-        Scope::Org,
-    )
-    .await?;
+    let (found, _) = authorize_org(&state, &form.user.session, &org, OrgAction::ManageMembers, Scope::Org).await?;
     let role = parse_role(&form.data.role)?;
     let username = Name::parse(&username).map_err(|_| ApiError::not_found("no such member"))?;
-    match state
-        .store()
-        .set_member(found.id, &username, role, state.now())
-        .await
-    {
+    match state.store().set_member(found.id, &username, role, state.now()).await {
         Ok((member, _)) => Ok(notice_redirect(
             &org,
-            &format!(
-                "{} is now {} of {}.",
-                member.username,
-                article(member.role),
-                org
-            ),
+            &format!("{} is now {} of {}.", member.username, article(member.role), org),
         )),
         Err(StoreError::LastAdmin) => {
             let mut page = members_page(&state, &form.user, &org, None).await?;
-            page.error = Some(
-                "An organization must keep at least one admin: make someone else an admin first."
-                    .into(),
-            );
+            page.error = Some("An organization must keep at least one admin: make someone else an admin first.".into());
             Ok(render(StatusCode::CONFLICT, &page))
         }
         Err(other) => Err(other.into()),
@@ -314,25 +263,13 @@ async fn remove(
     };
     let (found, _) = authorize_org(&state, &form.user.session, &org, action, Scope::Org).await?;
     let name = Name::parse(&username).map_err(|_| ApiError::not_found("no such member"))?;
-    match state
-        .store()
-        .remove_member(found.id, &name, state.now())
-        .await
-    {
+    match state.store().remove_member(found.id, &name, state.now()).await {
         Ok(true) if leaving => Ok(Redirect::to("/account").into_response()),
-        Ok(true) => Ok(notice_redirect(
-            &org,
-            &format!("{username} was removed from {org}."),
-        )),
-        Ok(false) => {
-            Err(ApiError::not_found(format!("{username} is not a member of {org}")).into())
-        }
+        Ok(true) => Ok(notice_redirect(&org, &format!("{username} was removed from {org}."))),
+        Ok(false) => Err(ApiError::not_found(format!("{username} is not a member of {org}")).into()),
         Err(StoreError::LastAdmin) => {
             let mut page = members_page(&state, &form.user, &org, None).await?;
-            page.error = Some(
-                "An organization must keep at least one admin: make someone else an admin first."
-                    .into(),
-            );
+            page.error = Some("An organization must keep at least one admin: make someone else an admin first.".into());
             Ok(render(StatusCode::CONFLICT, &page))
         }
         Err(other) => Err(other.into()),

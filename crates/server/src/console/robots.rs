@@ -31,18 +31,12 @@ pub fn router() -> Router<AppState> {
             "/orgs/{org}/admin/robots/{robot}/delete",
             get(confirm_delete_robot).post(delete_robot),
         )
-        .route(
-            "/orgs/{org}/admin/robots/{robot}/teams",
-            axum::routing::post(join_team),
-        )
+        .route("/orgs/{org}/admin/robots/{robot}/teams", axum::routing::post(join_team))
         .route(
             "/orgs/{org}/admin/robots/{robot}/tokens",
             axum::routing::post(create_token),
         )
-        .route(
-            "/orgs/{org}/admin/robots/{robot}/tokens/-/new",
-            get(new_token),
-        )
+        .route("/orgs/{org}/admin/robots/{robot}/tokens/-/new", get(new_token))
         .route(
             "/orgs/{org}/admin/robots/{robot}/tokens/{access_id}/delete",
             get(confirm_delete_token).post(delete_token),
@@ -166,11 +160,7 @@ async fn team_choices(
     Ok(choices)
 }
 
-async fn new_robot(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    Path(org): Path<String>,
-) -> ConsoleResult {
+async fn new_robot(State(state): State<AppState>, user: ConsoleUser, Path(org): Path<String>) -> ConsoleResult {
     let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageRobots, "robots").await?;
     Ok(ok(&NewRobotPage {
         chrome,
@@ -190,8 +180,7 @@ async fn create_robot(
     Path(org): Path<String>,
     form: ConsoleForm<Vec<(String, String)>>,
 ) -> ConsoleResult {
-    let (org, _, chrome) =
-        org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
+    let (org, _, chrome) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
     let value = |key: &str| {
         form.data
             .iter()
@@ -237,25 +226,16 @@ async fn create_robot(
     match state.store().create_robot(&new, state.now()).await {
         Ok(robot) => {
             for team in &teams {
-                state
-                    .store()
-                    .add_team_robot(team, &robot.name, state.now())
-                    .await?;
+                state.store().add_team_robot(team, &robot.name, state.now()).await?;
             }
             tracing::info!(
                 org = %org.name, robot = %robot.name, teams = teams.len(), by = %form.user.session.user.name,
                 "robot created in the console"
             );
-            Ok(
-                Redirect::to(&format!("/orgs/{}/admin/robots/{}", org.name, robot.name))
-                    .into_response(),
-            )
+            Ok(Redirect::to(&format!("/orgs/{}/admin/robots/{}", org.name, robot.name)).into_response())
         }
         Err(StoreError::NameTaken) => {
-            page.name_error = Some(format!(
-                "{} already has a robot account named {name}.",
-                org.name
-            ));
+            page.name_error = Some(format!("{} already has a robot account named {name}.", org.name));
             Ok(render(StatusCode::CONFLICT, &page))
         }
         Err(other) => Err(other.into()),
@@ -326,12 +306,7 @@ async fn robot(
             .map(|entry| PermissionRow {
                 repository: entry.repository,
                 permission: entry.permission.as_str(),
-                actions: entry
-                    .actions
-                    .iter()
-                    .map(|a| a.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                actions: entry.actions.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "),
                 via: entry
                     .via
                     .iter()
@@ -385,16 +360,10 @@ async fn join_team(
     let (org, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "robots").await?;
     let robot = find_robot(&state, &org, &robot).await?;
     let team = crate::api::find_team(&state, &org, &form.data.team).await?;
-    state
-        .store()
-        .add_team_robot(&team, &robot.name, state.now())
-        .await?;
+    state.store().add_team_robot(&team, &robot.name, state.now()).await?;
     Ok(redirect_with_notice(
         &format!("/orgs/{}/admin/robots/{}", org.name, robot.name),
-        &format!(
-            "{} is now in team {} and has its permissions.",
-            robot.name, team.name
-        ),
+        &format!("{} is now in team {} and has its permissions.", robot.name, team.name),
     ))
 }
 
@@ -525,8 +494,7 @@ async fn create_token(
     Path((org, robot)): Path<(String, String)>,
     form: ConsoleForm<NewTokenForm>,
 ) -> ConsoleResult {
-    let (org, _, chrome) =
-        org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
+    let (org, _, chrome) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
     let robot = find_robot(&state, &org, &robot).await?;
     let now = state.now();
     let mut page = NewTokenPage {
@@ -591,9 +559,7 @@ async fn create_token(
         token_name: token.name.to_string(),
         access_id: token.access_id,
         token: secret.expose().to_owned(),
-        expires: token
-            .expires_at
-            .map(|at| robots_core::humanize::relative(at, now)),
+        expires: token.expires_at.map(|at| robots_core::humanize::relative(at, now)),
     });
     response
         .headers_mut()
@@ -633,17 +599,11 @@ async fn delete_token(
     let (org, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
     let robot = find_robot(&state, &org, &robot).await?;
     let token = find_token(&state, robot.id, &access_id).await?;
-    state
-        .store()
-        .delete_token(robot.id, token.access_id)
-        .await?;
+    state.store().delete_token(robot.id, token.access_id).await?;
     tracing::info!(org = %org.name, robot = %robot.name, access_id = %token.access_id, by = %form.user.session.user.name, "robot token deleted in the console");
     Ok(redirect_with_notice(
         &format!("/orgs/{}/admin/robots/{}", org.name, robot.name),
-        &format!(
-            "Token {} was deleted; it no longer authenticates.",
-            token.name
-        ),
+        &format!("Token {} was deleted; it no longer authenticates.", token.name),
     ))
 }
 
@@ -658,9 +618,5 @@ async fn find_token(
         )))
     };
     let id = Uuid::try_parse(access_id).map_err(|_| not_found())?;
-    state
-        .store()
-        .get_token(robot_id, id)
-        .await?
-        .ok_or_else(not_found)
+    state.store().get_token(robot_id, id).await?.ok_or_else(not_found)
 }

@@ -49,11 +49,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn set_cookie(state: &AppState, name: &str, value: &str, max_age_seconds: u64) -> HeaderValue {
-    let secure = if state.config().secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = if state.config().secure_cookies { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_seconds}{secure}"
     ))
@@ -63,8 +59,7 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age_seconds: u64) -
 /// The CSRF token of a session: derived from its secret, so it needs no
 /// storage and dies with the session.
 fn csrf_for(session: &SecretToken) -> String {
-    URL_SAFE_NO_PAD
-        .encode(SecretHash::of(format!("console-csrf:{}", session.expose()).as_bytes()).as_bytes())
+    URL_SAFE_NO_PAD.encode(SecretHash::of(format!("console-csrf:{}", session.expose()).as_bytes()).as_bytes())
 }
 
 fn same_secret(a: &str, b: &str) -> bool {
@@ -83,11 +78,7 @@ impl FromRequestParts<AppState> for ConsoleUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ConsoleError> {
         let to_login = || {
-            let here = parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/");
+            let here = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
             ConsoleError::Redirect(format!("/login?next={}", url_encode(here)))
         };
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE)
@@ -145,9 +136,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ConsoleForm<T> {
         let user = ConsoleUser::from_request_parts(&mut parts, state).await?;
         let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
-            .map_err(|rejection| {
-                ConsoleError::Api(ApiError::bad_request("invalid_form", rejection.body_text()))
-            })?;
+            .map_err(|rejection| ConsoleError::Api(ApiError::bad_request("invalid_form", rejection.body_text())))?;
         let CsrfField { csrf } = parse_form(&bytes)?;
         if !same_secret(&csrf, &user.csrf) {
             tracing::warn!(username = %user.session.user.name, "console form with a wrong CSRF token");
@@ -172,14 +161,10 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for AnonymousForm<T> {
         let expected = cookie(request.headers(), CSRF_COOKIE).map(str::to_owned);
         let bytes = Bytes::from_request(request, state)
             .await
-            .map_err(|rejection| {
-                ConsoleError::Api(ApiError::bad_request("invalid_form", rejection.body_text()))
-            })?;
+            .map_err(|rejection| ConsoleError::Api(ApiError::bad_request("invalid_form", rejection.body_text())))?;
         let CsrfField { csrf } = parse_form(&bytes)?;
         match expected {
-            Some(expected) if !csrf.is_empty() && same_secret(&csrf, &expected) => {
-                Ok(Self(parse_form(&bytes)?))
-            }
+            Some(expected) if !csrf.is_empty() && same_secret(&csrf, &expected) => Ok(Self(parse_form(&bytes)?)),
             _ => Err(expired_form()),
         }
     }
@@ -196,10 +181,7 @@ fn anonymous_csrf(headers: &HeaderMap) -> (String, bool) {
         {
             (value.to_owned(), false)
         }
-        _ => (
-            URL_SAFE_NO_PAD.encode(robots_core::secret::random_bytes::<32>()),
-            true,
-        ),
+        _ => (URL_SAFE_NO_PAD.encode(robots_core::secret::random_bytes::<32>()), true),
     }
 }
 
@@ -220,9 +202,7 @@ fn safe_next(next: &str) -> &str {
 fn url_encode(text: &str) -> String {
     text.bytes()
         .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                char::from(byte).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => char::from(byte).to_string(),
             other => format!("%{other:02X}"),
         })
         .collect()
@@ -287,10 +267,7 @@ struct LoginForm {
     csrf: String,
 }
 
-async fn log_in(
-    State(state): State<AppState>,
-    AnonymousForm(form): AnonymousForm<LoginForm>,
-) -> ConsoleResult {
+async fn log_in(State(state): State<AppState>, AnonymousForm(form): AnonymousForm<LoginForm>) -> ConsoleResult {
     let again = |status: StatusCode, error: &str| {
         render(
             status,
@@ -312,10 +289,7 @@ async fn log_in(
     let session = match state.log_in(&form.username, form.password.clone()).await {
         Ok(session) => session,
         Err(error) if error.status() == StatusCode::UNAUTHORIZED => {
-            return Ok(again(
-                StatusCode::UNAUTHORIZED,
-                "Wrong username or password.",
-            ));
+            return Ok(again(StatusCode::UNAUTHORIZED, "Wrong username or password."));
         }
         Err(error) => return Err(error.into()),
     };
@@ -327,10 +301,7 @@ async fn log_in(
 }
 
 async fn log_out(State(state): State<AppState>, form: ConsoleForm<CsrfOnly>) -> ConsoleResult {
-    state
-        .store()
-        .delete_session(&form.user.session.session)
-        .await?;
+    state.store().delete_session(&form.user.session.session).await?;
     Ok(with_cookie(
         Redirect::to("/login").into_response(),
         set_cookie(&state, SESSION_COOKIE, "", 0),
@@ -376,10 +347,7 @@ struct SetupForm {
     csrf: String,
 }
 
-async fn set_up(
-    State(state): State<AppState>,
-    AnonymousForm(form): AnonymousForm<SetupForm>,
-) -> ConsoleResult {
+async fn set_up(State(state): State<AppState>, AnonymousForm(form): AnonymousForm<SetupForm>) -> ConsoleResult {
     let mut page = SetupPage {
         csrf: form.csrf.clone(),
         code: form.code.clone(),
@@ -389,10 +357,8 @@ async fn set_up(
     };
     let code = SetupCode::parse(&form.code);
     if code.is_none() {
-        page.code_error = Some(
-            "Enter the code exactly as the server printed it: four groups of four characters."
-                .into(),
-        );
+        page.code_error =
+            Some("Enter the code exactly as the server printed it: four groups of four characters.".into());
     }
     let name = Name::parse(form.username.trim())
         .map_err(|error| page.username_error = Some(format!("The username {error}.")))
@@ -411,9 +377,7 @@ async fn set_up(
         }
         Err(error) => return Err(error.into()),
     };
-    let (Some(code), Some(name), Some(email), Some(password_hash)) =
-        (code, name, email, password_hash)
-    else {
+    let (Some(code), Some(name), Some(email), Some(password_hash)) = (code, name, email, password_hash) else {
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
     };
     let user = NewUser {
@@ -422,11 +386,7 @@ async fn set_up(
         password_hash,
         instance_admin: true,
     };
-    match state
-        .store()
-        .complete_setup(&code.hash(), &user, state.now())
-        .await
-    {
+    match state.store().complete_setup(&code.hash(), &user, state.now()).await {
         Ok(_) => {}
         Err(StoreError::InvalidSetupCode) => {
             page.code_error = Some("That is not the setup code this server printed.".into());

@@ -16,6 +16,13 @@ mod api {
     mod setup;
 }
 
+mod verification {
+    mod endpoints;
+    mod jwt;
+    mod nginx;
+    mod registry;
+}
+
 mod console {
     mod flows;
     mod security;

@@ -135,10 +135,7 @@ impl TestApp {
         Self::spawn_with(backend, |_| {}).await
     }
 
-    pub async fn spawn_with(
-        backend: Backend,
-        configure: impl FnOnce(&mut ServerConfig),
-    ) -> Option<Self> {
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServerConfig)) -> Option<Self> {
         log_buffer();
         install_crypto_provider();
         let database = robots_store::testing::fresh(backend).await?;
@@ -148,7 +145,9 @@ impl TestApp {
         config.usage_flush_interval = Duration::from_millis(50);
         configure(&mut config);
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-        let state = AppState::new(database.store.clone(), clock.clone(), config);
+        let state = AppState::new(database.store.clone(), clock.clone(), config)
+            .await
+            .unwrap();
         let setup_code = robots_server::prepare_first_run(&state)
             .await
             .unwrap()
@@ -182,13 +181,7 @@ impl TestApp {
         }
     }
 
-    pub async fn request(
-        &self,
-        method: &str,
-        path: &str,
-        auth: &Auth,
-        body: Option<Value>,
-    ) -> Response {
+    pub async fn request(&self, method: &str, path: &str, auth: &Auth, body: Option<Value>) -> Response {
         let mut request = self.client.request(
             Method::from_bytes(method.as_bytes()).unwrap(),
             format!("{}{path}", self.base),
@@ -228,10 +221,7 @@ impl TestApp {
 
     /// Completes first-run setup as `root` and returns root's session.
     pub async fn setup_admin(&self) -> Auth {
-        let code = self
-            .setup_code
-            .clone()
-            .expect("a fresh installation has a setup code");
+        let code = self.setup_code.clone().expect("a fresh installation has a setup code");
         let created = self
             .post(
                 "/v1/setup",
@@ -288,11 +278,7 @@ impl TestApp {
 
     pub async fn robot(&self, admin: &Auth, org: &str, name: &str) {
         let created = self
-            .post(
-                &format!("/v1/orgs/{org}/robots"),
-                admin,
-                json!({"name": name}),
-            )
+            .post(&format!("/v1/orgs/{org}/robots"), admin, json!({"name": name}))
             .await;
         assert_eq!(created.status, 201, "{}", created.text);
     }
@@ -316,11 +302,7 @@ impl TestApp {
     /// `apps/web`; repository `base` without grants.
     pub async fn access_fixture(&self, admin: &Auth, org: &str) {
         let calls = [
-            (
-                "POST",
-                format!("/v1/orgs/{org}/teams"),
-                Some(json!({"name": "ops"})),
-            ),
+            ("POST", format!("/v1/orgs/{org}/teams"), Some(json!({"name": "ops"}))),
             (
                 "POST",
                 format!("/v1/orgs/{org}/repositories"),
@@ -332,11 +314,7 @@ impl TestApp {
                 Some(json!({"name": "base"})),
             ),
             ("PUT", format!("/v1/orgs/{org}/teams/ops/users/dave"), None),
-            (
-                "PUT",
-                format!("/v1/orgs/{org}/teams/ops/robots/deployer"),
-                None,
-            ),
+            ("PUT", format!("/v1/orgs/{org}/teams/ops/robots/deployer"), None),
             (
                 "PUT",
                 format!("/v1/orgs/{org}/teams/ops/grants/apps/web"),
@@ -356,15 +334,9 @@ impl TestApp {
     /// Rebuilds [`access_fixture`](Self::access_fixture)'s team and grant in
     /// `acme` after the team was deleted (the repositories still exist).
     pub async fn access_fixture_again(&self, admin: &Auth) {
-        self.post("/v1/orgs/acme/teams", admin, json!({"name": "ops"}))
+        self.post("/v1/orgs/acme/teams", admin, json!({"name": "ops"})).await;
+        self.request("PUT", "/v1/orgs/acme/teams/ops/robots/deployer", admin, None)
             .await;
-        self.request(
-            "PUT",
-            "/v1/orgs/acme/teams/ops/robots/deployer",
-            admin,
-            None,
-        )
-        .await;
         let granted = self
             .request(
                 "PUT",
@@ -388,4 +360,103 @@ impl Drop for TestApp {
             let _ = shutdown.send(());
         }
     }
+}
+
+/// Whether an external program the test drives is installed. Outside CI a
+/// missing one skips the test with a note; in CI it is a failure, because
+/// the test command installs everything.
+pub fn have_tool(program: &str, install_hint: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            std::env::var("CI").map_or(true, |ci| ci != "true"),
+            "{program} is required in CI: {install_hint}"
+        );
+        eprintln!("note: skipping: {program} is not installed ({install_hint})");
+    }
+    found
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts connections on `port`.
+pub async fn wait_for_port(port: u16, what: &str) {
+    let started = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{what} did not start listening on {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A child process that is killed when dropped.
+pub struct Background(pub std::process::Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl TestApp {
+    /// An organization `acme` (admin alice) with robots `writer` (team
+    /// `writers`: write on `apps/web`) and `reader` (team `readers`: read),
+    /// each with a token; returns alice's session and the two credentials.
+    pub async fn registry_fixture(&self) -> (Auth, Credentials, Credentials) {
+        let root = self.setup_admin().await;
+        let alice = self.user(&root, "alice").await;
+        self.org(&alice, "acme").await;
+        self.post("/v1/orgs/acme/repositories", &alice, json!({"name": "apps/web"}))
+            .await;
+        for (robot, team, permission) in [("writer", "writers", "write"), ("reader", "readers", "read")] {
+            self.robot(&alice, "acme", robot).await;
+            self.post("/v1/orgs/acme/teams", &alice, json!({"name": team})).await;
+            self.request(
+                "PUT",
+                &format!("/v1/orgs/acme/teams/{team}/robots/{robot}"),
+                &alice,
+                None,
+            )
+            .await;
+            let granted = self
+                .request(
+                    "PUT",
+                    &format!("/v1/orgs/acme/teams/{team}/grants/apps/web"),
+                    &alice,
+                    Some(json!({"permission": permission})),
+                )
+                .await;
+            assert_eq!(granted.status, 201, "{}", granted.text);
+        }
+        let writer = self.token(&alice, "acme", "writer", "ci").await;
+        let reader = self.token(&alice, "acme", "reader", "ci").await;
+        (alice, writer, reader)
+    }
+}
+
+/// The fenced block of README.md that follows the line containing `marker`
+/// (its first line included), so tests run the README's configurations as
+/// written.
+pub fn readme_block(marker: &str) -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let start = readme
+        .find(marker)
+        .unwrap_or_else(|| panic!("README.md has no {marker:?}"));
+    let line_start = readme[..start].rfind('\n').map_or(0, |i| i + 1);
+    let end = readme[line_start..]
+        .find("```")
+        .unwrap_or_else(|| panic!("unterminated block at {marker:?}"));
+    readme[line_start..line_start + end].to_owned()
 }

@@ -101,33 +101,21 @@ impl Browser {
         };
         let response: Value = request.send().await.unwrap().json().await.unwrap();
         if let Some(error) = response["value"]["error"].as_str() {
-            panic!(
-                "WebDriver {method} {path}: {error}: {}",
-                response["value"]["message"]
-            );
+            panic!("WebDriver {method} {path}: {error}: {}", response["value"]["message"]);
         }
         response["value"].clone()
     }
 
     pub async fn goto(&self, url: &str) {
-        self.command("POST", "/url", Some(json!({"url": url})))
-            .await;
+        self.command("POST", "/url", Some(json!({"url": url}))).await;
     }
 
     pub async fn url(&self) -> String {
-        self.command("GET", "/url", None)
-            .await
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.command("GET", "/url", None).await.as_str().unwrap().to_owned()
     }
 
     pub async fn source(&self) -> String {
-        self.command("GET", "/source", None)
-            .await
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.command("GET", "/source", None).await.as_str().unwrap().to_owned()
     }
 
     pub async fn refresh(&self) {
@@ -139,21 +127,13 @@ impl Browser {
     }
 
     pub async fn execute(&self, script: &str) -> Value {
-        self.command(
-            "POST",
-            "/execute/sync",
-            Some(json!({"script": script, "args": []})),
-        )
-        .await
+        self.command("POST", "/execute/sync", Some(json!({"script": script, "args": []})))
+            .await
     }
 
     pub async fn resize(&self, width: u32, height: u32) {
-        self.command(
-            "POST",
-            "/window/rect",
-            Some(json!({"width": width, "height": height})),
-        )
-        .await;
+        self.command("POST", "/window/rect", Some(json!({"width": width, "height": height})))
+            .await;
     }
 
     async fn try_find(&self, using: &str, value: &str) -> Option<Element> {
@@ -168,9 +148,7 @@ impl Browser {
             .json()
             .await
             .unwrap();
-        response["value"][ELEMENT_KEY]
-            .as_str()
-            .map(|id| Element(id.to_owned()))
+        response["value"][ELEMENT_KEY].as_str().map(|id| Element(id.to_owned()))
     }
 
     /// The first element matching a CSS selector, waiting up to 10 s for it.
@@ -193,11 +171,7 @@ impl Browser {
                 return element;
             }
             if started.elapsed() > Duration::from_secs(10) {
-                panic!(
-                    "no element {value:?} on {}:\n{}",
-                    self.url().await,
-                    self.source().await
-                );
+                panic!("no element {value:?} on {}:\n{}", self.url().await, self.source().await);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -233,8 +207,7 @@ impl Browser {
         let started = Instant::now();
         loop {
             let url = format!("{}/execute/sync", self.session_url);
-            let script =
-                "return window.__leaving === undefined && document.readyState === 'complete'";
+            let script = "return window.__leaving === undefined && document.readyState === 'complete'";
             let response: Option<Value> = match self
                 .http
                 .post(url)
@@ -292,15 +265,7 @@ impl Browser {
         loop {
             let element = self.find(css).await;
             let url = format!("{}/element/{}/{what}", self.session_url, element.0);
-            let response: Value = self
-                .http
-                .get(url)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let response: Value = self.http.get(url).send().await.unwrap().json().await.unwrap();
             match response["value"]["error"].as_str() {
                 None => return response["value"].as_str().unwrap_or("").to_owned(),
                 Some("stale element reference") if started.elapsed() < Duration::from_secs(10) => {

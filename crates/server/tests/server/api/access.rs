@@ -28,15 +28,9 @@ async fn fixture(app: &TestApp) -> Auth {
 
 async fn a_robot_gains_permissions_only_through_teams(app: TestApp) {
     let alice = fixture(&app).await;
-    let none = app
-        .get("/v1/orgs/acme/robots/deployer/permissions", &alice)
-        .await;
+    let none = app.get("/v1/orgs/acme/robots/deployer/permissions", &alice).await;
     assert_eq!(none.status, 200, "{}", none.text);
-    assert_eq!(
-        none.body["items"],
-        json!([]),
-        "a new robot has no permissions"
-    );
+    assert_eq!(none.body["items"], json!([]), "a new robot has no permissions");
     assert_eq!(none.body["teams"], json!([]));
 
     app.access_fixture(&alice, "acme").await;
@@ -46,13 +40,8 @@ async fn a_robot_gains_permissions_only_through_teams(app: TestApp) {
         json!({"name": "readers", "description": "Pull everything"}),
     )
     .await;
-    app.request(
-        "PUT",
-        "/v1/orgs/acme/teams/readers/robots/deployer",
-        &alice,
-        None,
-    )
-    .await;
+    app.request("PUT", "/v1/orgs/acme/teams/readers/robots/deployer", &alice, None)
+        .await;
     for repository in ["apps/web", "base"] {
         let granted = app
             .request(
@@ -66,9 +55,7 @@ async fn a_robot_gains_permissions_only_through_teams(app: TestApp) {
         assert_eq!(granted.body["full_name"], format!("acme/{repository}"));
     }
 
-    let permissions = app
-        .get("/v1/orgs/acme/robots/deployer/permissions", &alice)
-        .await;
+    let permissions = app.get("/v1/orgs/acme/robots/deployer/permissions", &alice).await;
     assert_eq!(permissions.body["teams"], json!(["ops", "readers"]));
     assert_eq!(
         permissions.body["items"],
@@ -93,9 +80,7 @@ async fn a_robot_gains_permissions_only_through_teams(app: TestApp) {
         (changed.status, changed.body["permission"].as_str()),
         (200, Some("admin"))
     );
-    let permissions = app
-        .get("/v1/orgs/acme/robots/deployer/permissions", &alice)
-        .await;
+    let permissions = app.get("/v1/orgs/acme/robots/deployer/permissions", &alice).await;
     assert_eq!(
         permissions.body["items"][0]["actions"],
         json!(["pull", "push", "delete"])
@@ -120,17 +105,13 @@ async fn a_robot_gains_permissions_only_through_teams(app: TestApp) {
             .status,
         204
     );
-    let permissions = app
-        .get("/v1/orgs/acme/robots/deployer/permissions", &alice)
-        .await;
+    let permissions = app.get("/v1/orgs/acme/robots/deployer/permissions", &alice).await;
     assert_eq!(permissions.body["items"], json!([]));
 
     // Members read it all.
     let bob = app.login("bob").await;
     assert_eq!(
-        app.get("/v1/orgs/acme/robots/deployer/permissions", &bob)
-            .await
-            .status,
+        app.get("/v1/orgs/acme/robots/deployer/permissions", &bob).await.status,
         200
     );
     let team = app.get("/v1/orgs/acme/teams/readers", &bob).await;
@@ -142,20 +123,10 @@ async fn admins_see_who_reaches_a_repository_and_through_which_team(app: TestApp
     app.access_fixture(&alice, "acme").await;
     app.post("/v1/orgs/acme/teams", &alice, json!({"name": "auditors"}))
         .await;
-    app.request(
-        "PUT",
-        "/v1/orgs/acme/teams/auditors/users/bob",
-        &alice,
-        None,
-    )
-    .await;
-    app.request(
-        "PUT",
-        "/v1/orgs/acme/teams/auditors/robots/deployer",
-        &alice,
-        None,
-    )
-    .await;
+    app.request("PUT", "/v1/orgs/acme/teams/auditors/users/bob", &alice, None)
+        .await;
+    app.request("PUT", "/v1/orgs/acme/teams/auditors/robots/deployer", &alice, None)
+        .await;
     app.request(
         "PUT",
         "/v1/orgs/acme/teams/auditors/grants/apps/web",
@@ -199,50 +170,30 @@ async fn admins_see_who_reaches_a_repository_and_through_which_team(app: TestApp
         ),
         (Some("ops"), Some(1), Some(1), Some(1))
     );
-    assert!(
-        ops.get("members").is_none(),
-        "lists carry counts, not members"
-    );
+    assert!(ops.get("members").is_none(), "lists carry counts, not members");
 }
 
 async fn deleting_a_team_or_repository_takes_its_permissions_away_at_once(app: TestApp) {
     let alice = fixture(&app).await;
     app.access_fixture(&alice, "acme").await;
     assert_eq!(reach(&app, &alice).await, 1);
-    assert_eq!(
-        app.delete("/v1/orgs/acme/teams/ops", &alice).await.status,
-        204
-    );
+    assert_eq!(app.delete("/v1/orgs/acme/teams/ops", &alice).await.status, 204);
     assert_eq!(reach(&app, &alice).await, 0);
 
     app.access_fixture_again(&alice).await;
     assert_eq!(reach(&app, &alice).await, 1);
     assert_eq!(
-        app.delete("/v1/orgs/acme/repositories/apps/web", &alice)
-            .await
-            .status,
+        app.delete("/v1/orgs/acme/repositories/apps/web", &alice).await.status,
         204
     );
     assert_eq!(reach(&app, &alice).await, 0);
-    assert_eq!(
-        app.get("/v1/orgs/acme/repositories/apps/web", &alice)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(app.get("/v1/orgs/acme/repositories/apps/web", &alice).await.status, 404);
 }
 
 async fn team_and_repository_input_is_validated(app: TestApp) {
     let alice = fixture(&app).await;
     app.access_fixture(&alice, "acme").await;
-    for bad in [
-        "Apps/Web",
-        "apps//web",
-        "/web",
-        "web/",
-        "web.git",
-        "has space",
-    ] {
+    for bad in ["Apps/Web", "apps//web", "/web", "web/", "web.git", "has space"] {
         let refused = app
             .post("/v1/orgs/acme/repositories", &alice, json!({"name": bad}))
             .await;
@@ -254,11 +205,7 @@ async fn team_and_repository_input_is_validated(app: TestApp) {
         );
     }
     let taken = app
-        .post(
-            "/v1/orgs/acme/repositories",
-            &alice,
-            json!({"name": "apps/web"}),
-        )
+        .post("/v1/orgs/acme/repositories", &alice, json!({"name": "apps/web"}))
         .await;
     assert_eq!((taken.status, taken.code()), (409, "name_taken"));
     let nested = app
@@ -278,9 +225,7 @@ async fn team_and_repository_input_is_validated(app: TestApp) {
         (bad_team.status, bad_team.body["error"]["field"].as_str()),
         (422, Some("name"))
     );
-    let taken = app
-        .post("/v1/orgs/acme/teams", &alice, json!({"name": "ops"}))
-        .await;
+    let taken = app.post("/v1/orgs/acme/teams", &alice, json!({"name": "ops"})).await;
     assert_eq!((taken.status, taken.code()), (409, "name_taken"));
     let renamed = app
         .request(
@@ -304,10 +249,7 @@ async fn team_and_repository_input_is_validated(app: TestApp) {
         )
         .await;
     assert_eq!(
-        (
-            bad_permission.status,
-            bad_permission.body["error"]["field"].as_str()
-        ),
+        (bad_permission.status, bad_permission.body["error"]["field"].as_str()),
         (422, Some("permission"))
     );
     let no_repository = app
@@ -320,12 +262,7 @@ async fn team_and_repository_input_is_validated(app: TestApp) {
         .await;
     assert_eq!(no_repository.status, 404);
     let no_robot = app
-        .request(
-            "PUT",
-            "/v1/orgs/acme/teams/operations/robots/ghost",
-            &alice,
-            None,
-        )
+        .request("PUT", "/v1/orgs/acme/teams/operations/robots/ghost", &alice, None)
         .await;
     assert_eq!(no_robot.status, 404);
 
@@ -333,12 +270,7 @@ async fn team_and_repository_input_is_validated(app: TestApp) {
     let root = app.login("root").await;
     app.user(&root, "stranger").await;
     let outsider = app
-        .request(
-            "PUT",
-            "/v1/orgs/acme/teams/operations/users/stranger",
-            &alice,
-            None,
-        )
+        .request("PUT", "/v1/orgs/acme/teams/operations/users/stranger", &alice, None)
         .await;
     assert_eq!(
         (outsider.status, outsider.code()),
@@ -347,12 +279,7 @@ async fn team_and_repository_input_is_validated(app: TestApp) {
         outsider.text
     );
     let again = app
-        .request(
-            "PUT",
-            "/v1/orgs/acme/teams/operations/users/dave",
-            &alice,
-            None,
-        )
+        .request("PUT", "/v1/orgs/acme/teams/operations/users/dave", &alice, None)
         .await;
     assert_eq!(again.status, 200, "already a member: {}", again.text);
 }
@@ -371,24 +298,16 @@ async fn teams_never_reach_across_organizations(app: TestApp) {
         .request("PUT", "/v1/orgs/acme/teams/ops/robots/spy", &alice, None)
         .await;
     assert_eq!(foreign_robot.status, 404);
-    let acme = app
-        .get("/v1/orgs/acme/robots/deployer/permissions", &alice)
-        .await;
-    let globex = app
-        .get("/v1/orgs/globex/robots/deployer/permissions", &alice)
-        .await;
+    let acme = app.get("/v1/orgs/acme/robots/deployer/permissions", &alice).await;
+    let globex = app.get("/v1/orgs/globex/robots/deployer/permissions", &alice).await;
     assert_eq!(acme.body["items"][0]["full_name"], "acme/apps/web");
     assert_eq!(globex.body["items"][0]["full_name"], "globex/apps/web");
-    let spy = app
-        .get("/v1/orgs/globex/robots/spy/permissions", &alice)
-        .await;
+    let spy = app.get("/v1/orgs/globex/robots/spy/permissions", &alice).await;
     assert_eq!(spy.body["items"], json!([]));
 }
 
 /// How many repositories the robot `deployer` of acme reaches.
 async fn reach(app: &TestApp, admin: &Auth) -> usize {
-    let permissions = app
-        .get("/v1/orgs/acme/robots/deployer/permissions", admin)
-        .await;
+    let permissions = app.get("/v1/orgs/acme/robots/deployer/permissions", admin).await;
     permissions.body["items"].as_array().unwrap().len()
 }

@@ -31,22 +31,15 @@ async fn every_bad_credential_gets_the_same_401(app: TestApp) {
     let path = format!("/v1/orgs/acme/robots/deployer/tokens/{}", deleted.access_id);
     assert_eq!(app.delete(&path, &alice).await.status, 204);
     let other = app.token(&alice, "acme", "deployer", "other").await;
-    let stranger = SecretToken::generate(SecretKind::RobotToken)
-        .expose()
-        .to_owned();
+    let stranger = SecretToken::generate(SecretKind::RobotToken).expose().to_owned();
     let mut flipped = good.token.clone().into_bytes();
     flipped[10] = if flipped[10] == b'a' { b'b' } else { b'a' };
     let flipped = String::from_utf8(flipped).unwrap();
-    let session_as_robot = SecretToken::generate(SecretKind::Session)
-        .expose()
-        .to_owned();
+    let session_as_robot = SecretToken::generate(SecretKind::Session).expose().to_owned();
 
     let bad: Vec<(&str, Auth)> = vec![
         ("unknown token", Auth::Bearer(stranger.clone())),
-        (
-            "unknown token, basic",
-            Auth::Basic(good.access_id.clone(), stranger),
-        ),
+        ("unknown token, basic", Auth::Basic(good.access_id.clone(), stranger)),
         ("deleted token", deleted.basic()),
         ("deleted token, bearer", deleted.bearer()),
         ("checksum broken", Auth::Bearer(flipped)),
@@ -67,10 +60,7 @@ async fn every_bad_credential_gets_the_same_401(app: TestApp) {
         let refused = app.get("/v1/whoami", auth).await;
         assert_eq!(refused.status, 401, "{what}: {}", refused.text);
         let challenges: Vec<_> = refused.headers.get_all("www-authenticate").iter().collect();
-        assert!(
-            !challenges.is_empty(),
-            "{what}: a 401 names how to authenticate"
-        );
+        assert!(!challenges.is_empty(), "{what}: a 401 names how to authenticate");
         answers.push(refused.text);
     }
     for scheme in ["Token abc", "Basic !!!notbase64", "Bearer", "Basic "] {
@@ -114,9 +104,7 @@ async fn every_bad_credential_gets_the_same_401(app: TestApp) {
 async fn expired_tokens_are_refused(app: TestApp) {
     let (alice, _) = fixture(&app).await;
     // Whole seconds: the API keeps times to the millisecond.
-    let now = robots_core::Clock::now(&*app.clock)
-        .replace_nanosecond(0)
-        .unwrap();
+    let now = robots_core::Clock::now(&*app.clock).replace_nanosecond(0).unwrap();
     app.clock.set(now);
     let expires_at = (now + Duration::from_secs(3600))
         .format(&time::format_description::well_known::Rfc3339)
@@ -139,17 +127,12 @@ async fn expired_tokens_are_refused(app: TestApp) {
     assert_eq!(me.body["token_expires_at"], expires_at.as_str());
 
     app.clock.advance(Duration::from_secs(3599));
-    assert_eq!(
-        app.get("/v1/whoami", &credentials.basic()).await.status,
-        200
-    );
+    assert_eq!(app.get("/v1/whoami", &credentials.basic()).await.status, 200);
     app.clock.advance(Duration::from_secs(1));
     let expired = app.get("/v1/whoami", &credentials.basic()).await;
     assert_eq!((expired.status, expired.code()), (401, "unauthenticated"));
     // It is still listed, so an operator can see what expired.
-    let listed = app
-        .get("/v1/orgs/acme/robots/deployer/tokens", &alice)
-        .await;
+    let listed = app.get("/v1/orgs/acme/robots/deployer/tokens", &alice).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
 }
 
@@ -163,19 +146,11 @@ async fn robots_cannot_log_in(app: TestApp) {
         )
         .await;
     assert_eq!(
-        (
-            with_credentials_as_password.status,
-            with_credentials_as_password.code()
-        ),
+        (with_credentials_as_password.status, with_credentials_as_password.code()),
         (403, "robot_forbidden")
     );
-    let message = with_credentials_as_password.body["error"]["message"]
-        .as_str()
-        .unwrap();
-    assert!(
-        message.contains("robot accounts cannot log in"),
-        "{message}"
-    );
+    let message = with_credentials_as_password.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("robot accounts cannot log in"), "{message}");
     let with_header = app
         .post(
             "/v1/sessions",
@@ -183,20 +158,14 @@ async fn robots_cannot_log_in(app: TestApp) {
             json!({"username": "alice", "password": crate::support::PASSWORD}),
         )
         .await;
-    assert_eq!(
-        (with_header.status, with_header.code()),
-        (403, "robot_forbidden")
-    );
+    assert_eq!((with_header.status, with_header.code()), (403, "robot_forbidden"));
 }
 
 async fn using_a_token_writes_its_last_use_at_most_once_a_minute(app: TestApp) {
     let (alice, robot) = fixture(&app).await;
     let path = format!("/v1/orgs/acme/robots/deployer/tokens/{}", robot.access_id);
     let never = app.get(&path, &alice).await;
-    assert!(
-        never.body["last_used_at"].is_null(),
-        "new tokens are never used"
-    );
+    assert!(never.body["last_used_at"].is_null(), "new tokens are never used");
 
     let first_use = robots_core::Clock::now(&*app.clock);
     assert_eq!(app.get("/v1/whoami", &robot.basic()).await.status, 200);
@@ -220,17 +189,11 @@ async fn using_a_token_writes_its_last_use_at_most_once_a_minute(app: TestApp) {
         recorded.text
     );
     let robot_view = app.get("/v1/orgs/acme/robots/deployer", &alice).await;
-    assert_eq!(
-        robot_view.body["last_used_at"],
-        recorded.body["last_used_at"]
-    );
+    assert_eq!(robot_view.body["last_used_at"], recorded.body["last_used_at"]);
 
     app.clock.advance(Duration::from_secs(11));
     assert_eq!(app.get("/v1/whoami", &robot.basic()).await.status, 200);
     app.flush_usage().await;
     let later = app.get(&path, &alice).await;
-    assert!(
-        (at(&later) - first_use - time::Duration::seconds(61)).abs()
-            < time::Duration::milliseconds(1)
-    );
+    assert!((at(&later) - first_use - time::Duration::seconds(61)).abs() < time::Duration::milliseconds(1));
 }

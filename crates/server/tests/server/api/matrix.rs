@@ -44,12 +44,7 @@ fn rows() -> Vec<Row> {
             Some(json!({"username": "alice", "password": PASSWORD})),
             [201, 403, 201, 201, 201, 201],
         ),
-        row(
-            "DELETE",
-            "/v1/sessions/current",
-            None,
-            [401, 403, 204, 204, 204, 204],
-        ),
+        row("DELETE", "/v1/sessions/current", None, [401, 403, 204, 204, 204, 204]),
         row(
             "POST",
             "/v1/setup",
@@ -61,9 +56,7 @@ fn rows() -> Vec<Row> {
         row(
             "POST",
             "/v1/users",
-            Some(
-                json!({"username": "{fresh}", "email": "{fresh}@example.com", "password": PASSWORD}),
-            ),
+            Some(json!({"username": "{fresh}", "email": "{fresh}@example.com", "password": PASSWORD})),
             [401, 403, 403, 403, 403, 201],
         ),
         row("GET", "/v1/orgs", None, [401, 403, 200, 200, 200, 200]),
@@ -73,24 +66,9 @@ fn rows() -> Vec<Row> {
             Some(json!({"name": "{fresh}"})),
             [401, 403, 201, 201, 201, 201],
         ),
-        row(
-            "GET",
-            "/v1/orgs/{org}",
-            None,
-            [401, 403, 200, 200, 404, 404],
-        ),
-        row(
-            "DELETE",
-            "/v1/orgs/{org}",
-            None,
-            [401, 403, 403, 204, 404, 404],
-        ),
-        row(
-            "GET",
-            "/v1/orgs/{org}/members",
-            None,
-            [401, 403, 200, 200, 404, 404],
-        ),
+        row("GET", "/v1/orgs/{org}", None, [401, 403, 200, 200, 404, 404]),
+        row("DELETE", "/v1/orgs/{org}", None, [401, 403, 403, 204, 404, 404]),
+        row("GET", "/v1/orgs/{org}/members", None, [401, 403, 200, 200, 404, 404]),
         row(
             "PUT",
             "/v1/orgs/{org}/members/erin",
@@ -103,12 +81,7 @@ fn rows() -> Vec<Row> {
             None,
             [401, 403, 403, 204, 404, 404],
         ),
-        row(
-            "GET",
-            "/v1/orgs/{org}/robots",
-            None,
-            [401, 403, 200, 200, 404, 404],
-        ),
+        row("GET", "/v1/orgs/{org}/robots", None, [401, 403, 200, 200, 404, 404]),
         row(
             "POST",
             "/v1/orgs/{org}/robots",
@@ -195,13 +168,11 @@ async fn every_route_by_every_caller(app: TestApp) {
                 _ => unreachable!(),
             };
             let fresh = format!("fresh-{cell}");
-            let path = row
-                .path
-                .replace("{org}", &org)
-                .replace("{target}", &target.access_id);
-            let body = row.body.as_ref().map(|body| {
-                serde_json::from_str(&body.to_string().replace("{fresh}", &fresh)).unwrap()
-            });
+            let path = row.path.replace("{org}", &org).replace("{target}", &target.access_id);
+            let body = row
+                .body
+                .as_ref()
+                .map(|body| serde_json::from_str(&body.to_string().replace("{fresh}", &fresh)).unwrap());
             let response = app.request(row.method, &path, &auth, body).await;
             let expected = row.expect[index];
             if response.status != expected {

@@ -32,11 +32,7 @@ async fn the_spec_flow_from_organization_to_authenticated_robot(app: TestApp) {
 
     // An organization, with its creator as admin.
     let org = app
-        .post(
-            "/v1/orgs",
-            &alice,
-            json!({"name": "acme", "display_name": "Acme Inc."}),
-        )
+        .post("/v1/orgs", &alice, json!({"name": "acme", "display_name": "Acme Inc."}))
         .await;
     assert_eq!(org.status, 201, "{}", org.text);
     assert_eq!(
@@ -92,77 +88,46 @@ async fn the_spec_flow_from_organization_to_authenticated_robot(app: TestApp) {
     assert_eq!(app.get("/v1/whoami", &bearer).await.body, me.body);
 
     // No later response contains the Token.
-    let tokens = app
-        .get("/v1/orgs/acme/robots/ci-deployer/tokens", &alice)
-        .await;
+    let tokens = app.get("/v1/orgs/acme/robots/ci-deployer/tokens", &alice).await;
     let one = app
-        .get(
-            &format!("/v1/orgs/acme/robots/ci-deployer/tokens/{access_id}"),
-            &alice,
-        )
+        .get(&format!("/v1/orgs/acme/robots/ci-deployer/tokens/{access_id}"), &alice)
         .await;
     let robot = app.get("/v1/orgs/acme/robots/ci-deployer", &alice).await;
     for later in [&tokens, &one, &robot] {
         assert_eq!(later.status, 200, "{}", later.text);
-        assert!(
-            !later.text.contains(&token),
-            "the Token leaked into {}",
-            later.text
-        );
+        assert!(!later.text.contains(&token), "the Token leaked into {}", later.text);
         assert!(!later.text.contains("\"token\""), "{}", later.text);
     }
-    assert_eq!(
-        names(&tokens.body, "access_id"),
-        std::slice::from_ref(&access_id)
-    );
+    assert_eq!(names(&tokens.body, "access_id"), std::slice::from_ref(&access_id));
     assert_eq!(tokens.body["items"][0]["created_by"], "alice");
     assert_eq!(robot.body["token_count"], 1);
 
     // Last use is recorded (batched, off the request path).
     app.flush_usage().await;
     let used = app
-        .get(
-            &format!("/v1/orgs/acme/robots/ci-deployer/tokens/{access_id}"),
-            &alice,
-        )
+        .get(&format!("/v1/orgs/acme/robots/ci-deployer/tokens/{access_id}"), &alice)
         .await;
     assert!(used.body["last_used_at"].is_string(), "{}", used.text);
     assert_eq!(used.body["last_used_ip"], "127.0.0.1");
 
     // Deleting the token stops it at once.
     let deleted = app
-        .delete(
-            &format!("/v1/orgs/acme/robots/ci-deployer/tokens/{access_id}"),
-            &alice,
-        )
+        .delete(&format!("/v1/orgs/acme/robots/ci-deployer/tokens/{access_id}"), &alice)
         .await;
     assert_eq!(deleted.status, 204);
     assert_eq!(app.get("/v1/whoami", &basic).await.status, 401);
     assert_eq!(app.get("/v1/whoami", &bearer).await.status, 401);
     let again = app
-        .delete(
-            &format!("/v1/orgs/acme/robots/ci-deployer/tokens/{access_id}"),
-            &alice,
-        )
+        .delete(&format!("/v1/orgs/acme/robots/ci-deployer/tokens/{access_id}"), &alice)
         .await;
     assert_eq!(again.status, 404);
 
     // Deleting the robot stops all of its tokens.
     let second = app.token(&alice, "acme", "ci-deployer", "second").await;
     assert_eq!(app.get("/v1/whoami", &second.basic()).await.status, 200);
-    assert_eq!(
-        app.delete("/v1/orgs/acme/robots/ci-deployer", &alice)
-            .await
-            .status,
-        204
-    );
+    assert_eq!(app.delete("/v1/orgs/acme/robots/ci-deployer", &alice).await.status, 204);
     assert_eq!(app.get("/v1/whoami", &second.basic()).await.status, 401);
-    assert_eq!(
-        app.get("/v1/orgs/acme/robots/ci-deployer", &alice)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(app.get("/v1/orgs/acme/robots/ci-deployer", &alice).await.status, 404);
 }
 
 async fn only_organizations_can_have_robot_accounts(app: TestApp) {
@@ -170,18 +135,10 @@ async fn only_organizations_can_have_robot_accounts(app: TestApp) {
     let alice = app.user(&root, "alice").await;
     for (method, path, body) in [
         ("GET", "/v1/orgs/alice/robots", None),
-        (
-            "POST",
-            "/v1/orgs/alice/robots",
-            Some(json!({"name": "bot"})),
-        ),
+        ("POST", "/v1/orgs/alice/robots", Some(json!({"name": "bot"}))),
         ("GET", "/v1/orgs/alice/robots/bot", None),
         ("GET", "/v1/orgs/alice/robots/bot/tokens", None),
-        (
-            "POST",
-            "/v1/orgs/alice/robots/bot/tokens",
-            Some(json!({"name": "t"})),
-        ),
+        ("POST", "/v1/orgs/alice/robots/bot/tokens", Some(json!({"name": "t"}))),
     ] {
         let refused = app.request(method, path, &alice, body).await;
         assert_eq!(
@@ -236,7 +193,11 @@ async fn names_follow_one_rule_and_are_unique_where_they_must_be(app: TestApp) {
     let clash = app.post("/v1/orgs", &alice, json!({"name": "alice"})).await;
     assert_eq!((clash.status, clash.code()), (409, "name_taken"));
     let clash = app
-        .post("/v1/users", &root, json!({"username": "acme", "email": "acme@example.com", "password": crate::support::PASSWORD}))
+        .post(
+            "/v1/users",
+            &root,
+            json!({"username": "acme", "email": "acme@example.com", "password": crate::support::PASSWORD}),
+        )
         .await;
     assert_eq!((clash.status, clash.code()), (409, "name_taken"));
 
@@ -252,11 +213,7 @@ async fn names_follow_one_rule_and_are_unique_where_they_must_be(app: TestApp) {
     // Token names are unique per robot.
     app.token(&alice, "acme", "deployer", "ci").await;
     let duplicate = app
-        .post(
-            "/v1/orgs/acme/robots/deployer/tokens",
-            &alice,
-            json!({"name": "ci"}),
-        )
+        .post("/v1/orgs/acme/robots/deployer/tokens", &alice, json!({"name": "ci"}))
         .await;
     assert_eq!((duplicate.status, duplicate.code()), (409, "name_taken"));
     app.token(&alice, "globex", "deployer", "ci").await;
@@ -268,10 +225,7 @@ async fn names_follow_one_rule_and_are_unique_where_they_must_be(app: TestApp) {
         )
         .await;
     assert_eq!(
-        (
-            bad_token_name.status,
-            bad_token_name.body["error"]["field"].as_str()
-        ),
+        (bad_token_name.status, bad_token_name.body["error"]["field"].as_str()),
         (422, Some("name"))
     );
 }
@@ -339,10 +293,7 @@ async fn an_organization_always_keeps_an_admin(app: TestApp) {
         .collect();
     assert_eq!(
         roles,
-        [
-            ("alice".into(), "member".into()),
-            ("bob".into(), "admin".into())
-        ]
+        [("alice".into(), "member".into()), ("bob".into(), "admin".into())]
     );
 
     let unknown = app
@@ -353,11 +304,7 @@ async fn an_organization_always_keeps_an_admin(app: TestApp) {
             Some(json!({"role": "member"})),
         )
         .await;
-    assert_eq!(
-        unknown.status, 403,
-        "alice is a member now: {}",
-        unknown.text
-    );
+    assert_eq!(unknown.status, 403, "alice is a member now: {}", unknown.text);
     let bob = app.login("bob").await;
     let unknown = app
         .request(
@@ -391,10 +338,7 @@ async fn members_may_leave(app: TestApp) {
     let bob = app.user(&root, "bob").await;
     app.org(&alice, "acme").await;
     app.add_member(&alice, "acme", "bob", "member").await;
-    assert_eq!(
-        app.delete("/v1/orgs/acme/members/bob", &bob).await.status,
-        204
-    );
+    assert_eq!(app.delete("/v1/orgs/acme/members/bob", &bob).await.status, 204);
     assert_eq!(app.get("/v1/orgs/acme", &bob).await.status, 404);
 }
 
@@ -428,12 +372,7 @@ async fn robots_can_be_renamed_and_described(app: TestApp) {
     assert_eq!(renamed.status, 200);
     assert_eq!(renamed.body["name"], "shipper");
     assert_eq!(renamed.body["description"], "ships it");
-    assert_eq!(
-        app.get("/v1/orgs/acme/robots/deployer", &alice)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(app.get("/v1/orgs/acme/robots/deployer", &alice).await.status, 404);
     // Its tokens keep working, under the new name.
     let me = app.get("/v1/whoami", &credentials.basic()).await;
     assert_eq!(me.body["name"], "shipper");
@@ -454,9 +393,7 @@ async fn bad_input_is_refused_naming_the_field_and_nothing_is_half_written(app: 
     let root = app.setup_admin().await;
     let alice = app.user(&root, "alice").await;
     app.org(&alice, "acme").await;
-    let Auth::Bearer(session) = &alice else {
-        unreachable!()
-    };
+    let Auth::Bearer(session) = &alice else { unreachable!() };
 
     let raw = |body: &'static str, content_type: &'static str| {
         app.client
@@ -470,41 +407,24 @@ async fn bad_input_is_refused_naming_the_field_and_nothing_is_half_written(app: 
     assert_eq!(malformed.status(), 400);
     let body: Value = malformed.json().await.unwrap();
     assert_eq!(body["error"]["code"], "invalid_json");
-    let trailing = raw("{\"name\": \"x\"} trailing", "application/json")
-        .await
-        .unwrap();
+    let trailing = raw("{\"name\": \"x\"} trailing", "application/json").await.unwrap();
     assert_eq!(trailing.status(), 400);
-    let not_json = raw("name=x", "application/x-www-form-urlencoded")
-        .await
-        .unwrap();
+    let not_json = raw("name=x", "application/x-www-form-urlencoded").await.unwrap();
     assert_eq!(not_json.status(), 415);
 
     let cases = [
         (json!({"name": "bot", "colour": "red"}), "colour"),
         (json!({"description": "no name"}), "name"),
         (json!({"name": 7}), "name"),
-        (
-            json!({"name": "bot", "description": "x".repeat(513)}),
-            "description",
-        ),
-        (
-            json!({"name": "bot", "description": "bell\u{7}"}),
-            "description",
-        ),
+        (json!({"name": "bot", "description": "x".repeat(513)}), "description"),
+        (json!({"name": "bot", "description": "bell\u{7}"}), "description"),
     ];
     for (body, field) in cases {
         let refused = app.post("/v1/orgs/acme/robots", &alice, body.clone()).await;
         assert_eq!(refused.status, 422, "{body}: {}", refused.text);
-        assert_eq!(
-            refused.body["error"]["field"], field,
-            "{body}: {}",
-            refused.text
-        );
+        assert_eq!(refused.body["error"]["field"], field, "{body}: {}", refused.text);
         assert!(
-            refused.body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .starts_with(field),
+            refused.body["error"]["message"].as_str().unwrap().starts_with(field),
             "{}",
             refused.text
         );
@@ -538,10 +458,7 @@ async fn bad_input_is_refused_naming_the_field_and_nothing_is_half_written(app: 
         )
         .await;
     assert_eq!(
-        (
-            not_a_time.status,
-            not_a_time.body["error"]["field"].as_str()
-        ),
+        (not_a_time.status, not_a_time.body["error"]["field"].as_str()),
         (422, Some("expires_at"))
     );
 
@@ -582,15 +499,9 @@ async fn deleting_an_organization_stops_its_robots(app: TestApp) {
     app.org(&alice, "acme").await;
     app.robot(&alice, "acme", "deployer").await;
     let credentials = app.token(&alice, "acme", "deployer", "ci").await;
-    assert_eq!(
-        app.get("/v1/whoami", &credentials.basic()).await.status,
-        200
-    );
+    assert_eq!(app.get("/v1/whoami", &credentials.basic()).await.status, 200);
     assert_eq!(app.delete("/v1/orgs/acme", &alice).await.status, 204);
-    assert_eq!(
-        app.get("/v1/whoami", &credentials.basic()).await.status,
-        401
-    );
+    assert_eq!(app.get("/v1/whoami", &credentials.basic()).await.status, 401);
     assert_eq!(app.get("/v1/orgs/acme", &alice).await.status, 404);
     assert!(names(&app.get("/v1/orgs", &alice).await.body, "name").is_empty());
 }

@@ -21,14 +21,8 @@ async fn a_full_flow_leaves_no_plaintext_in_logs_or_database(mut app: TestApp) {
     };
 
     // Use it every way, fail with it every way, then delete it.
-    assert_eq!(
-        app.get("/v1/whoami", &credentials.basic()).await.status,
-        200
-    );
-    assert_eq!(
-        app.get("/v1/whoami", &credentials.bearer()).await.status,
-        200
-    );
+    assert_eq!(app.get("/v1/whoami", &credentials.basic()).await.status, 200);
+    assert_eq!(app.get("/v1/whoami", &credentials.bearer()).await.status, 200);
     assert_eq!(app.get("/v1/orgs", &credentials.basic()).await.status, 403);
     let as_password = app
         .post(
@@ -46,42 +40,21 @@ async fn a_full_flow_leaves_no_plaintext_in_logs_or_database(mut app: TestApp) {
         401
     );
     app.flush_usage().await;
-    let path = format!(
-        "/v1/orgs/acme/robots/deployer/tokens/{}",
-        credentials.access_id
-    );
+    let path = format!("/v1/orgs/acme/robots/deployer/tokens/{}", credentials.access_id);
     assert_eq!(app.delete(&path, &alice).await.status, 204);
-    assert_eq!(
-        app.get("/v1/whoami", &credentials.basic()).await.status,
-        401
-    );
+    assert_eq!(app.get("/v1/whoami", &credentials.basic()).await.status, 401);
     app.stop().await;
 
     let logs = captured_logs();
-    assert!(
-        logs.contains("robot token created"),
-        "the flow was logged at all"
-    );
+    assert!(logs.contains("robot token created"), "the flow was logged at all");
     let random_part = &credentials.token[4..];
-    assert!(
-        !logs.contains(random_part),
-        "a token's plaintext reached the logs"
-    );
-    assert!(
-        !logs.contains(&session[4..]),
-        "a session token reached the logs"
-    );
-    assert!(
-        !logs.contains(crate::support::PASSWORD),
-        "a password reached the logs"
-    );
+    assert!(!logs.contains(random_part), "a token's plaintext reached the logs");
+    assert!(!logs.contains(&session[4..]), "a session token reached the logs");
+    assert!(!logs.contains(crate::support::PASSWORD), "a password reached the logs");
 
     let database = database_contents(&app);
     assert!(!database.is_empty());
-    assert!(
-        database_contains(&database, b"acme"),
-        "the dump holds the data at all"
-    );
+    assert!(database_contains(&database, b"acme"), "the dump holds the data at all");
     assert!(
         !database_contains(&database, random_part.as_bytes()),
         "a token's plaintext reached the database"
@@ -114,16 +87,10 @@ fn database_contents(app: &TestApp) -> Vec<u8> {
         .find(|path| path.exists())
         .expect("pg_dump from the postgresql package");
     let output = Command::new(pg_dump).arg(url).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     output.stdout
 }
 
 fn database_contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
+    haystack.windows(needle.len()).any(|window| window == needle)
 }

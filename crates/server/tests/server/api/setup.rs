@@ -37,24 +37,14 @@ async fn the_setup_code_makes_the_first_instance_admin_once(app: TestApp) {
             json!({"code": code, "username": "second", "email": "second@example.com", "password": PASSWORD}),
         )
         .await;
-    assert_eq!(
-        (again.status, again.code()),
-        (409, "setup_complete"),
-        "{}",
-        again.text
-    );
+    assert_eq!((again.status, again.code()), (409, "setup_complete"), "{}", again.text);
 
     let root = app.login("root").await;
     let me = app.get("/v1/whoami", &root).await;
     assert_eq!(me.body["kind"], "user");
     assert_eq!(me.body["instance_admin"], true);
     // A restart on a database with users prints no new code.
-    assert!(
-        robots_server::prepare_first_run(&app.state)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(robots_server::prepare_first_run(&app.state).await.unwrap().is_none());
 }
 
 async fn a_wrong_setup_code_is_refused(app: TestApp) {
@@ -66,12 +56,7 @@ async fn a_wrong_setup_code_is_refused(app: TestApp) {
         )
     };
     let guessed = attempt("AAAA-BBBB-CCCC-DDDD").await;
-    assert_eq!(
-        (guessed.status, guessed.code()),
-        (403, "forbidden"),
-        "{}",
-        guessed.text
-    );
+    assert_eq!((guessed.status, guessed.code()), (403, "forbidden"), "{}", guessed.text);
     let garbage = attempt("not a code").await;
     assert_eq!((garbage.status, garbage.code()), (422, "invalid_field"));
     assert_eq!(garbage.body["error"]["field"], "code");
@@ -196,10 +181,7 @@ async fn user_input_is_validated(app: TestApp) {
             json!({"username": "ok", "email": "a@example.com", "password": "short"}),
             "password",
         ),
-        (
-            json!({"username": "ok", "email": "a@example.com"}),
-            "password",
-        ),
+        (json!({"username": "ok", "email": "a@example.com"}), "password"),
         (
             json!({"username": "ok", "email": "a@example.com", "password": PASSWORD, "role": "god"}),
             "role",
@@ -208,11 +190,7 @@ async fn user_input_is_validated(app: TestApp) {
     for (body, field) in cases {
         let refused = app.post("/v1/users", &root, body.clone()).await;
         assert_eq!(refused.status, 422, "{body}: {}", refused.text);
-        assert_eq!(
-            refused.body["error"]["field"], field,
-            "{body}: {}",
-            refused.text
-        );
+        assert_eq!(refused.body["error"]["field"], field, "{body}: {}", refused.text);
     }
     let taken = app
         .post(
@@ -229,10 +207,7 @@ async fn user_input_is_validated(app: TestApp) {
             json!({"username": "other", "email": "root@example.com", "password": PASSWORD}),
         )
         .await;
-    assert_eq!(
-        (email_taken.status, email_taken.code()),
-        (409, "email_taken")
-    );
+    assert_eq!((email_taken.status, email_taken.code()), (409, "email_taken"));
     // Nothing was half-written: "other" is still free.
     app.user(&root, "other").await;
 }

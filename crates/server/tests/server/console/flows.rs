@@ -34,9 +34,7 @@ async fn the_spec_flow_from_first_run_to_a_working_token() {
         browser.url().await.ends_with("/setup"),
         "a fresh installation opens the setup page"
     );
-    browser
-        .type_into("#code", app.setup_code.as_deref().unwrap())
-        .await;
+    browser.type_into("#code", app.setup_code.as_deref().unwrap()).await;
     browser.type_into("#username", "alice").await;
     browser.type_into("#email", "alice@example.com").await;
     browser.type_into("#password", PASSWORD).await;
@@ -46,9 +44,7 @@ async fn the_spec_flow_from_first_run_to_a_working_token() {
     assert!(browser.url().await.ends_with("/account"));
 
     // Log out and in again.
-    browser
-        .click(&browser.find(".account-menu summary").await)
-        .await;
+    browser.click(&browser.find(".account-menu summary").await).await;
     browser.follow("Log out").await;
     browser.find("#username").await;
     browser.screenshot("02-login").await;
@@ -56,10 +52,7 @@ async fn the_spec_flow_from_first_run_to_a_working_token() {
 
     // The personal account: no Admin Console, and an explanation.
     let text = browser.page_text().await;
-    assert!(
-        text.contains("Only organizations can have robot accounts"),
-        "{text}"
-    );
+    assert!(text.contains("Only organizations can have robot accounts"), "{text}");
     assert!(!browser.has_text_control("Admin Console").await);
     browser.screenshot("03-personal-account").await;
     browser.follow("Create organization").await;
@@ -69,26 +62,17 @@ async fn the_spec_flow_from_first_run_to_a_working_token() {
 
     // 1. Select the organization from the account menu.
     browser.goto(&format!("{}/account", app.base)).await;
-    browser
-        .click(&browser.find(".account-menu summary").await)
-        .await;
+    browser.click(&browser.find(".account-menu summary").await).await;
     let menu = browser.text(".account-menu .menu").await;
-    assert!(
-        menu.contains("alice") && menu.contains("Acme Inc."),
-        "{menu}"
-    );
+    assert!(menu.contains("alice") && menu.contains("Acme Inc."), "{menu}");
     browser.screenshot("04-account-menu").await;
     browser.follow("Acme Inc.").await;
     assert!(browser.url().await.ends_with("/orgs/acme"));
     assert!(browser.text("h1").await.contains("Acme Inc."));
 
     // 2. Select Admin Console (from the account menu, where it now appears under the organization).
-    browser
-        .click(&browser.find(".account-menu summary").await)
-        .await;
-    browser
-        .screenshot("05-organization-admin-console-entry")
-        .await;
+    browser.click(&browser.find(".account-menu summary").await).await;
+    browser.screenshot("05-organization-admin-console-entry").await;
     browser
         .follow_element(&browser.find(".account-menu .menu-sub").await)
         .await;
@@ -104,24 +88,12 @@ async fn the_spec_flow_from_first_run_to_a_working_token() {
         .follow_element(&browser.find(".page-header .button-primary").await)
         .await;
     browser.type_into("#name", "ci-deployer").await;
-    browser
-        .type_into("#description", "Pushes images from CI")
-        .await;
+    browser.type_into("#description", "Pushes images from CI").await;
     browser.screenshot("07-create-robot-account").await;
     // 6. Select Create Robot Account.
     browser.follow("Create Robot Account").await;
-    assert!(
-        browser
-            .url()
-            .await
-            .ends_with("/orgs/acme/admin/robots/ci-deployer")
-    );
-    assert!(
-        browser
-            .page_text()
-            .await
-            .contains("This robot has no tokens yet")
-    );
+    assert!(browser.url().await.ends_with("/orgs/acme/admin/robots/ci-deployer"));
+    assert!(browser.page_text().await.contains("This robot has no tokens yet"));
     browser.screenshot("08-robot").await;
 
     // 7. Select Create Token. 8. Provide a Name for the token.
@@ -134,19 +106,14 @@ async fn the_spec_flow_from_first_run_to_a_working_token() {
     let access_id = browser.value("#access-id").await;
     let token = browser.value("#token").await;
     assert!(uuid::Uuid::try_parse(&access_id).is_ok(), "{access_id}");
-    assert!(
-        token.starts_with("rbt_"),
-        "the credentials screen shows the Token"
-    );
+    assert!(token.starts_with("rbt_"), "the credentials screen shows the Token");
     assert!(
         browser
             .page_text()
             .await
             .contains("The Token is unrecoverable after this screen.")
     );
-    assert!(
-        browser.has("[data-copy='access-id']").await && browser.has("[data-copy='token']").await
-    );
+    assert!(browser.has("[data-copy='access-id']").await && browser.has("[data-copy='token']").await);
     browser.screenshot("10-token-credentials").await;
 
     // They work as the robot's username and password.
@@ -159,19 +126,12 @@ async fn the_spec_flow_from_first_run_to_a_working_token() {
     );
 
     // Copy puts the value on the clipboard and says so.
-    browser
-        .click(&browser.find("[data-copy='token']").await)
-        .await;
+    browser.click(&browser.find("[data-copy='token']").await).await;
     assert!(browser.text(".copy-status").await.contains("copied"));
 
     // Reloading never shows the Token again...
     browser.refresh().await;
-    assert!(
-        browser
-            .url()
-            .await
-            .ends_with("/orgs/acme/admin/robots/ci-deployer")
-    );
+    assert!(browser.url().await.ends_with("/orgs/acme/admin/robots/ci-deployer"));
     assert!(!browser.source().await.contains(&token));
     assert!(browser.page_text().await.contains("github-actions"));
     // ...nor does going back to it.
@@ -215,12 +175,7 @@ async fn the_spec_flow_from_first_run_to_a_working_token() {
         .await;
     browser.refresh().await;
     browser.follow("Delete robot account").await;
-    assert!(
-        browser
-            .page_text()
-            .await
-            .contains("Its 1 token will be deleted too")
-    );
+    assert!(browser.page_text().await.contains("Its 1 token will be deleted too"));
     browser.follow("Delete robot account").await;
     assert!(
         browser
@@ -251,15 +206,8 @@ async fn invalid_input_is_explained_next_to_the_field_and_kept() {
     browser.type_into("#description", "keeps this").await;
     browser.follow("Create Robot Account").await;
     let error = browser.text("#name-error").await;
-    assert!(
-        error.contains("lowercase letters, digits and hyphens"),
-        "{error}"
-    );
-    assert_eq!(
-        browser.value("#name").await,
-        "CI Deployer!",
-        "what was typed is kept"
-    );
+    assert!(error.contains("lowercase letters, digits and hyphens"), "{error}");
+    assert_eq!(browser.value("#name").await, "CI Deployer!", "what was typed is kept");
     assert_eq!(browser.value("#description").await, "keeps this");
     let invalid = browser
         .execute("return document.getElementById('name').getAttribute('aria-invalid')")
@@ -278,10 +226,7 @@ async fn invalid_input_is_explained_next_to_the_field_and_kept() {
 
     // Token names too.
     browser
-        .goto(&format!(
-            "{}/orgs/acme/admin/robots/taken/tokens/-/new",
-            app.base
-        ))
+        .goto(&format!("{}/orgs/acme/admin/robots/taken/tokens/-/new", app.base))
         .await;
     browser.type_into("#name", "no spaces please").await;
     browser.follow("Create Token").await;
@@ -306,10 +251,7 @@ async fn robot_credentials_are_refused_at_login() {
     browser.type_into("#password", &robot.token).await;
     browser.follow("Log in").await;
     let alert = browser.text(".alert-error").await;
-    assert!(
-        alert.contains("Robot accounts cannot use the console"),
-        "{alert}"
-    );
+    assert!(alert.contains("Robot accounts cannot use the console"), "{alert}");
     assert!(
         !browser.source().await.contains(&robot.token),
         "the refused Token is not echoed back"
@@ -343,21 +285,13 @@ async fn members_see_robots_and_tokens_read_only() {
     app.token(&alice, "acme", "deployer", "ci").await;
 
     log_in(&app, &browser, "bob").await;
-    browser
-        .goto(&format!("{}/orgs/acme/admin/robots", app.base))
-        .await;
+    browser.goto(&format!("{}/orgs/acme/admin/robots", app.base)).await;
     assert!(browser.text("table").await.contains("deployer"));
     assert!(!browser.has_text_control("Create Robot Account").await);
     browser.follow("deployer").await;
-    assert!(
-        browser.text("table").await.contains("ci"),
-        "members see tokens"
-    );
+    assert!(browser.text("table").await.contains("ci"), "members see tokens");
     for control in ["Create Token", "Delete", "Delete robot account"] {
-        assert!(
-            !browser.has_text_control(control).await,
-            "a member sees {control:?}"
-        );
+        assert!(!browser.has_text_control(control).await, "a member sees {control:?}");
     }
     browser.screenshot("member-read-only").await;
 
@@ -366,13 +300,8 @@ async fn members_see_robots_and_tokens_read_only() {
         .goto(&format!("{}/orgs/acme/admin/robots/-/new", app.base))
         .await;
     assert!(browser.page_text().await.contains("only admins of acme"));
-    browser
-        .goto(&format!("{}/orgs/acme/admin/members", app.base))
-        .await;
-    assert!(
-        !browser.has("#new-role").await,
-        "members cannot add members"
-    );
+    browser.goto(&format!("{}/orgs/acme/admin/members", app.base)).await;
+    assert!(!browser.has("#new-role").await, "members cannot add members");
     browser.quit().await;
 }
 
@@ -385,9 +314,7 @@ async fn a_personal_account_is_told_that_only_organizations_have_robots() {
     app.user(&root, "carol").await;
     log_in(&app, &browser, "carol").await;
 
-    browser
-        .click(&browser.find(".account-menu summary").await)
-        .await;
+    browser.click(&browser.find(".account-menu summary").await).await;
     let menu = browser.text(".account-menu .menu").await;
     assert!(menu.contains("No organizations yet"), "{menu}");
     assert!(
@@ -396,14 +323,9 @@ async fn a_personal_account_is_told_that_only_organizations_have_robots() {
     );
 
     // Where a user would look for robots on their own account.
-    browser
-        .goto(&format!("{}/orgs/carol/admin/robots", app.base))
-        .await;
+    browser.goto(&format!("{}/orgs/carol/admin/robots", app.base)).await;
     let text = browser.page_text().await;
-    assert!(
-        text.contains("Only organizations can have robot accounts"),
-        "{text}"
-    );
+    assert!(text.contains("Only organizations can have robot accounts"), "{text}");
     browser.follow("Create organization").await;
     assert!(browser.url().await.ends_with("/organizations/new"));
     browser.quit().await;
@@ -451,9 +373,7 @@ async fn the_console_works_by_keyboard_and_on_a_phone() {
             "{path} scrolls sideways by {overflow}px at 375 px"
         );
     }
-    browser
-        .goto(&format!("{}/orgs/acme/admin/robots", app.base))
-        .await;
+    browser.goto(&format!("{}/orgs/acme/admin/robots", app.base)).await;
     browser.screenshot("mobile-robots").await;
     browser.quit().await;
 }
@@ -469,17 +389,10 @@ async fn admins_manage_members() {
     app.org(&alice, "acme").await;
     log_in(&app, &browser, "alice").await;
 
-    browser
-        .goto(&format!("{}/orgs/acme/admin/members", app.base))
-        .await;
+    browser.goto(&format!("{}/orgs/acme/admin/members", app.base)).await;
     browser.type_into("#username", "nobody").await;
     browser.follow("Add member").await;
-    assert!(
-        browser
-            .text("#username-error")
-            .await
-            .contains("no user named nobody")
-    );
+    assert!(browser.text("#username-error").await.contains("no user named nobody"));
     assert_eq!(browser.value("#username").await, "nobody");
 
     browser.type_into("#username", "bob").await;
@@ -501,19 +414,12 @@ async fn admins_manage_members() {
         .find("form[action='/orgs/acme/admin/members/alice'] button")
         .await;
     browser.follow_element(&save).await;
-    assert!(
-        browser
-            .text(".alert-error")
-            .await
-            .contains("at least one admin")
-    );
+    assert!(browser.text(".alert-error").await.contains("at least one admin"));
     // ...until someone else is one.
     browser
         .execute("document.getElementById('role-bob').value = 'admin'")
         .await;
-    let save = browser
-        .find("form[action='/orgs/acme/admin/members/bob'] button")
-        .await;
+    let save = browser.find("form[action='/orgs/acme/admin/members/bob'] button").await;
     browser.follow_element(&save).await;
     assert!(
         browser
@@ -537,12 +443,7 @@ async fn admins_manage_members() {
             .await
             .contains("bob was removed from acme")
     );
-    assert_eq!(
-        app.get("/v1/orgs/acme", &app.login("bob").await)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(app.get("/v1/orgs/acme", &app.login("bob").await).await.status, 404);
     browser.quit().await;
 }
 
@@ -572,16 +473,9 @@ async fn teams_and_grants_give_a_new_robot_its_permissions_in_one_step() {
 
     browser.follow("Teams").await;
     browser.type_into("#name", "deployers").await;
-    browser
-        .type_into("#description", "Push application images")
-        .await;
+    browser.type_into("#description", "Push application images").await;
     browser.follow("Create team").await;
-    assert!(
-        browser
-            .page_text()
-            .await
-            .contains("This team grants nothing yet")
-    );
+    assert!(browser.page_text().await.contains("This team grants nothing yet"));
     browser
         .execute("document.getElementById('grant-permission').value = 'write'")
         .await;
@@ -615,9 +509,7 @@ async fn teams_and_grants_give_a_new_robot_its_permissions_in_one_step() {
         "{permissions}"
     );
     browser.screenshot("14-robot-permissions").await;
-    let api = app
-        .get("/v1/orgs/acme/robots/ci-deployer/permissions", &alice)
-        .await;
+    let api = app.get("/v1/orgs/acme/robots/ci-deployer/permissions", &alice).await;
     assert_eq!(api.body["items"][0]["permission"], "write");
 
     // The repository shows who reaches it, and through which team.
@@ -633,12 +525,7 @@ async fn teams_and_grants_give_a_new_robot_its_permissions_in_one_step() {
     browser.goto(&format!("{base}/teams/deployers")).await;
     browser.follow("Remove ci-deployer from deployers").await;
     browser.goto(&format!("{base}/robots/ci-deployer")).await;
-    assert!(
-        browser
-            .page_text()
-            .await
-            .contains("This robot has no permissions yet")
-    );
+    assert!(browser.page_text().await.contains("This robot has no permissions yet"));
     browser.follow("Add to team").await;
     assert!(
         browser
@@ -653,9 +540,7 @@ async fn teams_and_grants_give_a_new_robot_its_permissions_in_one_step() {
     browser.follow("Delete team").await;
     assert!(browser.page_text().await.contains("1 robot(s) lose"));
     browser.follow("Delete team").await;
-    let api = app
-        .get("/v1/orgs/acme/robots/ci-deployer/permissions", &alice)
-        .await;
+    let api = app.get("/v1/orgs/acme/robots/ci-deployer/permissions", &alice).await;
     assert_eq!(api.body["items"], serde_json::json!([]));
     browser.quit().await;
 }

@@ -11,11 +11,7 @@ fn client() -> reqwest::Client {
 
 /// Logs in through the console form; returns the session cookie's value.
 async fn console_login(app: &TestApp, client: &reqwest::Client, username: &str) -> String {
-    let page = client
-        .get(format!("{}/login", app.base))
-        .send()
-        .await
-        .unwrap();
+    let page = client.get(format!("{}/login", app.base)).send().await.unwrap();
     let csrf_cookie = set_cookie(&page, "robots_csrf").expect("the login page sets a CSRF cookie");
     let html = page.text().await.unwrap();
     let csrf = hidden_value(&html, "csrf");
@@ -41,10 +37,7 @@ async fn console_login(app: &TestApp, client: &reqwest::Client, username: &str) 
         .find(|value| value.starts_with("robots_session="))
         .unwrap();
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
-        assert!(
-            header.contains(attribute),
-            "session cookie lacks {attribute}: {header}"
-        );
+        assert!(header.contains(attribute), "session cookie lacks {attribute}: {header}");
     }
     assert!(!header.contains("Secure"), "not over plain HTTP");
     header
@@ -110,21 +103,9 @@ async fn every_form_needs_its_csrf_token() {
             .send()
     };
     assert_eq!(post(None, "forged").await.unwrap().status(), 403);
-    assert_eq!(
-        post(Some("not-the-token"), "forged")
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
+    assert_eq!(post(Some("not-the-token"), "forged").await.unwrap().status(), 403);
     let same_length_guess = "x".repeat(csrf.len());
-    assert_eq!(
-        post(Some(&same_length_guess), "forged")
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
+    assert_eq!(post(Some(&same_length_guess), "forged").await.unwrap().status(), 403);
     let robots = app.get("/v1/orgs/acme/robots", &alice).await;
     assert_eq!(
         robots.body["items"].as_array().unwrap().len(),
@@ -134,19 +115,12 @@ async fn every_form_needs_its_csrf_token() {
 
     let accepted = post(Some(&csrf), "real").await.unwrap();
     assert_eq!(accepted.status(), 303);
-    assert_eq!(
-        accepted.headers()["location"],
-        "/orgs/acme/admin/robots/real"
-    );
+    assert_eq!(accepted.headers()["location"], "/orgs/acme/admin/robots/real");
 
     // The login form too: without the double-submit cookie, no login.
     let forged_login = client
         .post(format!("{}/login", app.base))
-        .form(&[
-            ("csrf", "abc"),
-            ("username", "alice"),
-            ("password", PASSWORD),
-        ])
+        .form(&[("csrf", "abc"), ("username", "alice"), ("password", PASSWORD)])
         .send()
         .await
         .unwrap();
@@ -198,10 +172,7 @@ async fn pages_carry_security_headers_and_never_cache() {
 
     // Creating a token answers no-store, with the Token in that one response only.
     let form = client
-        .get(format!(
-            "{}/orgs/acme/admin/robots/deployer/tokens/-/new",
-            app.base
-        ))
+        .get(format!("{}/orgs/acme/admin/robots/deployer/tokens/-/new", app.base))
         .header("cookie", &cookie)
         .send()
         .await
@@ -211,10 +182,7 @@ async fn pages_carry_security_headers_and_never_cache() {
         .unwrap();
     let csrf = hidden_value(&form, "csrf");
     let created = client
-        .post(format!(
-            "{}/orgs/acme/admin/robots/deployer/tokens",
-            app.base
-        ))
+        .post(format!("{}/orgs/acme/admin/robots/deployer/tokens", app.base))
         .header("cookie", &cookie)
         .form(&[("csrf", csrf.as_str()), ("name", "ci"), ("expires", "30d")])
         .send()
@@ -223,10 +191,7 @@ async fn pages_carry_security_headers_and_never_cache() {
     assert_eq!(created.status(), 200);
     assert_eq!(created.headers()["cache-control"], "no-store");
     let html = created.text().await.unwrap();
-    let token = hidden_value(
-        &html.replace("id=\"token\" value", "name=\"token\" value"),
-        "token",
-    );
+    let token = hidden_value(&html.replace("id=\"token\" value", "name=\"token\" value"), "token");
     assert!(token.starts_with("rbt_"));
     let robot_page = client
         .get(format!("{}/orgs/acme/admin/robots/deployer", app.base))
@@ -245,10 +210,7 @@ async fn pages_carry_security_headers_and_never_cache() {
 
     // Submitting the same form again does not mint a second token.
     let again = client
-        .post(format!(
-            "{}/orgs/acme/admin/robots/deployer/tokens",
-            app.base
-        ))
+        .post(format!("{}/orgs/acme/admin/robots/deployer/tokens", app.base))
         .header("cookie", &cookie)
         .form(&[("csrf", csrf.as_str()), ("name", "ci"), ("expires", "30d")])
         .send()
@@ -264,8 +226,5 @@ async fn pages_carry_security_headers_and_never_cache() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 303);
-    assert_eq!(
-        anonymous.headers()["location"],
-        "/login?next=/orgs/acme/admin/robots"
-    );
+    assert_eq!(anonymous.headers()["location"], "/login?next=/orgs/acme/admin/robots");
 }

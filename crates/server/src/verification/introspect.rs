@@ -1,0 +1,158 @@
+//! RFC 7662 token introspection: `POST /v1/introspect` with `token=…`.
+//!
+//! Who may ask: an authenticated caller, either a robot (a resource server
+//! is itself a machine, so it gets a robot account of its own) or a logged-in
+//! user. A caller learns about tokens of its own organization(s) only:
+//! anything else is `{"active": false}`, exactly like an unknown, deleted or
+//! expired token. So introspection cannot be used by outsiders to test
+//! stolen tokens, and one organization's resource servers learn nothing about
+//! another's robots.
+//!
+//! It accepts robot tokens (`rbt_…`) and the access tokens this server signs
+//! at `/v1/oauth/token`.
+
+use std::collections::HashSet;
+
+use axum::extract::{Form, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use robots_core::access::resolve;
+use robots_core::{SecretKind, SecretToken};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::epoch_seconds;
+use crate::auth::{Presented, presented_credentials};
+use crate::error::ApiError;
+use crate::state::{AppState, ClientInfo};
+use crate::verify::RobotCredential;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/introspect", post(introspect))
+}
+
+#[derive(Deserialize)]
+struct IntrospectForm {
+    token: Option<String>,
+    #[allow(dead_code)]
+    token_type_hint: Option<String>,
+}
+
+fn inactive() -> Response {
+    Json(json!({"active": false})).into_response()
+}
+
+/// The organizations whose tokens the caller may introspect.
+async fn caller_orgs(state: &AppState, headers: &HeaderMap, client: &ClientInfo) -> Result<HashSet<Uuid>, ApiError> {
+    match presented_credentials(headers) {
+        Ok(Some(Presented::Robot(credential))) => {
+            let owner = state.verify_robot(&credential, client).await?;
+            Ok(HashSet::from([owner.org_id]))
+        }
+        Ok(Some(Presented::Session(token))) => {
+            let session = state
+                .resolve_session(&token)
+                .await?
+                .ok_or_else(ApiError::unauthenticated)?;
+            let orgs = state.store().list_orgs_of_user(session.user.id, None, 1000).await?;
+            Ok(orgs.items.into_iter().map(|membership| membership.org.id).collect())
+        }
+        Ok(None) | Err(_) => Err(ApiError::unauthenticated()),
+    }
+}
+
+async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    client: ClientInfo,
+    form: Result<Form<IntrospectForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let orgs = match caller_orgs(&state, &headers, &client).await {
+        Ok(orgs) => orgs,
+        Err(error) => return error.into_response(),
+    };
+    let Ok(Form(IntrospectForm { token: Some(token), .. })) = form else {
+        return ApiError::bad_request("invalid_request", "send token=… as application/x-www-form-urlencoded")
+            .into_response();
+    };
+    if let Ok(secret) = SecretToken::parse_kind(SecretKind::RobotToken, token.trim()) {
+        let credential = RobotCredential {
+            access_id: None,
+            token: secret,
+        };
+        let Ok(owner) = state.verify_robot(&credential, &client).await else {
+            return inactive();
+        };
+        if !orgs.contains(&owner.org_id) {
+            return inactive();
+        }
+        let scope = match state.store().robot_access(owner.robot_id).await {
+            Ok(snapshot) => resolve(&snapshot)
+                .iter()
+                .map(|effective| {
+                    let actions: Vec<&str> = effective.permission.actions().iter().map(|a| a.as_str()).collect();
+                    format!(
+                        "repository:{}/{}:{}",
+                        owner.org_name,
+                        effective.repository,
+                        actions.join(",")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            Err(error) => return ApiError::from(error).into_response(),
+        };
+        let mut answer = json!({
+            "active": true,
+            "token_type": "robot_token",
+            "client_id": owner.access_id,
+            "username": format!("{}/{}", owner.org_name, owner.robot_name),
+            "sub": owner.robot_id,
+            "org": owner.org_name,
+            "robot": owner.robot_name,
+            "scope": scope,
+            "iat": epoch_seconds(owner.created_at),
+            "iss": state.config().issuer,
+        });
+        if let Some(expires_at) = owner.expires_at {
+            answer["exp"] = json!(epoch_seconds(expires_at));
+        }
+        return Json(answer).into_response();
+    }
+    let now = state.now();
+    if let Some(claims) = state.keys().verify_jwt(token.trim(), now) {
+        let live = claims["exp"].as_i64().is_some_and(|exp| exp > epoch_seconds(now));
+        let our_access_token = claims["token_use"] == "access" && claims["iss"] == state.config().issuer.as_str();
+        let org_id = claims["org_id"].as_str().and_then(|id| Uuid::try_parse(id).ok());
+        if live && our_access_token && org_id.is_some_and(|id| orgs.contains(&id)) {
+            let mut answer: Value = json!({"active": true, "token_type": "access_token"});
+            for key in [
+                "sub",
+                "client_id",
+                "scope",
+                "exp",
+                "iat",
+                "nbf",
+                "iss",
+                "aud",
+                "jti",
+                "org",
+                "robot",
+            ] {
+                if !claims[key].is_null() {
+                    answer[key] = claims[key].clone();
+                }
+            }
+            answer["username"] = json!(format!(
+                "{}/{}",
+                claims["org"].as_str().unwrap_or(""),
+                claims["robot"].as_str().unwrap_or("")
+            ));
+            return Json(answer).into_response();
+        }
+    }
+    inactive()
+}

@@ -1,0 +1,227 @@
+//! OAuth 2.0 client credentials (RFC 6749 §4.4): a robot trades its Access
+//! ID (`client_id`) and Token (`client_secret`) for a short-lived ES256 JWT
+//! that downstream services verify offline against `/.well-known/jwks.json`.
+//! Errors use OAuth's own shape (`{"error": "invalid_client"}`, §5.2).
+
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use robots_core::access::{RegistryScope, resolve};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::epoch_seconds;
+use crate::auth::{Presented, presented_credentials};
+use crate::state::{AppState, ClientInfo};
+use crate::verify::RobotCredential;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/oauth/token", post(token))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/.well-known/oauth-authorization-server", get(discovery))
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut response = (status, Json(json!({"error": error, "error_description": description}))).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Basic realm="robots""#),
+        );
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scope: Option<String>,
+    audience: Option<String>,
+}
+
+async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    client: ClientInfo,
+    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send the request as application/x-www-form-urlencoded",
+        );
+    };
+    if form.grant_type.as_deref() != Some("client_credentials") {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type must be client_credentials",
+        );
+    }
+    let credential = match (presented_credentials(&headers), &form.client_id, &form.client_secret) {
+        (Ok(Some(Presented::Robot(credential))), None, None) if credential.access_id.is_some() => Ok(credential),
+        (Ok(None), Some(id), Some(secret)) => RobotCredential::from_basic(id, secret).map_err(|_| ()),
+        (Ok(Some(_)), Some(_), _) | (Ok(Some(_)), _, Some(_)) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "authenticate the client one way: Basic or form, not both",
+            );
+        }
+        _ => Err(()),
+    };
+    let owner = match credential {
+        Ok(credential) => match state.verify_robot(&credential, &client).await {
+            Ok(owner) => owner,
+            Err(_) => {
+                return oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "unknown client or wrong secret",
+                );
+            }
+        },
+        Err(()) => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "unknown client or wrong secret",
+            );
+        }
+    };
+    let config = state.config();
+    let audience = match form.audience {
+        None => config.default_audience().to_owned(),
+        Some(audience) if audience == config.default_audience() || config.oauth_audiences.contains(&audience) => {
+            audience
+        }
+        Some(_) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_target",
+                "this server issues no tokens for that audience",
+            );
+        }
+    };
+    let snapshot = match state.store().robot_access(owner.robot_id).await {
+        Ok(snapshot) => snapshot,
+        Err(error) => {
+            tracing::error!(%error, "could not load a robot's permissions");
+            return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "try again later");
+        }
+    };
+    // Everything the robot may do, or the intersection with what was asked.
+    let permissions: Vec<(String, Vec<&'static str>)> =
+        match form.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => resolve(&snapshot)
+                .into_iter()
+                .map(|e| {
+                    (
+                        format!("{}/{}", owner.org_name, e.repository),
+                        e.permission.actions().iter().map(|a| a.as_str()).collect(),
+                    )
+                })
+                .collect(),
+            Some(requested) => {
+                let mut granted = Vec::new();
+                for text in requested.split(' ').filter(|s| !s.is_empty()) {
+                    let Some(scope) = RegistryScope::parse(text) else {
+                        return oauth_error(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_scope",
+                            "scopes look like repository:org/path:pull,push",
+                        );
+                    };
+                    let actions = scope.grant(&snapshot, &owner.org_name, owner.org_id);
+                    if !actions.is_empty() {
+                        granted.push((scope.name, actions.iter().map(|a| a.as_str()).collect()));
+                    }
+                }
+                if granted.is_empty() {
+                    return oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_scope",
+                        "the robot holds none of the requested scopes",
+                    );
+                }
+                granted
+            }
+        };
+    let scope = permissions
+        .iter()
+        .map(|(repository, actions)| format!("repository:{repository}:{}", actions.join(",")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let now = state.now();
+    let ttl = config.access_token_ttl;
+    let claims = json!({
+        "iss": config.issuer,
+        "sub": owner.robot_id,
+        "aud": audience,
+        "exp": epoch_seconds(now + ttl),
+        "nbf": epoch_seconds(now),
+        "iat": epoch_seconds(now),
+        "jti": uuid::Uuid::new_v4(),
+        "token_use": "access",
+        "client_id": owner.access_id,
+        "org": owner.org_name,
+        "org_id": owner.org_id,
+        "robot": owner.robot_name,
+        "scope": scope,
+        "permissions": permissions.iter().map(|(repository, actions)| json!({"repository": repository, "actions": actions})).collect::<Vec<Value>>(),
+    });
+    let Some(Ok(jwt)) = state.keys().with_signer(now, |key| key.sign_jwt(&claims, false)) else {
+        return oauth_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "no signing key is active",
+        );
+    };
+    tracing::info!(robot = %owner.robot_name, org = %owner.org_name, access_id = %owner.access_id, "access token issued");
+    let mut response = Json(json!({
+        "access_token": jwt,
+        "token_type": "Bearer",
+        "expires_in": ttl.as_secs(),
+        "scope": scope,
+    }))
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn jwks(State(state): State<AppState>) -> Response {
+    let mut response = Json(state.keys().jwks(state.now())).into_response();
+    // Verifiers cache it briefly; a rotation publishes the next key ahead of use.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
+}
+
+async fn discovery(State(state): State<AppState>) -> Json<Value> {
+    let config = state.config();
+    let base = config.public_url.as_str();
+    Json(json!({
+        "issuer": config.issuer,
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "token_endpoint": format!("{base}/v1/oauth/token"),
+        "introspection_endpoint": format!("{base}/v1/introspect"),
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "bearer"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+        "scopes_supported": ["repository:{org}/{path}:pull,push,delete"],
+    }))
+}

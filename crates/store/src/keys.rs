@@ -1,0 +1,97 @@
+//! Signing keys of the JWTs the server issues.
+
+use robots_core::clock::to_millis;
+use time::OffsetDateTime;
+
+use crate::records::{optional_time, time};
+use crate::{Store, StoreError, in_write_tx, on_pool};
+
+/// A stored signing key. Its `Debug` leaves the private key out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    /// PKCS#8 DER.
+    pub private_key: Vec<u8>,
+    /// X.509 DER.
+    pub certificate: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    pub not_before: OffsetDateTime,
+    pub retired_at: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("not_before", &self.not_before)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    kid: String,
+    private_key: Vec<u8>,
+    certificate: Vec<u8>,
+    created_at: i64,
+    not_before: i64,
+    retired_at: Option<i64>,
+}
+
+impl Store {
+    /// Every stored key, oldest first.
+    pub async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT kid, private_key, certificate, created_at, not_before, retired_at
+             FROM signing_keys ORDER BY not_before, created_at")
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| SigningKeyRecord {
+                kid: row.kid,
+                private_key: row.private_key,
+                certificate: row.certificate,
+                created_at: time(row.created_at),
+                not_before: time(row.not_before),
+                retired_at: optional_time(row.retired_at),
+            })
+            .collect())
+    }
+
+    /// Stores a new key, and retires every key not yet retired as of the
+    /// new key's `not_before`, in one transaction.
+    pub async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        in_write_tx!(self, tx => {
+            sqlx::query(
+                "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND not_before < $1")
+                .bind(to_millis(key.not_before))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, private_key, certificate, created_at, not_before, retired_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(&key.kid)
+                .bind(&key.private_key)
+                .bind(&key.certificate)
+                .bind(to_millis(key.created_at))
+                .bind(to_millis(key.not_before))
+                .bind(key.retired_at.map(to_millis))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Forgets keys retired before `cutoff` (no token they signed is alive).
+    pub async fn delete_signing_keys_retired_before(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError> {
+        let deleted = on_pool!(self, pool => sqlx::query("DELETE FROM signing_keys WHERE retired_at < $1")
+            .bind(to_millis(cutoff))
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(deleted)
+    }
+}
