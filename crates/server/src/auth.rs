@@ -30,6 +30,42 @@ pub struct UserSession {
     pub user: User,
     pub session: SecretHash,
     pub expires_at: OffsetDateTime,
+    /// Where the request came from, for the audit log.
+    pub client: ClientInfo,
+    pub via: Via,
+}
+
+/// Which door a request came through, as the audit log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Api,
+    Console,
+    Cli,
+    System,
+}
+
+impl Via {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Console => "console",
+            Self::Cli => "cli",
+            Self::System => "system",
+        }
+    }
+
+    /// API requests from our command line say so in their User-Agent.
+    pub fn of_api_request(client: &ClientInfo) -> Self {
+        if client
+            .user_agent
+            .as_deref()
+            .is_some_and(|agent| agent.starts_with("robots-cli/"))
+        {
+            Self::Cli
+        } else {
+            Self::Api
+        }
+    }
 }
 
 /// An authenticated caller.
@@ -91,7 +127,12 @@ pub fn client_info_from(headers: &HeaderMap, peer: Option<SocketAddr>) -> Client
 
 impl AppState {
     /// Resolves a session token to its user, if the session is live.
-    pub async fn resolve_session(&self, token: &SecretToken) -> Result<Option<UserSession>, ApiError> {
+    pub async fn resolve_session(
+        &self,
+        token: &SecretToken,
+        client: ClientInfo,
+        via: Via,
+    ) -> Result<Option<UserSession>, ApiError> {
         let hash = token.hash();
         Ok(self
             .store()
@@ -101,6 +142,8 @@ impl AppState {
                 user,
                 session: hash,
                 expires_at,
+                client,
+                via,
             }))
     }
 
@@ -112,13 +155,17 @@ impl AppState {
         })?;
         match presented {
             None => Ok(None),
-            Some(Presented::Session(token)) => match self.resolve_session(&token).await? {
-                Some(session) => Ok(Some(Caller::User(session))),
-                None => {
-                    tracing::info!("unknown or expired session");
-                    Err(ApiError::unauthenticated())
+            Some(Presented::Session(token)) => {
+                let client = client_info(parts);
+                let via = Via::of_api_request(&client);
+                match self.resolve_session(&token, client, via).await? {
+                    Some(session) => Ok(Some(Caller::User(session))),
+                    None => {
+                        tracing::info!("unknown or expired session");
+                        Err(ApiError::unauthenticated())
+                    }
                 }
-            },
+            }
             Some(Presented::Robot(credential)) => {
                 let owner = self.verify_robot(&credential, &client_info(parts)).await?;
                 Ok(Some(Caller::Robot(owner)))

@@ -11,6 +11,7 @@
 //! - `error`, `extract`: the error shape, and extractors that use it.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod console;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod keys;
 pub mod state;
 pub mod verification;
 pub mod verify;
+pub mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -108,6 +110,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let flusher = tokio::spawn(flush_usage_periodically(state.clone()));
     let key_reloader = tokio::spawn(reload_keys_periodically(state.clone()));
+    let webhooks = tokio::spawn(run_webhooks(state.clone()));
     let result = axum::serve(
         listener,
         app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
@@ -116,6 +119,7 @@ pub async fn serve(
     .await;
     flusher.abort();
     key_reloader.abort();
+    webhooks.abort();
     state.flush_usage().await;
     result
 }
@@ -126,6 +130,33 @@ async fn flush_usage_periodically(state: AppState) {
     loop {
         interval.tick().await;
         state.flush_usage().await;
+    }
+}
+
+/// Delivers webhook events, and announces tokens about to expire (once a minute).
+async fn run_webhooks(state: AppState) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = match reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "webhooks are off: no HTTP client");
+            return;
+        }
+    };
+    let mut interval = tokio::time::interval(state.config().webhook_poll_interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_scan: Option<time::OffsetDateTime> = None;
+    loop {
+        interval.tick().await;
+        let now = state.now();
+        if last_scan.is_none_or(|at| now - at >= time::Duration::MINUTE) {
+            state.announce_expiring_tokens().await;
+            last_scan = Some(now);
+        }
+        state.deliver_webhooks(&client).await;
     }
 }
 

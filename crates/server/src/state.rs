@@ -7,6 +7,7 @@ use std::time::Duration;
 use robots_core::Clock;
 use robots_store::Store;
 
+use crate::audit::AuditBuffer;
 use crate::keys::{KeyError, KeyRing};
 use crate::verify::UsageRecorder;
 
@@ -47,6 +48,8 @@ pub struct ServerConfig {
     pub access_token_ttl: Duration,
     /// Audiences a client-credentials request may ask for; the first is the default.
     pub oauth_audiences: Vec<String>,
+    /// How often webhook deliveries are looked for.
+    pub webhook_poll_interval: Duration,
 }
 
 impl ServerConfig {
@@ -65,6 +68,7 @@ impl ServerConfig {
             registry_token_ttl: Duration::from_secs(300),
             access_token_ttl: Duration::from_secs(900),
             oauth_audiences: Vec::new(),
+            webhook_poll_interval: Duration::from_secs(2),
         }
     }
 
@@ -92,6 +96,7 @@ pub struct Inner {
     pub config: ServerConfig,
     pub usage: UsageRecorder,
     pub keys: KeyRing,
+    pub audit: AuditBuffer,
 }
 
 impl AppState {
@@ -105,7 +110,12 @@ impl AppState {
             config,
             usage: UsageRecorder::default(),
             keys,
+            audit: AuditBuffer::default(),
         })))
+    }
+
+    pub fn audit_buffer(&self) -> &AuditBuffer {
+        &self.0.audit
     }
 
     pub fn keys(&self) -> &KeyRing {
@@ -132,11 +142,12 @@ impl AppState {
     /// `usage_flush_interval`, and shutdown does it once more.
     pub async fn flush_usage(&self) {
         self.0.usage.flush(&self.0.store, self.now()).await;
+        self.0.audit.flush(&self.0.store).await;
     }
 }
 
 /// Where a request came from, for last-use records and logs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientInfo {
     pub ip: Option<SocketAddr>,
     pub user_agent: Option<String>,

@@ -21,6 +21,7 @@ use robots_store::{Store, TokenOwner, TokenUse};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::{Actor, Change};
 use crate::error::ApiError;
 use crate::state::{AppState, ClientInfo};
 
@@ -31,6 +32,7 @@ pub enum RobotAuthFailure {
     UnknownToken,
     AccessIdMismatch,
     Expired,
+    RobotDisabled,
 }
 
 impl RobotAuthFailure {
@@ -40,6 +42,7 @@ impl RobotAuthFailure {
             Self::UnknownToken => "unknown_token",
             Self::AccessIdMismatch => "access_id_mismatch",
             Self::Expired => "expired",
+            Self::RobotDisabled => "robot_disabled",
         }
     }
 }
@@ -66,7 +69,8 @@ impl RobotCredential {
 }
 
 impl AppState {
-    /// Verifies a robot credential and notes its use.
+    /// Verifies a robot credential and notes its use. A refusal is logged
+    /// and, when it can be tied to an organization, audited there.
     pub async fn verify_robot(
         &self,
         credential: &RobotCredential,
@@ -82,12 +86,31 @@ impl AppState {
                 });
                 Ok(owner)
             }
-            Err(reason) => {
+            Err((reason, owner)) => {
                 tracing::info!(
                     reason = reason.as_str(),
                     access_id = ?credential.access_id,
                     client = ?client.ip,
                     "robot authentication failed"
+                );
+                let access_id = credential.access_id.or(owner.as_ref().map(|o| o.access_id));
+                let org = match (&owner, credential.access_id) {
+                    (Some(owner), _) => Some(owner.org_id),
+                    (None, Some(claimed)) => self.store().token_org(claimed).await.ok().flatten(),
+                    (None, None) => None,
+                };
+                self.audit_later(
+                    Actor::Anonymous(client),
+                    Change {
+                        org,
+                        action: "auth.failed",
+                        target: access_id.map(|id| format!("token {id}")),
+                        detail: serde_json::json!({
+                            "reason": reason.as_str(),
+                            "access_id": access_id,
+                            "robot": owner.as_ref().map(|o| format!("{}/{}", o.org_name, o.robot_name)),
+                        }),
+                    },
                 );
                 Err(ApiError::unauthenticated())
             }
@@ -95,25 +118,29 @@ impl AppState {
     }
 
     /// The verdict without side effects; the outer `Result` is for store
-    /// failures, the inner one for refusals.
+    /// failures, the inner one for refusals (with the token's owner when the
+    /// secret itself was right).
     async fn check_robot(
         &self,
         credential: &RobotCredential,
-    ) -> Result<Result<TokenOwner, RobotAuthFailure>, ApiError> {
+    ) -> Result<Result<TokenOwner, (RobotAuthFailure, Option<TokenOwner>)>, ApiError> {
         let hash = credential.token.hash();
         let Some(owner) = self.store().find_token_owner(&hash).await? else {
-            return Ok(Err(RobotAuthFailure::UnknownToken));
+            return Ok(Err((RobotAuthFailure::UnknownToken, None)));
         };
         // The lookup matched on the hash already; comparing again in
         // constant time keeps the check independent of how the index compares.
         if owner.secret_hash != hash {
-            return Ok(Err(RobotAuthFailure::UnknownToken));
+            return Ok(Err((RobotAuthFailure::UnknownToken, None)));
         }
         if credential.access_id.is_some_and(|claimed| claimed != owner.access_id) {
-            return Ok(Err(RobotAuthFailure::AccessIdMismatch));
+            return Ok(Err((RobotAuthFailure::AccessIdMismatch, Some(owner))));
         }
         if owner.expires_at.is_some_and(|expiry| expiry <= self.now()) {
-            return Ok(Err(RobotAuthFailure::Expired));
+            return Ok(Err((RobotAuthFailure::Expired, Some(owner))));
+        }
+        if owner.robot_disabled {
+            return Ok(Err((RobotAuthFailure::RobotDisabled, Some(owner))));
         }
         Ok(Ok(owner))
     }

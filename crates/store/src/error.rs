@@ -16,6 +16,8 @@ pub enum StoreError {
     RobotNotFound,
     #[error("the user is not a member of the organization")]
     NotAnOrgMember,
+    #[error("the token was rotated already")]
+    TokenAlreadyRotated,
     #[error("the setup code is not valid")]
     InvalidSetupCode,
     #[error("setup is already complete")]

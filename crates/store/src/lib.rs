@@ -11,6 +11,7 @@
 //! Times are stored as Unix milliseconds in both backends.
 
 mod access;
+mod audit;
 mod error;
 mod keys;
 mod orgs;
@@ -28,9 +29,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use audit::{AuditEvent, AuditQuery, Delivery, DueDelivery, Webhook};
 pub use error::StoreError;
 pub use keys::SigningKeyRecord;
 pub use records::*;
+pub use tokens::ExpiringToken;
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

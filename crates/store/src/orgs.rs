@@ -8,7 +8,8 @@ use uuid::Uuid;
 use crate::error::name_conflict;
 use crate::records::{name, role, time};
 use crate::{
-    AccountLookup, Member, Org, OrgMembership, Page, Store, StoreError, fetch_limit, in_write_tx, on_pool, page,
+    AccountLookup, Member, Org, OrgMembership, Page, Store, StoreError, TokenPolicy, fetch_limit, in_write_tx, on_pool,
+    page,
 };
 
 #[derive(sqlx::FromRow)]
@@ -17,6 +18,15 @@ struct OrgRow {
     name: String,
     display_name: String,
     created_at: i64,
+    token_max_lifetime_seconds: Option<i64>,
+    token_expiry_required: bool,
+}
+
+fn token_policy(max_lifetime_seconds: Option<i64>, expiry_required: bool) -> TokenPolicy {
+    TokenPolicy {
+        max_lifetime: max_lifetime_seconds.map(|seconds| std::time::Duration::from_secs(seconds.max(0) as u64)),
+        expiry_required,
+    }
 }
 
 impl TryFrom<OrgRow> for Org {
@@ -27,6 +37,7 @@ impl TryFrom<OrgRow> for Org {
             name: name(row.name)?,
             display_name: row.display_name,
             created_at: time(row.created_at),
+            token_policy: token_policy(row.token_max_lifetime_seconds, row.token_expiry_required),
         })
     }
 }
@@ -92,9 +103,12 @@ impl Store {
             created_at: i64,
             display_name: Option<String>,
             role: Option<String>,
+            token_max_lifetime_seconds: Option<i64>,
+            token_expiry_required: Option<bool>,
         }
         let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT a.id, a.name, a.kind, a.created_at, o.display_name, m.role
+            "SELECT a.id, a.name, a.kind, a.created_at, o.display_name, m.role,
+                    o.token_max_lifetime_seconds, o.token_expiry_required
              FROM accounts a
              LEFT JOIN orgs o ON o.id = a.id
              LEFT JOIN org_members m ON m.org_id = a.id AND m.user_id = $2
@@ -112,6 +126,10 @@ impl Store {
                     name: name(row.name)?,
                     display_name: row.display_name.unwrap_or_default(),
                     created_at: time(row.created_at),
+                    token_policy: token_policy(
+                        row.token_max_lifetime_seconds,
+                        row.token_expiry_required.unwrap_or(false),
+                    ),
                 },
                 role: row.role.as_deref().map(role).transpose()?,
             })),
@@ -158,6 +176,7 @@ impl Store {
             name: org_name.clone(),
             display_name: display_name.to_owned(),
             created_at: time(created_at),
+            token_policy: TokenPolicy::default(),
         })
     }
 
@@ -175,7 +194,8 @@ impl Store {
             role: String,
         }
         let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT a.id, a.name, o.display_name, a.created_at, m.role
+            "SELECT a.id, a.name, o.display_name, a.created_at, m.role,
+                    o.token_max_lifetime_seconds, o.token_expiry_required
              FROM org_members m JOIN orgs o ON o.id = m.org_id JOIN accounts a ON a.id = o.id
              WHERE m.user_id = $1 AND a.name > $2
              ORDER BY a.name LIMIT $3")
@@ -194,6 +214,32 @@ impl Store {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(page(items, limit))
+    }
+
+    pub async fn set_display_name(&self, org_id: Uuid, display_name: &str) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("UPDATE orgs SET display_name = $2 WHERE id = $1")
+            .bind(org_id)
+            .bind(display_name)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Sets the organization's token policy.
+    pub async fn set_token_policy(&self, org_id: Uuid, policy: TokenPolicy) -> Result<(), StoreError> {
+        let seconds = policy
+            .max_lifetime
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE orgs SET token_max_lifetime_seconds = $2, token_expiry_required = $3 WHERE id = $1")
+            .bind(org_id)
+            .bind(seconds)
+            .bind(policy.expiry_required)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
     }
 
     /// Deletes an organization with its members, robots and tokens.

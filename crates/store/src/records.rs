@@ -40,6 +40,16 @@ pub struct Org {
     pub name: Name,
     pub display_name: String,
     pub created_at: OffsetDateTime,
+    pub token_policy: TokenPolicy,
+}
+
+/// An organization's rules for its robots' tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenPolicy {
+    /// The longest a token may live, if limited.
+    pub max_lifetime: Option<std::time::Duration>,
+    /// Whether every token must have an expiry.
+    pub expiry_required: bool,
 }
 
 /// What a name in the shared namespace turned out to be, seen by one user.
@@ -79,6 +89,8 @@ pub struct Robot {
     pub token_count: i64,
     /// The most recent use of any of its tokens.
     pub last_used_at: Option<OffsetDateTime>,
+    /// A disabled robot's tokens are refused; nothing is deleted.
+    pub disabled_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +114,10 @@ pub struct TokenInfo {
     pub last_used_at: Option<OffsetDateTime>,
     pub last_used_ip: Option<String>,
     pub last_used_user_agent: Option<String>,
+    /// Set while it rotates out: its successor's Access ID.
+    pub replaced_by: Option<Uuid>,
+    /// Set on a successor: the Access ID it replaces.
+    pub rotated_from: Option<Uuid>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +140,7 @@ pub struct TokenOwner {
     pub expires_at: Option<OffsetDateTime>,
     pub robot_id: Uuid,
     pub robot_name: Name,
+    pub robot_disabled: bool,
     pub org_id: Uuid,
     pub org_name: Name,
 }

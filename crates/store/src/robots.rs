@@ -20,6 +20,7 @@ struct RobotRow {
     updated_at: i64,
     token_count: i64,
     last_used_at: Option<i64>,
+    disabled_at: Option<i64>,
 }
 
 impl TryFrom<RobotRow> for Robot {
@@ -35,6 +36,7 @@ impl TryFrom<RobotRow> for Robot {
             updated_at: time(row.updated_at),
             token_count: row.token_count,
             last_used_at: optional_time(row.last_used_at),
+            disabled_at: optional_time(row.disabled_at),
         })
     }
 }
@@ -43,7 +45,7 @@ impl TryFrom<RobotRow> for Robot {
 /// can be spliced into the static query strings with `concat!`.
 macro_rules! robot_columns {
     () => {
-        "r.id, r.org_id, r.name, r.description, r.created_at, cb.name AS created_by, r.updated_at,
+        "r.id, r.org_id, r.name, r.description, r.created_at, cb.name AS created_by, r.updated_at, r.disabled_at,
          (SELECT COUNT(*) FROM robot_tokens t WHERE t.robot_id = r.id) AS token_count,
          (SELECT MAX(t.last_used_at) FROM robot_tokens t WHERE t.robot_id = r.id) AS last_used_at
          FROM robots r LEFT JOIN accounts cb ON cb.id = r.created_by"
@@ -127,6 +129,21 @@ impl Store {
             return Ok(None);
         }
         self.get_robot_by_id(robot_id).await
+    }
+
+    /// Disables (`Some(at)`) or enables (`None`) a robot; `false` if it does not exist.
+    pub async fn set_robot_disabled(
+        &self,
+        robot_id: Uuid,
+        disabled_at: Option<OffsetDateTime>,
+    ) -> Result<bool, StoreError> {
+        let updated = on_pool!(self, pool => sqlx::query("UPDATE robots SET disabled_at = $2 WHERE id = $1")
+            .bind(robot_id)
+            .bind(disabled_at.map(to_millis))
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(updated > 0)
     }
 
     /// Deletes a robot and its tokens; `false` if it did not exist.

@@ -1,7 +1,7 @@
 //! Robot tokens: their public half, their hash, and their use.
 
-use robots_core::SecretHash;
 use robots_core::clock::to_millis;
+use robots_core::{Name, SecretHash};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -22,6 +22,8 @@ struct TokenRow {
     last_used_at: Option<i64>,
     last_used_ip: Option<String>,
     last_used_user_agent: Option<String>,
+    replaced_by: Option<Uuid>,
+    rotated_from: Option<Uuid>,
 }
 
 impl TryFrom<TokenRow> for TokenInfo {
@@ -37,6 +39,8 @@ impl TryFrom<TokenRow> for TokenInfo {
             last_used_at: optional_time(row.last_used_at),
             last_used_ip: row.last_used_ip,
             last_used_user_agent: row.last_used_user_agent,
+            replaced_by: row.replaced_by,
+            rotated_from: row.rotated_from,
         })
     }
 }
@@ -44,7 +48,7 @@ impl TryFrom<TokenRow> for TokenInfo {
 macro_rules! token_columns {
     () => {
         "t.access_id, t.robot_id, t.name, t.created_at, cb.name AS created_by, t.expires_at,
-         t.last_used_at, t.last_used_ip, t.last_used_user_agent
+         t.last_used_at, t.last_used_ip, t.last_used_user_agent, t.replaced_by, t.rotated_from
          FROM robot_tokens t LEFT JOIN accounts cb ON cb.id = t.created_by"
     };
 }
@@ -71,16 +75,26 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt("token vanished after insert".into()))
     }
 
+    /// A robot's tokens, oldest first. `after` is the key of the last token
+    /// of the previous page ([`TokenInfo::page_key`]); `expiring_before`
+    /// keeps only tokens with an expiry before that time.
     pub async fn list_tokens(
         &self,
         robot_id: Uuid,
+        expiring_before: Option<OffsetDateTime>,
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<TokenInfo>, StoreError> {
+        let (after_at, after_id) = parse_page_key(after);
         let rows: Vec<TokenRow> = on_pool!(self, pool => sqlx::query_as(concat!(
-            "SELECT ", token_columns!(), " WHERE t.robot_id = $1 AND t.name > $2 ORDER BY t.name LIMIT $3"))
+            "SELECT ", token_columns!(), " WHERE t.robot_id = $1
+             AND (t.created_at > $2 OR (t.created_at = $2 AND t.access_id > $3))
+             AND ($4 IS NULL OR (t.expires_at IS NOT NULL AND t.expires_at <= $4))
+             ORDER BY t.created_at, t.access_id LIMIT $5"))
             .bind(robot_id)
-            .bind(after.unwrap_or(""))
+            .bind(after_at)
+            .bind(after_id)
+            .bind(expiring_before.map(to_millis))
             .bind(fetch_limit(limit))
             .fetch_all(pool)
             .await)?;
@@ -89,6 +103,32 @@ impl Store {
             .map(TokenInfo::try_from)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(page(items, limit))
+    }
+
+    /// Tokens of every robot of an organization that expire before
+    /// `expiring_before`, soonest first, with their robot's name.
+    pub async fn list_expiring_tokens(
+        &self,
+        org_id: Uuid,
+        expiring_before: OffsetDateTime,
+    ) -> Result<Vec<(Name, TokenInfo)>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            robot_name: String,
+            #[sqlx(flatten)]
+            token: TokenRow,
+        }
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(concat!(
+            "SELECT r.name AS robot_name, ", token_columns!(), " JOIN robots r ON r.id = t.robot_id
+             WHERE r.org_id = $1 AND t.expires_at IS NOT NULL AND t.expires_at <= $2
+             ORDER BY t.expires_at, t.access_id LIMIT 1000"))
+            .bind(org_id)
+            .bind(to_millis(expiring_before))
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|row| Ok((name(row.robot_name)?, TokenInfo::try_from(row.token)?)))
+            .collect()
     }
 
     pub async fn get_token(&self, robot_id: Uuid, access_id: Uuid) -> Result<Option<TokenInfo>, StoreError> {
@@ -124,12 +164,13 @@ impl Store {
             expires_at: Option<i64>,
             robot_id: Uuid,
             robot_name: String,
+            disabled_at: Option<i64>,
             org_id: Uuid,
             org_name: String,
         }
         let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(
             "SELECT t.access_id, t.name AS token_name, t.created_at, t.secret_hash, t.expires_at,
-                    r.id AS robot_id, r.name AS robot_name, a.id AS org_id, a.name AS org_name
+                    r.id AS robot_id, r.name AS robot_name, r.disabled_at, a.id AS org_id, a.name AS org_name
              FROM robot_tokens t JOIN robots r ON r.id = t.robot_id JOIN accounts a ON a.id = r.org_id
              WHERE t.secret_hash = $1")
             .bind(hash.as_bytes().as_slice())
@@ -145,9 +186,125 @@ impl Store {
             expires_at: optional_time(row.expires_at),
             robot_id: row.robot_id,
             robot_name: name(row.robot_name)?,
+            robot_disabled: row.disabled_at.is_some(),
             org_id: row.org_id,
             org_name: name(row.org_name)?,
         }))
+    }
+
+    /// Rotates a token: `successor` takes over its name, and the old token
+    /// stops at `old_expires_at` (or earlier, if it already expired
+    /// sooner). Returns both, old first; `TokenAlreadyRotated` if it was
+    /// rotated before, `None` if there is no such token.
+    pub async fn rotate_token(
+        &self,
+        robot_id: Uuid,
+        old_access_id: Uuid,
+        successor: &NewToken<'_>,
+        old_expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<(TokenInfo, TokenInfo)>, StoreError> {
+        in_write_tx!(self, tx => {
+            let current: Option<(Option<Uuid>, Option<i64>)> = sqlx::query_as(
+                "SELECT replaced_by, expires_at FROM robot_tokens WHERE robot_id = $1 AND access_id = $2")
+                .bind(robot_id)
+                .bind(old_access_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some((replaced_by, expires_at)) = current else { return Ok(None) };
+            if replaced_by.is_some() {
+                return Err(StoreError::TokenAlreadyRotated);
+            }
+            let stops = expires_at.map_or(to_millis(old_expires_at), |at| at.min(to_millis(old_expires_at)));
+            // Mark the old one first: names are unique among current tokens only.
+            sqlx::query("UPDATE robot_tokens SET replaced_by = $3, expires_at = $4 WHERE robot_id = $1 AND access_id = $2")
+                .bind(robot_id)
+                .bind(old_access_id)
+                .bind(successor.access_id)
+                .bind(stops)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO robot_tokens (access_id, robot_id, name, secret_hash, created_at, created_by, expires_at, rotated_from)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                .bind(successor.access_id)
+                .bind(robot_id)
+                .bind(successor.name.as_str())
+                .bind(successor.secret_hash.as_bytes().as_slice())
+                .bind(to_millis(now))
+                .bind(successor.created_by)
+                .bind(successor.expires_at.map(to_millis))
+                .bind(old_access_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        let old = self.get_token(robot_id, old_access_id).await?;
+        let new = self.get_token(robot_id, successor.access_id).await?;
+        Ok(old.zip(new))
+    }
+
+    /// Tokens expiring before `before` whose "expiring soon" notice has not
+    /// gone out, with their organization and robot.
+    pub async fn tokens_to_warn(
+        &self,
+        before: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ExpiringToken>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            org_id: Uuid,
+            org_name: String,
+            robot_name: String,
+            access_id: Uuid,
+            token_name: String,
+            expires_at: i64,
+        }
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT a.id AS org_id, a.name AS org_name, r.name AS robot_name, t.access_id, t.name AS token_name, t.expires_at
+             FROM robot_tokens t JOIN robots r ON r.id = t.robot_id JOIN accounts a ON a.id = r.org_id
+             WHERE t.expires_at IS NOT NULL AND t.expires_at <= $1 AND t.expires_at > $2
+               AND t.expiry_notified_at IS NULL AND t.replaced_by IS NULL
+             ORDER BY t.expires_at LIMIT 500")
+            .bind(to_millis(before))
+            .bind(to_millis(now))
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(ExpiringToken {
+                    org_id: row.org_id,
+                    org_name: name(row.org_name)?,
+                    robot_name: name(row.robot_name)?,
+                    access_id: row.access_id,
+                    token_name: name(row.token_name)?,
+                    expires_at: time(row.expires_at),
+                })
+            })
+            .collect()
+    }
+
+    /// Marks the "expiring soon" notice of a token as sent; `false` if
+    /// another replica got there first.
+    pub async fn mark_expiry_notified(&self, access_id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let updated = on_pool!(self, pool => sqlx::query(
+            "UPDATE robot_tokens SET expiry_notified_at = $2 WHERE access_id = $1 AND expiry_notified_at IS NULL")
+            .bind(access_id)
+            .bind(to_millis(now))
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(updated > 0)
+    }
+
+    /// The organization a token (by Access ID) belongs to, if it exists.
+    pub async fn token_org(&self, access_id: Uuid) -> Result<Option<Uuid>, StoreError> {
+        let org: Option<Uuid> = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT r.org_id FROM robot_tokens t JOIN robots r ON r.id = t.robot_id WHERE t.access_id = $1")
+            .bind(access_id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(org)
     }
 
     /// Records a batch of token uses in one transaction. A use never moves
@@ -173,4 +330,29 @@ impl Store {
         });
         Ok(())
     }
+}
+
+/// A token about to expire, for the "expiring soon" notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiringToken {
+    pub org_id: Uuid,
+    pub org_name: Name,
+    pub robot_name: Name,
+    pub access_id: Uuid,
+    pub token_name: Name,
+    pub expires_at: OffsetDateTime,
+}
+
+impl TokenInfo {
+    /// The key [`Store::list_tokens`] pages by: creation time, then Access ID.
+    pub fn page_key(&self) -> String {
+        format!("{}:{}", robots_core::clock::to_millis(self.created_at), self.access_id)
+    }
+}
+
+/// Splits a token page key; no key starts before everything.
+fn parse_page_key(key: Option<&str>) -> (i64, Uuid) {
+    key.and_then(|key| key.split_once(':'))
+        .and_then(|(at, id)| Some((at.parse().ok()?, Uuid::try_parse(id).ok()?)))
+        .unwrap_or((i64::MIN, Uuid::nil()))
 }

@@ -330,7 +330,7 @@ async fn tokens_are_found_by_hash_only(store: Store) {
         Err(StoreError::NameTaken)
     ));
 
-    let listed = store.list_tokens(robot_id, None, 10).await.unwrap();
+    let listed = store.list_tokens(robot_id, None, None, 10).await.unwrap();
     assert_eq!(listed.items.len(), 1);
     assert_eq!(listed.items[0].created_by, Some(name("alice")));
 

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::views::List;
 use super::{Scope, authorize_org, find_repository, find_robot, find_team};
+use crate::audit::{Actor, Change};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, ListParams};
@@ -217,7 +218,7 @@ async fn list_teams(
         .await?;
     Ok(Json(List::from_page(
         page,
-        |t| t.name.as_str(),
+        |t| t.name.to_string(),
         |t| TeamView::new(org.name.as_str(), t),
     )))
 }
@@ -236,6 +237,12 @@ async fn create_team(
         .create_team(org.id, &request.name, &description, state.now())
         .await?;
     tracing::info!(org = %org.name, team = %team.name, by = %caller.user.name, "team created");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(Some(org.id), "team.created", format!("team {}", team.name)),
+        )
+        .await;
     Ok((StatusCode::CREATED, Json(TeamView::new(org.name.as_str(), team))))
 }
 
@@ -275,6 +282,13 @@ async fn update_team(
         .await?
         .ok_or_else(|| ApiError::not_found("the team was deleted meanwhile"))?;
     tracing::info!(org = %org.name, team = %team.name, new_name = %updated.name, by = %caller.user.name, "team updated");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(Some(org.id), "team.updated", format!("team {}", team.name))
+                .detail(serde_json::json!({"name": updated.name, "description": updated.description})),
+        )
+        .await;
     Ok(Json(TeamView::new(org.name.as_str(), updated)))
 }
 
@@ -287,6 +301,12 @@ async fn delete_team(
     let team = find_team(&state, &org, &team).await?;
     state.store().delete_team(team.id).await?;
     tracing::info!(org = %org.name, team = %team.name, by = %caller.user.name, "team deleted, with its grants");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(Some(org.id), "team.deleted", format!("team {}", team.name)),
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -304,6 +324,13 @@ async fn add_user(
     let username = Name::parse(&username).map_err(|_| ApiError::not_found("there is no user with that name"))?;
     let added = state.store().add_team_user(&team, &username, state.now()).await?;
     tracing::info!(org = %org.name, team = %team.name, user = %username, by = %caller.user.name, "user added to team");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(Some(org.id), "team.user_added", format!("team {}", team.name))
+                .detail(serde_json::json!({"user": username})),
+        )
+        .await;
     Ok(created_or_ok(added))
 }
 
@@ -320,6 +347,13 @@ async fn remove_user(
         return Err(not_member());
     }
     tracing::info!(org = %org.name, team = %team.name, user = %name, by = %caller.user.name, "user removed from team");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(Some(org.id), "team.user_removed", format!("team {}", team.name))
+                .detail(serde_json::json!({"user": name})),
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -333,6 +367,13 @@ async fn add_robot(
     let robot = find_robot(&state, &org, &robot).await?;
     let added = state.store().add_team_robot(&team, &robot.name, state.now()).await?;
     tracing::info!(org = %org.name, team = %team.name, robot = %robot.name, by = %caller.user.name, "robot added to team");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(Some(org.id), "team.robot_added", format!("team {}", team.name))
+                .detail(serde_json::json!({"robot": robot.name})),
+        )
+        .await;
     Ok(created_or_ok(added))
 }
 
@@ -351,6 +392,13 @@ async fn remove_robot(
         )));
     }
     tracing::info!(org = %org.name, team = %team.name, robot = %robot.name, by = %caller.user.name, "robot removed from team");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(Some(org.id), "team.robot_removed", format!("team {}", team.name))
+                .detail(serde_json::json!({"robot": robot.name})),
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -378,6 +426,13 @@ async fn set_grant(
         org = %org.name, team = %team.name, repository = %repository.name, permission = request.permission.as_str(),
         by = %caller.user.name, "grant set"
     );
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(Some(org.id), "grant.set", format!("team {}", team.name))
+                .detail(serde_json::json!({"repository": repository.name, "permission": request.permission})),
+        )
+        .await;
     Ok((created_or_ok(created), Json(GrantView::new(org.name.as_str(), grant))))
 }
 
@@ -396,6 +451,13 @@ async fn revoke_grant(
         )));
     }
     tracing::info!(org = %org.name, team = %team.name, repository = %repository.name, by = %caller.user.name, "grant revoked");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(Some(org.id), "grant.revoked", format!("team {}", team.name))
+                .detail(serde_json::json!({"repository": repository.name})),
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -418,7 +480,7 @@ async fn list_repositories(
         .await?;
     Ok(Json(List::from_page(
         page,
-        |r| r.name.as_str(),
+        |r| r.name.to_string(),
         |r| RepositoryView::new(org.name.as_str(), r),
     )))
 }
@@ -436,6 +498,16 @@ async fn create_repository(
         .create_repository(org.id, &request.name, caller.user.id, state.now())
         .await?;
     tracing::info!(org = %org.name, repository = %repository.name, by = %caller.user.name, "repository created");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(
+                Some(org.id),
+                "repository.created",
+                format!("repository {}/{}", org.name, repository.name),
+            ),
+        )
+        .await;
     Ok((
         StatusCode::CREATED,
         Json(RepositoryView::new(org.name.as_str(), repository)),
@@ -471,6 +543,16 @@ async fn delete_repository(
     let repository = find_repository(&state, &org, &repository).await?;
     state.store().delete_repository(repository.id).await?;
     tracing::info!(org = %org.name, repository = %repository.name, by = %caller.user.name, "repository deleted, with its grants");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(
+                Some(org.id),
+                "repository.deleted",
+                format!("repository {}/{}", org.name, repository.name),
+            ),
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::views::{List, MemberView};
 use super::{Scope, authorize_org};
+use crate::audit::{Actor, Change};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, ListParams};
@@ -39,7 +40,11 @@ async fn list_members(
         .store()
         .list_members(org.id, params.after.as_deref(), params.limit)
         .await?;
-    Ok(Json(List::from_page(page, |m| m.username.as_str(), MemberView::from)))
+    Ok(Json(List::from_page(
+        page,
+        |m| m.username.to_string(),
+        MemberView::from,
+    )))
 }
 
 /// Adds a member (201) or changes their role (200).
@@ -58,6 +63,13 @@ async fn set_member(
         .set_member(org.id, &username, request.role, state.now())
         .await?;
     tracing::info!(org = %org.name, member = %member.username, role = member.role.as_str(), by = %caller.user.name, "membership set");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(Some(org.id), "member.set", format!("user {}", member.username))
+                .detail(serde_json::json!({"role": member.role, "added": created})),
+        )
+        .await;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(member.into())))
 }
@@ -80,5 +92,11 @@ async fn remove_member(
         return Err(not_member());
     }
     tracing::info!(org = %org.name, member = %name, by = %caller.user.name, "member removed");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(Some(org.id), "member.removed", format!("user {name}")),
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

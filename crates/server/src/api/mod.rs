@@ -2,12 +2,13 @@
 //! `router()`; they are merged here.
 
 pub(crate) mod access;
+pub(crate) mod lifecycle;
 mod members;
 mod orgs;
 mod robots;
 pub(crate) mod sessions;
 mod setup;
-mod tokens;
+pub(crate) mod tokens;
 pub(crate) mod users;
 pub mod views;
 
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(robots::router())
         .merge(tokens::router())
         .merge(access::router())
+        .merge(lifecycle::router())
 }
 
 /// What an organization-scoped route is about, for the personal-account

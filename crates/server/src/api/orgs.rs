@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::views::{List, OrgView};
 use super::{Scope, authorize_org};
+use crate::audit::{Actor, Change};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, ListParams};
@@ -40,7 +41,7 @@ async fn list_orgs(
         .await?;
     Ok(Json(List::from_page(
         page,
-        |m| m.org.name.as_str(),
+        |m| m.org.name.to_string(),
         |m| OrgView::new(m.org, m.role),
     )))
 }
@@ -61,6 +62,12 @@ async fn create_org(
         .create_org(&request.name, &display_name, caller.user.id, state.now())
         .await?;
     tracing::info!(org = %org.name, by = %caller.user.name, "organization created");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(Some(org.id), "org.created", format!("org {}", org.name)),
+        )
+        .await;
     Ok((StatusCode::CREATED, Json(OrgView::new(org, Role::Admin))))
 }
 
@@ -81,5 +88,11 @@ async fn delete_org(
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::DeleteOrg, Scope::Org).await?;
     state.store().delete_org(org.id).await?;
     tracing::info!(org = %org.name, by = %caller.user.name, "organization deleted");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(None, "org.deleted", format!("org {}", org.name)),
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::views::{List, RobotView};
 use super::{Scope, authorize_org, find_robot};
+use crate::audit::{Actor, Change};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, ListParams};
@@ -61,7 +62,7 @@ async fn list_robots(
         .await?;
     Ok(Json(List::from_page(
         page,
-        |r| r.name.as_str(),
+        |r| r.name.to_string(),
         |r| RobotView::new(org.name.as_str(), r),
     )))
 }
@@ -88,6 +89,17 @@ async fn create_robot(
         )
         .await?;
     tracing::info!(org = %org.name, robot = %robot.name, by = %caller.user.name, "robot created");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(
+                Some(org.id),
+                "robot.created",
+                format!("robot {}/{}", org.name, robot.name),
+            )
+            .detail(serde_json::json!({"description": robot.description})),
+        )
+        .await;
     Ok((StatusCode::CREATED, Json(RobotView::new(org.name.as_str(), robot))))
 }
 
@@ -117,6 +129,17 @@ async fn update_robot(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("{} has no robot account named {:?}", org.name, robot.name)))?;
     tracing::info!(org = %org.name, robot = %robot.name, new_name = %updated.name, by = %caller.user.name, "robot updated");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(
+                Some(org.id),
+                "robot.updated",
+                format!("robot {}/{}", org.name, robot.name),
+            )
+            .detail(serde_json::json!({"name": updated.name, "description": updated.description})),
+        )
+        .await;
     Ok(Json(RobotView::new(org.name.as_str(), updated)))
 }
 
@@ -129,5 +152,16 @@ async fn delete_robot(
     let robot = find_robot(&state, &org, &robot).await?;
     state.store().delete_robot(robot.id).await?;
     tracing::info!(org = %org.name, robot = %robot.name, by = %caller.user.name, "robot deleted");
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(
+                Some(org.id),
+                "robot.deleted",
+                format!("robot {}/{}", org.name, robot.name),
+            )
+            .detail(serde_json::json!({"tokens": robot.token_count})),
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,10 +8,11 @@ use robots_core::{Name, SecretKind, SecretToken, password};
 use serde::Deserialize;
 
 use super::views::{SessionView, WhoAmI};
+use crate::audit::{Actor, Change};
 use crate::auth::{Caller, CurrentUser, OptionalUser};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::state::AppState;
+use crate::state::{AppState, ClientInfo};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -36,6 +37,7 @@ pub fn looks_like_robot_credentials(username: &str, password: &str) -> bool {
 async fn log_in(
     State(state): State<AppState>,
     _anyone: OptionalUser,
+    client: ClientInfo,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<SessionView>)> {
     let request: LoginRequest = body.parse()?;
@@ -47,14 +49,27 @@ async fn log_in(
              (HTTP Basic, or the Token as a Bearer token)",
         ));
     }
-    let session = state.log_in(&request.username, request.password).await?;
+    let session = state
+        .log_in(
+            &request.username,
+            request.password,
+            &client,
+            crate::auth::Via::of_api_request(&client),
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(session)))
 }
 
 impl AppState {
     /// Checks a username and password and opens a session. Unknown users
     /// take as long as wrong passwords, and both get the same answer.
-    pub async fn log_in(&self, username: &str, password: String) -> Result<SessionView, ApiError> {
+    pub async fn log_in(
+        &self,
+        username: &str,
+        password: String,
+        client: &ClientInfo,
+        via: crate::auth::Via,
+    ) -> Result<SessionView, ApiError> {
         let found = match Name::parse(username.trim()) {
             Ok(name) => self.store().find_user_for_login(&name).await?,
             Err(_) => None,
@@ -68,6 +83,12 @@ impl AppState {
             .map_err(ApiError::internal)?;
         let Some(user) = user.filter(|_| valid) else {
             tracing::info!(username, "login failed");
+            let attempted: String = username.chars().take(64).collect();
+            self.audit_later(
+                Actor::Anonymous(client),
+                Change::new(None, "auth.login_failed", format!("user {attempted}"))
+                    .detail(serde_json::json!({"via": via.as_str()})),
+            );
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_login",
@@ -81,6 +102,18 @@ impl AppState {
             .create_session(&token.hash(), user.id, now, expires_at)
             .await?;
         tracing::info!(username = %user.name, "logged in");
+        let session = crate::auth::UserSession {
+            user: user.clone(),
+            session: token.hash(),
+            expires_at,
+            client: client.clone(),
+            via,
+        };
+        self.audit(
+            Actor::User(&session),
+            Change::new(None, "session.created", format!("user {}", user.name)),
+        )
+        .await;
         Ok(SessionView {
             token,
             expires_at,
@@ -91,6 +124,12 @@ impl AppState {
 
 async fn log_out(State(state): State<AppState>, CurrentUser(caller): CurrentUser) -> ApiResult<StatusCode> {
     state.store().delete_session(&caller.session).await?;
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(None, "session.deleted", format!("user {}", caller.user.name)),
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -33,6 +33,7 @@ struct SetupRequest {
 async fn complete_setup(
     State(state): State<AppState>,
     _anyone: OptionalUser,
+    client: crate::state::ClientInfo,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
     let request: SetupRequest = body.parse()?;
@@ -55,5 +56,11 @@ async fn complete_setup(
         )
         .await?;
     tracing::info!(username = %user.name, "setup complete: first administrator created");
+    state
+        .audit(
+            crate::audit::Actor::Anonymous(&client),
+            crate::audit::Change::new(None, "setup.completed", format!("user {}", user.name)),
+        )
+        .await;
     Ok((StatusCode::CREATED, Json(user.into())))
 }

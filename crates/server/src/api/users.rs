@@ -10,6 +10,7 @@ use robots_store::NewUser;
 use serde::Deserialize;
 
 use super::views::UserView;
+use crate::audit::{Actor, Change};
 use crate::auth::OptionalUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
@@ -32,6 +33,7 @@ struct CreateUserRequest {
 async fn create_user(
     State(state): State<AppState>,
     OptionalUser(caller): OptionalUser,
+    client: crate::state::ClientInfo,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
     let caller_is_admin = caller.as_ref().is_some_and(|session| session.user.instance_admin);
@@ -65,7 +67,26 @@ async fn create_user(
             state.now(),
         )
         .await?;
-    tracing::info!(username = %user.name, by = ?caller.map(|c| c.user.name), "user created");
+    tracing::info!(username = %user.name, by = ?caller.as_ref().map(|c| &c.user.name), "user created");
+    match &caller {
+        Some(admin) => {
+            state
+                .audit(
+                    Actor::User(admin),
+                    Change::new(None, "user.created", format!("user {}", user.name))
+                        .detail(serde_json::json!({"instance_admin": user.instance_admin})),
+                )
+                .await
+        }
+        None => {
+            state
+                .audit(
+                    Actor::Anonymous(&client),
+                    Change::new(None, "user.signed_up", format!("user {}", user.name)),
+                )
+                .await
+        }
+    }
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 

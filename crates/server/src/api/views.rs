@@ -18,9 +18,9 @@ pub struct List<T> {
 
 impl<T> List<T> {
     /// Builds a page; `key` gives the pagination key of an item.
-    pub fn from_page<R>(page: robots_store::Page<R>, key: impl Fn(&R) -> &str, view: impl Fn(R) -> T) -> Self {
+    pub fn from_page<R>(page: robots_store::Page<R>, key: impl Fn(&R) -> String, view: impl Fn(R) -> T) -> Self {
         let next_cursor = if page.has_more {
-            page.items.last().map(|last| encode_cursor(key(last)))
+            page.items.last().map(|last| encode_cursor(&key(last)))
         } else {
             None
         };
@@ -105,6 +105,24 @@ pub struct OrgView {
     pub created_at: OffsetDateTime,
     /// The caller's role in it.
     pub role: Role,
+    pub token_policy: TokenPolicyView,
+}
+
+/// An organization's rules for tokens.
+#[derive(Debug, Serialize)]
+pub struct TokenPolicyView {
+    /// The longest a token may live (`90d`), or null.
+    pub max_lifetime: Option<String>,
+    pub expiry_required: bool,
+}
+
+impl From<robots_store::TokenPolicy> for TokenPolicyView {
+    fn from(policy: robots_store::TokenPolicy) -> Self {
+        Self {
+            max_lifetime: policy.max_lifetime.map(robots_core::duration::format_duration),
+            expiry_required: policy.expiry_required,
+        }
+    }
 }
 
 impl OrgView {
@@ -115,6 +133,7 @@ impl OrgView {
             display_name: org.display_name,
             created_at: org.created_at,
             role,
+            token_policy: org.token_policy.into(),
         }
     }
 }
@@ -153,6 +172,10 @@ pub struct RobotView {
     pub token_count: i64,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
+    /// A disabled robot's tokens are refused until it is enabled again.
+    pub disabled: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub disabled_at: Option<OffsetDateTime>,
 }
 
 impl RobotView {
@@ -167,6 +190,8 @@ impl RobotView {
             updated_at: robot.updated_at,
             token_count: robot.token_count,
             last_used_at: robot.last_used_at,
+            disabled: robot.disabled_at.is_some(),
+            disabled_at: robot.disabled_at,
         }
     }
 }
@@ -181,20 +206,43 @@ pub struct TokenView {
     pub created_by: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
+    /// Expired tokens stay listed (so it is clear what stopped), but never authenticate.
+    pub expired: bool,
+    /// Expires within [`EXPIRING_SOON`].
+    pub expiring_soon: bool,
+    /// `current`, `successor` (of a rotation) or `rotating_out`.
+    pub role: &'static str,
+    /// For `rotating_out`: the Access ID that replaces it.
+    pub replaced_by: Option<Uuid>,
+    /// For `successor`: the Access ID it replaces.
+    pub rotated_from: Option<Uuid>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
     pub last_used_ip: Option<String>,
     pub last_used_user_agent: Option<String>,
 }
 
-impl From<TokenInfo> for TokenView {
-    fn from(token: TokenInfo) -> Self {
+/// How soon an expiry counts as "soon": lists flag it, webhooks announce it.
+pub const EXPIRING_SOON: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+
+impl TokenView {
+    pub fn new(token: TokenInfo, now: OffsetDateTime) -> Self {
+        let expired = token.expires_at.is_some_and(|at| at <= now);
         Self {
             access_id: token.access_id,
             name: token.name.into(),
             created_at: token.created_at,
             created_by: token.created_by.map(Into::into),
             expires_at: token.expires_at,
+            expired,
+            expiring_soon: !expired && token.expires_at.is_some_and(|at| at <= now + EXPIRING_SOON),
+            role: match (token.replaced_by, token.rotated_from) {
+                (Some(_), _) => "rotating_out",
+                (None, Some(_)) => "successor",
+                (None, None) => "current",
+            },
+            replaced_by: token.replaced_by,
+            rotated_from: token.rotated_from,
             last_used_at: token.last_used_at,
             last_used_ip: token.last_used_ip,
             last_used_user_agent: token.last_used_user_agent,

@@ -288,7 +288,7 @@ async fn robot(
     let (org, role, chrome) = org_page(&state, &user, &org, OrgAction::Read, "robots").await?;
     let robot = find_robot(&state, &org, &robot).await?;
     let now = state.now();
-    let tokens = state.store().list_tokens(robot.id, None, 200).await?;
+    let tokens = state.store().list_tokens(robot.id, None, None, 200).await?;
     let permissions = crate::api::access::permissions_of(&state, org.name.as_str(), &robot).await?;
     let all_teams = state.store().list_teams(org.id, None, 200).await?;
     Ok(ok(&RobotPage {

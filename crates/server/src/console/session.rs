@@ -86,7 +86,10 @@ impl FromRequestParts<AppState> for ConsoleUser {
         else {
             return Err(to_login());
         };
-        match state.resolve_session(&token).await? {
+        match state
+            .resolve_session(&token, crate::auth::client_info(parts), crate::auth::Via::Console)
+            .await?
+        {
             Some(session) => Ok(Self {
                 session,
                 csrf: csrf_for(&token),
@@ -267,7 +270,11 @@ struct LoginForm {
     csrf: String,
 }
 
-async fn log_in(State(state): State<AppState>, AnonymousForm(form): AnonymousForm<LoginForm>) -> ConsoleResult {
+async fn log_in(
+    State(state): State<AppState>,
+    client: crate::state::ClientInfo,
+    AnonymousForm(form): AnonymousForm<LoginForm>,
+) -> ConsoleResult {
     let again = |status: StatusCode, error: &str| {
         render(
             status,
@@ -286,7 +293,15 @@ async fn log_in(State(state): State<AppState>, AnonymousForm(form): AnonymousFor
              automation to other systems; log in with your own username and password.",
         ));
     }
-    let session = match state.log_in(&form.username, form.password.clone()).await {
+    let session = match state
+        .log_in(
+            &form.username,
+            form.password.clone(),
+            &client,
+            crate::auth::Via::Console,
+        )
+        .await
+    {
         Ok(session) => session,
         Err(error) if error.status() == StatusCode::UNAUTHORIZED => {
             return Ok(again(StatusCode::UNAUTHORIZED, "Wrong username or password."));
@@ -347,7 +362,11 @@ struct SetupForm {
     csrf: String,
 }
 
-async fn set_up(State(state): State<AppState>, AnonymousForm(form): AnonymousForm<SetupForm>) -> ConsoleResult {
+async fn set_up(
+    State(state): State<AppState>,
+    client: crate::state::ClientInfo,
+    AnonymousForm(form): AnonymousForm<SetupForm>,
+) -> ConsoleResult {
     let mut page = SetupPage {
         csrf: form.csrf.clone(),
         code: form.code.clone(),
@@ -400,7 +419,9 @@ async fn set_up(State(state): State<AppState>, AnonymousForm(form): AnonymousFor
         Err(other) => return Err(other.into()),
     }
     tracing::info!(username = %user.name, "setup complete via the console: first administrator created");
-    let session = state.log_in(user.name.as_str(), form.password).await?;
+    let session = state
+        .log_in(user.name.as_str(), form.password, &client, crate::auth::Via::Console)
+        .await?;
     let max_age = state.config().session_ttl.as_secs();
     Ok(with_cookie(
         Redirect::to("/account").into_response(),

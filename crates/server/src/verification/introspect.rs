@@ -54,7 +54,7 @@ async fn caller_orgs(state: &AppState, headers: &HeaderMap, client: &ClientInfo)
         }
         Ok(Some(Presented::Session(token))) => {
             let session = state
-                .resolve_session(&token)
+                .resolve_session(&token, client.clone(), crate::auth::Via::Api)
                 .await?
                 .ok_or_else(ApiError::unauthenticated)?;
             let orgs = state.store().list_orgs_of_user(session.user.id, None, 1000).await?;

@@ -91,6 +91,13 @@ async fn rotate(
         .await
         .map_err(ApiError::internal)?;
     tracing::info!(%kid, by = %caller.user.name, "signing key rotated");
+    state
+        .audit(
+            crate::audit::Actor::User(&caller),
+            crate::audit::Change::new(None, "key.rotated", format!("key {kid}"))
+                .detail(json!({"not_before": not_before.format(&Rfc3339).unwrap_or_default()})),
+        )
+        .await;
     Ok((
         StatusCode::CREATED,
         Json(json!({"kid": kid, "not_before": not_before.format(&Rfc3339).unwrap_or_default()})),

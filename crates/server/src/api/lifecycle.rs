@@ -1,0 +1,584 @@
+//! Keeping robots healthy over time: disabling and enabling robots, the
+//! organization's token policy, the audit log, reports of leaked tokens,
+//! and webhooks.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post};
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use robots_core::duration::parse_duration;
+use robots_core::policy::OrgAction;
+use robots_core::{SecretKind, SecretToken, text};
+use robots_store::{AuditEvent, AuditQuery, TokenPolicy};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use super::views::{List, OrgView, RobotView};
+use super::{Scope, authorize_org, find_robot};
+use crate::audit::{Actor, Change};
+use crate::auth::{CurrentUser, UserSession};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, MAX_PAGE_SIZE};
+use crate::state::{AppState, ClientInfo};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/orgs/{org}/robots/{robot}/disable", post(disable_robot))
+        .route("/v1/orgs/{org}/robots/{robot}/enable", post(enable_robot))
+        .route("/v1/orgs/{org}", patch(update_org))
+        .route("/v1/orgs/{org}/audit", get(org_audit))
+        .route("/v1/audit", get(instance_audit))
+        .route("/v1/tokens/revoke", post(revoke_leaked))
+        .route("/v1/orgs/{org}/webhooks", get(list_webhooks).post(create_webhook))
+        .route("/v1/orgs/{org}/webhooks/{id}", delete(delete_webhook))
+        .route("/v1/orgs/{org}/webhooks/{id}/deliveries", get(list_deliveries))
+}
+
+async fn set_disabled(
+    state: &AppState,
+    caller: &UserSession,
+    org: &str,
+    robot: &str,
+    disable: bool,
+) -> ApiResult<Json<RobotView>> {
+    let (org, _) = authorize_org(state, caller, org, OrgAction::ManageRobots, Scope::Robots).await?;
+    let robot = find_robot(state, &org, robot).await?;
+    let at = disable.then(|| robot.disabled_at.unwrap_or_else(|| state.now()));
+    state.store().set_robot_disabled(robot.id, at).await?;
+    let action = if disable { "robot.disabled" } else { "robot.enabled" };
+    tracing::info!(org = %org.name, robot = %robot.name, by = %caller.user.name, action, "robot state changed");
+    state
+        .audit(
+            Actor::User(caller),
+            Change::new(Some(org.id), action, format!("robot {}/{}", org.name, robot.name)),
+        )
+        .await;
+    let updated = find_robot(state, &org, robot.name.as_str()).await?;
+    Ok(Json(RobotView::new(org.name.as_str(), updated)))
+}
+
+/// Disables a robot: its tokens are refused until it is enabled; nothing is deleted.
+async fn disable_robot(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, robot)): Path<(String, String)>,
+) -> ApiResult<Json<RobotView>> {
+    set_disabled(&state, &caller, &org, &robot, true).await
+}
+
+async fn enable_robot(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, robot)): Path<(String, String)>,
+) -> ApiResult<Json<RobotView>> {
+    set_disabled(&state, &caller, &org, &robot, false).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateOrgRequest {
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    token_policy: Option<PolicyRequest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyRequest {
+    /// `90d`, or null for no maximum.
+    #[serde(default)]
+    max_lifetime: Option<String>,
+    #[serde(default)]
+    expiry_required: bool,
+}
+
+async fn update_org(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path(org): Path<String>,
+    body: JsonBody,
+) -> ApiResult<Json<OrgView>> {
+    let (found, role) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
+    let request: UpdateOrgRequest = body.parse()?;
+    if let Some(display_name) = request.display_name.as_deref() {
+        let display_name = text::bounded_text(display_name, text::MAX_DISPLAY_NAME_CHARS)
+            .map_err(|error| ApiError::invalid_field("display_name", error))?;
+        state.store().set_display_name(found.id, &display_name).await?;
+    }
+    if let Some(policy) = &request.token_policy {
+        let max_lifetime = policy
+            .max_lifetime
+            .as_deref()
+            .map(|text| {
+                parse_duration(text).map_err(|error| ApiError::invalid_field("token_policy.max_lifetime", error))
+            })
+            .transpose()?;
+        if max_lifetime.is_some_and(|max| max.is_zero()) {
+            return Err(ApiError::invalid_field(
+                "token_policy.max_lifetime",
+                "must be longer than 0s",
+            ));
+        }
+        state
+            .store()
+            .set_token_policy(
+                found.id,
+                TokenPolicy {
+                    max_lifetime,
+                    expiry_required: policy.expiry_required,
+                },
+            )
+            .await?;
+    }
+    let detail = json!({
+        "display_name": request.display_name,
+        "token_policy": request.token_policy.as_ref().map(|p| json!({"max_lifetime": p.max_lifetime, "expiry_required": p.expiry_required})),
+    });
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(Some(found.id), "org.updated", format!("org {}", found.name)).detail(detail),
+        )
+        .await;
+    let (updated, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Org).await?;
+    Ok(Json(OrgView::new(updated, role)))
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditView {
+    pub id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub actor_kind: String,
+    pub actor: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: Value,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub via: String,
+}
+
+impl From<AuditEvent> for AuditView {
+    fn from(event: AuditEvent) -> Self {
+        Self {
+            id: event.id,
+            at: event.at,
+            actor_kind: event.actor_kind,
+            actor: event.actor,
+            action: event.action,
+            target: event.target,
+            detail: serde_json::from_str(&event.detail).unwrap_or(Value::Null),
+            ip: event.ip,
+            user_agent: event.user_agent,
+            via: event.via,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct AuditParams {
+    action: Option<String>,
+    actor: Option<String>,
+    target: Option<String>,
+    /// RFC 3339, or a duration back from now (`24h`).
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+    /// `jsonl` for JSON lines: every matching event, for export.
+    format: Option<String>,
+}
+
+fn point_in_time(field: &str, text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, ApiError> {
+    if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(at);
+    }
+    parse_duration(text).map(|ago| now - ago).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("{field} must be an RFC 3339 time or a duration such as 24h"),
+        )
+        .with_field(field)
+    })
+}
+
+/// The audit log of one organization (`Some`) or of the instance (`None`).
+pub(crate) async fn audit_page(
+    state: &AppState,
+    org: Option<Uuid>,
+    params: &AuditParamsPublic,
+) -> Result<(Vec<AuditView>, Option<String>), ApiError> {
+    let query = AuditQuery {
+        action: params.action.clone(),
+        actor: params.actor.clone(),
+        target: params.target.clone(),
+        since: params.since,
+        until: params.until,
+        before: params.before,
+    };
+    let page = state.store().list_audit(org, &query, params.limit).await?;
+    let next = if page.has_more {
+        page.items.last().map(|e| URL_SAFE_NO_PAD.encode(e.id.as_bytes()))
+    } else {
+        None
+    };
+    Ok((page.items.into_iter().map(AuditView::from).collect(), next))
+}
+
+/// Parsed audit filters, for the API and the console.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AuditParamsPublic {
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    pub target: Option<String>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+    pub before: Option<Uuid>,
+    pub limit: u32,
+}
+
+fn parse_audit_params(params: &AuditParams, now: OffsetDateTime) -> Result<AuditParamsPublic, ApiError> {
+    let nonempty = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(
+            ApiError::bad_request("invalid_query", format!("limit must be from 1 to {MAX_PAGE_SIZE}"))
+                .with_field("limit"),
+        );
+    }
+    let before = match params.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(cursor) => Some(
+            URL_SAFE_NO_PAD
+                .decode(cursor)
+                .ok()
+                .and_then(|bytes| Uuid::from_slice(&bytes).ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request("invalid_cursor", "cursor is not one this server handed out")
+                        .with_field("cursor")
+                })?,
+        ),
+    };
+    Ok(AuditParamsPublic {
+        action: nonempty(&params.action),
+        actor: nonempty(&params.actor),
+        target: nonempty(&params.target),
+        since: nonempty(&params.since)
+            .map(|t| point_in_time("since", &t, now))
+            .transpose()?,
+        until: nonempty(&params.until)
+            .map(|t| point_in_time("until", &t, now))
+            .transpose()?,
+        before,
+        limit,
+    })
+}
+
+async fn respond_audit(state: &AppState, org: Option<Uuid>, params: AuditParams) -> ApiResult<Response> {
+    let mut parsed = parse_audit_params(&params, state.now())?;
+    if params.format.as_deref() == Some("jsonl") {
+        // Every matching event, newest first, one JSON object per line.
+        parsed.limit = MAX_PAGE_SIZE;
+        let mut lines = String::new();
+        loop {
+            let (events, next) = audit_page(state, org, &parsed).await?;
+            for event in &events {
+                lines.push_str(&serde_json::to_string(event).unwrap_or_default());
+                lines.push('\n');
+            }
+            match next
+                .and_then(|cursor| URL_SAFE_NO_PAD.decode(cursor).ok())
+                .and_then(|b| Uuid::from_slice(&b).ok())
+            {
+                Some(before) => parsed.before = Some(before),
+                None => break,
+            }
+        }
+        let mut response = lines.into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+        return Ok(response);
+    }
+    if params.format.as_deref().is_some_and(|f| f != "json") {
+        return Err(ApiError::bad_request("invalid_query", "format must be json or jsonl").with_field("format"));
+    }
+    let (items, next_cursor) = audit_page(state, org, &parsed).await?;
+    Ok(Json(List { items, next_cursor }).into_response())
+}
+
+/// An organization's audit log: admins only.
+async fn org_audit(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path(org): Path<String>,
+    Query(params): Query<AuditParams>,
+) -> ApiResult<Response> {
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
+    respond_audit(&state, Some(org.id), params).await
+}
+
+/// Events of no organization (logins, users, keys, deleted organizations):
+/// instance administrators only.
+async fn instance_audit(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Query(params): Query<AuditParams>,
+) -> ApiResult<Response> {
+    if !caller.user.instance_admin {
+        return Err(ApiError::forbidden(
+            "only instance administrators read the instance's audit log",
+        ));
+    }
+    respond_audit(&state, None, params).await
+}
+
+#[derive(Deserialize)]
+struct LeakReport {
+    token: String,
+}
+
+/// Anyone who finds a token may report it; a valid one is revoked at once.
+/// The answer is the same whatever the token was, so this is no oracle.
+async fn revoke_leaked(State(state): State<AppState>, client: ClientInfo, headers: HeaderMap, body: Bytes) -> Response {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let report: Option<LeakReport> = if json {
+        serde_json::from_slice(&body).ok()
+    } else {
+        serde_urlencoded::from_bytes(&body).ok()
+    };
+    let Some(report) = report else {
+        return ApiError::bad_request(
+            "invalid_request",
+            "send {\"token\": \"rbt_…\"} as JSON, or token=… as a form",
+        )
+        .into_response();
+    };
+    let received = (StatusCode::ACCEPTED, Json(json!({"status": "received"}))).into_response();
+    let Ok(secret) = SecretToken::parse_kind(SecretKind::RobotToken, report.token.trim()) else {
+        return received;
+    };
+    let Ok(Some(owner)) = state.store().find_token_owner(&secret.hash()).await else {
+        return received;
+    };
+    if owner.secret_hash != secret.hash() {
+        return received;
+    }
+    if let Err(error) = state.store().delete_token(owner.robot_id, owner.access_id).await {
+        tracing::error!(%error, "could not revoke a reported token");
+        return ApiError::internal(error).into_response();
+    }
+    tracing::warn!(org = %owner.org_name, robot = %owner.robot_name, access_id = %owner.access_id, "token reported as leaked and revoked");
+    let detail = json!({"robot": owner.robot_name, "name": owner.token_name, "access_id": owner.access_id});
+    state
+        .audit(
+            Actor::Anonymous(&client),
+            Change::new(
+                Some(owner.org_id),
+                "token.revoked_as_leaked",
+                format!("token {}", owner.access_id),
+            )
+            .detail(detail.clone()),
+        )
+        .await;
+    let org = robots_store::Org {
+        id: owner.org_id,
+        name: owner.org_name.clone(),
+        display_name: String::new(),
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        token_policy: Default::default(),
+    };
+    state.notify(&org, "token.revoked_as_leaked", detail).await;
+    received
+}
+
+#[derive(Debug, Serialize)]
+struct WebhookView {
+    id: Uuid,
+    url: String,
+    events: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    /// Deliveries given up on after every retry.
+    failed_deliveries: i64,
+    last_error: Option<String>,
+    /// Only in the answer to its creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+impl WebhookView {
+    fn new(webhook: robots_store::Webhook, secret: Option<String>) -> Self {
+        Self {
+            id: webhook.id,
+            url: webhook.url,
+            events: webhook.events,
+            created_at: webhook.created_at,
+            failed_deliveries: webhook.failed_deliveries,
+            last_error: webhook.last_error,
+            secret,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateWebhookRequest {
+    url: String,
+    /// Default: every event.
+    #[serde(default)]
+    events: Option<Vec<String>>,
+}
+
+async fn list_webhooks(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path(org): Path<String>,
+) -> ApiResult<Json<List<WebhookView>>> {
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
+    let webhooks = state.store().list_webhooks(org.id).await?;
+    Ok(Json(List {
+        items: webhooks.into_iter().map(|w| WebhookView::new(w, None)).collect(),
+        next_cursor: None,
+    }))
+}
+
+pub(crate) fn validate_webhook(url: &str, events: Option<Vec<String>>) -> Result<(String, Vec<String>), ApiError> {
+    let url = url.trim();
+    let parsed = reqwest::Url::parse(url).map_err(|_| ApiError::invalid_field("url", "is not a URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(ApiError::invalid_field("url", "must be an http:// or https:// URL"));
+    }
+    let events = events.unwrap_or_else(|| crate::webhooks::EVENTS.iter().map(|e| (*e).to_owned()).collect());
+    if events.is_empty() {
+        return Err(ApiError::invalid_field("events", "must name at least one event"));
+    }
+    if let Some(unknown) = events.iter().find(|e| !crate::webhooks::EVENTS.contains(&e.as_str())) {
+        return Err(ApiError::invalid_field(
+            "events",
+            format!(
+                "{unknown:?} is not an event; known: {}",
+                crate::webhooks::EVENTS.join(", ")
+            ),
+        ));
+    }
+    Ok((url.to_owned(), events))
+}
+
+async fn create_webhook(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path(org): Path<String>,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
+    let request: CreateWebhookRequest = body.parse()?;
+    let (url, events) = validate_webhook(&request.url, request.events)?;
+    let secret = URL_SAFE_NO_PAD.encode(robots_core::secret::random_bytes::<32>());
+    let webhook = state
+        .store()
+        .create_webhook(org.id, &url, &secret, &events, caller.user.id, state.now())
+        .await?;
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(Some(org.id), "webhook.created", format!("webhook {}", webhook.id))
+                .detail(json!({"url": url, "events": events})),
+        )
+        .await;
+    let mut response = (StatusCode::CREATED, Json(WebhookView::new(webhook, Some(secret)))).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+async fn delete_webhook(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
+    let not_found = || ApiError::not_found(format!("{} has no webhook {id}", org.name));
+    let id = Uuid::try_parse(&id).map_err(|_| not_found())?;
+    if !state.store().delete_webhook(org.id, id).await? {
+        return Err(not_found());
+    }
+    state
+        .audit(
+            Actor::User(&caller),
+            Change::new(Some(org.id), "webhook.deleted", format!("webhook {id}")),
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize)]
+struct DeliveryView {
+    id: Uuid,
+    event: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    attempts: i32,
+    /// `delivered`, `retrying` or `failed`.
+    status: &'static str,
+    #[serde(with = "time::serde::rfc3339::option")]
+    delivered_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    next_attempt_at: Option<OffsetDateTime>,
+    last_status: Option<i32>,
+    last_error: Option<String>,
+}
+
+async fn list_deliveries(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, id)): Path<(String, String)>,
+) -> ApiResult<Json<List<DeliveryView>>> {
+    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
+    let not_found = || ApiError::not_found(format!("{} has no webhook {id}", org.name));
+    let id = Uuid::try_parse(&id).map_err(|_| not_found())?;
+    if !state.store().list_webhooks(org.id).await?.iter().any(|w| w.id == id) {
+        return Err(not_found());
+    }
+    let deliveries = state.store().list_deliveries(id, 100).await?;
+    Ok(Json(List {
+        items: deliveries
+            .into_iter()
+            .map(|d| DeliveryView {
+                id: d.id,
+                event: d.event,
+                created_at: d.created_at,
+                attempts: d.attempts,
+                status: match (d.delivered_at, d.next_attempt_at) {
+                    (Some(_), _) => "delivered",
+                    (None, Some(_)) => "retrying",
+                    (None, None) => "failed",
+                },
+                delivered_at: d.delivered_at,
+                next_attempt_at: d.next_attempt_at,
+                last_status: d.last_status,
+                last_error: d.last_error,
+            })
+            .collect(),
+        next_cursor: None,
+    }))
+}

@@ -1,0 +1,133 @@
+//! The audit log: every change (who, what, target, when, from where, and
+//! through which door) and every failed authentication.
+//!
+//! Changes are written as they happen, after they succeed. Failed robot
+//! authentications are buffered and written in batches with the usage
+//! records, so a flood of bad guesses costs memory (bounded) rather than a
+//! database write each. Nothing secret is ever put in an event: callers pass
+//! names, Access IDs and reasons.
+
+use std::sync::Mutex;
+
+use robots_store::{AuditEvent, Store};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::auth::{UserSession, Via};
+use crate::state::{AppState, ClientInfo};
+
+/// Who did something.
+#[derive(Debug, Clone)]
+pub enum Actor<'a> {
+    User(&'a UserSession),
+    /// A robot, as `org/robot` with its Access ID.
+    Robot {
+        name: String,
+        client: &'a ClientInfo,
+    },
+    /// Someone unauthenticated (a failed login, a leaked-token report).
+    Anonymous(&'a ClientInfo),
+    System,
+}
+
+/// What happened to what.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub org: Option<Uuid>,
+    pub action: &'static str,
+    pub target: Option<String>,
+    pub detail: Value,
+}
+
+impl Change {
+    pub fn new(org: Option<Uuid>, action: &'static str, target: impl Into<String>) -> Self {
+        Self {
+            org,
+            action,
+            target: Some(target.into()),
+            detail: Value::Object(Default::default()),
+        }
+    }
+
+    pub fn detail(mut self, detail: Value) -> Self {
+        self.detail = detail;
+        self
+    }
+}
+
+fn event(actor: &Actor<'_>, change: Change, at: time::OffsetDateTime) -> AuditEvent {
+    let (kind, name, client, via) = match actor {
+        Actor::User(session) => (
+            "user",
+            Some(session.user.name.to_string()),
+            Some(&session.client),
+            session.via,
+        ),
+        Actor::Robot { name, client } => ("robot", Some(name.clone()), Some(*client), Via::Api),
+        Actor::Anonymous(client) => ("anonymous", None, Some(*client), Via::of_api_request(client)),
+        Actor::System => ("system", None, None, Via::System),
+    };
+    AuditEvent {
+        id: Uuid::now_v7(),
+        org_id: change.org,
+        at,
+        actor_kind: kind.to_owned(),
+        actor: name,
+        action: change.action.to_owned(),
+        target: change.target,
+        detail: change.detail.to_string(),
+        ip: client.and_then(|c| c.ip).map(|address| address.ip().to_string()),
+        user_agent: client.and_then(|c| c.user_agent.clone()),
+        via: via.as_str().to_owned(),
+    }
+}
+
+/// Failed authentications waiting to be written.
+#[derive(Debug, Default)]
+pub struct AuditBuffer {
+    pending: Mutex<Vec<AuditEvent>>,
+}
+
+/// More than this many unwritten events are dropped (and counted in the
+/// log): a flood must not exhaust memory.
+const MAX_BUFFERED: usize = 10_000;
+
+impl AuditBuffer {
+    fn push(&self, event: AuditEvent) {
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if pending.len() < MAX_BUFFERED {
+            pending.push(event);
+        } else {
+            tracing::warn!("audit buffer full: a failed authentication was not recorded");
+        }
+    }
+
+    pub async fn flush(&self, store: &Store) {
+        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(error) = store.record_audit(&batch).await {
+            tracing::error!(%error, events = batch.len(), "could not write audit events; will retry");
+            let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let room = MAX_BUFFERED.saturating_sub(pending.len());
+            pending.extend(batch.into_iter().take(room));
+        }
+    }
+}
+
+impl AppState {
+    /// Records a change now. A failure to record is logged, not returned:
+    /// the change itself has happened.
+    pub async fn audit(&self, actor: Actor<'_>, change: Change) {
+        let event = event(&actor, change, self.now());
+        if let Err(error) = self.store().record_audit(std::slice::from_ref(&event)).await {
+            tracing::error!(%error, action = %event.action, "could not write an audit event");
+        }
+    }
+
+    /// Records an event in the next batch (failed authentications).
+    pub fn audit_later(&self, actor: Actor<'_>, change: Change) {
+        self.audit_buffer().push(event(&actor, change, self.now()));
+    }
+}

@@ -1,0 +1,419 @@
+//! The audit log, and webhooks with their delivery queue.
+
+use robots_core::clock::to_millis;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::records::{optional_time, time};
+use crate::{Page, Store, StoreError, in_write_tx, on_pool, page};
+
+/// One audited event. Never holds a secret: callers put names, Access IDs
+/// and reasons in it, nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: Uuid,
+    /// `None`: not tied to one organization.
+    pub org_id: Option<Uuid>,
+    pub at: OffsetDateTime,
+    /// `user`, `robot`, `anonymous` or `system`.
+    pub actor_kind: String,
+    pub actor: Option<String>,
+    /// `robot.created`, `token.rotated`, `auth.failed`, …
+    pub action: String,
+    pub target: Option<String>,
+    /// A JSON object with details.
+    pub detail: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// `api`, `console`, `cli` or `system`.
+    pub via: String,
+}
+
+/// What to look for in the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    pub target: Option<String>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+    /// Events older than this one (the cursor: newest first).
+    pub before: Option<Uuid>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: Uuid,
+    org_id: Option<Uuid>,
+    at: i64,
+    actor_kind: String,
+    actor: Option<String>,
+    action: String,
+    target: Option<String>,
+    detail: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    via: String,
+}
+
+impl From<AuditRow> for AuditEvent {
+    fn from(row: AuditRow) -> Self {
+        AuditEvent {
+            id: row.id,
+            org_id: row.org_id,
+            at: time(row.at),
+            actor_kind: row.actor_kind,
+            actor: row.actor,
+            action: row.action,
+            target: row.target,
+            detail: row.detail,
+            ip: row.ip,
+            user_agent: row.user_agent,
+            via: row.via,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_at: OffsetDateTime,
+    /// Failed deliveries that will not be retried, and the last error.
+    pub failed_deliveries: i64,
+    pub last_error: Option<String>,
+}
+
+/// A delivery ready to send, with what sending needs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DueDelivery {
+    pub id: Uuid,
+    pub url: String,
+    pub secret: String,
+    pub event: String,
+    pub payload: String,
+    pub attempts: i32,
+}
+
+impl std::fmt::Debug for DueDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DueDelivery")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("event", &self.event)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub event: String,
+    pub created_at: OffsetDateTime,
+    pub attempts: i32,
+    pub delivered_at: Option<OffsetDateTime>,
+    pub next_attempt_at: Option<OffsetDateTime>,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+}
+
+impl Store {
+    /// Appends events to the audit log in one transaction.
+    pub async fn record_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        in_write_tx!(self, tx => {
+            for event in events {
+                sqlx::query(
+                    "INSERT INTO audit_events (id, org_id, at, actor_kind, actor, action, target, detail, ip, user_agent, via)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+                    .bind(event.id)
+                    .bind(event.org_id)
+                    .bind(to_millis(event.at))
+                    .bind(&event.actor_kind)
+                    .bind(event.actor.as_deref())
+                    .bind(&event.action)
+                    .bind(event.target.as_deref())
+                    .bind(&event.detail)
+                    .bind(event.ip.as_deref())
+                    .bind(event.user_agent.as_deref())
+                    .bind(&event.via)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// An organization's audit events (`None`: those of no organization),
+    /// newest first. `action` matches exactly or, ending in `.`, as a prefix.
+    pub async fn list_audit(
+        &self,
+        org_id: Option<Uuid>,
+        query: &AuditQuery,
+        limit: u32,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        let action_prefix = query
+            .action
+            .as_deref()
+            .filter(|a| a.ends_with('.'))
+            .map(|a| format!("{a}%"));
+        let action_exact = query.action.as_deref().filter(|a| !a.ends_with('.'));
+        let rows: Vec<AuditRow> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, org_id, at, actor_kind, actor, action, target, detail, ip, user_agent, via FROM audit_events
+             WHERE (org_id = $1 OR ($1 IS NULL AND org_id IS NULL))
+               AND ($2 IS NULL OR id < $2)
+               AND ($3 IS NULL OR action = $3)
+               AND ($4 IS NULL OR action LIKE $4)
+               AND ($5 IS NULL OR actor = $5)
+               AND ($6 IS NULL OR target = $6)
+               AND ($7 IS NULL OR at >= $7)
+               AND ($8 IS NULL OR at < $8)
+             ORDER BY id DESC LIMIT $9")
+            .bind(org_id)
+            .bind(query.before)
+            .bind(action_exact)
+            .bind(action_prefix)
+            .bind(query.actor.as_deref())
+            .bind(query.target.as_deref())
+            .bind(query.since.map(to_millis))
+            .bind(query.until.map(to_millis))
+            .bind(crate::fetch_limit(limit))
+            .fetch_all(pool)
+            .await)?;
+        Ok(page(rows.into_iter().map(AuditEvent::from).collect(), limit))
+    }
+
+    pub async fn create_webhook(
+        &self,
+        org_id: Uuid,
+        url: &str,
+        secret: &str,
+        events: &[String],
+        created_by: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Webhook, StoreError> {
+        let id = Uuid::now_v7();
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO webhooks (id, org_id, url, secret, events, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(id)
+            .bind(org_id)
+            .bind(url)
+            .bind(secret)
+            .bind(events.join(","))
+            .bind(to_millis(now))
+            .bind(created_by)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(Webhook {
+            id,
+            org_id,
+            url: url.to_owned(),
+            events: events.to_vec(),
+            created_at: now,
+            failed_deliveries: 0,
+            last_error: None,
+        })
+    }
+
+    pub async fn list_webhooks(&self, org_id: Uuid) -> Result<Vec<Webhook>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: Uuid,
+            org_id: Uuid,
+            url: String,
+            events: String,
+            created_at: i64,
+            failed: i64,
+            last_error: Option<String>,
+        }
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT w.id, w.org_id, w.url, w.events, w.created_at,
+                    (SELECT COUNT(*) FROM webhook_deliveries d
+                     WHERE d.webhook_id = w.id AND d.delivered_at IS NULL AND d.next_attempt_at IS NULL) AS failed,
+                    (SELECT d.last_error FROM webhook_deliveries d
+                     WHERE d.webhook_id = w.id AND d.last_error IS NOT NULL ORDER BY d.id DESC LIMIT 1) AS last_error
+             FROM webhooks w WHERE w.org_id = $1 ORDER BY w.created_at")
+            .bind(org_id)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Webhook {
+                id: row.id,
+                org_id: row.org_id,
+                url: row.url,
+                events: row
+                    .events
+                    .split(',')
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                created_at: time(row.created_at),
+                failed_deliveries: row.failed,
+                last_error: row.last_error,
+            })
+            .collect())
+    }
+
+    pub async fn delete_webhook(&self, org_id: Uuid, webhook_id: Uuid) -> Result<bool, StoreError> {
+        let deleted = on_pool!(self, pool => sqlx::query("DELETE FROM webhooks WHERE id = $1 AND org_id = $2")
+            .bind(webhook_id)
+            .bind(org_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(deleted > 0)
+    }
+
+    /// Queues `event` for every webhook of the organization that wants it.
+    pub async fn enqueue_webhook_event(
+        &self,
+        org_id: Uuid,
+        event: &str,
+        payload: &str,
+        now: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
+        let webhooks = self.list_webhooks(org_id).await?;
+        let wanting: Vec<Uuid> = webhooks
+            .iter()
+            .filter(|w| w.events.iter().any(|e| e == event))
+            .map(|w| w.id)
+            .collect();
+        if wanting.is_empty() {
+            return Ok(0);
+        }
+        in_write_tx!(self, tx => {
+            for webhook_id in &wanting {
+                sqlx::query(
+                    "INSERT INTO webhook_deliveries (id, webhook_id, event, payload, created_at, next_attempt_at)
+                     VALUES ($1, $2, $3, $4, $5, $5)")
+                    .bind(Uuid::now_v7())
+                    .bind(webhook_id)
+                    .bind(event)
+                    .bind(payload)
+                    .bind(to_millis(now))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(wanting.len())
+    }
+
+    /// Takes up to `limit` due deliveries for this replica until `lock_until`.
+    pub async fn claim_due_deliveries(
+        &self,
+        now: OffsetDateTime,
+        lock_until: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: Uuid,
+            url: String,
+            secret: String,
+            event: String,
+            payload: String,
+            attempts: i32,
+        }
+        let due: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT d.id, w.url, w.secret, d.event, d.payload, d.attempts
+             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+             WHERE d.delivered_at IS NULL AND d.next_attempt_at <= $1 AND (d.locked_until IS NULL OR d.locked_until < $1)
+             ORDER BY d.next_attempt_at LIMIT $2")
+            .bind(to_millis(now))
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        let mut claimed = Vec::new();
+        for row in due {
+            // Whoever updates the row first owns it.
+            let won = on_pool!(self, pool => sqlx::query(
+                "UPDATE webhook_deliveries SET locked_until = $3
+                 WHERE id = $1 AND delivered_at IS NULL AND (locked_until IS NULL OR locked_until < $2)")
+                .bind(row.id)
+                .bind(to_millis(now))
+                .bind(to_millis(lock_until))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()))?;
+            if won == 1 {
+                claimed.push(DueDelivery {
+                    id: row.id,
+                    url: row.url,
+                    secret: row.secret,
+                    event: row.event,
+                    payload: row.payload,
+                    attempts: row.attempts,
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Records an attempt: delivered, or failed with a next attempt (or
+    /// none: given up).
+    pub async fn finish_delivery(
+        &self,
+        id: Uuid,
+        now: OffsetDateTime,
+        status: Option<i32>,
+        error: Option<&str>,
+        next_attempt_at: Option<OffsetDateTime>,
+    ) -> Result<(), StoreError> {
+        let delivered = error.is_none();
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = $2, last_error = $3,
+                    delivered_at = $4, next_attempt_at = $5, locked_until = NULL WHERE id = $1")
+            .bind(id)
+            .bind(status)
+            .bind(error)
+            .bind(delivered.then(|| to_millis(now)))
+            .bind(if delivered { None } else { next_attempt_at.map(to_millis) })
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The latest deliveries of a webhook, newest first.
+    pub async fn list_deliveries(&self, webhook_id: Uuid, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: Uuid,
+            event: String,
+            created_at: i64,
+            attempts: i32,
+            delivered_at: Option<i64>,
+            next_attempt_at: Option<i64>,
+            last_status: Option<i32>,
+            last_error: Option<String>,
+        }
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, event, created_at, attempts, delivered_at, next_attempt_at, last_status, last_error
+             FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY id DESC LIMIT $2")
+            .bind(webhook_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Delivery {
+                id: row.id,
+                event: row.event,
+                created_at: time(row.created_at),
+                attempts: row.attempts,
+                delivered_at: optional_time(row.delivered_at),
+                next_attempt_at: optional_time(row.next_attempt_at),
+                last_status: row.last_status,
+                last_error: row.last_error,
+            })
+            .collect())
+    }
+}
