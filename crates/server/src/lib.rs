@@ -10,6 +10,7 @@
 //!   last-use recording.
 //! - `error`, `extract`: the error shape, and extractors that use it.
 
+pub mod actions;
 pub mod api;
 pub mod audit;
 pub mod auth;

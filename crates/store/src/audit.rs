@@ -188,6 +188,15 @@ impl Store {
         Ok(page(rows.into_iter().map(AuditEvent::from).collect(), limit))
     }
 
+    /// How many audit events there are, in every organization and none.
+    pub async fn count_audit_events(&self) -> Result<(i64, i64), StoreError> {
+        let (all, instance): (i64, i64) = on_pool!(self, pool => sqlx::query_as(
+            "SELECT COUNT(*), COUNT(*) - COUNT(org_id) FROM audit_events")
+            .fetch_one(pool)
+            .await)?;
+        Ok((all, instance))
+    }
+
     pub async fn create_webhook(
         &self,
         org_id: Uuid,

@@ -10,14 +10,13 @@ use axum::{Json, Router};
 use robots_core::access::{Permission, RepoPath, resolve};
 use robots_core::policy::OrgAction;
 use robots_core::{Name, text};
-use robots_store::{RepoAccess, Repository, Team, TeamGrant, TeamMember};
+use robots_store::{MemberKind, RepoAccess, Repository, Team, TeamGrant, TeamMember};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::views::List;
 use super::{Scope, authorize_org, find_repository, find_robot, find_team};
-use crate::audit::{Actor, Change};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, ListParams};
@@ -232,17 +231,7 @@ async fn create_team(
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let request: CreateTeamRequest = body.parse()?;
     let description = description(request.description.as_deref())?.unwrap_or_default();
-    let team = state
-        .store()
-        .create_team(org.id, &request.name, &description, state.now())
-        .await?;
-    tracing::info!(org = %org.name, team = %team.name, by = %caller.user.name, "team created");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(Some(org.id), "team.created", format!("team {}", team.name)),
-        )
-        .await;
+    let team = state.create_team_as(&caller, &org, &request.name, &description).await?;
     Ok((StatusCode::CREATED, Json(TeamView::new(org.name.as_str(), team))))
 }
 
@@ -277,18 +266,9 @@ async fn update_team(
     let request: UpdateTeamRequest = body.parse()?;
     let description = description(request.description.as_deref())?;
     let updated = state
-        .store()
-        .update_team(&team, request.name.as_ref(), description.as_deref())
+        .update_team_as(&caller, &org, &team, request.name.as_ref(), description.as_deref())
         .await?
         .ok_or_else(|| ApiError::not_found("the team was deleted meanwhile"))?;
-    tracing::info!(org = %org.name, team = %team.name, new_name = %updated.name, by = %caller.user.name, "team updated");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(Some(org.id), "team.updated", format!("team {}", team.name))
-                .detail(serde_json::json!({"name": updated.name, "description": updated.description})),
-        )
-        .await;
     Ok(Json(TeamView::new(org.name.as_str(), updated)))
 }
 
@@ -299,14 +279,7 @@ async fn delete_team(
 ) -> ApiResult<StatusCode> {
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let team = find_team(&state, &org, &team).await?;
-    state.store().delete_team(team.id).await?;
-    tracing::info!(org = %org.name, team = %team.name, by = %caller.user.name, "team deleted, with its grants");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(Some(org.id), "team.deleted", format!("team {}", team.name)),
-        )
-        .await;
+    state.delete_team_as(&caller, &org, &team).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -322,15 +295,9 @@ async fn add_user(
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let team = find_team(&state, &org, &team).await?;
     let username = Name::parse(&username).map_err(|_| ApiError::not_found("there is no user with that name"))?;
-    let added = state.store().add_team_user(&team, &username, state.now()).await?;
-    tracing::info!(org = %org.name, team = %team.name, user = %username, by = %caller.user.name, "user added to team");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(Some(org.id), "team.user_added", format!("team {}", team.name))
-                .detail(serde_json::json!({"user": username})),
-        )
-        .await;
+    let added = state
+        .add_team_member_as(&caller, &org, &team, MemberKind::User, &username)
+        .await?;
     Ok(created_or_ok(added))
 }
 
@@ -343,17 +310,12 @@ async fn remove_user(
     let team = find_team(&state, &org, &team).await?;
     let not_member = || ApiError::not_found(format!("{username} is not a member of team {}", team.name));
     let name = Name::parse(&username).map_err(|_| not_member())?;
-    if !state.store().remove_team_user(team.id, &name).await? {
+    if !state
+        .remove_team_member_as(&caller, &org, &team, MemberKind::User, &name)
+        .await?
+    {
         return Err(not_member());
     }
-    tracing::info!(org = %org.name, team = %team.name, user = %name, by = %caller.user.name, "user removed from team");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(Some(org.id), "team.user_removed", format!("team {}", team.name))
-                .detail(serde_json::json!({"user": name})),
-        )
-        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -365,15 +327,9 @@ async fn add_robot(
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let team = find_team(&state, &org, &team).await?;
     let robot = find_robot(&state, &org, &robot).await?;
-    let added = state.store().add_team_robot(&team, &robot.name, state.now()).await?;
-    tracing::info!(org = %org.name, team = %team.name, robot = %robot.name, by = %caller.user.name, "robot added to team");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(Some(org.id), "team.robot_added", format!("team {}", team.name))
-                .detail(serde_json::json!({"robot": robot.name})),
-        )
-        .await;
+    let added = state
+        .add_team_member_as(&caller, &org, &team, MemberKind::Robot, &robot.name)
+        .await?;
     Ok(created_or_ok(added))
 }
 
@@ -385,20 +341,15 @@ async fn remove_robot(
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let team = find_team(&state, &org, &team).await?;
     let robot = find_robot(&state, &org, &robot).await?;
-    if !state.store().remove_team_robot(&team, &robot.name).await? {
+    if !state
+        .remove_team_member_as(&caller, &org, &team, MemberKind::Robot, &robot.name)
+        .await?
+    {
         return Err(ApiError::not_found(format!(
             "{} is not a member of team {}",
             robot.name, team.name
         )));
     }
-    tracing::info!(org = %org.name, team = %team.name, robot = %robot.name, by = %caller.user.name, "robot removed from team");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(Some(org.id), "team.robot_removed", format!("team {}", team.name))
-                .detail(serde_json::json!({"robot": robot.name})),
-        )
-        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -419,20 +370,8 @@ async fn set_grant(
     let repository = find_repository(&state, &org, &repository).await?;
     let request: GrantRequest = body.parse()?;
     let (grant, created) = state
-        .store()
-        .set_grant(&team, &repository, request.permission, state.now())
+        .set_grant_as(&caller, &org, &team, &repository, request.permission)
         .await?;
-    tracing::info!(
-        org = %org.name, team = %team.name, repository = %repository.name, permission = request.permission.as_str(),
-        by = %caller.user.name, "grant set"
-    );
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(Some(org.id), "grant.set", format!("team {}", team.name))
-                .detail(serde_json::json!({"repository": repository.name, "permission": request.permission})),
-        )
-        .await;
     Ok((created_or_ok(created), Json(GrantView::new(org.name.as_str(), grant))))
 }
 
@@ -444,20 +383,12 @@ async fn revoke_grant(
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let team = find_team(&state, &org, &team).await?;
     let repository = find_repository(&state, &org, &repository).await?;
-    if !state.store().revoke_grant(team.id, repository.id).await? {
+    if !state.revoke_grant_as(&caller, &org, &team, &repository).await? {
         return Err(ApiError::not_found(format!(
             "team {} has no grant on {}",
             team.name, repository.name
         )));
     }
-    tracing::info!(org = %org.name, team = %team.name, repository = %repository.name, by = %caller.user.name, "grant revoked");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(Some(org.id), "grant.revoked", format!("team {}", team.name))
-                .detail(serde_json::json!({"repository": repository.name})),
-        )
-        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -493,21 +424,7 @@ async fn create_repository(
 ) -> ApiResult<(StatusCode, Json<RepositoryView>)> {
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let request: CreateRepositoryRequest = body.parse()?;
-    let repository = state
-        .store()
-        .create_repository(org.id, &request.name, caller.user.id, state.now())
-        .await?;
-    tracing::info!(org = %org.name, repository = %repository.name, by = %caller.user.name, "repository created");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(
-                Some(org.id),
-                "repository.created",
-                format!("repository {}/{}", org.name, repository.name),
-            ),
-        )
-        .await;
+    let repository = state.create_repository_as(&caller, &org, &request.name).await?;
     Ok((
         StatusCode::CREATED,
         Json(RepositoryView::new(org.name.as_str(), repository)),
@@ -541,18 +458,7 @@ async fn delete_repository(
 ) -> ApiResult<StatusCode> {
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
     let repository = find_repository(&state, &org, &repository).await?;
-    state.store().delete_repository(repository.id).await?;
-    tracing::info!(org = %org.name, repository = %repository.name, by = %caller.user.name, "repository deleted, with its grants");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(
-                Some(org.id),
-                "repository.deleted",
-                format!("repository {}/{}", org.name, repository.name),
-            ),
-        )
-        .await;
+    state.delete_repository_as(&caller, &org, &repository).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

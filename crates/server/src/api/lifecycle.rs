@@ -50,16 +50,7 @@ async fn set_disabled(
 ) -> ApiResult<Json<RobotView>> {
     let (org, _) = authorize_org(state, caller, org, OrgAction::ManageRobots, Scope::Robots).await?;
     let robot = find_robot(state, &org, robot).await?;
-    let at = disable.then(|| robot.disabled_at.unwrap_or_else(|| state.now()));
-    state.store().set_robot_disabled(robot.id, at).await?;
-    let action = if disable { "robot.disabled" } else { "robot.enabled" };
-    tracing::info!(org = %org.name, robot = %robot.name, by = %caller.user.name, action, "robot state changed");
-    state
-        .audit(
-            Actor::User(caller),
-            Change::new(Some(org.id), action, format!("robot {}/{}", org.name, robot.name)),
-        )
-        .await;
+    state.set_robot_disabled_as(caller, &org, &robot, disable).await?;
     let updated = find_robot(state, &org, robot.name.as_str()).await?;
     Ok(Json(RobotView::new(org.name.as_str(), updated)))
 }

@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use super::views::{List, MemberView};
 use super::{Scope, authorize_org};
-use crate::audit::{Actor, Change};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, ListParams};
@@ -58,18 +57,7 @@ async fn set_member(
     let request: SetMemberRequest = body.parse()?;
     let username = Name::parse(&username)
         .map_err(|_| ApiError::not_found("there is no user with that name").with_field("username"))?;
-    let (member, created) = state
-        .store()
-        .set_member(org.id, &username, request.role, state.now())
-        .await?;
-    tracing::info!(org = %org.name, member = %member.username, role = member.role.as_str(), by = %caller.user.name, "membership set");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(Some(org.id), "member.set", format!("user {}", member.username))
-                .detail(serde_json::json!({"role": member.role, "added": created})),
-        )
-        .await;
+    let (member, created) = state.set_member_as(&caller, &org, &username, request.role).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(member.into())))
 }
@@ -88,15 +76,8 @@ async fn remove_member(
     let (org, _) = authorize_org(&state, &caller, &org, action, Scope::Org).await?;
     let not_member = || ApiError::not_found(format!("{username} is not a member of {}", org.name));
     let name = Name::parse(&username).map_err(|_| not_member())?;
-    if !state.store().remove_member(org.id, &name, state.now()).await? {
+    if !state.remove_member_as(&caller, &org, &name).await? {
         return Err(not_member());
     }
-    tracing::info!(org = %org.name, member = %name, by = %caller.user.name, "member removed");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(Some(org.id), "member.removed", format!("user {name}")),
-        )
-        .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use super::views::{List, OrgView};
 use super::{Scope, authorize_org};
-use crate::audit::{Actor, Change};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, ListParams};
@@ -57,17 +56,7 @@ async fn create_org(
         text::MAX_DISPLAY_NAME_CHARS,
     )
     .map_err(|error| ApiError::invalid_field("display_name", error))?;
-    let org = state
-        .store()
-        .create_org(&request.name, &display_name, caller.user.id, state.now())
-        .await?;
-    tracing::info!(org = %org.name, by = %caller.user.name, "organization created");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(Some(org.id), "org.created", format!("org {}", org.name)),
-        )
-        .await;
+    let org = state.create_org_as(&caller, &request.name, &display_name).await?;
     Ok((StatusCode::CREATED, Json(OrgView::new(org, Role::Admin))))
 }
 
@@ -86,13 +75,6 @@ async fn delete_org(
     Path(org): Path<String>,
 ) -> ApiResult<StatusCode> {
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::DeleteOrg, Scope::Org).await?;
-    state.store().delete_org(org.id).await?;
-    tracing::info!(org = %org.name, by = %caller.user.name, "organization deleted");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(None, "org.deleted", format!("org {}", org.name)),
-        )
-        .await;
+    state.delete_org_as(&caller, &org).await?;
     Ok(StatusCode::NO_CONTENT)
 }

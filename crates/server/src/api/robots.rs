@@ -6,12 +6,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use robots_core::policy::OrgAction;
 use robots_core::{Name, text};
-use robots_store::NewRobot;
 use serde::Deserialize;
 
 use super::views::{List, RobotView};
 use super::{Scope, authorize_org, find_robot};
-use crate::audit::{Actor, Change};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, ListParams};
@@ -77,29 +75,8 @@ async fn create_robot(
     let request: CreateRobotRequest = body.parse()?;
     let description = description(request.description.as_deref())?.unwrap_or_default();
     let robot = state
-        .store()
-        .create_robot(
-            &NewRobot {
-                org_id: org.id,
-                name: &request.name,
-                description: &description,
-                created_by: caller.user.id,
-            },
-            state.now(),
-        )
+        .create_robot_as(&caller, &org, &request.name, &description, &[])
         .await?;
-    tracing::info!(org = %org.name, robot = %robot.name, by = %caller.user.name, "robot created");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(
-                Some(org.id),
-                "robot.created",
-                format!("robot {}/{}", org.name, robot.name),
-            )
-            .detail(serde_json::json!({"description": robot.description})),
-        )
-        .await;
     Ok((StatusCode::CREATED, Json(RobotView::new(org.name.as_str(), robot))))
 }
 
@@ -124,22 +101,9 @@ async fn update_robot(
     let request: UpdateRobotRequest = body.parse()?;
     let description = description(request.description.as_deref())?;
     let updated = state
-        .store()
-        .update_robot(robot.id, request.name.as_ref(), description.as_deref(), state.now())
+        .update_robot_as(&caller, &org, &robot, request.name.as_ref(), description.as_deref())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("{} has no robot account named {:?}", org.name, robot.name)))?;
-    tracing::info!(org = %org.name, robot = %robot.name, new_name = %updated.name, by = %caller.user.name, "robot updated");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(
-                Some(org.id),
-                "robot.updated",
-                format!("robot {}/{}", org.name, robot.name),
-            )
-            .detail(serde_json::json!({"name": updated.name, "description": updated.description})),
-        )
-        .await;
     Ok(Json(RobotView::new(org.name.as_str(), updated)))
 }
 
@@ -150,18 +114,6 @@ async fn delete_robot(
 ) -> ApiResult<StatusCode> {
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageRobots, Scope::Robots).await?;
     let robot = find_robot(&state, &org, &robot).await?;
-    state.store().delete_robot(robot.id).await?;
-    tracing::info!(org = %org.name, robot = %robot.name, by = %caller.user.name, "robot deleted");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(
-                Some(org.id),
-                "robot.deleted",
-                format!("robot {}/{}", org.name, robot.name),
-            )
-            .detail(serde_json::json!({"tokens": robot.token_count})),
-        )
-        .await;
+    state.delete_robot_as(&caller, &org, &robot).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -301,13 +301,12 @@ async fn delete_token(
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageRobots, Scope::Robots).await?;
     let robot = find_robot(&state, &org, &robot).await?;
     let token = find_token(&state, &robot, &access_id).await?;
-    if !state.store().delete_token(robot.id, token.access_id).await? {
+    if !state.delete_token_as(&caller, &org, &robot, token.access_id).await? {
         return Err(ApiError::not_found(format!(
             "robot {} has no token with Access ID {access_id}",
             robot.name
         )));
     }
-    state.token_deleted(&caller, &org, &robot, token.access_id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -130,8 +130,7 @@ async fn create_team(
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
     };
     match state
-        .store()
-        .create_team(found.id, &name, &description, state.now())
+        .create_team_as(&form.user.session, &found, &name, &description)
         .await
     {
         Ok(team) => Ok(Redirect::to(&format!("/orgs/{}/admin/teams/{}", found.name, team.name)).into_response()),
@@ -262,10 +261,17 @@ async fn add_member(
         let error = format!("There is no {} named {typed:?} in {}.", form.data.kind, found.name);
         return team_error(&state, &form.user, &org, &team, StatusCode::UNPROCESSABLE_ENTITY, error).await;
     };
-    let now = state.now();
     let result = match form.data.kind.as_str() {
-        "robot" => state.store().add_team_robot(&team_record, &name, now).await,
-        _ => state.store().add_team_user(&team_record, &name, now).await,
+        "robot" => {
+            state
+                .add_team_member_as(&form.user.session, &found, &team_record, MemberKind::Robot, &name)
+                .await
+        }
+        _ => {
+            state
+                .add_team_member_as(&form.user.session, &found, &team_record, MemberKind::User, &name)
+                .await
+        }
     };
     match result {
         Ok(_) => Ok(redirect_with_notice(
@@ -304,8 +310,16 @@ async fn remove_member(
     let team_record = find_team(&state, &found, &team).await?;
     let name = Name::parse(&form.data.name).map_err(|_| ApiError::not_found("no such member"))?;
     let removed = match form.data.kind.as_str() {
-        "robot" => state.store().remove_team_robot(&team_record, &name).await?,
-        _ => state.store().remove_team_user(team_record.id, &name).await?,
+        "robot" => {
+            state
+                .remove_team_member_as(&form.user.session, &found, &team_record, MemberKind::Robot, &name)
+                .await?
+        }
+        _ => {
+            state
+                .remove_team_member_as(&form.user.session, &found, &team_record, MemberKind::User, &name)
+                .await?
+        }
     };
     if !removed {
         return Err(ApiError::not_found(format!("{name} is not in team {team}")).into());
@@ -333,8 +347,7 @@ async fn grant(
     let permission = Permission::parse(&form.data.permission)
         .ok_or_else(|| ApiError::bad_request("invalid_form", "permission must be read, write or admin"))?;
     state
-        .store()
-        .set_grant(&team_record, &repository, permission, state.now())
+        .set_grant_as(&form.user.session, &found, &team_record, &repository, permission)
         .await?;
     Ok(redirect_with_notice(
         &team_url(&org, &team),
@@ -359,7 +372,9 @@ async fn revoke(
     let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
     let team_record = find_team(&state, &found, &team).await?;
     let repository = find_repository(&state, &found, &form.data.repository).await?;
-    state.store().revoke_grant(team_record.id, repository.id).await?;
+    state
+        .revoke_grant_as(&form.user.session, &found, &team_record, &repository)
+        .await?;
     Ok(redirect_with_notice(
         &team_url(&org, &team),
         &format!("Team {team} no longer has access to {org}/{}.", repository.name),
@@ -393,7 +408,7 @@ async fn delete_team(
 ) -> ConsoleResult {
     let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
     let team = find_team(&state, &found, &team).await?;
-    state.store().delete_team(team.id).await?;
+    state.delete_team_as(&form.user.session, &found, &team).await?;
     Ok(redirect_with_notice(
         &format!("/orgs/{org}/admin/teams"),
         &format!("Team {} was deleted.", team.name),
@@ -473,11 +488,7 @@ async fn create_repository(
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
-    match state
-        .store()
-        .create_repository(found.id, &path, form.user.session.user.id, state.now())
-        .await
-    {
+    match state.create_repository_as(&form.user.session, &found, &path).await {
         Ok(repository) => {
             Ok(Redirect::to(&format!("/orgs/{}/admin/repositories/{}", found.name, repository.name)).into_response())
         }
@@ -545,7 +556,9 @@ async fn delete_repository(
 ) -> ConsoleResult {
     let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "repositories").await?;
     let repository = find_repository(&state, &found, &form.data.name).await?;
-    state.store().delete_repository(repository.id).await?;
+    state
+        .delete_repository_as(&form.user.session, &found, &repository)
+        .await?;
     Ok(redirect_with_notice(
         &format!("/orgs/{org}/admin/repositories"),
         &format!("{org}/{} and its grants were deleted.", repository.name),

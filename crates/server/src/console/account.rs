@@ -84,15 +84,8 @@ async fn create_org(State(state): State<AppState>, form: ConsoleForm<NewOrgForm>
     let (Some(name), Some(display_name)) = (name, display_name) else {
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
     };
-    match state
-        .store()
-        .create_org(&name, &display_name, form.user.session.user.id, state.now())
-        .await
-    {
-        Ok(org) => {
-            tracing::info!(org = %org.name, by = %form.user.session.user.name, "organization created in the console");
-            Ok(Redirect::to(&format!("/orgs/{}", org.name)).into_response())
-        }
+    match state.create_org_as(&form.user.session, &name, &display_name).await {
+        Ok(org) => Ok(Redirect::to(&format!("/orgs/{}", org.name)).into_response()),
         Err(StoreError::NameTaken) => {
             page.name_error = Some(format!(
                 "The name {name} is already taken by a user or an organization."

@@ -181,7 +181,7 @@ async fn add_member(
     let Ok(username) = Name::parse(form.data.username.trim()) else {
         return refuse(format!("There is no user named {:?}.", form.data.username.trim())).await;
     };
-    match state.store().set_member(found.id, &username, role, state.now()).await {
+    match state.set_member_as(&form.user.session, &found, &username, role).await {
         Ok((member, _)) => Ok(notice_redirect(
             &org,
             &format!("{} is now {} of {}.", member.username, article(member.role), org),
@@ -211,7 +211,7 @@ async fn change_role(
     let (found, _) = authorize_org(&state, &form.user.session, &org, OrgAction::ManageMembers, Scope::Org).await?;
     let role = parse_role(&form.data.role)?;
     let username = Name::parse(&username).map_err(|_| ApiError::not_found("no such member"))?;
-    match state.store().set_member(found.id, &username, role, state.now()).await {
+    match state.set_member_as(&form.user.session, &found, &username, role).await {
         Ok((member, _)) => Ok(notice_redirect(
             &org,
             &format!("{} is now {} of {}.", member.username, article(member.role), org),
@@ -263,7 +263,7 @@ async fn remove(
     };
     let (found, _) = authorize_org(&state, &form.user.session, &org, action, Scope::Org).await?;
     let name = Name::parse(&username).map_err(|_| ApiError::not_found("no such member"))?;
-    match state.store().remove_member(found.id, &name, state.now()).await {
+    match state.remove_member_as(&form.user.session, &found, &name).await {
         Ok(true) if leaving => Ok(Redirect::to("/account").into_response()),
         Ok(true) => Ok(notice_redirect(&org, &format!("{username} was removed from {org}."))),
         Ok(false) => Err(ApiError::not_found(format!("{username} is not a member of {org}")).into()),

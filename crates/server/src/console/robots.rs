@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use robots_core::policy::OrgAction;
 use robots_core::{Name, Role, SecretKind, SecretToken, text};
-use robots_store::{NewRobot, NewToken, StoreError};
+use robots_store::{NewToken, StoreError};
 use serde::Deserialize;
 use time::Duration;
 use uuid::Uuid;
@@ -217,23 +217,11 @@ async fn create_robot(
     for team in &checked {
         teams.push(crate::api::find_team(&state, &org, team).await?);
     }
-    let new = NewRobot {
-        org_id: org.id,
-        name: &name,
-        description: &description,
-        created_by: form.user.session.user.id,
-    };
-    match state.store().create_robot(&new, state.now()).await {
-        Ok(robot) => {
-            for team in &teams {
-                state.store().add_team_robot(team, &robot.name, state.now()).await?;
-            }
-            tracing::info!(
-                org = %org.name, robot = %robot.name, teams = teams.len(), by = %form.user.session.user.name,
-                "robot created in the console"
-            );
-            Ok(Redirect::to(&format!("/orgs/{}/admin/robots/{}", org.name, robot.name)).into_response())
-        }
+    match state
+        .create_robot_as(&form.user.session, &org, &name, &description, &teams)
+        .await
+    {
+        Ok(robot) => Ok(Redirect::to(&format!("/orgs/{}/admin/robots/{}", org.name, robot.name)).into_response()),
         Err(StoreError::NameTaken) => {
             page.name_error = Some(format!("{} already has a robot account named {name}.", org.name));
             Ok(render(StatusCode::CONFLICT, &page))
@@ -360,7 +348,15 @@ async fn join_team(
     let (org, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "robots").await?;
     let robot = find_robot(&state, &org, &robot).await?;
     let team = crate::api::find_team(&state, &org, &form.data.team).await?;
-    state.store().add_team_robot(&team, &robot.name, state.now()).await?;
+    state
+        .add_team_member_as(
+            &form.user.session,
+            &org,
+            &team,
+            robots_store::MemberKind::Robot,
+            &robot.name,
+        )
+        .await?;
     Ok(redirect_with_notice(
         &format!("/orgs/{}/admin/robots/{}", org.name, robot.name),
         &format!("{} is now in team {} and has its permissions.", robot.name, team.name),
@@ -411,8 +407,7 @@ async fn delete_robot(
 ) -> ConsoleResult {
     let (org, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
     let robot = find_robot(&state, &org, &robot).await?;
-    state.store().delete_robot(robot.id).await?;
-    tracing::info!(org = %org.name, robot = %robot.name, by = %form.user.session.user.name, "robot deleted in the console");
+    state.delete_robot_as(&form.user.session, &org, &robot).await?;
     Ok(redirect_with_notice(
         &format!("/orgs/{}/admin/robots", org.name),
         &format!("Robot account {} and its tokens were deleted.", robot.name),
@@ -548,10 +543,7 @@ async fn create_token(
         }
         Err(other) => return Err(other.into()),
     };
-    tracing::info!(
-        org = %org.name, robot = %robot.name, token = %token.name, access_id = %token.access_id,
-        by = %form.user.session.user.name, "robot token created in the console"
-    );
+    state.token_created(&form.user.session, &org, &robot, &token).await;
     let mut response = ok(&TokenCreatedPage {
         chrome,
         org_name: org.name.to_string(),
@@ -599,8 +591,9 @@ async fn delete_token(
     let (org, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
     let robot = find_robot(&state, &org, &robot).await?;
     let token = find_token(&state, robot.id, &access_id).await?;
-    state.store().delete_token(robot.id, token.access_id).await?;
-    tracing::info!(org = %org.name, robot = %robot.name, access_id = %token.access_id, by = %form.user.session.user.name, "robot token deleted in the console");
+    state
+        .delete_token_as(&form.user.session, &org, &robot, token.access_id)
+        .await?;
     Ok(redirect_with_notice(
         &format!("/orgs/{}/admin/robots/{}", org.name, robot.name),
         &format!("Token {} was deleted; it no longer authenticates.", token.name),

@@ -317,6 +317,12 @@ async fn log_in(
 
 async fn log_out(State(state): State<AppState>, form: ConsoleForm<CsrfOnly>) -> ConsoleResult {
     state.store().delete_session(&form.user.session.session).await?;
+    state
+        .audit(
+            crate::audit::Actor::User(&form.user.session),
+            crate::audit::Change::new(None, "session.deleted", format!("user {}", form.user.session.user.name)),
+        )
+        .await;
     Ok(with_cookie(
         Redirect::to("/login").into_response(),
         set_cookie(&state, SESSION_COOKIE, "", 0),
@@ -419,6 +425,12 @@ async fn set_up(
         Err(other) => return Err(other.into()),
     }
     tracing::info!(username = %user.name, "setup complete via the console: first administrator created");
+    state
+        .audit(
+            crate::audit::Actor::Anonymous(&client),
+            crate::audit::Change::new(None, "setup.completed", format!("user {}", user.name)),
+        )
+        .await;
     let session = state
         .log_in(user.name.as_str(), form.password, &client, crate::auth::Via::Console)
         .await?;

@@ -9,11 +9,14 @@ mod webdriver;
 
 mod api {
     mod access;
+    mod audit;
     mod authentication;
+    mod lifecycle;
     mod matrix;
     mod resources;
-    mod secrets;
+    pub mod secrets;
     mod setup;
+    mod webhooks;
 }
 
 mod verification {

@@ -143,6 +143,8 @@ impl TestApp {
         let address = listener.local_addr().unwrap();
         let mut config = ServerConfig::new(address);
         config.usage_flush_interval = Duration::from_millis(50);
+        // Tests deliver webhooks themselves, on the manual clock.
+        config.webhook_poll_interval = Duration::from_secs(3600);
         configure(&mut config);
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
         let state = AppState::new(database.store.clone(), clock.clone(), config)

@@ -156,6 +156,14 @@ async fn every_route_by_every_caller(app: TestApp) {
             let target = app.token(&alice, &org, "deployer", "target").await;
             app.robot(&alice, &org, "builder").await;
             app.access_fixture(&alice, &org).await;
+            let webhook = app
+                .post(
+                    &format!("/v1/orgs/{org}/webhooks"),
+                    &alice,
+                    json!({"url": "http://127.0.0.1:9/hook"}),
+                )
+                .await;
+            let webhook = webhook.body["id"].as_str().unwrap().to_owned();
 
             let auth = match *actor {
                 "anonymous" => Auth::None,
@@ -168,12 +176,35 @@ async fn every_route_by_every_caller(app: TestApp) {
                 _ => unreachable!(),
             };
             let fresh = format!("fresh-{cell}");
-            let path = row.path.replace("{org}", &org).replace("{target}", &target.access_id);
+            let path = row
+                .path
+                .replace("{org}", &org)
+                .replace("{target}", &target.access_id)
+                .replace("{webhook}", &webhook);
             let body = row
                 .body
                 .as_ref()
                 .map(|body| serde_json::from_str(&body.to_string().replace("{fresh}", &fresh)).unwrap());
+            let (audited_before, instance_before) = app.state.store().count_audit_events().await.unwrap();
             let response = app.request(row.method, &path, &auth, body).await;
+            // Every change leaves an audit event (deleting an organization
+            // takes its log along, and leaves one in the instance's).
+            if row.method != "GET" && (200..300).contains(&response.status) {
+                let (audited, instance) = app.state.store().count_audit_events().await.unwrap();
+                let recorded = if row.method == "DELETE" && row.path == "/v1/orgs/{org}" {
+                    instance > instance_before
+                } else {
+                    audited > audited_before
+                };
+                if !recorded {
+                    writeln!(
+                        failures,
+                        "{} {} as {actor}: {} without an audit event",
+                        row.method, row.path, response.status
+                    )
+                    .unwrap();
+                }
+            }
             let expected = row.expect[index];
             if response.status != expected {
                 writeln!(
@@ -213,5 +244,12 @@ async fn every_route_by_every_caller(app: TestApp) {
         failures.is_empty(),
         "authorization matrix ({} cells):\n{failures}",
         cell
+    );
+    app.flush_usage().await;
+    let database = crate::api::secrets::database_contents(&app);
+    assert_eq!(
+        crate::api::secrets::secrets_in(&database),
+        Vec::<String>::new(),
+        "a secret in the database (audit log included)"
     );
 }

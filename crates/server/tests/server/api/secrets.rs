@@ -67,11 +67,32 @@ async fn a_full_flow_leaves_no_plaintext_in_logs_or_database(mut app: TestApp) {
         !database_contains(&database, crate::support::PASSWORD.as_bytes()),
         "a password reached the database"
     );
+    assert_eq!(
+        secrets_in(&database),
+        Vec::<String>::new(),
+        "no secret of any kind in the database"
+    );
+}
+
+/// Every secret-shaped string in `bytes`: a prefix of ours followed by the
+/// 49 base62 characters of a secret. Random binary data (hashes, UUIDs) is
+/// practically never 49 base62 bytes in a row.
+pub fn secrets_in(bytes: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for prefix in [b"rbt_", b"rsn_"] {
+        for start in 0..bytes.len().saturating_sub(53) {
+            if &bytes[start..start + 4] == prefix && bytes[start + 4..start + 53].iter().all(u8::is_ascii_alphanumeric)
+            {
+                found.push(String::from_utf8_lossy(&bytes[start..start + 53]).into_owned());
+            }
+        }
+    }
+    found
 }
 
 /// Every byte the database holds: the SQLite files, or a full dump of the
 /// PostgreSQL database.
-fn database_contents(app: &TestApp) -> Vec<u8> {
+pub fn database_contents(app: &TestApp) -> Vec<u8> {
     if let Some(dir) = &app.database.dir {
         let mut bytes = Vec::new();
         for entry in std::fs::read_dir(dir.path()).unwrap() {

@@ -1,0 +1,368 @@
+//! Changes made on someone's behalf, shared by the REST API and the console:
+//! each does the change, logs it, audits it and (for tokens) tells the
+//! organization's webhooks. Handlers authorize and validate first; this is
+//! what follows, the same whichever door the request came through.
+
+use robots_core::access::{Permission, RepoPath};
+use robots_core::{Name, Role};
+use robots_store::{Member, MemberKind, NewRobot, Org, Repository, Robot, StoreError, Team, TeamGrant};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::audit::{Actor, Change};
+use crate::auth::UserSession;
+use crate::state::AppState;
+
+impl AppState {
+    async fn audit_change(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        action: &'static str,
+        target: String,
+        detail: serde_json::Value,
+    ) {
+        tracing::info!(org = %org.name, by = %caller.user.name, via = caller.via.as_str(), action, %target, "change");
+        self.audit(
+            Actor::User(caller),
+            Change::new(Some(org.id), action, target).detail(detail),
+        )
+        .await;
+    }
+
+    pub async fn create_org_as(
+        &self,
+        caller: &UserSession,
+        name: &Name,
+        display_name: &str,
+    ) -> Result<Org, StoreError> {
+        let org = self
+            .store()
+            .create_org(name, display_name, caller.user.id, self.now())
+            .await?;
+        self.audit_change(
+            caller,
+            &org,
+            "org.created",
+            format!("org {}", org.name),
+            json!({"display_name": display_name}),
+        )
+        .await;
+        Ok(org)
+    }
+
+    pub async fn delete_org_as(&self, caller: &UserSession, org: &Org) -> Result<(), StoreError> {
+        self.store().delete_org(org.id).await?;
+        tracing::info!(org = %org.name, by = %caller.user.name, "organization deleted");
+        // Its own log goes with it; the instance's keeps the deletion.
+        self.audit(
+            Actor::User(caller),
+            Change::new(None, "org.deleted", format!("org {}", org.name)),
+        )
+        .await;
+        Ok(())
+    }
+
+    pub async fn set_member_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        username: &Name,
+        role: Role,
+    ) -> Result<(Member, bool), StoreError> {
+        let (member, created) = self.store().set_member(org.id, username, role, self.now()).await?;
+        let detail = json!({"role": member.role, "added": created});
+        self.audit_change(caller, org, "member.set", format!("user {}", member.username), detail)
+            .await;
+        Ok((member, created))
+    }
+
+    pub async fn remove_member_as(&self, caller: &UserSession, org: &Org, username: &Name) -> Result<bool, StoreError> {
+        let removed = self.store().remove_member(org.id, username, self.now()).await?;
+        if removed {
+            self.audit_change(caller, org, "member.removed", format!("user {username}"), json!({}))
+                .await;
+        }
+        Ok(removed)
+    }
+
+    /// Creates a robot, and adds it to `teams` in the same step.
+    pub async fn create_robot_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        name: &Name,
+        description: &str,
+        teams: &[Team],
+    ) -> Result<Robot, StoreError> {
+        let new = NewRobot {
+            org_id: org.id,
+            name,
+            description,
+            created_by: caller.user.id,
+        };
+        let robot = self.store().create_robot(&new, self.now()).await?;
+        let target = format!("robot {}/{}", org.name, robot.name);
+        let team_names: Vec<&str> = teams.iter().map(|t| t.name.as_str()).collect();
+        self.audit_change(
+            caller,
+            org,
+            "robot.created",
+            target,
+            json!({"description": description, "teams": team_names}),
+        )
+        .await;
+        for team in teams {
+            self.add_team_member_as(caller, org, team, MemberKind::Robot, &robot.name)
+                .await?;
+        }
+        Ok(robot)
+    }
+
+    pub async fn update_robot_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        robot: &Robot,
+        new_name: Option<&Name>,
+        description: Option<&str>,
+    ) -> Result<Option<Robot>, StoreError> {
+        let updated = self
+            .store()
+            .update_robot(robot.id, new_name, description, self.now())
+            .await?;
+        if let Some(updated) = &updated {
+            let detail = json!({"name": updated.name, "description": updated.description});
+            self.audit_change(
+                caller,
+                org,
+                "robot.updated",
+                format!("robot {}/{}", org.name, robot.name),
+                detail,
+            )
+            .await;
+        }
+        Ok(updated)
+    }
+
+    pub async fn delete_robot_as(&self, caller: &UserSession, org: &Org, robot: &Robot) -> Result<(), StoreError> {
+        self.store().delete_robot(robot.id).await?;
+        let detail = json!({"tokens": robot.token_count});
+        self.audit_change(
+            caller,
+            org,
+            "robot.deleted",
+            format!("robot {}/{}", org.name, robot.name),
+            detail,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Disables (`true`) or enables a robot; disabling keeps the first time.
+    pub async fn set_robot_disabled_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        robot: &Robot,
+        disable: bool,
+    ) -> Result<(), StoreError> {
+        let at = disable.then(|| robot.disabled_at.unwrap_or_else(|| self.now()));
+        self.store().set_robot_disabled(robot.id, at).await?;
+        let action = if disable { "robot.disabled" } else { "robot.enabled" };
+        self.audit_change(
+            caller,
+            org,
+            action,
+            format!("robot {}/{}", org.name, robot.name),
+            json!({}),
+        )
+        .await;
+        Ok(())
+    }
+
+    pub async fn create_team_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        name: &Name,
+        description: &str,
+    ) -> Result<Team, StoreError> {
+        let team = self.store().create_team(org.id, name, description, self.now()).await?;
+        self.audit_change(
+            caller,
+            org,
+            "team.created",
+            format!("team {}", team.name),
+            json!({"description": description}),
+        )
+        .await;
+        Ok(team)
+    }
+
+    pub async fn update_team_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        team: &Team,
+        new_name: Option<&Name>,
+        description: Option<&str>,
+    ) -> Result<Option<Team>, StoreError> {
+        let updated = self.store().update_team(team, new_name, description).await?;
+        if let Some(updated) = &updated {
+            let detail = json!({"name": updated.name, "description": updated.description});
+            self.audit_change(caller, org, "team.updated", format!("team {}", team.name), detail)
+                .await;
+        }
+        Ok(updated)
+    }
+
+    pub async fn delete_team_as(&self, caller: &UserSession, org: &Org, team: &Team) -> Result<(), StoreError> {
+        self.store().delete_team(team.id).await?;
+        let detail = json!({"users": team.user_count, "robots": team.robot_count, "grants": team.grant_count});
+        self.audit_change(caller, org, "team.deleted", format!("team {}", team.name), detail)
+            .await;
+        Ok(())
+    }
+
+    /// Adds a user (of the organization) or a robot (of the organization);
+    /// `true` if new.
+    pub async fn add_team_member_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        team: &Team,
+        kind: MemberKind,
+        name: &Name,
+    ) -> Result<bool, StoreError> {
+        let (added, action, detail) = match kind {
+            MemberKind::User => (
+                self.store().add_team_user(team, name, self.now()).await?,
+                "team.user_added",
+                json!({"user": name}),
+            ),
+            MemberKind::Robot => (
+                self.store().add_team_robot(team, name, self.now()).await?,
+                "team.robot_added",
+                json!({"robot": name}),
+            ),
+        };
+        if added {
+            self.audit_change(caller, org, action, format!("team {}", team.name), detail)
+                .await;
+        }
+        Ok(added)
+    }
+
+    pub async fn remove_team_member_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        team: &Team,
+        kind: MemberKind,
+        name: &Name,
+    ) -> Result<bool, StoreError> {
+        let (removed, action, detail) = match kind {
+            MemberKind::User => (
+                self.store().remove_team_user(team.id, name).await?,
+                "team.user_removed",
+                json!({"user": name}),
+            ),
+            MemberKind::Robot => (
+                self.store().remove_team_robot(team, name).await?,
+                "team.robot_removed",
+                json!({"robot": name}),
+            ),
+        };
+        if removed {
+            self.audit_change(caller, org, action, format!("team {}", team.name), detail)
+                .await;
+        }
+        Ok(removed)
+    }
+
+    pub async fn set_grant_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        team: &Team,
+        repository: &Repository,
+        permission: Permission,
+    ) -> Result<(TeamGrant, bool), StoreError> {
+        let result = self.store().set_grant(team, repository, permission, self.now()).await?;
+        let detail = json!({"repository": repository.name, "permission": permission});
+        self.audit_change(caller, org, "grant.set", format!("team {}", team.name), detail)
+            .await;
+        Ok(result)
+    }
+
+    pub async fn revoke_grant_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        team: &Team,
+        repository: &Repository,
+    ) -> Result<bool, StoreError> {
+        let revoked = self.store().revoke_grant(team.id, repository.id).await?;
+        if revoked {
+            let detail = json!({"repository": repository.name});
+            self.audit_change(caller, org, "grant.revoked", format!("team {}", team.name), detail)
+                .await;
+        }
+        Ok(revoked)
+    }
+
+    pub async fn create_repository_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        path: &RepoPath,
+    ) -> Result<Repository, StoreError> {
+        let repository = self
+            .store()
+            .create_repository(org.id, path, caller.user.id, self.now())
+            .await?;
+        self.audit_change(
+            caller,
+            org,
+            "repository.created",
+            format!("repository {}/{}", org.name, repository.name),
+            json!({}),
+        )
+        .await;
+        Ok(repository)
+    }
+
+    pub async fn delete_repository_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        repository: &Repository,
+    ) -> Result<(), StoreError> {
+        self.store().delete_repository(repository.id).await?;
+        self.audit_change(
+            caller,
+            org,
+            "repository.deleted",
+            format!("repository {}/{}", org.name, repository.name),
+            json!({}),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Deletes a token; `false` if the robot has no such token.
+    pub async fn delete_token_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        robot: &Robot,
+        access_id: Uuid,
+    ) -> Result<bool, StoreError> {
+        let deleted = self.store().delete_token(robot.id, access_id).await?;
+        if deleted {
+            self.token_deleted(caller, org, robot, access_id).await;
+        }
+        Ok(deleted)
+    }
+}
