@@ -351,6 +351,108 @@ impl AppState {
         Ok(())
     }
 
+    /// Rotates a token: a successor (returned with its secret, to show once)
+    /// takes its name; the old one keeps working for `grace`, then stops.
+    /// `Ok(None)`: no such token.
+    pub async fn rotate_token_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        robot: &Robot,
+        old: &robots_store::TokenInfo,
+        grace: std::time::Duration,
+        expires_at: Option<time::OffsetDateTime>,
+    ) -> Result<
+        Option<(
+            robots_store::TokenInfo,
+            robots_store::TokenInfo,
+            robots_core::SecretToken,
+        )>,
+        StoreError,
+    > {
+        let now = self.now();
+        let secret = robots_core::SecretToken::generate(robots_core::SecretKind::RobotToken);
+        let successor = robots_store::NewToken {
+            access_id: Uuid::new_v4(),
+            robot_id: robot.id,
+            name: &old.name,
+            secret_hash: &secret.hash(),
+            created_by: caller.user.id,
+            expires_at,
+        };
+        let Some((rotating_out, new)) = self
+            .store()
+            .rotate_token(robot.id, old.access_id, &successor, now + grace, now)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let detail = json!({
+            "robot": robot.name, "name": old.name, "access_id": old.access_id, "successor": new.access_id,
+            "old_stops_at": rotating_out.expires_at.map(crate::api::tokens::rfc3339),
+        });
+        self.audit_change(
+            caller,
+            org,
+            "token.rotated",
+            format!("token {}", old.access_id),
+            detail.clone(),
+        )
+        .await;
+        self.notify(org, "token.rotated", detail).await;
+        Ok(Some((rotating_out, new, secret)))
+    }
+
+    pub async fn set_token_policy_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        policy: robots_store::TokenPolicy,
+    ) -> Result<(), StoreError> {
+        self.store().set_token_policy(org.id, policy).await?;
+        let detail = json!({"token_policy": {
+            "max_lifetime": policy.max_lifetime.map(robots_core::duration::format_duration),
+            "expiry_required": policy.expiry_required,
+        }});
+        self.audit_change(caller, org, "org.updated", format!("org {}", org.name), detail)
+            .await;
+        Ok(())
+    }
+
+    /// Adds a webhook; returns it with its signing secret (to show once).
+    pub async fn create_webhook_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        url: &str,
+        events: &[String],
+    ) -> Result<(robots_store::Webhook, String), StoreError> {
+        use base64::Engine;
+        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(robots_core::secret::random_bytes::<32>());
+        let webhook = self
+            .store()
+            .create_webhook(org.id, url, &secret, events, caller.user.id, self.now())
+            .await?;
+        self.audit_change(
+            caller,
+            org,
+            "webhook.created",
+            format!("webhook {}", webhook.id),
+            json!({"url": url, "events": events}),
+        )
+        .await;
+        Ok((webhook, secret))
+    }
+
+    pub async fn delete_webhook_as(&self, caller: &UserSession, org: &Org, id: Uuid) -> Result<bool, StoreError> {
+        let deleted = self.store().delete_webhook(org.id, id).await?;
+        if deleted {
+            self.audit_change(caller, org, "webhook.deleted", format!("webhook {id}"), json!({}))
+                .await;
+        }
+        Ok(deleted)
+    }
+
     /// Deletes a token; `false` if the robot has no such token.
     pub async fn delete_token_as(
         &self,

@@ -103,6 +103,13 @@ async fn update_org(
         let display_name = text::bounded_text(display_name, text::MAX_DISPLAY_NAME_CHARS)
             .map_err(|error| ApiError::invalid_field("display_name", error))?;
         state.store().set_display_name(found.id, &display_name).await?;
+        let change = Change::new(Some(found.id), "org.updated", format!("org {}", found.name));
+        state
+            .audit(
+                Actor::User(&caller),
+                change.detail(json!({"display_name": display_name})),
+            )
+            .await;
     }
     if let Some(policy) = &request.token_policy {
         let max_lifetime = policy
@@ -118,27 +125,12 @@ async fn update_org(
                 "must be longer than 0s",
             ));
         }
-        state
-            .store()
-            .set_token_policy(
-                found.id,
-                TokenPolicy {
-                    max_lifetime,
-                    expiry_required: policy.expiry_required,
-                },
-            )
-            .await?;
+        let policy = TokenPolicy {
+            max_lifetime,
+            expiry_required: policy.expiry_required,
+        };
+        state.set_token_policy_as(&caller, &found, policy).await?;
     }
-    let detail = json!({
-        "display_name": request.display_name,
-        "token_policy": request.token_policy.as_ref().map(|p| json!({"max_lifetime": p.max_lifetime, "expiry_required": p.expiry_required})),
-    });
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(Some(found.id), "org.updated", format!("org {}", found.name)).detail(detail),
-        )
-        .await;
     let (updated, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Org).await?;
     Ok(Json(OrgView::new(updated, role)))
 }
@@ -483,18 +475,7 @@ async fn create_webhook(
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
     let request: CreateWebhookRequest = body.parse()?;
     let (url, events) = validate_webhook(&request.url, request.events)?;
-    let secret = URL_SAFE_NO_PAD.encode(robots_core::secret::random_bytes::<32>());
-    let webhook = state
-        .store()
-        .create_webhook(org.id, &url, &secret, &events, caller.user.id, state.now())
-        .await?;
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(Some(org.id), "webhook.created", format!("webhook {}", webhook.id))
-                .detail(json!({"url": url, "events": events})),
-        )
-        .await;
+    let (webhook, secret) = state.create_webhook_as(&caller, &org, &url, &events).await?;
     let mut response = (StatusCode::CREATED, Json(WebhookView::new(webhook, Some(secret)))).into_response();
     response
         .headers_mut()
@@ -510,15 +491,9 @@ async fn delete_webhook(
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
     let not_found = || ApiError::not_found(format!("{} has no webhook {id}", org.name));
     let id = Uuid::try_parse(&id).map_err(|_| not_found())?;
-    if !state.store().delete_webhook(org.id, id).await? {
+    if !state.delete_webhook_as(&caller, &org, id).await? {
         return Err(not_found());
     }
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(Some(org.id), "webhook.deleted", format!("webhook {id}")),
-        )
-        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -356,21 +356,11 @@ async fn rotate_token(
     };
     let now = state.now();
     let expires_at = expiry(request.expires_at, request.expires_in.as_deref(), org.token_policy, now)?;
-    let secret = SecretToken::generate(SecretKind::RobotToken);
-    let successor = NewToken {
-        access_id: Uuid::new_v4(),
-        robot_id: robot.id,
-        name: &old.name,
-        secret_hash: &secret.hash(),
-        created_by: caller.user.id,
-        expires_at,
-    };
-    let (rotating_out, new) = match state
-        .store()
-        .rotate_token(robot.id, old.access_id, &successor, now + grace, now)
+    let (rotating_out, new, secret) = match state
+        .rotate_token_as(&caller, &org, &robot, &old, grace, expires_at)
         .await
     {
-        Ok(Some(pair)) => pair,
+        Ok(Some(rotated)) => rotated,
         Ok(None) => {
             return Err(ApiError::not_found(format!(
                 "robot {} has no token with Access ID {access_id}",
@@ -385,18 +375,6 @@ async fn rotate_token(
         }
         Err(other) => return Err(other.into()),
     };
-    let detail = json!({
-        "robot": robot.name, "name": old.name, "access_id": old.access_id, "successor": new.access_id,
-        "old_stops_at": rotating_out.expires_at.map(rfc3339),
-    });
-    tracing::info!(org = %org.name, robot = %robot.name, access_id = %old.access_id, successor = %new.access_id, by = %caller.user.name, "robot token rotated");
-    state
-        .audit(
-            Actor::User(&caller),
-            Change::new(Some(org.id), "token.rotated", format!("token {}", old.access_id)).detail(detail.clone()),
-        )
-        .await;
-    state.notify(&org, "token.rotated", detail).await;
     Ok(secret_response(RotatedView {
         successor: CreatedTokenView {
             access_id: new.access_id,

@@ -14,6 +14,7 @@
 mod access;
 mod account;
 mod chrome;
+mod lifecycle;
 mod orgs;
 mod robots;
 mod session;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .merge(orgs::router())
         .merge(robots::router())
         .merge(access::router())
+        .merge(lifecycle::router())
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(

@@ -33,6 +33,15 @@ pub fn router() -> Router<AppState> {
         )
         .route("/orgs/{org}/admin/robots/{robot}/teams", axum::routing::post(join_team))
         .route(
+            "/orgs/{org}/admin/robots/{robot}/disable",
+            get(confirm_disable).post(disable),
+        )
+        .route("/orgs/{org}/admin/robots/{robot}/enable", axum::routing::post(enable))
+        .route(
+            "/orgs/{org}/admin/robots/{robot}/tokens/{access_id}/rotate",
+            get(rotate_form).post(rotate),
+        )
+        .route(
             "/orgs/{org}/admin/robots/{robot}/tokens",
             axum::routing::post(create_token),
         )
@@ -72,6 +81,9 @@ struct RobotRow {
     created_at: Stamp,
     token_count: i64,
     last_used: String,
+    disabled: bool,
+    /// Tokens expiring within a week.
+    expiring: usize,
 }
 
 #[derive(Template)]
@@ -93,6 +105,16 @@ async fn robots(
     let (org, role, chrome) = org_page(&state, &user, &org, OrgAction::Read, "robots").await?;
     let now = state.now();
     let page = state.store().list_robots(org.id, None, 200).await?;
+    let expiring = state
+        .store()
+        .list_expiring_tokens(org.id, now + crate::api::views::EXPIRING_SOON)
+        .await?;
+    let expiring_of = |robot: &robots_core::Name| {
+        expiring
+            .iter()
+            .filter(|(name, token)| name == robot && token.expires_at.is_some_and(|at| at > now))
+            .count()
+    };
     Ok(ok(&RobotsPage {
         chrome,
         org_name: org.name.to_string(),
@@ -101,11 +123,13 @@ async fn robots(
             .items
             .into_iter()
             .map(|robot| RobotRow {
+                expiring: expiring_of(&robot.name),
                 name: robot.name.to_string(),
                 description: robot.description,
                 created_at: Stamp::new(robot.created_at, now),
                 token_count: robot.token_count,
                 last_used: last_used(robot.last_used_at, now),
+                disabled: robot.disabled_at.is_some(),
             })
             .collect(),
         notice: notice(query),
@@ -237,6 +261,10 @@ struct TokenRow {
     last_used: String,
     expires: String,
     expired: bool,
+    expiring_soon: bool,
+    /// Empty for an ordinary token; "successor" or "rotating out" during a rotation.
+    role: &'static str,
+    can_rotate: bool,
 }
 
 struct PermissionRow {
@@ -252,6 +280,7 @@ struct PermissionRow {
 #[template(path = "robot.html")]
 struct RobotPage {
     chrome: Chrome,
+    disabled: bool,
     permissions: Vec<PermissionRow>,
     teams: Vec<String>,
     /// Teams the robot could join.
@@ -305,6 +334,7 @@ async fn robot(
             .collect(),
         org_name: org.name.to_string(),
         robot_name: robot.name.to_string(),
+        disabled: robot.disabled_at.is_some(),
         description: robot.description,
         created_at: Stamp::new(robot.created_at, now),
         created_by: robot.created_by.map(|name| name.to_string()),
@@ -313,22 +343,27 @@ async fn robot(
         tokens: tokens
             .items
             .into_iter()
-            .map(|token| TokenRow {
-                name: token.name.to_string(),
-                access_id: token.access_id,
-                created_at: Stamp::new(token.created_at, now),
-                last_used: last_used(token.last_used_at, now),
-                expires: token
-                    .expires_at
-                    .map(|at| {
-                        if at <= now {
-                            "expired".to_owned()
-                        } else {
-                            robots_core::humanize::relative(at, now)
-                        }
-                    })
-                    .unwrap_or_else(|| "never".to_owned()),
-                expired: token.expires_at.is_some_and(|at| at <= now),
+            .map(|token| {
+                let view = crate::api::views::TokenView::new(token, now);
+                TokenRow {
+                    expires: match view.expires_at {
+                        None => "never".to_owned(),
+                        Some(_) if view.expired => "expired".to_owned(),
+                        Some(at) => robots_core::humanize::relative(at, now),
+                    },
+                    role: match view.role {
+                        "rotating_out" => "rotating out",
+                        "successor" => "successor",
+                        _ => "",
+                    },
+                    can_rotate: view.role != "rotating_out" && !view.expired,
+                    expired: view.expired,
+                    expiring_soon: view.expiring_soon,
+                    name: view.name,
+                    access_id: view.access_id,
+                    created_at: Stamp::new(view.created_at, now),
+                    last_used: last_used(view.last_used_at, now),
+                }
             })
             .collect(),
         notice: notice(query),
@@ -471,6 +506,8 @@ struct TokenCreatedPage {
     access_id: Uuid,
     token: String,
     expires: Option<String>,
+    /// After a rotation: until when the old token keeps working.
+    rotation_note: Option<String>,
 }
 
 impl std::fmt::Debug for TokenCreatedPage {
@@ -552,6 +589,7 @@ async fn create_token(
         access_id: token.access_id,
         token: secret.expose().to_owned(),
         expires: token.expires_at.map(|at| robots_core::humanize::relative(at, now)),
+        rotation_note: None,
     });
     response
         .headers_mut()
@@ -612,4 +650,153 @@ async fn find_token(
     };
     let id = Uuid::try_parse(access_id).map_err(|_| not_found())?;
     state.store().get_token(robot_id, id).await?.ok_or_else(not_found)
+}
+
+async fn confirm_disable(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path((org, robot)): Path<(String, String)>,
+) -> ConsoleResult {
+    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageRobots, "robots").await?;
+    let robot = find_robot(&state, &org, &robot).await?;
+    Ok(ok(&ConfirmPage {
+        chrome,
+        title: format!("Disable robot account {}?", robot.name),
+        consequence: format!(
+            "Its {} token(s) stop authenticating at once, and every system using them is refused until you enable it again. \
+             Nothing is deleted.",
+            robot.token_count
+        ),
+        action: format!("/orgs/{}/admin/robots/{}/disable", org.name, robot.name),
+        button: "Disable robot account".into(),
+        cancel_url: format!("/orgs/{}/admin/robots/{}", org.name, robot.name),
+    }))
+}
+
+async fn set_disabled(state: &AppState, user: &ConsoleUser, org: &str, robot: &str, disable: bool) -> ConsoleResult {
+    let (org, _, _) = org_page(state, user, org, OrgAction::ManageRobots, "robots").await?;
+    let robot = find_robot(state, &org, robot).await?;
+    state
+        .set_robot_disabled_as(&user.session, &org, &robot, disable)
+        .await?;
+    let notice = if disable {
+        format!("{} is disabled; its tokens are refused.", robot.name)
+    } else {
+        format!("{} is enabled; its tokens work again.", robot.name)
+    };
+    Ok(redirect_with_notice(
+        &format!("/orgs/{}/admin/robots/{}", org.name, robot.name),
+        &notice,
+    ))
+}
+
+async fn disable(
+    State(state): State<AppState>,
+    Path((org, robot)): Path<(String, String)>,
+    form: ConsoleForm<CsrfOnly>,
+) -> ConsoleResult {
+    set_disabled(&state, &form.user, &org, &robot, true).await
+}
+
+async fn enable(
+    State(state): State<AppState>,
+    Path((org, robot)): Path<(String, String)>,
+    form: ConsoleForm<CsrfOnly>,
+) -> ConsoleResult {
+    set_disabled(&state, &form.user, &org, &robot, false).await
+}
+
+#[derive(Template)]
+#[template(path = "token_rotate.html")]
+struct RotatePage {
+    chrome: Chrome,
+    org_name: String,
+    robot_name: String,
+    token_name: String,
+    access_id: Uuid,
+}
+
+async fn rotate_form(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path((org, robot, access_id)): Path<(String, String, String)>,
+) -> ConsoleResult {
+    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageRobots, "robots").await?;
+    let robot = find_robot(&state, &org, &robot).await?;
+    let token = find_token(&state, robot.id, &access_id).await?;
+    Ok(ok(&RotatePage {
+        chrome,
+        org_name: org.name.to_string(),
+        robot_name: robot.name.to_string(),
+        token_name: token.name.to_string(),
+        access_id: token.access_id,
+    }))
+}
+
+#[derive(Deserialize)]
+struct RotateForm {
+    grace: String,
+}
+
+/// Rotates a token and shows the successor's credentials, this once.
+async fn rotate(
+    State(state): State<AppState>,
+    Path((org, robot, access_id)): Path<(String, String, String)>,
+    form: ConsoleForm<RotateForm>,
+) -> ConsoleResult {
+    let (org, _, chrome) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
+    let robot = find_robot(&state, &org, &robot).await?;
+    let old = find_token(&state, robot.id, &access_id).await?;
+    let grace = robots_core::duration::parse_duration(&form.data.grace)
+        .map_err(|_| ApiError::bad_request("invalid_form", "unknown grace period"))?;
+    // The successor lives as long as the old token was meant to, within the
+    // organization's policy.
+    let now = state.now();
+    let lifetime = old.expires_at.map(|at| at - old.created_at).filter(|d| d.is_positive());
+    let expires_at = match (org.token_policy.max_lifetime, lifetime) {
+        (Some(max), Some(lifetime)) => Some(now + lifetime.min(time::Duration::try_from(max).unwrap_or(lifetime))),
+        (Some(max), None) => Some(now + max),
+        (None, Some(lifetime)) => Some(now + lifetime),
+        (None, None) if org.token_policy.expiry_required => Some(now + time::Duration::days(90)),
+        (None, None) => None,
+    };
+    let (rotating_out, new, secret) = match state
+        .rotate_token_as(&form.user.session, &org, &robot, &old, grace, expires_at)
+        .await
+    {
+        Ok(Some(rotated)) => rotated,
+        Ok(None) => return Err(ApiError::not_found(format!("there is no token with Access ID {access_id}")).into()),
+        Err(StoreError::TokenAlreadyRotated) => {
+            return Err(ApiError::conflict(
+                "already_rotated",
+                "This token was rotated already: rotate its successor instead.",
+            )
+            .into());
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let note = match rotating_out.expires_at {
+        Some(at) if at <= now => format!("The old token (Access ID {}) stopped working now.", old.access_id),
+        Some(at) => format!(
+            "The old token (Access ID {}) keeps working until {} ({}); update every system that uses it before then.",
+            old.access_id,
+            crate::api::tokens::rfc3339(at),
+            robots_core::humanize::relative(at, now)
+        ),
+        None => String::new(),
+    };
+    let mut response = ok(&TokenCreatedPage {
+        chrome,
+        org_name: org.name.to_string(),
+        robot_name: robot.name.to_string(),
+        token_name: new.name.to_string(),
+        access_id: new.access_id,
+        token: secret.expose().to_owned(),
+        expires: new.expires_at.map(|at| robots_core::humanize::relative(at, now)),
+        rotation_note: Some(note),
+    });
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }

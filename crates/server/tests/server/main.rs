@@ -28,5 +28,6 @@ mod verification {
 
 mod console {
     mod flows;
+    mod lifecycle;
     mod security;
 }

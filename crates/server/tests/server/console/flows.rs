@@ -8,13 +8,13 @@ use crate::webdriver::Browser;
 /// A server on SQLite and a browser; `None` when the browser is missing
 /// outside CI. The console runs on the same store code as the API, whose
 /// tests cover both backends.
-async fn start() -> Option<(TestApp, Browser)> {
+pub async fn start() -> Option<(TestApp, Browser)> {
     let app = TestApp::spawn(robots_store::Backend::Sqlite).await?;
     let browser = Browser::start().await?;
     Some((app, browser))
 }
 
-async fn log_in(app: &TestApp, browser: &Browser, username: &str) {
+pub async fn log_in(app: &TestApp, browser: &Browser, username: &str) {
     browser.goto(&format!("{}/login", app.base)).await;
     browser.type_into("#username", username).await;
     browser.type_into("#password", PASSWORD).await;
