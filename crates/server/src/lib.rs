@@ -112,6 +112,10 @@ pub async fn serve(
     let flusher = tokio::spawn(flush_usage_periodically(state.clone()));
     let key_reloader = tokio::spawn(reload_keys_periodically(state.clone()));
     let webhooks = tokio::spawn(run_webhooks(state.clone()));
+    let follower = {
+        let store = state.store().clone();
+        tokio::spawn(async move { store.follow_changes().await })
+    };
     let result = axum::serve(
         listener,
         app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
@@ -121,6 +125,7 @@ pub async fn serve(
     flusher.abort();
     key_reloader.abort();
     webhooks.abort();
+    follower.abort();
     state.flush_usage().await;
     result
 }

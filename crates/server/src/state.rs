@@ -9,7 +9,7 @@ use robots_store::Store;
 
 use crate::audit::AuditBuffer;
 use crate::keys::{KeyError, KeyRing};
-use crate::verify::UsageRecorder;
+use crate::verify::{UsageRecorder, VerifyCache};
 
 /// Who may create user accounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,6 +97,7 @@ pub struct Inner {
     pub usage: UsageRecorder,
     pub keys: KeyRing,
     pub audit: AuditBuffer,
+    pub cache: VerifyCache,
 }
 
 impl AppState {
@@ -111,7 +112,12 @@ impl AppState {
             usage: UsageRecorder::default(),
             keys,
             audit: AuditBuffer::default(),
+            cache: VerifyCache::default(),
         })))
+    }
+
+    pub fn verify_cache(&self) -> &VerifyCache {
+        &self.0.cache
     }
 
     pub fn audit_buffer(&self) -> &AuditBuffer {

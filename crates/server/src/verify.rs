@@ -6,6 +6,11 @@
 //! 2. It is looked up by its SHA-256, and the stored hash is compared again in
 //!    constant time; with HTTP Basic, the Access ID must match the token.
 //! 3. Expiry is judged against the injected clock.
+//!    Found owners are cached in memory ([`VerifyCache`]), keyed by the hash,
+//!    and trusted only while nothing verification-relevant changed since
+//!    (the store's generation; on PostgreSQL fed by LISTEN/NOTIFY from every
+//!    replica). A revocation thus takes effect on the next request here and
+//!    as soon as the notification arrives elsewhere.
 //! 4. A successful use is noted in memory ([`UsageRecorder`]) and written in
 //!    batches, at most once a minute per token: verification itself never
 //!    writes to the database.
@@ -13,10 +18,11 @@
 //! Every failure looks the same to the client (401); the reason is logged.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use robots_core::{SecretKind, SecretToken};
+use robots_core::access::AccessSnapshot;
+use robots_core::{SecretHash, SecretKind, SecretToken};
 use robots_store::{Store, TokenOwner, TokenUse};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -125,7 +131,7 @@ impl AppState {
         credential: &RobotCredential,
     ) -> Result<Result<TokenOwner, (RobotAuthFailure, Option<TokenOwner>)>, ApiError> {
         let hash = credential.token.hash();
-        let Some(owner) = self.store().find_token_owner(&hash).await? else {
+        let Some(owner) = self.token_owner(&hash).await? else {
             return Ok(Err((RobotAuthFailure::UnknownToken, None)));
         };
         // The lookup matched on the hash already; comparing again in
@@ -143,6 +149,110 @@ impl AppState {
             return Ok(Err((RobotAuthFailure::RobotDisabled, Some(owner))));
         }
         Ok(Ok(owner))
+    }
+}
+
+impl AppState {
+    /// The owner of a token hash: from the cache while it is current, else
+    /// from the store (and then cached).
+    async fn token_owner(&self, hash: &SecretHash) -> Result<Option<TokenOwner>, ApiError> {
+        let store = self.store();
+        let generation = store.generation();
+        let trusted = store.changes_are_followed();
+        if trusted && let Some(owner) = self.verify_cache().owner(hash, generation) {
+            return Ok(Some(owner));
+        }
+        let owner = store.find_token_owner(hash).await?;
+        if trusted && let Some(owner) = &owner {
+            self.verify_cache().remember_owner(*hash, owner.clone(), generation);
+        }
+        Ok(owner)
+    }
+
+    /// What a robot may do: its teams' grants, cached like token owners.
+    pub async fn robot_access(&self, robot_id: Uuid) -> Result<Arc<AccessSnapshot>, ApiError> {
+        let store = self.store();
+        let generation = store.generation();
+        let trusted = store.changes_are_followed();
+        if trusted && let Some(access) = self.verify_cache().access(robot_id, generation) {
+            return Ok(access);
+        }
+        let access = Arc::new(store.robot_access(robot_id).await?);
+        if trusted {
+            self.verify_cache()
+                .remember_access(robot_id, access.clone(), generation);
+        }
+        Ok(access)
+    }
+}
+
+const SHARDS: usize = 16;
+
+/// One shard of the cache: key → (generation it was filled in, value).
+type Shard<K, V> = Mutex<HashMap<K, (u64, V)>>;
+
+/// Verification answers kept in memory: token owners by hash, permissions
+/// by robot. Bounded; a full shard is emptied rather than grown.
+#[derive(Debug)]
+pub struct VerifyCache {
+    owners: Vec<Shard<[u8; 32], TokenOwner>>,
+    access: Vec<Shard<Uuid, Arc<AccessSnapshot>>>,
+    per_shard: usize,
+}
+
+impl Default for VerifyCache {
+    fn default() -> Self {
+        Self::with_capacity(100_000)
+    }
+}
+
+impl VerifyCache {
+    pub fn with_capacity(entries: usize) -> Self {
+        Self {
+            owners: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            access: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            per_shard: (entries / SHARDS).max(1),
+        }
+    }
+
+    fn owner(&self, hash: &SecretHash, generation: u64) -> Option<TokenOwner> {
+        let shard = self.owners[usize::from(hash.as_bytes()[0]) % SHARDS]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        shard
+            .get(hash.as_bytes())
+            .filter(|(at, _)| *at == generation)
+            .map(|(_, owner)| owner.clone())
+    }
+
+    fn remember_owner(&self, hash: SecretHash, owner: TokenOwner, generation: u64) {
+        let mut shard = self.owners[usize::from(hash.as_bytes()[0]) % SHARDS]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if shard.len() >= self.per_shard {
+            shard.clear();
+        }
+        shard.insert(*hash.as_bytes(), (generation, owner));
+    }
+
+    fn access(&self, robot: Uuid, generation: u64) -> Option<Arc<AccessSnapshot>> {
+        let shard = self.access[usize::from(robot.as_bytes()[15]) % SHARDS]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        shard
+            .get(&robot)
+            .filter(|(at, _)| *at == generation)
+            .map(|(_, access)| access.clone())
+    }
+
+    fn remember_access(&self, robot: Uuid, access: Arc<AccessSnapshot>, generation: u64) {
+        let mut shard = self.access[usize::from(robot.as_bytes()[15]) % SHARDS]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if shard.len() >= self.per_shard {
+            shard.clear();
+        }
+        shard.insert(robot, (generation, access));
     }
 }
 

@@ -167,6 +167,7 @@ impl Store {
         if updated == 0 {
             return Ok(None);
         }
+        self.changed().await?;
         self.get_team(team.org_id, new_name.unwrap_or(&team.name)).await
     }
 
@@ -177,6 +178,7 @@ impl Store {
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?;
+        self.changed().await?;
         Ok(deleted > 0)
     }
 
@@ -268,6 +270,7 @@ impl Store {
                 .await?
                 .rows_affected();
             tx.commit().await?;
+            self.changed().await?;
             Ok(added > 0)
         })
     }
@@ -282,6 +285,7 @@ impl Store {
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?;
+        self.changed().await?;
         Ok(removed > 0)
     }
 
@@ -355,6 +359,7 @@ impl Store {
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?;
+        self.changed().await?;
         Ok(deleted > 0)
     }
 
@@ -394,6 +399,7 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             tx.commit().await?;
+            self.changed().await?;
             Ok((
                 TeamGrant { team: team.name.clone(), repository: repository.name.clone(), permission, granted_at: time(granted_at) },
                 existed.is_none(),
@@ -408,6 +414,7 @@ impl Store {
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?;
+        self.changed().await?;
         Ok(revoked > 0)
     }
 

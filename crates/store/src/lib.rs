@@ -12,6 +12,7 @@
 
 mod access;
 mod audit;
+mod changes;
 mod error;
 mod keys;
 mod orgs;
@@ -52,6 +53,7 @@ enum Pool {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: Pool,
+    changes: std::sync::Arc<changes::Changes>,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool. The body is the same
@@ -117,6 +119,7 @@ impl Store {
             .await?;
         let store = Self {
             pool: Pool::Sqlite(pool),
+            changes: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -132,6 +135,7 @@ impl Store {
             .await?;
         let store = Self {
             pool: Pool::Postgres(pool),
+            changes: Default::default(),
         };
         store.migrate().await?;
         Ok(store)

@@ -249,6 +249,7 @@ impl Store {
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?;
+        self.changed().await?;
         Ok(deleted > 0)
     }
 

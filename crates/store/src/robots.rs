@@ -128,6 +128,7 @@ impl Store {
         if updated == 0 {
             return Ok(None);
         }
+        self.changed().await?;
         self.get_robot_by_id(robot_id).await
     }
 
@@ -143,6 +144,7 @@ impl Store {
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?;
+        self.changed().await?;
         Ok(updated > 0)
     }
 
@@ -153,6 +155,7 @@ impl Store {
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?;
+        self.changed().await?;
         Ok(deleted > 0)
     }
 }

@@ -149,6 +149,9 @@ impl Store {
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?;
+        if deleted > 0 {
+            self.changed().await?;
+        }
         Ok(deleted > 0)
     }
 
@@ -239,6 +242,7 @@ impl Store {
                 .await?;
             tx.commit().await?;
         });
+        self.changed().await?;
         let old = self.get_token(robot_id, old_access_id).await?;
         let new = self.get_token(robot_id, successor.access_id).await?;
         Ok(old.zip(new))

@@ -63,9 +63,9 @@ async fn check(
     };
     if let Some((org, path, action)) = wanted {
         let allowed = org == owner.org_name
-            && match state.store().robot_access(owner.robot_id).await {
+            && match state.robot_access(owner.robot_id).await {
                 Ok(snapshot) => may(&snapshot, owner.org_id, &path, action),
-                Err(error) => return ApiError::from(error).into_response(),
+                Err(error) => return error.into_response(),
             };
         if !allowed {
             tracing::info!(robot = %owner.robot_name, org = %owner.org_name, repository = %format!("{org}/{path}"), action = action.as_str(), "auth_request: permission missing");

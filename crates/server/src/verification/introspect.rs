@@ -89,7 +89,7 @@ async fn introspect(
         if !orgs.contains(&owner.org_id) {
             return inactive();
         }
-        let scope = match state.store().robot_access(owner.robot_id).await {
+        let scope = match state.robot_access(owner.robot_id).await {
             Ok(snapshot) => resolve(&snapshot)
                 .iter()
                 .map(|effective| {
@@ -103,7 +103,7 @@ async fn introspect(
                 })
                 .collect::<Vec<_>>()
                 .join(" "),
-            Err(error) => return ApiError::from(error).into_response(),
+            Err(error) => return error.into_response(),
         };
         let mut answer = json!({
             "active": true,

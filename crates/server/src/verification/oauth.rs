@@ -110,10 +110,10 @@ async fn token(
             );
         }
     };
-    let snapshot = match state.store().robot_access(owner.robot_id).await {
+    let snapshot = match state.robot_access(owner.robot_id).await {
         Ok(snapshot) => snapshot,
         Err(error) => {
-            tracing::error!(%error, "could not load a robot's permissions");
+            error.log_cause();
             return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "try again later");
         }
     };

@@ -83,9 +83,9 @@ async fn token(
     let access: Vec<Value> = if scopes.is_empty() {
         Vec::new()
     } else {
-        let snapshot = match state.store().robot_access(owner.robot_id).await {
+        let snapshot = match state.robot_access(owner.robot_id).await {
             Ok(snapshot) => snapshot,
-            Err(error) => return ApiError::from(error).into_response(),
+            Err(error) => return error.into_response(),
         };
         scopes
             .iter()

@@ -13,6 +13,7 @@ mod api {
     mod authentication;
     mod lifecycle;
     mod matrix;
+    mod replicas;
     mod resources;
     pub mod secrets;
     mod setup;

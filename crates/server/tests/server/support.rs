@@ -170,6 +170,38 @@ impl TestApp {
         })
     }
 
+    /// A second server on the same PostgreSQL database: another replica.
+    pub async fn replica(&self) -> TestApp {
+        let url = self.database.url.clone().expect("replicas share a PostgreSQL database");
+        let store = robots_store::Store::open_postgres(&url).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let mut config = ServerConfig::new(address);
+        config.usage_flush_interval = Duration::from_millis(50);
+        config.webhook_poll_interval = Duration::from_secs(3600);
+        // Both replicas sign and are trusted under one issuer.
+        config.issuer = self.state.config().issuer.clone();
+        let state = AppState::new(store.clone(), self.clock.clone(), config).await.unwrap();
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(robots_server::serve(state.clone(), listener, async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            base: format!("http://{address}"),
+            client: self.client.clone(),
+            state,
+            clock: self.clock.clone(),
+            database: TestStore {
+                store,
+                dir: None,
+                url: Some(url),
+            },
+            setup_code: None,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.database.store.backend()
     }
