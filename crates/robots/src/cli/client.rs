@@ -14,7 +14,7 @@ pub mod exit {
     pub const AUTH: u8 = 3;
     /// What was named does not exist, or is not visible to you (404).
     pub const NOT_FOUND: u8 = 4;
-    /// A conflict: a name already taken, the last admin (409).
+    /// A conflict: a name already taken, the last admin, a token rotated already (409).
     pub const CONFLICT: u8 = 5;
 }
 
@@ -108,23 +108,47 @@ impl Client {
         }
     }
 
-    /// Sends a request; a 2xx answer's JSON body (or `null`), else the
-    /// API's error.
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, CliError> {
-        let mut request = self.http.request(method, format!("{}{path}", self.server));
-        if let Credential::Bearer(token) = &self.credential {
-            request = request.bearer_auth(token);
+    /// A request to `path`, with the credential if there is one.
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.server));
+        match &self.credential {
+            Credential::Bearer(token) => request.bearer_auth(token),
+            Credential::None => request,
         }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await.map_err(|error| {
+    }
+
+    async fn dispatch(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, CliError> {
+        request.send().await.map_err(|error| {
             CliError::Network(format!(
                 "cannot reach the server at {}: {}",
                 self.server,
                 root_cause(&error)
             ))
-        })?;
+        })
+    }
+
+    /// The API's error from a non-2xx answer's body.
+    fn api_error(status: StatusCode, text: &str) -> CliError {
+        let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        let error = &value["error"];
+        CliError::Api {
+            status,
+            code: error["code"].as_str().unwrap_or("http_error").to_owned(),
+            message: error["message"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("HTTP {status}")),
+        }
+    }
+
+    /// Sends a request; a 2xx answer's JSON body (or `null`), else the
+    /// API's error.
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, CliError> {
+        let mut request = self.request(method, path);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = self.dispatch(request).await?;
         let status = response.status();
         let text = response
             .text()
@@ -143,15 +167,26 @@ impl Client {
         if status.is_success() {
             return Ok(value);
         }
-        let error = &value["error"];
-        Err(CliError::Api {
-            status,
-            code: error["code"].as_str().unwrap_or("http_error").to_owned(),
-            message: error["message"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("HTTP {status}")),
-        })
+        Err(Self::api_error(status, &text))
+    }
+
+    /// A GET whose 2xx body is handed to `sink` piece by piece as it
+    /// arrives (an export), else the API's error.
+    pub async fn stream(&self, path: &str, mut sink: impl FnMut(&[u8])) -> Result<(), CliError> {
+        let mut response = self.dispatch(self.request(Method::GET, path)).await?;
+        let status = response.status();
+        if !status.is_success() {
+            let text = response.text().await.unwrap_or_default();
+            return Err(Self::api_error(status, &text));
+        }
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| CliError::Network(format!("the server's answer was cut off: {error}")))?
+        {
+            sink(&chunk);
+        }
+        Ok(())
     }
 
     /// A plain-text resource (no authentication needed or sent).
@@ -226,4 +261,18 @@ pub fn segment(text: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
+}
+
+/// A query string (`?a=1&b=x`) of the pairs that have a value, each
+/// percent-encoded; empty when none has.
+pub fn query(pairs: &[(&str, Option<String>)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter_map(|(key, value)| value.as_ref().map(|value| format!("{key}={}", segment(value))))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
 }

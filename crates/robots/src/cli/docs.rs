@@ -17,10 +17,10 @@ pub fn markdown(root: &Command) -> String {
          | code | meaning |\n|---|---|\n\
          | 0 | success |\n\
          | 1 | server or network error (5xx, cannot connect), or a local file error |\n\
-         | 2 | usage error: bad arguments, a deletion not confirmed, or input the API refused (400, 415, 422) |\n\
+         | 2 | usage error: bad arguments, a deletion (or disabling) not confirmed, or input the API refused (400, 415, 422) |\n\
          | 3 | not logged in, bad credentials, or not allowed (401, 403) |\n\
          | 4 | not found, or not visible to you (404) |\n\
-         | 5 | conflict: a name already taken, the last admin (409) |\n\n\
+         | 5 | conflict: a name already taken, the last admin, a token rotated already (409) |\n\n\
          Errors go to standard error as the API's message and code, e.g. \
          `error: that name is already taken (name_taken)`.\n\n",
     );

@@ -2,6 +2,7 @@
 //! script could make with curl; nothing touches the database.
 
 mod access;
+mod audit;
 pub mod client;
 mod commands;
 pub mod docs;
@@ -49,7 +50,7 @@ pub enum ApiCommand {
     /// Show who the saved session (or ROBOTS_TOKEN) belongs to.
     #[command(after_help = "Example:\n  robots whoami -o json")]
     Whoami,
-    /// Organizations: list, create, show, delete.
+    /// Organizations: list, create, show, delete, and their token policy.
     #[command(subcommand)]
     Orgs(OrgsCommand),
     /// Members of an organization and their roles.
@@ -72,7 +73,13 @@ pub enum ApiCommand {
     /// Delete a robot account and its tokens.
     #[command(after_help = "Example:\n  robots delete ci-deployer --yes")]
     Delete(commands::DeleteArgs),
-    /// A robot's tokens: list, create, delete.
+    /// Disable a robot account: its tokens are refused until it is enabled again; nothing is deleted.
+    #[command(after_help = "Example:\n  robots disable ci-deployer --yes")]
+    Disable(commands::DisableArgs),
+    /// Enable a disabled robot account: its tokens work again.
+    #[command(after_help = "Example:\n  robots enable ci-deployer")]
+    Enable(commands::RobotArg),
+    /// Tokens: list, create, rotate, delete, what expires soon, and reporting a leaked one.
     #[command(subcommand)]
     Tokens(TokensCommand),
     /// Teams: who they hold, and what they grant on repositories.
@@ -84,6 +91,14 @@ pub enum ApiCommand {
     /// The keys that sign registry tokens and access tokens.
     #[command(subcommand)]
     Keys(commands::KeysCommand),
+    /// The audit log: who changed what, when, from where (organization admins; --instance: instance admins).
+    #[command(after_help = "Examples:\n  robots audit --since 24h\n  \
+        robots audit --action token. --actor alice --limit 200\n  \
+        robots audit --since 30d --jsonl > audit.jsonl")]
+    Audit(audit::AuditArgs),
+    /// Webhooks: where the organization's token events are sent (admins).
+    #[command(subcommand)]
+    Webhooks(audit::WebhooksCommand),
 }
 
 #[derive(Debug, Args)]
@@ -158,7 +173,9 @@ pub async fn run(command: ApiCommand, global: GlobalArgs) -> Result<(), CliError
     };
     let public = matches!(
         command,
-        ApiCommand::Login(_) | ApiCommand::Keys(commands::KeysCommand::Certificate)
+        ApiCommand::Login(_)
+            | ApiCommand::Keys(commands::KeysCommand::Certificate)
+            | ApiCommand::Tokens(TokensCommand::ReportLeaked)
     );
     if matches!(credential, Credential::None) && !public {
         return Err(CliError::NotLoggedIn(format!(
@@ -176,10 +193,14 @@ pub async fn run(command: ApiCommand, global: GlobalArgs) -> Result<(), CliError
         ApiCommand::Get(args) => commands::get_robot(&context, args).await,
         ApiCommand::Update(args) => commands::update_robot(&context, args).await,
         ApiCommand::Delete(args) => commands::delete_robot(&context, args).await,
+        ApiCommand::Disable(args) => commands::disable_robot(&context, args).await,
+        ApiCommand::Enable(args) => commands::enable_robot(&context, args).await,
         ApiCommand::Tokens(command) => commands::tokens(&context, command).await,
         ApiCommand::Teams(command) => access::teams(&context, command).await,
         ApiCommand::Repos(command) => access::repos(&context, command).await,
         ApiCommand::Keys(command) => commands::keys(&context, command).await,
+        ApiCommand::Audit(args) => audit::audit(&context, args).await,
+        ApiCommand::Webhooks(command) => audit::webhooks(&context, command).await,
     }
 }
 

@@ -29,9 +29,14 @@ pub fn print(format: Format, value: &Value, table: impl FnOnce(&Value) -> String
 /// Writes to standard output. A closed pipe (`robots list | head -1`) ends
 /// the program quietly, as it does for other command-line tools.
 pub fn emit(text: &str) {
+    emit_bytes(text.as_bytes());
+}
+
+/// [`emit`] for bytes as they come (a stream may split a character).
+pub fn emit_bytes(bytes: &[u8]) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    if let Err(error) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    if let Err(error) = stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }

@@ -388,6 +388,17 @@ fn completions_and_help() {
         &["delete", "--help"],
         &["members", "set", "--help"],
         &["login", "--help"],
+        &["disable", "--help"],
+        &["enable", "--help"],
+        &["tokens", "rotate", "--help"],
+        &["tokens", "expiring", "--help"],
+        &["tokens", "report-leaked", "--help"],
+        &["orgs", "policy", "--help"],
+        &["audit", "--help"],
+        &["webhooks", "create", "--help"],
+        &["webhooks", "delete", "--help"],
+        &["webhooks", "deliveries", "--help"],
+        &["webhooks", "list", "--help"],
     ] {
         let help = cli.run(command).ok();
         assert!(
@@ -562,4 +573,601 @@ fn signing_keys_from_the_command_line() {
     let bob = Cli::new(&server.base);
     bob.login("bob");
     assert_eq!(bob.run(&["keys", "rotate"]).code, 3);
+}
+
+/// Creates a token with `robots tokens create ... -o json`; its Access ID and Token.
+fn new_token(cli: &Cli, robot: &str, name: &str, extra: &[&str]) -> (String, String) {
+    let mut args = vec!["tokens", "create", robot, "--name", name, "-o", "json"];
+    args.extend_from_slice(extra);
+    let created = cli.run(&args).ok().json();
+    (
+        created["access_id"].as_str().unwrap().to_owned(),
+        created["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A server, alice logged in, organization acme with robot `deployer`.
+fn acme() -> (Server, tempfile::TempDir, Cli) {
+    let (server, data) = server();
+    let cli = Cli::new(&server.base);
+    cli.login("alice");
+    cli.run(&["orgs", "create", "acme"]).ok();
+    cli.run(&["create", "deployer"]).ok();
+    (server, data, cli)
+}
+
+#[test]
+fn disabling_a_robot_stops_its_tokens_until_it_is_enabled() {
+    let (server, _data, cli) = acme();
+    let (access_id, secret) = new_token(&cli, "deployer", "ci", &[]);
+    assert_eq!(whoami_as(&server.base, &access_id, &secret), 200);
+
+    // It asks first, naming what stops working and that nothing is deleted.
+    let refused = cli.run(&["disable", "deployer"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("Its 1 token stops working")
+            && refused.stderr.contains("robots enable deployer")
+            && refused.stderr.contains("Nothing is deleted")
+            && refused.stderr.contains("--yes"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(whoami_as(&server.base, &access_id, &secret), 200, "not disabled yet");
+
+    let disabled = cli.run(&["disable", "deployer", "--yes"]).ok();
+    assert!(
+        disabled.stderr.contains("Disabled robot account deployer"),
+        "{}",
+        disabled.stderr
+    );
+    assert_eq!(
+        whoami_as(&server.base, &access_id, &secret),
+        401,
+        "a disabled robot's token is refused"
+    );
+    let robot = cli.run(&["get", "deployer", "-o", "json"]).ok().json();
+    assert_eq!(robot["disabled"], true);
+    assert_eq!(
+        robot["tokens"][0]["access_id"],
+        access_id.as_str(),
+        "nothing was deleted"
+    );
+    let list = cli.run(&["list"]).ok();
+    assert!(
+        list.stdout.lines().next().unwrap().ends_with("STATUS") && list.stdout.contains("disabled"),
+        "{}",
+        list.stdout
+    );
+    let shown = cli.run(&["get", "deployer"]).ok();
+    assert!(
+        shown.stdout.contains("Status:") && shown.stdout.contains("disabled"),
+        "{}",
+        shown.stdout
+    );
+    let again = cli.run(&["disable", "deployer"]).ok();
+    assert!(again.stderr.contains("disabled already"), "{}", again.stderr);
+
+    let enabled = cli.run(&["enable", "deployer", "-o", "json"]).ok();
+    assert_eq!(enabled.json()["disabled"], false);
+    assert!(enabled.stderr.contains("work again"), "{}", enabled.stderr);
+    assert_eq!(
+        whoami_as(&server.base, &access_id, &secret),
+        200,
+        "the same token works again"
+    );
+    assert_eq!(cli.run(&["enable", "missing"]).code, 4);
+}
+
+#[test]
+fn rotating_a_token_keeps_the_old_one_working_for_the_grace_period() {
+    let (server, _data, cli) = acme();
+    let (old_id, old_secret) = new_token(&cli, "deployer", "ci", &["--expires", "30d"]);
+
+    let rotated = cli.run(&["tokens", "rotate", "deployer", &old_id]).ok();
+    assert!(rotated.stderr.contains("shown only this once"), "{}", rotated.stderr);
+    assert!(
+        rotated
+            .stderr
+            .contains(&format!("The old token ({old_id}) keeps working until"))
+            && rotated.stderr.contains("in 23 hours"),
+        "{}",
+        rotated.stderr
+    );
+    let new_id = rotated
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Access ID: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let new_secret = rotated
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Token:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_eq!(
+        whoami_as(&server.base, &new_id, &new_secret),
+        200,
+        "the successor works"
+    );
+    assert_eq!(
+        whoami_as(&server.base, &old_id, &old_secret),
+        200,
+        "the old token still works"
+    );
+
+    // The list shows who replaces whom, and that the old token goes soon.
+    let list = cli.run(&["tokens", "list", "deployer"]).ok();
+    let header = list.stdout.lines().next().unwrap();
+    assert!(header.contains("ROLE"), "{}", list.stdout);
+    let row = |id: &str| list.stdout.lines().find(|l| l.contains(id)).unwrap().to_owned();
+    assert!(
+        row(&old_id).contains("rotating out") && row(&old_id).ends_with("in 23 hours (soon)"),
+        "{}",
+        list.stdout
+    );
+    assert!(
+        row(&new_id).contains("successor") && row(&new_id).ends_with("in 29 days"),
+        "the successor lives as long as the old token did:\n{}",
+        list.stdout
+    );
+    let json = cli.run(&["tokens", "list", "deployer", "-o", "json"]).ok().json();
+    let role = |id: &str| {
+        json.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["access_id"] == id)
+            .map(|t| (t["role"].clone(), t["expiring_soon"].clone()))
+            .unwrap()
+    };
+    assert_eq!(
+        role(&old_id),
+        (serde_json::json!("rotating_out"), serde_json::json!(true))
+    );
+    assert_eq!(
+        role(&new_id),
+        (serde_json::json!("successor"), serde_json::json!(false))
+    );
+    let soon = cli
+        .run(&["tokens", "list", "deployer", "--expiring-within", "7d", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(soon.as_array().unwrap().len(), 1, "{soon}");
+    assert_eq!(soon[0]["access_id"], old_id.as_str());
+
+    // Once rotated is enough: exit 5, a conflict.
+    let twice = cli.run(&["tokens", "rotate", "deployer", &old_id]);
+    assert_eq!(twice.code, 5, "{}", twice.stderr);
+    assert!(
+        twice.stderr.contains("(already_rotated)") && twice.stderr.contains(&new_id),
+        "{}",
+        twice.stderr
+    );
+
+    // Into a 0600 file, refused before any rotation when the file exists.
+    let file = cli.home.path().join("rotated.json");
+    let path = file.to_str().unwrap();
+    std::fs::write(&file, "keep me").unwrap();
+    let exists = cli.run(&["tokens", "rotate", "deployer", &new_id, "--output", path]);
+    assert_eq!(exists.code, 2, "{}", exists.stderr);
+    assert!(exists.stderr.contains("--force"), "{}", exists.stderr);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+    let listed = cli.run(&["tokens", "list", "deployer", "-o", "json"]).ok().json();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "nothing was rotated");
+    let into_file = cli
+        .run(&[
+            "tokens",
+            "rotate",
+            "deployer",
+            &new_id,
+            "--output",
+            path,
+            "--force",
+            "--grace",
+            "0s",
+            "--expires",
+            "never",
+        ])
+        .ok();
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let (third_id, third_secret) = (saved["access_id"].as_str().unwrap(), saved["token"].as_str().unwrap());
+    assert!(
+        !into_file.stdout.contains(third_secret),
+        "with --output the Token stays out of the terminal"
+    );
+    assert!(into_file.stdout.contains(third_id), "{}", into_file.stdout);
+    assert_eq!(whoami_as(&server.base, third_id, third_secret), 200);
+    assert_eq!(
+        whoami_as(&server.base, &new_id, &new_secret),
+        401,
+        "--grace 0s stops the old token at once"
+    );
+    let list = cli.run(&["tokens", "list", "deployer"]).ok();
+    let expired = list.stdout.lines().find(|l| l.contains(&new_id)).unwrap();
+    assert!(expired.ends_with("EXPIRED"), "{}", list.stdout);
+    let third = list.stdout.lines().find(|l| l.contains(third_id)).unwrap();
+    assert!(third.ends_with("never"), "{}", list.stdout);
+
+    // -o json is the API's whole answer.
+    let answer = cli
+        .run(&["tokens", "rotate", "deployer", third_id, "--grace", "1h", "-o", "json"])
+        .ok()
+        .json();
+    assert!(answer["successor"]["token"].as_str().unwrap().starts_with("rbt_"));
+    assert_eq!(answer["rotating_out"]["access_id"], third_id);
+    assert_eq!(answer["rotating_out"]["role"], "rotating_out");
+    let bad = cli.run(&["tokens", "rotate", "deployer", third_id, "--grace", "soon"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("--grace"), "{}", bad.stderr);
+    assert_eq!(cli.run(&["tokens", "rotate", "deployer", "not-an-id"]).code, 4);
+}
+
+#[test]
+fn tokens_expiring_soon_across_the_organization() {
+    let (_server, _data, cli) = acme();
+    cli.run(&["create", "builder"]).ok();
+    let (soon_id, _) = new_token(&cli, "deployer", "soon", &["--expires", "3d"]);
+    let (later_id, _) = new_token(&cli, "builder", "later", &["--expires", "20d"]);
+    new_token(&cli, "builder", "forever", &[]);
+
+    let expiring = cli.run(&["tokens", "expiring"]).ok();
+    let lines: Vec<&str> = expiring.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "only what expires within 7 days:\n{}", expiring.stdout);
+    assert!(
+        lines[0].starts_with("ROBOT") && lines[0].contains("ACCESS ID") && lines[0].ends_with("LAST USED"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("deployer") && lines[1].contains(&soon_id) && lines[1].contains("(soon)"),
+        "{}",
+        expiring.stdout
+    );
+
+    let within = cli
+        .run(&["tokens", "expiring", "--within", "30d", "-o", "json"])
+        .ok()
+        .json();
+    let items = within.as_array().unwrap();
+    assert_eq!(items.len(), 2, "{within}");
+    assert_eq!(
+        (items[0]["robot"].as_str(), items[0]["access_id"].as_str()),
+        (Some("deployer"), Some(soon_id.as_str())),
+        "soonest first"
+    );
+    assert_eq!(items[1]["access_id"], later_id.as_str());
+    let none = cli.run(&["tokens", "expiring", "--within", "1h"]).ok();
+    assert!(
+        none.stdout.contains("No token of acme expires within 1h"),
+        "{}",
+        none.stdout
+    );
+    assert_eq!(cli.run(&["tokens", "expiring", "--within", "soon"]).code, 2);
+
+    let list = cli.run(&["tokens", "list", "deployer"]).ok();
+    assert!(list.stdout.contains("in 2 days (soon)"), "{}", list.stdout);
+}
+
+#[test]
+fn the_token_policy_is_shown_and_set() {
+    let (server, _data, cli) = acme();
+    let shown = cli.run(&["orgs", "policy"]).ok();
+    assert!(
+        shown.stdout.contains("Max lifetime:    none") && shown.stdout.contains("Expiry required: no"),
+        "{}",
+        shown.stdout
+    );
+
+    let set = cli.run(&["orgs", "policy", "acme", "--max-lifetime", "90d"]).ok();
+    assert!(
+        set.stderr.contains("Updated the token policy of acme"),
+        "{}",
+        set.stderr
+    );
+    assert!(set.stdout.contains("Max lifetime:    90d"), "{}", set.stdout);
+    // Changing one part keeps the other.
+    cli.run(&["orgs", "policy", "--require-expiry"]).ok();
+    let policy = cli.run(&["orgs", "policy", "-o", "json"]).ok().json();
+    assert_eq!(
+        policy,
+        serde_json::json!({"max_lifetime": "90d", "expiry_required": true})
+    );
+    let org = cli.run(&["orgs", "get", "acme"]).ok();
+    assert!(
+        org.stdout.contains("tokens live at most 90d; expiry required"),
+        "{}",
+        org.stdout
+    );
+
+    // New tokens must follow it.
+    let forever = cli.run(&["tokens", "create", "deployer", "--name", "forever"]);
+    assert_eq!(forever.code, 2, "{}", forever.stderr);
+    assert!(
+        forever.stderr.contains("requires every token to expire") && forever.stderr.contains("--expires"),
+        "{}",
+        forever.stderr
+    );
+    let too_long = cli.run(&["tokens", "create", "deployer", "--name", "long", "--expires", "100d"]);
+    assert_eq!(too_long.code, 2, "{}", too_long.stderr);
+    assert!(too_long.stderr.contains("at most 90d"), "{}", too_long.stderr);
+    let (access_id, secret) = new_token(&cli, "deployer", "ok", &["--expires", "90d"]);
+    assert_eq!(whoami_as(&server.base, &access_id, &secret), 200);
+
+    assert_eq!(
+        cli.run(&["orgs", "policy", "--require-expiry", "--no-require-expiry"])
+            .code,
+        2
+    );
+    let bad = cli.run(&["orgs", "policy", "--max-lifetime", "forever"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("--max-lifetime"), "{}", bad.stderr);
+
+    // Members see it; only admins change it.
+    cli.run(&["members", "set", "bob", "--role", "member"]).ok();
+    let bob = Cli::new(&server.base);
+    bob.login("bob");
+    assert!(bob.run(&["orgs", "policy", "acme"]).ok().stdout.contains("90d"));
+    assert_eq!(bob.run(&["orgs", "policy", "acme", "--max-lifetime", "none"]).code, 3);
+
+    cli.run(&["orgs", "policy", "--max-lifetime", "none", "--no-require-expiry"])
+        .ok();
+    assert_eq!(
+        cli.run(&["orgs", "policy", "-o", "json"]).ok().json(),
+        serde_json::json!({"max_lifetime": null, "expiry_required": false})
+    );
+    new_token(&cli, "deployer", "forever", &[]);
+}
+
+#[test]
+fn the_audit_log_from_the_command_line() {
+    let (server, _data, cli) = acme();
+    let (access_id, _) = new_token(&cli, "deployer", "ci", &[]);
+    cli.run(&["tokens", "delete", "deployer", &access_id, "--yes"]).ok();
+
+    let log = cli.run(&["audit"]).ok();
+    let lines: Vec<&str> = log.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("TIME") && lines[0].contains("ACTOR") && lines[0].ends_with("IP"),
+        "{}",
+        log.stdout
+    );
+    assert!(lines[1].contains("token.deleted"), "newest first:\n{}", log.stdout);
+    let created = lines.iter().find(|l| l.contains("robot.created")).unwrap();
+    assert!(
+        created.starts_with("just now")
+            && created.contains("alice")
+            && created.contains("robot acme/deployer")
+            && created.contains("cli")
+            && created.contains("127.0.0.1"),
+        "{}",
+        log.stdout
+    );
+
+    let tokens = cli.run(&["audit", "--action", "token.", "-o", "json"]).ok().json();
+    let actions: Vec<&str> = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["token.deleted", "token.created"]);
+    let exact = cli
+        .run(&[
+            "audit",
+            "--action",
+            "robot.created",
+            "--actor",
+            "alice",
+            "--since",
+            "1h",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(exact.as_array().unwrap().len(), 1, "{exact}");
+    assert_eq!(exact[0]["target"], "robot acme/deployer");
+    let target = cli
+        .run(&["audit", "--target", "robot acme/deployer", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(target[0]["action"], "robot.created");
+    let nobody = cli.run(&["audit", "--actor", "bob"]).ok();
+    assert!(nobody.stdout.contains("No audit events match"), "{}", nobody.stdout);
+
+    // --limit pages through; what is left is mentioned.
+    let all = cli.run(&["audit", "--limit", "1000", "-o", "json"]).ok().json();
+    let total = all.as_array().unwrap().len();
+    assert!(total >= 4, "{all}");
+    let two = cli.run(&["audit", "--limit", "2"]).ok();
+    assert_eq!(two.stdout.lines().count(), 3, "{}", two.stdout);
+    assert!(two.stderr.contains("--limit"), "{}", two.stderr);
+
+    // The export: JSON lines, every matching event.
+    let export = cli.run(&["audit", "--jsonl"]).ok();
+    let events: Vec<serde_json::Value> = export
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(events.len(), total);
+    assert_eq!(events, *all.as_array().unwrap());
+    let token_lines = cli.run(&["audit", "--jsonl", "--action", "token."]).ok();
+    assert_eq!(token_lines.stdout.lines().count(), 2);
+    assert_eq!(cli.run(&["audit", "--jsonl", "--limit", "5"]).code, 2);
+    assert_eq!(cli.run(&["audit", "--since", "yesterday"]).code, 2);
+
+    // The instance's log: logins and such, for instance admins.
+    let instance = cli.run(&["audit", "--instance", "-o", "json"]).ok().json();
+    assert!(
+        instance
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "session.created"),
+        "{instance}"
+    );
+
+    // Org admins only.
+    cli.run(&["members", "set", "bob", "--role", "member"]).ok();
+    let bob = Cli::new(&server.base);
+    bob.login("bob");
+    assert_eq!(bob.run(&["audit"]).code, 3);
+    assert_eq!(bob.run(&["audit", "--jsonl"]).code, 3);
+    assert_eq!(bob.run(&["audit", "--instance"]).code, 3);
+}
+
+#[test]
+fn webhooks_from_the_command_line() {
+    let (server, _data, cli) = acme();
+    let none = cli.run(&["webhooks", "list"]).ok();
+    assert!(none.stdout.contains("No webhooks yet"), "{}", none.stdout);
+
+    let created = cli
+        .run(&[
+            "webhooks",
+            "create",
+            "http://127.0.0.1:9/hook",
+            "--event",
+            "token.created",
+        ])
+        .ok();
+    assert!(created.stderr.contains("shown only this once"), "{}", created.stderr);
+    let id = created
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("ID:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let secret = created
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Secret:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(secret.len() >= 32, "{}", created.stdout);
+    let all_events = cli
+        .run(&["webhooks", "create", "https://hooks.example.com/robots", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(all_events["events"].as_array().unwrap().len(), 5);
+    assert!(all_events["secret"].is_string());
+
+    let list = cli.run(&["webhooks", "list"]).ok();
+    assert!(
+        list.stdout.contains(&id)
+            && list.stdout.contains("http://127.0.0.1:9/hook")
+            && list.stdout.contains("token.created"),
+        "{}",
+        list.stdout
+    );
+    assert!(!list.stdout.contains(&secret), "the secret is shown once only");
+    let listed = cli.run(&["webhooks", "list", "-o", "json"]).ok().json();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(listed.as_array().unwrap().iter().all(|w| w.get("secret").is_none()));
+
+    // A token event is queued for it; nothing listens on port 9, so it is retried.
+    new_token(&cli, "deployer", "ci", &[]);
+    let deliveries = cli.run(&["webhooks", "deliveries", &id, "-o", "json"]).ok().json();
+    assert_eq!(deliveries[0]["event"], "token.created", "{deliveries}");
+    let table = cli.run(&["webhooks", "deliveries", &id]).ok();
+    assert!(
+        table.stdout.starts_with("EVENT") && table.stdout.contains("token.created"),
+        "{}",
+        table.stdout
+    );
+
+    let bad = cli.run(&["webhooks", "create", "http://127.0.0.1:9/x", "--event", "robot.created"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert_eq!(cli.run(&["webhooks", "create", "ftp://example.com"]).code, 2);
+
+    let refused = cli.run(&["webhooks", "delete", &id]);
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.contains("http://127.0.0.1:9/hook gets no more events") && refused.stderr.contains("--yes"),
+        "{}",
+        refused.stderr
+    );
+    cli.run(&["webhooks", "delete", &id, "--yes"]).ok();
+    assert_eq!(cli.run(&["webhooks", "delete", &id, "--yes"]).code, 4);
+    assert_eq!(cli.run(&["webhooks", "deliveries", &id]).code, 4);
+    let left = cli.run(&["webhooks", "list", "-o", "json"]).ok().json();
+    assert_eq!(left.as_array().unwrap().len(), 1);
+
+    cli.run(&["members", "set", "bob", "--role", "member"]).ok();
+    let bob = Cli::new(&server.base);
+    bob.login("bob");
+    assert_eq!(bob.run(&["webhooks", "list"]).code, 3);
+}
+
+#[test]
+fn a_leaked_token_is_reported_without_logging_in() {
+    let (server, _data, cli) = acme();
+    let (access_id, secret) = new_token(&cli, "deployer", "leaky", &[]);
+    assert_eq!(whoami_as(&server.base, &access_id, &secret), 200);
+
+    let finder = Cli::new(&server.base);
+    let reported = finder
+        .run_with(&["tokens", "report-leaked"], &[], Some(&format!("{secret}\n")))
+        .ok();
+    assert!(
+        reported
+            .stderr
+            .contains("Reported; if the token was valid it is revoked now."),
+        "{}",
+        reported.stderr
+    );
+    assert_eq!(whoami_as(&server.base, &access_id, &secret), 401, "revoked at once");
+
+    // A file written by --output works as well; the answer is the same for any token.
+    let file = cli.home.path().join("token.json");
+    cli.run(&[
+        "tokens",
+        "create",
+        "deployer",
+        "--name",
+        "filed",
+        "--output",
+        file.to_str().unwrap(),
+    ])
+    .ok();
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let (filed_id, filed_secret) = (saved["access_id"].as_str().unwrap(), saved["token"].as_str().unwrap());
+    finder
+        .run_with(
+            &["tokens", "report-leaked", "-o", "json"],
+            &[],
+            Some(&std::fs::read_to_string(&file).unwrap()),
+        )
+        .ok();
+    assert_eq!(whoami_as(&server.base, filed_id, filed_secret), 401);
+    let unknown = finder
+        .run_with(&["tokens", "report-leaked", "-o", "json"], &[], Some(&secret))
+        .ok();
+    assert_eq!(unknown.json(), serde_json::json!({"status": "received"}));
+
+    let not_a_token = finder.run_with(&["tokens", "report-leaked"], &[], Some("hello\n"));
+    assert_eq!(not_a_token.code, 2, "{}", not_a_token.stderr);
+    let nothing = finder.run(&["tokens", "report-leaked"]);
+    assert_eq!(nothing.code, 2, "{}", nothing.stderr);
+    assert_eq!(
+        finder.run(&["tokens", "report-leaked", &secret]).code,
+        2,
+        "never from the command line, where it would be seen"
+    );
+
+    let audit = cli
+        .run(&["audit", "--action", "token.revoked_as_leaked", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(audit.as_array().unwrap().len(), 2, "{audit}");
+    assert_eq!(audit[0]["actor_kind"], "anonymous");
+    assert!(!audit.to_string().contains(&secret));
 }
