@@ -16,6 +16,9 @@ pub enum AdminCommand {
         after_help = "Example:\n  echo \"$ADMIN_PASSWORD\" | robots admin create-user alice --email alice@example.com --password-stdin --instance-admin"
     )]
     CreateUser(CreateUserArgs),
+    /// Fill a database with tokens for scripts/bench.
+    #[command(hide = true)]
+    SeedBenchmark(crate::bench_seed::SeedArgs),
 }
 
 #[derive(Debug, Args)]
@@ -38,6 +41,7 @@ pub struct CreateUserArgs {
 pub async fn run(command: AdminCommand) -> Result<(), BoxError> {
     match command {
         AdminCommand::CreateUser(args) => create_user(args).await,
+        AdminCommand::SeedBenchmark(args) => crate::bench_seed::seed(args).await,
     }
 }
 

@@ -69,10 +69,13 @@ pub fn app(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         // Spans carry method and path only: never headers, which hold credentials.
+        // Per-request lines are at debug (--log debug): at tens of thousands of
+        // verifications a second, writing one line each would cost more than
+        // the verification itself.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .with_state(state)
 }

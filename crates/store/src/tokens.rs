@@ -301,6 +301,35 @@ impl Store {
         Ok(updated > 0)
     }
 
+    /// Inserts many tokens of one robot in one transaction (for benchmarks
+    /// and imports): `(access_id, name, secret hash)`.
+    pub async fn bulk_create_tokens(
+        &self,
+        robot_id: Uuid,
+        created_by: Uuid,
+        tokens: &[(Uuid, Name, SecretHash)],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        in_write_tx!(self, tx => {
+            for (access_id, token_name, hash) in tokens {
+                sqlx::query(
+                    "INSERT INTO robot_tokens (access_id, robot_id, name, secret_hash, created_at, created_by)
+                     VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(access_id)
+                    .bind(robot_id)
+                    .bind(token_name.as_str())
+                    .bind(hash.as_bytes().as_slice())
+                    .bind(to_millis(now))
+                    .bind(created_by)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(crate::error::name_conflict)?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     /// The organization a token (by Access ID) belongs to, if it exists.
     pub async fn token_org(&self, access_id: Uuid) -> Result<Option<Uuid>, StoreError> {
         let org: Option<Uuid> = on_pool!(self, pool => sqlx::query_scalar(

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Load benchmark of the robots server: the release binary, a generated
+population of tokens, and wrk over loopback.
+
+Every scenario runs in the same session as a baseline route that does no
+work (/healthz), and is reported as a ratio to it, because absolute figures
+depend on the machine. For each: requests/s, p50 and p99 latency (wrk), the
+server's CPU time per request (/proc/PID/stat), and its peak RSS (VmHWM).
+Writes the results as Markdown to docs/PERFORMANCE.md (or --out).
+"""
+
+import argparse
+import base64
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROBOTS = os.path.join(ROOT, "target", "release", "robots")
+LUA = os.path.join(ROOT, "bench", "lua")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def peak_rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def http(method, url, body=None, headers=None):
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read()
+
+
+class Server:
+    def __init__(self, database_args, env):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            [ROBOTS, "serve", "--listen", f"127.0.0.1:{self.port}", "--log", "warn", *database_args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        while True:
+            try:
+                http("GET", self.base + "/healthz")
+                break
+            except OSError:
+                if time.monotonic() - started > 30:
+                    raise SystemExit("the server did not start")
+                time.sleep(0.005)
+        self.startup = time.monotonic() - started
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def wrk(url, script, duration, connections, env):
+    output = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", os.path.join(LUA, script), url],
+        capture_output=True, text=True, env=env, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+
+    def latency(percentile):
+        match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        value, unit = float(match.group(1)), match.group(2)
+        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return {"rps": rps, "requests": requests, "p50": latency(50), "p99": latency(99),
+            "errors": int(errors.group(1)) if errors else 0, "raw": output}
+
+
+def scenarios(token):
+    basic = base64.b64encode(f"{token['access_id']}:{token['token']}".encode()).decode()
+    return [
+        ("baseline: GET /healthz", "/healthz", "get.lua", {}),
+        ("Basic auth: GET /v1/auth", "/v1/auth", "get.lua", {"AUTH": f"Basic {basic}"}),
+        ("Bearer: GET /v1/auth", "/v1/auth", "get.lua", {"AUTH": f"Bearer {token['token']}"}),
+        ("with a permission check: GET /v1/auth?repository&action", "/v1/auth?repository=bench/app&action=push", "get.lua", {"AUTH": f"Basic {basic}"}),
+        ("introspection: POST /v1/introspect", "/v1/introspect", "post.lua",
+         {"AUTH": f"Basic {basic}", "BODY": f"token={token['token']}", "TYPE": "application/x-www-form-urlencoded"}),
+        ("registry token: GET /v2/token", "/v2/token?service=registry&scope=repository:bench/app:pull,push", "get.lua", {"AUTH": f"Basic {basic}"}),
+        ("OAuth2 client credentials: POST /v1/oauth/token", "/v1/oauth/token", "post.lua",
+         {"AUTH": f"Basic {basic}", "BODY": "grant_type=client_credentials", "TYPE": "application/x-www-form-urlencoded"}),
+    ]
+
+
+def run(label, database_args, tokens, args, work):
+    print(f"== {label}: seeding {tokens:,} tokens", file=sys.stderr, flush=True)
+    env = dict(os.environ)
+    secrets = os.path.join(work, f"secrets-{label}.jsonl")
+    seeded = time.monotonic()
+    subprocess.run([ROBOTS, "admin", "seed-benchmark", "--tokens", str(tokens), "--secrets-out", secrets, *database_args],
+                   check=True, stdout=subprocess.DEVNULL, env=env)
+    seed_seconds = time.monotonic() - seeded
+    token = json.loads(open(secrets).readline())
+    server = Server(database_args, env)
+    results = []
+    try:
+        session = json.loads(http("POST", server.base + "/v1/sessions",
+                                  json.dumps({"username": "bencher", "password": "benchmark-password"}).encode(),
+                                  {"Content-Type": "application/json"}))["token"]
+        plan = scenarios(token)
+        if args.creation:
+            plan.append(("token creation: POST …/tokens", "/v1/orgs/bench/robots/bot/tokens", "create.lua",
+                         {"AUTH": f"Bearer {session}"}))
+        for name, path, script, extra in plan:
+            print(f"   {name}", file=sys.stderr, flush=True)
+            wrk_env = dict(env, **extra)
+            connections = 16 if script == "create.lua" else args.connections
+            before = cpu_seconds(server.process.pid)
+            result = wrk(server.base + path, script, args.duration, connections, wrk_env)
+            used = cpu_seconds(server.process.pid) - before
+            result["cpu_us"] = used / max(result["requests"], 1) * 1e6
+            result["rss"] = peak_rss_mb(server.process.pid)
+            result["name"] = name
+            if result["errors"]:
+                print(result["raw"], file=sys.stderr)
+                raise SystemExit(f"{name}: {result['errors']} non-2xx answers")
+            results.append(result)
+    finally:
+        server.stop()
+    return {"label": label, "tokens": tokens, "startup": server.startup, "seed": seed_seconds, "results": results}
+
+
+def table(run_result):
+    base = run_result["results"][0]
+    lines = [
+        f"### {run_result['label']}: {run_result['tokens']:,} tokens stored",
+        "",
+        f"Start-up (process start to first answer): {run_result['startup'] * 1000:.0f} ms. "
+        f"Peak RSS: {max(r['rss'] for r in run_result['results']):.0f} MB.",
+        "",
+        "| scenario | req/s | × baseline | p50 ms | p99 ms | p99 × baseline | CPU µs/req |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in run_result["results"]:
+        lines.append(
+            f"| {r['name']} | {r['rps']:,.0f} | {r['rps'] / base['rps']:.2f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+            f"{r['p99'] / base['p99']:.2f} | {r['cpu_us']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="SQLite, 1,000 tokens, 5 s runs")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--large", type=int, default=1_000_000, help="tokens in the large population")
+    parser.add_argument("--no-creation", dest="creation", action="store_false")
+    parser.add_argument("--postgres-url", default=os.environ.get("ROBOTS_BENCH_POSTGRES_URL"),
+                        help="an empty database per run is created on this server (default: start one)")
+    parser.add_argument("--out", default=os.path.join(ROOT, "docs", "PERFORMANCE.md"))
+    args = parser.parse_args()
+    if args.quick:
+        args.duration = 5
+
+    work = tempfile.mkdtemp(prefix="robots-bench-")
+    runs = []
+    pg_dir = None
+    try:
+        populations = [1000] if args.quick else [1000, args.large]
+        for tokens in populations:
+            data = os.path.join(work, f"sqlite-{tokens}")
+            runs.append(run(f"SQLite", ["--data-dir", data], tokens, args, work))
+        if not args.quick:
+            admin_url = args.postgres_url
+            if not admin_url:
+                started = subprocess.run([os.path.join(ROOT, "scripts", "start-postgres")], capture_output=True, text=True, check=True).stdout
+                values = dict(line.replace("export ", "").split("=", 1) for line in started.split("\n") if line.startswith("export"))
+                admin_url, pg_dir = values["ROBOTS_TEST_POSTGRES_URL"], values["ROBOTS_TEST_POSTGRES_DIR"]
+            for tokens in populations:
+                name = f"robots_bench_{tokens}_{int(time.time())}"
+                subprocess.run(["psql", admin_url, "-q", "-c", f"CREATE DATABASE {name}"], check=True)
+                url = admin_url.rsplit("/", 1)[0] + "/" + name
+                runs.append(run("PostgreSQL", ["--database-url", url], tokens, args, work))
+    finally:
+        if pg_dir:
+            subprocess.run([os.path.join(ROOT, "scripts", "stop-postgres"), pg_dir])
+        shutil.rmtree(work, ignore_errors=True)
+
+    report = [
+        "# Performance",
+        "",
+        "Generated by `scripts/bench` (see `bench/run.py`): the release build of `robots serve` with a generated",
+        "population of tokens, driven by `wrk -t2 -c64` over loopback on the same machine (so client and server share",
+        "its cores). Every scenario is compared with a baseline route that does no work (`/healthz`) measured in the",
+        "same run: the ratios travel between machines, the absolute numbers do not.",
+        "",
+        f"Machine: {machine()}. Measured: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+        f"Runs of {args.duration} s each.",
+        "",
+    ]
+    for r in runs:
+        report.append(table(r))
+    with open(args.out, "w") as out:
+        out.write("\n".join(report))
+    print("\n".join(report))
+
+
+if __name__ == "__main__":
+    main()
