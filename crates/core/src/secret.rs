@@ -86,31 +86,18 @@ impl SecretToken {
 
     /// Checks shape and checksum; says nothing about whether the secret exists.
     pub fn parse(text: &str) -> Result<Self, SecretParseError> {
-        let kind = SecretKind::from_prefix(text).ok_or(SecretParseError::UnknownPrefix)?;
-        if text.len() != SECRET_LEN {
-            return Err(SecretParseError::WrongLength);
-        }
-        let (body, checksum) = text.split_at(SECRET_LEN - CHECKSUM_CHARS);
-        if !body[PREFIX_LEN..]
-            .bytes()
-            .chain(checksum.bytes())
-            .all(|b| b.is_ascii_alphanumeric())
-        {
-            return Err(SecretParseError::NotBase62);
-        }
-        let mut expected = String::with_capacity(CHECKSUM_CHARS);
-        push_base62(
-            &mut expected,
-            &crc32fast::hash(body.as_bytes()).to_be_bytes(),
-            CHECKSUM_CHARS,
-        );
-        if expected != checksum {
-            return Err(SecretParseError::BadChecksum);
-        }
+        let kind = validate(text)?;
         Ok(Self {
             kind,
             text: text.to_owned(),
         })
+    }
+
+    /// Checks a secret and returns its kind and hash, without keeping (or
+    /// allocating a copy of) the plaintext: the verification hot path.
+    pub fn hash_of(text: &str) -> Result<(SecretKind, SecretHash), SecretParseError> {
+        let kind = validate(text)?;
+        Ok((kind, SecretHash::of(text.as_bytes())))
     }
 
     /// Like [`parse`](Self::parse), but only accepts one kind.
@@ -142,6 +129,27 @@ impl fmt::Debug for SecretToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecretToken({}<redacted>)", self.kind.prefix())
     }
+}
+
+/// Checks prefix, length, alphabet and checksum of a secret's text.
+fn validate(text: &str) -> Result<SecretKind, SecretParseError> {
+    let kind = SecretKind::from_prefix(text).ok_or(SecretParseError::UnknownPrefix)?;
+    if text.len() != SECRET_LEN {
+        return Err(SecretParseError::WrongLength);
+    }
+    let (body, checksum) = text.split_at(SECRET_LEN - CHECKSUM_CHARS);
+    if !body[PREFIX_LEN..]
+        .bytes()
+        .chain(checksum.bytes())
+        .all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(SecretParseError::NotBase62);
+    }
+    let expected: [u8; CHECKSUM_CHARS] = base62_fixed(&crc32fast::hash(body.as_bytes()).to_be_bytes());
+    if expected != checksum.as_bytes() {
+        return Err(SecretParseError::BadChecksum);
+    }
+    Ok(kind)
 }
 
 /// SHA-256 of a secret: what the database stores and looks secrets up by.
@@ -191,6 +199,22 @@ impl fmt::Debug for SecretHash {
 fn push_base62(out: &mut String, bytes: &[u8], width: usize) {
     let mut number = bytes.to_vec();
     let mut digits = vec![b'0'; width];
+    base62_into(&mut number, &mut digits);
+    out.extend(digits.into_iter().map(char::from));
+}
+
+/// `bytes` (at most 8, a big-endian number) as exactly `N` base62 digits, on the stack.
+fn base62_fixed<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    let mut number = [0u8; 8];
+    number[8 - bytes.len()..].copy_from_slice(bytes);
+    let mut digits = [b'0'; N];
+    base62_into(&mut number, &mut digits);
+    digits
+}
+
+/// Writes `number` in base62 into `digits` (most significant first),
+/// consuming `number`.
+fn base62_into(number: &mut [u8], digits: &mut [u8]) {
     for slot in digits.iter_mut().rev() {
         // Long division of the whole number by 62; the remainder is the digit.
         let mut remainder = 0u32;
@@ -201,7 +225,6 @@ fn push_base62(out: &mut String, bytes: &[u8], width: usize) {
         }
         *slot = BASE62[remainder as usize];
     }
-    out.extend(digits.into_iter().map(char::from));
 }
 
 /// `N` bytes from the operating system's RNG, for nonces and cookies that
@@ -331,6 +354,22 @@ mod tests {
         assert_eq!(
             SecretToken::parse_kind(SecretKind::Session, text).err(),
             Some(SecretParseError::UnknownPrefix)
+        );
+    }
+
+    #[test]
+    fn hashing_without_keeping_agrees_with_parsing() {
+        let token = SecretToken::generate(SecretKind::Session);
+        assert_eq!(
+            SecretToken::hash_of(token.expose()),
+            Ok((SecretKind::Session, token.hash()))
+        );
+        let mut broken = token.expose().to_owned();
+        broken.pop();
+        broken.push(if token.expose().ends_with('a') { 'b' } else { 'a' });
+        assert_eq!(
+            SecretToken::hash_of(&broken).map(|(kind, _)| kind),
+            Err(SecretParseError::BadChecksum)
         );
     }
 

@@ -77,7 +77,7 @@ fn event(actor: &Actor<'_>, change: Change, at: time::OffsetDateTime) -> AuditEv
         target: change.target,
         detail: change.detail.to_string(),
         ip: client.and_then(|c| c.ip).map(|address| address.ip().to_string()),
-        user_agent: client.and_then(|c| c.user_agent.clone()),
+        user_agent: client.and_then(ClientInfo::user_agent),
         via: via.as_str().to_owned(),
     }
 }

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use robots_core::{SecretHash, SecretKind, SecretToken};
-use robots_store::{TokenOwner, User};
+use robots_store::User;
 use time::OffsetDateTime;
 
 use crate::error::ApiError;
@@ -56,11 +56,8 @@ impl Via {
 
     /// API requests from our command line say so in their User-Agent.
     pub fn of_api_request(client: &ClientInfo) -> Self {
-        if client
-            .user_agent
-            .as_deref()
-            .is_some_and(|agent| agent.starts_with("robots-cli/"))
-        {
+        let agent = client.user_agent_header.as_ref().map(|value| value.as_bytes());
+        if agent.is_some_and(|agent| agent.starts_with(b"robots-cli/")) {
             Self::Cli
         } else {
             Self::Api
@@ -71,8 +68,8 @@ impl Via {
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub enum Caller {
-    User(UserSession),
-    Robot(TokenOwner),
+    User(Box<UserSession>),
+    Robot(std::sync::Arc<crate::verify::VerifiedToken>),
 }
 
 /// Credentials as found in a request, before anything is looked up.
@@ -92,15 +89,19 @@ pub fn presented_credentials(headers: &HeaderMap) -> Result<Option<Presented>, R
     let (scheme, rest) = value.split_once(' ').ok_or(RobotAuthFailure::Malformed)?;
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("bearer") {
-        let token = SecretToken::parse(rest).map_err(|_| RobotAuthFailure::Malformed)?;
-        return Ok(Some(match token.kind() {
-            SecretKind::Session => Presented::Session(token),
-            SecretKind::RobotToken => Presented::Robot(RobotCredential { access_id: None, token }),
-        }));
+        if rest.starts_with(SecretKind::Session.prefix()) {
+            let token = SecretToken::parse_kind(SecretKind::Session, rest).map_err(|_| RobotAuthFailure::Malformed)?;
+            return Ok(Some(Presented::Session(token)));
+        }
+        return RobotCredential::from_token(rest).map(|credential| Some(Presented::Robot(credential)));
     }
     if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = STANDARD.decode(rest).map_err(|_| RobotAuthFailure::Malformed)?;
-        let decoded = String::from_utf8(decoded).map_err(|_| RobotAuthFailure::Malformed)?;
+        // An Access ID, a colon and a token fit in 128 bytes; decode on the stack.
+        let mut buffer = [0u8; 128];
+        let length = STANDARD
+            .decode_slice(rest, &mut buffer)
+            .map_err(|_| RobotAuthFailure::Malformed)?;
+        let decoded = std::str::from_utf8(&buffer[..length]).map_err(|_| RobotAuthFailure::Malformed)?;
         let (username, password) = decoded.split_once(':').ok_or(RobotAuthFailure::Malformed)?;
         return RobotCredential::from_basic(username, password).map(|c| Some(Presented::Robot(c)));
     }
@@ -118,10 +119,7 @@ pub fn client_info(parts: &Parts) -> ClientInfo {
 pub fn client_info_from(headers: &HeaderMap, peer: Option<SocketAddr>) -> ClientInfo {
     ClientInfo {
         ip: peer,
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .map(|agent| agent.chars().take(256).collect()),
+        user_agent_header: headers.get(header::USER_AGENT).cloned(),
     }
 }
 
@@ -159,7 +157,7 @@ impl AppState {
                 let client = client_info(parts);
                 let via = Via::of_api_request(&client);
                 match self.resolve_session(&token, client, via).await? {
-                    Some(session) => Ok(Some(Caller::User(session))),
+                    Some(session) => Ok(Some(Caller::User(Box::new(session)))),
                     None => {
                         tracing::info!("unknown or expired session");
                         Err(ApiError::unauthenticated())
@@ -200,7 +198,7 @@ impl FromRequestParts<AppState> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match Caller::from_request_parts(parts, state).await? {
-            Caller::User(session) => Ok(Self(session)),
+            Caller::User(session) => Ok(Self(*session)),
             Caller::Robot(_) => Err(ApiError::robot_forbidden()),
         }
     }
@@ -216,7 +214,7 @@ impl FromRequestParts<AppState> for OptionalUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match state.authenticate(parts).await? {
             None => Ok(Self(None)),
-            Some(Caller::User(session)) => Ok(Self(Some(session))),
+            Some(Caller::User(session)) => Ok(Self(Some(*session))),
             Some(Caller::Robot(_)) => Err(ApiError::robot_forbidden()),
         }
     }

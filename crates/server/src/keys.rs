@@ -172,6 +172,18 @@ impl KeyRing {
         Ok(ring)
     }
 
+    /// A ring of the given keys, without a store (benchmarks, tools).
+    pub fn from_records(records: &[SigningKeyRecord], max_token_ttl: Duration) -> Result<Self, KeyError> {
+        let loaded = records
+            .iter()
+            .map(LoadedKey::from_record)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            keys: RwLock::new(Arc::new(loaded)),
+            max_token_ttl,
+        })
+    }
+
     /// Re-reads the keys (another replica may have rotated them).
     pub async fn reload(&self, store: &Store) -> Result<(), KeyError> {
         let loaded = store

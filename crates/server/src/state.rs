@@ -156,5 +156,16 @@ impl AppState {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientInfo {
     pub ip: Option<SocketAddr>,
-    pub user_agent: Option<String>,
+    /// Kept as sent (a cheap, shared copy); made text only when recorded.
+    pub user_agent_header: Option<axum::http::HeaderValue>,
+}
+
+impl ClientInfo {
+    /// The user agent as text, at most 256 characters.
+    pub fn user_agent(&self) -> Option<String> {
+        self.user_agent_header
+            .as_ref()
+            .and_then(|value| value.to_str().ok())
+            .map(|agent| agent.chars().take(256).collect())
+    }
 }

@@ -18,8 +18,11 @@
 //! Every failure looks the same to the client (401); the reason is logged.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+use axum::http::{HeaderName, HeaderValue};
 
 use robots_core::access::AccessSnapshot;
 use robots_core::{SecretHash, SecretKind, SecretToken};
@@ -53,23 +56,84 @@ impl RobotAuthFailure {
     }
 }
 
-/// A robot credential as presented: the token, and with HTTP Basic the
-/// Access ID it claims to be.
+/// A robot credential as presented: the token's hash (the plaintext is not
+/// kept), and with HTTP Basic the Access ID it claims to be.
 #[derive(Debug)]
 pub struct RobotCredential {
     pub access_id: Option<Uuid>,
-    pub token: SecretToken,
+    pub hash: SecretHash,
 }
 
 impl RobotCredential {
     /// From HTTP Basic's username and password.
     pub fn from_basic(username: &str, password: &str) -> Result<Self, RobotAuthFailure> {
         let access_id = Uuid::try_parse(username).map_err(|_| RobotAuthFailure::Malformed)?;
-        let token =
-            SecretToken::parse_kind(SecretKind::RobotToken, password).map_err(|_| RobotAuthFailure::Malformed)?;
+        let credential = Self::from_token(password)?;
         Ok(Self {
             access_id: Some(access_id),
-            token,
+            ..credential
+        })
+    }
+
+    /// From the token alone (a Bearer token, an introspected token).
+    pub fn from_token(text: &str) -> Result<Self, RobotAuthFailure> {
+        match SecretToken::hash_of(text) {
+            Ok((SecretKind::RobotToken, hash)) => Ok(Self { access_id: None, hash }),
+            _ => Err(RobotAuthFailure::Malformed),
+        }
+    }
+}
+
+/// A verified robot token: its owner, and what the hot path keeps with it.
+#[derive(Debug)]
+pub struct VerifiedToken {
+    pub owner: TokenOwner,
+    /// When this token's last use was noted (Unix ms): at most one a minute
+    /// is recorded, decided without a lock.
+    last_noted: AtomicI64,
+    /// `X-Robot-*` answer headers, built once.
+    headers: OnceLock<[(HeaderName, HeaderValue); 4]>,
+}
+
+impl std::ops::Deref for VerifiedToken {
+    type Target = TokenOwner;
+    fn deref(&self) -> &TokenOwner {
+        &self.owner
+    }
+}
+
+impl VerifiedToken {
+    fn new(owner: TokenOwner) -> Self {
+        Self {
+            owner,
+            last_noted: AtomicI64::new(i64::MIN),
+            headers: OnceLock::new(),
+        }
+    }
+
+    /// Who the robot is, as `auth_request` answers: `X-Robot-Id`,
+    /// `X-Robot-Name`, `X-Robot-Org`, `X-Access-Id`.
+    pub fn identity_headers(&self) -> &[(HeaderName, HeaderValue); 4] {
+        self.headers.get_or_init(|| {
+            let value = |text: String| HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""));
+            [
+                (
+                    HeaderName::from_static("x-robot-id"),
+                    value(self.owner.robot_id.to_string()),
+                ),
+                (
+                    HeaderName::from_static("x-robot-name"),
+                    value(self.owner.robot_name.to_string()),
+                ),
+                (
+                    HeaderName::from_static("x-robot-org"),
+                    value(self.owner.org_name.to_string()),
+                ),
+                (
+                    HeaderName::from_static("x-access-id"),
+                    value(self.owner.access_id.to_string()),
+                ),
+            ]
         })
     }
 }
@@ -81,16 +145,11 @@ impl AppState {
         &self,
         credential: &RobotCredential,
         client: &ClientInfo,
-    ) -> Result<TokenOwner, ApiError> {
+    ) -> Result<Arc<VerifiedToken>, ApiError> {
         match self.check_robot(credential).await? {
-            Ok(owner) => {
-                self.usage().note(TokenUse {
-                    access_id: owner.access_id,
-                    at: self.now(),
-                    ip: client.ip.map(|address| address.ip().to_string()),
-                    user_agent: client.user_agent.clone(),
-                });
-                Ok(owner)
+            Ok(token) => {
+                self.note_use(&token, client);
+                Ok(token)
             }
             Err((reason, owner)) => {
                 tracing::info!(
@@ -123,50 +182,76 @@ impl AppState {
         }
     }
 
+    /// Notes a use, at most once a minute per token: the common case is one
+    /// atomic load.
+    fn note_use(&self, token: &VerifiedToken, client: &ClientInfo) {
+        let now = self.now();
+        let now_ms = robots_core::clock::to_millis(now);
+        let last = token.last_noted.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last) < USAGE_RESOLUTION.as_millis() as i64 {
+            return;
+        }
+        if token
+            .last_noted
+            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return; // Another request noted it just now.
+        }
+        self.usage().note(TokenUse {
+            access_id: token.owner.access_id,
+            at: now,
+            ip: client.ip.map(|address| address.ip().to_string()),
+            user_agent: client.user_agent(),
+        });
+    }
+
     /// The verdict without side effects; the outer `Result` is for store
     /// failures, the inner one for refusals (with the token's owner when the
     /// secret itself was right).
     async fn check_robot(
         &self,
         credential: &RobotCredential,
-    ) -> Result<Result<TokenOwner, (RobotAuthFailure, Option<TokenOwner>)>, ApiError> {
-        let hash = credential.token.hash();
-        let Some(owner) = self.token_owner(&hash).await? else {
+    ) -> Result<Result<Arc<VerifiedToken>, (RobotAuthFailure, Option<TokenOwner>)>, ApiError> {
+        let Some(token) = self.token_owner(&credential.hash).await? else {
             return Ok(Err((RobotAuthFailure::UnknownToken, None)));
         };
         // The lookup matched on the hash already; comparing again in
         // constant time keeps the check independent of how the index compares.
-        if owner.secret_hash != hash {
+        if token.secret_hash != credential.hash {
             return Ok(Err((RobotAuthFailure::UnknownToken, None)));
         }
-        if credential.access_id.is_some_and(|claimed| claimed != owner.access_id) {
-            return Ok(Err((RobotAuthFailure::AccessIdMismatch, Some(owner))));
+        if credential.access_id.is_some_and(|claimed| claimed != token.access_id) {
+            return Ok(Err((RobotAuthFailure::AccessIdMismatch, Some(token.owner.clone()))));
         }
-        if owner.expires_at.is_some_and(|expiry| expiry <= self.now()) {
-            return Ok(Err((RobotAuthFailure::Expired, Some(owner))));
+        if token.expires_at.is_some_and(|expiry| expiry <= self.now()) {
+            return Ok(Err((RobotAuthFailure::Expired, Some(token.owner.clone()))));
         }
-        if owner.robot_disabled {
-            return Ok(Err((RobotAuthFailure::RobotDisabled, Some(owner))));
+        if token.robot_disabled {
+            return Ok(Err((RobotAuthFailure::RobotDisabled, Some(token.owner.clone()))));
         }
-        Ok(Ok(owner))
+        Ok(Ok(token))
     }
 }
 
 impl AppState {
-    /// The owner of a token hash: from the cache while it is current, else
-    /// from the store (and then cached).
-    async fn token_owner(&self, hash: &SecretHash) -> Result<Option<TokenOwner>, ApiError> {
+    /// The verified owner of a token hash: from the cache while it is
+    /// current, else from the store (and then cached).
+    async fn token_owner(&self, hash: &SecretHash) -> Result<Option<Arc<VerifiedToken>>, ApiError> {
         let store = self.store();
         let generation = store.generation();
         let trusted = store.changes_are_followed();
-        if trusted && let Some(owner) = self.verify_cache().owner(hash, generation) {
-            return Ok(Some(owner));
+        if trusted && let Some(token) = self.verify_cache().owner(hash, generation) {
+            return Ok(Some(token));
         }
-        let owner = store.find_token_owner(hash).await?;
-        if trusted && let Some(owner) = &owner {
-            self.verify_cache().remember_owner(*hash, owner.clone(), generation);
+        let Some(owner) = store.find_token_owner(hash).await? else {
+            return Ok(None);
+        };
+        let token = Arc::new(VerifiedToken::new(owner));
+        if trusted {
+            self.verify_cache().remember_owner(*hash, token.clone(), generation);
         }
-        Ok(owner)
+        Ok(Some(token))
     }
 
     /// What a robot may do: its teams' grants, cached like token owners.
@@ -195,7 +280,7 @@ type Shard<K, V> = Mutex<HashMap<K, (u64, V)>>;
 /// by robot. Bounded; a full shard is emptied rather than grown.
 #[derive(Debug)]
 pub struct VerifyCache {
-    owners: Vec<Shard<[u8; 32], TokenOwner>>,
+    owners: Vec<Shard<[u8; 32], Arc<VerifiedToken>>>,
     access: Vec<Shard<Uuid, Arc<AccessSnapshot>>>,
     per_shard: usize,
 }
@@ -215,7 +300,7 @@ impl VerifyCache {
         }
     }
 
-    fn owner(&self, hash: &SecretHash, generation: u64) -> Option<TokenOwner> {
+    fn owner(&self, hash: &SecretHash, generation: u64) -> Option<Arc<VerifiedToken>> {
         let shard = self.owners[usize::from(hash.as_bytes()[0]) % SHARDS]
             .lock()
             .unwrap_or_else(|p| p.into_inner());
@@ -225,7 +310,7 @@ impl VerifyCache {
             .map(|(_, owner)| owner.clone())
     }
 
-    fn remember_owner(&self, hash: SecretHash, owner: TokenOwner, generation: u64) {
+    fn remember_owner(&self, hash: SecretHash, owner: Arc<VerifiedToken>, generation: u64) {
         let mut shard = self.owners[usize::from(hash.as_bytes()[0]) % SHARDS]
             .lock()
             .unwrap_or_else(|p| p.into_inner());

@@ -139,6 +139,6 @@ async fn whoami(caller: Caller) -> Json<WhoAmI> {
             user: session.user.into(),
             session_expires_at: session.expires_at,
         },
-        Caller::Robot(owner) => owner.into(),
+        Caller::Robot(token) => WhoAmI::from(&token.owner),
     })
 }

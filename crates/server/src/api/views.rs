@@ -83,14 +83,14 @@ pub enum WhoAmI {
     },
 }
 
-impl From<TokenOwner> for WhoAmI {
-    fn from(owner: TokenOwner) -> Self {
+impl From<&TokenOwner> for WhoAmI {
+    fn from(owner: &TokenOwner) -> Self {
         Self::Robot {
             id: owner.robot_id,
-            name: owner.robot_name.into(),
-            org: owner.org_name.into(),
+            name: owner.robot_name.to_string(),
+            org: owner.org_name.to_string(),
             access_id: owner.access_id,
-            token_name: owner.token_name.into(),
+            token_name: owner.token_name.to_string(),
             token_expires_at: owner.expires_at,
         }
     }

@@ -9,7 +9,7 @@
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use robots_core::access::{RepoAction, RepoPath, may};
@@ -80,15 +80,8 @@ async fn check(
     }
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
-    for (name, value) in [
-        ("x-robot-id", owner.robot_id.to_string()),
-        ("x-robot-name", owner.robot_name.to_string()),
-        ("x-robot-org", owner.org_name.to_string()),
-        ("x-access-id", owner.access_id.to_string()),
-    ] {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
+    for (name, value) in owner.identity_headers() {
+        headers.insert(name.clone(), value.clone());
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response

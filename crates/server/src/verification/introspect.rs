@@ -19,7 +19,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use robots_core::access::resolve;
-use robots_core::{SecretKind, SecretToken};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -78,11 +77,7 @@ async fn introspect(
         return ApiError::bad_request("invalid_request", "send token=… as application/x-www-form-urlencoded")
             .into_response();
     };
-    if let Ok(secret) = SecretToken::parse_kind(SecretKind::RobotToken, token.trim()) {
-        let credential = RobotCredential {
-            access_id: None,
-            token: secret,
-        };
+    if let Ok(credential) = RobotCredential::from_token(token.trim()) {
         let Ok(owner) = state.verify_robot(&credential, &client).await else {
             return inactive();
         };

@@ -19,7 +19,6 @@ mod registry;
 
 use axum::Router;
 use axum::http::HeaderMap;
-use robots_store::TokenOwner;
 
 use crate::auth::{Presented, presented_credentials};
 use crate::error::ApiError;
@@ -40,7 +39,7 @@ async fn robot_from_headers(
     state: &AppState,
     headers: &HeaderMap,
     client: &ClientInfo,
-) -> Result<TokenOwner, Option<ApiError>> {
+) -> Result<std::sync::Arc<crate::verify::VerifiedToken>, Option<ApiError>> {
     match presented_credentials(headers) {
         Ok(None) => Err(None),
         Ok(Some(Presented::Robot(credential))) => state.verify_robot(&credential, client).await.map_err(Some),

@@ -1,0 +1,82 @@
+//! Micro-benchmarks of the per-request primitives, so regressions show in
+//! review: `cargo bench -p robots-server --bench primitives`.
+//!
+//! A plain harness (no framework): each case runs for about half a second
+//! after a warm-up and reports nanoseconds per operation, with a no-op case
+//! as the floor measured in the same run.
+
+// A benchmark that cannot set up should stop loudly, like a test.
+#![allow(clippy::expect_used)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use robots_core::{SecretHash, SecretKind, SecretToken};
+use serde_json::json;
+
+fn measure(name: &str, mut operation: impl FnMut()) -> f64 {
+    for _ in 0..1_000 {
+        operation();
+    }
+    let mut iterations: u64 = 0;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(500) {
+        for _ in 0..100 {
+            operation();
+        }
+        iterations += 100;
+    }
+    let per_op = started.elapsed().as_nanos() as f64 / iterations as f64;
+    println!("{name:<48} {per_op:>10.1} ns/op");
+    per_op
+}
+
+fn main() {
+    let token = SecretToken::generate(SecretKind::RobotToken);
+    let text = token.expose().to_owned();
+    let hash = token.hash();
+    let other = SecretToken::generate(SecretKind::RobotToken).hash();
+    let basic = format!("{}:{text}", uuid::Uuid::new_v4());
+
+    measure("floor (black_box only)", || {
+        black_box(&text);
+    });
+    measure("token: shape + CRC32 check + SHA-256 (hash_of)", || {
+        black_box(SecretToken::hash_of(black_box(&text)).ok());
+    });
+    measure("token: SHA-256 alone", || {
+        black_box(SecretHash::of(black_box(text.as_bytes())));
+    });
+    measure("token: constant-time compare of two hashes", || {
+        black_box(black_box(&hash) == black_box(&other));
+    });
+    measure("Basic credentials: parse access id + token", || {
+        let (user, password) = black_box(&basic).split_once(':').unwrap_or_default();
+        black_box(robots_server::verify::RobotCredential::from_basic(user, password).ok());
+    });
+    measure("token generation (OS RNG, base62, CRC32)", || {
+        black_box(SecretToken::generate(SecretKind::RobotToken));
+    });
+
+    let now = time::OffsetDateTime::now_utc();
+    let record = robots_server::keys::generate(now, now).expect("a key");
+    let ring = robots_server::keys::KeyRing::from_records(&[record], Duration::from_secs(900)).expect("a ring");
+    let claims = json!({
+        "iss": "https://robots.example.com", "sub": "acme/ci", "aud": "registry", "exp": 1, "nbf": 0, "iat": 0,
+        "jti": "5f0c1e9a-3c1b-4f7e-9d61-2b7d7c1f0a42",
+        "access": [{"type": "repository", "name": "acme/apps/web", "actions": ["pull", "push"]}],
+    });
+    measure("JWT: ES256 sign with x5c header (registry)", || {
+        black_box(ring.with_signer(now, |key| key.sign_jwt(black_box(&claims), true)));
+    });
+    measure("JWT: ES256 sign (OAuth2 access token)", || {
+        black_box(ring.with_signer(now, |key| key.sign_jwt(black_box(&claims), false)));
+    });
+    let signed = ring
+        .with_signer(now, |key| key.sign_jwt(&claims, false))
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    measure("JWT: ES256 verify (introspection of an access token)", || {
+        black_box(ring.verify_jwt(black_box(&signed), now));
+    });
+}
