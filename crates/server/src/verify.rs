@@ -93,6 +93,9 @@ pub struct VerifiedToken {
     last_noted: AtomicI64,
     /// `X-Robot-*` answer headers, built once.
     headers: OnceLock<[(HeaderName, HeaderValue); 4]>,
+    /// The introspection answer about this token, built once (see
+    /// `verification::introspect`).
+    pub(crate) introspection: OnceLock<axum::body::Bytes>,
 }
 
 impl std::ops::Deref for VerifiedToken {
@@ -108,6 +111,7 @@ impl VerifiedToken {
             owner,
             last_noted: AtomicI64::new(i64::MIN),
             headers: OnceLock::new(),
+            introspection: OnceLock::new(),
         }
     }
 

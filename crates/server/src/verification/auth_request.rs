@@ -7,17 +7,22 @@
 //! 403 when the robot lacks that permission. Any other status would be an
 //! error to nginx, so a store failure is a 500 and nothing else.
 
+use std::net::SocketAddr;
+
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use robots_core::Name;
 use robots_core::access::{RepoAction, RepoPath, may};
 use serde::Deserialize;
 
 use super::robot_from_headers;
+use crate::auth::client_info_from;
 use crate::error::ApiError;
-use crate::state::{AppState, ClientInfo};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/auth", get(check))
@@ -29,35 +34,47 @@ struct CheckQuery {
     action: Option<String>,
 }
 
-async fn check(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<CheckQuery>,
-    client: ClientInfo,
-) -> Response {
-    let wanted = match (&query.repository, &query.action) {
-        (None, None) => None,
+/// The permission a location asks about, if any.
+type Wanted = Option<(Name, RepoPath, RepoAction)>;
+
+fn wanted_permission(query: Option<&str>) -> Result<Wanted, ApiError> {
+    let Some(query) = query else {
+        return Ok(None);
+    };
+    let query: CheckQuery = serde_urlencoded::from_str(query)
+        .map_err(|error| ApiError::bad_request("invalid_query", format!("could not read the query: {error}")))?;
+    match (&query.repository, &query.action) {
+        (None, None) => Ok(None),
         (Some(repository), action) => {
             let action = action.as_deref().unwrap_or("pull");
-            let Some(action) = RepoAction::parse(action) else {
-                return ApiError::bad_request("invalid_query", "action must be pull, push or delete")
-                    .with_field("action")
-                    .into_response();
-            };
-            let Some((org, path)) = RepoPath::split_full_name(repository) else {
-                return ApiError::bad_request("invalid_query", "repository must be org/path, e.g. acme/apps/web")
+            let action = RepoAction::parse(action).ok_or_else(|| {
+                ApiError::bad_request("invalid_query", "action must be pull, push or delete").with_field("action")
+            })?;
+            let (org, path) = RepoPath::split_full_name(repository).ok_or_else(|| {
+                ApiError::bad_request("invalid_query", "repository must be org/path, e.g. acme/apps/web")
                     .with_field("repository")
-                    .into_response();
-            };
-            Some((org, path, action))
+            })?;
+            Ok(Some((org, path, action)))
         }
         (None, Some(_)) => {
-            return ApiError::bad_request("invalid_query", "action needs a repository")
-                .with_field("repository")
-                .into_response();
+            Err(ApiError::bad_request("invalid_query", "action needs a repository").with_field("repository"))
         }
+    }
+}
+
+// Every protected request behind nginx passes through here, so the handler
+// borrows from the request rather than extracting (cloning) its headers.
+async fn check(State(state): State<AppState>, request: Request) -> Response {
+    let wanted = match wanted_permission(request.uri().query()) {
+        Ok(wanted) => wanted,
+        Err(error) => return error.into_response(),
     };
-    let owner = match robot_from_headers(&state, &headers, &client).await {
+    let headers = request.headers();
+    let client = client_info_from(
+        headers,
+        request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0),
+    );
+    let owner = match robot_from_headers(&state, headers, &client).await {
         Ok(owner) => owner,
         Err(_) => return ApiError::unauthenticated().into_response(),
     };
@@ -78,8 +95,9 @@ async fn check(
             .into_response();
         }
     }
-    let mut response = StatusCode::OK.into_response();
+    let mut response = Response::new(Body::empty());
     let headers = response.headers_mut();
+    headers.reserve(8);
     for (name, value) in owner.identity_headers() {
         headers.insert(name.clone(), value.clone());
     }

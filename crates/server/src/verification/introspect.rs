@@ -12,22 +12,24 @@
 //! at `/v1/oauth/token`.
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
 
-use axum::extract::{Form, State};
-use axum::http::HeaderMap;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use robots_core::access::resolve;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::epoch_seconds;
-use crate::auth::{Presented, presented_credentials};
+use super::{epoch_seconds, read_form};
+use crate::auth::{Presented, client_info_from, presented_credentials};
 use crate::error::ApiError;
 use crate::state::{AppState, ClientInfo};
-use crate::verify::RobotCredential;
+use crate::verify::{RobotCredential, VerifiedToken};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/introspect", post(introspect))
@@ -40,16 +42,58 @@ struct IntrospectForm {
     token_type_hint: Option<String>,
 }
 
+/// The answer about a robot token (RFC 7662 §2.2 members, plus who the
+/// robot is).
+#[derive(Serialize)]
+struct RobotTokenAnswer<'a> {
+    active: bool,
+    token_type: &'static str,
+    client_id: Uuid,
+    username: String,
+    sub: Uuid,
+    org: &'a str,
+    robot: &'a str,
+    scope: String,
+    iat: i64,
+    iss: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+}
+
 fn inactive() -> Response {
     Json(json!({"active": false})).into_response()
 }
 
+fn json_body(body: Bytes) -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response()
+}
+
 /// The organizations whose tokens the caller may introspect.
-async fn caller_orgs(state: &AppState, headers: &HeaderMap, client: &ClientInfo) -> Result<HashSet<Uuid>, ApiError> {
+enum CallerOrgs {
+    /// A robot: its own organization.
+    One(Uuid),
+    /// A user: every organization they belong to.
+    Many(HashSet<Uuid>),
+}
+
+impl CallerOrgs {
+    fn contains(&self, org: Uuid) -> bool {
+        match self {
+            Self::One(own) => *own == org,
+            Self::Many(orgs) => orgs.contains(&org),
+        }
+    }
+}
+
+async fn caller_orgs(state: &AppState, headers: &HeaderMap, client: &ClientInfo) -> Result<CallerOrgs, ApiError> {
     match presented_credentials(headers) {
         Ok(Some(Presented::Robot(credential))) => {
             let owner = state.verify_robot(&credential, client).await?;
-            Ok(HashSet::from([owner.org_id]))
+            Ok(CallerOrgs::One(owner.org_id))
         }
         Ok(Some(Presented::Session(token))) => {
             let session = state
@@ -57,23 +101,63 @@ async fn caller_orgs(state: &AppState, headers: &HeaderMap, client: &ClientInfo)
                 .await?
                 .ok_or_else(ApiError::unauthenticated)?;
             let orgs = state.store().list_orgs_of_user(session.user.id, None, 1000).await?;
-            Ok(orgs.items.into_iter().map(|membership| membership.org.id).collect())
+            Ok(CallerOrgs::Many(
+                orgs.items.into_iter().map(|membership| membership.org.id).collect(),
+            ))
         }
         Ok(None) | Err(_) => Err(ApiError::unauthenticated()),
     }
 }
 
-async fn introspect(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    client: ClientInfo,
-    form: Result<Form<IntrospectForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let orgs = match caller_orgs(&state, &headers, &client).await {
+/// The answer about a live robot token, built once per verified token
+/// (it changes only when the token, its robot or their grants do, and any
+/// such change replaces the cached [`VerifiedToken`]).
+async fn robot_token_answer(state: &AppState, owner: &VerifiedToken) -> Result<Bytes, ApiError> {
+    if let Some(answer) = owner.introspection.get() {
+        return Ok(answer.clone());
+    }
+    let snapshot = state.robot_access(owner.robot_id).await?;
+    let scope = resolve(&snapshot)
+        .iter()
+        .map(|effective| {
+            let actions: Vec<&str> = effective.permission.actions().iter().map(|a| a.as_str()).collect();
+            format!(
+                "repository:{}/{}:{}",
+                owner.org_name,
+                effective.repository,
+                actions.join(",")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let answer = RobotTokenAnswer {
+        active: true,
+        token_type: "robot_token",
+        client_id: owner.access_id,
+        username: format!("{}/{}", owner.org_name, owner.robot_name),
+        sub: owner.robot_id,
+        org: owner.org_name.as_str(),
+        robot: owner.robot_name.as_str(),
+        scope,
+        iat: epoch_seconds(owner.created_at),
+        iss: &state.config().issuer,
+        exp: owner.expires_at.map(epoch_seconds),
+    };
+    let answer = Bytes::from(serde_json::to_vec(&answer).map_err(|error| ApiError::internal(error.to_string()))?);
+    Ok(owner.introspection.get_or_init(|| answer).clone())
+}
+
+async fn introspect(State(state): State<AppState>, request: Request) -> Response {
+    let (request, form) = read_form::<IntrospectForm>(request, state.config().max_body_bytes).await;
+    let client = client_info_from(
+        &request.headers,
+        request.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0),
+    );
+    let orgs = match caller_orgs(&state, &request.headers, &client).await {
         Ok(orgs) => orgs,
         Err(error) => return error.into_response(),
     };
-    let Ok(Form(IntrospectForm { token: Some(token), .. })) = form else {
+    let Ok(IntrospectForm { token: Some(token), .. }) = form else {
         return ApiError::bad_request("invalid_request", "send token=… as application/x-www-form-urlencoded")
             .into_response();
     };
@@ -81,48 +165,20 @@ async fn introspect(
         let Ok(owner) = state.verify_robot(&credential, &client).await else {
             return inactive();
         };
-        if !orgs.contains(&owner.org_id) {
+        if !orgs.contains(owner.org_id) {
             return inactive();
         }
-        let scope = match state.robot_access(owner.robot_id).await {
-            Ok(snapshot) => resolve(&snapshot)
-                .iter()
-                .map(|effective| {
-                    let actions: Vec<&str> = effective.permission.actions().iter().map(|a| a.as_str()).collect();
-                    format!(
-                        "repository:{}/{}:{}",
-                        owner.org_name,
-                        effective.repository,
-                        actions.join(",")
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" "),
-            Err(error) => return error.into_response(),
+        return match robot_token_answer(&state, &owner).await {
+            Ok(answer) => json_body(answer),
+            Err(error) => error.into_response(),
         };
-        let mut answer = json!({
-            "active": true,
-            "token_type": "robot_token",
-            "client_id": owner.access_id,
-            "username": format!("{}/{}", owner.org_name, owner.robot_name),
-            "sub": owner.robot_id,
-            "org": owner.org_name,
-            "robot": owner.robot_name,
-            "scope": scope,
-            "iat": epoch_seconds(owner.created_at),
-            "iss": state.config().issuer,
-        });
-        if let Some(expires_at) = owner.expires_at {
-            answer["exp"] = json!(epoch_seconds(expires_at));
-        }
-        return Json(answer).into_response();
     }
     let now = state.now();
     if let Some(claims) = state.keys().verify_jwt(token.trim(), now) {
         let live = claims["exp"].as_i64().is_some_and(|exp| exp > epoch_seconds(now));
         let our_access_token = claims["token_use"] == "access" && claims["iss"] == state.config().issuer.as_str();
         let org_id = claims["org_id"].as_str().and_then(|id| Uuid::try_parse(id).ok());
-        if live && our_access_token && org_id.is_some_and(|id| orgs.contains(&id)) {
+        if live && our_access_token && org_id.is_some_and(|id| orgs.contains(id)) {
             let mut answer: Value = json!({"active": true, "token_type": "access_token"});
             for key in [
                 "sub",

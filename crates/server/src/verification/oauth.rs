@@ -3,18 +3,22 @@
 //! that downstream services verify offline against `/.well-known/jwks.json`.
 //! Errors use OAuth's own shape (`{"error": "invalid_client"}`, §5.2).
 
-use axum::extract::{Form, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use robots_core::access::{RegistryScope, resolve};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
-use super::epoch_seconds;
-use crate::auth::{Presented, presented_credentials};
-use crate::state::{AppState, ClientInfo};
+use super::{epoch_seconds, read_form};
+use crate::auth::{Presented, client_info_from, presented_credentials};
+use crate::keys::new_jwt_id;
+use crate::state::AppState;
 use crate::verify::RobotCredential;
 
 pub fn router() -> Router<AppState> {
@@ -45,18 +49,45 @@ struct TokenForm {
     audience: Option<String>,
 }
 
-async fn token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    client: ClientInfo,
-    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let Ok(Form(form)) = form else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "send the request as application/x-www-form-urlencoded",
-        );
+/// The claims of an access token (RFC 9068's profile, plus who the robot is
+/// and what it may do).
+#[derive(Serialize)]
+struct AccessClaims<'a> {
+    iss: &'a str,
+    sub: Uuid,
+    aud: &'a str,
+    exp: i64,
+    nbf: i64,
+    iat: i64,
+    jti: Uuid,
+    token_use: &'static str,
+    client_id: Uuid,
+    org: &'a str,
+    org_id: Uuid,
+    robot: &'a str,
+    scope: &'a str,
+    permissions: Vec<PermissionClaim<'a>>,
+}
+
+#[derive(Serialize)]
+struct PermissionClaim<'a> {
+    repository: &'a str,
+    actions: &'a [&'static str],
+}
+
+#[derive(Serialize)]
+struct TokenAnswer<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+    scope: &'a str,
+}
+
+async fn token(State(state): State<AppState>, request: Request) -> Response {
+    let (request, form) = read_form::<TokenForm>(request, state.config().max_body_bytes).await;
+    let form = match form {
+        Ok(form) => form,
+        Err(message) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &message),
     };
     if form.grant_type.as_deref() != Some("client_credentials") {
         return oauth_error(
@@ -65,7 +96,15 @@ async fn token(
             "grant_type must be client_credentials",
         );
     }
-    let credential = match (presented_credentials(&headers), &form.client_id, &form.client_secret) {
+    let client = client_info_from(
+        &request.headers,
+        request.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0),
+    );
+    let credential = match (
+        presented_credentials(&request.headers),
+        &form.client_id,
+        &form.client_secret,
+    ) {
         (Ok(Some(Presented::Robot(credential))), None, None) if credential.access_id.is_some() => Ok(credential),
         (Ok(None), Some(id), Some(secret)) => RobotCredential::from_basic(id, secret).map_err(|_| ()),
         (Ok(Some(_)), Some(_), _) | (Ok(Some(_)), _, Some(_)) => {
@@ -161,22 +200,25 @@ async fn token(
         .join(" ");
     let now = state.now();
     let ttl = config.access_token_ttl;
-    let claims = json!({
-        "iss": config.issuer,
-        "sub": owner.robot_id,
-        "aud": audience,
-        "exp": epoch_seconds(now + ttl),
-        "nbf": epoch_seconds(now),
-        "iat": epoch_seconds(now),
-        "jti": uuid::Uuid::new_v4(),
-        "token_use": "access",
-        "client_id": owner.access_id,
-        "org": owner.org_name,
-        "org_id": owner.org_id,
-        "robot": owner.robot_name,
-        "scope": scope,
-        "permissions": permissions.iter().map(|(repository, actions)| json!({"repository": repository, "actions": actions})).collect::<Vec<Value>>(),
-    });
+    let claims = AccessClaims {
+        iss: &config.issuer,
+        sub: owner.robot_id,
+        aud: &audience,
+        exp: epoch_seconds(now + ttl),
+        nbf: epoch_seconds(now),
+        iat: epoch_seconds(now),
+        jti: new_jwt_id(),
+        token_use: "access",
+        client_id: owner.access_id,
+        org: owner.org_name.as_str(),
+        org_id: owner.org_id,
+        robot: owner.robot_name.as_str(),
+        scope: &scope,
+        permissions: permissions
+            .iter()
+            .map(|(repository, actions)| PermissionClaim { repository, actions })
+            .collect(),
+    };
     let Some(Ok(jwt)) = state.keys().with_signer(now, |key| key.sign_jwt(&claims, false)) else {
         return oauth_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -185,12 +227,12 @@ async fn token(
         );
     };
     tracing::info!(robot = %owner.robot_name, org = %owner.org_name, access_id = %owner.access_id, "access token issued");
-    let mut response = Json(json!({
-        "access_token": jwt,
-        "token_type": "Bearer",
-        "expires_in": ttl.as_secs(),
-        "scope": scope,
-    }))
+    let mut response = Json(TokenAnswer {
+        access_token: &jwt,
+        token_type: "Bearer",
+        expires_in: ttl.as_secs(),
+        scope: &scope,
+    })
     .into_response();
     response
         .headers_mut()

@@ -7,28 +7,58 @@
 //! and what the robot may do. A partial or empty grant is not an error: the
 //! registry itself answers `insufficient_scope`.
 
+use std::net::SocketAddr;
+
 use axum::Json;
 use axum::Router;
-use axum::extract::{Query, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use robots_core::access::RegistryScope;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
 
 use super::{epoch_seconds, robot_from_headers};
+use crate::auth::client_info_from;
 use crate::error::ApiError;
-use crate::state::{AppState, ClientInfo};
+use crate::keys::new_jwt_id;
+use crate::state::AppState;
 
 pub fn router(path: &str) -> Router<AppState> {
     Router::new().route(path, get(token))
 }
 
-#[derive(Deserialize)]
-struct TokenQuery {
-    service: Option<String>,
+/// The claims of a registry token, as the registry's token auth reads them.
+#[derive(Serialize)]
+struct RegistryClaims<'a> {
+    iss: &'a str,
+    sub: String,
+    aud: &'a str,
+    exp: i64,
+    nbf: i64,
+    iat: i64,
+    jti: Uuid,
+    access: Vec<GrantedAccess<'a>>,
+}
+
+#[derive(Serialize)]
+struct GrantedAccess<'a> {
+    #[serde(rename = "type")]
+    resource_type: &'a str,
+    name: &'a str,
+    actions: Vec<&'static str>,
+}
+
+/// `token` for current clients, `access_token` for OAuth-minded ones.
+#[derive(Serialize)]
+struct TokenAnswer<'a> {
+    token: &'a str,
+    access_token: &'a str,
+    expires_in: u64,
+    issued_at: String,
 }
 
 /// A 401 in the shape registry clients expect, with a Basic challenge so
@@ -46,87 +76,98 @@ fn unauthorized(state: &AppState) -> Response {
     response
 }
 
-async fn token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<TokenQuery>,
-    RawQuery(raw): RawQuery,
-    client: ClientInfo,
-) -> Response {
-    let owner = match robot_from_headers(&state, &headers, &client).await {
+async fn token(State(state): State<AppState>, request: Request) -> Response {
+    let (request, _) = request.into_parts();
+    let client = client_info_from(
+        &request.headers,
+        request.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0),
+    );
+    let owner = match robot_from_headers(&state, &request.headers, &client).await {
         Ok(owner) => owner,
         Err(_) => return unauthorized(&state),
     };
+    // `scope` repeats (serde's query parsing would keep one), so read the
+    // pairs as they come.
+    let pairs = || {
+        request
+            .uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+    };
     let config = state.config();
-    let service = match query.service {
-        Some(service) if config.registry_services.contains(&service) => service,
+    let service = match pairs()
+        .find(|(key, _)| *key == "service")
+        .map(|(_, value)| percent_decode(value))
+    {
+        None => config.registry_services.first().cloned().unwrap_or_default(),
+        Some(Some(service)) if config.registry_services.contains(&service) => service,
         Some(service) => {
             return ApiError::bad_request(
                 "unknown_service",
-                format!("this server issues no tokens for the service {service:?}"),
+                format!(
+                    "this server issues no tokens for the service {:?}",
+                    service.unwrap_or_default()
+                ),
             )
             .into_response();
         }
-        None => config.registry_services.first().cloned().unwrap_or_default(),
     };
-    // `scope` repeats; serde's Query keeps only one, so read them all.
-    let scopes: Vec<RegistryScope> = raw
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
+    let scopes: Vec<RegistryScope> = pairs()
         .filter(|(key, _)| *key == "scope")
         .filter_map(|(_, value)| percent_decode(value))
-        .flat_map(|value| value.split(' ').map(str::to_owned).collect::<Vec<_>>())
-        .filter_map(|scope| RegistryScope::parse(&scope))
+        .flat_map(|value| value.split(' ').filter_map(RegistryScope::parse).collect::<Vec<_>>())
         .collect();
-    let access: Vec<Value> = if scopes.is_empty() {
-        Vec::new()
+    let snapshot = if scopes.is_empty() {
+        None
     } else {
-        let snapshot = match state.robot_access(owner.robot_id).await {
-            Ok(snapshot) => snapshot,
+        match state.robot_access(owner.robot_id).await {
+            Ok(snapshot) => Some(snapshot),
             Err(error) => return error.into_response(),
-        };
-        scopes
+        }
+    };
+    let access: Vec<GrantedAccess> = match &snapshot {
+        None => Vec::new(),
+        Some(snapshot) => scopes
             .iter()
             .filter_map(|scope| {
-                let granted = scope.grant(&snapshot, &owner.org_name, owner.org_id);
-                (!granted.is_empty()).then(|| {
-                    json!({
-                        "type": scope.resource_type,
-                        "name": scope.name,
-                        "actions": granted.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
-                    })
+                let granted = scope.grant(snapshot, &owner.org_name, owner.org_id);
+                (!granted.is_empty()).then(|| GrantedAccess {
+                    resource_type: &scope.resource_type,
+                    name: &scope.name,
+                    actions: granted.iter().map(|a| a.as_str()).collect(),
                 })
             })
-            .collect()
+            .collect(),
     };
+    let granted = access.len();
     let now = state.now();
     let ttl = config.registry_token_ttl;
-    let claims = json!({
-        "iss": config.issuer,
-        "sub": format!("{}/{}", owner.org_name, owner.robot_name),
-        "aud": service,
-        "exp": epoch_seconds(now + ttl),
-        "nbf": epoch_seconds(now),
-        "iat": epoch_seconds(now),
-        "jti": uuid::Uuid::new_v4().to_string(),
-        "access": access,
-    });
+    let claims = RegistryClaims {
+        iss: &config.issuer,
+        sub: format!("{}/{}", owner.org_name, owner.robot_name),
+        aud: &service,
+        exp: epoch_seconds(now + ttl),
+        nbf: epoch_seconds(now),
+        iat: epoch_seconds(now),
+        jti: new_jwt_id(),
+        access,
+    };
     let signed = state.keys().with_signer(now, |key| key.sign_jwt(&claims, true));
     let Some(Ok(jwt)) = signed else {
         return ApiError::internal("no signing key is active").into_response();
     };
     tracing::info!(
         robot = %owner.robot_name, org = %owner.org_name, access_id = %owner.access_id, service = %service,
-        granted = access.len(), requested = scopes.len(), "registry token issued"
+        granted, requested = scopes.len(), "registry token issued"
     );
-    Json(json!({
-        "token": jwt,
-        "access_token": jwt,
-        "expires_in": ttl.as_secs(),
-        "issued_at": now.format(&Rfc3339).unwrap_or_default(),
-    }))
+    Json(TokenAnswer {
+        token: &jwt,
+        access_token: &jwt,
+        expires_in: ttl.as_secs(),
+        issued_at: now.format(&Rfc3339).unwrap_or_default(),
+    })
     .into_response()
 }
 

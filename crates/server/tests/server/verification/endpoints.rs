@@ -217,6 +217,21 @@ async fn introspection_tells_only_the_callers_own_organization(app: TestApp) {
         "a member of the organization"
     );
 
+    // The answer follows the robot's grants from the next request on.
+    let regranted = app
+        .request(
+            "PUT",
+            "/v1/orgs/acme/teams/writers/grants/apps/web",
+            &alice,
+            Some(json!({"permission": "admin"})),
+        )
+        .await;
+    assert!(regranted.status < 300, "{}", regranted.text);
+    assert_eq!(
+        introspect(&app, &reader.basic(), &writer.token).await.1["scope"],
+        "repository:acme/apps/web:pull,push,delete"
+    );
+
     // Another organization's caller learns nothing.
     let root = app.login("root").await;
     let bob = app.user(&root, "bob").await;
