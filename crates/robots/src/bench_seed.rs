@@ -1,5 +1,9 @@
 //! `robots admin seed-benchmark`: fills a database with a population of
 //! tokens for `scripts/bench`. Hidden: it exists for measurements only.
+//!
+//! Tokens are spread over robots of [`TOKENS_PER_ROBOT`] each, as a real
+//! population would be; the first robot, `bench/bot`, holds the tokens
+//! written to `--secrets-out` and may write `bench/app`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -28,6 +32,9 @@ pub struct SeedArgs {
     #[command(flatten)]
     database: DatabaseArgs,
 }
+
+/// How many tokens each seeded robot holds.
+const TOKENS_PER_ROBOT: usize = 1_000;
 
 pub async fn seed(args: SeedArgs) -> Result<(), BoxError> {
     let (store, _) = args.database.open().await?;
@@ -64,20 +71,28 @@ pub async fn seed(args: SeedArgs) -> Result<(), BoxError> {
     store.set_grant(&team, &repository, Permission::Write, now).await?;
 
     let mut kept = Vec::new();
-    let mut batch = Vec::with_capacity(10_000);
+    let mut robot_id = robot.id;
+    let mut batch = Vec::with_capacity(TOKENS_PER_ROBOT);
     for index in 0..args.tokens {
+        if index > 0 && index % TOKENS_PER_ROBOT == 0 {
+            store.bulk_create_tokens(robot_id, user.id, &batch, now).await?;
+            batch.clear();
+            let next = NewRobot {
+                org_id: org.id,
+                name: &name(&format!("bot-{}", index / TOKENS_PER_ROBOT + 1))?,
+                description: "benchmark",
+                created_by: user.id,
+            };
+            robot_id = store.create_robot(&next, now).await?.id;
+        }
         let secret = SecretToken::generate(SecretKind::RobotToken);
         let access_id = Uuid::new_v4();
         if kept.len() < args.keep {
             kept.push(serde_json::json!({"access_id": access_id, "token": secret.expose()}));
         }
         batch.push((access_id, name(&format!("t{index}"))?, secret.hash()));
-        if batch.len() == 10_000 {
-            store.bulk_create_tokens(robot.id, user.id, &batch, now).await?;
-            batch.clear();
-        }
     }
-    store.bulk_create_tokens(robot.id, user.id, &batch, now).await?;
+    store.bulk_create_tokens(robot_id, user.id, &batch, now).await?;
     let mut out = std::fs::OpenOptions::new();
     out.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -87,6 +102,10 @@ pub async fn seed(args: SeedArgs) -> Result<(), BoxError> {
         writeln!(file, "{line}")?;
     }
     store.close().await;
-    println!("seeded {} tokens for robot bench/bot", args.tokens);
+    println!(
+        "seeded {} tokens over {} robots of organization bench",
+        args.tokens,
+        args.tokens.div_ceil(TOKENS_PER_ROBOT).max(1)
+    );
     Ok(())
 }

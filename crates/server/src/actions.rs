@@ -4,14 +4,27 @@
 //! what follows, the same whichever door the request came through.
 
 use robots_core::access::{Permission, RepoPath};
-use robots_core::{Name, Role};
-use robots_store::{Member, MemberKind, NewRobot, Org, Repository, Robot, StoreError, Team, TeamGrant};
+use robots_core::{Name, Role, SecretKind, SecretToken};
+use robots_store::{
+    Member, MemberKind, NewRobot, NewToken, Org, Repository, Robot, RobotRef, StoreError, Team, TeamGrant, Trail,
+};
 use serde_json::json;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::audit::{Actor, Change};
 use crate::auth::UserSession;
 use crate::state::AppState;
+
+/// A token just created, with its secret: to show its creator, this once.
+#[derive(Debug)]
+pub struct CreatedToken {
+    pub access_id: Uuid,
+    pub name: Name,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub secret: SecretToken,
+}
 
 impl AppState {
     async fn audit_change(
@@ -349,6 +362,59 @@ impl AppState {
         )
         .await;
         Ok(())
+    }
+
+    /// Creates a token. The token, its audit event and its webhook
+    /// deliveries are written in one transaction.
+    pub async fn create_token_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        robot: &RobotRef,
+        name: &Name,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Result<CreatedToken, StoreError> {
+        let now = self.now();
+        let secret = SecretToken::generate(SecretKind::RobotToken);
+        let access_id = Uuid::new_v4();
+        let detail = json!({
+            "robot": robot.name, "name": name, "access_id": access_id,
+            "expires_at": expires_at.map(crate::api::tokens::rfc3339),
+        });
+        let audit = crate::audit::event(
+            &Actor::User(caller),
+            Change::new(Some(org.id), "token.created", format!("token {access_id}")).detail(detail.clone()),
+            now,
+        );
+        let payload = crate::webhooks::payload(org, "token.created", detail, now);
+        self.store()
+            .create_token(
+                &NewToken {
+                    access_id,
+                    robot_id: robot.id,
+                    name,
+                    secret_hash: &secret.hash(),
+                    created_by: caller.user.id,
+                    expires_at,
+                },
+                now,
+                &Trail {
+                    audit: &audit,
+                    webhook: Some(("token.created", &payload)),
+                },
+            )
+            .await?;
+        tracing::info!(
+            org = %org.name, robot = %robot.name, token = %name, %access_id,
+            by = %caller.user.name, via = caller.via.as_str(), "robot token created"
+        );
+        Ok(CreatedToken {
+            access_id,
+            name: name.clone(),
+            created_at: now,
+            expires_at,
+            secret,
+        })
     }
 
     /// Rotates a token: a successor (returned with its secret, to show once)

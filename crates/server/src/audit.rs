@@ -55,7 +55,7 @@ impl Change {
     }
 }
 
-fn event(actor: &Actor<'_>, change: Change, at: time::OffsetDateTime) -> AuditEvent {
+pub(crate) fn event(actor: &Actor<'_>, change: Change, at: time::OffsetDateTime) -> AuditEvent {
     let (kind, name, client, via) = match actor {
         Actor::User(session) => (
             "user",

@@ -42,22 +42,24 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     format!("t={timestamp},v1={hex}")
 }
 
+/// The JSON body webhooks receive for `event`.
+pub(crate) fn payload(org: &Org, event: &str, data: Value, now: OffsetDateTime) -> String {
+    json!({
+        "event": event,
+        "org": org.name,
+        "at": now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "data": data,
+    })
+    .to_string()
+}
+
 impl AppState {
     /// Queues `event` for the organization's webhooks. Never fails the
     /// request that caused it: a queueing error is logged.
     pub async fn notify(&self, org: &Org, event: &str, data: Value) {
         let now = self.now();
-        let payload = json!({
-            "event": event,
-            "org": org.name,
-            "at": now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-            "data": data,
-        });
-        if let Err(error) = self
-            .store()
-            .enqueue_webhook_event(org.id, event, &payload.to_string(), now)
-            .await
-        {
+        let payload = payload(org, event, data, now);
+        if let Err(error) = self.store().enqueue_webhook_event(org.id, event, &payload, now).await {
             tracing::error!(%error, event, org = %org.name, "could not queue a webhook event");
         }
     }

@@ -7,6 +7,71 @@ use uuid::Uuid;
 use crate::records::{optional_time, time};
 use crate::{Page, Store, StoreError, in_write_tx, on_pool, page};
 
+/// What a change leaves behind besides itself: its audit event and, for
+/// each of the organization's webhooks that wants the event, a delivery.
+/// Written in the change's own transaction, so a change is never recorded
+/// without having happened, nor happens without being recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct Trail<'a> {
+    pub audit: &'a AuditEvent,
+    /// The webhook event name and its JSON payload.
+    pub webhook: Option<(&'a str, &'a str)>,
+}
+
+/// Writes a [`Trail`] inside an open write transaction (either backend).
+macro_rules! write_trail {
+    ($tx:ident, $trail:expr) => {{
+        let trail: &$crate::audit::Trail<'_> = $trail;
+        let event = trail.audit;
+        sqlx::query(
+            "INSERT INTO audit_events (id, org_id, at, actor_kind, actor, action, target, detail, ip, user_agent, via)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(event.id)
+        .bind(event.org_id)
+        .bind(robots_core::clock::to_millis(event.at))
+        .bind(&event.actor_kind)
+        .bind(event.actor.as_deref())
+        .bind(&event.action)
+        .bind(event.target.as_deref())
+        .bind(&event.detail)
+        .bind(event.ip.as_deref())
+        .bind(event.user_agent.as_deref())
+        .bind(&event.via)
+        .execute(&mut *$tx)
+        .await?;
+        if let (Some(org_id), Some((name, payload))) = (event.org_id, trail.webhook) {
+            let webhooks: Vec<(uuid::Uuid, String)> =
+                sqlx::query_as("SELECT id, events FROM webhooks WHERE org_id = $1")
+                    .bind(org_id)
+                    .fetch_all(&mut *$tx)
+                    .await?;
+            for (webhook_id, _) in webhooks
+                .iter()
+                .filter(|(_, events)| $crate::audit::wants_event(events, name))
+            {
+                sqlx::query(
+                    "INSERT INTO webhook_deliveries (id, webhook_id, event, payload, created_at, next_attempt_at)
+                     VALUES ($1, $2, $3, $4, $5, $5)",
+                )
+                .bind(uuid::Uuid::now_v7())
+                .bind(webhook_id)
+                .bind(name)
+                .bind(payload)
+                .bind(robots_core::clock::to_millis(event.at))
+                .execute(&mut *$tx)
+                .await?;
+            }
+        }
+    }};
+}
+pub(crate) use write_trail;
+
+/// Whether a webhook's stored event list (comma-separated) names `event`.
+pub(crate) fn wants_event(events: &str, event: &str) -> bool {
+    events.split(',').any(|wanted| wanted == event)
+}
+
 /// One audited event. Never holds a secret: callers put names, Access IDs
 /// and reasons in it, nothing else.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,7 +30,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use audit::{AuditEvent, AuditQuery, Delivery, DueDelivery, Webhook};
+pub use audit::{AuditEvent, AuditQuery, Delivery, DueDelivery, Trail, Webhook};
 pub use error::StoreError;
 pub use keys::SigningKeyRecord;
 pub use records::*;

@@ -77,6 +77,16 @@ pub struct Member {
     pub joined_at: OffsetDateTime,
 }
 
+/// A robot as changes to it need it: without the per-token aggregates of
+/// [`Robot`], which cost a scan of its tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RobotRef {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: Name,
+    pub disabled_at: Option<OffsetDateTime>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Robot {
     pub id: Uuid,

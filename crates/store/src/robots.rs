@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::error::name_conflict;
 use crate::records::{name, optional_name, optional_time, time};
-use crate::{NewRobot, Page, Robot, Store, StoreError, fetch_limit, on_pool, page};
+use crate::{NewRobot, Page, Robot, RobotRef, Store, StoreError, fetch_limit, on_pool, page};
 
 #[derive(sqlx::FromRow)]
 struct RobotRow {
@@ -94,6 +94,25 @@ impl Store {
             .fetch_optional(pool)
             .await)?;
         row.map(Robot::try_from).transpose()
+    }
+
+    /// A robot by name, without its token aggregates.
+    pub async fn get_robot_ref(&self, org_id: Uuid, robot: &Name) -> Result<Option<RobotRef>, StoreError> {
+        let row: Option<(Uuid, String, Option<i64>)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, name, disabled_at FROM robots WHERE org_id = $1 AND name = $2")
+            .bind(org_id)
+            .bind(robot.as_str())
+            .fetch_optional(pool)
+            .await)?;
+        row.map(|(id, robot_name, disabled_at)| {
+            Ok(RobotRef {
+                id,
+                org_id,
+                name: name(robot_name)?,
+                disabled_at: optional_time(disabled_at),
+            })
+        })
+        .transpose()
     }
 
     async fn get_robot_by_id(&self, id: Uuid) -> Result<Option<Robot>, StoreError> {

@@ -5,6 +5,7 @@ use robots_core::{Name, SecretHash};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::{Trail, write_trail};
 use crate::error::name_conflict;
 use crate::records::{name, optional_name, optional_time, time};
 use crate::{
@@ -54,25 +55,35 @@ macro_rules! token_columns {
 }
 
 impl Store {
-    pub async fn create_token(&self, token: &NewToken<'_>, now: OffsetDateTime) -> Result<TokenInfo, StoreError> {
+    /// Stores a new token together with its [`Trail`], in one transaction.
+    pub async fn create_token(
+        &self,
+        token: &NewToken<'_>,
+        now: OffsetDateTime,
+        trail: &Trail<'_>,
+    ) -> Result<(), StoreError> {
         let created_at = to_millis(now);
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO robot_tokens (access_id, robot_id, name, secret_hash, created_at, created_by, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(token.access_id)
-            .bind(token.robot_id)
-            .bind(token.name.as_str())
-            .bind(token.secret_hash.as_bytes().as_slice())
-            .bind(created_at)
-            .bind(token.created_by)
-            .bind(token.expires_at.map(to_millis))
-            .execute(pool)
-            .await
-            .map(|_| ()))
-        .map_err(name_conflict)?;
-        self.get_token(token.robot_id, token.access_id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("token vanished after insert".into()))
+        let written: Result<(), sqlx::Error> = async {
+            in_write_tx!(self, tx => {
+                sqlx::query(
+                    "INSERT INTO robot_tokens (access_id, robot_id, name, secret_hash, created_at, created_by, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(token.access_id)
+                    .bind(token.robot_id)
+                    .bind(token.name.as_str())
+                    .bind(token.secret_hash.as_bytes().as_slice())
+                    .bind(created_at)
+                    .bind(token.created_by)
+                    .bind(token.expires_at.map(to_millis))
+                    .execute(&mut *tx)
+                    .await?;
+                write_trail!(tx, trail);
+                tx.commit().await?;
+            });
+            Ok(())
+        }
+        .await;
+        written.map_err(name_conflict)
     }
 
     /// A robot's tokens, oldest first. `after` is the key of the last token

@@ -7,7 +7,9 @@ use std::time::Duration;
 use robots_core::access::{Permission, RepoAction, RepoPath, may, resolve};
 use robots_core::{Name, Role, SecretHash, SecretKind, SecretToken};
 use robots_store::testing::TestStore;
-use robots_store::{AccountLookup, Backend, NewRobot, NewToken, NewUser, Store, StoreError, TokenUse};
+use robots_store::{
+    AccountLookup, AuditEvent, AuditQuery, Backend, NewRobot, NewToken, NewUser, Store, StoreError, TokenUse, Trail,
+};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use uuid::Uuid;
@@ -94,9 +96,27 @@ async fn org_with_robot(store: &Store) -> (Uuid, Uuid, Uuid) {
     (admin, org.id, robot.id)
 }
 
+/// The audit event of a token creation, as the server writes it.
+fn token_created_event(org_id: Option<Uuid>, access_id: Uuid) -> AuditEvent {
+    AuditEvent {
+        id: Uuid::now_v7(),
+        org_id,
+        at: NOW,
+        actor_kind: "user".into(),
+        actor: Some("alice".into()),
+        action: "token.created".into(),
+        target: Some(format!("token {access_id}")),
+        detail: "{}".into(),
+        ip: None,
+        user_agent: None,
+        via: "api".into(),
+    }
+}
+
 async fn add_token(store: &Store, robot_id: Uuid, admin: Uuid, token_name: &str) -> (Uuid, SecretToken) {
     let secret = SecretToken::generate(SecretKind::RobotToken);
     let access_id = Uuid::new_v4();
+    let audit = token_created_event(None, access_id);
     store
         .create_token(
             &NewToken {
@@ -108,6 +128,10 @@ async fn add_token(store: &Store, robot_id: Uuid, admin: Uuid, token_name: &str)
                 expires_at: None,
             },
             NOW,
+            &Trail {
+                audit: &audit,
+                webhook: None,
+            },
         )
         .await
         .unwrap();
@@ -317,6 +341,33 @@ async fn tokens_are_found_by_hash_only(store: Store) {
     let stranger = SecretToken::generate(SecretKind::RobotToken);
     assert!(store.find_token_owner(&stranger.hash()).await.unwrap().is_none());
 
+    // A token, its audit event and its webhook deliveries are written
+    // together or not at all.
+    let webhook = store
+        .create_webhook(
+            org_id,
+            "http://127.0.0.1:9/hook",
+            "s",
+            &["token.created".to_owned()],
+            admin,
+            NOW,
+        )
+        .await
+        .unwrap();
+    let audited = |access_id: Uuid| {
+        let store = store.clone();
+        async move {
+            let query = AuditQuery {
+                target: Some(format!("token {access_id}")),
+                ..AuditQuery::default()
+            };
+            store.list_audit(Some(org_id), &query, 10).await.unwrap().items.len()
+        }
+    };
+    let queued = || {
+        let store = store.clone();
+        async move { store.list_deliveries(webhook.id, 10).await.unwrap().len() }
+    };
     let duplicate = NewToken {
         access_id: Uuid::new_v4(),
         robot_id,
@@ -325,10 +376,23 @@ async fn tokens_are_found_by_hash_only(store: Store) {
         created_by: admin,
         expires_at: None,
     };
+    let audit = token_created_event(Some(org_id), duplicate.access_id);
+    let trail = Trail {
+        audit: &audit,
+        webhook: Some(("token.created", "{}")),
+    };
     assert!(matches!(
-        store.create_token(&duplicate, NOW).await,
+        store.create_token(&duplicate, NOW, &trail).await,
         Err(StoreError::NameTaken)
     ));
+    assert_eq!((audited(duplicate.access_id).await, queued().await), (0, 0));
+    let second = NewToken {
+        name: &name("deploy"),
+        ..duplicate.clone()
+    };
+    store.create_token(&second, NOW, &trail).await.unwrap();
+    assert_eq!((audited(second.access_id).await, queued().await), (1, 1));
+    assert!(store.delete_token(robot_id, second.access_id).await.unwrap());
 
     let listed = store.list_tokens(robot_id, None, None, 10).await.unwrap();
     assert_eq!(listed.items.len(), 1);

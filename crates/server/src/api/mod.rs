@@ -15,7 +15,7 @@ pub mod views;
 use axum::Router;
 use robots_core::policy::{self, Denial, OrgAction};
 use robots_core::{Name, Role};
-use robots_store::{AccountLookup, Org, Robot};
+use robots_store::{AccountLookup, Org, Robot, RobotRef};
 
 use crate::auth::UserSession;
 use crate::error::ApiError;
@@ -105,8 +105,19 @@ pub(crate) async fn find_repository(
 }
 
 /// Resolves a robot inside an organization the caller may see.
+fn no_such_robot(org: &Org, robot: &str) -> ApiError {
+    ApiError::not_found(format!("{} has no robot account named {robot:?}", org.name))
+}
+
 pub(crate) async fn find_robot(state: &AppState, org: &Org, robot: &str) -> Result<Robot, ApiError> {
-    let not_found = || ApiError::not_found(format!("{} has no robot account named {robot:?}", org.name));
-    let name = Name::parse(robot).map_err(|_| not_found())?;
-    state.store().get_robot(org.id, &name).await?.ok_or_else(not_found)
+    let name = Name::parse(robot).map_err(|_| no_such_robot(org, robot))?;
+    let found = state.store().get_robot(org.id, &name).await?;
+    found.ok_or_else(|| no_such_robot(org, robot))
+}
+
+/// Like [`find_robot`], without the token aggregates (for changes).
+pub(crate) async fn find_robot_ref(state: &AppState, org: &Org, robot: &str) -> Result<RobotRef, ApiError> {
+    let name = Name::parse(robot).map_err(|_| no_such_robot(org, robot))?;
+    let found = state.store().get_robot_ref(org.id, &name).await?;
+    found.ok_or_else(|| no_such_robot(org, robot))
 }

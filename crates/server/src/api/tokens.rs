@@ -9,17 +9,17 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use robots_core::Name;
 use robots_core::duration::parse_duration;
 use robots_core::policy::OrgAction;
-use robots_core::{Name, SecretKind, SecretToken};
-use robots_store::{NewToken, Org, Robot, StoreError, TokenPolicy};
+use robots_store::{Org, Robot, StoreError, TokenPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::views::{CreatedTokenView, List, TokenView};
-use super::{Scope, authorize_org, find_robot};
+use super::{Scope, authorize_org, find_robot, find_robot_ref};
 use crate::audit::{Actor, Change};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
@@ -201,57 +201,27 @@ async fn create_token(
     body: JsonBody,
 ) -> ApiResult<Response> {
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageRobots, Scope::Robots).await?;
-    let robot = find_robot(&state, &org, &robot).await?;
+    let robot = find_robot_ref(&state, &org, &robot).await?;
     let request: CreateTokenRequest = body.parse()?;
-    let now = state.now();
-    let expires_at = expiry(request.expires_at, request.expires_in.as_deref(), org.token_policy, now)?;
-    let secret = SecretToken::generate(SecretKind::RobotToken);
-    let token = state
-        .store()
-        .create_token(
-            &NewToken {
-                access_id: Uuid::new_v4(),
-                robot_id: robot.id,
-                name: &request.name,
-                secret_hash: &secret.hash(),
-                created_by: caller.user.id,
-                expires_at,
-            },
-            now,
-        )
+    let expires_at = expiry(
+        request.expires_at,
+        request.expires_in.as_deref(),
+        org.token_policy,
+        state.now(),
+    )?;
+    let created = state
+        .create_token_as(&caller, &org, &robot, &request.name, expires_at)
         .await?;
-    state.token_created(&caller, &org, &robot, &token).await;
     Ok(secret_response(CreatedTokenView {
-        access_id: token.access_id,
-        name: token.name.into(),
-        token: secret,
-        created_at: token.created_at,
-        expires_at: token.expires_at,
+        access_id: created.access_id,
+        name: created.name.into(),
+        token: created.secret,
+        created_at: created.created_at,
+        expires_at: created.expires_at,
     }))
 }
 
 impl AppState {
-    /// Audits and announces a new token (API and console alike).
-    pub(crate) async fn token_created(
-        &self,
-        caller: &crate::auth::UserSession,
-        org: &Org,
-        robot: &Robot,
-        token: &robots_store::TokenInfo,
-    ) {
-        tracing::info!(
-            org = %org.name, robot = %robot.name, token = %token.name, access_id = %token.access_id,
-            by = %caller.user.name, "robot token created"
-        );
-        let detail = json!({"robot": robot.name, "name": token.name, "access_id": token.access_id, "expires_at": token.expires_at.map(rfc3339)});
-        self.audit(
-            Actor::User(caller),
-            Change::new(Some(org.id), "token.created", format!("token {}", token.access_id)).detail(detail.clone()),
-        )
-        .await;
-        self.notify(org, "token.created", detail).await;
-    }
-
     /// Audits and announces a deleted token.
     pub(crate) async fn token_deleted(
         &self,

@@ -8,8 +8,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use robots_core::policy::OrgAction;
-use robots_core::{Name, Role, SecretKind, SecretToken, text};
-use robots_store::{NewToken, StoreError};
+use robots_core::{Name, Role, text};
+use robots_store::StoreError;
 use serde::Deserialize;
 use time::Duration;
 use uuid::Uuid;
@@ -18,7 +18,7 @@ use super::chrome::{Chrome, Context, Stamp, last_used};
 use super::orgs::org_page;
 use super::session::CsrfOnly;
 use super::{ConsoleError, ConsoleForm, ConsoleResult, ConsoleUser, ok, render};
-use crate::api::find_robot;
+use crate::api::{find_robot, find_robot_ref};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -527,7 +527,7 @@ async fn create_token(
     form: ConsoleForm<NewTokenForm>,
 ) -> ConsoleResult {
     let (org, _, chrome) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot(&state, &org, &robot).await?;
+    let robot = find_robot_ref(&state, &org, &robot).await?;
     let now = state.now();
     let mut page = NewTokenPage {
         chrome: chrome.clone(),
@@ -560,16 +560,10 @@ async fn create_token(
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
-    let secret = SecretToken::generate(SecretKind::RobotToken);
-    let new = NewToken {
-        access_id: Uuid::new_v4(),
-        robot_id: robot.id,
-        name: &name,
-        secret_hash: &secret.hash(),
-        created_by: form.user.session.user.id,
-        expires_at,
-    };
-    let token = match state.store().create_token(&new, now).await {
+    let token = match state
+        .create_token_as(&form.user.session, &org, &robot, &name, expires_at)
+        .await
+    {
         Ok(token) => token,
         Err(StoreError::NameTaken) => {
             page.name_error = Some(format!(
@@ -580,14 +574,13 @@ async fn create_token(
         }
         Err(other) => return Err(other.into()),
     };
-    state.token_created(&form.user.session, &org, &robot, &token).await;
     let mut response = ok(&TokenCreatedPage {
         chrome,
         org_name: org.name.to_string(),
         robot_name: robot.name.to_string(),
         token_name: token.name.to_string(),
         access_id: token.access_id,
-        token: secret.expose().to_owned(),
+        token: token.secret.expose().to_owned(),
         expires: token.expires_at.map(|at| robots_core::humanize::relative(at, now)),
         rotation_note: None,
     });
