@@ -61,6 +61,7 @@ pub async fn seed(args: SeedArgs) -> Result<(), BoxError> {
                 created_by: user.id,
             },
             now,
+            u32::MAX,
         )
         .await?;
     let repository = store
@@ -83,7 +84,7 @@ pub async fn seed(args: SeedArgs) -> Result<(), BoxError> {
                 description: "benchmark",
                 created_by: user.id,
             };
-            robot_id = store.create_robot(&next, now).await?.id;
+            robot_id = store.create_robot(&next, now, u32::MAX).await?.id;
         }
         let secret = SecretToken::generate(SecretKind::RobotToken);
         let access_id = Uuid::new_v4();

@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server: Admin Console, REST API and verification endpoints.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Administer an installation directly through its database (no server needed).
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -64,7 +64,7 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async {
         let result = match cli.command {
-            Command::Serve(args) => serve::run(args).await.map_err(|error| error.to_string()),
+            Command::Serve(args) => serve::run(*args).await.map_err(|error| error.to_string()),
             Command::Admin(command) => admin::run(command).await.map_err(|error| error.to_string()),
             Command::Completions { shell } => {
                 let mut script = Vec::new();

@@ -1,12 +1,14 @@
 //! `robots serve`.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use robots_core::SystemClock;
 use robots_core::duration::parse_duration;
+use robots_server::limits::{IpRange, LimitConfig, RateLimit};
 use robots_server::{AppState, ServerConfig, SignupPolicy};
 
 use crate::config::{BoxError, DatabaseArgs};
@@ -76,6 +78,95 @@ pub struct ServeArgs {
     )]
     oauth_audiences: Vec<String>,
 
+    /// Serve HTTPS with this PEM certificate chain (and --tls-key).
+    #[arg(long, env = "ROBOTS_TLS_CERT", value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "ROBOTS_TLS_KEY", value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Reverse proxies (addresses or ranges, e.g. 127.0.0.1 or 10.0.0.0/8) whose
+    /// X-Forwarded-For names the client, for rate limits and the audit log.
+    #[arg(
+        long = "trusted-proxy",
+        env = "ROBOTS_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "RANGE"
+    )]
+    trusted_proxies: Vec<IpRange>,
+
+    /// Failed robot authentications per client address: BURST/PER_MINUTE.
+    /// Beyond it the address is answered 429 until it regains attempts.
+    #[arg(
+        long,
+        env = "ROBOTS_LIMIT_ROBOT_FAILURES_PER_ADDRESS",
+        default_value = "100/60",
+        value_name = "LIMIT",
+        help_heading = "Limits"
+    )]
+    limit_robot_failures_per_address: RateLimit,
+
+    /// Failed robot authentications per Access ID. Beyond it failures are
+    /// answered 429; the right Token still works.
+    #[arg(
+        long,
+        env = "ROBOTS_LIMIT_ROBOT_FAILURES_PER_ACCESS_ID",
+        default_value = "20/10",
+        value_name = "LIMIT",
+        help_heading = "Limits"
+    )]
+    limit_robot_failures_per_access_id: RateLimit,
+
+    /// Failed password logins per client address.
+    #[arg(
+        long,
+        env = "ROBOTS_LIMIT_LOGIN_FAILURES_PER_ADDRESS",
+        default_value = "20/10",
+        value_name = "LIMIT",
+        help_heading = "Limits"
+    )]
+    limit_login_failures_per_address: RateLimit,
+
+    /// Failed password logins per username. Beyond it, logins for that user
+    /// are refused except from addresses it logged in from before.
+    #[arg(
+        long,
+        env = "ROBOTS_LIMIT_LOGIN_FAILURES_PER_USER",
+        default_value = "10/5",
+        value_name = "LIMIT",
+        help_heading = "Limits"
+    )]
+    limit_login_failures_per_user: RateLimit,
+
+    /// Robots an organization may have.
+    #[arg(
+        long,
+        env = "ROBOTS_MAX_ROBOTS_PER_ORG",
+        default_value_t = 1_000,
+        value_name = "N",
+        help_heading = "Limits"
+    )]
+    max_robots_per_org: u32,
+
+    /// Tokens a robot may have (tokens rotating out included).
+    #[arg(
+        long,
+        env = "ROBOTS_MAX_TOKENS_PER_ROBOT",
+        default_value_t = 100,
+        value_name = "N",
+        help_heading = "Limits"
+    )]
+    max_tokens_per_robot: u32,
+
+    /// Largest request body, in bytes.
+    #[arg(long, env = "ROBOTS_MAX_BODY_BYTES", default_value_t = 64 * 1024, value_name = "BYTES", help_heading = "Limits")]
+    max_body_bytes: usize,
+
+    /// How long a whole request may take; slower ones are answered 408.
+    #[arg(long, env = "ROBOTS_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION", help_heading = "Limits")]
+    request_timeout: Duration,
+
     /// Log filter, e.g. info, debug, or robots_server=debug,info.
     #[arg(long, env = "ROBOTS_LOG", default_value = "info", value_name = "FILTER")]
     log: String,
@@ -94,11 +185,16 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     let (store, description) = args.database.open().await?;
     tracing::info!(database = %description, "database ready");
     let mut config = ServerConfig::new(args.listen);
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(Arc::new(tls_config(cert, key)?));
+        config.public_url = format!("https://{}", args.listen);
+    }
     if let Some(url) = args.public_url {
         config.public_url = url.trim_end_matches('/').to_owned();
     }
-    // Behind an HTTPS proxy the browser must only send the session cookie over HTTPS.
-    config.secure_cookies = config.public_url.starts_with("https://");
+    // Over HTTPS (here or at a proxy) the browser must only send the session
+    // cookie over HTTPS.
+    config.secure_cookies = config.tls.is_some() || config.public_url.starts_with("https://");
     config.signup = match args.signup {
         Signup::Closed => SignupPolicy::Closed,
         Signup::Open => SignupPolicy::Open,
@@ -113,12 +209,51 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     config.registry_token_ttl = args.registry_token_ttl.max(Duration::from_secs(60));
     config.access_token_ttl = args.access_token_ttl.max(Duration::from_secs(60));
     config.oauth_audiences = args.oauth_audiences;
+    config.trusted_proxies = args.trusted_proxies;
+    config.max_robots_per_org = args.max_robots_per_org.max(1);
+    config.max_tokens_per_robot = args.max_tokens_per_robot.max(1);
+    config.max_body_bytes = args.max_body_bytes.max(1024);
+    config.request_timeout = args.request_timeout.max(Duration::from_secs(1));
+    config.limits = LimitConfig {
+        robot_failures_per_address: args.limit_robot_failures_per_address,
+        robot_failures_per_access_id: args.limit_robot_failures_per_access_id,
+        login_failures_per_address: args.limit_login_failures_per_address,
+        login_failures_per_user: args.limit_login_failures_per_user,
+    };
     let state = AppState::new(store.clone(), Arc::new(SystemClock), config)
         .await
         .map_err(|error| format!("cannot load the signing keys: {error}"))?;
     let result = robots_server::run(state).await;
     store.close().await;
     result
+}
+
+/// The TLS configuration of `--tls-cert` and `--tls-key`, with errors that
+/// name the file at fault.
+fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, BoxError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+        .map_err(|error| format!("--tls-cert {}: {error}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("--tls-cert {}: no PEM certificate in the file", cert.display()).into());
+    }
+    let private_key =
+        PrivateKeyDer::from_pem_file(key).map_err(|error| format!("--tls-key {}: {error}", key.display()))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, private_key)
+        .map_err(|error| {
+            format!(
+                "--tls-key {} does not fit --tls-cert {}: {error}",
+                key.display(),
+                cert.display()
+            )
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 fn init_logging(filter: &str) -> Result<(), BoxError> {

@@ -114,7 +114,10 @@ impl AppState {
             description,
             created_by: caller.user.id,
         };
-        let robot = self.store().create_robot(&new, self.now()).await?;
+        let robot = self
+            .store()
+            .create_robot(&new, self.now(), self.config().max_robots_per_org)
+            .await?;
         let target = format!("robot {}/{}", org.name, robot.name);
         let team_names: Vec<&str> = teams.iter().map(|t| t.name.as_str()).collect();
         self.audit_change(
@@ -402,6 +405,7 @@ impl AppState {
                     audit: &audit,
                     webhook: Some(("token.created", &payload)),
                 },
+                self.config().max_tokens_per_robot,
             )
             .await?;
         tracing::info!(

@@ -76,7 +76,7 @@ pub(crate) fn event(actor: &Actor<'_>, change: Change, at: time::OffsetDateTime)
         action: change.action.to_owned(),
         target: change.target,
         detail: change.detail.to_string(),
-        ip: client.and_then(|c| c.ip).map(|address| address.ip().to_string()),
+        ip: client.and_then(|c| c.ip).map(|address| address.to_string()),
         user_agent: client.and_then(ClientInfo::user_agent),
         via: via.as_str().to_owned(),
     }

@@ -9,9 +9,7 @@
 //! authenticated), [`CurrentUser`] (users only; robots get 403
 //! `robot_forbidden`) or [`OptionalUser`] (anonymous allowed).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
@@ -108,21 +106,6 @@ pub fn presented_credentials(headers: &HeaderMap) -> Result<Option<Presented>, R
     Err(RobotAuthFailure::Malformed)
 }
 
-pub fn client_info(parts: &Parts) -> ClientInfo {
-    client_info_from(
-        &parts.headers,
-        parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0),
-    )
-}
-
-/// Where a request came from: its peer address and user agent.
-pub fn client_info_from(headers: &HeaderMap, peer: Option<SocketAddr>) -> ClientInfo {
-    ClientInfo {
-        ip: peer,
-        user_agent_header: headers.get(header::USER_AGENT).cloned(),
-    }
-}
-
 impl AppState {
     /// Resolves a session token to its user, if the session is live.
     pub async fn resolve_session(
@@ -154,7 +137,7 @@ impl AppState {
         match presented {
             None => Ok(None),
             Some(Presented::Session(token)) => {
-                let client = client_info(parts);
+                let client = self.client_info(&parts.headers, &parts.extensions);
                 let via = Via::of_api_request(&client);
                 match self.resolve_session(&token, client, via).await? {
                     Some(session) => Ok(Some(Caller::User(Box::new(session)))),
@@ -165,7 +148,9 @@ impl AppState {
                 }
             }
             Some(Presented::Robot(credential)) => {
-                let owner = self.verify_robot(&credential, &client_info(parts)).await?;
+                let owner = self
+                    .verify_robot(&credential, &self.client_info(&parts.headers, &parts.extensions))
+                    .await?;
                 Ok(Some(Caller::Robot(owner)))
             }
         }
@@ -173,11 +158,11 @@ impl AppState {
 }
 
 /// Where the request came from, as an extractor (never fails).
-impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(client_info(parts))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(state.client_info(&parts.headers, &parts.extensions))
     }
 }
 

@@ -19,6 +19,8 @@ pub struct ApiError {
     field: Option<String>,
     /// Logged, never sent.
     cause: Option<String>,
+    /// Sent as `Retry-After` (429s, and 401s of rate-limited clients).
+    retry_after: Option<std::time::Duration>,
 }
 
 #[derive(Serialize)]
@@ -42,7 +44,30 @@ impl ApiError {
             message: message.into(),
             field: None,
             cause: None,
+            retry_after: None,
         }
+    }
+
+    /// 429: too many failed attempts from this client or for this credential.
+    pub fn rate_limited(retry_after: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "too many failed attempts; try again in {} s",
+                retry_after.as_secs().max(1)
+            ),
+        )
+        .with_retry_after(Some(retry_after))
+    }
+
+    pub fn with_retry_after(mut self, retry_after: Option<std::time::Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -162,6 +187,12 @@ impl From<StoreError> for ApiError {
                 "setup_complete",
                 "setup is already complete: log in, or ask an instance administrator for an account",
             ),
+            StoreError::LimitReached { what, limit } => Self::conflict(
+                "limit_reached",
+                format!(
+                    "this server allows at most {limit} {what}; delete some first, or ask its operator to raise the limit"
+                ),
+            ),
             other => Self::internal(other),
         }
     }
@@ -187,6 +218,11 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             let headers = response.headers_mut();
             headers.append(

@@ -18,13 +18,14 @@ pub mod console;
 pub mod error;
 pub mod extract;
 pub mod keys;
+pub mod limits;
+pub mod listener;
 pub mod state;
 pub mod verification;
 pub mod verify;
 pub mod webhooks;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -35,6 +36,7 @@ use axum::{Json, Router};
 use robots_core::secret::SetupCode;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -44,6 +46,7 @@ pub use crate::state::{AppState, ServerConfig, SignupPolicy};
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
     let max_body = state.config().max_body_bytes;
+    let request_timeout = state.config().request_timeout;
     Router::new()
         .merge(api::router())
         .merge(console::router())
@@ -59,6 +62,11 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(max_body))
+        // A client trickling its body would otherwise hold the request open.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
         // Credentials and secrets pass through here: nothing may be cached.
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
@@ -119,12 +127,7 @@ pub async fn serve(
         let store = state.store().clone();
         tokio::spawn(async move { store.follow_changes().await })
     };
-    let result = axum::serve(
-        listener,
-        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let result = listener::serve_connections(app(state.clone()), listener, state.config(), shutdown).await;
     flusher.abort();
     key_reloader.abort();
     webhooks.abort();

@@ -1,14 +1,17 @@
 //! Configuration and the state every handler shares.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
+use axum::http::{Extensions, HeaderMap, header};
 use robots_core::Clock;
 use robots_store::Store;
 
 use crate::audit::AuditBuffer;
 use crate::keys::{KeyError, KeyRing};
+use crate::limits::{AuthLimits, IpRange, LimitConfig, client_address};
 use crate::verify::{UsageRecorder, VerifyCache};
 
 /// Who may create user accounts.
@@ -50,6 +53,24 @@ pub struct ServerConfig {
     pub oauth_audiences: Vec<String>,
     /// How often webhook deliveries are looked for.
     pub webhook_poll_interval: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpRange>,
+    /// Limits on failed authentication.
+    pub limits: LimitConfig,
+    /// Serve HTTPS with this (`--tls-cert`, `--tls-key`); plain HTTP without.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Largest request head (request line and headers), in bytes.
+    pub max_header_bytes: usize,
+    /// How long a client may take to send a request head (or a TLS handshake).
+    pub header_read_timeout: Duration,
+    /// How long a whole request may take, body included.
+    pub request_timeout: Duration,
+    /// How long requests in flight may take to finish at shutdown.
+    pub shutdown_grace: Duration,
+    /// At most this many robots per organization.
+    pub max_robots_per_org: u32,
+    /// At most this many tokens per robot (rotating-out tokens included).
+    pub max_tokens_per_robot: u32,
 }
 
 impl ServerConfig {
@@ -69,6 +90,15 @@ impl ServerConfig {
             access_token_ttl: Duration::from_secs(900),
             oauth_audiences: Vec::new(),
             webhook_poll_interval: Duration::from_secs(2),
+            trusted_proxies: Vec::new(),
+            limits: LimitConfig::default(),
+            tls: None,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
+            max_robots_per_org: 1_000,
+            max_tokens_per_robot: 100,
         }
     }
 
@@ -98,6 +128,7 @@ pub struct Inner {
     pub keys: KeyRing,
     pub audit: AuditBuffer,
     pub cache: VerifyCache,
+    pub limits: AuthLimits,
 }
 
 impl AppState {
@@ -105,7 +136,9 @@ impl AppState {
     /// on a fresh installation).
     pub async fn new(store: Store, clock: Arc<dyn Clock>, config: ServerConfig) -> Result<Self, KeyError> {
         let keys = KeyRing::load_or_create(&store, clock.now(), config.max_token_ttl()).await?;
+        let limits = AuthLimits::new(&config.limits);
         Ok(Self(Arc::new(Inner {
+            limits,
             store,
             clock,
             config,
@@ -114,6 +147,24 @@ impl AppState {
             audit: AuditBuffer::default(),
             cache: VerifyCache::default(),
         })))
+    }
+
+    pub fn limits(&self) -> &AuthLimits {
+        &self.0.limits
+    }
+
+    /// Where a request comes from (see [`crate::limits::client_address`]).
+    pub fn client_info(&self, headers: &HeaderMap, extensions: &Extensions) -> ClientInfo {
+        let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        ClientInfo {
+            ip: client_address(peer, headers, &self.config().trusted_proxies),
+            user_agent_header: headers.get(header::USER_AGENT).cloned(),
+        }
+    }
+
+    /// Milliseconds on the injected clock, for the limiters.
+    pub fn now_ms(&self) -> i64 {
+        robots_core::clock::to_millis(self.now())
     }
 
     pub fn verify_cache(&self) -> &VerifyCache {
@@ -155,7 +206,8 @@ impl AppState {
 /// Where a request came from, for last-use records and logs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientInfo {
-    pub ip: Option<SocketAddr>,
+    /// The client's address (behind trusted proxies, as they forwarded it).
+    pub ip: Option<IpAddr>,
     /// Kept as sent (a cheap, shared copy); made text only when recorded.
     pub user_agent_header: Option<axum::http::HeaderValue>,
 }

@@ -32,6 +32,7 @@ use uuid::Uuid;
 
 use crate::audit::{Actor, Change};
 use crate::error::ApiError;
+use crate::limits::{Failure, address_key};
 use crate::state::{AppState, ClientInfo};
 
 /// Why a presented robot credential was refused. For logs only.
@@ -150,19 +151,38 @@ impl AppState {
         credential: &RobotCredential,
         client: &ClientInfo,
     ) -> Result<Arc<VerifiedToken>, ApiError> {
+        let limits = self.limits();
+        let address = client.ip.map(address_key);
+        if let Some(address) = address
+            && let Err(wait) = limits.robot_address.check(&address, self.now_ms())
+        {
+            tracing::debug!(client = %address, "robot authentication refused: address rate-limited");
+            return Err(ApiError::rate_limited(wait));
+        }
         match self.check_robot(credential).await? {
             Ok(token) => {
                 self.note_use(&token, client);
                 Ok(token)
             }
             Err((reason, owner)) => {
+                let access_id = credential.access_id.or(owner.as_ref().map(|o| o.access_id));
+                let now_ms = self.now_ms();
+                let by_address = address.map(|address| limits.robot_address.fail(address, now_ms));
+                let by_access_id = access_id.map(|id| limits.robot_access_id.fail(id, now_ms));
+                let failures = [by_address, by_access_id];
+                let retry_after = failures.iter().flatten().filter_map(|f| f.retry_after()).max();
+                if failures.iter().flatten().any(|f| matches!(f, Failure::StillLimited(_))) {
+                    // Already limited and audited as such: one event per
+                    // flood, not one per attempt.
+                    tracing::debug!(reason = reason.as_str(), ?access_id, client = ?client.ip, "robot authentication failed (rate-limited)");
+                    return Err(retry_after.map_or_else(ApiError::unauthenticated, ApiError::rate_limited));
+                }
                 tracing::info!(
                     reason = reason.as_str(),
                     access_id = ?credential.access_id,
                     client = ?client.ip,
                     "robot authentication failed"
                 );
-                let access_id = credential.access_id.or(owner.as_ref().map(|o| o.access_id));
                 let org = match (&owner, credential.access_id) {
                     (Some(owner), _) => Some(owner.org_id),
                     (None, Some(claimed)) => self.store().token_org(claimed).await.ok().flatten(),
@@ -172,16 +192,21 @@ impl AppState {
                     Actor::Anonymous(client),
                     Change {
                         org,
-                        action: "auth.failed",
+                        action: if retry_after.is_some() {
+                            "auth.rate_limited"
+                        } else {
+                            "auth.failed"
+                        },
                         target: access_id.map(|id| format!("token {id}")),
                         detail: serde_json::json!({
                             "reason": reason.as_str(),
                             "access_id": access_id,
                             "robot": owner.as_ref().map(|o| format!("{}/{}", o.org_name, o.robot_name)),
+                            "retry_after_seconds": retry_after.map(|wait| wait.as_secs()),
                         }),
                     },
                 );
-                Err(ApiError::unauthenticated())
+                Err(retry_after.map_or_else(ApiError::unauthenticated, ApiError::rate_limited))
             }
         }
     }
@@ -205,7 +230,7 @@ impl AppState {
         self.usage().note(TokenUse {
             access_id: token.owner.access_id,
             at: now,
-            ip: client.ip.map(|address| address.ip().to_string()),
+            ip: client.ip.map(|address| address.to_string()),
             user_agent: client.user_agent(),
         });
     }

@@ -18,9 +18,12 @@ pub struct Trail<'a> {
     pub webhook: Option<(&'a str, &'a str)>,
 }
 
-/// Writes a [`Trail`] inside an open write transaction (either backend).
+/// Writes a [`Trail`] inside an open write transaction (either backend),
+/// with the webhooks that want it as read by [`Store::trail_webhooks`]
+/// before the transaction: the write lock is held for as few round trips
+/// as possible.
 macro_rules! write_trail {
-    ($tx:ident, $trail:expr) => {{
+    ($tx:ident, $trail:expr, $webhooks:expr) => {{
         let trail: &$crate::audit::Trail<'_> = $trail;
         let event = trail.audit;
         sqlx::query(
@@ -40,16 +43,8 @@ macro_rules! write_trail {
         .bind(&event.via)
         .execute(&mut *$tx)
         .await?;
-        if let (Some(org_id), Some((name, payload))) = (event.org_id, trail.webhook) {
-            let webhooks: Vec<(uuid::Uuid, String)> =
-                sqlx::query_as("SELECT id, events FROM webhooks WHERE org_id = $1")
-                    .bind(org_id)
-                    .fetch_all(&mut *$tx)
-                    .await?;
-            for (webhook_id, _) in webhooks
-                .iter()
-                .filter(|(_, events)| $crate::audit::wants_event(events, name))
-            {
+        if let Some((name, payload)) = trail.webhook {
+            for webhook_id in $webhooks {
                 sqlx::query(
                     "INSERT INTO webhook_deliveries (id, webhook_id, event, payload, created_at, next_attempt_at)
                      VALUES ($1, $2, $3, $4, $5, $5)",
@@ -185,6 +180,23 @@ pub struct Delivery {
 }
 
 impl Store {
+    /// The webhooks a [`Trail`] will queue deliveries for.
+    pub(crate) async fn trail_webhooks(&self, trail: &Trail<'_>) -> Result<Vec<Uuid>, sqlx::Error> {
+        let (Some(org_id), Some((event, _))) = (trail.audit.org_id, trail.webhook) else {
+            return Ok(Vec::new());
+        };
+        let webhooks: Vec<(Uuid, String)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, events FROM webhooks WHERE org_id = $1")
+            .bind(org_id)
+            .fetch_all(pool)
+            .await)?;
+        Ok(webhooks
+            .into_iter()
+            .filter(|(_, events)| wants_event(events, event))
+            .map(|(id, _)| id)
+            .collect())
+    }
+
     /// Appends events to the audit log in one transaction.
     pub async fn record_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         if events.is_empty() {

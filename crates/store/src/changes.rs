@@ -45,7 +45,7 @@ impl Store {
     /// Whether this process hears about every change (so caches may be used).
     pub fn changes_are_followed(&self) -> bool {
         match self.pool {
-            Pool::Sqlite(_) => true,
+            Pool::Sqlite(..) => true,
             Pool::Postgres(_) => self.changes.followed.load(Ordering::Acquire),
         }
     }

@@ -16,6 +16,8 @@ pub enum StoreError {
     RobotNotFound,
     #[error("the user is not a member of the organization")]
     NotAnOrgMember,
+    #[error("at most {limit} {what}")]
+    LimitReached { what: &'static str, limit: u32 },
     #[error("the token was rotated already")]
     TokenAlreadyRotated,
     #[error("the setup code is not valid")]

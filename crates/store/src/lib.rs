@@ -45,7 +45,10 @@ pub enum Backend {
 
 #[derive(Debug, Clone)]
 enum Pool {
-    Sqlite(SqlitePool),
+    /// With the gate its write transactions queue at: SQLite has one writer
+    /// at a time anyway, and waiting here costs nothing, where waiting in
+    /// SQLite's busy handler costs sleeps and retries on a blocking thread.
+    Sqlite(SqlitePool, std::sync::Arc<tokio::sync::Mutex<()>>),
     Postgres(PgPool),
 }
 
@@ -61,7 +64,7 @@ pub struct Store {
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.pool {
-            $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::Sqlite($pool, _) => $body,
             $crate::Pool::Postgres($pool) => $body,
         }
     };
@@ -73,7 +76,8 @@ macro_rules! on_pool {
 macro_rules! in_write_tx {
     ($store:expr, $tx:ident => $body:expr) => {
         match &$store.pool {
-            $crate::Pool::Sqlite(pool) => {
+            $crate::Pool::Sqlite(pool, writer) => {
+                let _writer = writer.lock().await;
                 #[allow(unused_mut)]
                 let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 $body
@@ -118,7 +122,7 @@ impl Store {
             .connect_with(options)
             .await?;
         let store = Self {
-            pool: Pool::Sqlite(pool),
+            pool: Pool::Sqlite(pool, Default::default()),
             changes: Default::default(),
         };
         store.migrate().await?;
@@ -155,14 +159,14 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         match self.pool {
-            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Sqlite(..) => Backend::Sqlite,
             Pool::Postgres(_) => Backend::Postgres,
         }
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
         match &self.pool {
-            Pool::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Pool::Sqlite(pool, _) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
             Pool::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())

@@ -53,22 +53,37 @@ macro_rules! robot_columns {
 }
 
 impl Store {
-    pub async fn create_robot(&self, robot: &NewRobot<'_>, now: OffsetDateTime) -> Result<Robot, StoreError> {
+    /// Creates a robot, unless its organization has `limit` robots already
+    /// ([`StoreError::LimitReached`]).
+    pub async fn create_robot(
+        &self,
+        robot: &NewRobot<'_>,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Robot, StoreError> {
         let id = Uuid::now_v7();
         let at = to_millis(now);
-        on_pool!(self, pool => sqlx::query(
+        let inserted = on_pool!(self, pool => sqlx::query(
             "INSERT INTO robots (id, org_id, name, description, created_at, created_by, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $5)")
+             SELECT $1, $2, $3, $4, $5, $6, $5
+             WHERE (SELECT COUNT(*) FROM robots WHERE org_id = $2) < $7")
             .bind(id)
             .bind(robot.org_id)
             .bind(robot.name.as_str())
             .bind(robot.description)
             .bind(at)
             .bind(robot.created_by)
+            .bind(i64::from(limit))
             .execute(pool)
             .await
-            .map(|_| ()))
+            .map(|done| done.rows_affected()))
         .map_err(name_conflict)?;
+        if inserted == 0 {
+            return Err(StoreError::LimitReached {
+                what: "robots in an organization",
+                limit,
+            });
+        }
         self.get_robot_by_id(id)
             .await?
             .ok_or_else(|| StoreError::Corrupt("robot vanished after insert".into()))

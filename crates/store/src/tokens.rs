@@ -55,19 +55,24 @@ macro_rules! token_columns {
 }
 
 impl Store {
-    /// Stores a new token together with its [`Trail`], in one transaction.
+    /// Stores a new token together with its [`Trail`], in one transaction,
+    /// unless the robot has `limit` current tokens already
+    /// ([`StoreError::LimitReached`]; tokens rotating out do not count).
     pub async fn create_token(
         &self,
         token: &NewToken<'_>,
         now: OffsetDateTime,
         trail: &Trail<'_>,
+        limit: u32,
     ) -> Result<(), StoreError> {
         let created_at = to_millis(now);
-        let written: Result<(), sqlx::Error> = async {
+        let written: Result<bool, sqlx::Error> = async {
+            let webhooks = self.trail_webhooks(trail).await?;
             in_write_tx!(self, tx => {
-                sqlx::query(
+                let inserted = sqlx::query(
                     "INSERT INTO robot_tokens (access_id, robot_id, name, secret_hash, created_at, created_by, expires_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                     SELECT $1, $2, $3, $4, $5, $6, $7
+                     WHERE (SELECT COUNT(*) FROM robot_tokens WHERE robot_id = $2 AND replaced_by IS NULL) < $8")
                     .bind(token.access_id)
                     .bind(token.robot_id)
                     .bind(token.name.as_str())
@@ -75,15 +80,26 @@ impl Store {
                     .bind(created_at)
                     .bind(token.created_by)
                     .bind(token.expires_at.map(to_millis))
+                    .bind(i64::from(limit))
                     .execute(&mut *tx)
-                    .await?;
-                write_trail!(tx, trail);
+                    .await?
+                    .rows_affected();
+                if inserted == 0 {
+                    return Ok(false);
+                }
+                write_trail!(tx, trail, &webhooks);
                 tx.commit().await?;
             });
-            Ok(())
+            Ok(true)
         }
         .await;
-        written.map_err(name_conflict)
+        match written.map_err(name_conflict)? {
+            true => Ok(()),
+            false => Err(StoreError::LimitReached {
+                what: "tokens of a robot",
+                limit,
+            }),
+        }
     }
 
     /// A robot's tokens, oldest first. `after` is the key of the last token

@@ -14,6 +14,9 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 use uuid::Uuid;
 
+/// Limits high enough not to matter, where a test is not about them.
+const LIMIT: u32 = 1_000;
+
 const NOW: OffsetDateTime = datetime!(2026-11-27 12:00 UTC);
 
 /// Runs each listed `async fn(Store)` once per backend, as `sqlite::name`
@@ -49,6 +52,7 @@ on_both_backends!(
     organizations_start_with_their_creator_as_admin,
     the_last_admin_cannot_leave_or_be_demoted,
     robots_are_unique_per_organization,
+    tokens_per_robot_are_limited_with_nothing_left_behind,
     renaming_a_robot_keeps_its_tokens,
     tokens_are_found_by_hash_only,
     deleting_a_robot_deletes_its_tokens,
@@ -90,6 +94,7 @@ async fn org_with_robot(store: &Store) -> (Uuid, Uuid, Uuid) {
                 created_by: admin,
             },
             NOW,
+            LIMIT,
         )
         .await
         .unwrap();
@@ -132,6 +137,7 @@ async fn add_token(store: &Store, robot_id: Uuid, admin: Uuid, token_name: &str)
                 audit: &audit,
                 webhook: None,
             },
+            LIMIT,
         )
         .await
         .unwrap();
@@ -270,7 +276,7 @@ async fn robots_are_unique_per_organization(store: Store) {
         created_by: admin,
     };
     assert!(matches!(
-        store.create_robot(&duplicate, NOW).await,
+        store.create_robot(&duplicate, NOW, LIMIT).await,
         Err(StoreError::NameTaken)
     ));
 
@@ -279,10 +285,60 @@ async fn robots_are_unique_per_organization(store: Store) {
         org_id: other.id,
         ..duplicate
     };
-    let robot = store.create_robot(&same_name_elsewhere, NOW).await.unwrap();
+    let robot = store.create_robot(&same_name_elsewhere, NOW, LIMIT).await.unwrap();
     assert_eq!(robot.created_by, Some(name("alice")));
     assert_eq!(robot.token_count, 0);
     assert_eq!(robot.last_used_at, None);
+
+    // `other` has one robot: a limit of one refuses the second.
+    let second = NewRobot {
+        name: &name("second"),
+        ..same_name_elsewhere
+    };
+    assert!(matches!(
+        store.create_robot(&second, NOW, 1).await,
+        Err(StoreError::LimitReached { limit: 1, .. })
+    ));
+    assert_eq!(store.list_robots(other.id, None, 10).await.unwrap().items.len(), 1);
+    store.create_robot(&second, NOW, 2).await.unwrap();
+}
+
+async fn tokens_per_robot_are_limited_with_nothing_left_behind(store: Store) {
+    let (admin, org_id, robot_id) = org_with_robot(&store).await;
+    add_token(&store, robot_id, admin, "first").await;
+    let secret = SecretToken::generate(SecretKind::RobotToken);
+    let refused = NewToken {
+        access_id: Uuid::new_v4(),
+        robot_id,
+        name: &name("second"),
+        secret_hash: &secret.hash(),
+        created_by: admin,
+        expires_at: None,
+    };
+    let audit = token_created_event(Some(org_id), refused.access_id);
+    let trail = Trail {
+        audit: &audit,
+        webhook: None,
+    };
+    assert!(matches!(
+        store.create_token(&refused, NOW, &trail, 1).await,
+        Err(StoreError::LimitReached { limit: 1, .. })
+    ));
+    // Neither the token nor its audit event was written.
+    assert!(store.find_token_owner(&secret.hash()).await.unwrap().is_none());
+    let query = AuditQuery {
+        target: Some(format!("token {}", refused.access_id)),
+        ..AuditQuery::default()
+    };
+    assert!(
+        store
+            .list_audit(Some(org_id), &query, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    store.create_token(&refused, NOW, &trail, 2).await.unwrap();
 }
 
 async fn renaming_a_robot_keeps_its_tokens(store: Store) {
@@ -310,6 +366,7 @@ async fn renaming_a_robot_keeps_its_tokens(store: Store) {
                 created_by: admin,
             },
             NOW,
+            LIMIT,
         )
         .await
         .unwrap();
@@ -382,7 +439,7 @@ async fn tokens_are_found_by_hash_only(store: Store) {
         webhook: Some(("token.created", "{}")),
     };
     assert!(matches!(
-        store.create_token(&duplicate, NOW, &trail).await,
+        store.create_token(&duplicate, NOW, &trail, LIMIT).await,
         Err(StoreError::NameTaken)
     ));
     assert_eq!((audited(duplicate.access_id).await, queued().await), (0, 0));
@@ -390,7 +447,7 @@ async fn tokens_are_found_by_hash_only(store: Store) {
         name: &name("deploy"),
         ..duplicate.clone()
     };
-    store.create_token(&second, NOW, &trail).await.unwrap();
+    store.create_token(&second, NOW, &trail, LIMIT).await.unwrap();
     assert_eq!((audited(second.access_id).await, queued().await), (1, 1));
     assert!(store.delete_token(robot_id, second.access_id).await.unwrap());
 
@@ -468,6 +525,7 @@ async fn lists_paginate_by_name(store: Store) {
                     created_by: admin,
                 },
                 NOW,
+                LIMIT,
             )
             .await
             .unwrap();
@@ -600,6 +658,7 @@ async fn team_members_must_belong_to_the_organization(store: Store) {
                 created_by: outsider,
             },
             NOW,
+            LIMIT,
         )
         .await
         .unwrap();

@@ -12,6 +12,7 @@ use crate::audit::{Actor, Change};
 use crate::auth::{Caller, CurrentUser, OptionalUser};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
+use crate::limits::{AuthLimits, address_key};
 use crate::state::{AppState, ClientInfo};
 
 pub fn router() -> Router<AppState> {
@@ -70,6 +71,21 @@ impl AppState {
         client: &ClientInfo,
         via: crate::auth::Via,
     ) -> Result<SessionView, ApiError> {
+        let limits = self.limits();
+        let address = client.ip.map(address_key);
+        let user_key = AuthLimits::user_key(username);
+        let known_address = address.is_some_and(|address| limits.is_known_login(&user_key, address));
+        let now_ms = self.now_ms();
+        let limited = [
+            address.and_then(|address| limits.login_address.check(&address, now_ms).err()),
+            (!known_address)
+                .then(|| limits.login_user.check(&user_key, now_ms).err())
+                .flatten(),
+        ];
+        if let Some(wait) = limited.into_iter().flatten().max() {
+            tracing::info!(username, client = ?client.ip, "login refused: rate-limited");
+            return Err(ApiError::rate_limited(wait));
+        }
         let found = match Name::parse(username.trim()) {
             Ok(name) => self.store().find_user_for_login(&name).await?,
             Err(_) => None,
@@ -83,18 +99,28 @@ impl AppState {
             .map_err(ApiError::internal)?;
         let Some(user) = user.filter(|_| valid) else {
             tracing::info!(username, "login failed");
+            let now_ms = self.now_ms();
+            let failures = [
+                address.map(|address| limits.login_address.fail(address, now_ms)),
+                Some(limits.login_user.fail(user_key, now_ms)),
+            ];
+            let retry_after = failures.iter().flatten().filter_map(|f| f.retry_after()).max();
             let attempted: String = username.chars().take(64).collect();
             self.audit_later(
                 Actor::Anonymous(client),
-                Change::new(None, "auth.login_failed", format!("user {attempted}"))
-                    .detail(serde_json::json!({"via": via.as_str()})),
+                Change::new(None, "auth.login_failed", format!("user {attempted}")).detail(serde_json::json!({
+                    "via": via.as_str(),
+                    "retry_after_seconds": retry_after.map(|wait| wait.as_secs()),
+                })),
             );
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_login",
-                "wrong username or password",
-            ));
+            return Err(match retry_after {
+                Some(wait) => ApiError::rate_limited(wait),
+                None => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_login", "wrong username or password"),
+            });
         };
+        if let Some(address) = address {
+            limits.remember_login(&user_key, address);
+        }
         let token = SecretToken::generate(SecretKind::Session);
         let now = self.now();
         let expires_at = now + self.config().session_ttl;

@@ -87,7 +87,11 @@ impl FromRequestParts<AppState> for ConsoleUser {
             return Err(to_login());
         };
         match state
-            .resolve_session(&token, crate::auth::client_info(parts), crate::auth::Via::Console)
+            .resolve_session(
+                &token,
+                state.client_info(&parts.headers, &parts.extensions),
+                crate::auth::Via::Console,
+            )
             .await?
         {
             Some(session) => Ok(Self {
@@ -305,6 +309,15 @@ async fn log_in(
         Ok(session) => session,
         Err(error) if error.status() == StatusCode::UNAUTHORIZED => {
             return Ok(again(StatusCode::UNAUTHORIZED, "Wrong username or password."));
+        }
+        Err(error) if error.status() == StatusCode::TOO_MANY_REQUESTS => {
+            let wait = error.retry_after().unwrap_or_default().as_secs().max(1);
+            let mut page = again(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("Too many failed logins. Try again in {wait} seconds."),
+            );
+            page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            return Ok(page);
         }
         Err(error) => return Err(error.into()),
     };

@@ -7,11 +7,9 @@
 //! 403 when the robot lacks that permission. Any other status would be an
 //! error to nginx, so a store failure is a 500 and nothing else.
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,7 +18,6 @@ use robots_core::access::{RepoAction, RepoPath, may};
 use serde::Deserialize;
 
 use super::robot_from_headers;
-use crate::auth::client_info_from;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -70,13 +67,17 @@ async fn check(State(state): State<AppState>, request: Request) -> Response {
         Err(error) => return error.into_response(),
     };
     let headers = request.headers();
-    let client = client_info_from(
-        headers,
-        request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0),
-    );
+    let client = state.client_info(headers, request.extensions());
+    // nginx treats any answer but 2xx, 401 and 403 as its own error, so a
+    // rate-limited client is told 401 here (with the same Retry-After).
     let owner = match robot_from_headers(&state, headers, &client).await {
         Ok(owner) => owner,
-        Err(_) => return ApiError::unauthenticated().into_response(),
+        Err(refusal) => {
+            let retry_after = refusal.as_ref().and_then(ApiError::retry_after);
+            return ApiError::unauthenticated()
+                .with_retry_after(retry_after)
+                .into_response();
+        }
     };
     if let Some((org, path, action)) = wanted {
         let allowed = org == owner.org_name

@@ -11,11 +11,8 @@
 //! It accepts robot tokens (`rbt_…`) and the access tokens this server signs
 //! at `/v1/oauth/token`.
 
-use std::collections::HashSet;
-use std::net::SocketAddr;
-
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -23,10 +20,11 @@ use axum::{Json, Router};
 use robots_core::access::resolve;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::collections::HashSet;
 use uuid::Uuid;
 
 use super::{epoch_seconds, read_form};
-use crate::auth::{Presented, client_info_from, presented_credentials};
+use crate::auth::{Presented, presented_credentials};
 use crate::error::ApiError;
 use crate::state::{AppState, ClientInfo};
 use crate::verify::{RobotCredential, VerifiedToken};
@@ -149,10 +147,7 @@ async fn robot_token_answer(state: &AppState, owner: &VerifiedToken) -> Result<B
 
 async fn introspect(State(state): State<AppState>, request: Request) -> Response {
     let (request, form) = read_form::<IntrospectForm>(request, state.config().max_body_bytes).await;
-    let client = client_info_from(
-        &request.headers,
-        request.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0),
-    );
+    let client = state.client_info(&request.headers, &request.extensions);
     let orgs = match caller_orgs(&state, &request.headers, &client).await {
         Ok(orgs) => orgs,
         Err(error) => return error.into_response(),

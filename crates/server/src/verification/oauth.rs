@@ -3,9 +3,7 @@
 //! that downstream services verify offline against `/.well-known/jwks.json`.
 //! Errors use OAuth's own shape (`{"error": "invalid_client"}`, §5.2).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,7 +14,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{epoch_seconds, read_form};
-use crate::auth::{Presented, client_info_from, presented_credentials};
+use crate::auth::{Presented, presented_credentials};
 use crate::keys::new_jwt_id;
 use crate::state::AppState;
 use crate::verify::RobotCredential;
@@ -96,10 +94,7 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
             "grant_type must be client_credentials",
         );
     }
-    let client = client_info_from(
-        &request.headers,
-        request.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0),
-    );
+    let client = state.client_info(&request.headers, &request.extensions);
     let credential = match (
         presented_credentials(&request.headers),
         &form.client_id,

@@ -7,11 +7,9 @@
 //! and what the robot may do. A partial or empty grant is not an error: the
 //! registry itself answers `insufficient_scope`.
 
-use std::net::SocketAddr;
-
 use axum::Json;
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -22,7 +20,6 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::{epoch_seconds, robot_from_headers};
-use crate::auth::client_info_from;
 use crate::error::ApiError;
 use crate::keys::new_jwt_id;
 use crate::state::AppState;
@@ -78,10 +75,7 @@ fn unauthorized(state: &AppState) -> Response {
 
 async fn token(State(state): State<AppState>, request: Request) -> Response {
     let (request, _) = request.into_parts();
-    let client = client_info_from(
-        &request.headers,
-        request.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0),
-    );
+    let client = state.client_info(&request.headers, &request.extensions);
     let owner = match robot_from_headers(&state, &request.headers, &client).await {
         Ok(owner) => owner,
         Err(_) => return unauthorized(&state),

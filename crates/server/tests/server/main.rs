@@ -12,6 +12,7 @@ mod api {
     mod audit;
     mod authentication;
     mod lifecycle;
+    mod limits;
     mod matrix;
     mod replicas;
     mod resources;
