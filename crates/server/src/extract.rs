@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A JSON request body, read but not yet parsed. Handlers parse it with
 /// [`JsonBody::parse`] after authorization, so that someone who may not
@@ -17,10 +18,10 @@ use crate::error::ApiError;
 #[derive(Debug)]
 pub struct JsonBody(Bytes);
 
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
+impl FromRequest<AppState> for JsonBody {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let is_json = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -45,7 +46,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                     ApiError::new(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "payload_too_large",
-                        "the request body is too large",
+                        format!(
+                            "the request body is larger than the {} bytes this server accepts",
+                            state.config().max_body_bytes
+                        ),
                     )
                 }
                 other => ApiError::bad_request("invalid_body", other.body_text()),

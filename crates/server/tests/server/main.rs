@@ -18,6 +18,7 @@ mod api {
     mod resources;
     pub mod secrets;
     mod setup;
+    mod transport;
     mod webhooks;
 }
 
