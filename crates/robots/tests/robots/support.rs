@@ -20,10 +20,16 @@ pub struct Server {
 
 impl Server {
     pub fn start(database_args: &[&str]) -> Self {
+        Self::start_with(database_args, &[])
+    }
+
+    /// With more `robots serve` flags; `https://` when they include `--tls-cert`.
+    pub fn start_with(database_args: &[&str], flags: &[&str]) -> Self {
         let mut child = Command::new(ROBOTS)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .args(database_args)
+            .args(flags)
             .env_remove("ROBOTS_DATABASE_URL")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -45,8 +51,34 @@ impl Server {
             .next()
             .unwrap()
             .to_owned();
-        server.base = format!("http://{address}");
+        let scheme = if flags.contains(&"--tls-cert") { "https" } else { "http" };
+        server.base = format!("{scheme}://{address}");
         server
+    }
+
+    /// The `host:port` it listens on.
+    pub fn address(&self) -> &str {
+        self.base.split("://").nth(1).unwrap()
+    }
+
+    /// Sends a signal (`TERM`, `KILL`) without waiting for the process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to end (at most 30 s); its exit status.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("robots serve did not stop");
     }
 
     pub fn wait_for(&mut self, needle: &str) -> String {

@@ -33,7 +33,11 @@ async fn oversized_bodies_and_heads_are_refused() {
     };
     let root = app.setup_admin().await;
     let big = app
-        .post("/v1/orgs", &root, json!({"name": "acme", "display_name": "x".repeat(8192)}))
+        .post(
+            "/v1/orgs",
+            &root,
+            json!({"name": "acme", "display_name": "x".repeat(8192)}),
+        )
         .await;
     assert_eq!(big.status, 413, "{}", big.text);
     assert!(big.text.contains("4096"), "{}", big.text);
@@ -60,14 +64,19 @@ async fn slow_clients_are_cut_off() {
     };
     // A head that never ends (a slow-loris) is dropped after the head timeout.
     let mut loris = TcpStream::connect(authority(&app)).await.unwrap();
-    loris.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+    loris
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
     let (_, waited) = read_until_closed(&mut loris, Duration::from_secs(10)).await;
     assert!(waited < Duration::from_secs(5), "held for {waited:?}");
 
     // A body trickled slower than the request timeout allows gets a 408.
     let mut trickle = TcpStream::connect(authority(&app)).await.unwrap();
     trickle
-        .write_all(b"POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        .write_all(
+            b"POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+        )
         .await
         .unwrap();
     let (answer, waited) = read_until_closed(&mut trickle, Duration::from_secs(10)).await;
@@ -99,8 +108,15 @@ async fn robots_per_organization_and_tokens_per_robot_are_capped() {
 
     let first = app.token(&root, "acme", "one", "a").await;
     let second = app.token(&root, "acme", "one", "b").await;
-    let refused = app.post("/v1/orgs/acme/robots/one/tokens", &root, json!({"name": "c"})).await;
-    assert_eq!((refused.status, refused.code()), (409, "limit_reached"), "{}", refused.text);
+    let refused = app
+        .post("/v1/orgs/acme/robots/one/tokens", &root, json!({"name": "c"}))
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (409, "limit_reached"),
+        "{}",
+        refused.text
+    );
     // A robot at its cap can still rotate: the successor replaces its predecessor.
     let rotated = app
         .post(
@@ -115,7 +131,9 @@ async fn robots_per_organization_and_tokens_per_robot_are_capped() {
         .delete(&format!("/v1/orgs/acme/robots/one/tokens/{}", second.access_id), &root)
         .await;
     assert_eq!(deleted.status, 204);
-    let room = app.post("/v1/orgs/acme/robots/one/tokens", &root, json!({"name": "c"})).await;
+    let room = app
+        .post("/v1/orgs/acme/robots/one/tokens", &root, json!({"name": "c"}))
+        .await;
     assert_eq!(room.status, 201, "{}", room.text);
 }
 
