@@ -45,7 +45,7 @@ fn sigterm_lets_requests_in_flight_finish() {
         "still listening after SIGTERM"
     );
     // ... but the request in flight is answered in full.
-    in_flight.write_all(body[10..].as_bytes()).unwrap();
+    in_flight.write_all(&body.as_bytes()[10..]).unwrap();
     let mut answer = String::new();
     in_flight.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
