@@ -75,7 +75,12 @@ async fn nginx_auth_request_allows_refuses_and_forbids() {
     if !have_tool("nginx", "apt-get install nginx") {
         return;
     }
-    let Some(app) = TestApp::spawn(robots_store::Backend::Sqlite).await else {
+    // As the README says to run it: nginx (on 127.0.0.1) is a trusted proxy.
+    let Some(app) = TestApp::spawn_with(robots_store::Backend::Sqlite, |config| {
+        config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await
+    else {
         return;
     };
     let (_, writer, reader) = app.registry_fixture().await;
@@ -123,4 +128,39 @@ async fn nginx_auth_request_allows_refuses_and_forbids() {
     app.robot(&alice, "acme", "stranger").await;
     let stranger = app.token(&alice, "acme", "stranger", "ci").await;
     assert_eq!(get(Some(&stranger)).await.unwrap().status(), 403, "no grant, no pull");
+
+    // A client guessing through nginx is limited by its own address (which
+    // nginx forwards), not nginx's: everyone else behind nginx carries on.
+    let from = |source: &str| {
+        reqwest::Client::builder()
+            .local_address(source.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    };
+    let guesser = from("127.0.0.7");
+    let burst = app.state.config().limits.robot_failures_per_address.burst;
+    for _ in 0..burst + 5 {
+        let guess = robots_core::SecretToken::generate(robots_core::SecretKind::RobotToken);
+        let answer = guesser.get(&url).bearer_auth(guess.expose()).send().await.unwrap();
+        assert_eq!(answer.status(), 401);
+    }
+    let limited = guesser
+        .get(&url)
+        .basic_auth(&writer.access_id, Some(&writer.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        limited.status(),
+        401,
+        "the guesser is turned away even with a right token"
+    );
+    let bystander = from("127.0.0.8");
+    let carried_on = bystander
+        .get(&url)
+        .basic_auth(&writer.access_id, Some(&writer.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(carried_on.status(), 200, "another client behind the same nginx");
 }
