@@ -393,7 +393,55 @@ impl Drop for TestApp {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
+        // Secret hygiene across the whole suite: whatever a test did, no
+        // token or session secret may have reached the logs or (SQLite,
+        // whose files are at hand) the database.
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some(secret) = secret_in_new_logs() {
+            panic!("a secret reached the logs: {secret}…");
+        }
+        if let Some(dir) = &self.database.dir {
+            for file in ["robots.db", "robots.db-wal"] {
+                let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+                if let Some(secret) = first_secret_in(&bytes) {
+                    panic!("a secret reached the database ({file}): {secret}…");
+                }
+            }
+        }
     }
+}
+
+/// A secret in the logs written since the last look (by any test: the
+/// buffer is shared, so each byte is scanned about once).
+fn secret_in_new_logs() -> Option<String> {
+    static SCANNED: Mutex<usize> = Mutex::new(0);
+    let mut scanned = SCANNED.lock().unwrap();
+    let logs = log_buffer().lock().unwrap();
+    // Overlap the previous scan so a secret written across it is seen.
+    let start = scanned.saturating_sub(64);
+    *scanned = logs.len();
+    first_secret_in(&logs[start.min(logs.len())..])
+}
+
+/// The first thing in `bytes` shaped like one of our secrets (a prefix and
+/// at least 40 base62 characters), shortened so the failure does not leak
+/// it a second time.
+pub fn first_secret_in(bytes: &[u8]) -> Option<String> {
+    let prefixes: [&[u8]; 2] = [b"rbt_", b"rsn_"];
+    bytes.windows(4).enumerate().find_map(|(start, window)| {
+        if window[3] != b'_' {
+            return None;
+        }
+        let rest = &bytes[start..];
+        let prefix = prefixes.iter().find(|prefix| rest.starts_with(prefix))?;
+        let body = rest[prefix.len()..]
+            .iter()
+            .take_while(|byte| byte.is_ascii_alphanumeric())
+            .count();
+        (body >= 40).then(|| String::from_utf8_lossy(&rest[..prefix.len() + 6]).into_owned())
+    })
 }
 
 /// Whether an external program the test drives is installed. Outside CI a

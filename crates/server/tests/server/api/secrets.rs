@@ -115,3 +115,16 @@ pub fn database_contents(app: &TestApp) -> Vec<u8> {
 fn database_contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|window| window == needle)
 }
+
+#[test]
+fn the_secret_scanner_finds_secrets_and_nothing_else() {
+    use robots_core::{SecretKind, SecretToken};
+    let token = SecretToken::generate(SecretKind::RobotToken);
+    let session = SecretToken::generate(SecretKind::Session);
+    let scan = |text: String| crate::support::first_secret_in(text.as_bytes());
+    assert!(scan(format!("a log line with {} in it", token.expose())).is_some());
+    assert!(scan(format!("cookie=rsn={}", session.expose())).is_some());
+    assert_eq!(scan("prefix rbt_ and rbt_short and rsn_".to_owned()), None);
+    let found = scan(token.expose().to_owned()).unwrap();
+    assert!(found.len() < 12, "the failure message shows only the start");
+}
