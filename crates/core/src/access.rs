@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::name::{MAX_NAME_LEN, Name, NameError};
 
 /// A team's grant on a repository.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
     Read,
@@ -64,7 +64,7 @@ impl Permission {
 }
 
 /// Something a robot does to a repository, in registry terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RepoAction {
     Pull,
@@ -97,8 +97,14 @@ impl RepoAction {
 /// by `/` (`web`, `apps/web`), as container registries nest them. Written
 /// with its organization in front (`acme/apps/web`) wherever it leaves the
 /// organization's context.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schema(
+    pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
+    min_length = 1,
+    max_length = 191,
+    example = "apps/web"
+)]
 pub struct RepoPath(String);
 
 /// Longest repository path, so `org/path` stays within a registry's 255.

@@ -3,8 +3,14 @@
 
 use std::time::Duration;
 
+/// The longest duration accepted: 100 years. Durations are added to the
+/// current time, and a time past year 9999 cannot be represented.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a duration; use a number with a unit: 90s, 15m, 12h, 30d (or combined: 1d12h)")]
+#[error(
+    "{0:?} is not a duration; use a number with a unit: 90s, 15m, 12h, 30d (or combined: 1d12h), at most 100 years"
+)]
 pub struct DurationError(pub String);
 
 pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
@@ -35,7 +41,7 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
             .ok_or_else(error)?;
         number.clear();
     }
-    if !number.is_empty() {
+    if !number.is_empty() || total > MAX_DURATION.as_secs() {
         return Err(error());
     }
     Ok(Duration::from_secs(total))
@@ -71,6 +77,7 @@ mod tests {
             ("1w", 604_800),
             ("1d12h", 129_600),
             ("0s", 0),
+            ("5200w", 5200 * 604_800),
         ];
         for (text, seconds) in cases {
             assert_eq!(parse_duration(text), Ok(Duration::from_secs(seconds)), "{text}");
@@ -83,7 +90,18 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_read() {
-        for bad in ["", "12", "h", "1.5h", "-1d", "1y", "99999999999999999999d", "1 h"] {
+        for bad in [
+            "",
+            "12",
+            "h",
+            "1.5h",
+            "-1d",
+            "1y",
+            "99999999999999999999d",
+            "1 h",
+            "5300w",
+            "36501d",
+        ] {
             assert_eq!(parse_duration(bad), Err(DurationError(bad.to_owned())), "{bad:?}");
         }
     }

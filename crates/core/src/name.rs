@@ -12,8 +12,14 @@ use serde::{Deserialize, Serialize};
 pub const MAX_NAME_LEN: usize = 63;
 
 /// A validated name. Constructing one is the only validation there is.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schema(
+    pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+    min_length = 1,
+    max_length = 63,
+    example = "ci-deployer"
+)]
 pub struct Name(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

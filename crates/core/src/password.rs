@@ -9,13 +9,13 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+pub const MAX_PASSWORD_CHARS: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordError {
     #[error("must be at least {MIN_PASSWORD_CHARS} characters long")]
     TooShort,
-    #[error("must be at most {MAX_PASSWORD_BYTES} bytes long")]
+    #[error("must be at most {MAX_PASSWORD_CHARS} characters long")]
     TooLong,
     #[error("could not hash the password")]
     Hashing,
@@ -27,7 +27,7 @@ pub fn check_new_password(password: &str) -> Result<(), PasswordError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(PasswordError::TooShort);
     }
-    if password.len() > MAX_PASSWORD_BYTES {
+    if password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(PasswordError::TooLong);
     }
     Ok(())

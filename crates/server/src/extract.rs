@@ -6,7 +6,8 @@ use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -59,9 +60,13 @@ impl FromRequest<AppState> for JsonBody {
 }
 
 impl JsonBody {
-    /// A body read some other way (optional bodies), to parse the same way.
-    pub fn from_bytes(bytes: Bytes) -> Self {
-        Self(bytes)
+    /// An optional body: none at all, or JSON `null`, means the defaults.
+    pub fn parse_optional<T: DeserializeOwned + Default>(bytes: Bytes) -> Result<T, ApiError> {
+        if bytes.trim_ascii().is_empty() {
+            return Ok(T::default());
+        }
+        let body: Option<T> = Self(bytes).parse()?;
+        Ok(body.unwrap_or_default())
     }
 
     /// Parses the body; malformed JSON is a 400, a well-formed body with a
@@ -126,6 +131,22 @@ fn join_path(parent: &str, field: &str) -> String {
     }
 }
 
+/// A query string read into `T`; a malformed one is a 400 in the API's
+/// error shape (axum's own rejection would be plain text).
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(value) = Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
+        Ok(Self(value))
+    }
+}
+
 /// `?limit=&cursor=` of every list.
 #[derive(Debug, Clone)]
 pub struct ListParams {
@@ -146,9 +167,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
             limit: Option<String>,
             cursor: Option<String>,
         }
-        let Query(raw) = Query::<Raw>::from_request_parts(parts, state)
-            .await
-            .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
+        let ApiQuery(raw) = ApiQuery::<Raw>::from_request_parts(parts, state).await?;
         let limit = match raw.limit {
             None => DEFAULT_PAGE_SIZE,
             Some(text) => text
@@ -176,11 +195,20 @@ pub fn encode_cursor(last_key: &str) -> String {
     URL_SAFE_NO_PAD.encode(last_key)
 }
 
+/// A cursor is only ever a position: any well-formed one is accepted and
+/// lists from there, whether or not this server handed it out.
 fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
-    URL_SAFE_NO_PAD
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        GeneralPurposeConfig::new()
+            .with_encode_padding(false)
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+            .with_decode_allow_trailing_bits(true),
+    );
+    LENIENT
         .decode(cursor)
         .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .ok_or_else(|| {
             ApiError::bad_request("invalid_cursor", "cursor is not one this server handed out").with_field("cursor")
         })

@@ -35,6 +35,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use robots_core::secret::SetupCode;
 use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -62,6 +63,11 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(max_body))
+        // A bug must cost one request a 500 in the usual shape, not the
+        // connection (hyper would drop it) and the client's retry logic.
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            ApiError::internal("a handler panicked (see the panic message above)").into_response()
+        }))
         // A client trickling its body would otherwise hold the request open.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -52,7 +52,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/orgs/{org}/robots/{robot}/permissions", get(robot_permissions))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TeamView {
     pub id: Uuid,
     pub org: String,
@@ -87,7 +87,7 @@ impl TeamView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     /// `user` or `robot`.
     pub kind: &'static str,
@@ -106,7 +106,7 @@ impl From<TeamMember> for MemberView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GrantView {
     pub team: String,
     /// The repository's path inside the organization.
@@ -130,7 +130,7 @@ impl GrantView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RepositoryView {
     pub id: Uuid,
     pub org: String,
@@ -162,7 +162,7 @@ impl RepositoryView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccessView {
     pub kind: &'static str,
     pub name: String,
@@ -181,20 +181,28 @@ impl From<RepoAccess> for AccessView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateTeamRequest {
     name: Name,
     #[serde(default)]
+    #[schema(
+        max_length = 512,
+        pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+    )]
     description: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateTeamRequest {
     #[serde(default)]
     name: Option<Name>,
     #[serde(default)]
+    #[schema(
+        max_length = 512,
+        pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+    )]
     description: Option<String>,
 }
 
@@ -204,6 +212,13 @@ fn description(raw: Option<&str>) -> Result<Option<String>, ApiError> {
         .map_err(|error| ApiError::invalid_field("description", error))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/teams",
+    tag = "access",
+    params(crate::api::openapi::OrgPath, crate::api::openapi::ListQuery),
+    responses((status = 200, description = "OK", body = crate::api::views::List<TeamView>), crate::api::openapi::Failure)
+)]
 async fn list_teams(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -222,6 +237,14 @@ async fn list_teams(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/teams",
+    tag = "access",
+    params(crate::api::openapi::OrgPath),
+    request_body = CreateTeamRequest,
+    responses((status = 201, description = "Created", body = TeamView), crate::api::openapi::Failure)
+)]
 async fn create_team(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -235,6 +258,13 @@ async fn create_team(
     Ok((StatusCode::CREATED, Json(TeamView::new(org.name.as_str(), team))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/teams/{team}",
+    tag = "access",
+    params(crate::api::openapi::TeamPath),
+    responses((status = 200, description = "The team with its members and grants", body = TeamView), crate::api::openapi::Failure)
+)]
 async fn get_team(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -255,6 +285,14 @@ async fn get_team(
     Ok(Json(view))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/orgs/{org}/teams/{team}",
+    tag = "access",
+    params(crate::api::openapi::TeamPath),
+    request_body = UpdateTeamRequest,
+    responses((status = 200, description = "OK", body = TeamView), crate::api::openapi::Failure)
+)]
 async fn update_team(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -272,6 +310,13 @@ async fn update_team(
     Ok(Json(TeamView::new(org.name.as_str(), updated)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/teams/{team}",
+    tag = "access",
+    params(crate::api::openapi::TeamPath),
+    responses((status = 204, description = "Deleted, with its grants"), crate::api::openapi::Failure)
+)]
 async fn delete_team(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -287,6 +332,13 @@ fn created_or_ok(created: bool) -> StatusCode {
     if created { StatusCode::CREATED } else { StatusCode::OK }
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/orgs/{org}/teams/{team}/users/{username}",
+    tag = "access",
+    params(crate::api::openapi::TeamPath, ("username" = String, Path, description = "The user's name", example = "admin")),
+    responses((status = 200, description = "Already a member"), (status = 201, description = "Added"), crate::api::openapi::Failure)
+)]
 async fn add_user(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -301,6 +353,13 @@ async fn add_user(
     Ok(created_or_ok(added))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/teams/{team}/users/{username}",
+    tag = "access",
+    params(crate::api::openapi::TeamPath, ("username" = String, Path, description = "The user's name", example = "admin")),
+    responses((status = 204, description = "Removed"), crate::api::openapi::Failure)
+)]
 async fn remove_user(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -319,6 +378,13 @@ async fn remove_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/orgs/{org}/teams/{team}/robots/{robot}",
+    tag = "access",
+    params(crate::api::openapi::TeamPath, ("robot" = String, Path, description = "The robot account's name", example = "deployer")),
+    responses((status = 200, description = "Already a member"), (status = 201, description = "Added"), crate::api::openapi::Failure)
+)]
 async fn add_robot(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -333,6 +399,13 @@ async fn add_robot(
     Ok(created_or_ok(added))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/teams/{team}/robots/{robot}",
+    tag = "access",
+    params(crate::api::openapi::TeamPath, ("robot" = String, Path, description = "The robot account's name", example = "deployer")),
+    responses((status = 204, description = "Removed"), crate::api::openapi::Failure)
+)]
 async fn remove_robot(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -353,12 +426,20 @@ async fn remove_robot(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct GrantRequest {
     permission: Permission,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/orgs/{org}/teams/{team}/grants/{repository}",
+    tag = "access",
+    params(crate::api::openapi::TeamPath, ("repository" = String, Path, description = "The repository's path inside the organization", example = "apps/web")),
+    request_body = GrantRequest,
+    responses((status = 200, description = "Permission changed", body = GrantView), (status = 201, description = "Granted", body = GrantView), crate::api::openapi::Failure)
+)]
 async fn set_grant(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -375,6 +456,13 @@ async fn set_grant(
     Ok((created_or_ok(created), Json(GrantView::new(org.name.as_str(), grant))))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/teams/{team}/grants/{repository}",
+    tag = "access",
+    params(crate::api::openapi::TeamPath, ("repository" = String, Path, description = "The repository's path inside the organization", example = "apps/web")),
+    responses((status = 204, description = "Revoked"), crate::api::openapi::Failure)
+)]
 async fn revoke_grant(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -392,12 +480,19 @@ async fn revoke_grant(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateRepositoryRequest {
     name: RepoPath,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/repositories",
+    tag = "access",
+    params(crate::api::openapi::OrgPath, crate::api::openapi::ListQuery),
+    responses((status = 200, description = "OK", body = crate::api::views::List<RepositoryView>), crate::api::openapi::Failure)
+)]
 async fn list_repositories(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -416,6 +511,14 @@ async fn list_repositories(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/repositories",
+    tag = "access",
+    params(crate::api::openapi::OrgPath),
+    request_body = CreateRepositoryRequest,
+    responses((status = 201, description = "Created", body = RepositoryView), crate::api::openapi::Failure)
+)]
 async fn create_repository(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -431,6 +534,13 @@ async fn create_repository(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/repositories/{repository}",
+    tag = "access",
+    params(crate::api::openapi::RepositoryPath),
+    responses((status = 200, description = "The repository, its grants and everyone who reaches it", body = RepositoryView), crate::api::openapi::Failure)
+)]
 async fn get_repository(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -451,6 +561,13 @@ async fn get_repository(
     Ok(Json(view))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/repositories/{repository}",
+    tag = "access",
+    params(crate::api::openapi::RepositoryPath),
+    responses((status = 204, description = "Deleted, with its grants"), crate::api::openapi::Failure)
+)]
 async fn delete_repository(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -462,7 +579,7 @@ async fn delete_repository(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PermissionsView {
     pub robot: String,
     pub org: String,
@@ -472,7 +589,7 @@ pub struct PermissionsView {
     pub items: Vec<EffectiveView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EffectiveView {
     pub repository: String,
     pub full_name: String,
@@ -481,7 +598,7 @@ pub struct EffectiveView {
     pub via: Vec<ViaView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ViaView {
     pub team: String,
     pub permission: Permission,
@@ -519,6 +636,13 @@ pub(crate) async fn permissions_of(
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/robots/{robot}/permissions",
+    tag = "robots",
+    params(crate::api::openapi::RobotPath),
+    responses((status = 200, description = "What the robot may do, and through which teams", body = PermissionsView), crate::api::openapi::Failure)
+)]
 async fn robot_permissions(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,

@@ -3,7 +3,7 @@
 //! and webhooks.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
@@ -25,7 +25,7 @@ use super::{Scope, authorize_org, find_robot};
 use crate::audit::{Actor, Change};
 use crate::auth::{CurrentUser, UserSession};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, MAX_PAGE_SIZE};
+use crate::extract::{ApiQuery, JsonBody, MAX_PAGE_SIZE};
 use crate::state::{AppState, ClientInfo};
 
 pub fn router() -> Router<AppState> {
@@ -56,6 +56,13 @@ async fn set_disabled(
 }
 
 /// Disables a robot: its tokens are refused until it is enabled; nothing is deleted.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/robots/{robot}/disable",
+    tag = "robots",
+    params(crate::api::openapi::RobotPath),
+    responses((status = 200, description = "Disabled: its tokens are refused until it is enabled", body = crate::api::views::RobotView), crate::api::openapi::Failure)
+)]
 async fn disable_robot(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -64,6 +71,13 @@ async fn disable_robot(
     set_disabled(&state, &caller, &org, &robot, true).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/robots/{robot}/enable",
+    tag = "robots",
+    params(crate::api::openapi::RobotPath),
+    responses((status = 200, description = "OK", body = crate::api::views::RobotView), crate::api::openapi::Failure)
+)]
 async fn enable_robot(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -72,25 +86,38 @@ async fn enable_robot(
     set_disabled(&state, &caller, &org, &robot, false).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateOrgRequest {
     #[serde(default)]
+    #[schema(
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+    )]
     display_name: Option<String>,
     #[serde(default)]
     token_policy: Option<PolicyRequest>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PolicyRequest {
     /// `90d`, or null for no maximum.
     #[serde(default)]
+    #[schema(pattern = "^([0-9]+[smhdw])+$", example = "90d")]
     max_lifetime: Option<String>,
     #[serde(default)]
     expiry_required: bool,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/orgs/{org}",
+    tag = "orgs",
+    params(crate::api::openapi::OrgPath),
+    request_body = UpdateOrgRequest,
+    responses((status = 200, description = "OK", body = OrgView), crate::api::openapi::Failure)
+)]
 async fn update_org(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -135,7 +162,7 @@ async fn update_org(
     Ok(Json(OrgView::new(updated, role)))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditView {
     pub id: Uuid,
     #[serde(with = "time::serde::rfc3339")]
@@ -167,17 +194,27 @@ impl From<AuditEvent> for AuditView {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditParams {
+    /// Only this action, e.g. `token.created`.
     action: Option<String>,
+    /// Only this actor: a username or a robot's name.
     actor: Option<String>,
+    /// Only this target, e.g. `robot deployer`.
     target: Option<String>,
     /// RFC 3339, or a duration back from now (`24h`).
     since: Option<String>,
+    /// RFC 3339, or a duration back from now.
     until: Option<String>,
+    /// Events per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^([A-Za-z0-9_-]{21}[AQgw])?$")]
     cursor: Option<String>,
     /// `jsonl` for JSON lines: every matching event, for export.
+    #[param(pattern = "^(json|jsonl)$")]
     format: Option<String>,
 }
 
@@ -306,11 +343,18 @@ async fn respond_audit(state: &AppState, org: Option<Uuid>, params: AuditParams)
 }
 
 /// An organization's audit log: admins only.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/audit",
+    tag = "audit",
+    params(crate::api::openapi::OrgPath, AuditParams),
+    responses((status = 200, description = "A page of events, newest first; with `format=jsonl`, every matching event as JSON lines", content((List<AuditView> = "application/json"), (String = "application/x-ndjson"))), crate::api::openapi::Failure)
+)]
 async fn org_audit(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
     Path(org): Path<String>,
-    Query(params): Query<AuditParams>,
+    ApiQuery(params): ApiQuery<AuditParams>,
 ) -> ApiResult<Response> {
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
     respond_audit(&state, Some(org.id), params).await
@@ -318,10 +362,17 @@ async fn org_audit(
 
 /// Events of no organization (logins, users, keys, deleted organizations):
 /// instance administrators only.
+#[utoipa::path(
+    get,
+    path = "/v1/audit",
+    tag = "audit",
+    params(AuditParams),
+    responses((status = 200, description = "Events of no organization, for instance administrators", content((List<AuditView> = "application/json"), (String = "application/x-ndjson"))), crate::api::openapi::Failure)
+)]
 async fn instance_audit(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
-    Query(params): Query<AuditParams>,
+    ApiQuery(params): ApiQuery<AuditParams>,
 ) -> ApiResult<Response> {
     if !caller.user.instance_admin {
         return Err(ApiError::forbidden(
@@ -331,13 +382,28 @@ async fn instance_audit(
     respond_audit(&state, None, params).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct LeakReport {
     token: String,
 }
 
+/// The answer to a leak report.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Received {
+    /// Always `received`.
+    status: &'static str,
+}
+
 /// Anyone who finds a token may report it; a valid one is revoked at once.
 /// The answer is the same whatever the token was, so this is no oracle.
+#[utoipa::path(
+    post,
+    path = "/v1/tokens/revoke",
+    tag = "audit",
+    request_body(content((LeakReport = "application/json"), (LeakReport = "application/x-www-form-urlencoded"))),
+    security(()),
+    responses((status = 202, description = "Received: the same answer whatever the token was", body = Received), crate::api::openapi::Failure)
+)]
 async fn revoke_leaked(State(state): State<AppState>, client: ClientInfo, headers: HeaderMap, body: Bytes) -> Response {
     let json = headers
         .get(header::CONTENT_TYPE)
@@ -355,7 +421,7 @@ async fn revoke_leaked(State(state): State<AppState>, client: ClientInfo, header
         )
         .into_response();
     };
-    let received = (StatusCode::ACCEPTED, Json(json!({"status": "received"}))).into_response();
+    let received = (StatusCode::ACCEPTED, Json(Received { status: "received" })).into_response();
     let Ok(secret) = SecretToken::parse_kind(SecretKind::RobotToken, report.token.trim()) else {
         return received;
     };
@@ -393,7 +459,7 @@ async fn revoke_leaked(State(state): State<AppState>, client: ClientInfo, header
     received
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct WebhookView {
     id: Uuid,
     url: String,
@@ -422,15 +488,25 @@ impl WebhookView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateWebhookRequest {
+    /// Where deliveries are POSTed.
+    #[schema(pattern = "^https?://[^/?#\\s]+", example = "https://ci.example.com/hooks/robots")]
     url: String,
     /// Default: every event.
     #[serde(default)]
+    #[schema(min_items = 1)]
     events: Option<Vec<String>>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/webhooks",
+    tag = "audit",
+    params(crate::api::openapi::OrgPath),
+    responses((status = 200, description = "OK", body = List<WebhookView>), crate::api::openapi::Failure)
+)]
 async fn list_webhooks(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -466,6 +542,14 @@ pub(crate) fn validate_webhook(url: &str, events: Option<Vec<String>>) -> Result
     Ok((url.to_owned(), events))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/webhooks",
+    tag = "audit",
+    params(crate::api::openapi::OrgPath),
+    request_body = CreateWebhookRequest,
+    responses((status = 201, description = "The webhook, with its signing secret shown this once", body = WebhookView), crate::api::openapi::Failure)
+)]
 async fn create_webhook(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -483,6 +567,13 @@ async fn create_webhook(
     Ok(response)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/webhooks/{id}",
+    tag = "audit",
+    params(crate::api::openapi::OrgPath, ("id" = uuid::Uuid, Path, description = "The webhook's id")),
+    responses((status = 204, description = "Deleted"), crate::api::openapi::Failure)
+)]
 async fn delete_webhook(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -497,7 +588,7 @@ async fn delete_webhook(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct DeliveryView {
     id: Uuid,
     event: String,
@@ -514,6 +605,13 @@ struct DeliveryView {
     last_error: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/webhooks/{id}/deliveries",
+    tag = "audit",
+    params(crate::api::openapi::OrgPath, ("id" = uuid::Uuid, Path, description = "The webhook's id")),
+    responses((status = 200, description = "The latest 100 deliveries", body = List<DeliveryView>), crate::api::openapi::Failure)
+)]
 async fn list_deliveries(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,

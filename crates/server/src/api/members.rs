@@ -22,12 +22,19 @@ pub fn router() -> Router<AppState> {
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SetMemberRequest {
     role: Role,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/members",
+    tag = "orgs",
+    params(crate::api::openapi::OrgPath, crate::api::openapi::ListQuery),
+    responses((status = 200, description = "OK", body = crate::api::views::List<crate::api::views::MemberView>), crate::api::openapi::Failure)
+)]
 async fn list_members(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -47,6 +54,14 @@ async fn list_members(
 }
 
 /// Adds a member (201) or changes their role (200).
+#[utoipa::path(
+    put,
+    path = "/v1/orgs/{org}/members/{username}",
+    tag = "orgs",
+    params(crate::api::openapi::OrgPath, ("username" = String, Path, description = "The user's name", example = "admin")),
+    request_body = SetMemberRequest,
+    responses((status = 200, description = "Role changed", body = crate::api::views::MemberView), (status = 201, description = "Member added", body = crate::api::views::MemberView), crate::api::openapi::Failure)
+)]
 async fn set_member(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -63,6 +78,13 @@ async fn set_member(
 }
 
 /// Removes a member; members may remove themselves (leave).
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/members/{username}",
+    tag = "orgs",
+    params(crate::api::openapi::OrgPath, ("username" = String, Path, description = "The user's name", example = "admin")),
+    responses((status = 204, description = "Removed (or left)"), crate::api::openapi::Failure)
+)]
 async fn remove_member(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,

@@ -4,6 +4,7 @@
 pub(crate) mod access;
 pub(crate) mod lifecycle;
 mod members;
+pub mod openapi;
 mod orgs;
 mod robots;
 pub(crate) mod sessions;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .merge(tokens::router())
         .merge(access::router())
         .merge(lifecycle::router())
+        .merge(openapi::router())
 }
 
 /// What an organization-scoped route is about, for the personal-account

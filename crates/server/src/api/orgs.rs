@@ -21,14 +21,25 @@ pub fn router() -> Router<AppState> {
         .route("/v1/orgs/{org}", get(get_org).delete(delete_org))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateOrgRequest {
     name: Name,
     #[serde(default)]
+    #[schema(
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+    )]
     display_name: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs",
+    tag = "orgs",
+    params(crate::api::openapi::ListQuery),
+    responses((status = 200, description = "The caller's organizations", body = crate::api::views::List<crate::api::views::OrgView>), crate::api::openapi::Failure)
+)]
 async fn list_orgs(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -45,6 +56,13 @@ async fn list_orgs(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orgs",
+    tag = "orgs",
+    request_body = CreateOrgRequest,
+    responses((status = 201, description = "The new organization; the caller is its admin", body = crate::api::views::OrgView), crate::api::openapi::Failure)
+)]
 async fn create_org(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -60,6 +78,13 @@ async fn create_org(
     Ok((StatusCode::CREATED, Json(OrgView::new(org, Role::Admin))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}",
+    tag = "orgs",
+    params(crate::api::openapi::OrgPath),
+    responses((status = 200, description = "OK", body = crate::api::views::OrgView), crate::api::openapi::Failure)
+)]
 async fn get_org(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -69,6 +94,13 @@ async fn get_org(
     Ok(Json(OrgView::new(org, role)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}",
+    tag = "orgs",
+    params(crate::api::openapi::OrgPath),
+    responses((status = 204, description = "Deleted, with its robots and tokens"), crate::api::openapi::Failure)
+)]
 async fn delete_org(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,

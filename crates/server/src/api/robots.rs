@@ -24,20 +24,28 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateRobotRequest {
     name: Name,
     #[serde(default)]
+    #[schema(
+        max_length = 512,
+        pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+    )]
     description: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateRobotRequest {
     #[serde(default)]
     name: Option<Name>,
     #[serde(default)]
+    #[schema(
+        max_length = 512,
+        pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+    )]
     description: Option<String>,
 }
 
@@ -47,6 +55,13 @@ fn description(raw: Option<&str>) -> Result<Option<String>, ApiError> {
         .map_err(|error| ApiError::invalid_field("description", error))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/robots",
+    tag = "robots",
+    params(crate::api::openapi::OrgPath, crate::api::openapi::ListQuery),
+    responses((status = 200, description = "OK", body = crate::api::views::List<crate::api::views::RobotView>), crate::api::openapi::Failure)
+)]
 async fn list_robots(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -65,6 +80,14 @@ async fn list_robots(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/robots",
+    tag = "robots",
+    params(crate::api::openapi::OrgPath),
+    request_body = CreateRobotRequest,
+    responses((status = 201, description = "Created", body = crate::api::views::RobotView), crate::api::openapi::Failure)
+)]
 async fn create_robot(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -80,6 +103,13 @@ async fn create_robot(
     Ok((StatusCode::CREATED, Json(RobotView::new(org.name.as_str(), robot))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/robots/{robot}",
+    tag = "robots",
+    params(crate::api::openapi::RobotPath),
+    responses((status = 200, description = "OK", body = crate::api::views::RobotView), crate::api::openapi::Failure)
+)]
 async fn get_robot(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -90,6 +120,14 @@ async fn get_robot(
     Ok(Json(RobotView::new(org.name.as_str(), robot)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/orgs/{org}/robots/{robot}",
+    tag = "robots",
+    params(crate::api::openapi::RobotPath),
+    request_body = UpdateRobotRequest,
+    responses((status = 200, description = "OK", body = crate::api::views::RobotView), crate::api::openapi::Failure)
+)]
 async fn update_robot(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -107,6 +145,13 @@ async fn update_robot(
     Ok(Json(RobotView::new(org.name.as_str(), updated)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/robots/{robot}",
+    tag = "robots",
+    params(crate::api::openapi::RobotPath),
+    responses((status = 204, description = "Deleted, with its tokens"), crate::api::openapi::Failure)
+)]
 async fn delete_robot(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,

@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/whoami", get(whoami))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginRequest {
     username: String,
@@ -35,6 +35,14 @@ pub fn looks_like_robot_credentials(username: &str, password: &str) -> bool {
     uuid::Uuid::try_parse(username.trim()).is_ok() || password.trim().starts_with(SecretKind::RobotToken.prefix())
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sessions",
+    tag = "sessions",
+    request_body = LoginRequest,
+    security(()),
+    responses((status = 201, description = "A new session; its token is shown this once", body = crate::api::views::SessionView), crate::api::openapi::Failure)
+)]
 async fn log_in(
     State(state): State<AppState>,
     _anyone: OptionalUser,
@@ -148,6 +156,12 @@ impl AppState {
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions/current",
+    tag = "sessions",
+    responses((status = 204, description = "Logged out"), crate::api::openapi::Failure)
+)]
 async fn log_out(State(state): State<AppState>, CurrentUser(caller): CurrentUser) -> ApiResult<StatusCode> {
     state.store().delete_session(&caller.session).await?;
     state
@@ -159,6 +173,13 @@ async fn log_out(State(state): State<AppState>, CurrentUser(caller): CurrentUser
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/whoami",
+    tag = "sessions",
+    security(("robot" = []), ("robot_bearer" = []), ("session" = [])),
+    responses((status = 200, description = "The user or robot behind the credentials", body = crate::api::views::WhoAmI), crate::api::openapi::Failure)
+)]
 async fn whoami(caller: Caller) -> Json<WhoAmI> {
     Json(match caller {
         Caller::User(session) => WhoAmI::User {

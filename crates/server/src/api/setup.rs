@@ -21,15 +21,34 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/setup", post(complete_setup))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SetupRequest {
+    /// The one-time code the server printed on its first start.
+    #[schema(
+        pattern = "^[0-9A-TV-Za-tv-z]{4}-[0-9A-TV-Za-tv-z]{4}-[0-9A-TV-Za-tv-z]{4}-[0-9A-TV-Za-tv-z]{4}$",
+        example = "1QHH-JEGC-GVCV-SQWY"
+    )]
     code: String,
     username: Name,
+    #[schema(
+        pattern = "^[^@\\s\\u0000-\\u001f\\u007f-\\u009f]+@[^@\\s\\u0000-\\u001f\\u007f-\\u009f]+$",
+        max_length = 254,
+        example = "ada@example.com"
+    )]
     email: String,
+    #[schema(min_length = 8, max_length = 256)]
     password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/setup",
+    tag = "setup",
+    request_body = SetupRequest,
+    security(()),
+    responses((status = 201, description = "The first administrator", body = crate::api::views::UserView), crate::api::openapi::Failure)
+)]
 async fn complete_setup(
     State(state): State<AppState>,
     _anyone: OptionalUser,

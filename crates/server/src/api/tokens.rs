@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,7 +23,7 @@ use super::{Scope, authorize_org, find_robot, find_robot_ref};
 use crate::audit::{Actor, Change};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, ListParams};
+use crate::extract::{ApiQuery, JsonBody, ListParams};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -43,7 +43,7 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateTokenRequest {
     name: Name,
@@ -51,10 +51,11 @@ struct CreateTokenRequest {
     expires_at: Option<OffsetDateTime>,
     /// A lifetime from now, instead of `expires_at`: `30d`, `12h`.
     #[serde(default)]
+    #[schema(pattern = "^([0-9]+[smhdw])+$", example = "30d")]
     expires_in: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 struct ExpiringQuery {
     /// Only tokens expiring within this long (e.g. `7d`).
     expiring_within: Option<String>,
@@ -132,11 +133,18 @@ fn expiry(
     Ok(expires_at)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/robots/{robot}/tokens",
+    tag = "tokens",
+    params(crate::api::openapi::RobotPath, ExpiringQuery, crate::api::openapi::ListQuery),
+    responses((status = 200, description = "OK", body = crate::api::views::List<crate::api::views::TokenView>), crate::api::openapi::Failure)
+)]
 async fn list_tokens(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
     Path((org, robot)): Path<(String, String)>,
-    Query(query): Query<ExpiringQuery>,
+    ApiQuery(query): ApiQuery<ExpiringQuery>,
     params: ListParams,
 ) -> ApiResult<Json<List<TokenView>>> {
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Robots).await?;
@@ -154,7 +162,7 @@ async fn list_tokens(
     )))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ExpiringTokenView {
     robot: String,
     #[serde(flatten)]
@@ -163,11 +171,18 @@ struct ExpiringTokenView {
 
 /// Tokens of the whole organization expiring within `expiring_within`
 /// (default 7 days), soonest first: what needs attention.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/tokens",
+    tag = "tokens",
+    params(crate::api::openapi::OrgPath, ExpiringQuery),
+    responses((status = 200, description = "Tokens of every robot expiring within `expiring_within`, soonest first", body = crate::api::views::List<ExpiringTokenView>), crate::api::openapi::Failure)
+)]
 async fn list_expiring(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
     Path(org): Path<String>,
-    Query(query): Query<ExpiringQuery>,
+    ApiQuery(query): ApiQuery<ExpiringQuery>,
 ) -> ApiResult<Json<List<ExpiringTokenView>>> {
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Robots).await?;
     let now = state.now();
@@ -194,6 +209,14 @@ fn secret_response<T: Serialize>(body: T) -> Response {
     response
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/robots/{robot}/tokens",
+    tag = "tokens",
+    params(crate::api::openapi::RobotPath),
+    request_body = CreateTokenRequest,
+    responses((status = 201, description = "The token, shown this once", body = crate::api::views::CreatedTokenView), crate::api::openapi::Failure)
+)]
 async fn create_token(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -246,6 +269,13 @@ pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/robots/{robot}/tokens/{access_id}",
+    tag = "tokens",
+    params(crate::api::openapi::TokenPath),
+    responses((status = 200, description = "OK", body = crate::api::views::TokenView), crate::api::openapi::Failure)
+)]
 async fn get_token(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -263,6 +293,13 @@ async fn find_token(state: &AppState, robot: &Robot, access_id: &str) -> Result<
     state.store().get_token(robot.id, id).await?.ok_or_else(not_found)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/robots/{robot}/tokens/{access_id}",
+    tag = "tokens",
+    params(crate::api::openapi::TokenPath),
+    responses((status = 204, description = "Deleted: refused from the next request on"), crate::api::openapi::Failure)
+)]
 async fn delete_token(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -280,22 +317,24 @@ async fn delete_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RotateRequest {
     /// How long the old token keeps working: `24h` (the default), `0s`.
     #[serde(default)]
+    #[schema(pattern = "^([0-9]+[smhdw])+$", example = "24h")]
     grace_period: Option<String>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
     #[serde(default)]
+    #[schema(pattern = "^([0-9]+[smhdw])+$", example = "30d")]
     expires_in: Option<String>,
 }
 
 /// Default grace period of a rotation: long enough to update every pipeline.
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(24 * 3600);
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct RotatedView {
     /// The new token, shown this once.
     successor: CreatedTokenView,
@@ -306,6 +345,14 @@ struct RotatedView {
 /// Rotates a token without downtime: a successor (shown once) takes its
 /// name, and the old token keeps working for the grace period, then stops
 /// by itself.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/robots/{robot}/tokens/{access_id}/rotate",
+    tag = "tokens",
+    params(crate::api::openapi::TokenPath),
+    request_body(content = Option<RotateRequest>, description = "Optional: no body rotates with the defaults"),
+    responses((status = 201, description = "The successor, shown this once, and the token rotating out", body = RotatedView), crate::api::openapi::Failure)
+)]
 async fn rotate_token(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -315,11 +362,7 @@ async fn rotate_token(
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageRobots, Scope::Robots).await?;
     let robot = find_robot(&state, &org, &robot).await?;
     let old = find_token(&state, &robot, &access_id).await?;
-    let request: RotateRequest = if body.is_empty() {
-        RotateRequest::default()
-    } else {
-        JsonBody::from_bytes(body).parse()?
-    };
+    let request: RotateRequest = JsonBody::parse_optional(body)?;
     let grace = match request.grace_period.as_deref() {
         None => DEFAULT_GRACE_PERIOD,
         Some(text) => parse_duration(text).map_err(|error| ApiError::invalid_field("grace_period", error))?,

@@ -20,16 +20,30 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/users", post(create_user))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateUserRequest {
     username: Name,
+    #[schema(
+        pattern = "^[^@\\s\\u0000-\\u001f\\u007f-\\u009f]+@[^@\\s\\u0000-\\u001f\\u007f-\\u009f]+$",
+        max_length = 254,
+        example = "ada@example.com"
+    )]
     email: String,
+    #[schema(min_length = 8, max_length = 256)]
     password: String,
     #[serde(default)]
     instance_admin: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    tag = "setup",
+    request_body = CreateUserRequest,
+    security((), ("session" = [])),
+    responses((status = 201, description = "The new user", body = crate::api::views::UserView), crate::api::openapi::Failure)
+)]
 async fn create_user(
     State(state): State<AppState>,
     OptionalUser(caller): OptionalUser,

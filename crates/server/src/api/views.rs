@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::extract::encode_cursor;
 
 /// A page of a list: `{"items": [...], "next_cursor": "…" | null}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct List<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -31,7 +31,7 @@ impl<T> List<T> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: Uuid,
     pub username: String,
@@ -53,9 +53,10 @@ impl From<User> for UserView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     #[serde(serialize_with = "expose_secret")]
+    #[schema(value_type = String)]
     pub token: SecretToken,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
@@ -63,7 +64,7 @@ pub struct SessionView {
 }
 
 /// `GET /v1/whoami`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WhoAmI {
     User {
@@ -96,7 +97,7 @@ impl From<&TokenOwner> for WhoAmI {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrgView {
     pub id: Uuid,
     pub name: String,
@@ -109,7 +110,7 @@ pub struct OrgView {
 }
 
 /// An organization's rules for tokens.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPolicyView {
     /// The longest a token may live (`90d`), or null.
     pub max_lifetime: Option<String>,
@@ -138,7 +139,7 @@ impl OrgView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     pub username: String,
     pub email: String,
@@ -158,7 +159,7 @@ impl From<Member> for MemberView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RobotView {
     pub id: Uuid,
     pub org: String,
@@ -197,7 +198,7 @@ impl RobotView {
 }
 
 /// A token in lists: never its secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenView {
     pub access_id: Uuid,
     pub name: String,
@@ -251,11 +252,12 @@ impl TokenView {
 }
 
 /// The one response that carries a token's secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedTokenView {
     pub access_id: Uuid,
     pub name: String,
     #[serde(serialize_with = "expose_secret")]
+    #[schema(value_type = String)]
     pub token: SecretToken,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/auth", get(check))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 struct CheckQuery {
     repository: Option<String>,
     action: Option<String>,
@@ -61,6 +61,14 @@ fn wanted_permission(query: Option<&str>) -> Result<Wanted, ApiError> {
 
 // Every protected request behind nginx passes through here, so the handler
 // borrows from the request rather than extracting (cloning) its headers.
+#[utoipa::path(
+    get,
+    path = "/v1/auth",
+    tag = "verification",
+    params(CheckQuery),
+    security(("robot" = []), ("robot_bearer" = [])),
+    responses((status = 200, description = "Valid robot credentials (and the permission, when asked); who it is in `X-Robot-Id`, `X-Robot-Name`, `X-Robot-Org`, `X-Robot-Access-Id`"), (status = 401, description = "No valid robot credentials", body = crate::api::openapi::ErrorBody), (status = 403, description = "Valid, without the permission asked about", body = crate::api::openapi::ErrorBody), (status = 400, description = "A malformed query", body = crate::api::openapi::ErrorBody), (status = 429, description = "Too many failures", body = crate::api::openapi::ErrorBody))
+)]
 async fn check(State(state): State<AppState>, request: Request) -> Response {
     let wanted = match wanted_permission(request.uri().query()) {
         Ok(wanted) => wanted,

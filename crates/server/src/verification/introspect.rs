@@ -33,8 +33,9 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/introspect", post(introspect))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct IntrospectForm {
+    #[schema(value_type = String, min_length = 1)]
     token: Option<String>,
     #[allow(dead_code)]
     token_type_hint: Option<String>,
@@ -55,6 +56,36 @@ struct RobotTokenAnswer<'a> {
     iat: i64,
     iss: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+}
+
+/// What introspection answers (RFC 7662 §2.2): `{"active": false}` alone for
+/// anything not a valid token the caller may ask about.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct Introspection {
+    active: bool,
+    #[schema(nullable = false)]
+    token_type: Option<String>,
+    /// The Access ID.
+    #[schema(nullable = false)]
+    client_id: Option<Uuid>,
+    #[schema(nullable = false)]
+    username: Option<String>,
+    /// The robot's id.
+    #[schema(nullable = false)]
+    sub: Option<Uuid>,
+    #[schema(nullable = false)]
+    org: Option<String>,
+    #[schema(nullable = false)]
+    robot: Option<String>,
+    #[schema(nullable = false)]
+    scope: Option<String>,
+    #[schema(nullable = false)]
+    iat: Option<i64>,
+    #[schema(nullable = false)]
+    iss: Option<String>,
+    #[schema(nullable = false)]
     exp: Option<i64>,
 }
 
@@ -145,6 +176,14 @@ async fn robot_token_answer(state: &AppState, owner: &VerifiedToken) -> Result<B
     Ok(owner.introspection.get_or_init(|| answer).clone())
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/introspect",
+    tag = "verification",
+    request_body(content = IntrospectForm, content_type = "application/x-www-form-urlencoded"),
+    security(("robot" = []), ("robot_bearer" = []), ("session" = [])),
+    responses((status = 200, description = "RFC 7662: `{\"active\": false}` for anything not valid, else who the token belongs to", body = Introspection), (status = 400, description = "A malformed request", body = crate::api::openapi::ErrorBody), (status = 401, description = "The caller did not authenticate", body = crate::api::openapi::ErrorBody), (status = 429, description = "Too many failures", body = crate::api::openapi::ErrorBody))
+)]
 async fn introspect(State(state): State<AppState>, request: Request) -> Response {
     let (request, form) = read_form::<IntrospectForm>(request, state.config().max_body_bytes).await;
     let client = state.client_info(&request.headers, &request.extensions);
@@ -152,7 +191,8 @@ async fn introspect(State(state): State<AppState>, request: Request) -> Response
         Ok(orgs) => orgs,
         Err(error) => return error.into_response(),
     };
-    let Ok(IntrospectForm { token: Some(token), .. }) = form else {
+    // RFC 7662 §2.1: `token` is required; an empty one is as good as none.
+    let Some(token) = form.ok().and_then(|form| form.token).filter(|token| !token.is_empty()) else {
         return ApiError::bad_request("invalid_request", "send token=… as application/x-www-form-urlencoded")
             .into_response();
     };

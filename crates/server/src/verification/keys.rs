@@ -24,6 +24,13 @@ pub fn router() -> Router<AppState> {
         .route("/v1/keys/rotate", post(rotate))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/keys/certificates.pem",
+    tag = "verification",
+    security(()),
+    responses((status = 200, description = "The signing keys' certificates, for the registry's `rootcertbundle`", body = String, content_type = "application/x-pem-file"))
+)]
 async fn certificates(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/x-pem-file")],
@@ -40,6 +47,12 @@ fn require_instance_admin(caller: &crate::auth::UserSession) -> Result<(), ApiEr
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/keys",
+    tag = "verification",
+    responses((status = 200, description = "Signing keys: instance administrators only", body = Object), crate::api::openapi::Failure)
+)]
 async fn list(State(state): State<AppState>, CurrentUser(caller): CurrentUser) -> ApiResult<Json<Value>> {
     require_instance_admin(&caller)?;
     let now = state.now();
@@ -59,14 +72,22 @@ async fn list(State(state): State<AppState>, CurrentUser(caller): CurrentUser) -
     Ok(Json(json!({"items": items, "next_cursor": null})))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RotateRequest {
+struct KeyRotateRequest {
     /// How long until the new key starts signing, e.g. `24h` (default: now).
     #[serde(default)]
+    #[schema(pattern = "^(([0-9]+[smhdw])+)?$", example = "24h")]
     after: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/keys/rotate",
+    tag = "verification",
+    request_body(content = Option<KeyRotateRequest>, description = "Optional"),
+    responses((status = 201, description = "The next signing key", body = Object), crate::api::openapi::Failure)
+)]
 async fn rotate(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -74,11 +95,7 @@ async fn rotate(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     require_instance_admin(&caller)?;
     // The body is optional: no body rotates now.
-    let request: RotateRequest = if body.is_empty() {
-        RotateRequest::default()
-    } else {
-        JsonBody::from_bytes(body).parse()?
-    };
+    let request: KeyRotateRequest = JsonBody::parse_optional(body)?;
     let delay = match request.after.as_deref() {
         None | Some("") => std::time::Duration::ZERO,
         Some(text) => parse_duration(text).map_err(|error| ApiError::invalid_field("after", error))?,

@@ -11,11 +11,11 @@
 //! All of them verify through [`crate::verify`], so a deleted, expired or
 //! malformed token is refused the same way everywhere.
 
-mod auth_request;
-mod introspect;
-mod keys;
-mod oauth;
-mod registry;
+pub(crate) mod auth_request;
+pub(crate) mod introspect;
+pub(crate) mod keys;
+pub(crate) mod oauth;
+pub(crate) mod registry;
 
 use axum::Router;
 use axum::extract::Request;

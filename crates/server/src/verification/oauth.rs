@@ -38,13 +38,22 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     response
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct TokenForm {
+    #[schema(value_type = GrantType)]
     grant_type: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
     scope: Option<String>,
     audience: Option<String>,
+}
+
+/// The grant types the token endpoint serves (documentation of `grant_type`).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum GrantType {
+    ClientCredentials,
 }
 
 /// The claims of an access token (RFC 9068's profile, plus who the robot is
@@ -73,7 +82,8 @@ struct PermissionClaim<'a> {
     actions: &'a [&'static str],
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AccessTokenAnswer)]
 struct TokenAnswer<'a> {
     access_token: &'a str,
     token_type: &'static str,
@@ -81,6 +91,15 @@ struct TokenAnswer<'a> {
     scope: &'a str,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/oauth/token",
+    operation_id = "oauth_token",
+    tag = "verification",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("robot" = [])),
+    responses((status = 200, description = "A signed access token (RFC 9068 profile)", body = TokenAnswer), (status = 400, description = "A malformed request", body = crate::api::openapi::OAuthError), (status = 401, description = "No valid credentials", body = crate::api::openapi::OAuthError), (status = 429, description = "Too many failures", body = crate::api::openapi::OAuthError))
+)]
 async fn token(State(state): State<AppState>, request: Request) -> Response {
     let (request, form) = read_form::<TokenForm>(request, state.config().max_body_bytes).await;
     let form = match form {
@@ -235,6 +254,13 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
     response
 }
 
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "verification",
+    security(()),
+    responses((status = 200, description = "The public keys that sign access and registry tokens (RFC 7517)", body = Object))
+)]
 async fn jwks(State(state): State<AppState>) -> Response {
     let mut response = Json(state.keys().jwks(state.now())).into_response();
     // Verifiers cache it briefly; a rotation publishes the next key ahead of use.
@@ -244,6 +270,13 @@ async fn jwks(State(state): State<AppState>) -> Response {
     response
 }
 
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    tag = "verification",
+    security(()),
+    responses((status = 200, description = "Authorization server metadata (RFC 8414); also at /.well-known/oauth-authorization-server", body = Object))
+)]
 async fn discovery(State(state): State<AppState>) -> Json<Value> {
     let config = state.config();
     let base = config.public_url.as_str();

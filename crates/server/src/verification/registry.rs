@@ -50,12 +50,27 @@ struct GrantedAccess<'a> {
 }
 
 /// `token` for current clients, `access_token` for OAuth-minded ones.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = RegistryTokenAnswer)]
 struct TokenAnswer<'a> {
     token: &'a str,
     access_token: &'a str,
     expires_in: u64,
     issued_at: String,
+}
+
+/// The query of a token request, as registry clients send it (documentation only:
+/// the handler reads the repeated `scope` itself).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct RegistryQuery {
+    /// The registry's `service` name.
+    service: Option<String>,
+    /// `repository:{org}/{path}:pull,push`; may repeat.
+    scope: Option<Vec<String>>,
+    /// The Access ID, as `docker login` sends it.
+    account: Option<String>,
 }
 
 /// A 401 in the shape registry clients expect, with a Basic challenge so
@@ -73,6 +88,15 @@ fn unauthorized(state: &AppState) -> Response {
     response
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/token",
+    operation_id = "registry_token",
+    tag = "verification",
+    params(RegistryQuery),
+    security(("robot" = []), ("robot_bearer" = [])),
+    responses((status = 200, description = "A registry token for the scopes the robot may have (Docker token authentication)", body = TokenAnswer), (status = 401, description = "No valid robot credentials", body = Object), (status = 400, description = "A malformed request", body = crate::api::openapi::ErrorBody), (status = 429, description = "Too many failures", body = crate::api::openapi::ErrorBody))
+)]
 async fn token(State(state): State<AppState>, request: Request) -> Response {
     let (request, _) = request.into_parts();
     let client = state.client_info(&request.headers, &request.extensions);

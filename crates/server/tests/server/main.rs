@@ -14,6 +14,7 @@ mod api {
     mod lifecycle;
     mod limits;
     mod matrix;
+    pub mod openapi;
     mod replicas;
     mod resources;
     pub mod secrets;
