@@ -12,6 +12,7 @@ pub mod duration;
 pub mod humanize;
 pub mod name;
 pub mod password;
+pub mod pattern;
 pub mod policy;
 pub mod secret;
 pub mod text;

@@ -139,6 +139,16 @@ pub struct ServeArgs {
     )]
     limit_login_failures_per_user: RateLimit,
 
+    /// How long a token from an OIDC token exchange (keyless robots) lives;
+    /// an organization's maximum token lifetime caps it.
+    #[arg(long, env = "ROBOTS_FEDERATED_TOKEN_TTL", default_value = "15m", value_parser = parse_duration, value_name = "DURATION")]
+    federated_token_ttl: Duration,
+
+    /// Trust OIDC issuers at plain http:// URLs. For development and tests
+    /// on one machine only: anyone on the path could forge ID tokens.
+    #[arg(long, env = "ROBOTS_ALLOW_INSECURE_ISSUERS")]
+    allow_insecure_issuers: bool,
+
     /// Robots an organization may have.
     #[arg(
         long,
@@ -211,6 +221,13 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     config.oauth_audiences = args.oauth_audiences;
     config.trusted_proxies = args.trusted_proxies;
     config.max_robots_per_org = args.max_robots_per_org.max(1);
+    config.federated_token_ttl = args.federated_token_ttl.max(Duration::from_secs(60));
+    config.allow_insecure_issuers = args.allow_insecure_issuers;
+    if args.allow_insecure_issuers {
+        tracing::warn!(
+            "--allow-insecure-issuers: OIDC issuers at http:// URLs are trusted; never do this in production"
+        );
+    }
     config.max_tokens_per_robot = args.max_tokens_per_robot.max(1);
     config.max_body_bytes = args.max_body_bytes.max(1024);
     config.request_timeout = args.request_timeout.max(Duration::from_secs(1));

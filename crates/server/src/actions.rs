@@ -6,7 +6,8 @@
 use robots_core::access::{Permission, RepoPath};
 use robots_core::{Name, Role, SecretKind, SecretToken};
 use robots_store::{
-    Member, MemberKind, NewRobot, NewToken, Org, Repository, Robot, RobotRef, StoreError, Team, TeamGrant, Trail,
+    FederatedCredential, FederatedCredentialSpec, Member, MemberKind, NewRobot, NewToken, Org, Repository, Robot,
+    RobotRef, StoreError, Team, TeamGrant, Trail,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -397,8 +398,9 @@ impl AppState {
                     robot_id: robot.id,
                     name,
                     secret_hash: &secret.hash(),
-                    created_by: caller.user.id,
+                    created_by: Some(caller.user.id),
                     expires_at,
+                    federated_credential: None,
                 },
                 now,
                 &Trail {
@@ -447,8 +449,9 @@ impl AppState {
             robot_id: robot.id,
             name: &old.name,
             secret_hash: &secret.hash(),
-            created_by: caller.user.id,
+            created_by: Some(caller.user.id),
             expires_at,
+            federated_credential: None,
         };
         let Some((rotating_out, new)) = self
             .store()
@@ -537,4 +540,154 @@ impl AppState {
         }
         Ok(deleted)
     }
+
+    pub async fn create_federated_credential_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        robot: &RobotRef,
+        spec: &FederatedCredentialSpec<'_>,
+    ) -> Result<FederatedCredential, StoreError> {
+        let credential = self
+            .store()
+            .create_federated_credential(
+                robot.id,
+                spec,
+                caller.user.id,
+                self.now(),
+                self.config().max_federated_credentials_per_robot,
+            )
+            .await?;
+        self.audit_change(
+            caller,
+            org,
+            "federated_credential.created",
+            format!("robot {}", robot.name),
+            credential_detail(&credential),
+        )
+        .await;
+        Ok(credential)
+    }
+
+    /// Replaces a credential's terms; tokens minted under the old ones are revoked.
+    pub async fn update_federated_credential_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        robot: &RobotRef,
+        credential: &FederatedCredential,
+        spec: &FederatedCredentialSpec<'_>,
+    ) -> Result<Option<FederatedCredential>, StoreError> {
+        if !self
+            .store()
+            .update_federated_credential(credential.id, spec, self.now())
+            .await?
+        {
+            return Ok(None);
+        }
+        let updated = self.store().get_federated_credential(robot.id, spec.name).await?;
+        if let Some(updated) = &updated {
+            self.audit_change(
+                caller,
+                org,
+                "federated_credential.updated",
+                format!("robot {}", robot.name),
+                credential_detail(updated),
+            )
+            .await;
+        }
+        Ok(updated)
+    }
+
+    /// Deletes a credential and the tokens it minted.
+    pub async fn delete_federated_credential_as(
+        &self,
+        caller: &UserSession,
+        org: &Org,
+        robot: &RobotRef,
+        credential: &FederatedCredential,
+    ) -> Result<bool, StoreError> {
+        let deleted = self.store().delete_federated_credential(credential.id).await?;
+        if deleted {
+            self.audit_change(
+                caller,
+                org,
+                "federated_credential.deleted",
+                format!("robot {}", robot.name),
+                credential_detail(credential),
+            )
+            .await;
+        }
+        Ok(deleted)
+    }
+
+    /// Mints the short-lived token of an accepted token exchange; the token
+    /// and its audit event (with the ID token's subject and `jti`) are
+    /// written together.
+    pub async fn exchange_token(
+        &self,
+        org: &Org,
+        robot: &RobotRef,
+        accepted: &crate::federation::Accepted,
+        lifetime: std::time::Duration,
+        client: &crate::state::ClientInfo,
+    ) -> Result<CreatedToken, StoreError> {
+        let now = self.now();
+        let secret = SecretToken::generate(SecretKind::RobotToken);
+        let access_id = Uuid::new_v4();
+        let suffix: String = access_id.simple().to_string().chars().take(12).collect();
+        let name = Name::parse(&format!("oidc-{suffix}")).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let expires_at = now + lifetime;
+        let detail = json!({
+            "robot": robot.name, "access_id": access_id, "credential": accepted.credential.name,
+            "issuer": accepted.credential.issuer, "subject": accepted.subject, "jti": accepted.jti,
+            "expires_at": crate::api::tokens::rfc3339(expires_at),
+        });
+        let audit = crate::audit::event(
+            &Actor::Federated {
+                subject: accepted.subject.clone(),
+                client,
+            },
+            Change::new(Some(org.id), "token.exchanged", format!("robot {}", robot.name)).detail(detail),
+            now,
+        );
+        self.store()
+            .create_token(
+                &NewToken {
+                    access_id,
+                    robot_id: robot.id,
+                    name: &name,
+                    secret_hash: &secret.hash(),
+                    created_by: None,
+                    expires_at: Some(expires_at),
+                    federated_credential: Some(accepted.credential.id),
+                },
+                now,
+                &Trail {
+                    audit: &audit,
+                    webhook: None,
+                },
+                u32::MAX,
+            )
+            .await?;
+        tracing::info!(
+            org = %org.name, robot = %robot.name, credential = %accepted.credential.name,
+            subject = %accepted.subject, %access_id, "token exchanged for an OIDC ID token"
+        );
+        Ok(CreatedToken {
+            access_id,
+            name,
+            created_at: now,
+            expires_at: Some(expires_at),
+            secret,
+        })
+    }
+}
+
+/// A credential as the audit log records it (no secrets: there are none).
+fn credential_detail(credential: &FederatedCredential) -> serde_json::Value {
+    json!({
+        "name": credential.name, "issuer": credential.issuer, "audience": credential.audience,
+        "subject": credential.subject, "claims": credential.claims,
+    })
 }

@@ -27,6 +27,11 @@ pub enum Actor<'a> {
     },
     /// Someone unauthenticated (a failed login, a leaked-token report).
     Anonymous(&'a ClientInfo),
+    /// A CI job, by its ID token's subject (a token exchange).
+    Federated {
+        subject: String,
+        client: &'a ClientInfo,
+    },
     System,
 }
 
@@ -65,6 +70,7 @@ pub(crate) fn event(actor: &Actor<'_>, change: Change, at: time::OffsetDateTime)
         ),
         Actor::Robot { name, client } => ("robot", Some(name.clone()), Some(*client), Via::Api),
         Actor::Anonymous(client) => ("anonymous", None, Some(*client), Via::of_api_request(client)),
+        Actor::Federated { subject, client } => ("federated", Some(subject.clone()), Some(*client), Via::Api),
         Actor::System => ("system", None, None, Via::System),
     };
     AuditEvent {

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod console;
 pub mod error;
 pub mod extract;
+pub mod federation;
 pub mod keys;
 pub mod limits;
 pub mod listener;
@@ -151,7 +152,8 @@ async fn flush_usage_periodically(state: AppState) {
     }
 }
 
-/// Delivers webhook events, and announces tokens about to expire (once a minute).
+/// Delivers webhook events; once a minute, announces tokens about to expire
+/// and purges expired exchanged tokens.
 async fn run_webhooks(state: AppState) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = match reqwest::Client::builder()
@@ -172,6 +174,12 @@ async fn run_webhooks(state: AppState) {
         let now = state.now();
         if last_scan.is_none_or(|at| now - at >= time::Duration::MINUTE) {
             state.announce_expiring_tokens().await;
+            // Exchanged tokens live minutes; an hour after expiry they go.
+            match state.store().purge_exchanged_tokens(now - time::Duration::HOUR).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::debug!(purged, "purged expired exchanged tokens"),
+                Err(error) => tracing::warn!(%error, "could not purge expired exchanged tokens"),
+            }
             last_scan = Some(now);
         }
         state.deliver_webhooks(&client).await;

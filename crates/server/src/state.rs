@@ -69,6 +69,12 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// At most this many robots per organization.
     pub max_robots_per_org: u32,
+    /// How long a token from an OIDC token exchange lives (the
+    /// organization's maximum lifetime caps it).
+    pub federated_token_ttl: Duration,
+    /// Trust `http://` OIDC issuers: development and tests only.
+    pub allow_insecure_issuers: bool,
+    pub max_federated_credentials_per_robot: u32,
     /// At most this many tokens per robot (rotating-out tokens included).
     pub max_tokens_per_robot: u32,
 }
@@ -98,6 +104,9 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             max_robots_per_org: 1_000,
+            federated_token_ttl: Duration::from_secs(15 * 60),
+            allow_insecure_issuers: false,
+            max_federated_credentials_per_robot: 20,
             max_tokens_per_robot: 100,
         }
     }
@@ -129,6 +138,7 @@ pub struct Inner {
     pub audit: AuditBuffer,
     pub cache: VerifyCache,
     pub limits: AuthLimits,
+    pub issuers: crate::federation::IssuerCache,
 }
 
 impl AppState {
@@ -137,8 +147,10 @@ impl AppState {
     pub async fn new(store: Store, clock: Arc<dyn Clock>, config: ServerConfig) -> Result<Self, KeyError> {
         let keys = KeyRing::load_or_create(&store, clock.now(), config.max_token_ttl()).await?;
         let limits = AuthLimits::new(&config.limits);
+        let issuers = crate::federation::IssuerCache::new(config.allow_insecure_issuers);
         Ok(Self(Arc::new(Inner {
             limits,
+            issuers,
             store,
             clock,
             config,
@@ -147,6 +159,10 @@ impl AppState {
             audit: AuditBuffer::default(),
             cache: VerifyCache::default(),
         })))
+    }
+
+    pub fn issuers(&self) -> &crate::federation::IssuerCache {
+        &self.0.issuers
     }
 
     pub fn limits(&self) -> &AuthLimits {

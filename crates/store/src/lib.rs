@@ -14,6 +14,7 @@ mod access;
 mod audit;
 mod changes;
 mod error;
+mod federation;
 mod keys;
 mod orgs;
 mod records;
@@ -32,6 +33,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use audit::{AuditEvent, AuditQuery, Delivery, DueDelivery, Trail, Webhook};
 pub use error::StoreError;
+pub use federation::{FederatedCredential, FederatedCredentialSpec};
 pub use keys::SigningKeyRecord;
 pub use records::*;
 pub use tokens::ExpiringToken;

@@ -128,6 +128,8 @@ pub struct TokenInfo {
     pub replaced_by: Option<Uuid>,
     /// Set on a successor: the Access ID it replaces.
     pub rotated_from: Option<Uuid>,
+    /// Minted by an OIDC token exchange: the federated credential's name.
+    pub federated_by: Option<Name>,
 }
 
 #[derive(Debug, Clone)]
@@ -136,8 +138,11 @@ pub struct NewToken<'a> {
     pub robot_id: Uuid,
     pub name: &'a Name,
     pub secret_hash: &'a robots_core::SecretHash,
-    pub created_by: Uuid,
+    /// `None` for tokens no user created (token exchanges).
+    pub created_by: Option<Uuid>,
     pub expires_at: Option<OffsetDateTime>,
+    /// Minted by a token exchange this credential allowed.
+    pub federated_credential: Option<Uuid>,
 }
 
 /// Who a presented robot token belongs to: what verification needs.

@@ -25,6 +25,7 @@ struct TokenRow {
     last_used_user_agent: Option<String>,
     replaced_by: Option<Uuid>,
     rotated_from: Option<Uuid>,
+    federated_by: Option<String>,
 }
 
 impl TryFrom<TokenRow> for TokenInfo {
@@ -36,6 +37,7 @@ impl TryFrom<TokenRow> for TokenInfo {
             name: name(row.name)?,
             created_at: time(row.created_at),
             created_by: optional_name(row.created_by)?,
+            federated_by: optional_name(row.federated_by)?,
             expires_at: optional_time(row.expires_at),
             last_used_at: optional_time(row.last_used_at),
             last_used_ip: row.last_used_ip,
@@ -49,8 +51,10 @@ impl TryFrom<TokenRow> for TokenInfo {
 macro_rules! token_columns {
     () => {
         "t.access_id, t.robot_id, t.name, t.created_at, cb.name AS created_by, t.expires_at,
-         t.last_used_at, t.last_used_ip, t.last_used_user_agent, t.replaced_by, t.rotated_from
-         FROM robot_tokens t LEFT JOIN accounts cb ON cb.id = t.created_by"
+         t.last_used_at, t.last_used_ip, t.last_used_user_agent, t.replaced_by, t.rotated_from,
+         fc.name AS federated_by
+         FROM robot_tokens t LEFT JOIN accounts cb ON cb.id = t.created_by
+         LEFT JOIN federated_credentials fc ON fc.id = t.federated_credential_id"
     };
 }
 
@@ -70,9 +74,11 @@ impl Store {
             let webhooks = self.trail_webhooks(trail).await?;
             in_write_tx!(self, tx => {
                 let inserted = sqlx::query(
-                    "INSERT INTO robot_tokens (access_id, robot_id, name, secret_hash, created_at, created_by, expires_at)
-                     SELECT $1, $2, $3, $4, $5, $6, $7
-                     WHERE (SELECT COUNT(*) FROM robot_tokens WHERE robot_id = $2 AND replaced_by IS NULL) < $8")
+                    "INSERT INTO robot_tokens (access_id, robot_id, name, secret_hash, created_at, created_by, expires_at,
+                                               federated_credential_id)
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $9
+                     WHERE $9 IS NOT NULL OR (SELECT COUNT(*) FROM robot_tokens
+                         WHERE robot_id = $2 AND replaced_by IS NULL AND federated_credential_id IS NULL) < $8")
                     .bind(token.access_id)
                     .bind(token.robot_id)
                     .bind(token.name.as_str())
@@ -81,6 +87,7 @@ impl Store {
                     .bind(token.created_by)
                     .bind(token.expires_at.map(to_millis))
                     .bind(i64::from(limit))
+                    .bind(token.federated_credential)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();

@@ -8,7 +8,8 @@ use robots_core::access::{Permission, RepoAction, RepoPath, may, resolve};
 use robots_core::{Name, Role, SecretHash, SecretKind, SecretToken};
 use robots_store::testing::TestStore;
 use robots_store::{
-    AccountLookup, AuditEvent, AuditQuery, Backend, NewRobot, NewToken, NewUser, Store, StoreError, TokenUse, Trail,
+    AccountLookup, AuditEvent, AuditQuery, Backend, FederatedCredentialSpec, NewRobot, NewToken, NewUser, Store,
+    StoreError, TokenUse, Trail,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -63,6 +64,7 @@ on_both_backends!(
     teams_grant_robots_access_to_repositories,
     team_members_must_belong_to_the_organization,
     deleting_teams_repositories_and_robots_removes_access,
+    federated_credentials_are_kept_changed_and_deleted_with_their_tokens,
 );
 
 fn name(text: &str) -> Name {
@@ -129,8 +131,9 @@ async fn add_token(store: &Store, robot_id: Uuid, admin: Uuid, token_name: &str)
                 robot_id,
                 name: &name(token_name),
                 secret_hash: &secret.hash(),
-                created_by: admin,
+                created_by: Some(admin),
                 expires_at: None,
+                federated_credential: None,
             },
             NOW,
             &Trail {
@@ -312,8 +315,9 @@ async fn tokens_per_robot_are_limited_with_nothing_left_behind(store: Store) {
         robot_id,
         name: &name("second"),
         secret_hash: &secret.hash(),
-        created_by: admin,
+        created_by: Some(admin),
         expires_at: None,
+        federated_credential: None,
     };
     let audit = token_created_event(Some(org_id), refused.access_id);
     let trail = Trail {
@@ -430,8 +434,9 @@ async fn tokens_are_found_by_hash_only(store: Store) {
         robot_id,
         name: &name("ci"),
         secret_hash: &stranger.hash(),
-        created_by: admin,
+        created_by: Some(admin),
         expires_at: None,
+        federated_credential: None,
     };
     let audit = token_created_event(Some(org_id), duplicate.access_id);
     let trail = Trail {
@@ -700,4 +705,115 @@ async fn deleting_teams_repositories_and_robots_removes_access(store: Store) {
     store.add_team_robot(&team, &name("deployer"), NOW).await.unwrap();
     store.delete_robot(robot_id).await.unwrap();
     assert!(store.list_team_members(team.id).await.unwrap().is_empty());
+}
+
+async fn federated_credentials_are_kept_changed_and_deleted_with_their_tokens(store: Store) {
+    let (admin, _, robot_id) = org_with_robot(&store).await;
+    let claims = std::collections::BTreeMap::from([("ref".to_owned(), "refs/heads/main".to_owned())]);
+    let spec = FederatedCredentialSpec {
+        name: &name("github"),
+        description: "",
+        issuer: "https://token.actions.githubusercontent.com",
+        audience: "https://robots.example.com",
+        subject: "repo:acme/app:*",
+        claims: &claims,
+    };
+    let created = store
+        .create_federated_credential(robot_id, &spec, admin, NOW, 2)
+        .await
+        .unwrap();
+    assert_eq!(created.claims, claims);
+    assert_eq!(created.created_by, Some(name("alice")));
+    assert!(matches!(
+        store.create_federated_credential(robot_id, &spec, admin, NOW, 2).await,
+        Err(StoreError::NameTaken)
+    ));
+    let other = FederatedCredentialSpec {
+        name: &name("gitlab"),
+        ..spec
+    };
+    store
+        .create_federated_credential(robot_id, &other, admin, NOW, 2)
+        .await
+        .unwrap();
+    let third = FederatedCredentialSpec {
+        name: &name("third"),
+        ..spec
+    };
+    assert!(matches!(
+        store.create_federated_credential(robot_id, &third, admin, NOW, 2).await,
+        Err(StoreError::LimitReached { .. })
+    ));
+    let listed = store.list_federated_credentials(robot_id).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        ["github", "gitlab"]
+    );
+
+    // A token minted by an exchange: beyond the per-robot cap (0 here), and
+    // shown with its credential.
+    let mint = |token_name: &'static str, lifetime: i64| {
+        let store = &store;
+        let credential = created.id;
+        async move {
+            let secret = SecretToken::generate(SecretKind::RobotToken);
+            let access_id = Uuid::new_v4();
+            let audit = token_created_event(None, access_id);
+            let token = NewToken {
+                access_id,
+                robot_id,
+                name: &name(token_name),
+                secret_hash: &secret.hash(),
+                created_by: None,
+                expires_at: Some(NOW + time::Duration::seconds(lifetime)),
+                federated_credential: Some(credential),
+            };
+            let trail = Trail {
+                audit: &audit,
+                webhook: None,
+            };
+            store.create_token(&token, NOW, &trail, 0).await.unwrap();
+            secret
+        }
+    };
+    let first = mint("oidc-1", 900).await;
+    let listed = store.list_tokens(robot_id, None, None, 10).await.unwrap();
+    assert_eq!(listed.items[0].federated_by, Some(name("github")));
+    assert_eq!(listed.items[0].created_by, None);
+
+    // Changing the terms revokes what was minted under the old ones.
+    let stricter = FederatedCredentialSpec {
+        subject: "repo:acme/app:ref:refs/heads/main",
+        ..spec
+    };
+    assert!(
+        store
+            .update_federated_credential(created.id, &stricter, NOW)
+            .await
+            .unwrap()
+    );
+    assert!(store.find_token_owner(&first.hash()).await.unwrap().is_none());
+    let changed = store
+        .get_federated_credential(robot_id, &name("github"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed.subject, "repo:acme/app:ref:refs/heads/main");
+
+    // Expired exchanged tokens are purged; live ones stay.
+    mint("oidc-2", -7200).await;
+    let live = mint("oidc-3", 600).await;
+    assert_eq!(
+        store
+            .purge_exchanged_tokens(NOW - Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.find_token_owner(&live.hash()).await.unwrap().is_some());
+
+    // Deleting the credential deletes its tokens.
+    assert!(store.delete_federated_credential(created.id).await.unwrap());
+    assert!(store.find_token_owner(&live.hash()).await.unwrap().is_none());
+    assert!(!store.delete_federated_credential(created.id).await.unwrap());
 }

@@ -226,7 +226,11 @@ fn kill_9_during_concurrent_creates_loses_nothing(database_args: &[&str]) {
         assert_eq!(audited.len(), stored.len(), "audit events without a token");
         eprintln!(
             "kill -9 ({}): {} tokens acknowledged, {} stored and audited after the restart",
-            if database_args.contains(&"--database-url") { "PostgreSQL" } else { "SQLite" },
+            if database_args.contains(&"--database-url") {
+                "PostgreSQL"
+            } else {
+                "SQLite"
+            },
             seen.len(),
             stored.len()
         );

@@ -2,6 +2,7 @@
 //! `router()`; they are merged here.
 
 pub(crate) mod access;
+pub(crate) mod federation;
 pub(crate) mod lifecycle;
 mod members;
 pub mod openapi;
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .merge(tokens::router())
         .merge(access::router())
         .merge(lifecycle::router())
+        .merge(federation::router())
         .merge(openapi::router())
 }
 

@@ -221,6 +221,8 @@ pub struct TokenView {
     pub last_used_at: Option<OffsetDateTime>,
     pub last_used_ip: Option<String>,
     pub last_used_user_agent: Option<String>,
+    /// Minted by an OIDC token exchange: the federated credential that allowed it.
+    pub federated_credential: Option<String>,
 }
 
 /// How soon an expiry counts as "soon": lists flag it, webhooks announce it.
@@ -247,6 +249,7 @@ impl TokenView {
             last_used_at: token.last_used_at,
             last_used_ip: token.last_used_ip,
             last_used_user_agent: token.last_used_user_agent,
+            federated_credential: token.federated_by.map(Into::into),
         }
     }
 }

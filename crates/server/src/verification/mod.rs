@@ -12,6 +12,7 @@
 //! malformed token is refused the same way everywhere.
 
 pub(crate) mod auth_request;
+pub(crate) mod exchange;
 pub(crate) mod introspect;
 pub(crate) mod keys;
 pub(crate) mod oauth;

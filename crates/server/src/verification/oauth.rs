@@ -2,6 +2,7 @@
 //! ID (`client_id`) and Token (`client_secret`) for a short-lived ES256 JWT
 //! that downstream services verify offline against `/.well-known/jwks.json`.
 //! Errors use OAuth's own shape (`{"error": "invalid_client"}`, §5.2).
+//! The same endpoint serves token exchange for keyless robots (`exchange`).
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -27,7 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/.well-known/oauth-authorization-server", get(discovery))
 }
 
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+pub(super) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     let mut response = (status, Json(json!({"error": error, "error_description": description}))).into_response();
     if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(
@@ -46,6 +47,14 @@ struct TokenForm {
     client_secret: Option<String>,
     scope: Option<String>,
     audience: Option<String>,
+    /// Token exchange: the CI job's OIDC ID token.
+    subject_token: Option<String>,
+    /// Token exchange: `urn:ietf:params:oauth:token-type:id_token`.
+    subject_token_type: Option<String>,
+    /// Token exchange: `urn:ietf:params:oauth:token-type:access_token` (the default).
+    requested_token_type: Option<String>,
+    /// Token exchange: the robot to act as, `org/name`.
+    robot: Option<String>,
 }
 
 /// The grant types the token endpoint serves (documentation of `grant_type`).
@@ -54,6 +63,8 @@ struct TokenForm {
 #[allow(dead_code)]
 enum GrantType {
     ClientCredentials,
+    #[schema(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
 }
 
 /// The claims of an access token (RFC 9068's profile, plus who the robot is
@@ -91,6 +102,15 @@ struct TokenAnswer<'a> {
     scope: &'a str,
 }
 
+/// What the token endpoint answers, by grant type (documentation only).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum TokenEndpointAnswer {
+    ClientCredentials(TokenAnswer<'static>),
+    Exchange(super::exchange::ExchangeAnswer),
+}
+
 #[utoipa::path(
     post,
     path = "/v1/oauth/token",
@@ -98,7 +118,7 @@ struct TokenAnswer<'a> {
     tag = "verification",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     security((), ("robot" = [])),
-    responses((status = 200, description = "A signed access token (RFC 9068 profile)", body = TokenAnswer), (status = 400, description = "A malformed request", body = crate::api::openapi::OAuthError), (status = 401, description = "No valid credentials", body = crate::api::openapi::OAuthError), (status = 429, description = "Too many failures", body = crate::api::openapi::OAuthError))
+    responses((status = 200, description = "Client credentials: a signed access token (RFC 9068 profile). Token exchange (RFC 8693): a short-lived robot token", body = TokenEndpointAnswer), (status = 400, description = "A malformed request", body = crate::api::openapi::OAuthError), (status = 401, description = "No valid credentials", body = crate::api::openapi::OAuthError), (status = 429, description = "Too many failures", body = crate::api::openapi::OAuthError))
 )]
 async fn token(State(state): State<AppState>, request: Request) -> Response {
     let (request, form) = read_form::<TokenForm>(request, state.config().max_body_bytes).await;
@@ -106,11 +126,20 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
         Ok(form) => form,
         Err(message) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &message),
     };
+    if form.grant_type.as_deref() == Some(super::exchange::GRANT_TYPE) {
+        let exchange = super::exchange::ExchangeRequest {
+            subject_token: form.subject_token.as_deref(),
+            subject_token_type: form.subject_token_type.as_deref(),
+            requested_token_type: form.requested_token_type.as_deref(),
+            robot: form.robot.as_deref(),
+        };
+        return super::exchange::exchange(&state, &request, exchange).await;
+    }
     if form.grant_type.as_deref() != Some("client_credentials") {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            "grant_type must be client_credentials",
+            "grant_type must be client_credentials or urn:ietf:params:oauth:grant-type:token-exchange",
         );
     }
     let client = state.client_info(&request.headers, &request.extensions);
@@ -285,7 +314,7 @@ async fn discovery(State(state): State<AppState>) -> Json<Value> {
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "token_endpoint": format!("{base}/v1/oauth/token"),
         "introspection_endpoint": format!("{base}/v1/introspect"),
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "bearer"],
         "id_token_signing_alg_values_supported": ["ES256"],

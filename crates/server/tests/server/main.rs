@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod federation;
 mod support;
 mod webdriver;
 
@@ -23,11 +24,11 @@ mod api {
     mod webhooks;
 }
 
-mod verification {
+pub mod verification {
     mod endpoints;
     mod jwt;
     mod nginx;
-    mod registry;
+    pub mod registry;
 }
 
 mod console {

@@ -11,6 +11,47 @@ use crate::support::{Auth, PASSWORD, TestApp};
 
 on_both_backends!(every_route_by_every_caller);
 
+/// Whether a row's path is an instance of an OpenAPI path template. The
+/// repository path, last in its templates, may span several segments.
+fn instance_of(path: &str, template: &str) -> bool {
+    let (mut path, mut template) = (path.split('/'), template.split('/'));
+    loop {
+        match (template.next(), path.next()) {
+            (None, None) => return true,
+            (Some("{repository}"), Some(segment)) if !segment.is_empty() => return template.next().is_none(),
+            (Some(wanted), Some(segment)) if wanted == segment || (wanted.starts_with('{') && !segment.is_empty()) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// The matrix covers the whole REST API: every operation the OpenAPI
+/// document lists has a row (the verification endpoints, which speak their
+/// own protocols to other systems, have tests of their own).
+#[test]
+fn every_documented_operation_has_a_row() {
+    let document: Value = serde_json::from_str(&robots_server::api::openapi::document_json()).unwrap();
+    let rows = rows();
+    let mut missing = Vec::new();
+    for (method, template) in crate::api::openapi::documented_operations() {
+        let operation = &document["paths"][&template][method.to_lowercase()];
+        if operation["tags"][0] == "verification" {
+            continue;
+        }
+        if !rows
+            .iter()
+            .any(|row| row.method == method && instance_of(row.path, &template))
+        {
+            missing.push(format!("{method} {template}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "operations without a row in the matrix:\n{}",
+        missing.join("\n")
+    );
+}
+
 const ACTORS: [&str; 6] = [
     "anonymous",
     "robot",
@@ -130,6 +171,177 @@ fn rows() -> Vec<Row> {
             None,
             [401, 403, 403, 204, 404, 404],
         ),
+        row(
+            "GET",
+            "/v1/orgs/{org}/robots/deployer/federated-credentials",
+            None,
+            [401, 403, 200, 200, 404, 404],
+        ),
+        row(
+            "POST",
+            "/v1/orgs/{org}/robots/deployer/federated-credentials",
+            Some(
+                json!({"name": "gitlab", "issuer": "https://gitlab.com", "audience": "https://robots.example.com",
+                        "subject": "project_path:acme/app:ref_type:branch:ref:main"}),
+            ),
+            [401, 403, 403, 201, 404, 404],
+        ),
+        row(
+            "GET",
+            "/v1/orgs/{org}/robots/deployer/federated-credentials/github",
+            None,
+            [401, 403, 200, 200, 404, 404],
+        ),
+        row(
+            "PATCH",
+            "/v1/orgs/{org}/robots/deployer/federated-credentials/github",
+            Some(json!({"subject": "repo:acme/app:environment:production"})),
+            [401, 403, 403, 200, 404, 404],
+        ),
+        row(
+            "DELETE",
+            "/v1/orgs/{org}/robots/deployer/federated-credentials/github",
+            None,
+            [401, 403, 403, 204, 404, 404],
+        ),
+        row(
+            "GET",
+            "/v1/orgs/{org}/robots/deployer/permissions",
+            None,
+            [401, 403, 200, 200, 404, 404],
+        ),
+        row(
+            "POST",
+            "/v1/orgs/{org}/robots/deployer/disable",
+            None,
+            [401, 403, 403, 200, 404, 404],
+        ),
+        row(
+            "POST",
+            "/v1/orgs/{org}/robots/deployer/enable",
+            None,
+            [401, 403, 403, 200, 404, 404],
+        ),
+        row(
+            "POST",
+            "/v1/orgs/{org}/robots/deployer/tokens/{target}/rotate",
+            Some(json!({"grace_period": "1h"})),
+            [401, 403, 403, 201, 404, 404],
+        ),
+        row("GET", "/v1/orgs/{org}/tokens", None, [401, 403, 200, 200, 404, 404]),
+        row(
+            "PATCH",
+            "/v1/orgs/{org}",
+            Some(json!({"display_name": "Changed"})),
+            [401, 403, 403, 200, 404, 404],
+        ),
+        row("GET", "/v1/orgs/{org}/teams", None, [401, 403, 200, 200, 404, 404]),
+        row(
+            "POST",
+            "/v1/orgs/{org}/teams",
+            Some(json!({"name": "new-team"})),
+            [401, 403, 403, 201, 404, 404],
+        ),
+        row("GET", "/v1/orgs/{org}/teams/ops", None, [401, 403, 200, 200, 404, 404]),
+        row(
+            "PATCH",
+            "/v1/orgs/{org}/teams/ops",
+            Some(json!({"description": "changed"})),
+            [401, 403, 403, 200, 404, 404],
+        ),
+        row(
+            "DELETE",
+            "/v1/orgs/{org}/teams/ops",
+            None,
+            [401, 403, 403, 204, 404, 404],
+        ),
+        row(
+            "PUT",
+            "/v1/orgs/{org}/teams/ops/users/bob",
+            None,
+            [401, 403, 403, 201, 404, 404],
+        ),
+        row(
+            "DELETE",
+            "/v1/orgs/{org}/teams/ops/users/dave",
+            None,
+            [401, 403, 403, 204, 404, 404],
+        ),
+        row(
+            "PUT",
+            "/v1/orgs/{org}/teams/ops/robots/builder",
+            None,
+            [401, 403, 403, 201, 404, 404],
+        ),
+        row(
+            "DELETE",
+            "/v1/orgs/{org}/teams/ops/robots/deployer",
+            None,
+            [401, 403, 403, 204, 404, 404],
+        ),
+        row(
+            "PUT",
+            "/v1/orgs/{org}/teams/ops/grants/base",
+            Some(json!({"permission": "read"})),
+            [401, 403, 403, 201, 404, 404],
+        ),
+        row(
+            "DELETE",
+            "/v1/orgs/{org}/teams/ops/grants/apps/web",
+            None,
+            [401, 403, 403, 204, 404, 404],
+        ),
+        row(
+            "GET",
+            "/v1/orgs/{org}/repositories",
+            None,
+            [401, 403, 200, 200, 404, 404],
+        ),
+        row(
+            "POST",
+            "/v1/orgs/{org}/repositories",
+            Some(json!({"name": "new/repo"})),
+            [401, 403, 403, 201, 404, 404],
+        ),
+        row(
+            "GET",
+            "/v1/orgs/{org}/repositories/apps/web",
+            None,
+            [401, 403, 200, 200, 404, 404],
+        ),
+        row(
+            "DELETE",
+            "/v1/orgs/{org}/repositories/base",
+            None,
+            [401, 403, 403, 204, 404, 404],
+        ),
+        row("GET", "/v1/orgs/{org}/audit", None, [401, 403, 403, 200, 404, 404]),
+        row("GET", "/v1/audit", None, [401, 403, 403, 403, 403, 200]),
+        row(
+            "POST",
+            "/v1/tokens/revoke",
+            Some(json!({"token": "{target_token}"})),
+            [202, 202, 202, 202, 202, 202],
+        ),
+        row("GET", "/v1/orgs/{org}/webhooks", None, [401, 403, 403, 200, 404, 404]),
+        row(
+            "POST",
+            "/v1/orgs/{org}/webhooks",
+            Some(json!({"url": "http://127.0.0.1:9/other"})),
+            [401, 403, 403, 201, 404, 404],
+        ),
+        row(
+            "DELETE",
+            "/v1/orgs/{org}/webhooks/{webhook}",
+            None,
+            [401, 403, 403, 204, 404, 404],
+        ),
+        row(
+            "GET",
+            "/v1/orgs/{org}/webhooks/{webhook}/deliveries",
+            None,
+            [401, 403, 403, 200, 404, 404],
+        ),
     ]
 }
 
@@ -155,6 +367,15 @@ async fn every_route_by_every_caller(app: TestApp) {
             let robot = app.token(&alice, &org, "deployer", "actor").await;
             let target = app.token(&alice, &org, "deployer", "target").await;
             app.robot(&alice, &org, "builder").await;
+            let trusted = app
+                .post(
+                    &format!("/v1/orgs/{org}/robots/deployer/federated-credentials"),
+                    &alice,
+                    json!({"name": "github", "issuer": "https://token.actions.githubusercontent.com",
+                           "audience": "https://robots.example.com", "subject": "repo:acme/app:ref:refs/heads/main"}),
+                )
+                .await;
+            assert_eq!(trusted.status, 201, "{}", trusted.text);
             app.access_fixture(&alice, &org).await;
             let webhook = app
                 .post(
@@ -181,10 +402,13 @@ async fn every_route_by_every_caller(app: TestApp) {
                 .replace("{org}", &org)
                 .replace("{target}", &target.access_id)
                 .replace("{webhook}", &webhook);
-            let body = row
-                .body
-                .as_ref()
-                .map(|body| serde_json::from_str(&body.to_string().replace("{fresh}", &fresh)).unwrap());
+            let body = row.body.as_ref().map(|body| {
+                let body = body
+                    .to_string()
+                    .replace("{fresh}", &fresh)
+                    .replace("{target_token}", &target.token);
+                serde_json::from_str(&body).unwrap()
+            });
             let (audited_before, instance_before) = app.state.store().count_audit_events().await.unwrap();
             let response = app.request(row.method, &path, &auth, body).await;
             // Every change leaves an audit event (deleting an organization

@@ -25,7 +25,7 @@ fn blob(layout: &Path, bytes: &[u8]) -> (String, usize) {
 }
 
 /// A one-layer image in an OCI layout directory, tagged `latest`.
-fn build_image(dir: &Path, content: &str) -> PathBuf {
+pub(crate) fn build_image(dir: &Path, content: &str) -> PathBuf {
     let layout = dir.join("image");
     let files = dir.join("files");
     std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
@@ -73,7 +73,7 @@ fn build_image(dir: &Path, content: &str) -> PathBuf {
 }
 
 /// Starts docker-registry with token auth against `app`.
-async fn start_registry(app: &TestApp, dir: &Path) -> (Background, String) {
+pub(crate) async fn start_registry(app: &TestApp, dir: &Path) -> (Background, String) {
     let port = free_port();
     let bundle = dir.join("issuer.crt");
     let pem = app
@@ -126,7 +126,7 @@ fn creds(credentials: &Credentials) -> String {
     format!("{}:{}", credentials.access_id, credentials.token)
 }
 
-fn push(layout: &Path, registry: &str, repository: &str, credentials: &Credentials) -> Output {
+pub(crate) fn push(layout: &Path, registry: &str, repository: &str, credentials: &Credentials) -> Output {
     let source = format!("oci:{}:latest", layout.display());
     let target = format!("docker://{registry}/{repository}:1");
     skopeo(&[
@@ -152,7 +152,7 @@ fn pull(registry: &str, repository: &str, credentials: &Credentials, into: &Path
     ])
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

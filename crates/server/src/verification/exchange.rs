@@ -1,0 +1,196 @@
+//! OAuth 2.0 token exchange (RFC 8693) for keyless robots: a CI job trades
+//! its OIDC ID token for a short-lived token of the robot it names, if one of
+//! the robot's federated credentials trusts the token. The answer is an
+//! ordinary robot token (`rbt_…`, with its Access ID), so it works wherever
+//! a robot token works, and it expires on its own.
+//!
+//! Every refusal answers the same `invalid_grant`; the reason (which check or
+//! condition failed) goes to the organization's audit log, so an admin can
+//! debug a policy without the endpoint becoming an oracle.
+
+use axum::Json;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use robots_core::Name;
+use robots_store::{AccountLookup, Org, RobotRef};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::oauth::oauth_error;
+use crate::audit::{Actor, Change};
+use crate::federation::Refusal;
+use crate::limits::address_key;
+use crate::state::AppState;
+
+pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const ID_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
+const JWT_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// The parameters of an exchange, from the token endpoint's form.
+#[derive(Debug)]
+pub struct ExchangeRequest<'a> {
+    pub subject_token: Option<&'a str>,
+    pub subject_token_type: Option<&'a str>,
+    pub requested_token_type: Option<&'a str>,
+    /// `org/robot`.
+    pub robot: Option<&'a str>,
+}
+
+/// RFC 8693 §2.2.1, plus the Access ID so the token also works as a Basic
+/// password (`docker login -u ACCESS_ID`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ExchangeAnswer {
+    /// A robot Token (`rbt_…`).
+    access_token: String,
+    issued_token_type: &'static str,
+    token_type: &'static str,
+    expires_in: u64,
+    /// The token's Access ID: the username wherever Basic authentication is used.
+    access_id: Uuid,
+    /// `org/robot`.
+    robot: String,
+}
+
+fn not_accepted() -> Response {
+    oauth_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "the subject token was not accepted for that robot",
+    )
+}
+
+pub async fn exchange(state: &AppState, request: &Parts, form: ExchangeRequest<'_>) -> Response {
+    let (Some(subject_token), Some(subject_token_type), Some(robot)) =
+        (form.subject_token, form.subject_token_type, form.robot)
+    else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "a token exchange needs subject_token, subject_token_type and robot (org/name)",
+        );
+    };
+    if subject_token_type != ID_TOKEN_TYPE && subject_token_type != JWT_TYPE {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "subject_token_type must be urn:ietf:params:oauth:token-type:id_token",
+        );
+    }
+    if form
+        .requested_token_type
+        .is_some_and(|wanted| wanted != ACCESS_TOKEN_TYPE)
+    {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "requested_token_type can only be urn:ietf:params:oauth:token-type:access_token",
+        );
+    }
+    let client = state.client_info(&request.headers, &request.extensions);
+    let address = client.ip.map(address_key);
+    let limits = state.limits();
+    if let Some(address) = address
+        && let Err(wait) = limits.robot_address.check(&address, state.now_ms())
+    {
+        let mut response = oauth_error(StatusCode::TOO_MANY_REQUESTS, "slow_down", "too many failed attempts");
+        if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
+    let refuse = |org: Option<&Org>, robot: Option<&RobotRef>, reason: String| {
+        if let Some(address) = address {
+            limits.robot_address.fail(address, state.now_ms());
+        }
+        tracing::info!(robot = %form.robot.unwrap_or_default(), client = ?client.ip, %reason, "token exchange refused");
+        if let Some(org) = org {
+            state.audit_later(
+                Actor::Anonymous(&client),
+                Change {
+                    org: Some(org.id),
+                    action: "token.exchange_refused",
+                    target: robot.map(|robot| format!("robot {}", robot.name)),
+                    detail: json!({"reason": reason}),
+                },
+            );
+        }
+        not_accepted()
+    };
+
+    let Some((org, robot)) = find_robot(state, robot).await else {
+        return refuse(None, None, "no such robot".to_owned());
+    };
+    if robot.disabled_at.is_some() {
+        return refuse(Some(&org), Some(&robot), "the robot is disabled".to_owned());
+    }
+    let credentials = match state.store().list_federated_credentials(robot.id).await {
+        Ok(credentials) => credentials,
+        Err(error) => {
+            tracing::error!(%error, "could not read federated credentials");
+            return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "try again later");
+        }
+    };
+    if credentials.is_empty() {
+        return refuse(
+            Some(&org),
+            Some(&robot),
+            "the robot has no federated credentials".to_owned(),
+        );
+    }
+    let accepted = match state.issuers().verify(subject_token, &credentials, state.now()).await {
+        Ok(accepted) => accepted,
+        Err(refusal) => {
+            let unreachable = matches!(refusal, Refusal::IssuerUnreachable(_));
+            let response = refuse(Some(&org), Some(&robot), refusal.to_string());
+            if unreachable {
+                // Not the job's fault: say so, without saying more.
+                return oauth_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the issuer's keys could not be fetched; try again",
+                );
+            }
+            return response;
+        }
+    };
+    // Never longer than the organization allows tokens to live.
+    let mut lifetime = state.config().federated_token_ttl;
+    if let Some(max) = org.token_policy.max_lifetime {
+        lifetime = lifetime.min(max);
+    }
+    let created = match state.exchange_token(&org, &robot, &accepted, lifetime, &client).await {
+        Ok(created) => created,
+        Err(error) => {
+            tracing::error!(%error, "could not store an exchanged token");
+            return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "try again later");
+        }
+    };
+    let mut response = Json(ExchangeAnswer {
+        access_token: created.secret.expose().to_owned(),
+        issued_token_type: ACCESS_TOKEN_TYPE,
+        token_type: "Bearer",
+        expires_in: lifetime.as_secs(),
+        access_id: created.access_id,
+        robot: format!("{}/{}", org.name, robot.name),
+    })
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// `org/robot`, if both exist.
+async fn find_robot(state: &AppState, full_name: &str) -> Option<(Org, RobotRef)> {
+    let (org, robot) = full_name.split_once('/')?;
+    let (org, robot) = (Name::parse(org).ok()?, Name::parse(robot).ok()?);
+    let org = match state.store().lookup_account(org.as_str(), Uuid::nil()).await.ok()?? {
+        AccountLookup::Org { org, .. } => org,
+        AccountLookup::User => return None,
+    };
+    let robot = state.store().get_robot_ref(org.id, &robot).await.ok()??;
+    Some((org, robot))
+}
