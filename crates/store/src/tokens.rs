@@ -140,7 +140,8 @@ impl Store {
     }
 
     /// Tokens of every robot of an organization that expire before
-    /// `expiring_before`, soonest first, with their robot's name.
+    /// `expiring_before`, soonest first, with their robot's name. Tokens from
+    /// token exchanges, which live minutes by design, are left out.
     pub async fn list_expiring_tokens(
         &self,
         org_id: Uuid,
@@ -155,6 +156,7 @@ impl Store {
         let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(concat!(
             "SELECT r.name AS robot_name, ", token_columns!(), " JOIN robots r ON r.id = t.robot_id
              WHERE r.org_id = $1 AND t.expires_at IS NOT NULL AND t.expires_at <= $2
+               AND t.federated_credential_id IS NULL
              ORDER BY t.expires_at, t.access_id LIMIT 1000"))
             .bind(org_id)
             .bind(to_millis(expiring_before))
@@ -283,7 +285,7 @@ impl Store {
     }
 
     /// Tokens expiring before `before` whose "expiring soon" notice has not
-    /// gone out, with their organization and robot.
+    /// gone out, with their organization and robot (exchanged tokens aside).
     pub async fn tokens_to_warn(
         &self,
         before: OffsetDateTime,
@@ -303,6 +305,7 @@ impl Store {
              FROM robot_tokens t JOIN robots r ON r.id = t.robot_id JOIN accounts a ON a.id = r.org_id
              WHERE t.expires_at IS NOT NULL AND t.expires_at <= $1 AND t.expires_at > $2
                AND t.expiry_notified_at IS NULL AND t.replaced_by IS NULL
+               AND t.federated_credential_id IS NULL
              ORDER BY t.expires_at LIMIT 500")
             .bind(to_millis(before))
             .bind(to_millis(now))

@@ -14,6 +14,7 @@
 mod access;
 mod account;
 mod chrome;
+mod federation;
 mod lifecycle;
 mod orgs;
 mod robots;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .merge(account::router())
         .merge(orgs::router())
         .merge(robots::router())
+        .merge(federation::router())
         .merge(access::router())
         .merge(lifecycle::router())
         .layer(SetResponseHeaderLayer::overriding(

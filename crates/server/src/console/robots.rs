@@ -262,8 +262,9 @@ struct TokenRow {
     expires: String,
     expired: bool,
     expiring_soon: bool,
-    /// Empty for an ordinary token; "successor" or "rotating out" during a rotation.
-    role: &'static str,
+    /// Empty for an ordinary token; "successor" or "rotating out" during a
+    /// rotation; "exchanged via …" for a token from an OIDC token exchange.
+    role: String,
     can_rotate: bool,
 }
 
@@ -293,6 +294,9 @@ struct RobotPage {
     last_used: String,
     can_manage: bool,
     tokens: Vec<TokenRow>,
+    credentials: Vec<super::federation::CredentialRow>,
+    /// Recent token exchanges; shown to admins only, as the audit log is.
+    exchanges: Vec<super::federation::ExchangeRow>,
     notice: Option<String>,
 }
 
@@ -308,7 +312,16 @@ async fn robot(
     let tokens = state.store().list_tokens(robot.id, None, None, 200).await?;
     let permissions = crate::api::access::permissions_of(&state, org.name.as_str(), &robot).await?;
     let all_teams = state.store().list_teams(org.id, None, 200).await?;
+    let robot_ref = robots_store::RobotRef {
+        id: robot.id,
+        org_id: org.id,
+        name: robot.name.clone(),
+        disabled_at: robot.disabled_at,
+    };
+    let (credentials, exchanges) = super::federation::robot_section(&state, &org, &robot_ref).await?;
     Ok(ok(&RobotPage {
+        credentials,
+        exchanges: if role == Role::Admin { exchanges } else { Vec::new() },
         chrome,
         joinable_teams: all_teams
             .items
@@ -351,14 +364,16 @@ async fn robot(
                         Some(_) if view.expired => "expired".to_owned(),
                         Some(at) => robots_core::humanize::relative(at, now),
                     },
-                    role: match view.role {
-                        "rotating_out" => "rotating out",
-                        "successor" => "successor",
-                        _ => "",
+                    role: match (view.role, &view.federated_credential) {
+                        ("rotating_out", _) => "rotating out".to_owned(),
+                        ("successor", _) => "successor".to_owned(),
+                        (_, Some(credential)) => format!("exchanged via {credential}"),
+                        _ => String::new(),
                     },
-                    can_rotate: view.role != "rotating_out" && !view.expired,
+                    // Exchanged tokens live minutes and are replaced by the next exchange.
+                    can_rotate: view.role != "rotating_out" && !view.expired && view.federated_credential.is_none(),
                     expired: view.expired,
-                    expiring_soon: view.expiring_soon,
+                    expiring_soon: view.expiring_soon && view.federated_credential.is_none(),
                     name: view.name,
                     access_id: view.access_id,
                     created_at: Stamp::new(view.created_at, now),

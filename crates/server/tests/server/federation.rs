@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use crate::support::{Auth, Credentials, TestApp};
 use crate::verification::registry;
 
-const AUDIENCE: &str = "https://robots.example.com";
+pub(crate) const AUDIENCE: &str = "https://robots.example.com";
 
 /// A signing key of the test issuer.
 enum SigningKey {
@@ -29,7 +29,7 @@ enum SigningKey {
     Ec(EcdsaKeyPair),
 }
 
-struct IssuerKey {
+pub(crate) struct IssuerKey {
     kid: String,
     key: SigningKey,
 }
@@ -37,7 +37,7 @@ struct IssuerKey {
 impl IssuerKey {
     /// RSA keys come from openssl (ring cannot generate them); its DER
     /// output is PKCS#1.
-    fn rsa(kid: &str) -> Self {
+    pub(crate) fn rsa(kid: &str) -> Self {
         let output = std::process::Command::new("openssl")
             .args([
                 "genpkey",
@@ -57,7 +57,7 @@ impl IssuerKey {
         }
     }
 
-    fn ec(kid: &str) -> Self {
+    pub(crate) fn ec(kid: &str) -> Self {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
         Self {
@@ -90,7 +90,7 @@ impl IssuerKey {
         }
     }
 
-    fn sign(&self, claims: &Value) -> String {
+    pub(crate) fn sign(&self, claims: &Value) -> String {
         let header = json!({"alg": self.alg(), "typ": "JWT", "kid": self.kid});
         let signed = format!(
             "{}.{}",
@@ -112,8 +112,8 @@ impl IssuerKey {
 }
 
 /// An OIDC issuer on loopback: what it publishes can change mid-test.
-struct Issuer {
-    url: String,
+pub(crate) struct Issuer {
+    pub(crate) url: String,
     jwks: Arc<Mutex<Vec<Value>>>,
     fetches: Arc<Mutex<u32>>,
     server: tokio::task::JoinHandle<()>,
@@ -127,7 +127,7 @@ struct Published {
 }
 
 impl Issuer {
-    async fn start(keys: &[&IssuerKey]) -> Self {
+    pub(crate) async fn start(keys: &[&IssuerKey]) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address: SocketAddr = listener.local_addr().unwrap();
         let url = format!("http://{address}");
@@ -185,7 +185,7 @@ impl Drop for Issuer {
 }
 
 /// Claims as GitHub Actions sends them for a push to `ref` of `repository`.
-fn github_claims(app: &TestApp, issuer: &str, repository: &str, git_ref: &str) -> Value {
+pub(crate) fn github_claims(app: &TestApp, issuer: &str, repository: &str, git_ref: &str) -> Value {
     let now = app.clock.now().unix_timestamp();
     json!({
         "iss": issuer,
@@ -205,7 +205,7 @@ fn github_claims(app: &TestApp, issuer: &str, repository: &str, git_ref: &str) -
     })
 }
 
-async fn exchange(app: &TestApp, id_token: &str, robot: &str) -> crate::support::Response {
+pub(crate) async fn exchange(app: &TestApp, id_token: &str, robot: &str) -> crate::support::Response {
     let response = app
         .client
         .post(format!("{}/v1/oauth/token", app.base))

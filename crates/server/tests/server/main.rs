@@ -32,6 +32,7 @@ pub mod verification {
 }
 
 mod console {
+    mod federation;
     mod flows;
     mod lifecycle;
     mod security;
