@@ -41,6 +41,9 @@ impl CliError {
         match self {
             Self::Usage(_) => exit::USAGE,
             Self::NotLoggedIn(_) => exit::AUTH,
+            // OAuth answers a refused credential (an exchange's ID token) with 400
+            // `invalid_grant` (RFC 6749 §5.2): bad credentials all the same.
+            Self::Api { code, .. } if code == "invalid_grant" || code == "invalid_client" => exit::AUTH,
             Self::Api { status, .. } => match status.as_u16() {
                 401 | 403 => exit::AUTH,
                 404 => exit::NOT_FOUND,
@@ -127,17 +130,18 @@ impl Client {
         })
     }
 
-    /// The API's error from a non-2xx answer's body.
+    /// The API's error from a non-2xx answer's body: the API's own
+    /// `{"error": {"code", "message"}}`, or OAuth's `{"error", "error_description"}`.
     fn api_error(status: StatusCode, text: &str) -> CliError {
         let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-        let error = &value["error"];
+        let (code, message) = match &value["error"] {
+            Value::String(code) => (Some(code.as_str()), value["error_description"].as_str()),
+            error => (error["code"].as_str(), error["message"].as_str()),
+        };
         CliError::Api {
             status,
-            code: error["code"].as_str().unwrap_or("http_error").to_owned(),
-            message: error["message"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("HTTP {status}")),
+            code: code.unwrap_or("http_error").to_owned(),
+            message: message.map(str::to_owned).unwrap_or_else(|| format!("HTTP {status}")),
         }
     }
 
@@ -148,6 +152,16 @@ impl Client {
         if let Some(body) = body {
             request = request.json(body);
         }
+        self.answer(request).await
+    }
+
+    /// POSTs a form (the OAuth endpoints take no JSON); as [`Self::send`].
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Result<Value, CliError> {
+        self.answer(self.request(Method::POST, path).form(form)).await
+    }
+
+    /// A 2xx answer's JSON body (or `null`), else the API's error.
+    async fn answer(&self, request: reqwest::RequestBuilder) -> Result<Value, CliError> {
         let response = self.dispatch(request).await?;
         let status = response.status();
         let text = response

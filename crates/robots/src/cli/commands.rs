@@ -740,7 +740,7 @@ fn policy_hint(error: CliError) -> CliError {
 }
 
 /// Refuses an existing `--output` file before a secret is minted that could not be stored.
-fn refuse_existing_file(output: Option<&Path>, force: bool) -> Result<(), CliError> {
+pub(super) fn refuse_existing_file(output: Option<&Path>, force: bool) -> Result<(), CliError> {
     match output {
         Some(path) if path.exists() && !force => Err(CliError::Usage(format!(
             "{} exists: choose another --output file, or add --force to overwrite it",
@@ -766,20 +766,25 @@ fn without_secrets(value: &Value) -> Value {
 
 /// A freshly minted token whose Token exists only in this answer.
 #[derive(Debug)]
-struct Minted<'a> {
+pub(super) struct Minted<'a> {
     /// The API's whole answer, printed with `-o json|yaml`.
-    answer: &'a Value,
+    pub answer: &'a Value,
     /// The new token's `access_id`, `name` and `token`.
-    token: &'a Value,
+    pub token: &'a Value,
     /// What happened, e.g. "Created token ci for deployer".
-    done: String,
+    pub done: String,
     /// What to do when the file cannot be written.
-    recovery: String,
+    pub recovery: String,
 }
 
 /// Writes the new token's `{"access_id", "token"}` to a 0600 file, or shows
 /// its Token on standard output this once (with the warning on stderr).
-fn hand_out(context: &Context, minted: Minted<'_>, output: Option<PathBuf>, force: bool) -> Result<(), CliError> {
+pub(super) fn hand_out(
+    context: &Context,
+    minted: Minted<'_>,
+    output: Option<PathBuf>,
+    force: bool,
+) -> Result<(), CliError> {
     let access_id = field(minted.token, "access_id");
     let token = field(minted.token, "token");
     match output {

@@ -6,6 +6,7 @@ mod audit;
 pub mod client;
 mod commands;
 pub mod docs;
+mod federation;
 pub mod output;
 mod session;
 
@@ -88,6 +89,9 @@ pub enum ApiCommand {
     /// Repositories: what robots push to and pull from, and who reaches each.
     #[command(subcommand)]
     Repos(access::ReposCommand),
+    /// Keyless robots: which CI jobs may trade their OIDC ID token for a short-lived token of a robot, and the exchange itself.
+    #[command(subcommand)]
+    Federated(federation::FederatedCommand),
     /// The keys that sign registry tokens and access tokens.
     #[command(subcommand)]
     Keys(commands::KeysCommand),
@@ -176,6 +180,7 @@ pub async fn run(command: ApiCommand, global: GlobalArgs) -> Result<(), CliError
         ApiCommand::Login(_)
             | ApiCommand::Keys(commands::KeysCommand::Certificate)
             | ApiCommand::Tokens(TokensCommand::ReportLeaked)
+            | ApiCommand::Federated(federation::FederatedCommand::Exchange(_))
     );
     if matches!(credential, Credential::None) && !public {
         return Err(CliError::NotLoggedIn(format!(
@@ -198,6 +203,7 @@ pub async fn run(command: ApiCommand, global: GlobalArgs) -> Result<(), CliError
         ApiCommand::Tokens(command) => commands::tokens(&context, command).await,
         ApiCommand::Teams(command) => access::teams(&context, command).await,
         ApiCommand::Repos(command) => access::repos(&context, command).await,
+        ApiCommand::Federated(command) => federation::federated(&context, command).await,
         ApiCommand::Keys(command) => commands::keys(&context, command).await,
         ApiCommand::Audit(args) => audit::audit(&context, args).await,
         ApiCommand::Webhooks(command) => audit::webhooks(&context, command).await,

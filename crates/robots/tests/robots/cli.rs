@@ -1,6 +1,6 @@
 //! The command line, run as a binary against a real server.
 
-use crate::support::{Cli, PASSWORD, Server, create_user, whoami_as};
+use crate::support::{Cli, Issuer, PASSWORD, Server, create_user, whoami_as};
 
 /// A server on a fresh data directory with users alice (instance admin) and bob.
 fn server() -> (Server, tempfile::TempDir) {
@@ -399,6 +399,12 @@ fn completions_and_help() {
         &["webhooks", "delete", "--help"],
         &["webhooks", "deliveries", "--help"],
         &["webhooks", "list", "--help"],
+        &["federated", "list", "--help"],
+        &["federated", "create", "--help"],
+        &["federated", "get", "--help"],
+        &["federated", "update", "--help"],
+        &["federated", "delete", "--help"],
+        &["federated", "exchange", "--help"],
     ] {
         let help = cli.run(command).ok();
         assert!(
@@ -1170,4 +1176,427 @@ fn a_leaked_token_is_reported_without_logging_in() {
     assert_eq!(audit.as_array().unwrap().len(), 2, "{audit}");
     assert_eq!(audit[0]["actor_kind"], "anonymous");
     assert!(!audit.to_string().contains(&secret));
+}
+
+/// Waits (at most 10 s) for audit events with `action` to be written: refusals are written in batches.
+fn audit_events(cli: &Cli, action: &str) -> Vec<serde_json::Value> {
+    for _ in 0..100 {
+        let events = cli.run(&["audit", "--action", action, "-o", "json"]).ok().json();
+        let events = events.as_array().unwrap().clone();
+        if !events.is_empty() {
+            return events;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("no {action} event was written");
+}
+
+#[test]
+fn federated_credentials_from_the_command_line() {
+    let (server, _data, cli) = acme();
+    let none = cli.run(&["federated", "list", "deployer"]).ok();
+    assert!(none.stdout.contains("no federated credentials yet"), "{}", none.stdout);
+
+    let created = cli
+        .run(&[
+            "federated",
+            "create",
+            "deployer",
+            "github-main",
+            "--issuer",
+            "https://token.actions.githubusercontent.com",
+            "--audience",
+            "https://robots.example.com",
+            "--subject",
+            "repo:acme/app:ref:refs/heads/main",
+            "--claim",
+            "repository=acme/app",
+            "--claim",
+            "environment=production",
+            "--description",
+            "Deploys from main",
+        ])
+        .ok();
+    assert!(
+        created
+            .stderr
+            .contains("robots federated exchange acme/deployer --id-token-file FILE"),
+        "{}",
+        created.stderr
+    );
+
+    // The table: one line per credential, its conditions joined.
+    let list = cli.run(&["federated", "list", "deployer"]).ok();
+    let lines: Vec<&str> = list.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", list.stdout);
+    for (header, next) in [
+        ("NAME", "ISSUER"),
+        ("ISSUER", "SUBJECT"),
+        ("SUBJECT", "CONDITIONS"),
+        ("CONDITIONS", "AUDIENCE"),
+    ] {
+        assert!(
+            lines[0].find(header).unwrap() < lines[0].find(next).unwrap(),
+            "{}",
+            lines[0]
+        );
+    }
+    assert!(
+        lines[1].starts_with("github-main")
+            && lines[1].contains("https://token.actions.githubusercontent.com")
+            && lines[1].contains("repo:acme/app:ref:refs/heads/main")
+            && lines[1].contains("environment=production, repository=acme/app")
+            && lines[1].ends_with("https://robots.example.com"),
+        "{}",
+        list.stdout
+    );
+    let json = cli.run(&["federated", "list", "deployer", "-o", "json"]).ok().json();
+    assert_eq!(json.as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(
+        json[0]["claims"],
+        serde_json::json!({"environment": "production", "repository": "acme/app"})
+    );
+    assert_eq!(json[0]["created_by"], "alice");
+
+    let got = cli.run(&["federated", "get", "deployer", "github-main"]).ok();
+    for (label, value) in [
+        ("Name:", "github-main"),
+        ("Robot:", "acme/deployer"),
+        ("Description:", "Deploys from main"),
+        ("Audience:", "https://robots.example.com"),
+        ("Conditions:", "environment=production, repository=acme/app"),
+        ("Created:", "just now by alice"),
+    ] {
+        let line = got.stdout.lines().find(|line| line.starts_with(label));
+        assert_eq!(
+            line.and_then(|line| line.strip_prefix(label)).map(str::trim),
+            Some(value),
+            "{}",
+            got.stdout
+        );
+    }
+    assert_eq!(cli.run(&["federated", "get", "deployer", "nope"]).code, 4);
+
+    // --claim replaces every condition; --clear-claims removes them all.
+    let updated = cli
+        .run(&[
+            "federated",
+            "update",
+            "deployer",
+            "github-main",
+            "--claim",
+            "ref=refs/heads/main",
+            "--subject",
+            "repo:acme/app:*",
+            "-o",
+            "json",
+        ])
+        .ok();
+    assert!(updated.stderr.contains("no longer work"), "{}", updated.stderr);
+    let updated = updated.json();
+    assert_eq!(updated["claims"], serde_json::json!({"ref": "refs/heads/main"}));
+    assert_eq!(updated["subject"], "repo:acme/app:*");
+    assert_eq!(updated["description"], "Deploys from main", "what is not given stays");
+    let cleared = cli
+        .run(&[
+            "federated",
+            "update",
+            "deployer",
+            "github-main",
+            "--clear-claims",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(cleared["claims"], serde_json::json!({}));
+    assert_eq!(cleared["subject"], "repo:acme/app:*");
+    let list = cli.run(&["federated", "list", "deployer"]).ok();
+    assert!(
+        list.stdout.lines().nth(1).unwrap().contains("repo:acme/app:*  -"),
+        "{}",
+        list.stdout
+    );
+    let renamed = cli
+        .run(&[
+            "federated",
+            "update",
+            "deployer",
+            "github-main",
+            "--name",
+            "github",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(renamed["name"], "github");
+    let nothing = cli.run(&["federated", "update", "deployer", "github"]);
+    assert_eq!(nothing.code, 2, "{}", nothing.stderr);
+
+    // Usage errors name the bad argument, before any request.
+    let bad = cli.run(&["federated", "update", "deployer", "github", "--claim", "repository"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("'repository'") && bad.stderr.contains("--claim") && bad.stderr.contains("KEY=PATTERN"),
+        "{}",
+        bad.stderr
+    );
+    let twice = cli.run(&[
+        "federated",
+        "update",
+        "deployer",
+        "github",
+        "--claim",
+        "ref=a",
+        "--claim",
+        "ref=b",
+    ]);
+    assert_eq!(twice.code, 2, "{}", twice.stderr);
+    assert!(twice.stderr.contains("--claim ref is given twice"), "{}", twice.stderr);
+    let both = cli.run(&[
+        "federated",
+        "update",
+        "deployer",
+        "github",
+        "--claim",
+        "a=b",
+        "--clear-claims",
+    ]);
+    assert_eq!(both.code, 2, "{}", both.stderr);
+    // What the server refuses is a usage error too.
+    let reserved = cli.run(&["federated", "update", "deployer", "github", "--claim", "iss=x"]);
+    assert_eq!(reserved.code, 2, "{}", reserved.stderr);
+    let http = cli.run(&[
+        "federated",
+        "update",
+        "deployer",
+        "github",
+        "--issuer",
+        "http://ci.example.com",
+    ]);
+    assert_eq!(http.code, 2, "{}", http.stderr);
+    assert!(http.stderr.contains("https://"), "{}", http.stderr);
+
+    // Members read; admins change.
+    cli.run(&["members", "set", "bob", "--role", "member"]).ok();
+    let bob = Cli::new(&server.base);
+    bob.login("bob");
+    bob.run(&["federated", "list", "deployer"]).ok();
+    assert_eq!(bob.run(&["federated", "delete", "deployer", "github", "--yes"]).code, 3);
+
+    // An exchange needs no login; a token that is not accepted is an auth error,
+    // and the admin finds the reason in the audit log.
+    let job = Cli::new(&server.base);
+    let refused = job.run_with(
+        &["federated", "exchange", "acme/deployer", "--id-token-file", "-"],
+        &[],
+        Some("not-a-jwt\n"),
+    );
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("not accepted") && refused.stderr.contains("token.exchange_refused"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stdout.is_empty(), "{}", refused.stdout);
+    let events = audit_events(&cli, "token.exchange_refused");
+    assert_eq!(events[0]["target"], "robot deployer", "{events:?}");
+    assert!(
+        events[0]["detail"]["reason"].as_str().unwrap().contains("malformed"),
+        "{events:?}"
+    );
+    let empty = job.run_with(
+        &["federated", "exchange", "acme/deployer", "--id-token-file", "-"],
+        &[],
+        Some("\n"),
+    );
+    assert_eq!(empty.code, 2, "{}", empty.stderr);
+    let missing = job.run(&[
+        "federated",
+        "exchange",
+        "acme/deployer",
+        "--id-token-file",
+        "/nonexistent/token",
+    ]);
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+    assert!(missing.stderr.contains("/nonexistent/token"), "{}", missing.stderr);
+    let bare = job.run_with(
+        &["federated", "exchange", "deployer", "--id-token-file", "-"],
+        &[],
+        Some("x.y.z"),
+    );
+    assert_eq!(bare.code, 2, "{}", bare.stderr);
+    assert!(bare.stderr.contains("ORG/deployer"), "{}", bare.stderr);
+
+    // Deleting asks; without a terminal it refuses instead of hanging.
+    let unconfirmed = cli.run(&["federated", "delete", "deployer", "github"]);
+    assert_eq!(unconfirmed.code, 2, "{}", unconfirmed.stderr);
+    assert!(
+        unconfirmed.stderr.contains("stop working at once") && unconfirmed.stderr.contains("--yes"),
+        "{}",
+        unconfirmed.stderr
+    );
+    cli.run(&["federated", "get", "deployer", "github"]).ok();
+    cli.run(&["federated", "delete", "deployer", "github", "--yes"]).ok();
+    assert_eq!(cli.run(&["federated", "get", "deployer", "github"]).code, 4);
+    assert_eq!(cli.run(&["federated", "delete", "deployer", "github", "--yes"]).code, 4);
+}
+
+#[test]
+fn a_ci_job_exchanges_its_id_token_for_a_short_lived_robot_token() {
+    let issuer = Issuer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--data-dir", dir.path().to_str().unwrap()];
+    let created = create_user(&args, "alice", true, PASSWORD);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let server = Server::start_with(&args, &["--allow-insecure-issuers"]);
+    let cli = Cli::new(&server.base);
+    cli.login("alice");
+    cli.run(&["orgs", "create", "acme"]).ok();
+    cli.run(&["create", "deployer"]).ok();
+    cli.run(&[
+        "federated",
+        "create",
+        "deployer",
+        "github-main",
+        "--issuer",
+        &issuer.url,
+        "--audience",
+        "https://robots.example.com",
+        "--subject",
+        "repo:acme/app:ref:refs/heads/main",
+        "--claim",
+        "repository=acme/app",
+    ])
+    .ok();
+    let id_token = |repository: &str| {
+        issuer.sign(serde_json::json!({
+            "aud": "https://robots.example.com",
+            "sub": format!("repo:{repository}:ref:refs/heads/main"),
+            "repository": repository,
+            "ref": "refs/heads/main",
+            "jti": format!("jti-{repository}"),
+        }))
+    };
+
+    // From standard input: the Access ID and Token on stdout, the warning on stderr.
+    let job = Cli::new(&server.base);
+    let exchanged = job
+        .run_with(
+            &["federated", "exchange", "acme/deployer", "--id-token-file", "-"],
+            &[],
+            Some(&id_token("acme/app")),
+        )
+        .ok();
+    assert!(
+        exchanged.stderr.contains("acme/deployer") && exchanged.stderr.contains("in 15 minutes"),
+        "{}",
+        exchanged.stderr
+    );
+    let access_id = exchanged
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Access ID: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let token = exchanged
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Token:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(token.starts_with("rbt_"), "{}", exchanged.stdout);
+    assert_eq!(whoami_as(&server.base, &access_id, &token), 200, "the token works");
+
+    // From a file holding GitHub's JSON answer, with --org; -o json is the server's answer.
+    let id_file = job.home.path().join("id-token.json");
+    std::fs::write(
+        &id_file,
+        serde_json::json!({"count": 1, "value": id_token("acme/app")}).to_string(),
+    )
+    .unwrap();
+    let answer = job
+        .run(&[
+            "federated",
+            "exchange",
+            "deployer",
+            "--org",
+            "acme",
+            "--id-token-file",
+            id_file.to_str().unwrap(),
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(answer["robot"], "acme/deployer");
+    assert_eq!(answer["expires_in"], 900);
+    assert_eq!(answer["token_type"], "Bearer");
+    assert_eq!(
+        whoami_as(
+            &server.base,
+            answer["access_id"].as_str().unwrap(),
+            answer["access_token"].as_str().unwrap()
+        ),
+        200
+    );
+
+    // --output: a private file, and the Token stays off the terminal.
+    let saved = job.home.path().join("token.json");
+    let filed = job
+        .run_with(
+            &[
+                "federated",
+                "exchange",
+                "acme/deployer",
+                "--id-token-file",
+                "-",
+                "--output",
+                saved.to_str().unwrap(),
+            ],
+            &[],
+            Some(&id_token("acme/app")),
+        )
+        .ok();
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&saved).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let (filed_id, filed_token) = (file["access_id"].as_str().unwrap(), file["token"].as_str().unwrap());
+    assert!(
+        !filed.stdout.contains(filed_token) && filed.stdout.contains(filed_id),
+        "{}",
+        filed.stdout
+    );
+    assert_eq!(whoami_as(&server.base, filed_id, filed_token), 200);
+
+    // Audited as the job: the ID token's subject.
+    let events = audit_events(&cli, "token.exchanged");
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(events[0]["actor_kind"], "federated");
+    assert_eq!(events[0]["actor"], "repo:acme/app:ref:refs/heads/main");
+    assert_eq!(events[0]["detail"]["credential"], "github-main");
+    assert_eq!(events[0]["detail"]["access_id"], filed_id);
+
+    // Another repository's job is refused, and the admin sees which condition failed.
+    let refused = job.run_with(
+        &["federated", "exchange", "acme/deployer", "--id-token-file", "-"],
+        &[],
+        Some(&id_token("mallory/app")),
+    );
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(refused.stderr.contains("not accepted"), "{}", refused.stderr);
+    let reason = audit_events(&cli, "token.exchange_refused")[0]["detail"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(reason.contains("mallory/app"), "{reason}");
+
+    // Deleting the credential stops the tokens it minted.
+    cli.run(&["federated", "delete", "deployer", "github-main", "--yes"])
+        .ok();
+    assert_eq!(whoami_as(&server.base, &access_id, &token), 401);
+    assert_eq!(whoami_as(&server.base, filed_id, filed_token), 401);
 }

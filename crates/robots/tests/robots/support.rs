@@ -299,3 +299,105 @@ pub fn whoami_as(base: &str, access_id: &str, token: &str) -> u16 {
             .as_u16()
     })
 }
+
+/// An OIDC issuer on loopback, as a CI system runs one: a discovery
+/// document and a JWKS with one P-256 key generated here, and ID tokens
+/// (ES256) signed with it. Plain HTTP: the server must run with
+/// `--allow-insecure-issuers`.
+pub struct Issuer {
+    pub url: String,
+    key: rcgen::KeyPair,
+}
+
+impl Issuer {
+    const KID: &'static str = "test-key-1";
+
+    /// Serves until the test process ends.
+    pub fn start() -> Self {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use rcgen::PublicKeyData;
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let key = rcgen::KeyPair::generate().unwrap();
+        // The uncompressed point: 0x04, x, y.
+        let point = key.der_bytes();
+        let jwks = serde_json::json!({"keys": [{
+            "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": Self::KID,
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..]),
+        }]});
+        let discovery = serde_json::json!({"issuer": url, "jwks_uri": format!("{url}/jwks")});
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut head = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+                    match std::io::Read::read(&mut stream, &mut buffer) {
+                        Ok(0) | Err(_) => break,
+                        Ok(read) => head.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head);
+                let (status, body) = match head.split_whitespace().nth(1) {
+                    Some("/.well-known/openid-configuration") => ("200 OK", discovery.to_string()),
+                    Some("/jwks") => ("200 OK", jwks.to_string()),
+                    _ => ("404 Not Found", "{}".to_owned()),
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                     cache-control: max-age=300\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Self { url, key }
+    }
+
+    /// An ID token with these claims (`iss`, `iat`, `nbf` and `exp` added).
+    pub fn sign(&self, claims: Value) -> String {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use rcgen::SigningKey;
+
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut claims = claims;
+        claims["iss"] = serde_json::json!(self.url);
+        claims["iat"] = serde_json::json!(now);
+        claims["nbf"] = serde_json::json!(now - 5);
+        claims["exp"] = serde_json::json!(now + 300);
+        let header = serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": Self::KID});
+        let signed = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = jws_signature(&self.key.sign(signed.as_bytes()).unwrap());
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+}
+
+/// An ECDSA P-256 signature as JWS wants it (r and s, 32 bytes each), from
+/// the DER `SEQUENCE { INTEGER r, INTEGER s }` that rcgen gives (short
+/// enough that every length is one byte).
+fn jws_signature(der: &[u8]) -> Vec<u8> {
+    assert_eq!(der[0], 0x30, "a DER sequence");
+    let mut rest = &der[2..];
+    let mut fixed = Vec::with_capacity(64);
+    for _ in 0..2 {
+        assert_eq!(rest[0], 0x02, "a DER integer");
+        let length = usize::from(rest[1]);
+        let integer = &rest[2..2 + length];
+        // Without the sign byte, left-padded to 32 bytes.
+        let integer = &integer[integer.len().saturating_sub(32)..];
+        fixed.extend(std::iter::repeat_n(0, 32 - integer.len()));
+        fixed.extend_from_slice(integer);
+        rest = &rest[2 + length..];
+    }
+    fixed
+}
