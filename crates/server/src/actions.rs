@@ -562,7 +562,7 @@ impl AppState {
             caller,
             org,
             "federated_credential.created",
-            format!("robot {}", robot.name),
+            format!("robot {}/{}", org.name, robot.name),
             credential_detail(&credential),
         )
         .await;
@@ -591,7 +591,7 @@ impl AppState {
                 caller,
                 org,
                 "federated_credential.updated",
-                format!("robot {}", robot.name),
+                format!("robot {}/{}", org.name, robot.name),
                 credential_detail(updated),
             )
             .await;
@@ -613,7 +613,7 @@ impl AppState {
                 caller,
                 org,
                 "federated_credential.deleted",
-                format!("robot {}", robot.name),
+                format!("robot {}/{}", org.name, robot.name),
                 credential_detail(credential),
             )
             .await;
@@ -648,7 +648,7 @@ impl AppState {
                 subject: accepted.subject.clone(),
                 client,
             },
-            Change::new(Some(org.id), "token.exchanged", format!("robot {}", robot.name)).detail(detail),
+            Change::new(Some(org.id), "token.exchanged", format!("robot {}/{}", org.name, robot.name)).detail(detail),
             now,
         );
         self.store()

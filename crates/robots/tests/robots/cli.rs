@@ -1401,7 +1401,7 @@ fn federated_credentials_from_the_command_line() {
     );
     assert!(refused.stdout.is_empty(), "{}", refused.stdout);
     let events = audit_events(&cli, "token.exchange_refused");
-    assert_eq!(events[0]["target"], "robot deployer", "{events:?}");
+    assert_eq!(events[0]["target"], "robot acme/deployer", "{events:?}");
     assert!(
         events[0]["detail"]["reason"].as_str().unwrap().contains("malformed"),
         "{events:?}"

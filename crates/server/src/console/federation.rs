@@ -88,7 +88,7 @@ pub(super) async fn robot_section(
     // Exchanges are the token events aimed at the robot itself.
     let params = AuditParamsPublic {
         action: Some("token.".to_owned()),
-        target: Some(format!("robot {}", robot.name)),
+        target: Some(format!("robot {}/{}", org.name, robot.name)),
         limit: 10,
         ..AuditParamsPublic::default()
     };

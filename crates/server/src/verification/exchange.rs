@@ -112,7 +112,7 @@ pub async fn exchange(state: &AppState, request: &Parts, form: ExchangeRequest<'
                 Change {
                     org: Some(org.id),
                     action: "token.exchange_refused",
-                    target: robot.map(|robot| format!("robot {}", robot.name)),
+                    target: robot.map(|robot| format!("robot {}/{}", org.name, robot.name)),
                     detail: json!({"reason": reason}),
                 },
             );
