@@ -61,7 +61,10 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         started = time.monotonic()
         self.process = subprocess.Popen(
-            [ROBOTS, "serve", "--listen", f"127.0.0.1:{self.port}", "--log", "warn", *database_args],
+            # Creation runs make tens of thousands of tokens for one robot:
+            # lift the per-robot cap (100 by default) out of the way.
+            [ROBOTS, "serve", "--listen", f"127.0.0.1:{self.port}", "--log", "warn",
+             "--max-tokens-per-robot", "100000000", *database_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         while True:
             try:
