@@ -173,13 +173,7 @@ impl Store {
 
     /// Deletes a team; its memberships and grants go with it.
     pub async fn delete_team(&self, team_id: Uuid) -> Result<bool, StoreError> {
-        let deleted = on_pool!(self, pool => sqlx::query("DELETE FROM teams WHERE id = $1")
-            .bind(team_id)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
-        self.changed().await?;
-        Ok(deleted > 0)
+        self.delete_announced("DELETE FROM teams WHERE id = $1", team_id).await
     }
 
     /// Users and robots of a team, users first, each by name.
@@ -354,13 +348,8 @@ impl Store {
 
     /// Deletes a repository and every grant on it.
     pub async fn delete_repository(&self, repository_id: Uuid) -> Result<bool, StoreError> {
-        let deleted = on_pool!(self, pool => sqlx::query("DELETE FROM repositories WHERE id = $1")
-            .bind(repository_id)
-            .execute(pool)
+        self.delete_announced("DELETE FROM repositories WHERE id = $1", repository_id)
             .await
-            .map(|done| done.rows_affected()))?;
-        self.changed().await?;
-        Ok(deleted > 0)
     }
 
     /// Grants `permission` on a repository to a team (both of one

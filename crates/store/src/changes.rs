@@ -16,7 +16,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::{Pool, Store, StoreError};
+use uuid::Uuid;
+
+use crate::{Pool, Store, StoreError, on_pool};
 
 const CHANNEL: &str = "robots_changes";
 
@@ -52,6 +54,19 @@ impl Store {
 
     fn bump(&self) {
         self.changes.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Runs `sql`, a `DELETE … WHERE id = $1`, for `id`, and announces the
+    /// change: what it deletes (and cascades to) can change verification
+    /// answers. `false`: there was no such row.
+    pub(crate) async fn delete_announced(&self, sql: &'static str, id: Uuid) -> Result<bool, StoreError> {
+        let deleted = on_pool!(self, pool => sqlx::query(sql)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        self.changed().await?;
+        Ok(deleted > 0)
     }
 
     /// Records that verification-relevant data changed, here and (on

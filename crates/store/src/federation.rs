@@ -189,13 +189,8 @@ impl Store {
 
     /// Deletes a credential and, with it, every token it minted.
     pub async fn delete_federated_credential(&self, id: Uuid) -> Result<bool, StoreError> {
-        let deleted = on_pool!(self, pool => sqlx::query("DELETE FROM federated_credentials WHERE id = $1")
-            .bind(id)
-            .execute(pool)
+        self.delete_announced("DELETE FROM federated_credentials WHERE id = $1", id)
             .await
-            .map(|done| done.rows_affected()))?;
-        self.changed().await?;
-        Ok(deleted > 0)
     }
 
     async fn revoke_federated_tokens(&self, id: Uuid) -> Result<(), StoreError> {

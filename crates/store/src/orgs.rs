@@ -244,13 +244,8 @@ impl Store {
 
     /// Deletes an organization with its members, robots and tokens.
     pub async fn delete_org(&self, org_id: Uuid) -> Result<bool, StoreError> {
-        let deleted = on_pool!(self, pool => sqlx::query("DELETE FROM accounts WHERE id = $1 AND kind = 'org'")
-            .bind(org_id)
-            .execute(pool)
+        self.delete_announced("DELETE FROM accounts WHERE id = $1 AND kind = 'org'", org_id)
             .await
-            .map(|done| done.rows_affected()))?;
-        self.changed().await?;
-        Ok(deleted > 0)
     }
 
     pub async fn list_members(

@@ -184,12 +184,7 @@ impl Store {
 
     /// Deletes a robot and its tokens; `false` if it did not exist.
     pub async fn delete_robot(&self, robot_id: Uuid) -> Result<bool, StoreError> {
-        let deleted = on_pool!(self, pool => sqlx::query("DELETE FROM robots WHERE id = $1")
-            .bind(robot_id)
-            .execute(pool)
+        self.delete_announced("DELETE FROM robots WHERE id = $1", robot_id)
             .await
-            .map(|done| done.rows_affected()))?;
-        self.changed().await?;
-        Ok(deleted > 0)
     }
 }

@@ -255,42 +255,7 @@ async fn create_credential(
     Path((org, robot)): Path<(String, String)>,
     form: ConsoleForm<CredentialForm>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot_ref(&state, &org, &robot).await?;
-    let invalid = |errors| {
-        render(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &CredentialFormPage {
-                chrome: chrome.clone(),
-                org_name: org.name.to_string(),
-                robot_name: robot.name.to_string(),
-                editing: None,
-                form: form.data.clone(),
-                errors,
-            },
-        )
-    };
-    let spec = match form.data.check(&state) {
-        Ok(spec) => spec,
-        Err(errors) => return Ok(invalid(errors)),
-    };
-    match state
-        .create_federated_credential_as(&form.user.session, &org, &robot, &spec.as_spec())
-        .await
-    {
-        Ok(created) => Ok(redirect_with_notice(
-            &robot_url(&org, &robot),
-            &format!(
-                "Federated credential {} was added: jobs it matches can now exchange their ID tokens.",
-                created.name
-            ),
-        )),
-        Err(StoreError::NameTaken) => Ok(invalid(BTreeMap::from([(
-            "name",
-            format!("{} already has a federated credential named {}.", robot.name, spec.name),
-        )]))),
-        Err(error) => Err(ApiError::from(error).into()),
-    }
+    save(&state, &org, &robot, None, form).await
 }
 
 async fn edit_credential(
@@ -316,9 +281,24 @@ async fn update_credential(
     Path((org, robot, name)): Path<(String, String, String)>,
     form: ConsoleForm<CredentialForm>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot_ref(&state, &org, &robot).await?;
-    let credential = find_credential(&state, &robot, &name).await?;
+    save(&state, &org, &robot, Some(&name), form).await
+}
+
+/// Adds a credential (`editing: None`) or changes the one named; an invalid
+/// form comes back with the errors next to their fields and nothing typed lost.
+async fn save(
+    state: &AppState,
+    org: &str,
+    robot: &str,
+    editing: Option<&str>,
+    form: ConsoleForm<CredentialForm>,
+) -> ConsoleResult {
+    let (org, _, chrome) = org_page(state, &form.user, org, OrgAction::ManageRobots, "robots").await?;
+    let robot = find_robot_ref(state, &org, robot).await?;
+    let current = match editing {
+        Some(name) => Some(find_credential(state, &robot, name).await?),
+        None => None,
+    };
     let invalid = |errors| {
         render(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -326,26 +306,31 @@ async fn update_credential(
                 chrome: chrome.clone(),
                 org_name: org.name.to_string(),
                 robot_name: robot.name.to_string(),
-                editing: Some(credential.name.to_string()),
+                editing: current.as_ref().map(|credential| credential.name.to_string()),
                 form: form.data.clone(),
                 errors,
             },
         )
     };
-    let spec = match form.data.check(&state) {
+    let spec = match form.data.check(state) {
         Ok(spec) => spec,
         Err(errors) => return Ok(invalid(errors)),
     };
-    match state
-        .update_federated_credential_as(&form.user.session, &org, &robot, &credential, &spec.as_spec())
-        .await
-    {
-        Ok(_) => Ok(redirect_with_notice(
+    let session = &form.user.session;
+    let saved = match &current {
+        None => state
+            .create_federated_credential_as(session, &org, &robot, &spec.as_spec())
+            .await
+            .map(|_| "was added: jobs it matches can now exchange their ID tokens"),
+        Some(credential) => state
+            .update_federated_credential_as(session, &org, &robot, credential, &spec.as_spec())
+            .await
+            .map(|_| "was changed; tokens it granted before were revoked"),
+    };
+    match saved {
+        Ok(what) => Ok(redirect_with_notice(
             &robot_url(&org, &robot),
-            &format!(
-                "Federated credential {} was changed; tokens it granted before were revoked.",
-                spec.name
-            ),
+            &format!("Federated credential {} {what}.", spec.name),
         )),
         Err(StoreError::NameTaken) => Ok(invalid(BTreeMap::from([(
             "name",
