@@ -93,20 +93,7 @@ fn the_whole_robot_and_token_flow() {
         ])
         .ok();
     assert!(token.stderr.contains("shown only this once"), "{}", token.stderr);
-    let access_id = token
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Access ID: "))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let secret = token
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Token:"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let (access_id, secret) = printed_credentials(&token.stdout);
     assert!(secret.starts_with("rbt_"));
     assert_eq!(
         whoami_as(&server.base, &access_id, &secret),
@@ -581,6 +568,19 @@ fn signing_keys_from_the_command_line() {
     assert_eq!(bob.run(&["keys", "rotate"]).code, 3);
 }
 
+/// The Access ID and Token as the CLI prints them for people (`Access ID: …`, `Token: …`).
+fn printed_credentials(stdout: &str) -> (String, String) {
+    let line = |prefix: &str| {
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in {stdout:?}"))
+            .trim()
+            .to_owned()
+    };
+    (line("Access ID:"), line("Token:"))
+}
+
 /// Creates a token with `robots tokens create ... -o json`; its Access ID and Token.
 fn new_token(cli: &Cli, robot: &str, name: &str, extra: &[&str]) -> (String, String) {
     let mut args = vec!["tokens", "create", robot, "--name", name, "-o", "json"];
@@ -680,20 +680,7 @@ fn rotating_a_token_keeps_the_old_one_working_for_the_grace_period() {
         "{}",
         rotated.stderr
     );
-    let new_id = rotated
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Access ID: "))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let new_secret = rotated
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Token:"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let (new_id, new_secret) = printed_credentials(&rotated.stdout);
     assert_eq!(
         whoami_as(&server.base, &new_id, &new_secret),
         200,
@@ -1494,20 +1481,7 @@ fn a_ci_job_exchanges_its_id_token_for_a_short_lived_robot_token() {
         "{}",
         exchanged.stderr
     );
-    let access_id = exchanged
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Access ID: "))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let token = exchanged
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Token:"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let (access_id, token) = printed_credentials(&exchanged.stdout);
     assert!(token.starts_with("rbt_"), "{}", exchanged.stdout);
     assert_eq!(whoami_as(&server.base, &access_id, &token), 200, "the token works");
 
