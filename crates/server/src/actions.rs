@@ -648,7 +648,12 @@ impl AppState {
                 subject: accepted.subject.clone(),
                 client,
             },
-            Change::new(Some(org.id), "token.exchanged", format!("robot {}/{}", org.name, robot.name)).detail(detail),
+            Change::new(
+                Some(org.id),
+                "token.exchanged",
+                format!("robot {}/{}", org.name, robot.name),
+            )
+            .detail(detail),
             now,
         );
         self.store()
