@@ -137,16 +137,14 @@ fn validate(text: &str) -> Result<SecretKind, SecretParseError> {
     if text.len() != SECRET_LEN {
         return Err(SecretParseError::WrongLength);
     }
-    let (body, checksum) = text.split_at(SECRET_LEN - CHECKSUM_CHARS);
-    if !body[PREFIX_LEN..]
-        .bytes()
-        .chain(checksum.bytes())
-        .all(|b| b.is_ascii_alphanumeric())
-    {
+    // Split the bytes, not the `str`: the text is anyone's, and a multi-byte
+    // character across the split would make `str::split_at` panic.
+    let (body, checksum) = text.as_bytes().split_at(SECRET_LEN - CHECKSUM_CHARS);
+    if !body[PREFIX_LEN..].iter().chain(checksum).all(u8::is_ascii_alphanumeric) {
         return Err(SecretParseError::NotBase62);
     }
-    let expected: [u8; CHECKSUM_CHARS] = base62_fixed(&crc32fast::hash(body.as_bytes()).to_be_bytes());
-    if expected != checksum.as_bytes() {
+    let expected: [u8; CHECKSUM_CHARS] = base62_fixed(&crc32fast::hash(body).to_be_bytes());
+    if expected != checksum {
         return Err(SecretParseError::BadChecksum);
     }
     Ok(kind)
@@ -355,6 +353,35 @@ mod tests {
             SecretToken::parse_kind(SecretKind::Session, text).err(),
             Some(SecretParseError::UnknownPrefix)
         );
+    }
+
+    /// Found by `fuzz/fuzz_targets/secret_token.rs`: a multi-byte character
+    /// across the checksum's start made `validate` panic, and an anonymous
+    /// `Authorization: Basic` header reaches it.
+    #[test]
+    fn multi_byte_characters_are_refused_not_panicked_on() {
+        let checksum_start = SECRET_LEN - CHECKSUM_CHARS;
+        for start in [
+            PREFIX_LEN,
+            checksum_start - 2,
+            checksum_start - 1,
+            checksum_start,
+            SECRET_LEN - 3,
+        ] {
+            let text = format!("rbt_{}\u{2000}", "a".repeat(start - PREFIX_LEN));
+            let text = format!("{text}{}", "a".repeat(SECRET_LEN - text.len()));
+            assert_eq!(text.len(), SECRET_LEN);
+            assert_eq!(
+                SecretToken::parse(&text).err(),
+                Some(SecretParseError::NotBase62),
+                "{text:?}"
+            );
+            assert_eq!(
+                SecretToken::hash_of(&text).err(),
+                Some(SecretParseError::NotBase62),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]
