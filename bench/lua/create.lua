@@ -1,4 +1,5 @@
--- Creates tokens with names unique per thread and request.
+-- Creates tokens with names unique per thread and request, spread over the
+-- robots c-0 … c-(ROBOTS-1) that the harness created.
 local threads = 0
 function setup(thread)
   threads = threads + 1
@@ -6,11 +7,13 @@ function setup(thread)
 end
 function init(args)
   counter = 0
+  robots = tonumber(os.getenv("ROBOTS"))
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Authorization"] = os.getenv("AUTH")
 end
 function request()
   counter = counter + 1
-  return wrk.format(nil, nil, nil, '{"name": "c' .. id .. '-' .. counter .. '"}')
+  local path = "/v1/orgs/bench/robots/c-" .. ((counter * 2 + id) % robots) .. "/tokens"
+  return wrk.format(nil, path, nil, '{"name": "c' .. id .. '-' .. counter .. '"}')
 end
