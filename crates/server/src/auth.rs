@@ -9,6 +9,8 @@
 //! authenticated), [`CurrentUser`] (users only; robots get 403
 //! `robot_forbidden`) or [`OptionalUser`] (anonymous allowed).
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
@@ -115,17 +117,32 @@ impl AppState {
         via: Via,
     ) -> Result<Option<UserSession>, ApiError> {
         let hash = token.hash();
-        Ok(self
-            .store()
-            .find_session(&hash, self.now())
-            .await?
-            .map(|(user, expires_at)| UserSession {
-                user,
-                session: hash,
-                expires_at,
-                client,
-                via,
-            }))
+        let now = self.now();
+        // Cached like verification answers: a logout bumps the generation
+        // (here and, through NOTIFY, on every replica), expiry is checked here.
+        let store = self.store();
+        let generation = store.generation();
+        let trusted = store.changes_are_followed();
+        let cached = trusted
+            .then(|| self.verify_cache().session(&hash, generation))
+            .flatten();
+        let session = match cached {
+            Some(session) => Some(session),
+            None => {
+                let found = store.find_session(&hash, now).await?.map(Arc::new);
+                if trusted && let Some(session) = &found {
+                    self.verify_cache().remember_session(hash, session.clone(), generation);
+                }
+                found
+            }
+        };
+        Ok(session.filter(|session| session.1 > now).map(|session| UserSession {
+            user: session.0.clone(),
+            session: hash,
+            expires_at: session.1,
+            client,
+            via,
+        }))
     }
 
     /// Resolves whatever the request presents; `Ok(None)` when it presents nothing.

@@ -26,7 +26,7 @@ use axum::http::{HeaderName, HeaderValue};
 
 use robots_core::access::AccessSnapshot;
 use robots_core::{SecretHash, SecretKind, SecretToken};
-use robots_store::{Store, TokenOwner, TokenUse};
+use robots_store::{Store, TokenOwner, TokenUse, User};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -306,11 +306,14 @@ const SHARDS: usize = 16;
 type Shard<K, V> = Mutex<HashMap<K, (u64, V)>>;
 
 /// Verification answers kept in memory: token owners by hash, permissions
-/// by robot. Bounded; a full shard is emptied rather than grown.
+/// by robot, users' sessions by hash. Bounded; a full shard is emptied
+/// rather than grown.
 #[derive(Debug)]
 pub struct VerifyCache {
     owners: Vec<Shard<[u8; 32], Arc<VerifiedToken>>>,
     access: Vec<Shard<Uuid, Arc<AccessSnapshot>>>,
+    /// Users' sessions by hash, with their expiry (checked on every use).
+    sessions: Vec<Shard<[u8; 32], Arc<(User, OffsetDateTime)>>>,
     per_shard: usize,
 }
 
@@ -325,6 +328,7 @@ impl VerifyCache {
         Self {
             owners: (0..SHARDS).map(|_| Mutex::default()).collect(),
             access: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            sessions: (0..SHARDS).map(|_| Mutex::default()).collect(),
             per_shard: (entries / SHARDS).max(1),
         }
     }
@@ -347,6 +351,26 @@ impl VerifyCache {
             shard.clear();
         }
         shard.insert(*hash.as_bytes(), (generation, owner));
+    }
+
+    pub(crate) fn session(&self, hash: &SecretHash, generation: u64) -> Option<Arc<(User, OffsetDateTime)>> {
+        let shard = self.sessions[usize::from(hash.as_bytes()[0]) % SHARDS]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        shard
+            .get(hash.as_bytes())
+            .filter(|(at, _)| *at == generation)
+            .map(|(_, session)| session.clone())
+    }
+
+    pub(crate) fn remember_session(&self, hash: SecretHash, session: Arc<(User, OffsetDateTime)>, generation: u64) {
+        let mut shard = self.sessions[usize::from(hash.as_bytes()[0]) % SHARDS]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if shard.len() >= self.per_shard {
+            shard.clear();
+        }
+        shard.insert(*hash.as_bytes(), (generation, session));
     }
 
     fn access(&self, robot: Uuid, generation: u64) -> Option<Arc<AccessSnapshot>> {

@@ -54,12 +54,15 @@ impl Store {
     }
 
     /// Ends a session; `false` if there was none.
+    /// Announced like every change that can end an authentication, so that
+    /// session caches (here and on other replicas) forget it.
     pub async fn delete_session(&self, token: &SecretHash) -> Result<bool, StoreError> {
         let result = on_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token.as_bytes().as_slice())
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?;
+        self.changed().await?;
         Ok(result > 0)
     }
 

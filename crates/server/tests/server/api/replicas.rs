@@ -96,7 +96,27 @@ async fn a_change_on_one_replica_takes_effect_on_the_other_within_a_second() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let _: Auth = alice;
+
+    // Sessions are cached too: logged out on B, refused on A within a second.
+    let session = a.login("alice").await;
+    for replica in [&a, &b, &a] {
+        assert_eq!(replica.get("/v1/whoami", &session).await.status, 200);
+    }
+    assert_eq!(b.delete("/v1/sessions/current", &session).await.status, 204);
+    assert_eq!(b.get("/v1/whoami", &session).await.status, 401);
+    let started = Instant::now();
+    while a.get("/v1/whoami", &session).await.status != 401 {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a logged-out session still works on the other replica"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        a.get("/v1/whoami", &alice).await.status,
+        200,
+        "her other session lives on"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
