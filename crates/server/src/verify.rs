@@ -302,6 +302,9 @@ impl AppState {
 
 const SHARDS: usize = 16;
 
+/// A user's session as cached: the user, and when the session expires.
+pub(crate) type CachedSession = Arc<(User, OffsetDateTime)>;
+
 /// One shard of the cache: key → (generation it was filled in, value).
 type Shard<K, V> = Mutex<HashMap<K, (u64, V)>>;
 
@@ -313,7 +316,7 @@ pub struct VerifyCache {
     owners: Vec<Shard<[u8; 32], Arc<VerifiedToken>>>,
     access: Vec<Shard<Uuid, Arc<AccessSnapshot>>>,
     /// Users' sessions by hash, with their expiry (checked on every use).
-    sessions: Vec<Shard<[u8; 32], Arc<(User, OffsetDateTime)>>>,
+    sessions: Vec<Shard<[u8; 32], CachedSession>>,
     per_shard: usize,
 }
 
@@ -353,7 +356,7 @@ impl VerifyCache {
         shard.insert(*hash.as_bytes(), (generation, owner));
     }
 
-    pub(crate) fn session(&self, hash: &SecretHash, generation: u64) -> Option<Arc<(User, OffsetDateTime)>> {
+    pub(crate) fn session(&self, hash: &SecretHash, generation: u64) -> Option<CachedSession> {
         let shard = self.sessions[usize::from(hash.as_bytes()[0]) % SHARDS]
             .lock()
             .unwrap_or_else(|p| p.into_inner());
@@ -363,7 +366,7 @@ impl VerifyCache {
             .map(|(_, session)| session.clone())
     }
 
-    pub(crate) fn remember_session(&self, hash: SecretHash, session: Arc<(User, OffsetDateTime)>, generation: u64) {
+    pub(crate) fn remember_session(&self, hash: SecretHash, session: CachedSession, generation: u64) {
         let mut shard = self.sessions[usize::from(hash.as_bytes()[0]) % SHARDS]
             .lock()
             .unwrap_or_else(|p| p.into_inner());
