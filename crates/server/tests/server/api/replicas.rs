@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{Auth, Credentials, TestApp};
+use crate::support::{Credentials, TestApp};
 
 async fn primary() -> Option<TestApp> {
     TestApp::spawn(robots_store::Backend::Postgres).await
