@@ -156,12 +156,9 @@ pub struct IssuerCache {
 impl IssuerCache {
     /// `allow_http`: accept `http://` issuers (development and tests only).
     pub fn new(allow_http: bool) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
+        // Building a client only fails when TLS cannot start at all, and
+        // then no client can: the default one panics the same way.
+        let client = crate::outbound_client().unwrap_or_default();
         Self {
             client,
             allow_http,

@@ -155,11 +155,7 @@ async fn flush_usage_periodically(state: AppState) {
 /// Delivers webhook events; once a minute, announces tokens about to expire
 /// and purges expired exchanged tokens.
 async fn run_webhooks(state: AppState) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = match reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-    {
+    let client = match outbound_client() {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "webhooks are off: no HTTP client");
@@ -184,6 +180,17 @@ async fn run_webhooks(state: AppState) {
         }
         state.deliver_webhooks(&client).await;
     }
+}
+
+/// The HTTP client for what the server fetches or sends itself (webhook
+/// deliveries, OIDC issuers' keys): no redirects, so an answer comes from
+/// the URL an administrator configured, and 10 s at most per request.
+pub(crate) fn outbound_client() -> reqwest::Result<reqwest::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
 }
 
 /// Picks up keys rotated by another replica sharing the database.

@@ -13,6 +13,7 @@ use robots_core::Name;
 use robots_core::policy::OrgAction;
 use robots_store::{FederatedCredential, Org, RobotRef, StoreError};
 use serde::Deserialize;
+use uuid::Uuid;
 
 use super::chrome::{Chrome, Context, Stamp};
 use super::orgs::org_page;
@@ -82,13 +83,14 @@ pub(super) struct ExchangeRow {
 pub(super) async fn robot_section(
     state: &AppState,
     org: &Org,
-    robot: &RobotRef,
+    robot_id: Uuid,
+    robot_name: &Name,
 ) -> Result<(Vec<CredentialRow>, Vec<ExchangeRow>), ApiError> {
-    let credentials = state.store().list_federated_credentials(robot.id).await?;
+    let credentials = state.store().list_federated_credentials(robot_id).await?;
     // Exchanges are the token events aimed at the robot itself.
     let params = AuditParamsPublic {
         action: Some("token.".to_owned()),
-        target: Some(format!("robot {}/{}", org.name, robot.name)),
+        target: Some(format!("robot {}/{}", org.name, robot_name)),
         limit: 10,
         ..AuditParamsPublic::default()
     };

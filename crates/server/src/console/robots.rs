@@ -312,13 +312,7 @@ async fn robot(
     let tokens = state.store().list_tokens(robot.id, None, None, 200).await?;
     let permissions = crate::api::access::permissions_of(&state, org.name.as_str(), &robot).await?;
     let all_teams = state.store().list_teams(org.id, None, 200).await?;
-    let robot_ref = robots_store::RobotRef {
-        id: robot.id,
-        org_id: org.id,
-        name: robot.name.clone(),
-        disabled_at: robot.disabled_at,
-    };
-    let (credentials, exchanges) = super::federation::robot_section(&state, &org, &robot_ref).await?;
+    let (credentials, exchanges) = super::federation::robot_section(&state, &org, robot.id, &robot.name).await?;
     Ok(ok(&RobotPage {
         credentials,
         exchanges: if role == Role::Admin { exchanges } else { Vec::new() },
