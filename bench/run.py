@@ -56,12 +56,12 @@ def http(method, url, body=None, headers=None):
 
 
 class Server:
-    def __init__(self, database_args, env):
+    def __init__(self, database_args, env, extra_args=()):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         started = time.monotonic()
         self.process = subprocess.Popen(
-            [ROBOTS, "serve", "--listen", f"127.0.0.1:{self.port}", "--log", "warn", *database_args],
+            [ROBOTS, "serve", "--listen", f"127.0.0.1:{self.port}", "--log", "warn", *database_args, *extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         while True:
             try:
@@ -100,8 +100,22 @@ def wrk(url, script, duration, connections, env):
 CREATION_ROBOTS = 400
 
 
+def basic_auth(token):
+    return "Basic " + base64.b64encode(f"{token['access_id']}:{token['token']}".encode()).decode()
+
+
+def jwt_scenarios(token, label=""):
+    """The token endpoints; the same robot token asks for the same grant every time."""
+    basic = basic_auth(token)
+    return [
+        (f"registry token: GET /v2/token{label}", "/v2/token?service=registry&scope=repository:bench/app:pull,push", "get.lua", {"AUTH": basic}),
+        (f"OAuth2 client credentials: POST /v1/oauth/token{label}", "/v1/oauth/token", "post.lua",
+         {"AUTH": basic, "BODY": "grant_type=client_credentials", "TYPE": "application/x-www-form-urlencoded"}),
+    ]
+
+
 def scenarios(token):
-    basic = base64.b64encode(f"{token['access_id']}:{token['token']}".encode()).decode()
+    basic = basic_auth(token)[len("Basic "):]
     return [
         ("baseline: GET /healthz", "/healthz", "get.lua", {}),
         ("Basic auth: GET /v1/auth", "/v1/auth", "get.lua", {"AUTH": f"Basic {basic}"}),
@@ -109,10 +123,7 @@ def scenarios(token):
         ("with a permission check: GET /v1/auth?repository&action", "/v1/auth?repository=bench/app&action=push", "get.lua", {"AUTH": f"Basic {basic}"}),
         ("introspection: POST /v1/introspect", "/v1/introspect", "post.lua",
          {"AUTH": f"Basic {basic}", "BODY": f"token={token['token']}", "TYPE": "application/x-www-form-urlencoded"}),
-        ("registry token: GET /v2/token", "/v2/token?service=registry&scope=repository:bench/app:pull,push", "get.lua", {"AUTH": f"Basic {basic}"}),
-        ("OAuth2 client credentials: POST /v1/oauth/token", "/v1/oauth/token", "post.lua",
-         {"AUTH": f"Basic {basic}", "BODY": "grant_type=client_credentials", "TYPE": "application/x-www-form-urlencoded"}),
-    ]
+    ] + jwt_scenarios(token)
 
 
 def run(label, database_args, tokens, args, work):
@@ -140,23 +151,36 @@ def run(label, database_args, tokens, args, work):
                      {"Content-Type": "application/json", "Authorization": f"Bearer {session}"})
             plan.append(("token creation: POST …/tokens", "/v1/orgs/bench/robots/c-0/tokens", "create.lua",
                          {"AUTH": f"Bearer {session}", "ROBOTS": str(CREATION_ROBOTS)}))
-        for name, path, script, extra in plan:
-            print(f"   {name}", file=sys.stderr, flush=True)
-            wrk_env = dict(env, **extra)
-            connections = 16 if script == "create.lua" else args.connections
-            before = cpu_seconds(server.process.pid)
-            result = wrk(server.base + path, script, args.duration, connections, wrk_env)
-            used = cpu_seconds(server.process.pid) - before
-            result["cpu_us"] = used / max(result["requests"], 1) * 1e6
-            result["rss"] = peak_rss_mb(server.process.pid)
-            result["name"] = name
-            if result["errors"]:
-                print(result["raw"], file=sys.stderr)
-                raise SystemExit(f"{name}: {result['errors']} non-2xx answers")
-            results.append(result)
+        results += measure(server, plan, args, env)
     finally:
         server.stop()
+    # The same endpoints with a signature on every request: what a token
+    # costs when no identical grant was signed moments before.
+    signing = Server(database_args, env, ["--token-reuse-window", "0s"])
+    try:
+        results += measure(signing, jwt_scenarios(token, ", signed every time (--token-reuse-window 0s)"), args, env)
+    finally:
+        signing.stop()
     return {"label": label, "tokens": tokens, "startup": server.startup, "seed": seed_seconds, "results": results}
+
+
+def measure(server, plan, args, env):
+    results = []
+    for name, path, script, extra in plan:
+        print(f"   {name}", file=sys.stderr, flush=True)
+        wrk_env = dict(env, **extra)
+        connections = 16 if script == "create.lua" else args.connections
+        before = cpu_seconds(server.process.pid)
+        result = wrk(server.base + path, script, args.duration, connections, wrk_env)
+        used = cpu_seconds(server.process.pid) - before
+        result["cpu_us"] = used / max(result["requests"], 1) * 1e6
+        result["rss"] = peak_rss_mb(server.process.pid)
+        result["name"] = name
+        if result["errors"]:
+            print(result["raw"], file=sys.stderr)
+            raise SystemExit(f"{name}: {result['errors']} non-2xx answers")
+        results.append(result)
+    return results
 
 
 def table(run_result):

@@ -69,6 +69,12 @@ pub struct ServeArgs {
     #[arg(long, env = "ROBOTS_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration, value_name = "DURATION")]
     access_token_ttl: Duration,
 
+    /// How long a signed token (registry, OAuth2) is given again to the same
+    /// robot token asking for exactly the same grant, instead of signing a
+    /// new one; at most a tenth of the token's lifetime. 0s turns it off.
+    #[arg(long, env = "ROBOTS_TOKEN_REUSE_WINDOW", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    token_reuse_window: Duration,
+
     /// Audiences OAuth2 clients may ask for; the first is the default [default: the issuer].
     #[arg(
         long = "oauth-audience",
@@ -219,6 +225,7 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     config.registry_token_ttl = args.registry_token_ttl.max(Duration::from_secs(60));
     config.access_token_ttl = args.access_token_ttl.max(Duration::from_secs(60));
     config.oauth_audiences = args.oauth_audiences;
+    config.token_reuse_window = args.token_reuse_window;
     config.trusted_proxies = args.trusted_proxies;
     config.max_robots_per_org = args.max_robots_per_org.max(1);
     config.federated_token_ttl = args.federated_token_ttl.max(Duration::from_secs(60));

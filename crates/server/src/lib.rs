@@ -18,6 +18,7 @@ pub mod console;
 pub mod error;
 pub mod extract;
 pub mod federation;
+pub mod issued;
 pub mod keys;
 pub mod limits;
 pub mod listener;

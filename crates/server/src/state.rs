@@ -77,6 +77,9 @@ pub struct ServerConfig {
     pub max_federated_credentials_per_robot: u32,
     /// At most this many tokens per robot (rotating-out tokens included).
     pub max_tokens_per_robot: u32,
+    /// How long a signed token is given again for the same grant instead
+    /// of signing anew (see [`crate::issued`]); zero: never.
+    pub token_reuse_window: Duration,
 }
 
 impl ServerConfig {
@@ -108,6 +111,7 @@ impl ServerConfig {
             allow_insecure_issuers: false,
             max_federated_credentials_per_robot: 20,
             max_tokens_per_robot: 100,
+            token_reuse_window: Duration::from_secs(10),
         }
     }
 

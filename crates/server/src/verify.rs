@@ -305,19 +305,57 @@ const SHARDS: usize = 16;
 /// A user's session as cached: the user, and when the session expires.
 pub(crate) type CachedSession = Arc<(User, OffsetDateTime)>;
 
-/// One shard of the cache: key → (generation it was filled in, value).
-type Shard<K, V> = Mutex<HashMap<K, (u64, V)>>;
+/// A bounded map split into locked shards, each value remembered with the
+/// store generation it was read in and trusted only while that is current.
+/// A full shard is emptied rather than grown: the next requests refill it.
+#[derive(Debug)]
+struct Shards<K, V> {
+    shards: Vec<Mutex<HashMap<K, (u64, V)>>>,
+    per_shard: usize,
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Shards<K, V> {
+    fn new(entries: usize) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            per_shard: (entries / SHARDS).max(1),
+        }
+    }
+
+    /// `spread` picks the shard: a byte of the key that is already random.
+    fn shard(&self, spread: u8) -> std::sync::MutexGuard<'_, HashMap<K, (u64, V)>> {
+        self.shards[usize::from(spread) % SHARDS]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, spread: u8, key: &K, generation: u64) -> Option<V> {
+        self.shard(spread)
+            .get(key)
+            .filter(|(at, _)| *at == generation)
+            .map(|(_, value)| value.clone())
+    }
+
+    fn put(&self, spread: u8, key: K, value: V, generation: u64) {
+        let mut shard = self.shard(spread);
+        if shard.len() >= self.per_shard {
+            shard.clear();
+        }
+        shard.insert(key, (generation, value));
+    }
+}
 
 /// Verification answers kept in memory: token owners by hash, permissions
-/// by robot, users' sessions by hash. Bounded; a full shard is emptied
-/// rather than grown.
+/// by robot, users' sessions by hash, and recently signed tokens by grant.
+/// Bounded.
 #[derive(Debug)]
 pub struct VerifyCache {
-    owners: Vec<Shard<[u8; 32], Arc<VerifiedToken>>>,
-    access: Vec<Shard<Uuid, Arc<AccessSnapshot>>>,
+    owners: Shards<[u8; 32], Arc<VerifiedToken>>,
+    access: Shards<Uuid, Arc<AccessSnapshot>>,
     /// Users' sessions by hash, with their expiry (checked on every use).
-    sessions: Vec<Shard<[u8; 32], CachedSession>>,
-    per_shard: usize,
+    sessions: Shards<[u8; 32], CachedSession>,
+    /// Signed tokens by Access ID and grant (see [`crate::issued`]).
+    issued: Shards<(Uuid, String), crate::issued::Issued>,
 }
 
 impl Default for VerifyCache {
@@ -329,71 +367,45 @@ impl Default for VerifyCache {
 impl VerifyCache {
     pub fn with_capacity(entries: usize) -> Self {
         Self {
-            owners: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            access: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            sessions: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            per_shard: (entries / SHARDS).max(1),
+            owners: Shards::new(entries),
+            access: Shards::new(entries),
+            sessions: Shards::new(entries),
+            // A signed token is a few kilobytes: fewer of them.
+            issued: Shards::new(entries / 10),
         }
     }
 
     fn owner(&self, hash: &SecretHash, generation: u64) -> Option<Arc<VerifiedToken>> {
-        let shard = self.owners[usize::from(hash.as_bytes()[0]) % SHARDS]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        shard
-            .get(hash.as_bytes())
-            .filter(|(at, _)| *at == generation)
-            .map(|(_, owner)| owner.clone())
+        self.owners.get(hash.as_bytes()[0], hash.as_bytes(), generation)
     }
 
     fn remember_owner(&self, hash: SecretHash, owner: Arc<VerifiedToken>, generation: u64) {
-        let mut shard = self.owners[usize::from(hash.as_bytes()[0]) % SHARDS]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if shard.len() >= self.per_shard {
-            shard.clear();
-        }
-        shard.insert(*hash.as_bytes(), (generation, owner));
+        self.owners.put(hash.as_bytes()[0], *hash.as_bytes(), owner, generation);
     }
 
     pub(crate) fn session(&self, hash: &SecretHash, generation: u64) -> Option<CachedSession> {
-        let shard = self.sessions[usize::from(hash.as_bytes()[0]) % SHARDS]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        shard
-            .get(hash.as_bytes())
-            .filter(|(at, _)| *at == generation)
-            .map(|(_, session)| session.clone())
+        self.sessions.get(hash.as_bytes()[0], hash.as_bytes(), generation)
     }
 
     pub(crate) fn remember_session(&self, hash: SecretHash, session: CachedSession, generation: u64) {
-        let mut shard = self.sessions[usize::from(hash.as_bytes()[0]) % SHARDS]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if shard.len() >= self.per_shard {
-            shard.clear();
-        }
-        shard.insert(*hash.as_bytes(), (generation, session));
+        self.sessions
+            .put(hash.as_bytes()[0], *hash.as_bytes(), session, generation);
     }
 
     fn access(&self, robot: Uuid, generation: u64) -> Option<Arc<AccessSnapshot>> {
-        let shard = self.access[usize::from(robot.as_bytes()[15]) % SHARDS]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        shard
-            .get(&robot)
-            .filter(|(at, _)| *at == generation)
-            .map(|(_, access)| access.clone())
+        self.access.get(robot.as_bytes()[15], &robot, generation)
     }
 
     fn remember_access(&self, robot: Uuid, access: Arc<AccessSnapshot>, generation: u64) {
-        let mut shard = self.access[usize::from(robot.as_bytes()[15]) % SHARDS]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if shard.len() >= self.per_shard {
-            shard.clear();
-        }
-        shard.insert(robot, (generation, access));
+        self.access.put(robot.as_bytes()[15], robot, access, generation);
+    }
+
+    pub(crate) fn issued(&self, grant: &(Uuid, String), generation: u64) -> Option<crate::issued::Issued> {
+        self.issued.get(grant.0.as_bytes()[15], grant, generation)
+    }
+
+    pub(crate) fn remember_issued(&self, grant: (Uuid, String), issued: crate::issued::Issued, generation: u64) {
+        self.issued.put(grant.0.as_bytes()[15], grant, issued, generation);
     }
 }
 

@@ -13,7 +13,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use std::collections::HashSet;
 use uuid::Uuid;
 
-use super::{epoch_seconds, read_form};
+use super::{epoch_seconds, json_body, read_form};
 use crate::auth::{Presented, presented_credentials};
 use crate::error::ApiError;
 use crate::state::{AppState, ClientInfo};
@@ -91,14 +91,6 @@ struct Introspection {
 
 fn inactive() -> Response {
     Json(json!({"active": false})).into_response()
-}
-
-fn json_body(body: Bytes) -> Response {
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        body,
-    )
-        .into_response()
 }
 
 /// The organizations whose tokens the caller may introspect.

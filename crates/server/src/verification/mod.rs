@@ -85,6 +85,19 @@ async fn read_form<T: DeserializeOwned>(request: Request, limit: usize) -> (Part
     (parts, form)
 }
 
+/// A JSON answer built ahead (and kept) as bytes.
+fn json_body(body: axum::body::Bytes) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(
+            header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
 /// Seconds since the epoch, as JWT claims want them (integers).
 fn epoch_seconds(at: time::OffsetDateTime) -> i64 {
     at.unix_timestamp()

@@ -4,6 +4,7 @@
 //! Errors use OAuth's own shape (`{"error": "invalid_client"}`, §5.2).
 //! The same endpoint serves token exchange for keyless robots (`exchange`).
 
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,9 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{epoch_seconds, read_form};
+use super::{epoch_seconds, json_body, read_form};
 use crate::auth::{Presented, presented_credentials};
-use crate::keys::new_jwt_id;
+use crate::keys::{KeyError, new_jwt_id};
 use crate::state::AppState;
 use crate::verify::RobotCredential;
 
@@ -84,7 +85,7 @@ struct AccessClaims<'a> {
     org_id: Uuid,
     robot: &'a str,
     scope: &'a str,
-    permissions: Vec<PermissionClaim<'a>>,
+    permissions: &'a [PermissionClaim<'a>],
 }
 
 #[derive(Serialize)]
@@ -99,6 +100,14 @@ struct TokenAnswer<'a> {
     access_token: &'a str,
     token_type: &'static str,
     expires_in: u64,
+    scope: &'a str,
+}
+
+/// The answer but for `expires_in` (see `token`).
+#[derive(Serialize)]
+struct AnswerHead<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
     scope: &'a str,
 }
 
@@ -241,42 +250,58 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
         .map(|(repository, actions)| format!("repository:{repository}:{}", actions.join(",")))
         .collect::<Vec<_>>()
         .join(" ");
-    let now = state.now();
     let ttl = config.access_token_ttl;
-    let claims = AccessClaims {
-        iss: &config.issuer,
-        sub: owner.robot_id,
-        aud: &audience,
-        exp: epoch_seconds(now + ttl),
-        nbf: epoch_seconds(now),
-        iat: epoch_seconds(now),
-        jti: new_jwt_id(),
-        token_use: "access",
-        client_id: owner.access_id,
-        org: owner.org_name.as_str(),
-        org_id: owner.org_id,
-        robot: owner.robot_name.as_str(),
-        scope: &scope,
-        permissions: permissions
-            .iter()
-            .map(|(repository, actions)| PermissionClaim { repository, actions })
-            .collect(),
-    };
-    let Some(Ok(jwt)) = state.keys().with_signer(now, |key| key.sign_jwt(&claims, false)) else {
+    let permissions: Vec<PermissionClaim> = permissions
+        .iter()
+        .map(|(repository, actions)| PermissionClaim { repository, actions })
+        .collect();
+    // Everything the token says but its times and id (the robot's names and
+    // ids follow from the Access ID): what may be reused.
+    let grant = format!("oauth\n{audience}\n{scope}");
+    let issued = state.signed_answer(owner.access_id, grant, ttl, |key, now| {
+        let claims = AccessClaims {
+            iss: &config.issuer,
+            sub: owner.robot_id,
+            aud: &audience,
+            exp: epoch_seconds(now + ttl),
+            nbf: epoch_seconds(now),
+            iat: epoch_seconds(now),
+            jti: new_jwt_id(),
+            token_use: "access",
+            client_id: owner.access_id,
+            org: owner.org_name.as_str(),
+            org_id: owner.org_id,
+            robot: owner.robot_name.as_str(),
+            scope: &scope,
+            permissions: &permissions,
+        };
+        let jwt = key.sign_jwt(&claims, false)?;
+        // All of the answer but `expires_in`, which counts down when the
+        // token is given again: `{…,"expires_in":` then the seconds and `}`.
+        let mut head = serde_json::to_vec(&AnswerHead {
+            access_token: &jwt,
+            token_type: "Bearer",
+            scope: &scope,
+        })
+        .map_err(|error| KeyError::Claims(error.to_string()))?;
+        head.pop();
+        head.extend_from_slice(b",\"expires_in\":");
+        Ok(Bytes::from(head))
+    });
+    let Some(Ok(issued)) = issued else {
         return oauth_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
             "no signing key is active",
         );
     };
-    tracing::info!(robot = %owner.robot_name, org = %owner.org_name, access_id = %owner.access_id, "access token issued");
-    let mut response = Json(TokenAnswer {
-        access_token: &jwt,
-        token_type: "Bearer",
-        expires_in: ttl.as_secs(),
-        scope: &scope,
-    })
-    .into_response();
+    tracing::info!(robot = %owner.robot_name, org = %owner.org_name, access_id = %owner.access_id, reused = issued.reused, "access token issued");
+    let expires_in = (issued.issued_at + ttl - state.now()).whole_seconds().max(0);
+    let mut answer = Vec::with_capacity(issued.answer.len() + 24);
+    answer.extend_from_slice(&issued.answer);
+    answer.extend_from_slice(expires_in.to_string().as_bytes());
+    answer.push(b'}');
+    let mut response = json_body(Bytes::from(answer));
     response
         .headers_mut()
         .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

@@ -9,6 +9,7 @@
 
 use axum::Json;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,9 +20,9 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::{epoch_seconds, robot_from_headers};
+use super::{epoch_seconds, json_body, robot_from_headers};
 use crate::error::ApiError;
-use crate::keys::new_jwt_id;
+use crate::keys::{KeyError, new_jwt_id};
 use crate::state::AppState;
 
 pub fn router(path: &str) -> Router<AppState> {
@@ -32,13 +33,13 @@ pub fn router(path: &str) -> Router<AppState> {
 #[derive(Serialize)]
 struct RegistryClaims<'a> {
     iss: &'a str,
-    sub: String,
+    sub: &'a str,
     aud: &'a str,
     exp: i64,
     nbf: i64,
     iat: i64,
     jti: Uuid,
-    access: Vec<GrantedAccess<'a>>,
+    access: &'a [GrantedAccess<'a>],
 }
 
 #[derive(Serialize)]
@@ -160,33 +161,44 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
             .collect(),
     };
     let granted = access.len();
-    let now = state.now();
     let ttl = config.registry_token_ttl;
-    let claims = RegistryClaims {
-        iss: &config.issuer,
-        sub: format!("{}/{}", owner.org_name, owner.robot_name),
-        aud: &service,
-        exp: epoch_seconds(now + ttl),
-        nbf: epoch_seconds(now),
-        iat: epoch_seconds(now),
-        jti: new_jwt_id(),
-        access,
+    let sub = format!("{}/{}", owner.org_name, owner.robot_name);
+    // Everything the token says but its times and id: what may be reused.
+    let grant = match serde_json::to_string(&("registry", &service, &sub, &access)) {
+        Ok(grant) => grant,
+        Err(error) => return ApiError::internal(format!("the grant could not be encoded: {error}")).into_response(),
     };
-    let signed = state.keys().with_signer(now, |key| key.sign_jwt(&claims, true));
-    let Some(Ok(jwt)) = signed else {
+    let issued = state.signed_answer(owner.access_id, grant, ttl, |key, now| {
+        let claims = RegistryClaims {
+            iss: &config.issuer,
+            sub: &sub,
+            aud: &service,
+            exp: epoch_seconds(now + ttl),
+            nbf: epoch_seconds(now),
+            iat: epoch_seconds(now),
+            jti: new_jwt_id(),
+            access: &access,
+        };
+        let jwt = key.sign_jwt(&claims, true)?;
+        // Docker clients take expiry as issued_at + expires_in, so a reused
+        // answer is right as it stands.
+        let answer = serde_json::to_vec(&TokenAnswer {
+            token: &jwt,
+            access_token: &jwt,
+            expires_in: ttl.as_secs(),
+            issued_at: now.format(&Rfc3339).unwrap_or_default(),
+        })
+        .map_err(|error| KeyError::Claims(error.to_string()))?;
+        Ok(Bytes::from(answer))
+    });
+    let Some(Ok(issued)) = issued else {
         return ApiError::internal("no signing key is active").into_response();
     };
     tracing::info!(
         robot = %owner.robot_name, org = %owner.org_name, access_id = %owner.access_id, service = %service,
-        granted, requested = scopes.len(), "registry token issued"
+        granted, requested = scopes.len(), reused = issued.reused, "registry token issued"
     );
-    Json(TokenAnswer {
-        token: &jwt,
-        access_token: &jwt,
-        expires_in: ttl.as_secs(),
-        issued_at: now.format(&Rfc3339).unwrap_or_default(),
-    })
-    .into_response()
+    json_body(issued.answer)
 }
 
 /// Decodes `application/x-www-form-urlencoded` text (`+` is a space).

@@ -29,6 +29,7 @@ pub mod verification {
     mod jwt;
     mod nginx;
     pub mod registry;
+    mod reuse;
 }
 
 mod console {
