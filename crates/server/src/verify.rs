@@ -159,56 +159,74 @@ impl AppState {
             tracing::debug!(client = %address, "robot authentication refused: address rate-limited");
             return Err(ApiError::rate_limited(wait));
         }
-        match self.check_robot(credential).await? {
+        let (reason, owner) = match self.check_robot(credential).await? {
             Ok(token) => {
                 self.note_use(&token, client);
-                Ok(token)
+                return Ok(token);
             }
-            Err((reason, owner)) => {
-                let access_id = credential.access_id.or(owner.as_ref().map(|o| o.access_id));
-                let now_ms = self.now_ms();
-                let by_address = address.map(|address| limits.robot_address.fail(address, now_ms));
-                let by_access_id = access_id.map(|id| limits.robot_access_id.fail(id, now_ms));
-                let failures = [by_address, by_access_id];
-                let retry_after = failures.iter().flatten().filter_map(|f| f.retry_after()).max();
-                if failures.iter().flatten().any(|f| matches!(f, Failure::StillLimited(_))) {
-                    // Already limited and audited as such: one event per
-                    // flood, not one per attempt.
-                    tracing::debug!(reason = reason.as_str(), ?access_id, client = ?client.ip, "robot authentication failed (rate-limited)");
-                    return Err(retry_after.map_or_else(ApiError::unauthenticated, ApiError::rate_limited));
-                }
-                tracing::info!(
-                    reason = reason.as_str(),
-                    access_id = ?credential.access_id,
-                    client = ?client.ip,
-                    "robot authentication failed"
-                );
-                let org = match (&owner, credential.access_id) {
-                    (Some(owner), _) => Some(owner.org_id),
-                    (None, Some(claimed)) => self.store().token_org(claimed).await.ok().flatten(),
-                    (None, None) => None,
-                };
-                self.audit_later(
-                    Actor::Anonymous(client),
-                    Change {
-                        org,
-                        action: if retry_after.is_some() {
-                            "auth.rate_limited"
-                        } else {
-                            "auth.failed"
-                        },
-                        target: access_id.map(|id| format!("token {id}")),
-                        detail: serde_json::json!({
-                            "reason": reason.as_str(),
-                            "access_id": access_id,
-                            "robot": owner.as_ref().map(|o| format!("{}/{}", o.org_name, o.robot_name)),
-                            "retry_after_seconds": retry_after.map(|wait| wait.as_secs()),
-                        }),
-                    },
-                );
-                Err(retry_after.map_or_else(ApiError::unauthenticated, ApiError::rate_limited))
-            }
+            Err(refused) => refused,
+        };
+        // Boxed: refusals are rare, and their path's future would otherwise
+        // make every verification's as large. (Boxed in a statement of its
+        // own, and outside the match: a temporary alive at an await is kept
+        // in this future, boxed or not.)
+        let refusal = Box::pin(self.refuse_robot(credential, client, address, reason, owner));
+        Err(refusal.await)
+    }
+
+    /// Counts a refused robot credential against the rate limits, logs it
+    /// and audits it (once per flood); the error to answer with.
+    async fn refuse_robot(
+        &self,
+        credential: &RobotCredential,
+        client: &ClientInfo,
+        address: Option<std::net::IpAddr>,
+        reason: RobotAuthFailure,
+        owner: Option<TokenOwner>,
+    ) -> ApiError {
+        let limits = self.limits();
+        let access_id = credential.access_id.or(owner.as_ref().map(|o| o.access_id));
+        let now_ms = self.now_ms();
+        let by_address = address.map(|address| limits.robot_address.fail(address, now_ms));
+        let by_access_id = access_id.map(|id| limits.robot_access_id.fail(id, now_ms));
+        let failures = [by_address, by_access_id];
+        let retry_after = failures.iter().flatten().filter_map(|f| f.retry_after()).max();
+        if failures.iter().flatten().any(|f| matches!(f, Failure::StillLimited(_))) {
+            // Already limited and audited as such: one event per
+            // flood, not one per attempt.
+            tracing::debug!(reason = reason.as_str(), ?access_id, client = ?client.ip, "robot authentication failed (rate-limited)");
+            return retry_after.map_or_else(ApiError::unauthenticated, ApiError::rate_limited);
         }
+        tracing::info!(
+            reason = reason.as_str(),
+            access_id = ?credential.access_id,
+            client = ?client.ip,
+            "robot authentication failed"
+        );
+        let org = match (&owner, credential.access_id) {
+            (Some(owner), _) => Some(owner.org_id),
+            (None, Some(claimed)) => self.store().token_org(claimed).await.ok().flatten(),
+            (None, None) => None,
+        };
+        self.audit_later(
+            Actor::Anonymous(client),
+            Change {
+                org,
+                action: if retry_after.is_some() {
+                    "auth.rate_limited"
+                } else {
+                    "auth.failed"
+                },
+                target: access_id.map(|id| format!("token {id}")),
+                detail: serde_json::json!({
+                    "reason": reason.as_str(),
+                    "access_id": access_id,
+                    "robot": owner.as_ref().map(|o| format!("{}/{}", o.org_name, o.robot_name)),
+                    "retry_after_seconds": retry_after.map(|wait| wait.as_secs()),
+                }),
+            },
+        );
+        retry_after.map_or_else(ApiError::unauthenticated, ApiError::rate_limited)
     }
 
     /// Notes a use, at most once a minute per token: the common case is one
@@ -273,7 +291,11 @@ impl AppState {
         if trusted && let Some(token) = self.verify_cache().owner(hash, generation) {
             return Ok(Some(token));
         }
-        let Some(owner) = store.find_token_owner(hash).await? else {
+        // Store calls are boxed: their futures are large, and inline they
+        // would make every verification's future (allocated per request by
+        // the router) as large, cache hits included.
+        let lookup = Box::pin(store.find_token_owner(hash));
+        let Some(owner) = lookup.await? else {
             return Ok(None);
         };
         let token = Arc::new(VerifiedToken::new(owner));
@@ -291,7 +313,8 @@ impl AppState {
         if trusted && let Some(access) = self.verify_cache().access(robot_id, generation) {
             return Ok(access);
         }
-        let access = Arc::new(store.robot_access(robot_id).await?);
+        let lookup = Box::pin(store.robot_access(robot_id));
+        let access = Arc::new(lookup.await?);
         if trusted {
             self.verify_cache()
                 .remember_access(robot_id, access.clone(), generation);

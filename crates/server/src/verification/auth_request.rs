@@ -17,7 +17,7 @@ use robots_core::Name;
 use robots_core::access::{RepoAction, RepoPath, may};
 use serde::Deserialize;
 
-use super::robot_from_headers;
+use super::robot_credential;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -74,16 +74,18 @@ async fn check(State(state): State<AppState>, request: Request) -> Response {
         Ok(wanted) => wanted,
         Err(error) => return error.into_response(),
     };
-    let headers = request.headers();
-    let client = state.client_info(headers, request.extensions());
+    let client = state.client_info(request.headers(), request.extensions());
+    let Ok(credential) = robot_credential(request.headers()) else {
+        return ApiError::unauthenticated().into_response();
+    };
     // nginx treats any answer but 2xx, 401 and 403 as its own error, so a
     // rate-limited client is told 401 here (with the same Retry-After).
-    let owner = match robot_from_headers(&state, headers, &client).await {
+    let verified = state.verify_robot(&credential, &client).await;
+    let owner = match verified {
         Ok(owner) => owner,
         Err(refusal) => {
-            let retry_after = refusal.as_ref().and_then(ApiError::retry_after);
             return ApiError::unauthenticated()
-                .with_retry_after(retry_after)
+                .with_retry_after(refusal.retry_after())
                 .into_response();
         }
     };

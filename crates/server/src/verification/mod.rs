@@ -26,7 +26,8 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::{Presented, presented_credentials};
 use crate::error::ApiError;
-use crate::state::{AppState, ClientInfo};
+use crate::state::AppState;
+use crate::verify::RobotCredential;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -37,16 +38,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(keys::router())
 }
 
-/// The robot behind the request's `Authorization` header (Basic or Bearer),
-/// or the reason there is none (`None`: no credentials at all).
-async fn robot_from_headers(
-    state: &AppState,
-    headers: &HeaderMap,
-    client: &ClientInfo,
-) -> Result<std::sync::Arc<crate::verify::VerifiedToken>, Option<ApiError>> {
+/// The robot credential in the request's `Authorization` header (Basic or
+/// Bearer), or why there is none (`None`: no credentials at all), for
+/// [`AppState::verify_robot`].
+fn robot_credential(headers: &HeaderMap) -> Result<RobotCredential, Option<ApiError>> {
     match presented_credentials(headers) {
         Ok(None) => Err(None),
-        Ok(Some(Presented::Robot(credential))) => state.verify_robot(&credential, client).await.map_err(Some),
+        Ok(Some(Presented::Robot(credential))) => Ok(credential),
         Ok(Some(Presented::Session(_))) | Err(_) => {
             tracing::info!("verification endpoint called without robot credentials");
             Err(Some(ApiError::unauthenticated()))

@@ -142,7 +142,9 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
             requested_token_type: form.requested_token_type.as_deref(),
             robot: form.robot.as_deref(),
         };
-        return super::exchange::exchange(&state, &request, exchange).await;
+        // Boxed: an exchange fetches issuers' keys, a future many times the
+        // size of everything else here, which client credentials need not carry.
+        return Box::pin(super::exchange::exchange(&state, &request, exchange)).await;
     }
     if form.grant_type.as_deref() != Some("client_credentials") {
         return oauth_error(

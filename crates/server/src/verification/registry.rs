@@ -20,7 +20,7 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::{epoch_seconds, json_body, robot_from_headers};
+use super::{epoch_seconds, json_body, robot_credential};
 use crate::error::ApiError;
 use crate::keys::{KeyError, new_jwt_id};
 use crate::state::AppState;
@@ -101,16 +101,18 @@ fn unauthorized(state: &AppState) -> Response {
 async fn token(State(state): State<AppState>, request: Request) -> Response {
     let (request, _) = request.into_parts();
     let client = state.client_info(&request.headers, &request.extensions);
-    let owner = match robot_from_headers(&state, &request.headers, &client).await {
-        Ok(owner) => owner,
-        Err(_) => return unauthorized(&state),
+    let Ok(credential) = robot_credential(&request.headers) else {
+        return unauthorized(&state);
+    };
+    let uri = request.uri;
+    let verified = state.verify_robot(&credential, &client).await;
+    let Ok(owner) = verified else {
+        return unauthorized(&state);
     };
     // `scope` repeats (serde's query parsing would keep one), so read the
     // pairs as they come.
     let pairs = || {
-        request
-            .uri
-            .query()
+        uri.query()
             .unwrap_or("")
             .split('&')
             .filter_map(|pair| pair.split_once('='))
