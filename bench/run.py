@@ -25,6 +25,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROBOTS = os.path.join(ROOT, "target", "release", "robots")
+SHAPES = os.path.join(ROOT, "target", "release", "examples", "exchange_shapes")
 LUA = os.path.join(ROOT, "bench", "lua")
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -56,13 +57,16 @@ def http(method, url, body=None, headers=None):
 
 
 class Server:
-    def __init__(self, database_args, env, extra_args=()):
+    """`robots serve`, or with `command` another server taking the address last."""
+
+    def __init__(self, database_args, env, extra_args=(), command=None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        address = f"127.0.0.1:{self.port}"
+        argv = ([*command, address] if command else
+                [ROBOTS, "serve", "--listen", address, "--log", "warn", *database_args, *extra_args])
         started = time.monotonic()
-        self.process = subprocess.Popen(
-            [ROBOTS, "serve", "--listen", f"127.0.0.1:{self.port}", "--log", "warn", *database_args, *extra_args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         while True:
             try:
                 http("GET", self.base + "/healthz")
@@ -114,6 +118,16 @@ def jwt_scenarios(token, label=""):
     ]
 
 
+def shape_scenarios(token):
+    """The verification exchanges with nothing verified (see examples/exchange_shapes.rs)."""
+    basic = basic_auth(token)
+    return [
+        ("same exchange, nothing verified: GET /v1/auth", "/v1/auth", "get.lua", {"AUTH": basic}),
+        ("same exchange, nothing verified: POST /v1/introspect", "/v1/introspect", "post.lua",
+         {"AUTH": basic, "BODY": f"token={token['token']}", "TYPE": "application/x-www-form-urlencoded"}),
+    ]
+
+
 def scenarios(token):
     basic = basic_auth(token)[len("Basic "):]
     return [
@@ -161,6 +175,13 @@ def run(label, database_args, tokens, args, work):
         results += measure(signing, jwt_scenarios(token, ", signed every time (--token-reuse-window 0s)"), args, env)
     finally:
         signing.stop()
+    # The same bytes on the wire through the same listener and layers, with
+    # no verification: what the exchange itself costs.
+    shapes = Server([], env, command=[SHAPES])
+    try:
+        results += measure(shapes, shape_scenarios(token), args, env)
+    finally:
+        shapes.stop()
     return {"label": label, "tokens": tokens, "startup": server.startup, "seed": seed_seconds, "results": results}
 
 

@@ -48,14 +48,26 @@ pub use crate::state::{AppState, ServerConfig, SignupPolicy};
 
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
-    let max_body = state.config().max_body_bytes;
-    let request_timeout = state.config().request_timeout;
-    Router::new()
+    let config = state.config();
+    let routes = Router::new()
         .merge(api::router())
         .merge(console::router())
         .merge(verification::router(&state))
+        .route("/readyz", get(ready));
+    with_common_layers(routes, config.max_body_bytes, config.request_timeout).with_state(state)
+}
+
+/// What every route shares: `/healthz`, the fallbacks, and the layers
+/// around every request (limits, panics, timeouts, answer headers,
+/// tracing). Public so that benchmarks can serve other routes exactly
+/// as the service serves its own.
+pub fn with_common_layers<S: Clone + Send + Sync + 'static>(
+    routes: Router<S>,
+    max_body: usize,
+    request_timeout: Duration,
+) -> Router<S> {
+    routes
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
         .fallback(|| async { ApiError::not_found("there is no such route; the API lives under /v1") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -93,7 +105,6 @@ pub fn app(state: AppState) -> Router {
                 .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
-        .with_state(state)
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
