@@ -64,7 +64,10 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         address = f"127.0.0.1:{self.port}"
         argv = ([*command, address] if command else
-                [ROBOTS, "serve", "--listen", address, "--log", "warn", *database_args, *extra_args])
+                # The seeded organization holds a robot per 100 tokens, far
+                # beyond the default cap, and the creation run adds more.
+                [ROBOTS, "serve", "--listen", address, "--log", "warn", "--max-robots-per-org", "1000000",
+                 *database_args, *extra_args])
         started = time.monotonic()
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         while True:

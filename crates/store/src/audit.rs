@@ -1,5 +1,8 @@
 //! The audit log, and webhooks with their delivery queue.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use robots_core::clock::to_millis;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -63,6 +66,34 @@ macro_rules! write_trail {
 pub(crate) use write_trail;
 
 /// Whether a webhook's stored event list (comma-separated) names `event`.
+/// Organizations' webhooks (id, events wanted) as last read, with the
+/// change generation they were read in. Bounded: emptied when full.
+#[derive(Debug, Default)]
+pub(crate) struct Subscriptions(Mutex<HashMap<Uuid, (u64, OrgWebhooks)>>);
+
+/// An organization's webhooks: id, and the events it wants (comma-separated).
+type OrgWebhooks = Arc<[(Uuid, String)]>;
+
+impl Subscriptions {
+    const MAX_ORGS: usize = 10_000;
+
+    fn get(&self, org_id: Uuid, generation: u64) -> Option<OrgWebhooks> {
+        let known = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        known
+            .get(&org_id)
+            .filter(|(at, _)| *at == generation)
+            .map(|(_, webhooks)| webhooks.clone())
+    }
+
+    fn remember(&self, org_id: Uuid, webhooks: OrgWebhooks, generation: u64) {
+        let mut known = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if known.len() >= Self::MAX_ORGS {
+            known.clear();
+        }
+        known.insert(org_id, (generation, webhooks));
+    }
+}
+
 pub(crate) fn wants_event(events: &str, event: &str) -> bool {
     events.split(',').any(|wanted| wanted == event)
 }
@@ -185,16 +216,33 @@ impl Store {
         let (Some(org_id), Some((event, _))) = (trail.audit.org_id, trail.webhook) else {
             return Ok(Vec::new());
         };
+        let webhooks = self.org_webhooks(org_id).await?;
+        Ok(webhooks
+            .iter()
+            .filter(|(_, events)| wants_event(events, event))
+            .map(|(id, _)| *id)
+            .collect())
+    }
+
+    /// An organization's webhooks and the events each wants: remembered
+    /// under the change generation (webhooks announce their creation and
+    /// deletion), since every audited change asks and they rarely change.
+    async fn org_webhooks(&self, org_id: Uuid) -> Result<OrgWebhooks, sqlx::Error> {
+        let generation = self.generation();
+        let trusted = self.changes_are_followed();
+        if trusted && let Some(webhooks) = self.subscriptions.get(org_id, generation) {
+            return Ok(webhooks);
+        }
         let webhooks: Vec<(Uuid, String)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT id, events FROM webhooks WHERE org_id = $1")
             .bind(org_id)
             .fetch_all(pool)
             .await)?;
-        Ok(webhooks
-            .into_iter()
-            .filter(|(_, events)| wants_event(events, event))
-            .map(|(id, _)| id)
-            .collect())
+        let webhooks: OrgWebhooks = webhooks.into();
+        if trusted {
+            self.subscriptions.remember(org_id, webhooks.clone(), generation);
+        }
+        Ok(webhooks)
     }
 
     /// Appends events to the audit log in one transaction.
@@ -296,6 +344,8 @@ impl Store {
             .execute(pool)
             .await
             .map(|_| ()))?;
+        // Audited changes look the organization's webhooks up in memory.
+        self.changed().await?;
         Ok(Webhook {
             id,
             org_id,
@@ -354,6 +404,7 @@ impl Store {
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?;
+        self.changed().await?;
         Ok(deleted > 0)
     }
 

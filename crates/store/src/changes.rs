@@ -2,7 +2,8 @@
 //!
 //! Every write that can change a verification answer (a token deleted or
 //! rotated, a robot renamed, disabled or deleted, a team or grant changed, an
-//! organization deleted) bumps a generation number. Caches remember the
+//! organization deleted; also a webhook added or removed, for the audit
+//! trail's lookup) bumps a generation number. Caches remember the
 //! generation they filled an entry in and ignore entries of older ones, so the
 //! next request after a change sees the database.
 //!

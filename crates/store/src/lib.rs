@@ -59,6 +59,8 @@ enum Pool {
 pub struct Store {
     pool: Pool,
     changes: std::sync::Arc<changes::Changes>,
+    /// Organizations' webhooks, read on every audited change (see `audit`).
+    subscriptions: std::sync::Arc<audit::Subscriptions>,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool. The body is the same
@@ -126,6 +128,7 @@ impl Store {
         let store = Self {
             pool: Pool::Sqlite(pool, Default::default()),
             changes: Default::default(),
+            subscriptions: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -142,6 +145,7 @@ impl Store {
         let store = Self {
             pool: Pool::Postgres(pool),
             changes: Default::default(),
+            subscriptions: Default::default(),
         };
         store.migrate().await?;
         Ok(store)

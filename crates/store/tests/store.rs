@@ -65,6 +65,7 @@ on_both_backends!(
     team_members_must_belong_to_the_organization,
     deleting_teams_repositories_and_robots_removes_access,
     federated_credentials_are_kept_changed_and_deleted_with_their_tokens,
+    webhooks_added_or_removed_are_seen_by_the_next_change,
 );
 
 fn name(text: &str) -> Name {
@@ -463,6 +464,49 @@ async fn tokens_are_found_by_hash_only(store: Store) {
     assert!(store.delete_token(robot_id, access_id).await.unwrap());
     assert!(!store.delete_token(robot_id, access_id).await.unwrap());
     assert!(store.find_token_owner(&secret.hash()).await.unwrap().is_none());
+}
+
+/// Creates a token whose trail announces `token.created` to the org's webhooks.
+async fn add_announced_token(store: &Store, org_id: Uuid, robot_id: Uuid, admin: Uuid, token_name: &str) {
+    let token = NewToken {
+        access_id: Uuid::new_v4(),
+        robot_id,
+        name: &name(token_name),
+        secret_hash: &SecretToken::generate(SecretKind::RobotToken).hash(),
+        created_by: Some(admin),
+        expires_at: None,
+        federated_credential: None,
+    };
+    let audit = token_created_event(Some(org_id), token.access_id);
+    let trail = Trail {
+        audit: &audit,
+        webhook: Some(("token.created", "{}")),
+    };
+    store.create_token(&token, NOW, &trail, LIMIT).await.unwrap();
+}
+
+async fn webhooks_added_or_removed_are_seen_by_the_next_change(store: Store) {
+    let (admin, org_id, robot_id) = org_with_robot(&store).await;
+    // The organization's webhooks (none) are looked up, and remembered.
+    add_announced_token(&store, org_id, robot_id, admin, "first").await;
+    let webhook = store
+        .create_webhook(
+            org_id,
+            "http://127.0.0.1:9/hook",
+            "s",
+            &["token.created".to_owned()],
+            admin,
+            NOW,
+        )
+        .await
+        .unwrap();
+    add_announced_token(&store, org_id, robot_id, admin, "second").await;
+    assert_eq!(store.list_deliveries(webhook.id, 10).await.unwrap().len(), 1);
+    assert!(store.delete_webhook(org_id, webhook.id).await.unwrap());
+    // Not queued for the deleted webhook (its deliveries would break the write).
+    add_announced_token(&store, org_id, robot_id, admin, "third").await;
+    let tokens = store.list_tokens(robot_id, None, None, 10).await.unwrap();
+    assert_eq!(tokens.items.len(), 3);
 }
 
 async fn deleting_a_robot_deletes_its_tokens(store: Store) {
