@@ -26,7 +26,7 @@ use axum::http::{HeaderName, HeaderValue};
 
 use robots_core::access::AccessSnapshot;
 use robots_core::{SecretHash, SecretKind, SecretToken};
-use robots_store::{Store, TokenOwner, TokenUse, User};
+use robots_store::{GenerationCache, Store, TokenOwner, TokenUse, User};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -323,62 +323,20 @@ impl AppState {
     }
 }
 
-const SHARDS: usize = 16;
-
 /// A user's session as cached: the user, and when the session expires.
 pub(crate) type CachedSession = Arc<(User, OffsetDateTime)>;
-
-/// A bounded map split into locked shards, each value remembered with the
-/// store generation it was read in and trusted only while that is current.
-/// A full shard is emptied rather than grown: the next requests refill it.
-#[derive(Debug)]
-struct Shards<K, V> {
-    shards: Vec<Mutex<HashMap<K, (u64, V)>>>,
-    per_shard: usize,
-}
-
-impl<K: std::hash::Hash + Eq, V: Clone> Shards<K, V> {
-    fn new(entries: usize) -> Self {
-        Self {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            per_shard: (entries / SHARDS).max(1),
-        }
-    }
-
-    /// `spread` picks the shard: a byte of the key that is already random.
-    fn shard(&self, spread: u8) -> std::sync::MutexGuard<'_, HashMap<K, (u64, V)>> {
-        self.shards[usize::from(spread) % SHARDS]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn get(&self, spread: u8, key: &K, generation: u64) -> Option<V> {
-        self.shard(spread)
-            .get(key)
-            .filter(|(at, _)| *at == generation)
-            .map(|(_, value)| value.clone())
-    }
-
-    fn put(&self, spread: u8, key: K, value: V, generation: u64) {
-        let mut shard = self.shard(spread);
-        if shard.len() >= self.per_shard {
-            shard.clear();
-        }
-        shard.insert(key, (generation, value));
-    }
-}
 
 /// Verification answers kept in memory: token owners by hash, permissions
 /// by robot, users' sessions by hash, and recently signed tokens by grant.
 /// Bounded.
 #[derive(Debug)]
 pub struct VerifyCache {
-    owners: Shards<[u8; 32], Arc<VerifiedToken>>,
-    access: Shards<Uuid, Arc<AccessSnapshot>>,
+    owners: GenerationCache<[u8; 32], Arc<VerifiedToken>>,
+    access: GenerationCache<Uuid, Arc<AccessSnapshot>>,
     /// Users' sessions by hash, with their expiry (checked on every use).
-    sessions: Shards<[u8; 32], CachedSession>,
+    sessions: GenerationCache<[u8; 32], CachedSession>,
     /// Signed tokens by Access ID and grant (see [`crate::issued`]).
-    issued: Shards<(Uuid, String), crate::issued::Issued>,
+    issued: GenerationCache<(Uuid, String), crate::issued::Issued>,
 }
 
 impl Default for VerifyCache {
@@ -390,11 +348,11 @@ impl Default for VerifyCache {
 impl VerifyCache {
     pub fn with_capacity(entries: usize) -> Self {
         Self {
-            owners: Shards::new(entries),
-            access: Shards::new(entries),
-            sessions: Shards::new(entries),
+            owners: GenerationCache::new(entries),
+            access: GenerationCache::new(entries),
+            sessions: GenerationCache::new(entries),
             // A signed token is a few kilobytes: fewer of them.
-            issued: Shards::new(entries / 10),
+            issued: GenerationCache::new(entries / 10),
         }
     }
 

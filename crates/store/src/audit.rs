@@ -1,7 +1,6 @@
 //! The audit log, and webhooks with their delivery queue.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use robots_core::clock::to_millis;
 use time::OffsetDateTime;
@@ -66,33 +65,8 @@ macro_rules! write_trail {
 pub(crate) use write_trail;
 
 /// Whether a webhook's stored event list (comma-separated) names `event`.
-/// Organizations' webhooks (id, events wanted) as last read, with the
-/// change generation they were read in. Bounded: emptied when full.
-#[derive(Debug, Default)]
-pub(crate) struct Subscriptions(Mutex<HashMap<Uuid, (u64, OrgWebhooks)>>);
-
 /// An organization's webhooks: id, and the events it wants (comma-separated).
-type OrgWebhooks = Arc<[(Uuid, String)]>;
-
-impl Subscriptions {
-    const MAX_ORGS: usize = 10_000;
-
-    fn get(&self, org_id: Uuid, generation: u64) -> Option<OrgWebhooks> {
-        let known = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        known
-            .get(&org_id)
-            .filter(|(at, _)| *at == generation)
-            .map(|(_, webhooks)| webhooks.clone())
-    }
-
-    fn remember(&self, org_id: Uuid, webhooks: OrgWebhooks, generation: u64) {
-        let mut known = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if known.len() >= Self::MAX_ORGS {
-            known.clear();
-        }
-        known.insert(org_id, (generation, webhooks));
-    }
-}
+pub(crate) type OrgWebhooks = Arc<[(Uuid, String)]>;
 
 pub(crate) fn wants_event(events: &str, event: &str) -> bool {
     events.split(',').any(|wanted| wanted == event)
@@ -230,7 +204,7 @@ impl Store {
     async fn org_webhooks(&self, org_id: Uuid) -> Result<OrgWebhooks, sqlx::Error> {
         let generation = self.generation();
         let trusted = self.changes_are_followed();
-        if trusted && let Some(webhooks) = self.subscriptions.get(org_id, generation) {
+        if trusted && let Some(webhooks) = self.caches.webhooks.get(org_id.as_bytes()[15], &org_id, generation) {
             return Ok(webhooks);
         }
         let webhooks: Vec<(Uuid, String)> = on_pool!(self, pool => sqlx::query_as(
@@ -240,7 +214,9 @@ impl Store {
             .await)?;
         let webhooks: OrgWebhooks = webhooks.into();
         if trusted {
-            self.subscriptions.remember(org_id, webhooks.clone(), generation);
+            self.caches
+                .webhooks
+                .put(org_id.as_bytes()[15], org_id, webhooks.clone(), generation);
         }
         Ok(webhooks)
     }

@@ -12,6 +12,7 @@
 
 mod access;
 mod audit;
+mod cache;
 mod changes;
 mod error;
 mod federation;
@@ -27,11 +28,14 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use robots_core::Name;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
+use uuid::Uuid;
 
 pub use audit::{AuditEvent, AuditQuery, Delivery, DueDelivery, Trail, Webhook};
+pub use cache::GenerationCache;
 pub use error::StoreError;
 pub use federation::{FederatedCredential, FederatedCredentialSpec};
 pub use keys::SigningKeyRecord;
@@ -59,8 +63,8 @@ enum Pool {
 pub struct Store {
     pool: Pool,
     changes: std::sync::Arc<changes::Changes>,
-    /// Organizations' webhooks, read on every audited change (see `audit`).
-    subscriptions: std::sync::Arc<audit::Subscriptions>,
+    /// What is read on most requests and rarely changes (see `cache`).
+    caches: std::sync::Arc<Caches>,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool. The body is the same
@@ -97,6 +101,24 @@ macro_rules! in_write_tx {
 
 pub(crate) use {in_write_tx, on_pool};
 
+/// The store's own caches, under the change generation.
+#[derive(Debug)]
+struct Caches {
+    /// Organizations' webhooks, read on every audited change.
+    webhooks: GenerationCache<Uuid, audit::OrgWebhooks>,
+    /// Robots by organization and name, read on every request about one.
+    robots: GenerationCache<(Uuid, Name), RobotRef>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Self {
+            webhooks: GenerationCache::new(10_000),
+            robots: GenerationCache::new(100_000),
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the SQLite database `robots.db` in
     /// `data_dir` and brings its schema up to date.
@@ -128,7 +150,7 @@ impl Store {
         let store = Self {
             pool: Pool::Sqlite(pool, Default::default()),
             changes: Default::default(),
-            subscriptions: Default::default(),
+            caches: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -145,7 +167,7 @@ impl Store {
         let store = Self {
             pool: Pool::Postgres(pool),
             changes: Default::default(),
-            subscriptions: Default::default(),
+            caches: Default::default(),
         };
         store.migrate().await?;
         Ok(store)

@@ -66,6 +66,7 @@ on_both_backends!(
     deleting_teams_repositories_and_robots_removes_access,
     federated_credentials_are_kept_changed_and_deleted_with_their_tokens,
     webhooks_added_or_removed_are_seen_by_the_next_change,
+    robots_found_by_name_follow_renames_and_deletions,
 );
 
 fn name(text: &str) -> Name {
@@ -507,6 +508,41 @@ async fn webhooks_added_or_removed_are_seen_by_the_next_change(store: Store) {
     add_announced_token(&store, org_id, robot_id, admin, "third").await;
     let tokens = store.list_tokens(robot_id, None, None, 10).await.unwrap();
     assert_eq!(tokens.items.len(), 3);
+}
+
+async fn robots_found_by_name_follow_renames_and_deletions(store: Store) {
+    let (admin, org_id, robot_id) = org_with_robot(&store).await;
+    let find = |robot: &'static str| {
+        let store = store.clone();
+        async move { store.get_robot_ref(org_id, &name(robot)).await.unwrap() }
+    };
+    // Looked up (and remembered), then changed: every change is seen.
+    assert_eq!(find("deployer").await.unwrap().id, robot_id);
+    store
+        .update_robot(robot_id, Some(&name("shipper")), None, NOW)
+        .await
+        .unwrap();
+    assert!(find("deployer").await.is_none());
+    assert_eq!(find("shipper").await.unwrap().id, robot_id);
+    assert!(find("shipper").await.unwrap().disabled_at.is_none());
+    store.set_robot_disabled(robot_id, Some(NOW)).await.unwrap();
+    assert_eq!(find("shipper").await.unwrap().disabled_at, Some(NOW));
+    assert!(store.delete_robot(robot_id).await.unwrap());
+    assert!(find("shipper").await.is_none());
+    let again = store
+        .create_robot(
+            &NewRobot {
+                org_id,
+                name: &name("shipper"),
+                description: "",
+                created_by: admin,
+            },
+            NOW,
+            LIMIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(find("shipper").await.unwrap().id, again.id);
 }
 
 async fn deleting_a_robot_deletes_its_tokens(store: Store) {

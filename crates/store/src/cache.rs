@@ -1,0 +1,56 @@
+//! Answers remembered under the change generation (see `changes`): an
+//! entry read in an older generation is ignored, so the first lookup after
+//! a change reads the database again. Sharded, and bounded: a full shard is
+//! emptied rather than grown, and the next lookups refill it.
+//!
+//! Callers trust an entry only while [`Store::changes_are_followed`]
+//! (PostgreSQL replicas that lost their notifications must not).
+//!
+//! [`Store::changes_are_followed`]: crate::Store::changes_are_followed
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Mutex, MutexGuard};
+
+const SHARDS: usize = 16;
+
+#[derive(Debug)]
+pub struct GenerationCache<K, V> {
+    shards: Vec<Mutex<HashMap<K, (u64, V)>>>,
+    per_shard: usize,
+}
+
+impl<K: Hash + Eq, V: Clone> GenerationCache<K, V> {
+    /// A cache of about `entries` entries.
+    pub fn new(entries: usize) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            per_shard: (entries / SHARDS).max(1),
+        }
+    }
+
+    /// `spread` picks the shard: a byte of the key that is already random.
+    fn shard(&self, spread: u8) -> MutexGuard<'_, HashMap<K, (u64, V)>> {
+        self.shards[usize::from(spread) % SHARDS]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The value remembered for `key` in `generation`, if any.
+    pub fn get(&self, spread: u8, key: &K, generation: u64) -> Option<V> {
+        self.shard(spread)
+            .get(key)
+            .filter(|(at, _)| *at == generation)
+            .map(|(_, value)| value.clone())
+    }
+
+    /// Remembers `value`, read in `generation` (taken before the read, so a
+    /// change during it leaves an entry that is never used).
+    pub fn put(&self, spread: u8, key: K, value: V, generation: u64) {
+        let mut shard = self.shard(spread);
+        if shard.len() >= self.per_shard {
+            shard.clear();
+        }
+        shard.insert(key, (generation, value));
+    }
+}
