@@ -86,6 +86,16 @@ async fn user(store: &Store, username: &str) -> Uuid {
     store.create_user(&new_user(username), NOW).await.unwrap().id
 }
 
+async fn add_robot(store: &Store, org_id: Uuid, admin: Uuid, robot: &str) -> robots_store::Robot {
+    let new = NewRobot {
+        org_id,
+        name: &name(robot),
+        description: "",
+        created_by: admin,
+    };
+    store.create_robot(&new, NOW, LIMIT).await.unwrap()
+}
+
 async fn org_with_robot(store: &Store) -> (Uuid, Uuid, Uuid) {
     let admin = user(store, "alice").await;
     let org = store.create_org(&name("acme"), "Acme", admin, NOW).await.unwrap();
@@ -363,19 +373,7 @@ async fn renaming_a_robot_keeps_its_tokens(store: Store) {
     let owner = store.find_token_owner(&secret.hash()).await.unwrap().unwrap();
     assert_eq!(owner.robot_name, name("shipper"));
 
-    store
-        .create_robot(
-            &NewRobot {
-                org_id,
-                name: &name("other"),
-                description: "",
-                created_by: admin,
-            },
-            NOW,
-            LIMIT,
-        )
-        .await
-        .unwrap();
+    add_robot(&store, org_id, admin, "other").await;
     assert!(matches!(
         store.update_robot(robot_id, Some(&name("other")), None, later).await,
         Err(StoreError::NameTaken)
@@ -529,19 +527,7 @@ async fn robots_found_by_name_follow_renames_and_deletions(store: Store) {
     assert_eq!(find("shipper").await.unwrap().disabled_at, Some(NOW));
     assert!(store.delete_robot(robot_id).await.unwrap());
     assert!(find("shipper").await.is_none());
-    let again = store
-        .create_robot(
-            &NewRobot {
-                org_id,
-                name: &name("shipper"),
-                description: "",
-                created_by: admin,
-            },
-            NOW,
-            LIMIT,
-        )
-        .await
-        .unwrap();
+    let again = add_robot(&store, org_id, admin, "shipper").await;
     assert_eq!(find("shipper").await.unwrap().id, again.id);
 }
 
