@@ -56,7 +56,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let routes = Router::new()
         .route("/v1/auth", get(auth_shape))
         .route("/v1/introspect", post(introspection_shape));
-    let app = robots_server::with_common_layers(routes, config.max_body_bytes, config.request_timeout);
+    let app = robots_server::with_common_layers(
+        robots_server::with_common_routes(routes),
+        config.max_body_bytes,
+        config.request_timeout,
+    );
     let listener = tokio::net::TcpListener::bind(listen).await?;
     robots_server::listener::serve_connections(app, listener, &config, std::future::pending()).await?;
     Ok(())

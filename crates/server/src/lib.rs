@@ -1,6 +1,6 @@
 //! The HTTP side of the robot accounts service.
 //!
-//! [`app`] builds the whole router from an [`AppState`], so tests can serve it
+//! [`app`] builds the whole HTTP service from an [`AppState`], so tests can serve it
 //! on a port of their own; [`run`] is what `robots serve` calls.
 //!
 //! - `api/`: the REST API under `/v1` (JSON in, JSON out, one error shape).
@@ -27,16 +27,20 @@ pub mod verification;
 pub mod verify;
 pub mod webhooks;
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 
+use axum::extract::Request;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use hyper::body::Incoming;
 use robots_core::secret::SetupCode;
 use tokio::net::TcpListener;
+use tower::{Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -46,26 +50,37 @@ use tracing::Level;
 pub use crate::error::ApiError;
 pub use crate::state::{AppState, ServerConfig, SignupPolicy};
 
-/// The whole HTTP surface.
-pub fn app(state: AppState) -> Router {
+/// The whole HTTP surface, with the layers every request passes.
+pub fn app(state: AppState) -> impl HttpService {
     let config = state.config();
     let routes = Router::new()
         .merge(api::router())
         .merge(console::router())
         .merge(verification::router(&state))
         .route("/readyz", get(ready));
-    with_common_layers(routes, config.max_body_bytes, config.request_timeout).with_state(state)
+    let (max_body, request_timeout) = (config.max_body_bytes, config.request_timeout);
+    with_common_layers(with_common_routes(routes).with_state(state), max_body, request_timeout)
 }
 
-/// What every route shares: `/healthz`, the fallbacks, and the layers
-/// around every request (limits, panics, timeouts, answer headers,
-/// tracing). Public so that benchmarks can serve other routes exactly
-/// as the service serves its own.
-pub fn with_common_layers<S: Clone + Send + Sync + 'static>(
-    routes: Router<S>,
-    max_body: usize,
-    request_timeout: Duration,
-) -> Router<S> {
+/// What [`listener::serve_connections`] serves: the router inside the
+/// common layers.
+pub trait HttpService:
+    Service<Request<Incoming>, Response = Response, Error = Infallible, Future: Send + 'static> + Clone + Send + 'static
+{
+}
+
+impl<T> HttpService for T where
+    T: Service<Request<Incoming>, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + 'static
+{
+}
+
+/// The routes every server has: `/healthz` and the fallbacks. Public, like
+/// [`with_common_layers`], so that benchmarks can serve other routes
+/// exactly as the service serves its own.
+pub fn with_common_routes<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
     routes
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { ApiError::not_found("there is no such route; the API lives under /v1") })
@@ -76,26 +91,18 @@ pub fn with_common_layers<S: Clone + Send + Sync + 'static>(
                 "this route does not accept that method",
             )
         })
-        .layer(DefaultBodyLimit::max(max_body))
-        // A bug must cost one request a 500 in the usual shape, not the
-        // connection (hyper would drop it) and the client's retry logic.
-        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
-            ApiError::internal("a handler panicked (see the panic message above)").into_response()
-        }))
-        // A client trickling its body would otherwise hold the request open.
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            request_timeout,
-        ))
-        // Credentials and secrets pass through here: nothing may be cached.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
+}
+
+/// The layers around every request: limits, panics, timeouts, answer
+/// headers, tracing (outermost first).
+///
+/// They wrap the router once rather than each route (`Router::layer`):
+/// axum boxes a layered route, and every request would clone the boxes of
+/// every layer — two dozen allocations a request, more than some whole
+/// handlers cost.
+pub fn with_common_layers(router: Router, max_body: usize, request_timeout: Duration) -> impl HttpService {
+    ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
         // Spans carry method and path only: never headers, which hold credentials.
         // Per-request lines are at debug (--log debug): at tens of thousands of
         // verifications a second, writing one line each would cost more than
@@ -105,6 +112,27 @@ pub fn with_common_layers<S: Clone + Send + Sync + 'static>(
                 .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        // Credentials and secrets pass through here: nothing may be cached.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        // A client trickling its body would otherwise hold the request open.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        // A bug must cost one request a 500 in the usual shape, not the
+        // connection (hyper would drop it) and the client's retry logic.
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            ApiError::internal("a handler panicked (see the panic message above)").into_response()
+        }))
+        .layer(DefaultBodyLimit::max(max_body))
+        .service(router)
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
@@ -269,4 +297,79 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use crate::state::ServerConfig;
+
+    /// One HTTP/1.1 exchange over a fresh connection; the whole answer.
+    async fn exchange(address: std::net::SocketAddr, request: &str) -> String {
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+            .await
+            .expect("the server answered")
+            .unwrap();
+        String::from_utf8(answer).unwrap()
+    }
+
+    /// The layers wrap the router as a whole: fallbacks and panics get the
+    /// usual error shape and every answer the common headers.
+    #[tokio::test]
+    async fn every_answer_passes_the_common_layers() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let config = ServerConfig::new(address);
+        async fn boom() -> &'static str {
+            panic!("a handler bug")
+        }
+        let routes: Router = Router::new().route("/boom", get(boom));
+        let app = super::with_common_layers(
+            super::with_common_routes(routes),
+            config.max_body_bytes,
+            config.request_timeout,
+        );
+        tokio::spawn(async move {
+            crate::listener::serve_connections(app, listener, &config, std::future::pending()).await
+        });
+
+        let cases = [
+            ("GET /healthz", "200 OK", "ok"),
+            ("GET /boom", "500 Internal Server Error", r#""code":"internal""#),
+            ("GET /nowhere", "404 Not Found", r#""code":"not_found""#),
+            (
+                "DELETE /healthz",
+                "405 Method Not Allowed",
+                r#""code":"method_not_allowed""#,
+            ),
+        ];
+        for (line, status, body) in cases {
+            let answer = exchange(
+                address,
+                &format!("{line} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+            )
+            .await;
+            let (head, content) = answer.split_once("\r\n\r\n").unwrap();
+            let head = head.to_ascii_lowercase() + "\r\n";
+            assert!(
+                answer.starts_with(&format!("HTTP/1.1 {status}\r\n")),
+                "{line}: {answer}"
+            );
+            assert!(content.contains(body), "{line}: {answer}");
+            assert!(
+                head.contains("\r\nx-content-type-options: nosniff\r\n"),
+                "{line}: {answer}"
+            );
+            assert!(head.contains("\r\ncache-control: no-store\r\n"), "{line}: {answer}");
+        }
+    }
 }

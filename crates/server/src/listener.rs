@@ -4,19 +4,17 @@
 //! - Request heads larger than `max_header_bytes` are refused (431) and a
 //!   client that has not sent a whole head within `header_read_timeout`
 //!   (a slow-loris) is disconnected; a TLS handshake gets the same time.
-//! - Bodies are bounded by the router (`DefaultBodyLimit`, 413) and whole
+//! - Bodies are bounded by the common layers (`DefaultBodyLimit`, 413) and whole
 //!   requests by `request_timeout` (408), so a client trickling a body
 //!   cannot hold a worker either.
 //! - On shutdown the listener closes at once, idle connections are closed,
 //!   and requests in flight may finish for `shutdown_grace`.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -26,12 +24,13 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use crate::HttpService;
 use crate::state::ServerConfig;
 
-/// Serves `router` on `listener` until `shutdown` completes, then waits
+/// Serves `app` on `listener` until `shutdown` completes, then waits
 /// (up to the configured grace) for requests in flight.
 pub async fn serve_connections(
-    router: Router,
+    app: impl HttpService,
     listener: TcpListener,
     config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -60,11 +59,10 @@ pub async fn serve_connections(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
+        let app = app.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-            let router = router.clone();
-            async move { Ok::<_, Infallible>(router.oneshot(request).await.unwrap_or_else(|never| match never {})) }
+            app.clone().oneshot(request)
         });
         let http = http.clone();
         let watcher = graceful.watcher();
