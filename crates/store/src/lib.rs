@@ -108,6 +108,9 @@ struct Caches {
     webhooks: GenerationCache<Uuid, audit::OrgWebhooks>,
     /// Robots by organization and name, read on every request about one.
     robots: GenerationCache<(Uuid, Name), RobotRef>,
+    /// Accounts by name, as seen by one user (their role in an
+    /// organization), read on every request about an organization.
+    accounts: GenerationCache<(String, Uuid), AccountLookup>,
 }
 
 impl Default for Caches {
@@ -115,6 +118,7 @@ impl Default for Caches {
         Self {
             webhooks: GenerationCache::new(10_000),
             robots: GenerationCache::new(100_000),
+            accounts: GenerationCache::new(100_000),
         }
     }
 }

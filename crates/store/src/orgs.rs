@@ -93,8 +93,25 @@ macro_rules! lock_org {
 
 impl Store {
     /// What `account` names, as seen by `viewer`: a personal account, an
-    /// organization with the viewer's role in it, or nothing.
+    /// organization with the viewer's role in it, or nothing. Found accounts
+    /// are remembered under the change generation: changing an
+    /// organization, its members or their roles, or deleting it, bumps it.
     pub async fn lookup_account(&self, account: &str, viewer: Uuid) -> Result<Option<AccountLookup>, StoreError> {
+        let generation = self.generation();
+        let trusted = self.changes_are_followed();
+        let key = (account.to_owned(), viewer);
+        let spread = viewer.as_bytes()[15] ^ account.bytes().fold(0, u8::wrapping_add);
+        if trusted && let Some(found) = self.caches.accounts.get(spread, &key, generation) {
+            return Ok(Some(found));
+        }
+        let found = self.read_account(account, viewer).await?;
+        if trusted && let Some(found) = &found {
+            self.caches.accounts.put(spread, key, found.clone(), generation);
+        }
+        Ok(found)
+    }
+
+    async fn read_account(&self, account: &str, viewer: Uuid) -> Result<Option<AccountLookup>, StoreError> {
         #[derive(sqlx::FromRow)]
         struct Row {
             id: Uuid,
@@ -223,7 +240,7 @@ impl Store {
             .execute(pool)
             .await
             .map(|_| ()))?;
-        Ok(())
+        self.changed().await
     }
 
     /// Sets the organization's token policy.
@@ -239,7 +256,7 @@ impl Store {
             .execute(pool)
             .await
             .map(|_| ()))?;
-        Ok(())
+        self.changed().await
     }
 
     /// Deletes an organization with its members, robots and tokens.
@@ -278,7 +295,7 @@ impl Store {
         new_role: Role,
         now: OffsetDateTime,
     ) -> Result<(Member, bool), StoreError> {
-        in_write_tx!(self, tx => {
+        let set: Result<_, StoreError> = in_write_tx!(self, tx => {
             lock_org!(tx, org_id, now);
             let user_id: Option<Uuid> = sqlx::query_scalar(
                 "SELECT id FROM accounts WHERE name = $1 AND kind = 'user'")
@@ -312,13 +329,17 @@ impl Store {
                 .await?;
             tx.commit().await?;
             Ok((Member::try_from(member)?, existed.is_none()))
-        })
+        });
+        let set = set?;
+        // A role is read from the accounts cache on every request.
+        self.changed().await?;
+        Ok(set)
     }
 
     /// Removes `username` from the organization; `false` if they were not a
     /// member. Refuses to remove the last admin.
     pub async fn remove_member(&self, org_id: Uuid, username: &Name, now: OffsetDateTime) -> Result<bool, StoreError> {
-        in_write_tx!(self, tx => {
+        let removed: Result<bool, StoreError> = in_write_tx!(self, tx => {
             lock_org!(tx, org_id, now);
             let removed = sqlx::query(
                 "DELETE FROM org_members WHERE org_id = $1
@@ -331,6 +352,11 @@ impl Store {
             ensure_an_admin_remains!(tx, org_id);
             tx.commit().await?;
             Ok(removed > 0)
-        })
+        });
+        let removed = removed?;
+        if removed {
+            self.changed().await?;
+        }
+        Ok(removed)
     }
 }

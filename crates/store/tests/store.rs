@@ -9,7 +9,7 @@ use robots_core::{Name, Role, SecretHash, SecretKind, SecretToken};
 use robots_store::testing::TestStore;
 use robots_store::{
     AccountLookup, AuditEvent, AuditQuery, Backend, FederatedCredentialSpec, NewRobot, NewToken, NewUser, Store,
-    StoreError, TokenUse, Trail,
+    StoreError, TokenPolicy, TokenUse, Trail,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -67,6 +67,7 @@ on_both_backends!(
     federated_credentials_are_kept_changed_and_deleted_with_their_tokens,
     webhooks_added_or_removed_are_seen_by_the_next_change,
     robots_found_by_name_follow_renames_and_deletions,
+    accounts_looked_up_follow_roles_policies_and_deletions,
 );
 
 fn name(text: &str) -> Name {
@@ -529,6 +530,47 @@ async fn robots_found_by_name_follow_renames_and_deletions(store: Store) {
     assert!(find("shipper").await.is_none());
     let again = add_robot(&store, org_id, admin, "shipper").await;
     assert_eq!(find("shipper").await.unwrap().id, again.id);
+}
+
+async fn accounts_looked_up_follow_roles_policies_and_deletions(store: Store) {
+    let (admin, org_id, _) = org_with_robot(&store).await;
+    let bob = user(&store, "bob").await;
+    let seen_by = |viewer: Uuid| {
+        let store = store.clone();
+        async move {
+            match store.lookup_account("acme", viewer).await.unwrap() {
+                Some(AccountLookup::Org { org, role }) => Some((org, role)),
+                Some(AccountLookup::User) => panic!("acme is an organization"),
+                None => None,
+            }
+        }
+    };
+    // Looked up (and remembered), then changed: every change is seen.
+    assert_eq!(seen_by(bob).await.unwrap().1, None);
+    store.set_member(org_id, &name("bob"), Role::Member, NOW).await.unwrap();
+    assert_eq!(seen_by(bob).await.unwrap().1, Some(Role::Member));
+    store.set_member(org_id, &name("bob"), Role::Admin, NOW).await.unwrap();
+    assert_eq!(seen_by(bob).await.unwrap().1, Some(Role::Admin));
+    assert!(store.remove_member(org_id, &name("bob"), NOW).await.unwrap());
+    assert_eq!(seen_by(bob).await.unwrap().1, None);
+
+    store.set_display_name(org_id, "Acme Inc.").await.unwrap();
+    assert_eq!(seen_by(admin).await.unwrap().0.display_name, "Acme Inc.");
+    let policy = TokenPolicy {
+        max_lifetime: Some(Duration::from_secs(3600)),
+        expiry_required: true,
+    };
+    store.set_token_policy(org_id, policy).await.unwrap();
+    assert_eq!(seen_by(admin).await.unwrap().0.token_policy, policy);
+
+    assert!(store.delete_org(org_id).await.unwrap());
+    assert!(seen_by(admin).await.is_none());
+    let again = store.create_org(&name("acme"), "", bob, NOW).await.unwrap();
+    assert_eq!(seen_by(bob).await.unwrap(), (again, Some(Role::Admin)));
+    assert!(matches!(
+        store.lookup_account("bob", admin).await.unwrap(),
+        Some(AccountLookup::User)
+    ));
 }
 
 async fn deleting_a_robot_deletes_its_tokens(store: Store) {

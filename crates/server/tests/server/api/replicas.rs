@@ -79,7 +79,7 @@ async fn a_change_on_one_replica_takes_effect_on_the_other_within_a_second() {
     }
 
     // Permissions too: a grant revoked on A stops /v1/auth on B.
-    a.user(&root, "dave").await;
+    let dave = a.user(&root, "dave").await;
     a.add_member(&alice, "acme", "dave", "member").await;
     a.access_fixture(&alice, "acme").await;
     let query = "/v1/auth?repository=acme/apps/web&action=push";
@@ -96,6 +96,26 @@ async fn a_change_on_one_replica_takes_effect_on_the_other_within_a_second() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+
+    // Memberships too: removed on A, dave's view of acme ends on B.
+    for replica in [&b, &b, &a] {
+        assert_eq!(replica.get("/v1/orgs/acme/robots", &dave).await.status, 200);
+    }
+    assert_eq!(a.delete("/v1/orgs/acme/members/dave", &alice).await.status, 204);
+    let started = Instant::now();
+    let refused = loop {
+        let status = b.get("/v1/orgs/acme/robots", &dave).await.status;
+        if status != 200 {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a removed member still sees the organization on the other replica"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(refused, a.get("/v1/orgs/acme/robots", &dave).await.status);
+    assert!(matches!(refused, 403 | 404), "{refused}");
 
     // Sessions are cached too: logged out on B, refused on A within a second.
     let session = a.login("alice").await;
