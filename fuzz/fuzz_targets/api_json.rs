@@ -22,7 +22,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use libfuzzer_sys::fuzz_target;
@@ -32,6 +31,10 @@ use robots_store::Store;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
+
+/// The service's HTTP surface with its common layers, driven in process.
+type App = BoxCloneSyncService<Request<Body>, axum::response::Response, std::convert::Infallible>;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -76,7 +79,7 @@ const ROUTES: [Route; 15] = [
 /// The server, and the names of the fixtures that requests change.
 struct Fixture {
     runtime: tokio::runtime::Runtime,
-    app: Router,
+    app: App,
     bearer: String,
     /// The robot `UpdateRobot` renames, under its current name.
     patched_robot: Mutex<String>,
@@ -188,7 +191,7 @@ const FORM: &str = "application/x-www-form-urlencoded";
 
 /// One request through the router: its status and its body as JSON
 /// (`Value::Null` when it is not JSON).
-async fn call(app: &Router, request: Request<Body>) -> (StatusCode, Value) {
+async fn call(app: &App, request: Request<Body>) -> (StatusCode, Value) {
     let response = app.clone().oneshot(request).await.expect("the router is infallible");
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
@@ -198,7 +201,7 @@ async fn call(app: &Router, request: Request<Body>) -> (StatusCode, Value) {
 }
 
 /// A setup step that must succeed: its answer.
-async fn step(app: &Router, method: Method, path: &str, bearer: Option<&str>, body: Value) -> Value {
+async fn step(app: &App, method: Method, path: &str, bearer: Option<&str>, body: Value) -> Value {
     let mut request = Request::builder()
         .method(method)
         .uri(path)
@@ -215,7 +218,7 @@ async fn step(app: &Router, method: Method, path: &str, bearer: Option<&str>, bo
 /// The server on a fresh database with its fixtures: the router, the
 /// administrator's `Authorization` value, and the Access ID of the token to
 /// rotate.
-async fn start() -> (Router, String, String) {
+async fn start() -> (App, String, String) {
     let data_dir = data_dir();
     let store = Store::open_data_dir(&data_dir).await.expect("a SQLite store");
     // A fixed clock: the same input gets the same answer in every run.
@@ -231,7 +234,7 @@ async fn start() -> (Router, String, String) {
         .await
         .expect("a setup code")
         .expect("a fresh database");
-    let app = robots_server::app(state);
+    let app = BoxCloneSyncService::new(robots_server::app(state));
 
     let root = json!({"username": "root", "email": "root@example.com", "password": PASSWORD});
     let mut setup = root.clone();

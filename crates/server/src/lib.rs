@@ -31,13 +31,13 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 
+use axum::body::{Bytes, HttpBody};
 use axum::extract::Request;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use hyper::body::Incoming;
 use robots_core::secret::SetupCode;
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder};
@@ -51,7 +51,7 @@ pub use crate::error::ApiError;
 pub use crate::state::{AppState, ServerConfig, SignupPolicy};
 
 /// The whole HTTP surface, with the layers every request passes.
-pub fn app(state: AppState) -> impl HttpService {
+pub fn app<B: RequestBody>(state: AppState) -> impl HttpService<B> {
     let config = state.config();
     let routes = Router::new()
         .merge(api::router())
@@ -62,20 +62,23 @@ pub fn app(state: AppState) -> impl HttpService {
     with_common_layers(with_common_routes(routes).with_state(state), max_body, request_timeout)
 }
 
-/// What [`listener::serve_connections`] serves: the router inside the
-/// common layers.
-pub trait HttpService:
-    Service<Request<Incoming>, Response = Response, Error = Infallible, Future: Send + 'static> + Clone + Send + 'static
+/// The router inside the common layers, taking requests with bodies of
+/// type `B`: what [`listener::serve_connections`] serves (`B` = hyper's
+/// `Incoming`), and what in-process callers such as the fuzzer drive.
+pub trait HttpService<B>:
+    Service<Request<B>, Response = Response, Error = Infallible, Future: Send + 'static> + Clone + Send + 'static
 {
 }
 
-impl<T> HttpService for T where
-    T: Service<Request<Incoming>, Response = Response, Error = Infallible, Future: Send + 'static>
-        + Clone
-        + Send
-        + 'static
+impl<T, B> HttpService<B> for T where
+    T: Service<Request<B>, Response = Response, Error = Infallible, Future: Send + 'static> + Clone + Send + 'static
 {
 }
+
+/// A request body the router can read.
+pub trait RequestBody: HttpBody<Data = Bytes, Error: Into<axum::BoxError>> + Send + 'static {}
+
+impl<B> RequestBody for B where B: HttpBody<Data = Bytes, Error: Into<axum::BoxError>> + Send + 'static {}
 
 /// The routes every server has: `/healthz` and the fallbacks. Public, like
 /// [`with_common_layers`], so that benchmarks can serve other routes
@@ -100,7 +103,11 @@ pub fn with_common_routes<S: Clone + Send + Sync + 'static>(routes: Router<S>) -
 /// axum boxes a layered route, and every request would clone the boxes of
 /// every layer — two dozen allocations a request, more than some whole
 /// handlers cost.
-pub fn with_common_layers(router: Router, max_body: usize, request_timeout: Duration) -> impl HttpService {
+pub fn with_common_layers<B: RequestBody>(
+    router: Router,
+    max_body: usize,
+    request_timeout: Duration,
+) -> impl HttpService<B> {
     ServiceBuilder::new()
         .map_response(IntoResponse::into_response)
         // Spans carry method and path only: never headers, which hold credentials.

@@ -30,7 +30,7 @@ use crate::state::ServerConfig;
 /// Serves `app` on `listener` until `shutdown` completes, then waits
 /// (up to the configured grace) for requests in flight.
 pub async fn serve_connections(
-    app: impl HttpService,
+    app: impl HttpService<Incoming>,
     listener: TcpListener,
     config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
