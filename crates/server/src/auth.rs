@@ -121,21 +121,11 @@ impl AppState {
         // Cached like verification answers: a logout bumps the generation
         // (here and, through NOTIFY, on every replica), expiry is checked here.
         let store = self.store();
-        let generation = store.generation();
-        let trusted = store.changes_are_followed();
-        let cached = trusted
-            .then(|| self.verify_cache().session(&hash, generation))
-            .flatten();
-        let session = match cached {
-            Some(session) => Some(session),
-            None => {
-                let found = store.find_session(&hash, now).await?.map(Arc::new);
-                if trusted && let Some(session) = &found {
-                    self.verify_cache().remember_session(hash, session.clone(), generation);
-                }
-                found
-            }
-        };
+        let read = async { Ok::<_, ApiError>(store.find_session(&hash, now).await?.map(Arc::new)) };
+        let sessions = &self.verify_cache().sessions;
+        let session = store
+            .remembered(sessions, hash.as_bytes()[0], *hash.as_bytes(), read)
+            .await?;
         Ok(session.filter(|session| session.1 > now).map(|session| UserSession {
             user: session.0.clone(),
             session: hash,

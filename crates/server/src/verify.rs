@@ -286,40 +286,29 @@ impl AppState {
     /// current, else from the store (and then cached).
     async fn token_owner(&self, hash: &SecretHash) -> Result<Option<Arc<VerifiedToken>>, ApiError> {
         let store = self.store();
-        let generation = store.generation();
-        let trusted = store.changes_are_followed();
-        if trusted && let Some(token) = self.verify_cache().owner(hash, generation) {
-            return Ok(Some(token));
-        }
         // Store calls are boxed: their futures are large, and inline they
         // would make every verification's future (allocated per request by
         // the router) as large, cache hits included.
-        let lookup = Box::pin(store.find_token_owner(hash));
-        let Some(owner) = lookup.await? else {
-            return Ok(None);
+        let read = async {
+            let owner = Box::pin(store.find_token_owner(hash)).await?;
+            Ok::<_, ApiError>(owner.map(|owner| Arc::new(VerifiedToken::new(owner))))
         };
-        let token = Arc::new(VerifiedToken::new(owner));
-        if trusted {
-            self.verify_cache().remember_owner(*hash, token.clone(), generation);
-        }
-        Ok(Some(token))
+        let owners = &self.verify_cache().owners;
+        store
+            .remembered(owners, hash.as_bytes()[0], *hash.as_bytes(), read)
+            .await
     }
 
     /// What a robot may do: its teams' grants, cached like token owners.
     pub async fn robot_access(&self, robot_id: Uuid) -> Result<Arc<AccessSnapshot>, ApiError> {
         let store = self.store();
-        let generation = store.generation();
-        let trusted = store.changes_are_followed();
-        if trusted && let Some(access) = self.verify_cache().access(robot_id, generation) {
-            return Ok(access);
-        }
-        let lookup = Box::pin(store.robot_access(robot_id));
-        let access = Arc::new(lookup.await?);
-        if trusted {
-            self.verify_cache()
-                .remember_access(robot_id, access.clone(), generation);
-        }
-        Ok(access)
+        let read = async {
+            let access = Box::pin(store.robot_access(robot_id)).await?;
+            Ok::<_, ApiError>(Some(Arc::new(access)))
+        };
+        let cache = &self.verify_cache().access;
+        let access = store.remembered(cache, robot_id.as_bytes()[15], robot_id, read).await?;
+        access.ok_or_else(|| ApiError::internal("a robot's access was not read"))
     }
 }
 
@@ -334,7 +323,7 @@ pub struct VerifyCache {
     owners: GenerationCache<[u8; 32], Arc<VerifiedToken>>,
     access: GenerationCache<Uuid, Arc<AccessSnapshot>>,
     /// Users' sessions by hash, with their expiry (checked on every use).
-    sessions: GenerationCache<[u8; 32], CachedSession>,
+    pub(crate) sessions: GenerationCache<[u8; 32], CachedSession>,
     /// Signed tokens by Access ID and grant (see [`crate::issued`]).
     issued: GenerationCache<(Uuid, String), crate::issued::Issued>,
 }
@@ -354,31 +343,6 @@ impl VerifyCache {
             // A signed token is a few kilobytes: fewer of them.
             issued: GenerationCache::new(entries / 10),
         }
-    }
-
-    fn owner(&self, hash: &SecretHash, generation: u64) -> Option<Arc<VerifiedToken>> {
-        self.owners.get(hash.as_bytes()[0], hash.as_bytes(), generation)
-    }
-
-    fn remember_owner(&self, hash: SecretHash, owner: Arc<VerifiedToken>, generation: u64) {
-        self.owners.put(hash.as_bytes()[0], *hash.as_bytes(), owner, generation);
-    }
-
-    pub(crate) fn session(&self, hash: &SecretHash, generation: u64) -> Option<CachedSession> {
-        self.sessions.get(hash.as_bytes()[0], hash.as_bytes(), generation)
-    }
-
-    pub(crate) fn remember_session(&self, hash: SecretHash, session: CachedSession, generation: u64) {
-        self.sessions
-            .put(hash.as_bytes()[0], *hash.as_bytes(), session, generation);
-    }
-
-    fn access(&self, robot: Uuid, generation: u64) -> Option<Arc<AccessSnapshot>> {
-        self.access.get(robot.as_bytes()[15], &robot, generation)
-    }
-
-    fn remember_access(&self, robot: Uuid, access: Arc<AccessSnapshot>, generation: u64) {
-        self.access.put(robot.as_bytes()[15], robot, access, generation);
     }
 
     pub(crate) fn issued(&self, grant: &(Uuid, String), generation: u64) -> Option<crate::issued::Issued> {

@@ -202,23 +202,18 @@ impl Store {
     /// under the change generation (webhooks announce their creation and
     /// deletion), since every audited change asks and they rarely change.
     async fn org_webhooks(&self, org_id: Uuid) -> Result<OrgWebhooks, sqlx::Error> {
-        let generation = self.generation();
-        let trusted = self.changes_are_followed();
-        if trusted && let Some(webhooks) = self.caches.webhooks.get(org_id.as_bytes()[15], &org_id, generation) {
-            return Ok(webhooks);
-        }
-        let webhooks: Vec<(Uuid, String)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id, events FROM webhooks WHERE org_id = $1")
-            .bind(org_id)
-            .fetch_all(pool)
-            .await)?;
-        let webhooks: OrgWebhooks = webhooks.into();
-        if trusted {
-            self.caches
-                .webhooks
-                .put(org_id.as_bytes()[15], org_id, webhooks.clone(), generation);
-        }
-        Ok(webhooks)
+        let read = async {
+            let webhooks: Vec<(Uuid, String)> = on_pool!(self, pool => sqlx::query_as(
+                "SELECT id, events FROM webhooks WHERE org_id = $1")
+                .bind(org_id)
+                .fetch_all(pool)
+                .await)?;
+            Ok::<_, sqlx::Error>(Some(OrgWebhooks::from(webhooks)))
+        };
+        let webhooks = self
+            .remembered(&self.caches.webhooks, org_id.as_bytes()[15], org_id, read)
+            .await?;
+        Ok(webhooks.unwrap_or_default())
     }
 
     /// Appends events to the audit log in one transaction.

@@ -19,7 +19,10 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::{Pool, Store, StoreError, on_pool};
+use std::future::Future;
+use std::hash::Hash;
+
+use crate::{GenerationCache, Pool, Store, StoreError, on_pool};
 
 const CHANNEL: &str = "robots_changes";
 
@@ -51,6 +54,33 @@ impl Store {
             Pool::Sqlite(..) => true,
             Pool::Postgres(_) => self.changes.followed.load(Ordering::Acquire),
         }
+    }
+
+    /// `key`'s answer: from `cache` while it is current, else from `read`
+    /// (and then remembered, if this process follows every change). The
+    /// generation is taken before `read` runs, so a change during the read
+    /// leaves an entry that is never used. Nothing is remembered for `None`.
+    pub async fn remembered<K, V, E>(
+        &self,
+        cache: &GenerationCache<K, V>,
+        spread: u8,
+        key: K,
+        read: impl Future<Output = Result<Option<V>, E>>,
+    ) -> Result<Option<V>, E>
+    where
+        K: Hash + Eq,
+        V: Clone,
+    {
+        let generation = self.generation();
+        let trusted = self.changes_are_followed();
+        if trusted && let Some(found) = cache.get(spread, &key, generation) {
+            return Ok(Some(found));
+        }
+        let found = read.await?;
+        if trusted && let Some(found) = &found {
+            cache.put(spread, key, found.clone(), generation);
+        }
+        Ok(found)
     }
 
     fn bump(&self) {

@@ -97,18 +97,10 @@ impl Store {
     /// are remembered under the change generation: changing an
     /// organization, its members or their roles, or deleting it, bumps it.
     pub async fn lookup_account(&self, account: &str, viewer: Uuid) -> Result<Option<AccountLookup>, StoreError> {
-        let generation = self.generation();
-        let trusted = self.changes_are_followed();
-        let key = (account.to_owned(), viewer);
         let spread = viewer.as_bytes()[15] ^ account.bytes().fold(0, u8::wrapping_add);
-        if trusted && let Some(found) = self.caches.accounts.get(spread, &key, generation) {
-            return Ok(Some(found));
-        }
-        let found = self.read_account(account, viewer).await?;
-        if trusted && let Some(found) = &found {
-            self.caches.accounts.put(spread, key, found.clone(), generation);
-        }
-        Ok(found)
+        let key = (account.to_owned(), viewer);
+        self.remembered(&self.caches.accounts, spread, key, self.read_account(account, viewer))
+            .await
     }
 
     async fn read_account(&self, account: &str, viewer: Uuid) -> Result<Option<AccountLookup>, StoreError> {

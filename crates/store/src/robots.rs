@@ -115,32 +115,26 @@ impl Store {
     /// remembered under the change generation: renaming, disabling or
     /// deleting a robot bumps it.
     pub async fn get_robot_ref(&self, org_id: Uuid, robot: &Name) -> Result<Option<RobotRef>, StoreError> {
-        let generation = self.generation();
-        let trusted = self.changes_are_followed();
-        let key = (org_id, robot.clone());
         let spread = org_id.as_bytes()[15] ^ robot.as_str().bytes().fold(0, u8::wrapping_add);
-        if trusted && let Some(found) = self.caches.robots.get(spread, &key, generation) {
-            return Ok(Some(found));
-        }
-        let row: Option<(Uuid, String, Option<i64>)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id, name, disabled_at FROM robots WHERE org_id = $1 AND name = $2")
-            .bind(org_id)
-            .bind(robot.as_str())
-            .fetch_optional(pool)
-            .await)?;
-        let Some((id, robot_name, disabled_at)) = row else {
-            return Ok(None);
+        let read = async {
+            let row: Option<(Uuid, String, Option<i64>)> = on_pool!(self, pool => sqlx::query_as(
+                "SELECT id, name, disabled_at FROM robots WHERE org_id = $1 AND name = $2")
+                .bind(org_id)
+                .bind(robot.as_str())
+                .fetch_optional(pool)
+                .await)?;
+            row.map(|(id, robot_name, disabled_at)| {
+                Ok(RobotRef {
+                    id,
+                    org_id,
+                    name: name(robot_name)?,
+                    disabled_at: optional_time(disabled_at),
+                })
+            })
+            .transpose()
         };
-        let found = RobotRef {
-            id,
-            org_id,
-            name: name(robot_name)?,
-            disabled_at: optional_time(disabled_at),
-        };
-        if trusted {
-            self.caches.robots.put(spread, key, found.clone(), generation);
-        }
-        Ok(Some(found))
+        self.remembered(&self.caches.robots, spread, (org_id, robot.clone()), read)
+            .await
     }
 
     async fn get_robot_by_id(&self, id: Uuid) -> Result<Option<Robot>, StoreError> {
