@@ -32,8 +32,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::body::{Bytes, HttpBody};
-use axum::extract::Request;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
