@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::records::{optional_time, time};
+use crate::writer::WriteScript;
 use crate::{Page, Store, StoreError, in_write_tx, on_pool, page};
 
 /// What a change leaves behind besides itself: its audit event and, for
@@ -20,6 +21,23 @@ pub struct Trail<'a> {
     pub webhook: Option<(&'a str, &'a str)>,
 }
 
+/// The start of an audit event's `INSERT`, its columns in the order every
+/// writer binds them.
+macro_rules! insert_audit_event {
+    () => {
+        "INSERT INTO audit_events (id, org_id, at, actor_kind, actor, action, target, detail, ip, user_agent, via)"
+    };
+}
+
+/// The start of a webhook delivery's `INSERT`; `created_at` is also when
+/// the first attempt is due.
+macro_rules! insert_delivery {
+    () => {
+        "INSERT INTO webhook_deliveries (id, webhook_id, event, payload, created_at, next_attempt_at)"
+    };
+}
+pub(crate) use {insert_audit_event, insert_delivery};
+
 /// Writes a [`Trail`] inside an open write transaction (either backend),
 /// with the webhooks that want it as read by [`Store::trail_webhooks`]
 /// before the transaction: the write lock is held for as few round trips
@@ -28,10 +46,10 @@ macro_rules! write_trail {
     ($tx:ident, $trail:expr, $webhooks:expr) => {{
         let trail: &$crate::audit::Trail<'_> = $trail;
         let event = trail.audit;
-        sqlx::query(
-            "INSERT INTO audit_events (id, org_id, at, actor_kind, actor, action, target, detail, ip, user_agent, via)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
+        sqlx::query(concat!(
+            $crate::audit::insert_audit_event!(),
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
         .bind(event.id)
         .bind(event.org_id)
         .bind(robots_core::clock::to_millis(event.at))
@@ -47,10 +65,10 @@ macro_rules! write_trail {
         .await?;
         if let Some((name, payload)) = trail.webhook {
             for webhook_id in $webhooks {
-                sqlx::query(
-                    "INSERT INTO webhook_deliveries (id, webhook_id, event, payload, created_at, next_attempt_at)
-                     VALUES ($1, $2, $3, $4, $5, $5)",
-                )
+                sqlx::query(concat!(
+                    $crate::audit::insert_delivery!(),
+                    " VALUES ($1, $2, $3, $4, $5, $5)"
+                ))
                 .bind(uuid::Uuid::now_v7())
                 .bind(webhook_id)
                 .bind(name)
@@ -63,6 +81,43 @@ macro_rules! write_trail {
     }};
 }
 pub(crate) use write_trail;
+
+/// Adds a [`Trail`] to a SQLite write script, for the webhooks that want it
+/// (as [`write_trail!`] does in a transaction). Its rows are written only if
+/// `condition` (SQL) holds when they are: the change the trail records may
+/// turn out not to happen, and a script cannot stop to ask.
+pub(crate) fn script_trail(script: &mut WriteScript, trail: &Trail<'_>, webhooks: &[Uuid], condition: &str) {
+    let event = trail.audit;
+    let id = script.value(event.id);
+    let org_id = script.value(event.org_id);
+    let at = script.value(to_millis(event.at));
+    let actor_kind = script.value(event.actor_kind.as_str());
+    let actor = script.value(event.actor.as_deref());
+    let action = script.value(event.action.as_str());
+    let target = script.value(event.target.as_deref());
+    let detail = script.value(event.detail.as_str());
+    let ip = script.value(event.ip.as_deref());
+    let user_agent = script.value(event.user_agent.as_deref());
+    let via = script.value(event.via.as_str());
+    script.statement(&format!(
+        concat!(
+            insert_audit_event!(),
+            " SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {} WHERE {}"
+        ),
+        id, org_id, at, actor_kind, actor, action, target, detail, ip, user_agent, via, condition
+    ));
+    let Some((name, payload)) = trail.webhook.filter(|_| !webhooks.is_empty()) else {
+        return;
+    };
+    let (name, payload) = (script.value(name), script.value(payload));
+    for webhook_id in webhooks {
+        let (delivery_id, webhook_id) = (script.value(Uuid::now_v7()), script.value(*webhook_id));
+        script.statement(&format!(
+            concat!(insert_delivery!(), " SELECT {}, {}, {}, {}, {}, {} WHERE {}"),
+            delivery_id, webhook_id, name, payload, at, at, condition
+        ));
+    }
+}
 
 /// Whether a webhook's stored event list (comma-separated) names `event`.
 /// An organization's webhooks: id, and the events it wants (comma-separated).
@@ -223,9 +278,7 @@ impl Store {
         }
         in_write_tx!(self, tx => {
             for event in events {
-                sqlx::query(
-                    "INSERT INTO audit_events (id, org_id, at, actor_kind, actor, action, target, detail, ip, user_agent, via)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+                sqlx::query(concat!(insert_audit_event!(), " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
                     .bind(event.id)
                     .bind(event.org_id)
                     .bind(to_millis(event.at))
@@ -398,9 +451,7 @@ impl Store {
         }
         in_write_tx!(self, tx => {
             for webhook_id in &wanting {
-                sqlx::query(
-                    "INSERT INTO webhook_deliveries (id, webhook_id, event, payload, created_at, next_attempt_at)
-                     VALUES ($1, $2, $3, $4, $5, $5)")
+                sqlx::query(concat!(insert_delivery!(), " VALUES ($1, $2, $3, $4, $5, $5)"))
                     .bind(Uuid::now_v7())
                     .bind(webhook_id)
                     .bind(event)

@@ -23,6 +23,7 @@ mod robots;
 mod sessions;
 mod tokens;
 mod users;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -51,10 +52,8 @@ pub enum Backend {
 
 #[derive(Debug, Clone)]
 enum Pool {
-    /// With the gate its write transactions queue at: SQLite has one writer
-    /// at a time anyway, and waiting here costs nothing, where waiting in
-    /// SQLite's busy handler costs sleeps and retries on a blocking thread.
-    Sqlite(SqlitePool, std::sync::Arc<tokio::sync::Mutex<()>>),
+    /// With the connection its write transactions queue for (see `writer`).
+    Sqlite(SqlitePool, std::sync::Arc<writer::SqliteWriter>),
     Postgres(PgPool),
 }
 
@@ -78,16 +77,17 @@ macro_rules! on_pool {
     };
 }
 
-/// Like [`on_pool!`], but binds `$tx` to a write transaction. SQLite's must
-/// start `IMMEDIATE`: a deferred transaction that later wants to write can
-/// fail with `SQLITE_BUSY` instead of waiting its turn.
+/// Like [`on_pool!`], but binds `$tx` to a write transaction. SQLite's runs
+/// on the store's one writer connection (`writer`) and must start
+/// `IMMEDIATE`: a deferred transaction that later wants to write can fail
+/// with `SQLITE_BUSY` instead of waiting its turn.
 macro_rules! in_write_tx {
     ($store:expr, $tx:ident => $body:expr) => {
         match &$store.pool {
-            $crate::Pool::Sqlite(pool, writer) => {
-                let _writer = writer.lock().await;
+            $crate::Pool::Sqlite(_, writer) => {
+                let mut writer = writer.lock().await?;
                 #[allow(unused_mut)]
-                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let mut $tx = sqlx::Connection::begin_with(&mut *writer, "BEGIN IMMEDIATE").await?;
                 $body
             }
             $crate::Pool::Postgres(pool) => {
@@ -149,10 +149,11 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
+        let writer = sqlx::ConnectOptions::connect(&options).await?;
         let store = Self {
-            pool: Pool::Sqlite(pool, Default::default()),
+            pool: Pool::Sqlite(pool, std::sync::Arc::new(writer::SqliteWriter::new(writer))),
             changes: Default::default(),
             caches: Default::default(),
         };
@@ -211,7 +212,13 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        on_pool!(self, pool => pool.close().await);
+        match &self.pool {
+            Pool::Sqlite(pool, writer) => {
+                writer.close().await;
+                pool.close().await;
+            }
+            Pool::Postgres(pool) => pool.close().await,
+        }
     }
 }
 

@@ -5,11 +5,12 @@ use robots_core::{Name, SecretHash};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::audit::{Trail, write_trail};
+use crate::audit::{Trail, script_trail, write_trail};
 use crate::error::name_conflict;
 use crate::records::{name, optional_name, optional_time, time};
+use crate::writer::WriteScript;
 use crate::{
-    NewToken, Page, Store, StoreError, TokenInfo, TokenOwner, TokenUse, fetch_limit, in_write_tx, on_pool, page,
+    NewToken, Page, Pool, Store, StoreError, TokenInfo, TokenOwner, TokenUse, fetch_limit, in_write_tx, on_pool, page,
 };
 
 #[derive(sqlx::FromRow)]
@@ -58,6 +59,16 @@ macro_rules! token_columns {
     };
 }
 
+/// A new token, unless its robot has `$8` current tokens already (tokens
+/// rotating out do not count, nor do those of a federated credential, `$9`);
+/// returns a row if the token was stored.
+const INSERT_TOKEN: &str = "INSERT INTO robot_tokens (access_id, robot_id, name, secret_hash, created_at, created_by,
+                                                     expires_at, federated_credential_id)
+     SELECT $1, $2, $3, $4, $5, $6, $7, $9
+     WHERE $9 IS NOT NULL OR (SELECT COUNT(*) FROM robot_tokens
+         WHERE robot_id = $2 AND replaced_by IS NULL AND federated_credential_id IS NULL) < $8
+     RETURNING access_id";
+
 impl Store {
     /// Stores a new token together with its [`Trail`], in one transaction,
     /// unless the robot has `limit` current tokens already
@@ -72,25 +83,31 @@ impl Store {
         let created_at = to_millis(now);
         let written: Result<bool, sqlx::Error> = async {
             let webhooks = self.trail_webhooks(trail).await?;
+            // INSERT_TOKEN's $1…$9, for either backend.
+            macro_rules! bind_token {
+                ($query:expr) => {
+                    $query
+                        .bind(token.access_id)
+                        .bind(token.robot_id)
+                        .bind(token.name.as_str())
+                        .bind(token.secret_hash.as_bytes().as_slice())
+                        .bind(created_at)
+                        .bind(token.created_by)
+                        .bind(token.expires_at.map(to_millis))
+                        .bind(i64::from(limit))
+                        .bind(token.federated_credential)
+                };
+            }
+            if let Pool::Sqlite(_, writer) = &self.pool {
+                let mut script = bind_token!(WriteScript::new());
+                script.statement(INSERT_TOKEN);
+                let inserted = "EXISTS (SELECT 1 FROM robot_tokens WHERE access_id = $1)";
+                script_trail(&mut script, trail, &webhooks, inserted);
+                return Ok(!writer.run(script).await?.is_empty());
+            }
+            // PostgreSQL: statement by statement, the audit only if inserted.
             in_write_tx!(self, tx => {
-                let inserted = sqlx::query(
-                    "INSERT INTO robot_tokens (access_id, robot_id, name, secret_hash, created_at, created_by, expires_at,
-                                               federated_credential_id)
-                     SELECT $1, $2, $3, $4, $5, $6, $7, $9
-                     WHERE $9 IS NOT NULL OR (SELECT COUNT(*) FROM robot_tokens
-                         WHERE robot_id = $2 AND replaced_by IS NULL AND federated_credential_id IS NULL) < $8")
-                    .bind(token.access_id)
-                    .bind(token.robot_id)
-                    .bind(token.name.as_str())
-                    .bind(token.secret_hash.as_bytes().as_slice())
-                    .bind(created_at)
-                    .bind(token.created_by)
-                    .bind(token.expires_at.map(to_millis))
-                    .bind(i64::from(limit))
-                    .bind(token.federated_credential)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                let inserted = bind_token!(sqlx::query(INSERT_TOKEN)).execute(&mut *tx).await?.rows_affected();
                 if inserted == 0 {
                     return Ok(false);
                 }

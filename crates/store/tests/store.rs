@@ -68,6 +68,9 @@ on_both_backends!(
     webhooks_added_or_removed_are_seen_by_the_next_change,
     robots_found_by_name_follow_renames_and_deletions,
     accounts_looked_up_follow_roles_policies_and_deletions,
+    a_token_and_its_trail_are_written_together,
+    a_refused_token_leaves_no_trail,
+    a_cancelled_creation_is_all_or_nothing,
 );
 
 fn name(text: &str) -> Name {
@@ -507,6 +510,182 @@ async fn webhooks_added_or_removed_are_seen_by_the_next_change(store: Store) {
     add_announced_token(&store, org_id, robot_id, admin, "third").await;
     let tokens = store.list_tokens(robot_id, None, None, 10).await.unwrap();
     assert_eq!(tokens.items.len(), 3);
+}
+
+/// Whether the token, its audit event and its deliveries (one per webhook
+/// of `webhooks`) were all written (`Some(true)`) or none (`Some(false)`).
+async fn token_trail_state(
+    store: &Store,
+    org_id: Uuid,
+    access_id: Uuid,
+    hash: &SecretHash,
+    webhooks: &[Uuid],
+) -> Option<bool> {
+    let token = store.find_token_owner(hash).await.unwrap().is_some();
+    let query = AuditQuery {
+        target: Some(format!("token {access_id}")),
+        ..AuditQuery::default()
+    };
+    let audited = store.list_audit(Some(org_id), &query, 10).await.unwrap().items.len();
+    let mut deliveries = Vec::new();
+    for webhook in webhooks {
+        deliveries.push(store.list_deliveries(*webhook, 1000).await.unwrap().len());
+    }
+    match (token, audited) {
+        (true, 1) => Some(true),
+        (false, 0) => Some(false),
+        _ => None,
+    }
+    .filter(|_| deliveries.iter().all(|count| *count == deliveries[0]))
+}
+
+async fn two_webhooks(store: &Store, org_id: Uuid, admin: Uuid) -> [Uuid; 2] {
+    let mut ids = [Uuid::nil(); 2];
+    for (i, id) in ids.iter_mut().enumerate() {
+        let url = format!("http://127.0.0.1:9/hook-{i}");
+        *id = store
+            .create_webhook(org_id, &url, "s", &["token.created".to_owned()], admin, NOW)
+            .await
+            .unwrap()
+            .id;
+    }
+    ids
+}
+
+async fn a_token_and_its_trail_are_written_together(store: Store) {
+    let (admin, org_id, robot_id) = org_with_robot(&store).await;
+    let webhooks = two_webhooks(&store, org_id, admin).await;
+    let secret = SecretToken::generate(SecretKind::RobotToken);
+    let token = NewToken {
+        access_id: Uuid::new_v4(),
+        robot_id,
+        name: &name("deploy"),
+        secret_hash: &secret.hash(),
+        created_by: Some(admin),
+        expires_at: Some(NOW + Duration::from_secs(3600)),
+        federated_credential: None,
+    };
+    let mut audit = token_created_event(Some(org_id), token.access_id);
+    audit.detail = r#"{"name":"deploy"}"#.into();
+    audit.ip = Some("192.0.2.7".into());
+    audit.user_agent = Some("robots-cli".into());
+    let payload = r#"{"event":"token.created"}"#;
+    let trail = Trail {
+        audit: &audit,
+        webhook: Some(("token.created", payload)),
+    };
+    store.create_token(&token, NOW, &trail, LIMIT).await.unwrap();
+
+    let stored = store.get_token(robot_id, token.access_id).await.unwrap().unwrap();
+    assert_eq!(stored.name, name("deploy"));
+    assert_eq!(stored.created_at, NOW);
+    assert_eq!(stored.created_by, Some(name("alice")));
+    assert_eq!(stored.expires_at, token.expires_at);
+    let query = AuditQuery {
+        target: audit.target.clone(),
+        ..AuditQuery::default()
+    };
+    let events = store.list_audit(Some(org_id), &query, 10).await.unwrap().items;
+    assert_eq!(events, vec![audit.clone()]);
+    // Each webhook gets its own delivery of the same payload.
+    let due = store
+        .claim_due_deliveries(NOW, NOW + Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    let mut urls: Vec<_> = due.iter().map(|delivery| delivery.url.as_str()).collect();
+    urls.sort();
+    assert_eq!(urls, ["http://127.0.0.1:9/hook-0", "http://127.0.0.1:9/hook-1"]);
+    assert!(
+        due.iter()
+            .all(|delivery| delivery.event == "token.created" && delivery.payload == payload)
+    );
+    assert_ne!(due[0].id, due[1].id);
+    for webhook in webhooks {
+        let deliveries = store.list_deliveries(webhook, 10).await.unwrap();
+        assert_eq!(deliveries.len(), 1);
+        assert_eq!(deliveries[0].created_at, NOW);
+    }
+}
+
+async fn a_refused_token_leaves_no_trail(store: Store) {
+    let (admin, org_id, robot_id) = org_with_robot(&store).await;
+    let webhooks = two_webhooks(&store, org_id, admin).await;
+    add_announced_token(&store, org_id, robot_id, admin, "deploy").await;
+    let secret = SecretToken::generate(SecretKind::RobotToken);
+    let again = NewToken {
+        access_id: Uuid::new_v4(),
+        robot_id,
+        name: &name("deploy"),
+        secret_hash: &secret.hash(),
+        created_by: Some(admin),
+        expires_at: None,
+        federated_credential: None,
+    };
+    let audit = token_created_event(Some(org_id), again.access_id);
+    let trail = Trail {
+        audit: &audit,
+        webhook: Some(("token.created", "{}")),
+    };
+    assert!(matches!(
+        store.create_token(&again, NOW, &trail, LIMIT).await,
+        Err(StoreError::NameTaken)
+    ));
+    assert_eq!(
+        token_trail_state(&store, org_id, again.access_id, &secret.hash(), &webhooks).await,
+        Some(false)
+    );
+    for webhook in webhooks {
+        assert_eq!(
+            store.list_deliveries(webhook, 10).await.unwrap().len(),
+            1,
+            "only the first token's"
+        );
+    }
+    // The writer is usable again, and a free name is taken.
+    add_announced_token(&store, org_id, robot_id, admin, "other").await;
+}
+
+/// A request can go away at any await point (its client hung up): a token
+/// being created then is stored with its whole trail or not at all, and
+/// the next write is not stuck behind a half-finished one.
+async fn a_cancelled_creation_is_all_or_nothing(store: Store) {
+    let (admin, org_id, robot_id) = org_with_robot(&store).await;
+    let webhooks = two_webhooks(&store, org_id, admin).await;
+    let mut outcomes = Vec::new();
+    // Cut off after one poll (the write may be under way or not begun), then
+    // at later and later points, until both ends were seen.
+    for attempt in 0..400u64 {
+        let cut_after = Duration::from_micros(if attempt % 2 == 0 { 0 } else { attempt * attempt * 10 });
+        let secret = SecretToken::generate(SecretKind::RobotToken);
+        let token_name = name(&format!("t{attempt}"));
+        let token = NewToken {
+            access_id: Uuid::new_v4(),
+            robot_id,
+            name: &token_name,
+            secret_hash: &secret.hash(),
+            created_by: Some(admin),
+            expires_at: None,
+            federated_credential: None,
+        };
+        let audit = token_created_event(Some(org_id), token.access_id);
+        let trail = Trail {
+            audit: &audit,
+            webhook: Some(("token.created", "{}")),
+        };
+        let created = tokio::time::timeout(cut_after, store.create_token(&token, NOW, &trail, LIMIT)).await;
+        if let Ok(result) = created {
+            result.unwrap();
+        }
+        // The next write goes through (on SQLite, after undoing what the
+        // cancelled one left open).
+        add_announced_token(&store, org_id, robot_id, admin, &format!("after-{attempt}")).await;
+        let state = token_trail_state(&store, org_id, token.access_id, &secret.hash(), &webhooks).await;
+        outcomes.push(state.expect("the token and its trail are written together"));
+        if attempt >= 20 && outcomes.contains(&false) && outcomes.contains(&true) {
+            return;
+        }
+    }
+    panic!("creations were not cut off both before and after they were written: {outcomes:?}");
 }
 
 async fn robots_found_by_name_follow_renames_and_deletions(store: Store) {
