@@ -1,5 +1,7 @@
 //! Robot tokens: their public half, their hash, and their use.
 
+use std::fmt::Display;
+
 use robots_core::clock::to_millis;
 use robots_core::{Name, SecretHash};
 use time::OffsetDateTime;
@@ -401,11 +403,31 @@ impl Store {
         if uses.is_empty() {
             return Ok(());
         }
+        if let Pool::Sqlite(_, writer) = &self.pool {
+            // A script per chunk of uses: one hand-off to SQLite's thread
+            // instead of one per use, while creations wait for the writer.
+            // Chunks are powers of two, so a few statement texts (which sqlx
+            // prepares once each) cover any batch.
+            let mut rest = uses;
+            while !rest.is_empty() {
+                let (chunk, tail) = rest.split_at(1 << rest.len().min(USES_PER_SCRIPT).ilog2());
+                let mut script = WriteScript::new();
+                for token_use in chunk {
+                    let access_id = script.value(token_use.access_id);
+                    let at = script.value(to_millis(token_use.at));
+                    let ip = script.value(token_use.ip.as_deref());
+                    let user_agent = script.value(token_use.user_agent.as_deref());
+                    script.statement(&record_use(access_id, at, ip, user_agent));
+                }
+                writer.run(script).await?;
+                rest = tail;
+            }
+            return Ok(());
+        }
+        let statement = record_use("$1", "$2", "$3", "$4");
         in_write_tx!(self, tx => {
             for token_use in uses {
-                sqlx::query(
-                    "UPDATE robot_tokens SET last_used_at = $2, last_used_ip = $3, last_used_user_agent = $4
-                     WHERE access_id = $1 AND (last_used_at IS NULL OR last_used_at < $2)")
+                sqlx::query(sqlx::AssertSqlSafe(statement.as_str()))
                     .bind(token_use.access_id)
                     .bind(to_millis(token_use.at))
                     .bind(token_use.ip.as_deref())
@@ -417,6 +439,17 @@ impl Store {
         });
         Ok(())
     }
+}
+
+/// The most uses one SQLite script records.
+const USES_PER_SCRIPT: usize = 64;
+
+/// Records one use, never moving `last_used_at` backwards.
+fn record_use(access_id: impl Display, at: impl Display, ip: impl Display, user_agent: impl Display) -> String {
+    format!(
+        "UPDATE robot_tokens SET last_used_at = {at}, last_used_ip = {ip}, last_used_user_agent = {user_agent}
+         WHERE access_id = {access_id} AND (last_used_at IS NULL OR last_used_at < {at})"
+    )
 }
 
 /// A token about to expire, for the "expiring soon" notice.

@@ -71,6 +71,7 @@ on_both_backends!(
     a_token_and_its_trail_are_written_together,
     a_refused_token_leaves_no_trail,
     a_cancelled_creation_is_all_or_nothing,
+    a_batch_of_uses_is_recorded_whole,
 );
 
 fn name(text: &str) -> Name {
@@ -788,6 +789,43 @@ async fn token_uses_never_move_backwards(store: Store) {
     assert_eq!(token.last_used_user_agent.as_deref(), Some("skopeo/1.9"));
     let robot = store.get_robot(org_id, &name("deployer")).await.unwrap().unwrap();
     assert_eq!(robot.last_used_at, Some(NOW + Duration::from_secs(300)));
+}
+
+/// A flush carries the uses of every token used since the last one: many,
+/// written in chunks on SQLite; each lands on its own token, and within a
+/// batch a later use wins over an earlier one of the same token.
+async fn a_batch_of_uses_is_recorded_whole(store: Store) {
+    let (admin, _, robot_id) = org_with_robot(&store).await;
+    let tokens: Vec<_> = (0..300)
+        .map(|i| {
+            let hash = SecretToken::generate(SecretKind::RobotToken).hash();
+            (Uuid::new_v4(), name(&format!("t{i}")), hash)
+        })
+        .collect();
+    store.bulk_create_tokens(robot_id, admin, &tokens, NOW).await.unwrap();
+    let use_of = |i: usize, minutes: u64| TokenUse {
+        access_id: tokens[i].0,
+        at: NOW + Duration::from_secs(60 * minutes),
+        ip: Some(format!("10.0.{}.{}", i / 256, i % 256)),
+        user_agent: Some(format!("agent-{i}-{minutes}")),
+    };
+    // 301 uses: chunks of 64, …, and a last one of one; token 7 twice.
+    let mut uses: Vec<_> = (0..300).map(|i| use_of(i, 1 + i as u64 % 5)).collect();
+    uses.insert(100, use_of(7, 9));
+    store.record_token_uses(&uses).await.unwrap();
+    let page = store.list_tokens(robot_id, None, None, 500).await.unwrap();
+    assert_eq!(page.items.len(), 300);
+    for token in page.items {
+        let i = tokens.iter().position(|(id, _, _)| *id == token.access_id).unwrap();
+        let minutes = if i == 7 { 9 } else { 1 + i as u64 % 5 };
+        assert_eq!(
+            token.last_used_at,
+            Some(NOW + Duration::from_secs(60 * minutes)),
+            "token {i}"
+        );
+        assert_eq!(token.last_used_ip, Some(format!("10.0.{}.{}", i / 256, i % 256)));
+        assert_eq!(token.last_used_user_agent, Some(format!("agent-{i}-{minutes}")));
+    }
 }
 
 async fn sessions_expire(store: Store) {
