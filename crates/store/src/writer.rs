@@ -108,8 +108,8 @@ async fn roll_back_if_open(connection: &mut SqliteConnection) -> Result<(), sqlx
 
 /// A write transaction built to be handed to the [`SqliteWriter`] at once:
 /// `BEGIN IMMEDIATE`, the statements, `COMMIT`. Values are bound as they
-/// are added; statements refer to them by the [`Placeholder`] each bind
-/// returns, so numbering cannot drift from binding.
+/// are added; statements refer to them by the [`Placeholder`] that
+/// [`WriteScript::value`] returns, so numbering cannot drift from binding.
 pub(crate) struct WriteScript {
     sql: String,
     arguments: Result<SqliteArguments, sqlx::error::BoxDynError>,
