@@ -4,7 +4,9 @@
 //! PostgreSQL (for many stateless replicas on one database). Every query is
 //! written once, with `$n` placeholders that both backends understand, and
 //! runs on whichever pool the store holds ([`on_pool!`]); only the migration
-//! DDL differs per backend. The same test suite runs against both.
+//! DDL differs per backend, and the two hottest SQLite writes, which go to
+//! its writer as one script each (`writer`). The same test suite runs
+//! against both.
 //!
 //! The store speaks in domain types from `robots-core` and never sees a
 //! secret's plaintext: tokens, sessions and setup codes arrive as hashes.

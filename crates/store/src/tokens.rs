@@ -100,23 +100,29 @@ impl Store {
                         .bind(token.federated_credential)
                 };
             }
-            if let Pool::Sqlite(_, writer) = &self.pool {
-                let mut script = bind_token!(WriteScript::new());
-                script.statement(INSERT_TOKEN);
-                let inserted = "EXISTS (SELECT 1 FROM robot_tokens WHERE access_id = $1)";
-                script_trail(&mut script, trail, &webhooks, inserted);
-                return Ok(!writer.run(script).await?.is_empty());
-            }
-            // PostgreSQL: statement by statement, the audit only if inserted.
-            in_write_tx!(self, tx => {
-                let inserted = bind_token!(sqlx::query(INSERT_TOKEN)).execute(&mut *tx).await?.rows_affected();
-                if inserted == 0 {
-                    return Ok(false);
+            match &self.pool {
+                Pool::Sqlite(_, writer) => {
+                    let mut script = bind_token!(WriteScript::new());
+                    script.statement(INSERT_TOKEN);
+                    let inserted = "EXISTS (SELECT 1 FROM robot_tokens WHERE access_id = $1)";
+                    script_trail(&mut script, trail, &webhooks, inserted);
+                    Ok(!writer.run(script).await?.is_empty())
                 }
-                write_trail!(tx, trail, &webhooks);
-                tx.commit().await?;
-            });
-            Ok(true)
+                // Statement by statement, the trail only if the token went in.
+                Pool::Postgres(pool) => {
+                    let mut tx = pool.begin().await?;
+                    let inserted = bind_token!(sqlx::query(INSERT_TOKEN))
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if inserted == 0 {
+                        return Ok(false);
+                    }
+                    write_trail!(tx, trail, &webhooks);
+                    tx.commit().await?;
+                    Ok(true)
+                }
+            }
         }
         .await;
         match written.map_err(name_conflict)? {
@@ -403,40 +409,42 @@ impl Store {
         if uses.is_empty() {
             return Ok(());
         }
-        if let Pool::Sqlite(_, writer) = &self.pool {
-            // A script per chunk of uses: one hand-off to SQLite's thread
-            // instead of one per use, while creations wait for the writer.
-            // Chunks are powers of two, so a few statement texts (which sqlx
-            // prepares once each) cover any batch.
-            let mut rest = uses;
-            while !rest.is_empty() {
-                let (chunk, tail) = rest.split_at(1 << rest.len().min(USES_PER_SCRIPT).ilog2());
-                let mut script = WriteScript::new();
-                for token_use in chunk {
-                    let access_id = script.value(token_use.access_id);
-                    let at = script.value(to_millis(token_use.at));
-                    let ip = script.value(token_use.ip.as_deref());
-                    let user_agent = script.value(token_use.user_agent.as_deref());
-                    script.statement(&record_use(access_id, at, ip, user_agent));
+        match &self.pool {
+            Pool::Sqlite(_, writer) => {
+                // A script per chunk of uses: one hand-off to SQLite's thread
+                // instead of one per use, while creations wait for the writer.
+                // Chunks are powers of two, so a few statement texts (which
+                // sqlx prepares once each) cover any batch.
+                let mut rest = uses;
+                while !rest.is_empty() {
+                    let (chunk, tail) = rest.split_at(1 << rest.len().min(USES_PER_SCRIPT).ilog2());
+                    let mut script = WriteScript::new();
+                    for token_use in chunk {
+                        let access_id = script.value(token_use.access_id);
+                        let at = script.value(to_millis(token_use.at));
+                        let ip = script.value(token_use.ip.as_deref());
+                        let user_agent = script.value(token_use.user_agent.as_deref());
+                        script.statement(&record_use(access_id, at, ip, user_agent));
+                    }
+                    writer.run(script).await?;
+                    rest = tail;
                 }
-                writer.run(script).await?;
-                rest = tail;
             }
-            return Ok(());
+            Pool::Postgres(pool) => {
+                let statement = record_use("$1", "$2", "$3", "$4");
+                let mut tx = pool.begin().await?;
+                for token_use in uses {
+                    sqlx::query(sqlx::AssertSqlSafe(statement.as_str()))
+                        .bind(token_use.access_id)
+                        .bind(to_millis(token_use.at))
+                        .bind(token_use.ip.as_deref())
+                        .bind(token_use.user_agent.as_deref())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            }
         }
-        let statement = record_use("$1", "$2", "$3", "$4");
-        in_write_tx!(self, tx => {
-            for token_use in uses {
-                sqlx::query(sqlx::AssertSqlSafe(statement.as_str()))
-                    .bind(token_use.access_id)
-                    .bind(to_millis(token_use.at))
-                    .bind(token_use.ip.as_deref())
-                    .bind(token_use.user_agent.as_deref())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-        });
         Ok(())
     }
 }
