@@ -92,6 +92,10 @@ pub(crate) fn event(actor: &Actor<'_>, change: Change, at: time::OffsetDateTime)
 #[derive(Debug, Default)]
 pub struct AuditBuffer {
     pending: Mutex<Vec<AuditEvent>>,
+    /// Held while a batch is written, so that a flush returns only once
+    /// everything buffered before it is in the store, also when the
+    /// periodic flush had just taken it.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 /// More than this many unwritten events are dropped (and counted in the
@@ -108,7 +112,10 @@ impl AuditBuffer {
         }
     }
 
+    /// Writes the buffered events. Returns once every event pushed before
+    /// the call is stored, or put back after a failure to write.
     pub async fn flush(&self, store: &Store) {
+        let _flushing = self.flushing.lock().await;
         let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         if batch.is_empty() {
             return;
@@ -135,5 +142,43 @@ impl AppState {
     /// Records an event in the next batch (failed authentications).
     pub fn audit_later(&self, actor: Actor<'_>, change: Change) {
         self.audit_buffer().push(event(&actor, change, self.now()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use robots_store::AuditQuery;
+
+    use super::*;
+
+    /// The periodic flush may have just taken the batch when shutdown (or a
+    /// test) flushes: that flush must wait for the batch to be stored.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flush_returns_after_the_one_in_flight() {
+        let test_store = robots_store::testing::fresh_sqlite().await;
+        let store = test_store.store.clone();
+        let buffer = Arc::new(AuditBuffer::default());
+        const EVENTS: usize = 2_000;
+        for i in 0..EVENTS {
+            let change = Change::new(None, "auth.failed", format!("token {i}"));
+            buffer.push(event(&Actor::System, change, time::OffsetDateTime::now_utc()));
+        }
+        let in_flight = tokio::spawn({
+            let (buffer, store) = (buffer.clone(), store.clone());
+            async move { buffer.flush(&store).await }
+        });
+        while !buffer.pending.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        buffer.flush(&store).await;
+        let query = AuditQuery {
+            action: Some("auth.failed".into()),
+            ..AuditQuery::default()
+        };
+        let stored = store.list_audit(None, &query, 5_000).await.unwrap().items.len();
+        assert_eq!(stored, EVENTS);
+        in_flight.await.unwrap();
     }
 }

@@ -361,6 +361,8 @@ pub const USAGE_RESOLUTION: Duration = Duration::from_secs(60);
 #[derive(Debug, Default)]
 pub struct UsageRecorder {
     state: Mutex<UsageState>,
+    /// Held while a batch is written (see `AuditBuffer::flush`).
+    flushing: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -388,6 +390,7 @@ impl UsageRecorder {
     /// Writes what is pending. On failure the uses are put back for the next
     /// round; losing a last-used time is never worth failing a request over.
     pub async fn flush(&self, store: &Store, now: OffsetDateTime) {
+        let _flushing = self.flushing.lock().await;
         let batch = {
             let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             // Tokens not used for a whole resolution period need no memory:
