@@ -33,10 +33,8 @@ fuzz_target!(|data: &[u8]| {
         1 => check_header([b"Bearer ".as_slice(), rest].concat()),
         2 => check_header(format!("Basic {}", STANDARD.encode(rest)).into_bytes()),
         _ => {
-            if let Ok(text) = std::str::from_utf8(rest)
-                && let Some((username, password)) = text.split_once(':')
-            {
-                check_basic(username, password);
+            if let Some(colon) = rest.iter().position(|&byte| byte == b':') {
+                check_basic(&rest[..colon], &rest[colon + 1..]);
             }
         }
     }
@@ -76,10 +74,12 @@ fn check_header(value: Vec<u8>) {
     }
 }
 
-fn check_basic(username: &str, password: &str) {
+fn check_basic(username: &[u8], password: &[u8]) {
     let Ok(credential) = RobotCredential::from_basic(username, password) else {
         return;
     };
+    let username = std::str::from_utf8(username).expect("an Access ID is text");
+    let password = std::str::from_utf8(password).expect("a token is text");
     assert_eq!(credential.access_id, Some(Uuid::try_parse(username).expect("a UUID")));
     assert_robot_token(&credential, password);
 }

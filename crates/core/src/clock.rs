@@ -48,8 +48,12 @@ impl Clock for ManualClock {
 }
 
 /// Unix time in milliseconds, the representation both databases store.
+/// Below a millisecond it rounds down. (Built from whole seconds: this runs
+/// on every verification, and the nanosecond form divides 128-bit numbers.)
 pub fn to_millis(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    at.unix_timestamp()
+        .saturating_mul(1_000)
+        .saturating_add(i64::from(at.millisecond()))
 }
 
 /// The inverse of [`to_millis`]; out-of-range values clamp to the epoch.
@@ -68,6 +72,15 @@ mod tests {
             from_millis(to_millis(at)),
             time::macros::datetime!(2026-11-27 10:00:00.123 UTC)
         );
+    }
+
+    #[test]
+    fn millis_round_down_before_the_epoch_too() {
+        let at = time::macros::datetime!(1969-12-31 23:59:59.0005 UTC);
+        assert_eq!(to_millis(at), -1_000);
+        let at = time::macros::datetime!(1969-12-31 23:59:58.25 UTC);
+        assert_eq!(to_millis(at), -1_750);
+        assert_eq!(to_millis(OffsetDateTime::UNIX_EPOCH), 0);
     }
 
     #[test]

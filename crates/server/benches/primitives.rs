@@ -52,7 +52,34 @@ fn main() {
     });
     measure("Basic credentials: parse access id + token", || {
         let (user, password) = black_box(&basic).split_once(':').unwrap_or_default();
-        black_box(robots_server::verify::RobotCredential::from_basic(user, password).ok());
+        black_box(robots_server::verify::RobotCredential::from_basic(user.as_bytes(), password.as_bytes()).ok());
+    });
+    let mut headers = axum::http::HeaderMap::new();
+    let header = format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &basic)
+    );
+    headers.insert(
+        axum::http::header::AUTHORIZATION,
+        header.parse().expect("a header value"),
+    );
+    measure("Authorization: Basic header to credential", || {
+        black_box(robots_server::auth::presented_credentials(black_box(&headers)).ok());
+    });
+    let cache = robots_store::GenerationCache::new(100_000);
+    for _ in 0..10_000 {
+        let hash = SecretToken::generate(SecretKind::RobotToken).hash();
+        cache.put(hash.as_bytes()[0], *hash.as_bytes(), std::sync::Arc::new(()), 1);
+    }
+    cache.put(hash.as_bytes()[0], *hash.as_bytes(), std::sync::Arc::new(()), 1);
+    measure("verification cache: a hit among 10,000", || {
+        black_box(cache.get(hash.as_bytes()[0], black_box(hash.as_bytes()), 1));
+    });
+    let clock = robots_core::clock::SystemClock;
+    measure("clock: read, as Unix milliseconds", || {
+        black_box(robots_core::clock::to_millis(robots_core::Clock::now(black_box(
+            &clock,
+        ))));
     });
     measure("token generation (OS RNG, base62, CRC32)", || {
         black_box(SecretToken::generate(SecretKind::RobotToken));

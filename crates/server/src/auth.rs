@@ -85,27 +85,35 @@ pub fn presented_credentials(headers: &HeaderMap) -> Result<Option<Presented>, R
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| RobotAuthFailure::Malformed)?;
-    let (scheme, rest) = value.split_once(' ').ok_or(RobotAuthFailure::Malformed)?;
-    let rest = rest.trim();
-    if scheme.eq_ignore_ascii_case("bearer") {
+    // Read as bytes: each part is checked for its own shape below, so a
+    // pass over the whole header to make it text first would be wasted work
+    // on every verification.
+    let (scheme, rest) = split_at(value.as_bytes(), b' ').ok_or(RobotAuthFailure::Malformed)?;
+    let rest = rest.trim_ascii();
+    if scheme.eq_ignore_ascii_case(b"bearer") {
+        let rest = std::str::from_utf8(rest).map_err(|_| RobotAuthFailure::Malformed)?;
         if rest.starts_with(SecretKind::Session.prefix()) {
             let token = SecretToken::parse_kind(SecretKind::Session, rest).map_err(|_| RobotAuthFailure::Malformed)?;
             return Ok(Some(Presented::Session(token)));
         }
         return RobotCredential::from_token(rest).map(|credential| Some(Presented::Robot(credential)));
     }
-    if scheme.eq_ignore_ascii_case("basic") {
+    if scheme.eq_ignore_ascii_case(b"basic") {
         // An Access ID, a colon and a token fit in 128 bytes; decode on the stack.
         let mut buffer = [0u8; 128];
         let length = STANDARD
             .decode_slice(rest, &mut buffer)
             .map_err(|_| RobotAuthFailure::Malformed)?;
-        let decoded = std::str::from_utf8(&buffer[..length]).map_err(|_| RobotAuthFailure::Malformed)?;
-        let (username, password) = decoded.split_once(':').ok_or(RobotAuthFailure::Malformed)?;
+        let (username, password) = split_at(&buffer[..length], b':').ok_or(RobotAuthFailure::Malformed)?;
         return RobotCredential::from_basic(username, password).map(|c| Some(Presented::Robot(c)));
     }
     Err(RobotAuthFailure::Malformed)
+}
+
+/// The bytes before and after the first `separator`.
+fn split_at(bytes: &[u8], separator: u8) -> Option<(&[u8], &[u8])> {
+    let at = bytes.iter().position(|&byte| byte == separator)?;
+    Some((&bytes[..at], &bytes[at + 1..]))
 }
 
 impl AppState {

@@ -66,9 +66,11 @@ pub struct RobotCredential {
 }
 
 impl RobotCredential {
-    /// From HTTP Basic's username and password.
-    pub fn from_basic(username: &str, password: &str) -> Result<Self, RobotAuthFailure> {
-        let access_id = Uuid::try_parse(username).map_err(|_| RobotAuthFailure::Malformed)?;
+    /// From HTTP Basic's username and password (as sent: not yet known to
+    /// be text).
+    pub fn from_basic(username: &[u8], password: &[u8]) -> Result<Self, RobotAuthFailure> {
+        let access_id = Uuid::try_parse_ascii(username).map_err(|_| RobotAuthFailure::Malformed)?;
+        let password = std::str::from_utf8(password).map_err(|_| RobotAuthFailure::Malformed)?;
         let credential = Self::from_token(password)?;
         Ok(Self {
             access_id: Some(access_id),
@@ -152,16 +154,20 @@ impl AppState {
         client: &ClientInfo,
     ) -> Result<Arc<VerifiedToken>, ApiError> {
         let limits = self.limits();
+        // One clock read serves the whole verification: each costs as much
+        // as the checksum check.
+        let now = self.now();
+        let now_ms = robots_core::clock::to_millis(now);
         let address = client.ip.map(address_key);
         if let Some(address) = address
-            && let Err(wait) = limits.robot_address.check(&address, self.now_ms())
+            && let Err(wait) = limits.robot_address.check(&address, now_ms)
         {
             tracing::debug!(client = %address, "robot authentication refused: address rate-limited");
             return Err(ApiError::rate_limited(wait));
         }
-        let (reason, owner) = match self.check_robot(credential).await? {
+        let (reason, owner) = match self.check_robot(credential, now).await? {
             Ok(token) => {
-                self.note_use(&token, client);
+                self.note_use(&token, client, now, now_ms);
                 return Ok(token);
             }
             Err(refused) => refused,
@@ -231,9 +237,7 @@ impl AppState {
 
     /// Notes a use, at most once a minute per token: the common case is one
     /// atomic load.
-    fn note_use(&self, token: &VerifiedToken, client: &ClientInfo) {
-        let now = self.now();
-        let now_ms = robots_core::clock::to_millis(now);
+    fn note_use(&self, token: &VerifiedToken, client: &ClientInfo, now: OffsetDateTime, now_ms: i64) {
         let last = token.last_noted.load(Ordering::Relaxed);
         if now_ms.saturating_sub(last) < USAGE_RESOLUTION.as_millis() as i64 {
             return;
@@ -259,6 +263,7 @@ impl AppState {
     async fn check_robot(
         &self,
         credential: &RobotCredential,
+        now: OffsetDateTime,
     ) -> Result<Result<Arc<VerifiedToken>, (RobotAuthFailure, Option<TokenOwner>)>, ApiError> {
         let Some(token) = self.token_owner(&credential.hash).await? else {
             return Ok(Err((RobotAuthFailure::UnknownToken, None)));
@@ -271,7 +276,7 @@ impl AppState {
         if credential.access_id.is_some_and(|claimed| claimed != token.access_id) {
             return Ok(Err((RobotAuthFailure::AccessIdMismatch, Some(token.owner.clone()))));
         }
-        if token.expires_at.is_some_and(|expiry| expiry <= self.now()) {
+        if token.expires_at.is_some_and(|expiry| expiry <= now) {
             return Ok(Err((RobotAuthFailure::Expired, Some(token.owner.clone()))));
         }
         if token.robot_disabled {

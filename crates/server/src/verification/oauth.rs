@@ -160,7 +160,9 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
         &form.client_secret,
     ) {
         (Ok(Some(Presented::Robot(credential))), None, None) if credential.access_id.is_some() => Ok(credential),
-        (Ok(None), Some(id), Some(secret)) => RobotCredential::from_basic(id, secret).map_err(|_| ()),
+        (Ok(None), Some(id), Some(secret)) => {
+            RobotCredential::from_basic(id.as_bytes(), secret.as_bytes()).map_err(|_| ())
+        }
         (Ok(Some(_)), Some(_), _) | (Ok(Some(_)), _, Some(_)) => {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
