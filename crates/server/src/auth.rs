@@ -164,7 +164,7 @@ impl AppState {
             }
             Some(Presented::Robot(credential)) => {
                 let owner = self
-                    .verify_robot(&credential, &self.client_info(&parts.headers, &parts.extensions))
+                    .verify_robot(&credential, self.request_client(&parts.headers, &parts.extensions))
                     .await?;
                 Ok(Some(Caller::Robot(owner)))
             }

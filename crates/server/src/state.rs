@@ -175,10 +175,15 @@ impl AppState {
 
     /// Where a request comes from (see [`crate::limits::client_address`]).
     pub fn client_info(&self, headers: &HeaderMap, extensions: &Extensions) -> ClientInfo {
+        self.request_client(headers, extensions).to_client_info()
+    }
+
+    /// Where a request comes from, borrowing its headers.
+    pub fn request_client<'a>(&self, headers: &'a HeaderMap, extensions: &Extensions) -> RequestClient<'a> {
         let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
-        ClientInfo {
+        RequestClient {
             ip: client_address(peer, headers, &self.config().trusted_proxies),
-            user_agent_header: headers.get(header::USER_AGENT).cloned(),
+            headers,
         }
     }
 
@@ -220,6 +225,27 @@ impl AppState {
     pub async fn flush_usage(&self) {
         self.0.usage.flush(&self.0.store, self.now()).await;
         self.0.audit.flush(&self.0.store).await;
+    }
+}
+
+/// Where a request comes from, read without copying anything: verification
+/// needs the user agent only when it records a use (once a minute per
+/// token), and copying it out of the request cost an allocation on every
+/// one. [`ClientInfo`] is the owned form.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestClient<'a> {
+    /// The client's address (behind trusted proxies, as they forwarded it).
+    pub ip: Option<IpAddr>,
+    headers: &'a HeaderMap,
+}
+
+impl RequestClient<'_> {
+    /// An owned copy, for what outlives the request.
+    pub fn to_client_info(self) -> ClientInfo {
+        ClientInfo {
+            ip: self.ip,
+            user_agent_header: self.headers.get(header::USER_AGENT).cloned(),
+        }
     }
 }
 

@@ -33,7 +33,7 @@ use uuid::Uuid;
 use crate::audit::{Actor, Change};
 use crate::error::ApiError;
 use crate::limits::{Failure, address_key};
-use crate::state::{AppState, ClientInfo};
+use crate::state::{AppState, RequestClient};
 
 /// Why a presented robot credential was refused. For logs only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +151,7 @@ impl AppState {
     pub async fn verify_robot(
         &self,
         credential: &RobotCredential,
-        client: &ClientInfo,
+        client: RequestClient<'_>,
     ) -> Result<Arc<VerifiedToken>, ApiError> {
         let limits = self.limits();
         // One clock read serves the whole verification: each costs as much
@@ -185,7 +185,7 @@ impl AppState {
     async fn refuse_robot(
         &self,
         credential: &RobotCredential,
-        client: &ClientInfo,
+        client: RequestClient<'_>,
         address: Option<std::net::IpAddr>,
         reason: RobotAuthFailure,
         owner: Option<TokenOwner>,
@@ -215,7 +215,7 @@ impl AppState {
             (None, None) => None,
         };
         self.audit_later(
-            Actor::Anonymous(client),
+            Actor::Anonymous(&client.to_client_info()),
             Change {
                 org,
                 action: if retry_after.is_some() {
@@ -237,7 +237,7 @@ impl AppState {
 
     /// Notes a use, at most once a minute per token: the common case is one
     /// atomic load.
-    fn note_use(&self, token: &VerifiedToken, client: &ClientInfo, now: OffsetDateTime, now_ms: i64) {
+    fn note_use(&self, token: &VerifiedToken, client: RequestClient<'_>, now: OffsetDateTime, now_ms: i64) {
         let last = token.last_noted.load(Ordering::Relaxed);
         if now_ms.saturating_sub(last) < USAGE_RESOLUTION.as_millis() as i64 {
             return;
@@ -253,7 +253,7 @@ impl AppState {
             access_id: token.owner.access_id,
             at: now,
             ip: client.ip.map(|address| address.to_string()),
-            user_agent: client.user_agent(),
+            user_agent: client.to_client_info().user_agent(),
         });
     }
 

@@ -74,13 +74,13 @@ async fn check(State(state): State<AppState>, request: Request) -> Response {
         Ok(wanted) => wanted,
         Err(error) => return error.into_response(),
     };
-    let client = state.client_info(request.headers(), request.extensions());
+    let client = state.request_client(request.headers(), request.extensions());
     let Ok(credential) = robot_credential(request.headers()) else {
         return ApiError::unauthenticated().into_response();
     };
     // nginx treats any answer but 2xx, 401 and 403 as its own error, so a
     // rate-limited client is told 401 here (with the same Retry-After).
-    let verified = state.verify_robot(&credential, &client).await;
+    let verified = state.verify_robot(&credential, client).await;
     let owner = match verified {
         Ok(owner) => owner,
         Err(refusal) => {

@@ -26,7 +26,7 @@ use uuid::Uuid;
 use super::{epoch_seconds, json_body, read_form};
 use crate::auth::{Presented, presented_credentials};
 use crate::error::ApiError;
-use crate::state::{AppState, ClientInfo};
+use crate::state::{AppState, RequestClient};
 use crate::verify::{RobotCredential, VerifiedToken};
 
 pub fn router() -> Router<AppState> {
@@ -110,7 +110,7 @@ impl CallerOrgs {
     }
 }
 
-async fn caller_orgs(state: &AppState, headers: &HeaderMap, client: &ClientInfo) -> Result<CallerOrgs, ApiError> {
+async fn caller_orgs(state: &AppState, headers: &HeaderMap, client: RequestClient<'_>) -> Result<CallerOrgs, ApiError> {
     match presented_credentials(headers) {
         Ok(Some(Presented::Robot(credential))) => {
             let owner = state.verify_robot(&credential, client).await?;
@@ -118,7 +118,7 @@ async fn caller_orgs(state: &AppState, headers: &HeaderMap, client: &ClientInfo)
         }
         Ok(Some(Presented::Session(token))) => {
             let session = state
-                .resolve_session(&token, client.clone(), crate::auth::Via::Api)
+                .resolve_session(&token, client.to_client_info(), crate::auth::Via::Api)
                 .await?
                 .ok_or_else(ApiError::unauthenticated)?;
             let orgs = state.store().list_orgs_of_user(session.user.id, None, 1000).await?;
@@ -178,8 +178,8 @@ async fn robot_token_answer(state: &AppState, owner: &VerifiedToken) -> Result<B
 )]
 async fn introspect(State(state): State<AppState>, request: Request) -> Response {
     let (request, form) = read_form::<IntrospectForm>(request, state.config().max_body_bytes).await;
-    let client = state.client_info(&request.headers, &request.extensions);
-    let orgs = match caller_orgs(&state, &request.headers, &client).await {
+    let client = state.request_client(&request.headers, &request.extensions);
+    let orgs = match caller_orgs(&state, &request.headers, client).await {
         Ok(orgs) => orgs,
         Err(error) => return error.into_response(),
     };
@@ -189,7 +189,7 @@ async fn introspect(State(state): State<AppState>, request: Request) -> Response
             .into_response();
     };
     if let Ok(credential) = RobotCredential::from_token(token.trim()) {
-        let Ok(owner) = state.verify_robot(&credential, &client).await else {
+        let Ok(owner) = state.verify_robot(&credential, client).await else {
             return inactive();
         };
         if !orgs.contains(owner.org_id) {

@@ -153,7 +153,7 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
             "grant_type must be client_credentials or urn:ietf:params:oauth:grant-type:token-exchange",
         );
     }
-    let client = state.client_info(&request.headers, &request.extensions);
+    let client = state.request_client(&request.headers, &request.extensions);
     let credential = match (
         presented_credentials(&request.headers),
         &form.client_id,
@@ -173,7 +173,7 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
         _ => Err(()),
     };
     let owner = match credential {
-        Ok(credential) => match state.verify_robot(&credential, &client).await {
+        Ok(credential) => match state.verify_robot(&credential, client).await {
             Ok(owner) => owner,
             Err(_) => {
                 return oauth_error(

@@ -100,12 +100,12 @@ fn unauthorized(state: &AppState) -> Response {
 )]
 async fn token(State(state): State<AppState>, request: Request) -> Response {
     let (request, _) = request.into_parts();
-    let client = state.client_info(&request.headers, &request.extensions);
+    let client = state.request_client(&request.headers, &request.extensions);
     let Ok(credential) = robot_credential(&request.headers) else {
         return unauthorized(&state);
     };
     let uri = request.uri;
-    let verified = state.verify_robot(&credential, &client).await;
+    let verified = state.verify_robot(&credential, client).await;
     let Ok(owner) = verified else {
         return unauthorized(&state);
     };

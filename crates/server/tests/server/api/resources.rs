@@ -75,6 +75,17 @@ async fn the_spec_flow_from_organization_to_authenticated_robot(app: TestApp) {
     assert!(created.body["created_at"].is_string());
     assert!(created.body["expires_at"].is_null());
 
+    // The first use in a minute is recorded, with where it came from.
+    let first_use = app
+        .client
+        .get(format!("{}/v1/auth", app.base))
+        .basic_auth(&access_id, Some(&token))
+        .header("user-agent", "deploy-bot/1.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first_use.status(), 200);
+
     // The Access ID and Token are the "username" and "password".
     let basic = Auth::Basic(access_id.clone(), token.clone());
     let me = app.get("/v1/whoami", &basic).await;
@@ -109,6 +120,7 @@ async fn the_spec_flow_from_organization_to_authenticated_robot(app: TestApp) {
         .await;
     assert!(used.body["last_used_at"].is_string(), "{}", used.text);
     assert_eq!(used.body["last_used_ip"], "127.0.0.1");
+    assert_eq!(used.body["last_used_user_agent"], "deploy-bot/1.0");
 
     // Deleting the token stops it at once.
     let deleted = app
