@@ -10,7 +10,6 @@
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use robots_core::Name;
@@ -112,6 +111,6 @@ async fn check(State(state): State<AppState>, request: Request) -> Response {
     for (name, value) in owner.identity_headers() {
         headers.insert(name.clone(), value.clone());
     }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // `Cache-Control: no-store` comes from the common layers, as on every answer.
     response
 }

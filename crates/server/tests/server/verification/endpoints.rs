@@ -126,6 +126,9 @@ async fn auth_request_answers_200_401_and_403(app: TestApp) {
     assert_eq!(ok.headers["x-robot-org"], "acme");
     assert_eq!(ok.headers["x-access-id"], writer.access_id.as_str());
     assert!(uuid::Uuid::try_parse(ok.headers["x-robot-id"].to_str().unwrap()).is_ok());
+    // A cache in front of us (proxy_cache on the auth location) must not
+    // keep who a credential belongs to.
+    assert_eq!(ok.headers["cache-control"], "no-store");
     assert_eq!(
         app.get("/v1/auth?repository=acme/apps/web&action=push", &writer.bearer())
             .await
