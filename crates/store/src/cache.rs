@@ -14,9 +14,9 @@ use std::sync::{Mutex, MutexGuard};
 
 const SHARDS: usize = 16;
 
-/// Keys are SHA-256 digests of valid secrets, ids the service generated and
-/// grants of verified robots; shards are bounded and each hasher is seeded
-/// at random. A fast hash suffices there, and the standard one (built for
+/// Only what was found is remembered, so keys are SHA-256 digests of valid
+/// secrets, ids, names that exist and grants of verified robots; shards
+/// are bounded and each hasher is seeded at random. A fast hash suffices there, and the standard one (built for
 /// keys anyone may choose) cost more than the rest of a lookup: 43 ns a hit
 /// with it, 23 ns without (`benches/primitives.rs` in robots-server).
 type Shard<K, V> = HashMap<K, (u64, V), foldhash::fast::RandomState>;
