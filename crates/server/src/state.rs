@@ -230,8 +230,8 @@ impl AppState {
 
 /// Where a request comes from, read without copying anything: verification
 /// needs the user agent only when it records a use (once a minute per
-/// token), and copying it out of the request cost an allocation on every
-/// one. [`ClientInfo`] is the owned form.
+/// token), so it is not copied out of the request (a reference count on
+/// the request's buffer) on every one. [`ClientInfo`] is the owned form.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestClient<'a> {
     /// The client's address (behind trusted proxies, as they forwarded it).
