@@ -7,6 +7,8 @@
 //! 403 when the robot lacks that permission. Any other status would be an
 //! error to nginx, so a store failure is a 500 and nothing else.
 
+use std::borrow::Cow;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -24,10 +26,14 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/auth", get(check))
 }
 
+/// Borrowed from the query when nothing in it is percent-encoded, as it
+/// never is in a well-formed repository name: no copies per request.
 #[derive(Deserialize, utoipa::IntoParams)]
-struct CheckQuery {
-    repository: Option<String>,
-    action: Option<String>,
+struct CheckQuery<'a> {
+    #[serde(borrow)]
+    repository: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    action: Option<Cow<'a, str>>,
 }
 
 /// The permission a location asks about, if any.

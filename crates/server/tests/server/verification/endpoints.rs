@@ -136,6 +136,13 @@ async fn auth_request_answers_200_401_and_403(app: TestApp) {
         200
     );
     assert_eq!(
+        app.get("/v1/auth?repository=acme%2Fapps%2Fweb&action=pus%68", &writer.bearer())
+            .await
+            .status,
+        200,
+        "a percent-encoded query means the same"
+    );
+    assert_eq!(
         app.get("/v1/auth?repository=acme/apps/web&action=push", &reader.basic())
             .await
             .status,
