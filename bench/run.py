@@ -2,9 +2,9 @@
 """Load benchmark of the robots server: the release binary, a generated
 population of tokens, and wrk over loopback.
 
-Every scenario runs in the same session as a baseline route that does no
-work (/healthz), and is reported as a ratio to it, because absolute figures
-depend on the machine. For each: requests/s, p50 and p99 latency (wrk), the
+Every scenario runs in rounds, each right after a round of a baseline route
+that does no work (/healthz) on the same server, and is reported as a ratio
+to it, because absolute figures depend on the machine (and drift with it). For each: requests/s, p50 and p99 latency (wrk), the
 server's CPU time per request (/proc/PID/stat), and its peak RSS (VmHWM).
 Writes the results as Markdown to docs/PERFORMANCE.md (or --out).
 """
@@ -17,6 +17,7 @@ import platform
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,7 +60,7 @@ def http(method, url, body=None, headers=None):
 class Server:
     """`robots serve`, or with `command` another server taking the address last."""
 
-    def __init__(self, database_args, env, extra_args=(), command=None):
+    def __init__(self, database_args, env, extra_args=(), command=None, cpus=None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         address = f"127.0.0.1:{self.port}"
@@ -68,6 +69,8 @@ class Server:
                 # beyond the default cap, and the creation run adds more.
                 [ROBOTS, "serve", "--listen", address, "--log", "warn", "--max-robots-per-org", "1000000",
                  *database_args, *extra_args])
+        if cpus:
+            argv = ["taskset", "-c", cpus, *argv]
         started = time.monotonic()
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         while True:
@@ -85,10 +88,13 @@ class Server:
         self.process.wait(timeout=30)
 
 
-def wrk(url, script, duration, connections, env):
-    output = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", os.path.join(LUA, script), url],
-        capture_output=True, text=True, env=env, check=True).stdout
+def wrk(url, script, duration, connections, env, cpus=None):
+    # On a core of its own, one thread: a second would only take turns with it.
+    argv = ["wrk", "-t1" if cpus else "-t2", f"-c{connections}", f"-d{duration}s", "--latency",
+            "-s", os.path.join(LUA, script), url]
+    if cpus:
+        argv = ["taskset", "-c", cpus, *argv]
+    output = subprocess.run(argv, capture_output=True, text=True, env=env, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     requests = int(re.search(r"(\d+) requests in", output).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
@@ -103,8 +109,10 @@ def wrk(url, script, duration, connections, env):
 
 
 # Robots the creation run spreads its tokens over; at 100 tokens each, room
-# for 10,000 creations a second over a 10 s run (PostgreSQL passed 4,000).
+# for 8,000 creations a second over the default three rounds of 4 s (the
+# fastest run so far made 5,355/s).
 CREATION_ROBOTS = 1000
+BASELINE = ("baseline: GET /healthz", "/healthz", "get.lua", {})
 
 
 def basic_auth(token):
@@ -134,7 +142,6 @@ def shape_scenarios(token):
 def scenarios(token):
     basic = basic_auth(token)[len("Basic "):]
     return [
-        ("baseline: GET /healthz", "/healthz", "get.lua", {}),
         ("Basic auth: GET /v1/auth", "/v1/auth", "get.lua", {"AUTH": f"Basic {basic}"}),
         ("Bearer: GET /v1/auth", "/v1/auth", "get.lua", {"AUTH": f"Bearer {token['token']}"}),
         ("with a permission check: GET /v1/auth?repository&action", "/v1/auth?repository=bench/app&action=push", "get.lua", {"AUTH": f"Basic {basic}"}),
@@ -152,7 +159,7 @@ def run(label, database_args, tokens, args, work):
                    check=True, stdout=subprocess.DEVNULL, env=env)
     seed_seconds = time.monotonic() - seeded
     token = json.loads(open(secrets).readline())
-    server = Server(database_args, env)
+    server = Server(database_args, env, cpus=args.server_cpus)
     results = []
     try:
         session = json.loads(http("POST", server.base + "/v1/sessions",
@@ -173,42 +180,71 @@ def run(label, database_args, tokens, args, work):
         server.stop()
     # The same endpoints with a signature on every request: what a token
     # costs when no identical grant was signed moments before.
-    signing = Server(database_args, env, ["--token-reuse-window", "0s"])
+    # (Each server's own baseline rows are dropped: the main server's stand
+    # for all, and each row's ratio is to the baseline of its own server.)
+    signing = Server(database_args, env, ["--token-reuse-window", "0s"], cpus=args.server_cpus)
     try:
-        results += measure(signing, jwt_scenarios(token, ", signed every time (--token-reuse-window 0s)"), args, env)
+        results += measure(signing, jwt_scenarios(token, ", signed every time (--token-reuse-window 0s)"), args, env)[1:]
     finally:
         signing.stop()
     # The same bytes on the wire through the same listener and layers, with
     # no verification: what the exchange itself costs.
-    shapes = Server([], env, command=[SHAPES])
+    shapes = Server([], env, command=[SHAPES], cpus=args.server_cpus)
     try:
-        results += measure(shapes, shape_scenarios(token), args, env)
+        results += measure(shapes, shape_scenarios(token), args, env)[1:]
     finally:
         shapes.stop()
     return {"label": label, "tokens": tokens, "startup": server.startup, "seed": seed_seconds, "results": results}
 
 
 def measure(server, plan, args, env):
-    results = []
+    """Each scenario in rounds, each round right after a round of the baseline
+    on the same server: the machine's speed drifts by more than 10% within
+    minutes, and a ratio of two runs seconds apart does not carry that drift.
+    A row reports the median round (ratios: the median of the rounds' ratios)
+    and the CPU time over all its rounds; the first row is the server's
+    baseline over all its rounds."""
+    baselines, rows = [], []
     for name, path, script, extra in plan:
         print(f"   {name}", file=sys.stderr, flush=True)
-        wrk_env = dict(env, **extra)
-        connections = 16 if script == "create.lua" else args.connections
-        before = cpu_seconds(server.process.pid)
-        result = wrk(server.base + path, script, args.duration, connections, wrk_env)
-        used = cpu_seconds(server.process.pid) - before
-        result["cpu_us"] = used / max(result["requests"], 1) * 1e6
-        result["rss"] = peak_rss_mb(server.process.pid)
-        result["name"] = name
-        if result["errors"]:
-            print(result["raw"], file=sys.stderr)
-            raise SystemExit(f"{name}: {result['errors']} non-2xx answers")
-        results.append(result)
-    return results
+        rounds = []
+        for number in range(args.rounds):
+            base = run_wrk(server, BASELINE, args, env)
+            baselines.append(base)
+            scenario = (name, path, script, dict(extra, ROUND=str(number)))
+            rounds.append((base, run_wrk(server, scenario, args, env)))
+        rows.append(summarize(name, rounds, server))
+    return [summarize(BASELINE[0], [(base, base) for base in baselines], server)] + rows
+
+
+def run_wrk(server, scenario, args, env):
+    name, path, script, extra = scenario
+    connections = 16 if script == "create.lua" else args.connections
+    before = cpu_seconds(server.process.pid)
+    result = wrk(server.base + path, script, args.duration, connections, dict(env, **extra), args.client_cpus)
+    result["cpu"] = cpu_seconds(server.process.pid) - before
+    if result["errors"]:
+        print(result["raw"], file=sys.stderr)
+        raise SystemExit(f"{name}: {result['errors']} non-2xx answers")
+    return result
+
+
+def summarize(name, rounds, server):
+    scenario = [r for _, r in rounds]
+    return {
+        "name": name,
+        "rps": statistics.median(r["rps"] for r in scenario),
+        "ratio": statistics.median(r["rps"] / base["rps"] for base, r in rounds),
+        "p50": statistics.median(r["p50"] for r in scenario),
+        "p99": statistics.median(r["p99"] for r in scenario),
+        "p99_ratio": statistics.median(r["p99"] / base["p99"] for base, r in rounds),
+        "cpu_us": sum(r["cpu"] for r in scenario) / max(sum(r["requests"] for r in scenario), 1) * 1e6,
+        "rss": peak_rss_mb(server.process.pid),
+        "rounds": [round(r["rps"] / base["rps"], 3) for base, r in rounds],
+    }
 
 
 def table(run_result):
-    base = run_result["results"][0]
     lines = [
         f"### {run_result['label']}: {run_result['tokens']:,} tokens stored",
         "",
@@ -220,8 +256,8 @@ def table(run_result):
     ]
     for r in run_result["results"]:
         lines.append(
-            f"| {r['name']} | {r['rps']:,.0f} | {r['rps'] / base['rps']:.2f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-            f"{r['p99'] / base['p99']:.2f} | {r['cpu_us']:.1f} |")
+            f"| {r['name']} | {r['rps']:,.0f} | {r['ratio']:.2f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+            f"{r['p99_ratio']:.2f} | {r['cpu_us']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -239,8 +275,11 @@ def machine():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="SQLite, 1,000 tokens, 5 s runs")
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="SQLite, 1,000 tokens, 3 s rounds")
+    parser.add_argument("--duration", type=int, default=4, help="seconds of each round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each scenario, each after one of the baseline")
+    parser.add_argument("--one-core-each", action="store_true",
+                        help="the server on CPU 0 and wrk (one thread) on CPU 1, instead of both sharing all")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--large", type=int, default=1_000_000, help="tokens in the large population")
     parser.add_argument("--no-creation", dest="creation", action="store_false")
@@ -249,7 +288,8 @@ def main():
     parser.add_argument("--out", default=os.path.join(ROOT, "docs", "PERFORMANCE.md"))
     args = parser.parse_args()
     if args.quick:
-        args.duration = 5
+        args.duration = 3
+    args.server_cpus, args.client_cpus = ("0", "1") if args.one_core_each else (None, None)
 
     work = tempfile.mkdtemp(prefix="robots-bench-")
     runs = []
@@ -275,15 +315,20 @@ def main():
             subprocess.run([os.path.join(ROOT, "scripts", "stop-postgres"), pg_dir])
         shutil.rmtree(work, ignore_errors=True)
 
+    placement = ("the server on CPU 0 and `wrk -t1` on CPU 1 (`--one-core-each`)." if args.one_core_each else
+                 "client and server sharing its cores (`wrk -t2`).")
     report = [
         "Generated by `scripts/bench` (see `bench/run.py`): the release build of `robots serve` with a generated",
-        "population of tokens, driven by `wrk -t2 -c64` (token creation: `-c16`) over loopback on the same",
-        "machine, so client and server share its cores. Every scenario is compared with a baseline route that",
-        "does no work (`/healthz`) measured in the same run: the ratios travel between machines, the absolute",
-        "numbers do not. CPU µs/req is the server's own CPU time (user + system) per request.",
+        "population of tokens, driven by `wrk -c64` (token creation: `-c16`) over loopback on the same machine,",
+        placement,
+        "Every scenario is compared with a baseline route that does no work (`/healthz`) on the",
+        "same server: it runs in rounds, each right after a round of the baseline, and a row gives the median",
+        "round and the median of the rounds' ratios (the first row: the baseline over all its rounds). The",
+        "ratios travel between machines, the absolute numbers do not. CPU µs/req is the server's own CPU time",
+        "(user + system) per request, over all rounds.",
         "",
         f"Machine: {machine()}. Measured: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
-        f"Runs of {args.duration} s each.",
+        f"{args.rounds} rounds of {args.duration} s for each scenario.",
         "",
     ]
     for r in runs:
