@@ -4,8 +4,9 @@ population of tokens, and wrk over loopback.
 
 Every scenario runs in rounds, each right after a round of a baseline route
 that does no work (/healthz) on the same server, and is reported as a ratio
-to it, because absolute figures depend on the machine (and drift with it). For each: requests/s, p50 and p99 latency (wrk), the
-server's CPU time per request (/proc/PID/stat), and its peak RSS (VmHWM).
+to it, because absolute figures depend on the machine (and drift with it).
+For each: requests/s, p50 and p99 latency (wrk), the server's CPU time per
+request (/proc/PID/stat), and its peak RSS (VmHWM).
 Writes the results as Markdown to docs/PERFORMANCE.md (or --out).
 """
 
@@ -240,7 +241,6 @@ def summarize(name, rounds, server):
         "p99_ratio": statistics.median(r["p99"] / base["p99"] for base, r in rounds),
         "cpu_us": sum(r["cpu"] for r in scenario) / max(sum(r["requests"] for r in scenario), 1) * 1e6,
         "rss": peak_rss_mb(server.process.pid),
-        "rounds": [round(r["rps"] / base["rps"], 3) for base, r in rounds],
     }
 
 
@@ -289,6 +289,10 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.duration = 3
+    if args.rounds < 1 or args.duration < 1:
+        parser.error("--rounds and --duration must be at least 1")
+    if args.one_core_each and (os.cpu_count() or 1) < 2:
+        parser.error("--one-core-each needs two CPUs")
     args.server_cpus, args.client_cpus = ("0", "1") if args.one_core_each else (None, None)
 
     work = tempfile.mkdtemp(prefix="robots-bench-")
