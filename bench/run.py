@@ -176,23 +176,26 @@ def run(label, database_args, tokens, args, work):
                      {"Content-Type": "application/json", "Authorization": f"Bearer {session}"})
             plan.append(("token creation: POST …/tokens", "/v1/orgs/bench/robots/c-0/tokens", "create.lua",
                          {"AUTH": f"Bearer {session}", "ROBOTS": str(CREATION_ROBOTS)}))
-        results += measure(server, plan, args, env)
+        baseline, rows = measure(server, plan, args, env)
+        results += [baseline, *rows]
     finally:
         server.stop()
     # The same endpoints with a signature on every request: what a token
     # costs when no identical grant was signed moments before.
-    # (Each server's own baseline rows are dropped: the main server's stand
-    # for all, and each row's ratio is to the baseline of its own server.)
+    # Each row's ratio is to its own server's baseline; the table shows the
+    # main server's baseline alone.
     signing = Server(database_args, env, ["--token-reuse-window", "0s"], cpus=args.server_cpus)
     try:
-        results += measure(signing, jwt_scenarios(token, ", signed every time (--token-reuse-window 0s)"), args, env)[1:]
+        _, rows = measure(signing, jwt_scenarios(token, ", signed every time (--token-reuse-window 0s)"), args, env)
+        results += rows
     finally:
         signing.stop()
     # The same bytes on the wire through the same listener and layers, with
     # no verification: what the exchange itself costs.
     shapes = Server([], env, command=[SHAPES], cpus=args.server_cpus)
     try:
-        results += measure(shapes, shape_scenarios(token), args, env)[1:]
+        _, rows = measure(shapes, shape_scenarios(token), args, env)
+        results += rows
     finally:
         shapes.stop()
     return {"label": label, "tokens": tokens, "startup": server.startup, "seed": seed_seconds, "results": results}
@@ -203,8 +206,8 @@ def measure(server, plan, args, env):
     on the same server: the machine's speed drifts by more than 10% within
     minutes, and a ratio of two runs seconds apart does not carry that drift.
     A row reports the median round (ratios: the median of the rounds' ratios)
-    and the CPU time over all its rounds; the first row is the server's
-    baseline over all its rounds."""
+    and the CPU time over all its rounds. Returns the server's baseline over
+    all its rounds, and the scenarios' rows."""
     baselines, rows = [], []
     for name, path, script, extra in plan:
         print(f"   {name}", file=sys.stderr, flush=True)
@@ -215,7 +218,7 @@ def measure(server, plan, args, env):
             scenario = (name, path, script, dict(extra, ROUND=str(number)))
             rounds.append((base, run_wrk(server, scenario, args, env)))
         rows.append(summarize(name, rounds, server))
-    return [summarize(BASELINE[0], [(base, base) for base in baselines], server)] + rows
+    return summarize(BASELINE[0], [(base, base) for base in baselines], server), rows
 
 
 def run_wrk(server, scenario, args, env):
