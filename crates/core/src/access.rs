@@ -122,6 +122,12 @@ pub enum RepoPathError {
 
 impl RepoPath {
     pub fn parse(input: &str) -> Result<Self, RepoPathError> {
+        Self::check(input)?;
+        Ok(Self(input.to_owned()))
+    }
+
+    /// Whether `input` is a valid path, without keeping it.
+    pub fn check(input: &str) -> Result<(), RepoPathError> {
         if input.is_empty() {
             return Err(RepoPathError::Empty);
         }
@@ -129,12 +135,12 @@ impl RepoPath {
             return Err(RepoPathError::TooLong);
         }
         for segment in input.split('/') {
-            Name::parse(segment).map_err(|error| RepoPathError::Segment {
+            Name::check(segment).map_err(|error| RepoPathError::Segment {
                 segment: segment.to_owned(),
                 error,
             })?;
         }
-        Ok(Self(input.to_owned()))
+        Ok(())
     }
 
     pub fn as_str(&self) -> &str {
@@ -144,8 +150,18 @@ impl RepoPath {
     /// Splits a registry-style full name (`acme/apps/web`) into the
     /// organization and the path inside it.
     pub fn split_full_name(full: &str) -> Option<(Name, RepoPath)> {
+        let (org, path) = Self::check_full_name(full)?;
+        Some((Name::parse(org).ok()?, Self(path.to_owned())))
+    }
+
+    /// [`split_full_name`](Self::split_full_name) without copies, for the
+    /// verification endpoints, which only compare: the organization and the
+    /// path, each valid, borrowed from `full`.
+    pub fn check_full_name(full: &str) -> Option<(&str, &str)> {
         let (org, path) = full.split_once('/')?;
-        Some((Name::parse(org).ok()?, RepoPath::parse(path).ok()?))
+        Name::check(org).ok()?;
+        RepoPath::check(path).ok()?;
+        Some((org, path))
     }
 }
 
@@ -214,17 +230,17 @@ impl RegistryScope {
         if self.resource_type != "repository" {
             return Vec::new();
         }
-        let Some((scope_org, path)) = RepoPath::split_full_name(&self.name) else {
+        let Some((scope_org, path)) = RepoPath::check_full_name(&self.name) else {
             return Vec::new();
         };
-        if &scope_org != org {
+        if scope_org != org.as_str() {
             return Vec::new();
         }
         let wants_all = self.actions.iter().any(|a| a == "*");
         RepoAction::ALL
             .into_iter()
             .filter(|action| wants_all || self.actions.iter().any(|a| a == action.as_str()))
-            .filter(|action| may(snapshot, org_id, &path, *action))
+            .filter(|action| may(snapshot, org_id, path, *action))
             .collect()
     }
 }
@@ -316,7 +332,7 @@ pub fn resolve(snapshot: &AccessSnapshot) -> Vec<EffectivePermission> {
 /// answered from the grants as they are, without building [`resolve`]'s
 /// view: a permission allows all that a weaker one does, so the strongest
 /// grant allows an action exactly when some grant does.
-pub fn may(snapshot: &AccessSnapshot, repo_org_id: Uuid, repository: &RepoPath, action: RepoAction) -> bool {
+pub fn may(snapshot: &AccessSnapshot, repo_org_id: Uuid, repository: &str, action: RepoAction) -> bool {
     let org = snapshot.robot_org_id;
     let own_team = |team_id: Uuid| {
         snapshot
@@ -328,7 +344,7 @@ pub fn may(snapshot: &AccessSnapshot, repo_org_id: Uuid, repository: &RepoPath, 
         && snapshot.grants.iter().any(|grant| {
             grant.repo_org_id == org
                 && grant.permission.allows(action)
-                && &grant.repository == repository
+                && grant.repository.as_str() == repository
                 && own_team(grant.team_id)
         })
 }
@@ -542,7 +558,7 @@ mod tests {
                                 .iter()
                                 .any(|e| &e.repository == repository && e.permission.allows(action));
                         assert_eq!(
-                            may(&snapshot, org, repository, action),
+                            may(&snapshot, org, repository.as_str(), action),
                             expected,
                             "teams {members:04b}, {org} {repository} {action:?}"
                         );
@@ -566,16 +582,25 @@ mod tests {
             ],
         };
         let web = repo("web");
-        assert!(may(&full, w.acme, &web, RepoAction::Push));
+        assert!(may(&full, w.acme, web.as_str(), RepoAction::Push));
 
         let mut revoked = full.clone();
         revoked.grants.retain(|g| g.team_id != w.deployers.id);
-        assert!(!may(&revoked, w.acme, &web, RepoAction::Push), "revoked write grant");
-        assert!(may(&revoked, w.acme, &web, RepoAction::Pull), "the read grant stays");
+        assert!(
+            !may(&revoked, w.acme, web.as_str(), RepoAction::Push),
+            "revoked write grant"
+        );
+        assert!(
+            may(&revoked, w.acme, web.as_str(), RepoAction::Pull),
+            "the read grant stays"
+        );
 
         let mut left = full.clone();
         left.teams.retain(|t| t.id != w.deployers.id);
-        assert!(!may(&left, w.acme, &web, RepoAction::Push), "removed from the team");
+        assert!(
+            !may(&left, w.acme, web.as_str(), RepoAction::Push),
+            "removed from the team"
+        );
 
         // A deleted team takes its grants with it (the store cascades both).
         let deleted = AccessSnapshot {
@@ -583,9 +608,9 @@ mod tests {
             teams: vec![],
             grants: vec![],
         };
-        assert!(!may(&deleted, w.acme, &web, RepoAction::Pull));
+        assert!(!may(&deleted, w.acme, web.as_str(), RepoAction::Pull));
         assert!(
-            !may(&full, w.globex, &web, RepoAction::Pull),
+            !may(&full, w.globex, web.as_str(), RepoAction::Pull),
             "same path, other organization"
         );
     }
@@ -683,5 +708,18 @@ mod tests {
         let (org, path) = RepoPath::split_full_name("acme/apps/web").unwrap();
         assert_eq!((org.as_str(), path.as_str()), ("acme", "apps/web"));
         assert!(RepoPath::split_full_name("acme").is_none());
+        assert_eq!(RepoPath::check_full_name("acme/apps/web"), Some(("acme", "apps/web")));
+        for bad in [
+            "acme",
+            "acme/",
+            "/web",
+            "Acme/web",
+            "acme/apps//web",
+            "acme/-web",
+            "acme/web-",
+        ] {
+            assert_eq!(RepoPath::check_full_name(bad), None, "{bad:?}");
+            assert!(RepoPath::split_full_name(bad).is_none(), "{bad:?}");
+        }
     }
 }

@@ -36,6 +36,12 @@ pub enum NameError {
 
 impl Name {
     pub fn parse(input: &str) -> Result<Self, NameError> {
+        Self::check(input)?;
+        Ok(Self(input.to_owned()))
+    }
+
+    /// Whether `input` is a valid name, without keeping it.
+    pub fn check(input: &str) -> Result<(), NameError> {
         if input.is_empty() {
             return Err(NameError::Empty);
         }
@@ -51,7 +57,7 @@ impl Name {
         if input.starts_with('-') || input.ends_with('-') {
             return Err(NameError::HyphenAtEnd);
         }
-        Ok(Self(input.to_owned()))
+        Ok(())
     }
 
     pub fn as_str(&self) -> &str {

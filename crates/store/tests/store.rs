@@ -883,9 +883,9 @@ async fn teams_grant_robots_access_to_repositories(store: Store) {
         ("apps/web", Permission::Write)
     );
     assert_eq!(effective[0].via.len(), 2);
-    assert!(may(&snapshot, org_id, &repo("apps/web"), RepoAction::Push));
-    assert!(!may(&snapshot, org_id, &repo("apps/web"), RepoAction::Delete));
-    assert!(!may(&snapshot, org_id, &repo("base"), RepoAction::Push));
+    assert!(may(&snapshot, org_id, "apps/web", RepoAction::Push));
+    assert!(!may(&snapshot, org_id, "apps/web", RepoAction::Delete));
+    assert!(!may(&snapshot, org_id, "base", RepoAction::Push));
 
     // Changing a grant changes access; revoking it removes it.
     let (_, created) = store.set_grant(&deployers, &web, Permission::Admin, NOW).await.unwrap();
@@ -893,14 +893,14 @@ async fn teams_grant_robots_access_to_repositories(store: Store) {
     assert!(may(
         &store.robot_access(robot_id).await.unwrap(),
         org_id,
-        &repo("apps/web"),
+        "apps/web",
         RepoAction::Delete
     ));
     assert!(store.revoke_grant(deployers.id, web.id).await.unwrap());
     let snapshot = store.robot_access(robot_id).await.unwrap();
-    assert!(!may(&snapshot, org_id, &repo("apps/web"), RepoAction::Push));
+    assert!(!may(&snapshot, org_id, "apps/web", RepoAction::Push));
     assert!(
-        may(&snapshot, org_id, &repo("apps/web"), RepoAction::Pull),
+        may(&snapshot, org_id, "apps/web", RepoAction::Pull),
         "readers still read"
     );
 
