@@ -104,10 +104,10 @@ fn check_grant(scope: &RegistryScope) {
         return;
     }
     assert_eq!(scope.resource_type, "repository");
-    let (org, path) = RepoPath::split_full_name(&scope.name).expect("granted names are org/path");
-    assert_eq!(org, *ACME_NAME);
-    assert!(RepoPath::parse(path.as_str()).is_ok());
-    let held = match path.as_str() {
+    let (org, path) = RepoPath::check_full_name(&scope.name).expect("granted names are org/path");
+    assert_eq!(org, ACME_NAME.as_str());
+    assert!(RepoPath::parse(path).is_ok());
+    let held = match path {
         "apps/web" => Permission::Write,
         "base" => Permission::Read,
         other => panic!("granted {granted:?} on {other:?}, which no team of acme holds"),
@@ -132,7 +132,7 @@ fn check_repo_path(text: &str) {
     assert!(text.len() <= MAX_REPO_PATH_LEN);
     assert!(text.split('/').all(|segment| Name::parse(segment).is_ok()));
     let full = format!("acme/{text}");
-    assert_eq!(RepoPath::split_full_name(&full), Some((ACME_NAME.clone(), path)));
+    assert_eq!(RepoPath::check_full_name(&full), Some(("acme", path.as_str())));
 }
 
 fn check_words(text: &str) {

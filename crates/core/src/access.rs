@@ -148,15 +148,9 @@ impl RepoPath {
     }
 
     /// Splits a registry-style full name (`acme/apps/web`) into the
-    /// organization and the path inside it.
-    pub fn split_full_name(full: &str) -> Option<(Name, RepoPath)> {
-        let (org, path) = Self::check_full_name(full)?;
-        Some((Name::parse(org).ok()?, Self(path.to_owned())))
-    }
-
-    /// [`split_full_name`](Self::split_full_name) without copies, for the
-    /// verification endpoints, which only compare: the organization and the
-    /// path, each valid, borrowed from `full`.
+    /// organization and the path inside it, each valid, borrowed from
+    /// `full`: the verification endpoints only compare them, so nothing is
+    /// copied.
     pub fn check_full_name(full: &str) -> Option<(&str, &str)> {
         let (org, path) = full.split_once('/')?;
         Name::check(org).ok()?;
@@ -705,9 +699,6 @@ mod tests {
         ] {
             assert!(RepoPath::parse(bad).is_err(), "{bad:?}");
         }
-        let (org, path) = RepoPath::split_full_name("acme/apps/web").unwrap();
-        assert_eq!((org.as_str(), path.as_str()), ("acme", "apps/web"));
-        assert!(RepoPath::split_full_name("acme").is_none());
         assert_eq!(RepoPath::check_full_name("acme/apps/web"), Some(("acme", "apps/web")));
         for bad in [
             "acme",
@@ -719,7 +710,6 @@ mod tests {
             "acme/web-",
         ] {
             assert_eq!(RepoPath::check_full_name(bad), None, "{bad:?}");
-            assert!(RepoPath::split_full_name(bad).is_none(), "{bad:?}");
         }
     }
 }
