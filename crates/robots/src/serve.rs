@@ -183,6 +183,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ROBOTS_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION", help_heading = "Limits")]
     request_timeout: Duration,
 
+    /// Threads serving connections; each connection stays on one
+    /// [default: the CPUs this process may use].
+    #[arg(long, env = "ROBOTS_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
+    workers: Option<u16>,
+
     /// Log filter, e.g. info, debug, or robots_server=debug,info.
     #[arg(long, env = "ROBOTS_LOG", default_value = "info", value_name = "FILTER")]
     log: String,
@@ -238,6 +243,9 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     config.max_tokens_per_robot = args.max_tokens_per_robot.max(1);
     config.max_body_bytes = args.max_body_bytes.max(1024);
     config.request_timeout = args.request_timeout.max(Duration::from_secs(1));
+    if let Some(workers) = args.workers {
+        config.workers = workers.into();
+    }
     config.limits = LimitConfig {
         robot_failures_per_address: args.limit_robot_failures_per_address,
         robot_failures_per_access_id: args.limit_robot_failures_per_access_id,

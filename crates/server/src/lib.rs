@@ -26,6 +26,7 @@ pub mod state;
 pub mod verification;
 pub mod verify;
 pub mod webhooks;
+pub mod workers;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -376,6 +377,64 @@ mod tests {
                 "{line}: {answer}"
             );
             assert!(head.contains("\r\ncache-control: no-store\r\n"), "{line}: {answer}");
+        }
+    }
+
+    /// Connections are served on the connection workers, spread over them,
+    /// each on one worker for its whole life.
+    #[tokio::test]
+    async fn connections_are_spread_over_the_workers() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let mut config = ServerConfig::new(address);
+        config.workers = 2;
+        async fn thread() -> String {
+            std::thread::current().name().unwrap_or("unnamed").to_owned()
+        }
+        let app = super::with_common_layers(
+            Router::new().route("/thread", get(thread)),
+            config.max_body_bytes,
+            config.request_timeout,
+        );
+        tokio::spawn(async move {
+            crate::listener::serve_connections(app, listener, &config, std::future::pending()).await
+        });
+
+        /// Asks on a kept-alive connection which thread serves it.
+        async fn ask(stream: &mut TcpStream) -> String {
+            stream
+                .write_all(b"GET /thread HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let mut answer = Vec::new();
+            let mut chunk = [0; 1024];
+            while !String::from_utf8_lossy(&answer).contains("robots-worker-") {
+                let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+                    .await
+                    .expect("the server answered")
+                    .unwrap();
+                assert!(read > 0, "closed early: {}", String::from_utf8_lossy(&answer));
+                answer.extend_from_slice(&chunk[..read]);
+            }
+            let answer = String::from_utf8(answer).unwrap();
+            answer.rsplit("\r\n\r\n").next().unwrap().to_owned()
+        }
+        // Held open together, so each counts while the next is placed.
+        let mut connections = Vec::new();
+        let mut first_answers = Vec::new();
+        for _ in 0..4 {
+            let mut stream = TcpStream::connect(address).await.unwrap();
+            first_answers.push(ask(&mut stream).await);
+            connections.push(stream);
+        }
+        for name in ["robots-worker-0", "robots-worker-1"] {
+            assert!(
+                first_answers.iter().any(|n| n == name),
+                "{name} served none: {first_answers:?}"
+            );
+        }
+        for (stream, first) in connections.iter_mut().zip(&first_answers) {
+            assert_eq!(&ask(stream).await, first, "a connection stays on its worker");
         }
     }
 }

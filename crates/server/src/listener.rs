@@ -1,6 +1,8 @@
 //! Accepting connections: plain HTTP or HTTPS (rustls), with bounds on what
 //! one connection may cost, and a graceful stop.
 //!
+//! - Each accepted connection is handed to a connection worker
+//!   ([`crate::workers`]) and served there until it closes.
 //! - Request heads larger than `max_header_bytes` are refused (431) and a
 //!   client that has not sent a whole head within `header_read_timeout`
 //!   (a slow-loris) is disconnected; a TLS handshake gets the same time.
@@ -26,6 +28,7 @@ use tower::ServiceExt;
 
 use crate::HttpService;
 use crate::state::ServerConfig;
+use crate::workers;
 
 /// Serves `app` on `listener` until `shutdown` completes, then waits
 /// (up to the configured grace) for requests in flight.
@@ -44,6 +47,8 @@ pub async fn serve_connections(
     let http = Arc::new(http);
     let handshake_timeout = config.header_read_timeout;
     let graceful = GracefulShutdown::new();
+    let workers = workers::workers(config.workers)?;
+    let mut accepted_count = 0usize;
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -67,7 +72,9 @@ pub async fn serve_connections(
         let http = http.clone();
         let watcher = graceful.watcher();
         let tls = tls.clone();
-        tokio::spawn(async move {
+        accepted_count = accepted_count.wrapping_add(1);
+        let worker = workers.least_busy(accepted_count);
+        let served = worker.serve(stream, move |stream| async move {
             let outcome = match tls {
                 None => {
                     watcher
@@ -94,6 +101,9 @@ pub async fn serve_connections(
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
         });
+        if let Err(error) = served {
+            tracing::warn!(%peer, %error, "could not hand a connection to a worker");
+        }
     }
     drop(listener);
     tokio::select! {

@@ -67,6 +67,9 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// How long requests in flight may take to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// Connection workers: threads that serve connections, each on a
+    /// single-threaded runtime (see [`crate::workers`]).
+    pub workers: usize,
     /// At most this many robots per organization.
     pub max_robots_per_org: u32,
     /// How long a token from an OIDC token exchange lives (the
@@ -106,6 +109,7 @@ impl ServerConfig {
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
+            workers: std::thread::available_parallelism().map_or(1, |cores| cores.get()),
             max_robots_per_org: 1_000,
             federated_token_ttl: Duration::from_secs(15 * 60),
             allow_insecure_issuers: false,
