@@ -18,12 +18,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use robots_core::access::resolve;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use uuid::Uuid;
 
-use super::{epoch_seconds, json_body, read_form};
+use super::{epoch_seconds, json_body, read_fields, read_form_body};
 use crate::auth::{Presented, presented_credentials};
 use crate::error::ApiError;
 use crate::state::{AppState, RequestClient};
@@ -33,11 +33,14 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/introspect", post(introspect))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+// Described for the API document; the handler reads `token` with `read_fields`.
+/// An introspection request (RFC 7662 §2.1).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
 struct IntrospectForm {
     #[schema(value_type = String, min_length = 1)]
     token: Option<String>,
-    #[allow(dead_code)]
+    /// Ignored: every kind of token is looked for (RFC 7662 §2.1 allows it).
     token_type_hint: Option<String>,
 }
 
@@ -177,14 +180,17 @@ async fn robot_token_answer(state: &AppState, owner: &VerifiedToken) -> Result<B
     responses((status = 200, description = "RFC 7662: `{\"active\": false}` for anything not valid, else who the token belongs to", body = Introspection), (status = 400, description = "A malformed request", body = crate::api::openapi::ErrorBody), (status = 401, description = "The caller did not authenticate", body = crate::api::openapi::ErrorBody), (status = 429, description = "Too many failures", body = crate::api::openapi::ErrorBody))
 )]
 async fn introspect(State(state): State<AppState>, request: Request) -> Response {
-    let (request, form) = read_form::<IntrospectForm>(request, state.config().max_body_bytes).await;
+    let (request, body) = read_form_body(request, state.config().max_body_bytes).await;
     let client = state.request_client(&request.headers, &request.extensions);
     let orgs = match caller_orgs(&state, &request.headers, client).await {
         Ok(orgs) => orgs,
         Err(error) => return error.into_response(),
     };
     // RFC 7662 §2.1: `token` is required; an empty one is as good as none.
-    let Some(token) = form.ok().and_then(|form| form.token).filter(|token| !token.is_empty()) else {
+    // Not a form, or `token` twice: as good as no token.
+    let body = body.unwrap_or_default();
+    let token = read_fields(&body, ["token"]).ok().and_then(|[token]| token);
+    let Some(token) = token.filter(|token| !token.is_empty()) else {
         return ApiError::bad_request("invalid_request", "send token=… as application/x-www-form-urlencoded")
             .into_response();
     };
