@@ -71,7 +71,8 @@ impl Workers {
     /// from `start`, so that a caller rotating `start` spreads ties.
     pub fn least_busy(&self, start: usize) -> &Worker {
         let count = self.0.len();
-        let mut least = &self.0[start % count];
+        let start = start % count;
+        let mut least = &self.0[start];
         for offset in 1..count {
             let worker = &self.0[(start + offset) % count];
             if worker.open_connections() < least.open_connections() {
@@ -163,7 +164,7 @@ mod tests {
         assert_eq!(workers.least_busy(2).open_connections(), 1);
         // Ties go to the first from `start`.
         let tied = counts(&[0, 0, 0]);
-        for start in 0..6 {
+        for start in (0..6).chain([usize::MAX]) {
             assert!(Arc::ptr_eq(&tied.least_busy(start).open, &tied.0[start % 3].open));
         }
     }
