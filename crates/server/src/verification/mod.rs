@@ -93,29 +93,36 @@ async fn read_form_body(request: Request, limit: usize) -> (Parts, Result<Bytes,
     (parts, body)
 }
 
+/// The key-value pairs of a form or query, decoded as HTML forms are
+/// (`form_urlencoded::parse`: `+` is a space, a malformed escape is kept as
+/// sent, text that is not UTF-8 is read lossily). Text with nothing to
+/// decode (no `%`, no `+`: a well-formed token or repository name never has
+/// one) is split in place, without the decoder or a copy, because the
+/// endpoints every protected request passes through read their query or
+/// form this way.
+fn form_pairs(text: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    let plain = std::str::from_utf8(text).ok().filter(|text| !text.contains(['%', '+']));
+    let split = plain
+        .into_iter()
+        .flat_map(|text| text.split('&'))
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (Cow::Borrowed(key), Cow::Borrowed(value))
+        });
+    let decoded = plain.is_none().then(|| form_urlencoded::parse(text));
+    split.chain(decoded.into_iter().flatten())
+}
+
 /// The fields `names` of a form or query, as `serde_urlencoded` reads them
-/// into `Option<String>`s: others ignored, one given twice an error. Text
-/// with nothing to decode (no `%`, no `+`: a well-formed token or
-/// repository name never has one) is split in place, without the general
-/// decoder or a copy, because the endpoints every protected request passes
-/// through read their query or form this way; the rest is decoded.
+/// into `Option<String>`s: others ignored, one given twice an error.
 fn read_fields<'a, const N: usize>(text: &'a [u8], names: [&str; N]) -> Result<[Option<Cow<'a, str>>; N], String> {
     let mut fields: [Option<Cow<'a, str>>; N] = std::array::from_fn(|_| None);
-    let mut keep = |key: &str, value: Cow<'a, str>| match names.iter().position(|name| *name == key) {
-        Some(index) if fields[index].replace(value).is_some() => Err(format!("duplicate field `{key}`")),
-        _ => Ok(()),
-    };
-    match std::str::from_utf8(text) {
-        Ok(text) if !text.contains(['%', '+']) => {
-            for pair in text.split('&').filter(|pair| !pair.is_empty()) {
-                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                keep(key, Cow::Borrowed(value))?;
-            }
-        }
-        _ => {
-            for (key, value) in form_urlencoded::parse(text) {
-                keep(&key, value)?;
-            }
+    for (key, value) in form_pairs(text) {
+        if let Some(index) = names.iter().position(|name| key == *name)
+            && fields[index].replace(value).is_some()
+        {
+            return Err(format!("duplicate field `{key}`"));
         }
     }
     Ok(fields)
@@ -141,10 +148,47 @@ fn epoch_seconds(at: time::OffsetDateTime) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::read_fields;
+    use super::{form_pairs, read_fields};
 
-    /// In place or decoded, fields are read as the general decoder reads
-    /// them into a struct of optional strings, errors included.
+    /// Forms and queries of every shape: fields once, twice, empty, without
+    /// `=`, percent-encoded (keys too), malformed and not UTF-8.
+    const TEXTS: [&[u8]; 20] = [
+        b"",
+        b"repository=acme/web",
+        b"repository=acme/web&action=push",
+        b"action=delete&repository=acme/apps/web",
+        b"repository=acme/a&repository=acme/b",
+        b"action=pull&repository=acme/web&action=push",
+        b"repository",
+        b"repository=",
+        b"&&repository=acme/web&",
+        b"other=1&repository=acme/web&=x&y",
+        b"repository=acme/web=x",
+        b"Repository=acme/web&ACTION=push",
+        b"other=1&other=2&action=pull",
+        // Decoded: percent escapes and `+`, in keys too.
+        b"repository=acme%2Fweb&action=pu%6Cl",
+        b"repository=a+b&action=+",
+        b"repos%69tory=acme/a&repository=acme/b",
+        b"repository=%FF%FE",
+        b"repository=%zz&action=%",
+        // Not UTF-8 as sent.
+        b"repository=acme/\xff",
+        b"\xc3&repository=acme/web",
+    ];
+
+    /// Split in place or decoded, the pairs are the general decoder's.
+    #[test]
+    fn pairs_are_the_decoders() {
+        for text in TEXTS {
+            let read: Vec<_> = form_pairs(text).collect();
+            let decoded: Vec<_> = form_urlencoded::parse(text).collect();
+            assert_eq!(read, decoded, "{}", String::from_utf8_lossy(text));
+        }
+    }
+
+    /// Fields are read as the general decoder reads them into a struct of
+    /// optional strings, errors included.
     #[test]
     fn fields_are_read_as_the_decoder_reads_them() {
         #[derive(serde::Deserialize)]
@@ -152,31 +196,7 @@ mod tests {
             repository: Option<String>,
             action: Option<String>,
         }
-        let texts: [&[u8]; 20] = [
-            b"",
-            b"repository=acme/web",
-            b"repository=acme/web&action=push",
-            b"action=delete&repository=acme/apps/web",
-            b"repository=acme/a&repository=acme/b",
-            b"action=pull&repository=acme/web&action=push",
-            b"repository",
-            b"repository=",
-            b"&&repository=acme/web&",
-            b"other=1&repository=acme/web&=x&y",
-            b"repository=acme/web=x",
-            b"Repository=acme/web&ACTION=push",
-            b"other=1&other=2&action=pull",
-            // Decoded: percent escapes and `+`, in keys too.
-            b"repository=acme%2Fweb&action=pu%6Cl",
-            b"repository=a+b&action=+",
-            b"repos%69tory=acme/a&repository=acme/b",
-            b"repository=%FF%FE",
-            b"repository=%zz&action=%",
-            // Not UTF-8 as sent.
-            b"repository=acme/\xff",
-            b"\xc3&repository=acme/web",
-        ];
-        for text in texts {
+        for text in TEXTS {
             let shown = String::from_utf8_lossy(text);
             let decoded: Result<Decoded, String> = serde_urlencoded::from_bytes(text).map_err(|e| e.to_string());
             let decoded = decoded.map(|d| [d.repository, d.action]);

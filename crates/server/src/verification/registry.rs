@@ -20,7 +20,7 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::{epoch_seconds, json_body, robot_credential};
+use super::{epoch_seconds, form_pairs, json_body, robot_credential};
 use crate::error::ApiError;
 use crate::keys::{KeyError, new_jwt_id};
 use crate::state::AppState;
@@ -111,34 +111,23 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
     };
     // `scope` repeats (serde's query parsing would keep one), so read the
     // pairs as they come.
-    let pairs = || {
-        uri.query()
-            .unwrap_or("")
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-    };
+    let query = uri.query().unwrap_or("").as_bytes();
     let config = state.config();
-    let service = match pairs()
-        .find(|(key, _)| *key == "service")
-        .map(|(_, value)| percent_decode(value))
-    {
+    let service = match form_pairs(query).find(|(key, _)| key == "service") {
         None => config.registry_services.first().cloned().unwrap_or_default(),
-        Some(Some(service)) if config.registry_services.contains(&service) => service,
-        Some(service) => {
+        Some((_, service)) if config.registry_services.iter().any(|known| *known == service) => service.into_owned(),
+        Some((_, service)) => {
             return ApiError::bad_request(
                 "unknown_service",
-                format!(
-                    "this server issues no tokens for the service {:?}",
-                    service.unwrap_or_default()
-                ),
+                format!("this server issues no tokens for the service {service:?}"),
             )
             .into_response();
         }
     };
-    let scopes: Vec<RegistryScope> = pairs()
-        .filter(|(key, _)| *key == "scope")
-        .filter_map(|(_, value)| percent_decode(value))
-        .flat_map(|value| value.split(' ').filter_map(RegistryScope::parse).collect::<Vec<_>>())
+    // Docker clients send one scope a parameter; others join them with spaces.
+    let scopes: Vec<RegistryScope> = form_pairs(query)
+        .filter(|(key, _)| key == "scope")
+        .flat_map(|(_, value)| value.split(' ').filter_map(RegistryScope::parse).collect::<Vec<_>>())
         .collect();
     let snapshot = if scopes.is_empty() {
         None
@@ -201,38 +190,4 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
         granted, requested = scopes.len(), reused = issued.reused, "registry token issued"
     );
     json_body(issued.answer)
-}
-
-/// Decodes `application/x-www-form-urlencoded` text (`+` is a space).
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = text.get(index + 1..index + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                index += 2;
-            }
-            byte => out.push(byte),
-        }
-        index += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn form_decoding() {
-        assert_eq!(
-            super::percent_decode("repository%3Aacme%2Fweb%3Apull%2Cpush").as_deref(),
-            Some("repository:acme/web:pull,push")
-        );
-        assert_eq!(super::percent_decode("a+b").as_deref(), Some("a b"));
-        assert_eq!(super::percent_decode("bad%2"), None);
-        assert_eq!(super::percent_decode("bad%zz"), None);
-    }
 }

@@ -112,9 +112,29 @@ async fn registry_tokens_grant_the_intersection_of_asked_and_allowed(app: TestAp
         401,
         "users cannot use the registry"
     );
+    let elsewhere = registry_token(&app, Some(&writer), "service=else%20where").await;
+    assert_eq!(elsewhere.status(), 400);
+    let error: Value = elsewhere.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "unknown_service");
+    assert!(
+        error["error"]["message"].as_str().unwrap().contains("\"else where\""),
+        "the error names the service: {error}"
+    );
+
+    // Scopes joined with spaces (`+` in a query), and a malformed escape,
+    // which names no repository of ours.
+    let joined: Value = registry_token(
+        &app,
+        Some(&writer),
+        "scope=repository:acme/apps/web:pull+repository:acme/apps/web%zz:pull",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(
-        registry_token(&app, Some(&writer), "service=elsewhere").await.status(),
-        400
+        claims_of(joined["token"].as_str().unwrap())["access"],
+        json!([{"type": "repository", "name": "acme/apps/web", "actions": ["pull"]}])
     );
 }
 
