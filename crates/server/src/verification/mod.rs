@@ -100,7 +100,7 @@ async fn read_form_body(request: Request, limit: usize) -> (Parts, Result<Bytes,
 /// one) is split in place, without the decoder or a copy, because the
 /// endpoints every protected request passes through read their query or
 /// form this way.
-fn form_pairs(text: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+pub fn form_pairs(text: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
     let plain = std::str::from_utf8(text).ok().filter(|text| !text.contains(['%', '+']));
     let split = plain
         .into_iter()
@@ -116,7 +116,7 @@ fn form_pairs(text: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)>
 
 /// The fields `names` of a form or query, as `serde_urlencoded` reads them
 /// into `Option<String>`s: others ignored, one given twice an error.
-fn read_fields<'a, const N: usize>(text: &'a [u8], names: [&str; N]) -> Result<[Option<Cow<'a, str>>; N], String> {
+pub fn read_fields<'a, const N: usize>(text: &'a [u8], names: [&str; N]) -> Result<[Option<Cow<'a, str>>; N], String> {
     let mut fields: [Option<Cow<'a, str>>; N] = std::array::from_fn(|_| None);
     for (key, value) in form_pairs(text) {
         if let Some(index) = names.iter().position(|name| key == *name)
