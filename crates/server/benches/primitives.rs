@@ -66,6 +66,18 @@ fn main() {
     measure("Authorization: Basic header to credential", || {
         black_box(robots_server::auth::presented_credentials(black_box(&headers)).ok());
     });
+    measure("query: repository + action, nothing to decode", || {
+        let query = black_box(b"repository=acme/apps/web&action=push".as_slice());
+        black_box(robots_server::verification::read_fields(query, ["repository", "action"]).ok());
+    });
+    measure("query: repository + action, percent-encoded", || {
+        let query = black_box(b"repository=acme%2Fapps%2Fweb&action=push".as_slice());
+        black_box(robots_server::verification::read_fields(query, ["repository", "action"]).ok());
+    });
+    let form = format!("token={text}");
+    measure("form: the token asked about (introspection)", || {
+        black_box(robots_server::verification::read_fields(black_box(form.as_bytes()), ["token"]).ok());
+    });
     let cache = robots_store::GenerationCache::new(100_000);
     for _ in 0..10_000 {
         let hash = SecretToken::generate(SecretKind::RobotToken).hash();
