@@ -33,6 +33,16 @@ async fn registry_token(app: &TestApp, credentials: Option<&Credentials>, query:
     request.send().await.unwrap()
 }
 
+/// The claims of the registry token issued to `credentials` for `query`.
+async fn issued_claims(app: &TestApp, credentials: &Credentials, query: &str) -> Value {
+    let answer: Value = registry_token(app, Some(credentials), query)
+        .await
+        .json()
+        .await
+        .unwrap();
+    claims_of(answer["token"].as_str().unwrap())
+}
+
 async fn registry_tokens_grant_the_intersection_of_asked_and_allowed(app: TestApp) {
     let (_, writer, reader) = app.registry_fixture().await;
     let response = registry_token(
@@ -60,28 +70,20 @@ async fn registry_tokens_grant_the_intersection_of_asked_and_allowed(app: TestAp
     );
     assert!(claims["exp"].is_i64() && claims["nbf"].is_i64());
 
-    let read_answer: Value = registry_token(
+    let read = issued_claims(
         &app,
-        Some(&reader),
+        &reader,
         "service=registry&scope=repository:acme/apps/web:pull,push",
     )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let read = claims_of(read_answer["token"].as_str().unwrap());
+    .await;
     assert_eq!(
         read["access"],
         json!([{"type": "repository", "name": "acme/apps/web", "actions": ["pull"]}])
     );
 
     // The login probe: no scope, an empty grant.
-    let probe: Value = registry_token(&app, Some(&writer), "service=registry")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(claims_of(probe["token"].as_str().unwrap())["access"], json!([]));
+    let probe = issued_claims(&app, &writer, "service=registry").await;
+    assert_eq!(probe["access"], json!([]));
 
     let anonymous = registry_token(&app, None, "service=registry&scope=repository:acme/apps/web:pull").await;
     assert_eq!(anonymous.status(), 401);
@@ -123,17 +125,14 @@ async fn registry_tokens_grant_the_intersection_of_asked_and_allowed(app: TestAp
 
     // Scopes joined with spaces (`+` in a query), and a malformed escape,
     // which names no repository of ours.
-    let joined: Value = registry_token(
+    let joined = issued_claims(
         &app,
-        Some(&writer),
+        &writer,
         "scope=repository:acme/apps/web:pull+repository:acme/apps/web%zz:pull",
     )
-    .await
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
-        claims_of(joined["token"].as_str().unwrap())["access"],
+        joined["access"],
         json!([{"type": "repository", "name": "acme/apps/web", "actions": ["pull"]}])
     );
 }
