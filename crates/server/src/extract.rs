@@ -1,6 +1,7 @@
 //! Request extractors whose failures use the API's error shape.
 
 use axum::body::Bytes;
+use axum::body::HttpBody;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
@@ -40,18 +41,38 @@ impl FromRequest<AppState> for JsonBody {
                 "send the request body as JSON with Content-Type: application/json",
             ));
         }
+        let RawBody(bytes) = RawBody::from_request(request, state).await?;
+        Ok(Self(bytes))
+    }
+}
+
+/// A request body read whole, whatever its type. One over the server's
+/// limit is refused (413) in the API's error shape — at once when its
+/// declared length already says so, rather than after reading the limit's
+/// worth of it.
+#[derive(Debug)]
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = state.config().max_body_bytes;
+        let too_large = || {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the request body is larger than the {limit} bytes this server accepts"),
+            )
+        };
+        if request.body().size_hint().lower() > limit as u64 {
+            return Err(too_large());
+        }
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| match rejection {
                 BytesRejection::FailedToBufferBody(failure) if failure.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        format!(
-                            "the request body is larger than the {} bytes this server accepts",
-                            state.config().max_body_bytes
-                        ),
-                    )
+                    too_large()
                 }
                 other => ApiError::bad_request("invalid_body", other.body_text()),
             })?;

@@ -22,6 +22,7 @@ pub mod issued;
 pub mod keys;
 pub mod limits;
 pub mod listener;
+pub mod request_body;
 pub mod state;
 pub mod verification;
 pub mod verify;
@@ -64,7 +65,8 @@ pub fn app<B: RequestBody>(state: AppState) -> impl HttpService<B> {
 
 /// The router inside the common layers, taking requests with bodies of
 /// type `B`: what [`listener::serve_connections`] serves (`B` = hyper's
-/// `Incoming`), and what in-process callers such as the fuzzer drive.
+/// `Incoming`, watched for what is left unread: [`request_body`]), and what
+/// in-process callers such as the fuzzer drive.
 pub trait HttpService<B>:
     Service<Request<B>, Response = Response, Error = Infallible, Future: Send + 'static> + Clone + Send + 'static
 {

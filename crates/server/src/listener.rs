@@ -8,10 +8,12 @@
 //!   (a slow-loris) is disconnected; a TLS handshake gets the same time.
 //! - Bodies are bounded by the common layers (`DefaultBodyLimit`, 413) and whole
 //!   requests by `request_timeout` (408), so a client trickling a body
-//!   cannot hold a worker either.
+//!   cannot hold a worker either. What a handler leaves unread of a body is
+//!   drained or the answer closes the connection ([`crate::request_body`]).
 //! - On shutdown the listener closes at once, idle connections are closed,
 //!   and requests in flight may finish for `shutdown_grace`.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,13 +29,14 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::HttpService;
+use crate::request_body::{self, WatchedBody};
 use crate::state::ServerConfig;
 use crate::workers;
 
 /// Serves `app` on `listener` until `shutdown` completes, then waits
 /// (up to the configured grace) for requests in flight.
 pub async fn serve_connections(
-    app: impl HttpService<Incoming>,
+    app: impl HttpService<WatchedBody>,
     listener: TcpListener,
     config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -67,7 +70,15 @@ pub async fn serve_connections(
         let app = app.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-            app.clone().oneshot(request)
+            let (request, unread) = request_body::watch(request);
+            let answered = app.clone().oneshot(request);
+            async move {
+                let mut response = answered.await?;
+                if let Some(unread) = unread {
+                    unread.settle(&mut response).await;
+                }
+                Ok::<_, Infallible>(response)
+            }
         });
         let http = http.clone();
         let watcher = graceful.watcher();

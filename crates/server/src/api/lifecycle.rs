@@ -2,7 +2,6 @@
 //! organization's token policy, the audit log, reports of leaked tokens,
 //! and webhooks.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -25,7 +24,7 @@ use super::{Scope, authorize_org, find_robot};
 use crate::audit::{Actor, Change};
 use crate::auth::{CurrentUser, UserSession};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiQuery, JsonBody, MAX_PAGE_SIZE};
+use crate::extract::{ApiQuery, JsonBody, MAX_PAGE_SIZE, RawBody};
 use crate::state::{AppState, ClientInfo};
 
 pub fn router() -> Router<AppState> {
@@ -404,7 +403,12 @@ struct Received {
     security(()),
     responses((status = 202, description = "Received: the same answer whatever the token was", body = Received), crate::api::openapi::Failure)
 )]
-async fn revoke_leaked(State(state): State<AppState>, client: ClientInfo, headers: HeaderMap, body: Bytes) -> Response {
+async fn revoke_leaked(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Response {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

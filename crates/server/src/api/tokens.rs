@@ -23,7 +23,7 @@ use super::{Scope, authorize_org, find_robot, find_robot_ref};
 use crate::audit::{Actor, Change};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiQuery, JsonBody, ListParams};
+use crate::extract::{ApiQuery, JsonBody, ListParams, RawBody};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -357,7 +357,7 @@ async fn rotate_token(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
     Path((org, robot, access_id)): Path<(String, String, String)>,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageRobots, Scope::Robots).await?;
     let robot = find_robot(&state, &org, &robot).await?;

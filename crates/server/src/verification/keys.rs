@@ -14,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, RawBody};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -91,7 +91,7 @@ struct KeyRotateRequest {
 async fn rotate(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     require_instance_admin(&caller)?;
     // The body is optional: no body rotates now.

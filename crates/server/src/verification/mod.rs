@@ -21,7 +21,7 @@ pub(crate) mod registry;
 use std::borrow::Cow;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Bytes, HttpBody};
 use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
@@ -87,9 +87,13 @@ async fn read_form_body(request: Request, limit: usize) -> (Parts, Result<Bytes,
             Err("send the request as application/x-www-form-urlencoded".to_owned()),
         );
     }
-    let body = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| format!("the form is larger than {limit} bytes"));
+    // A declared length over the limit is refused before reading any of it.
+    let body = if body.size_hint().lower() > limit as u64 {
+        Err(())
+    } else {
+        axum::body::to_bytes(body, limit).await.map_err(drop)
+    };
+    let body = body.map_err(|()| format!("the form is larger than {limit} bytes"));
     (parts, body)
 }
 

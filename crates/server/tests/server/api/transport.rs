@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::TestApp;
+use crate::support::{Auth, TestApp};
 
 /// Everything the server sends until it closes the connection (or `limit` passes).
 async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, Duration) {
@@ -41,6 +41,34 @@ async fn oversized_bodies_and_heads_are_refused() {
         .await;
     assert_eq!(big.status, 413, "{}", big.text);
     assert!(big.text.contains("4096"), "{}", big.text);
+    // Routes that read a body of any type refuse in the same shape.
+    let leak_report = app
+        .post("/v1/tokens/revoke", &Auth::None, json!({"token": "x".repeat(8192)}))
+        .await;
+    assert_eq!(
+        (leak_report.status, leak_report.code()),
+        (413, "payload_too_large"),
+        "{}",
+        leak_report.text
+    );
+
+    // The rest of a refused body is left unread, so the server closes the
+    // connection after answering; it must say so, or the client sends its
+    // next request on a connection that is about to close.
+    for round in 0..50 {
+        let big = app
+            .post(
+                "/v1/orgs",
+                &root,
+                json!({"name": "acme", "display_name": "x".repeat(200_000)}),
+            )
+            .await;
+        assert_eq!(big.status, 413, "{}", big.text);
+        let next = app
+            .post("/v1/orgs", &root, json!({"name": format!("org-{round}")}))
+            .await;
+        assert_eq!(next.status, 201, "round {round}: {}", next.text);
+    }
 
     let huge_header = app
         .client
@@ -50,6 +78,120 @@ async fn oversized_bodies_and_heads_are_refused() {
         .await
         .unwrap();
     assert_eq!(huge_header.status(), 431);
+}
+
+/// One answer on a kept-alive connection: its head (lowercase) and body.
+async fn read_answer(stream: &mut TcpStream) -> (String, String) {
+    let mut received = Vec::new();
+    let mut chunk = [0; 4096];
+    loop {
+        if let Some(end) = received.windows(4).position(|window| window == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&received[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length: "))
+                .map_or(0, |value| value.trim().parse().unwrap());
+            if received.len() >= end + 4 + length {
+                let body = String::from_utf8_lossy(&received[end + 4..end + 4 + length]).into_owned();
+                return (head, body);
+            }
+        }
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .expect("an answer within 10 s")
+            .unwrap();
+        assert!(
+            read > 0,
+            "closed before a whole answer: {}",
+            String::from_utf8_lossy(&received)
+        );
+        received.extend_from_slice(&chunk[..read]);
+    }
+}
+
+/// What a handler leaves unread of a body (here: one over the size limit,
+/// or sent to a route that takes none) is read and thrown away before the
+/// answer, so the connection stays usable. A body too large or too slow for
+/// that, or one held back for `100 Continue`, gets an answer that says the
+/// connection closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_bodies_are_drained_or_close_the_connection() {
+    let Some(app) = TestApp::spawn_with(robots_store::Backend::Sqlite, |config| {
+        config.max_body_bytes = 4096;
+    })
+    .await
+    else {
+        return;
+    };
+    let head = |length: usize, extra: &str| {
+        format!(
+            "POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n{extra}\r\n"
+        )
+    };
+
+    // Refused at its head (413), the rest still on its way: drained.
+    let mut stream = TcpStream::connect(authority(&app)).await.unwrap();
+    stream.write_all(head(10_000, "").as_bytes()).await.unwrap();
+    stream.write_all(&[b'x'; 1000]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stream.write_all(&[b'x'; 9000]).await.unwrap();
+    let (refused, body) = read_answer(&mut stream).await;
+    assert!(refused.starts_with("http/1.1 413"), "{refused}");
+    assert!(body.contains("payload_too_large"), "{body}");
+    assert!(!refused.contains("\r\nconnection: close"), "{refused}");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (next, body) = read_answer(&mut stream).await;
+    assert!(next.starts_with("http/1.1 200"), "{next}");
+    assert_eq!(body, "ok");
+
+    // More than the server will read to keep a connection: answered and closed.
+    let mut stream = TcpStream::connect(authority(&app)).await.unwrap();
+    stream.write_all(head(1_000_000, "").as_bytes()).await.unwrap();
+    let (answer, _) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    let answer = answer.to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 413"), "{answer}");
+    assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
+
+    // A form declared larger than the limit is refused before any of it arrives.
+    let mut stream = TcpStream::connect(authority(&app)).await.unwrap();
+    stream
+        .write_all(
+            b"POST /v1/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let (answer, _) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    let answer = answer.to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 400"), "{answer}");
+    assert!(answer.contains("the form is larger than 4096 bytes"), "{answer}");
+    assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
+
+    // Held back until `100 Continue`, which a refusal never sends.
+    let mut stream = TcpStream::connect(authority(&app)).await.unwrap();
+    stream
+        .write_all(head(10_000, "Expect: 100-continue\r\n").as_bytes())
+        .await
+        .unwrap();
+    let (answer, _) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    let answer = answer.to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 413"), "{answer}");
+    assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
+
+    // A body that stops coming, to a route that reads none: the answer waits
+    // for it a moment, then closes the connection.
+    let mut stream = TcpStream::connect(authority(&app)).await.unwrap();
+    stream
+        .write_all(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    let (answer, waited) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    let answer = answer.to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 405"), "{answer}");
+    assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
+    assert!(waited < Duration::from_secs(5), "held for {waited:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
