@@ -17,6 +17,11 @@
 //! with `Connection: close`, which tells the client not to send anything
 //! more on the connection.
 //!
+//! A client still sending more than that when the answer goes out may see
+//! the connection reset before it reads the answer, as with any server that
+//! stops reading; a client that sends large bodies should ask with
+//! `Expect: 100-continue`, and a refusal then comes before it sends a byte.
+//!
 //! Requests without a body (every verification but introspection and the
 //! OAuth2 token endpoint) pass through untouched; a body read to its end
 //! costs one shared slot.
