@@ -68,9 +68,10 @@ pub async fn serve_connections(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let bodies = request_body::Watch::default();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-            let (request, unread) = request_body::watch(request);
+            let (request, unread) = bodies.watch(request);
             let answered = app.clone().oneshot(request);
             async move {
                 let mut response = answered.await?;

@@ -24,7 +24,7 @@
 //!
 //! Requests without a body (every verification but introspection and the
 //! OAuth2 token endpoint) pass through untouched; a body read to its end
-//! costs one shared slot.
+//! costs two reference counts on its connection's slot.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -49,37 +49,54 @@ pub struct WatchedBody {
     finished: bool,
     /// Where the unread rest goes on drop; `None` for a body that was
     /// empty from the start.
-    unread: Option<Arc<Mutex<Option<Incoming>>>>,
+    unread: Option<Slot>,
+}
+
+/// Where a connection's handlers leave the rest of a body. One per
+/// connection: HTTP/1.1 serves a connection's requests one at a time, and
+/// each answer takes the rest of its own request's body before the next
+/// request is read.
+type Slot = Arc<Mutex<Option<Incoming>>>;
+
+/// The watch over one connection's request bodies.
+#[derive(Debug, Default)]
+pub struct Watch {
+    slot: Slot,
 }
 
 /// The rest of a request's body, if its handler leaves any.
 #[derive(Debug)]
 pub struct Unread {
-    slot: Arc<Mutex<Option<Incoming>>>,
+    slot: Slot,
     expects_continue: bool,
 }
 
-/// Wraps `request`'s body; the [`Unread`] is `None` when there is no body.
-pub fn watch(request: Request<Incoming>) -> (Request<WatchedBody>, Option<Unread>) {
-    if request.body().is_end_stream() {
+impl Watch {
+    /// Wraps `request`'s body; the [`Unread`] is `None` when there is no body.
+    pub fn watch(&self, request: Request<Incoming>) -> (Request<WatchedBody>, Option<Unread>) {
+        if request.body().is_end_stream() {
+            let request = request.map(|body| WatchedBody {
+                inner: Some(body),
+                finished: true,
+                unread: None,
+            });
+            return (request, None);
+        }
+        let expects_continue = request
+            .headers()
+            .get(header::EXPECT)
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         let request = request.map(|body| WatchedBody {
             inner: Some(body),
-            finished: true,
-            unread: None,
+            finished: false,
+            unread: Some(self.slot.clone()),
         });
-        return (request, None);
+        let unread = Unread {
+            slot: self.slot.clone(),
+            expects_continue,
+        };
+        (request, Some(unread))
     }
-    let expects_continue = request
-        .headers()
-        .get(header::EXPECT)
-        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    let slot = Arc::new(Mutex::new(None));
-    let request = request.map(|body| WatchedBody {
-        inner: Some(body),
-        finished: false,
-        unread: Some(slot.clone()),
-    });
-    (request, Some(Unread { slot, expects_continue }))
 }
 
 impl Unread {
