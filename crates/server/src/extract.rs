@@ -1,7 +1,6 @@
 //! Request extractors whose failures use the API's error shape.
 
-use axum::body::Bytes;
-use axum::body::HttpBody;
+use axum::body::{Bytes, HttpBody};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
