@@ -9,6 +9,8 @@
 #![allow(clippy::expect_used)]
 
 use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use robots_core::{SecretHash, SecretKind, SecretToken};
@@ -29,6 +31,22 @@ fn measure(name: &str, mut operation: impl FnMut()) -> f64 {
     let per_op = started.elapsed().as_nanos() as f64 / iterations as f64;
     println!("{name:<48} {per_op:>10.1} ns/op");
     per_op
+}
+
+/// Runs `measured` while another thread repeats `other`.
+fn while_another_thread_runs(other: impl Fn() + Send + 'static, measured: impl FnOnce()) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let running = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                other();
+            }
+        })
+    };
+    measured();
+    stop.store(true, Ordering::Relaxed);
+    running.join().expect("the other thread");
 }
 
 fn main() {
@@ -81,12 +99,28 @@ fn main() {
     let cache = robots_store::GenerationCache::new(100_000);
     for _ in 0..10_000 {
         let hash = SecretToken::generate(SecretKind::RobotToken).hash();
-        cache.put(hash.as_bytes()[0], *hash.as_bytes(), std::sync::Arc::new(()), 1);
+        cache.put(hash.as_bytes()[0], *hash.as_bytes(), Arc::new(()), 1);
     }
-    cache.put(hash.as_bytes()[0], *hash.as_bytes(), std::sync::Arc::new(()), 1);
+    cache.put(hash.as_bytes()[0], *hash.as_bytes(), Arc::new(()), 1);
     measure("verification cache: a hit among 10,000", || {
         black_box(cache.get(hash.as_bytes()[0], black_box(hash.as_bytes()), 1));
     });
+    // One token behind every request (one CI credential behind every pull):
+    // both cores lock the same shard and count references to the same
+    // value.
+    let cache = Arc::new(cache);
+    let key = *hash.as_bytes();
+    while_another_thread_runs(
+        {
+            let cache = cache.clone();
+            move || drop(black_box(cache.get(key[0], black_box(&key), 1)))
+        },
+        || {
+            measure("verification cache: the same hit on two threads", || {
+                black_box(cache.get(key[0], black_box(&key), 1));
+            });
+        },
+    );
     let clock = robots_core::clock::SystemClock;
     measure("clock: read, as Unix milliseconds", || {
         black_box(robots_core::clock::to_millis(robots_core::Clock::now(black_box(
