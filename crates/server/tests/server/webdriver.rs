@@ -254,6 +254,23 @@ impl Browser {
         self.read(css, "text").await
     }
 
+    /// The visible text of `css` once it contains `expected`, waiting up to
+    /// 10 s: for what a script writes after an event (a copy's status
+    /// waits for the clipboard).
+    pub async fn text_once_it_contains(&self, css: &str, expected: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let text = self.text(css).await;
+            if text.contains(expected) {
+                return text;
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                panic!("{css} says {text:?}, not {expected:?}, after 10 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn value(&self, css: &str) -> String {
         self.read(css, "property/value").await
     }

@@ -127,7 +127,8 @@ async fn the_spec_flow_from_first_run_to_a_working_token() {
 
     // Copy puts the value on the clipboard and says so.
     browser.click(&browser.find("[data-copy='token']").await).await;
-    assert!(browser.text(".copy-status").await.contains("copied"));
+    let status = browser.text_once_it_contains(".copy-status", "copied").await;
+    assert_eq!(status, "Token copied to the clipboard.");
 
     // Reloading never shows the Token again...
     browser.refresh().await;
