@@ -24,7 +24,9 @@ import os
 import platform
 import resource
 import re
+import secrets as secret_values
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -36,6 +38,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROBOTS = os.path.join(ROOT, "target", "release", "robots")
 SHAPES = os.path.join(ROOT, "target", "release", "examples", "exchange_shapes")
+SEED = os.path.join(ROOT, "target", "release", "examples", "seed_benchmark")
 LUA = os.path.join(ROOT, "bench", "lua")
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -79,6 +82,44 @@ def peak_rss_mb(pid):
     return 0.0
 
 
+# Every process started here, so that each exit path (an error, a timeout,
+# Ctrl-C, SIGTERM) stops them all: a server left running would skew the next
+# measurement on this machine.
+STARTED = []
+
+
+def stop_all():
+    for process in STARTED:
+        if process.poll() is None:
+            process.terminate()
+    for process in STARTED:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def start(argv, **options):
+    process = subprocess.Popen(argv, **options)
+    STARTED.append(process)
+    return process
+
+
+def run_to_end(argv, timeout, **options):
+    """Like subprocess.run(check=True), with the process killed on every way out."""
+    process = start(argv, **options)
+    try:
+        stdout, _ = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, argv, stdout)
+    return stdout
+
+
 def http(method, url, body=None, headers=None):
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -100,20 +141,25 @@ class Server:
         if cpus:
             argv = ["taskset", "-c", cpus, *argv]
         started = time.monotonic()
-        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        self.process = start(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         while True:
             try:
                 http("GET", self.base + "/healthz")
                 break
             except OSError:
-                if time.monotonic() - started > 30:
+                if self.process.poll() is not None or time.monotonic() - started > 30:
+                    self.stop()
                     raise SystemExit("the server did not start")
                 time.sleep(0.005)
         self.startup = time.monotonic() - started
 
     def stop(self):
         self.process.terminate()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def wrk(url, script, duration, connections, env, cpus=None):
@@ -125,7 +171,9 @@ def wrk(url, script, duration, connections, env, cpus=None):
     # wrk is the only child waited for while it runs: the children's CPU
     # time grows by exactly its own.
     client_before, machine_before = children_cpu_seconds(), machine_times()
-    output = subprocess.run(argv, capture_output=True, text=True, env=env, check=True).stdout
+    # A round that hangs (wrk waiting on a server that stopped answering) ends
+    # the run rather than the machine's afternoon.
+    output = run_to_end(argv, duration + 60, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     client_cpu, steal = children_cpu_seconds() - client_before, steal_share(machine_before, machine_times())
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     requests = int(re.search(r"(\d+) requests in", output).group(1))
@@ -194,15 +242,16 @@ def run(label, database_args, tokens, args, work):
     env = dict(os.environ)
     secrets = os.path.join(work, f"secrets-{label}.jsonl")
     seeded = time.monotonic()
-    subprocess.run([ROBOTS, "admin", "seed-benchmark", "--tokens", str(tokens), "--secrets-out", secrets, *database_args],
-                   check=True, stdout=subprocess.DEVNULL, env=env)
+    password = secret_values.token_urlsafe(24)
+    run_to_end([SEED, "--tokens", str(tokens), "--secrets-out", secrets, "--password", password, *database_args],
+               3600, stdout=subprocess.DEVNULL, env=env)
     seed_seconds = time.monotonic() - seeded
     token = json.loads(open(secrets).readline())
     server = Server(database_args, env, cpus=args.server_cpus)
     results = []
     try:
         session = json.loads(http("POST", server.base + "/v1/sessions",
-                                  json.dumps({"username": "bencher", "password": "benchmark-password"}).encode(),
+                                  json.dumps({"username": "bencher", "password": password}).encode(),
                                   {"Content-Type": "application/json"}))["token"]
         plan = scenarios(token)
         if args.creation:
@@ -379,17 +428,18 @@ def main():
         if not args.quick:
             admin_url = args.postgres_url
             if not admin_url:
-                started = subprocess.run([os.path.join(ROOT, "scripts", "start-postgres")], capture_output=True, text=True, check=True).stdout
+                started = run_to_end([os.path.join(ROOT, "scripts", "start-postgres")], 120, stdout=subprocess.PIPE, text=True)
                 values = dict(line.replace("export ", "").split("=", 1) for line in started.split("\n") if line.startswith("export"))
                 admin_url, pg_dir = values["ROBOTS_TEST_POSTGRES_URL"], values["ROBOTS_TEST_POSTGRES_DIR"]
             for tokens in populations:
                 name = f"robots_bench_{tokens}_{int(time.time())}"
-                subprocess.run(["psql", admin_url, "-q", "-c", f"CREATE DATABASE {name}"], check=True)
+                run_to_end(["psql", admin_url, "-q", "-c", f"CREATE DATABASE {name}"], 60)
                 url = admin_url.rsplit("/", 1)[0] + "/" + name
                 runs.append(run("PostgreSQL", ["--database-url", url], tokens, args, work))
     finally:
+        stop_all()
         if pg_dir:
-            subprocess.run([os.path.join(ROOT, "scripts", "stop-postgres"), pg_dir])
+            subprocess.run([os.path.join(ROOT, "scripts", "stop-postgres"), pg_dir], timeout=120)
         shutil.rmtree(work, ignore_errors=True)
 
     placement = ("the server on CPU 0 and `wrk -t1` on CPU 1 (`--one-core-each`)." if args.one_core_each else
@@ -434,5 +484,12 @@ def write_results(path, results):
         out.write(f"{head}{BEGIN}\n{results}\n{END}{tail}")
 
 
+def interrupted(signum, _frame):
+    # Unwind through every `finally` above, as Ctrl-C does.
+    raise SystemExit(f"stopped by signal {signum}")
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
     main()

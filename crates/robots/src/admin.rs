@@ -16,9 +16,6 @@ pub enum AdminCommand {
         after_help = "Example:\n  echo \"$ADMIN_PASSWORD\" | robots admin create-user alice --email alice@example.com --password-stdin --instance-admin"
     )]
     CreateUser(CreateUserArgs),
-    /// Fill a database with tokens for scripts/bench.
-    #[command(hide = true)]
-    SeedBenchmark(crate::bench_seed::SeedArgs),
 }
 
 #[derive(Debug, Args)]
@@ -41,7 +38,6 @@ pub struct CreateUserArgs {
 pub async fn run(command: AdminCommand) -> Result<(), BoxError> {
     match command {
         AdminCommand::CreateUser(args) => create_user(args).await,
-        AdminCommand::SeedBenchmark(args) => crate::bench_seed::seed(args).await,
     }
 }
 

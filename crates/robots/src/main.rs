@@ -2,7 +2,6 @@
 //! database (`robots admin …`), and the command line over its REST API.
 
 mod admin;
-mod bench_seed;
 mod cli;
 mod config;
 mod serve;

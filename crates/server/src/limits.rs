@@ -13,7 +13,7 @@
 //!   working from its own address, so a limit never becomes a way to lock
 //!   a legitimate robot or user out.
 //!
-//! Robot tokens carry about 280 bits of randomness: the limits are not what
+//! Robot tokens carry 256 bits of randomness: the limits are not what
 //! stops guessing (arithmetic does). They bound the work and the audit
 //! volume a flood can cause, and slow password guessing, where they matter.
 //!

@@ -15,7 +15,9 @@
 //!    batches, at most once a minute per token: verification itself never
 //!    writes to the database.
 //!
-//! Every failure looks the same to the client (401); the reason is logged.
+//! Every failure looks the same to the client: 401, or 429 once the
+//! client's address or the Access ID has used up its failures
+//! ([`crate::limits`]). The reason is logged and audited, never sent.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -1,5 +1,9 @@
-//! `robots admin seed-benchmark`: fills a database with a population of
-//! tokens for `scripts/bench`. Hidden: it exists for measurements only.
+//! Fills a database with a population of tokens for `scripts/bench`. An
+//! example, not a subcommand: a release build of `robots` has no way to
+//! create a user with a known password behind the operator's back.
+//!
+//!     cargo run --release -p robots --example seed_benchmark -- \
+//!         --tokens 1000 --secrets-out secrets.jsonl --password "$PASSWORD" --data-dir DIR
 //!
 //! Tokens are spread over robots of [`TOKENS_PER_ROBOT`] each, as a real
 //! population would be; the first robot, `bench/bot`, holds the tokens
@@ -8,16 +12,16 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::Parser;
 use robots_core::access::{Permission, RepoPath};
 use robots_core::{Clock, Name, SecretKind, SecretToken, SystemClock, password};
-use robots_store::{NewRobot, NewUser};
+use robots_store::{NewRobot, NewUser, Store};
 use uuid::Uuid;
 
-use crate::config::{BoxError, DatabaseArgs};
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-#[derive(Debug, Args)]
-pub struct SeedArgs {
+#[derive(Debug, Parser)]
+struct SeedArgs {
     /// How many tokens to store.
     #[arg(long)]
     tokens: usize,
@@ -27,17 +31,30 @@ pub struct SeedArgs {
     #[arg(long, default_value_t = 64)]
     keep: usize,
     /// The password of the `bencher` user (an instance administrator, admin of `bench`).
-    #[arg(long, default_value = "benchmark-password")]
+    #[arg(long)]
     password: String,
-    #[command(flatten)]
-    database: DatabaseArgs,
+    /// The data directory of a SQLite installation (as `robots serve --data-dir`).
+    #[arg(long, required_unless_present = "database_url", conflicts_with = "database_url")]
+    data_dir: Option<PathBuf>,
+    /// A PostgreSQL database (as `robots serve --database-url`).
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    seed(SeedArgs::parse()).await
 }
 
 /// How many tokens each seeded robot holds.
 const TOKENS_PER_ROBOT: usize = 1_000;
 
-pub async fn seed(args: SeedArgs) -> Result<(), BoxError> {
-    let (store, _) = args.database.open().await?;
+async fn seed(args: SeedArgs) -> Result<(), BoxError> {
+    let store = match (&args.data_dir, &args.database_url) {
+        (Some(dir), _) => Store::open_data_dir(dir).await?,
+        (None, Some(url)) => Store::open_url(url).await?,
+        (None, None) => return Err("give --data-dir or --database-url".into()),
+    };
     let now = SystemClock.now();
     let name = |text: &str| Name::parse(text).map_err(|error| format!("{text}: {error}"));
     let user = store
