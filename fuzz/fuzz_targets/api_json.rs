@@ -226,7 +226,7 @@ async fn start() -> (App, String, String) {
     let mut config = ServerConfig::new(([127, 0, 0, 1], 0).into());
     // Millions of inputs would otherwise exhaust the builder's token quota
     // and leave only the "too many tokens" answer to explore.
-    config.max_tokens_per_robot = u32::MAX;
+    config.service.max_tokens_per_robot = u32::MAX;
     let state = AppState::new(store, Arc::new(ManualClock::new(now)), config)
         .await
         .expect("the server's state");

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use robots_core::access::{Permission, RepoPath};
 use robots_core::{Clock, Name, SecretKind, SecretToken, SystemClock, password};
-use robots_store::{NewRobot, NewUser, Store};
+use robots_store::{AuditEvent, NewRobot, NewUser, Store, Trail};
 use uuid::Uuid;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -69,6 +69,23 @@ async fn seed(args: SeedArgs) -> Result<(), BoxError> {
         )
         .await?;
     let org = store.create_org(&name("bench")?, "Benchmark", user.id, now).await?;
+    let seeded = AuditEvent {
+        id: Uuid::now_v7(),
+        org_id: Some(org.id),
+        at: now,
+        actor_kind: "system".into(),
+        actor: None,
+        action: "robot.created".into(),
+        target: None,
+        detail: r#"{"seeded": "scripts/bench"}"#.into(),
+        ip: None,
+        user_agent: None,
+        via: "system".into(),
+    };
+    let trail = Trail {
+        audit: &seeded,
+        webhook: None,
+    };
     let robot = store
         .create_robot(
             &NewRobot {
@@ -77,8 +94,10 @@ async fn seed(args: SeedArgs) -> Result<(), BoxError> {
                 description: "benchmark",
                 created_by: user.id,
             },
+            &[],
             now,
             u32::MAX,
+            &trail,
         )
         .await?;
     let repository = store
@@ -101,7 +120,15 @@ async fn seed(args: SeedArgs) -> Result<(), BoxError> {
                 description: "benchmark",
                 created_by: user.id,
             };
-            robot_id = store.create_robot(&next, now, u32::MAX).await?.id;
+            let seeded = AuditEvent {
+                id: Uuid::now_v7(),
+                ..seeded.clone()
+            };
+            let trail = Trail {
+                audit: &seeded,
+                webhook: None,
+            };
+            robot_id = store.create_robot(&next, &[], now, u32::MAX, &trail).await?.id;
         }
         let secret = SecretToken::generate(SecretKind::RobotToken);
         let access_id = Uuid::new_v4();

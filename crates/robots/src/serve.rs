@@ -232,15 +232,15 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     config.oauth_audiences = args.oauth_audiences;
     config.token_reuse_window = args.token_reuse_window;
     config.trusted_proxies = args.trusted_proxies;
-    config.max_robots_per_org = args.max_robots_per_org.max(1);
-    config.federated_token_ttl = args.federated_token_ttl.max(Duration::from_secs(60));
-    config.allow_insecure_issuers = args.allow_insecure_issuers;
+    config.service.max_robots_per_org = args.max_robots_per_org.max(1);
+    config.service.federated_token_ttl = args.federated_token_ttl.max(Duration::from_secs(60));
+    config.service.allow_insecure_issuers = args.allow_insecure_issuers;
     if args.allow_insecure_issuers {
         tracing::warn!(
             "--allow-insecure-issuers: OIDC issuers at http:// URLs are trusted; never do this in production"
         );
     }
-    config.max_tokens_per_robot = args.max_tokens_per_robot.max(1);
+    config.service.max_tokens_per_robot = args.max_tokens_per_robot.max(1);
     config.max_body_bytes = args.max_body_bytes.max(1024);
     config.request_timeout = args.request_timeout.max(Duration::from_secs(1));
     if let Some(workers) = args.workers {

@@ -16,54 +16,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use robots_core::{SecretHash, SecretKind, SecretToken};
-use robots_store::User;
-use time::OffsetDateTime;
+use robots_core::{SecretKind, SecretToken};
+use robots_service::ClientInfo;
+pub use robots_service::{UserSession, Via};
 
 use crate::error::ApiError;
-use crate::state::{AppState, ClientInfo};
+use crate::state::AppState;
 use crate::verify::{RobotAuthFailure, RobotCredential};
-
-/// A logged-in user and the session they used.
-#[derive(Debug, Clone)]
-pub struct UserSession {
-    pub user: User,
-    pub session: SecretHash,
-    pub expires_at: OffsetDateTime,
-    /// Where the request came from, for the audit log.
-    pub client: ClientInfo,
-    pub via: Via,
-}
-
-/// Which door a request came through, as the audit log records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    Api,
-    Console,
-    Cli,
-    System,
-}
-
-impl Via {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Api => "api",
-            Self::Console => "console",
-            Self::Cli => "cli",
-            Self::System => "system",
-        }
-    }
-
-    /// API requests from our command line say so in their User-Agent.
-    pub fn of_api_request(client: &ClientInfo) -> Self {
-        let agent = client.user_agent_header.as_ref().map(|value| value.as_bytes());
-        if agent.is_some_and(|agent| agent.starts_with(b"robots-cli/")) {
-            Self::Cli
-        } else {
-            Self::Api
-        }
-    }
-}
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use robots_service::ServiceError;
 use robots_store::StoreError;
 use serde::Serialize;
 
@@ -161,40 +162,34 @@ impl ApiError {
     }
 }
 
+impl From<ServiceError> for ApiError {
+    /// The one mapping from what an operation answers to what a client
+    /// sees, for the API and the console alike: the status says the kind of
+    /// failure, the code is the service's own.
+    fn from(error: ServiceError) -> Self {
+        let status = match &error {
+            ServiceError::NotFound(_) | ServiceError::UserNotFound => StatusCode::NOT_FOUND,
+            ServiceError::Forbidden(_) | ServiceError::InvalidSetupCode => StatusCode::FORBIDDEN,
+            ServiceError::PersonalAccount(_) | ServiceError::Invalid { .. } | ServiceError::NotAnOrgMember => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ServiceError::NameTaken { .. }
+            | ServiceError::EmailTaken
+            | ServiceError::LastAdmin
+            | ServiceError::LimitReached { .. }
+            | ServiceError::AlreadyRotated { .. }
+            | ServiceError::SetupComplete => StatusCode::CONFLICT,
+            ServiceError::Internal(cause) => return Self::internal(cause),
+        };
+        let mut api = Self::new(status, error.code(), error.to_string());
+        api.field = error.field().map(str::to_owned);
+        api
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::NameTaken => Self::conflict("name_taken", "that name is already taken").with_field("name"),
-            StoreError::EmailTaken => {
-                Self::conflict("email_taken", "that e-mail address is already in use").with_field("email")
-            }
-            StoreError::LastAdmin => Self::conflict(
-                "last_admin",
-                "an organization must keep at least one admin: make someone else an admin first",
-            ),
-            StoreError::UserNotFound => Self::not_found("there is no user with that name").with_field("username"),
-            StoreError::RobotNotFound => {
-                Self::not_found("there is no robot account with that name in this organization").with_field("robot")
-            }
-            StoreError::NotAnOrgMember => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "not_an_org_member",
-                "only members of the organization can join its teams: add them to the organization first",
-            )
-            .with_field("username"),
-            StoreError::InvalidSetupCode => Self::forbidden("the setup code is not valid").with_field("code"),
-            StoreError::SetupComplete => Self::conflict(
-                "setup_complete",
-                "setup is already complete: log in, or ask an instance administrator for an account",
-            ),
-            StoreError::LimitReached { what, limit } => Self::conflict(
-                "limit_reached",
-                format!(
-                    "this server allows at most {limit} {what}; delete some first, or ask its operator to raise the limit"
-                ),
-            ),
-            other => Self::internal(other),
-        }
+        ServiceError::from(error).into()
     }
 }
 

@@ -10,7 +10,6 @@
 //! the reason, for the audit log; the client only ever hears "not accepted".
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use robots_core::pattern;
+use robots_service::federation::{Accepted, IdTokenVerifier, Refusal, check_issuer_url};
 use robots_store::FederatedCredential;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -38,50 +38,6 @@ const STALE_GRACE: Duration = Duration::from_secs(24 * 3600);
 const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 /// Largest ID token accepted.
 pub const MAX_ID_TOKEN_BYTES: usize = 16 * 1024;
-
-/// Why an ID token was not accepted. Written to the audit log; never sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    Malformed(&'static str),
-    Algorithm(String),
-    UntrustedIssuer(String),
-    IssuerUnreachable(String),
-    UnknownKey(String),
-    BadSignature,
-    Expired,
-    NotYetValid,
-    IssuedInTheFuture,
-    /// No credential's conditions held: the first failure of each.
-    Conditions(Vec<String>),
-}
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Malformed(what) => write!(f, "malformed ID token: {what}"),
-            Self::Algorithm(alg) => write!(f, "algorithm {alg:?} is not accepted (RS256 or ES256 only)"),
-            Self::UntrustedIssuer(issuer) => {
-                write!(f, "no federated credential of this robot trusts issuer {issuer:?}")
-            }
-            Self::IssuerUnreachable(why) => write!(f, "the issuer's keys could not be fetched: {why}"),
-            Self::UnknownKey(kid) => write!(f, "the issuer publishes no key {kid:?}"),
-            Self::BadSignature => f.write_str("the signature does not verify"),
-            Self::Expired => f.write_str("the ID token has expired"),
-            Self::NotYetValid => f.write_str("the ID token is not valid yet (nbf)"),
-            Self::IssuedInTheFuture => f.write_str("the ID token was issued in the future (iat)"),
-            Self::Conditions(failures) => write!(f, "no credential's conditions hold: {}", failures.join("; ")),
-        }
-    }
-}
-
-/// A verified ID token and the credential it satisfied.
-#[derive(Debug, Clone)]
-pub struct Accepted {
-    pub credential: FederatedCredential,
-    pub subject: String,
-    pub jti: Option<String>,
-    pub expires_at: i64,
-}
 
 #[derive(Deserialize)]
 struct Header {
@@ -167,22 +123,9 @@ impl IssuerCache {
     }
 
     /// Whether an issuer URL may be trusted at all.
+    /// Whether `issuer` may be trusted, as this cache is configured.
     pub fn check_issuer_url(&self, issuer: &str) -> Result<(), String> {
-        let url = reqwest::Url::parse(issuer).map_err(|_| "is not a URL".to_owned())?;
-        match url.scheme() {
-            "https" => {}
-            "http" if self.allow_http => {}
-            "http" => {
-                return Err(
-                    "must be an https:// URL (http:// only with --allow-insecure-issuers, for development)".to_owned(),
-                );
-            }
-            _ => return Err("must be an https:// URL".to_owned()),
-        }
-        if url.host_str().is_none() || url.query().is_some() || url.fragment().is_some() {
-            return Err("must be an issuer URL: a host and an optional path, no query or fragment".to_owned());
-        }
-        Ok(())
+        check_issuer_url(issuer, self.allow_http)
     }
 
     fn cached(&self, issuer: &str) -> Option<Arc<IssuerKeys>> {
@@ -372,6 +315,17 @@ impl IssuerCache {
             }
         }
         Err(Refusal::Conditions(failures))
+    }
+}
+
+impl IdTokenVerifier for IssuerCache {
+    fn verify(
+        &self,
+        id_token: &str,
+        credentials: &[FederatedCredential],
+        now: OffsetDateTime,
+    ) -> impl std::future::Future<Output = Result<Accepted, Refusal>> + Send {
+        IssuerCache::verify(self, id_token, credentials, now)
     }
 }
 

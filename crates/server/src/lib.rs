@@ -10,9 +10,7 @@
 //!   last-use recording.
 //! - `error`, `extract`: the error shape, and extractors that use it.
 
-pub mod actions;
 pub mod api;
-pub mod audit;
 pub mod auth;
 pub mod console;
 pub mod error;
@@ -218,7 +216,7 @@ async fn run_webhooks(state: AppState) {
         interval.tick().await;
         let now = state.now();
         if last_scan.is_none_or(|at| now - at >= time::Duration::MINUTE) {
-            state.announce_expiring_tokens().await;
+            state.service().announce_expiring_tokens().await;
             // Exchanged tokens live minutes; an hour after expiry they go.
             match state.store().purge_exchanged_tokens(now - time::Duration::HOUR).await {
                 Ok(0) => {}

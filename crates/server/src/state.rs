@@ -7,9 +7,9 @@ use std::time::Duration;
 use axum::extract::ConnectInfo;
 use axum::http::{Extensions, HeaderMap, header};
 use robots_core::Clock;
+use robots_service::{ClientInfo, Service, ServiceConfig};
 use robots_store::Store;
 
-use crate::audit::AuditBuffer;
 use crate::keys::{KeyError, KeyRing};
 use crate::limits::{AuthLimits, IpRange, LimitConfig, client_address};
 use crate::verify::{UsageRecorder, VerifyCache};
@@ -70,16 +70,8 @@ pub struct ServerConfig {
     /// Connection workers: threads that serve connections, each on a
     /// single-threaded runtime (see [`crate::workers`]).
     pub workers: usize,
-    /// At most this many robots per organization.
-    pub max_robots_per_org: u32,
-    /// How long a token from an OIDC token exchange lives (the
-    /// organization's maximum lifetime caps it).
-    pub federated_token_ttl: Duration,
-    /// Trust `http://` OIDC issuers: development and tests only.
-    pub allow_insecure_issuers: bool,
-    pub max_federated_credentials_per_robot: u32,
-    /// At most this many tokens per robot (rotating-out tokens included).
-    pub max_tokens_per_robot: u32,
+    /// Caps and lifetimes the service enforces for every organization.
+    pub service: ServiceConfig,
     /// How long a signed token is given again for the same grant instead
     /// of signing anew (see [`crate::issued`]); zero: never.
     pub token_reuse_window: Duration,
@@ -110,11 +102,7 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             workers: std::thread::available_parallelism().map_or(1, |cores| cores.get()),
-            max_robots_per_org: 1_000,
-            federated_token_ttl: Duration::from_secs(15 * 60),
-            allow_insecure_issuers: false,
-            max_federated_credentials_per_robot: 20,
-            max_tokens_per_robot: 100,
+            service: ServiceConfig::default(),
             token_reuse_window: Duration::from_secs(10),
         }
     }
@@ -138,12 +126,11 @@ pub struct AppState(Arc<Inner>);
 
 #[derive(Debug)]
 pub struct Inner {
-    pub store: Store,
+    pub service: Service,
     pub clock: Arc<dyn Clock>,
     pub config: ServerConfig,
     pub usage: UsageRecorder,
     pub keys: KeyRing,
-    pub audit: AuditBuffer,
     pub cache: VerifyCache,
     pub limits: AuthLimits,
     pub issuers: crate::federation::IssuerCache,
@@ -155,16 +142,16 @@ impl AppState {
     pub async fn new(store: Store, clock: Arc<dyn Clock>, config: ServerConfig) -> Result<Self, KeyError> {
         let keys = KeyRing::load_or_create(&store, clock.now(), config.max_token_ttl()).await?;
         let limits = AuthLimits::new(&config.limits);
-        let issuers = crate::federation::IssuerCache::new(config.allow_insecure_issuers);
+        let issuers = crate::federation::IssuerCache::new(config.service.allow_insecure_issuers);
+        let service = Service::new(store, clock.clone(), config.service.clone());
         Ok(Self(Arc::new(Inner {
             limits,
             issuers,
-            store,
+            service,
             clock,
             config,
             usage: UsageRecorder::default(),
             keys,
-            audit: AuditBuffer::default(),
             cache: VerifyCache::default(),
         })))
     }
@@ -200,16 +187,19 @@ impl AppState {
         &self.0.cache
     }
 
-    pub fn audit_buffer(&self) -> &AuditBuffer {
-        &self.0.audit
-    }
-
     pub fn keys(&self) -> &KeyRing {
         &self.0.keys
     }
 
+    /// Every operation on a person's behalf, with its rules.
+    pub fn service(&self) -> &Service {
+        &self.0.service
+    }
+
+    /// The store, for what only reads it on the verification path and for
+    /// the background tasks.
     pub fn store(&self) -> &Store {
-        &self.0.store
+        self.0.service.store()
     }
 
     pub fn now(&self) -> time::OffsetDateTime {
@@ -227,15 +217,15 @@ impl AppState {
     /// Writes pending token uses now; the background task does this every
     /// `usage_flush_interval`, and shutdown does it once more.
     pub async fn flush_usage(&self) {
-        self.0.usage.flush(&self.0.store, self.now()).await;
-        self.0.audit.flush(&self.0.store).await;
+        self.0.usage.flush(self.store(), self.now()).await;
+        self.0.service.flush_audit().await;
     }
 }
 
 /// Where a request comes from, read without copying anything: verification
 /// needs the user agent only when it records a use (once a minute per
-/// token), so it is not copied out of the request (a reference count on
-/// the request's buffer) on every one. [`ClientInfo`] is the owned form.
+/// token), so it is not copied out of the request on every one.
+/// [`ClientInfo`] is the owned form.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestClient<'a> {
     /// The client's address (behind trusted proxies, as they forwarded it).
@@ -246,28 +236,10 @@ pub struct RequestClient<'a> {
 impl RequestClient<'_> {
     /// An owned copy, for what outlives the request.
     pub fn to_client_info(self) -> ClientInfo {
-        ClientInfo {
-            ip: self.ip,
-            user_agent_header: self.headers.get(header::USER_AGENT).cloned(),
-        }
-    }
-}
-
-/// Where a request came from, for last-use records and logs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClientInfo {
-    /// The client's address (behind trusted proxies, as they forwarded it).
-    pub ip: Option<IpAddr>,
-    /// Kept as sent (a cheap, shared copy); made text only when recorded.
-    pub user_agent_header: Option<axum::http::HeaderValue>,
-}
-
-impl ClientInfo {
-    /// The user agent as text, at most 256 characters.
-    pub fn user_agent(&self) -> Option<String> {
-        self.user_agent_header
-            .as_ref()
-            .and_then(|value| value.to_str().ok())
-            .map(|agent| agent.chars().take(256).collect())
+        let agent = self
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok());
+        ClientInfo::new(self.ip, agent)
     }
 }

@@ -32,7 +32,8 @@ use robots_store::{GenerationCache, Store, TokenOwner, TokenUse, User};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::audit::{Actor, Change};
+use robots_service::{Actor, Change};
+
 use crate::error::ApiError;
 use crate::limits::{Failure, address_key};
 use crate::state::{AppState, RequestClient};
@@ -216,7 +217,7 @@ impl AppState {
             (None, Some(claimed)) => self.store().token_org(claimed).await.ok().flatten(),
             (None, None) => None,
         };
-        self.audit_later(
+        self.service().audit_later(
             Actor::Anonymous(&client.to_client_info()),
             Change {
                 org,
@@ -255,7 +256,7 @@ impl AppState {
             access_id: token.owner.access_id,
             at: now,
             ip: client.ip.map(|address| address.to_string()),
-            user_agent: client.to_client_info().user_agent(),
+            user_agent: client.to_client_info().user_agent,
         });
     }
 

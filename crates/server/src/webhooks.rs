@@ -1,8 +1,9 @@
-//! Webhooks: an organization's systems hear about its tokens (created,
-//! deleted, rotated, expiring soon, revoked as leaked) without polling.
+//! Delivering webhook events: an organization's systems hear about its
+//! tokens (created, deleted, rotated, expiring soon, revoked as leaked)
+//! without polling.
 //!
-//! Events are queued in the database, so any replica may deliver them and
-//! none is lost to a restart. A delivery is a JSON `POST` signed with the
+//! The service queues events in the database (`robots_service::events`),
+//! so any replica may deliver them and none is lost to a restart. A delivery is a JSON `POST` signed with the
 //! webhook's secret (`X-Robots-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
 //! "<t>.<body>">`, the timestamp guarding against replays), retried with
 //! backoff; failures stay visible in the console and the API.
@@ -10,20 +11,9 @@
 use std::time::Duration;
 
 use ring::hmac;
-use robots_store::{DueDelivery, Org};
-use serde_json::{Value, json};
-use time::OffsetDateTime;
+use robots_store::DueDelivery;
 
 use crate::state::AppState;
-
-/// The events a webhook can subscribe to.
-pub const EVENTS: [&str; 5] = [
-    "token.created",
-    "token.deleted",
-    "token.rotated",
-    "token.expiring_soon",
-    "token.revoked_as_leaked",
-];
 
 /// Attempts before a delivery is given up.
 pub const MAX_ATTEMPTS: i32 = 6;
@@ -42,28 +32,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     format!("t={timestamp},v1={hex}")
 }
 
-/// The JSON body webhooks receive for `event`.
-pub(crate) fn payload(org: &Org, event: &str, data: Value, now: OffsetDateTime) -> String {
-    json!({
-        "event": event,
-        "org": org.name,
-        "at": now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-        "data": data,
-    })
-    .to_string()
-}
-
 impl AppState {
-    /// Queues `event` for the organization's webhooks. Never fails the
-    /// request that caused it: a queueing error is logged.
-    pub async fn notify(&self, org: &Org, event: &str, data: Value) {
-        let now = self.now();
-        let payload = payload(org, event, data, now);
-        if let Err(error) = self.store().enqueue_webhook_event(org.id, event, &payload, now).await {
-            tracing::error!(%error, event, org = %org.name, "could not queue a webhook event");
-        }
-    }
-
     /// Sends what is due; returns how many deliveries were attempted.
     pub async fn deliver_webhooks(&self, client: &reqwest::Client) -> usize {
         let now = self.now();
@@ -120,39 +89,6 @@ impl AppState {
             .await
         {
             tracing::error!(%store_error, "could not record a webhook delivery");
-        }
-    }
-
-    /// Announces tokens that expire within the "expiring soon" window, once each.
-    pub async fn announce_expiring_tokens(&self) {
-        let now = self.now();
-        let tokens = match self
-            .store()
-            .tokens_to_warn(now + crate::api::views::EXPIRING_SOON, now)
-            .await
-        {
-            Ok(tokens) => tokens,
-            Err(error) => {
-                tracing::warn!(%error, "could not look for expiring tokens");
-                return;
-            }
-        };
-        for token in tokens {
-            if !matches!(self.store().mark_expiry_notified(token.access_id, now).await, Ok(true)) {
-                continue;
-            }
-            let org = robots_store::Org {
-                id: token.org_id,
-                name: token.org_name.clone(),
-                display_name: String::new(),
-                created_at: OffsetDateTime::UNIX_EPOCH,
-                token_policy: Default::default(),
-            };
-            let detail = json!({
-                "robot": token.robot_name, "name": token.token_name, "access_id": token.access_id,
-                "expires_at": crate::api::tokens::rfc3339(token.expires_at),
-            });
-            self.notify(&org, "token.expiring_soon", detail).await;
         }
     }
 }

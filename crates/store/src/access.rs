@@ -138,6 +138,50 @@ impl Store {
         Ok(page(items, limit))
     }
 
+    /// How many teams an organization has.
+    pub async fn count_teams(&self, org_id: Uuid) -> Result<i64, StoreError> {
+        self.count("SELECT COUNT(*) FROM teams WHERE org_id = $1", org_id).await
+    }
+
+    /// How many repositories an organization has.
+    pub async fn count_repositories(&self, org_id: Uuid) -> Result<i64, StoreError> {
+        self.count("SELECT COUNT(*) FROM repositories WHERE org_id = $1", org_id)
+            .await
+    }
+
+    /// Every team of an organization with its grants, by name, in two
+    /// queries however many teams there are.
+    pub async fn teams_with_grants(&self, org_id: Uuid) -> Result<Vec<(Team, Vec<TeamGrant>)>, StoreError> {
+        let rows: Vec<TeamRow> = on_pool!(self, pool => sqlx::query_as(concat!(
+            "SELECT ", team_columns!(), " WHERE t.org_id = $1 ORDER BY t.name"))
+            .bind(org_id)
+            .fetch_all(pool)
+            .await)?;
+        let grants: Vec<GrantRow> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT t.name AS team, r.name AS repository, g.permission, g.created_at AS granted_at
+             FROM grants g JOIN teams t ON t.id = g.team_id JOIN repositories r ON r.id = g.repository_id
+             WHERE t.org_id = $1 ORDER BY t.name, r.name")
+            .bind(org_id)
+            .fetch_all(pool)
+            .await)?;
+        let mut grants = grants
+            .into_iter()
+            .map(TeamGrant::try_from)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .peekable();
+        let mut teams = Vec::with_capacity(rows.len());
+        for row in rows {
+            let team = Team::try_from(row)?;
+            let mut own = Vec::new();
+            while let Some(grant) = grants.next_if(|grant| grant.team == team.name) {
+                own.push(grant);
+            }
+            teams.push((team, own));
+        }
+        Ok(teams)
+    }
+
     pub async fn get_team(&self, org_id: Uuid, team: &Name) -> Result<Option<Team>, StoreError> {
         let row: Option<TeamRow> = on_pool!(self, pool => sqlx::query_as(concat!(
             "SELECT ", team_columns!(), " WHERE t.org_id = $1 AND t.name = $2"))

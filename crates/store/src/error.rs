@@ -14,6 +14,8 @@ pub enum StoreError {
     UserNotFound,
     #[error("no robot account with that name in the organization")]
     RobotNotFound,
+    #[error("no team with that name in the organization")]
+    TeamNotFound,
     #[error("the user is not a member of the organization")]
     NotAnOrgMember,
     #[error("at most {limit} {what}")]

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::error::name_conflict;
 use crate::records::{name, optional_name, time};
-use crate::{Store, StoreError, on_pool};
+use crate::{Store, StoreError, in_write_tx, lock_row, on_pool};
 
 /// A robot's trust in one issuer's ID tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,26 +101,31 @@ impl Store {
         limit: u32,
     ) -> Result<FederatedCredential, StoreError> {
         let id = Uuid::now_v7();
-        let inserted = on_pool!(self, pool => sqlx::query(
-            "INSERT INTO federated_credentials
-                 (id, robot_id, name, description, issuer, audience, subject, claims, created_at, created_by, updated_at)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9
-             WHERE (SELECT COUNT(*) FROM federated_credentials WHERE robot_id = $2) < $11")
-            .bind(id)
-            .bind(robot_id)
-            .bind(spec.name.as_str())
-            .bind(spec.description)
-            .bind(spec.issuer)
-            .bind(spec.audience)
-            .bind(spec.subject)
-            .bind(claims_json(spec.claims))
-            .bind(to_millis(now))
-            .bind(created_by)
-            .bind(i64::from(limit))
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))
-        .map_err(name_conflict)?;
+        let inserted = in_write_tx!(self, tx => {
+            lock_row!(self, tx, "robots", robot_id);
+            let inserted = sqlx::query(
+                "INSERT INTO federated_credentials
+                     (id, robot_id, name, description, issuer, audience, subject, claims, created_at, created_by, updated_at)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9
+                 WHERE (SELECT COUNT(*) FROM federated_credentials WHERE robot_id = $2) < $11")
+                .bind(id)
+                .bind(robot_id)
+                .bind(spec.name.as_str())
+                .bind(spec.description)
+                .bind(spec.issuer)
+                .bind(spec.audience)
+                .bind(spec.subject)
+                .bind(claims_json(spec.claims))
+                .bind(to_millis(now))
+                .bind(created_by)
+                .bind(i64::from(limit))
+                .execute(&mut *tx)
+                .await
+                .map_err(name_conflict)?
+                .rows_affected();
+            tx.commit().await?;
+            inserted
+        });
         if inserted == 0 {
             return Err(StoreError::LimitReached {
                 what: "federated credentials of a robot",

@@ -101,7 +101,23 @@ macro_rules! in_write_tx {
     };
 }
 
-pub(crate) use {in_write_tx, on_pool};
+/// Inside [`in_write_tx!`], locks the row `$id` of `$table` until the
+/// transaction ends, so that a count and the insert it allows are one step
+/// for every transaction that locks the same row (caps on robots per
+/// organization, tokens per robot). PostgreSQL only: SQLite's write
+/// transactions already run one at a time.
+macro_rules! lock_row {
+    ($store:expr, $tx:ident, $table:literal, $id:expr) => {
+        if $store.backend() == $crate::Backend::Postgres {
+            sqlx::query(concat!("SELECT 1 FROM ", $table, " WHERE id = $1 FOR UPDATE"))
+                .bind($id)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+
+pub(crate) use {in_write_tx, lock_row, on_pool};
 
 /// The store's own caches, under the change generation.
 #[derive(Debug)]
@@ -205,6 +221,11 @@ impl Store {
             Pool::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
+    }
+
+    /// The one number `sql` (with `$1` bound to `id`) counts.
+    pub(crate) async fn count(&self, sql: &'static str, id: Uuid) -> Result<i64, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await)?)
     }
 
     /// Whether the database answers; for `/readyz`.

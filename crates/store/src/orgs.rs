@@ -257,6 +257,12 @@ impl Store {
             .await
     }
 
+    /// How many members an organization has.
+    pub async fn count_members(&self, org_id: Uuid) -> Result<i64, StoreError> {
+        self.count("SELECT COUNT(*) FROM org_members WHERE org_id = $1", org_id)
+            .await
+    }
+
     pub async fn list_members(
         &self,
         org_id: Uuid,

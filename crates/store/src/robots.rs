@@ -5,9 +5,12 @@ use robots_core::clock::to_millis;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::write_trail;
 use crate::error::name_conflict;
 use crate::records::{name, optional_name, optional_time, time};
-use crate::{NewRobot, Page, Robot, RobotRef, Store, StoreError, fetch_limit, on_pool, page};
+use crate::{
+    NewRobot, Page, Robot, RobotRef, Store, StoreError, Trail, fetch_limit, in_write_tx, lock_row, on_pool, page,
+};
 
 #[derive(sqlx::FromRow)]
 struct RobotRow {
@@ -53,36 +56,66 @@ macro_rules! robot_columns {
 }
 
 impl Store {
-    /// Creates a robot, unless its organization has `limit` robots already
-    /// ([`StoreError::LimitReached`]).
+    /// Creates a robot, adds it to `teams` (teams of its organization) and
+    /// writes its [`Trail`], in one transaction: a robot never exists
+    /// without the rights it was made for, nor without its record. Refused
+    /// when its organization has `limit` robots already
+    /// ([`StoreError::LimitReached`]); the organization's row is locked
+    /// before counting, so concurrent creations count one after another.
     pub async fn create_robot(
         &self,
         robot: &NewRobot<'_>,
+        teams: &[Uuid],
         now: OffsetDateTime,
         limit: u32,
+        trail: &Trail<'_>,
     ) -> Result<Robot, StoreError> {
         let id = Uuid::now_v7();
         let at = to_millis(now);
-        let inserted = on_pool!(self, pool => sqlx::query(
-            "INSERT INTO robots (id, org_id, name, description, created_at, created_by, updated_at)
-             SELECT $1, $2, $3, $4, $5, $6, $5
-             WHERE (SELECT COUNT(*) FROM robots WHERE org_id = $2) < $7")
-            .bind(id)
-            .bind(robot.org_id)
-            .bind(robot.name.as_str())
-            .bind(robot.description)
-            .bind(at)
-            .bind(robot.created_by)
-            .bind(i64::from(limit))
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))
-        .map_err(name_conflict)?;
-        if inserted == 0 {
-            return Err(StoreError::LimitReached {
-                what: "robots in an organization",
-                limit,
-            });
+        let webhooks = self.trail_webhooks(trail).await?;
+        in_write_tx!(self, tx => {
+            lock_row!(self, tx, "accounts", robot.org_id);
+            let inserted = sqlx::query(
+                "INSERT INTO robots (id, org_id, name, description, created_at, created_by, updated_at)
+                 SELECT $1, $2, $3, $4, $5, $6, $5
+                 WHERE (SELECT COUNT(*) FROM robots WHERE org_id = $2) < $7")
+                .bind(id)
+                .bind(robot.org_id)
+                .bind(robot.name.as_str())
+                .bind(robot.description)
+                .bind(at)
+                .bind(robot.created_by)
+                .bind(i64::from(limit))
+                .execute(&mut *tx)
+                .await
+                .map_err(name_conflict)?
+                .rows_affected();
+            if inserted == 0 {
+                return Err(StoreError::LimitReached {
+                    what: "robots in an organization",
+                    limit,
+                });
+            }
+            for team in teams {
+                let joined = sqlx::query(
+                    "INSERT INTO team_robots (team_id, robot_id, created_at)
+                     SELECT id, $2, $3 FROM teams WHERE id = $1 AND org_id = $4")
+                    .bind(team)
+                    .bind(id)
+                    .bind(at)
+                    .bind(robot.org_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if joined == 0 {
+                    return Err(StoreError::TeamNotFound);
+                }
+            }
+            write_trail!(tx, trail, &webhooks);
+            tx.commit().await?;
+        });
+        if !teams.is_empty() {
+            self.changed().await?;
         }
         self.get_robot_by_id(id)
             .await?
@@ -99,6 +132,12 @@ impl Store {
             .await)?;
         let items = rows.into_iter().map(Robot::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(page(items, limit))
+    }
+
+    /// How many robots an organization has.
+    pub async fn count_robots(&self, org_id: Uuid) -> Result<i64, StoreError> {
+        self.count("SELECT COUNT(*) FROM robots WHERE org_id = $1", org_id)
+            .await
     }
 
     pub async fn get_robot(&self, org_id: Uuid, robot: &Name) -> Result<Option<Robot>, StoreError> {

@@ -111,6 +111,14 @@ impl Store {
                 // Statement by statement, the trail only if the token went in.
                 Pool::Postgres(pool) => {
                     let mut tx = pool.begin().await?;
+                    // Concurrent creations for one robot count one after
+                    // another (on SQLite its one writer does this).
+                    if token.federated_credential.is_none() {
+                        sqlx::query("SELECT 1 FROM robots WHERE id = $1 FOR UPDATE")
+                            .bind(token.robot_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     let inserted = bind_token!(sqlx::query(INSERT_TOKEN))
                         .execute(&mut *tx)
                         .await?
@@ -202,18 +210,27 @@ impl Store {
         row.map(TokenInfo::try_from).transpose()
     }
 
-    /// Deletes one token of a robot; `false` if the robot has no such token.
-    pub async fn delete_token(&self, robot_id: Uuid, access_id: Uuid) -> Result<bool, StoreError> {
-        let deleted = on_pool!(self, pool => sqlx::query("DELETE FROM robot_tokens WHERE robot_id = $1 AND access_id = $2")
-            .bind(robot_id)
-            .bind(access_id)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
-        if deleted > 0 {
+    /// Deletes one token of a robot, with its [`Trail`] in the same
+    /// transaction; `false` (and no trail) if the robot has no such token.
+    pub async fn delete_token(&self, robot_id: Uuid, access_id: Uuid, trail: &Trail<'_>) -> Result<bool, StoreError> {
+        let webhooks = self.trail_webhooks(trail).await?;
+        let deleted = in_write_tx!(self, tx => {
+            let deleted = sqlx::query("DELETE FROM robot_tokens WHERE robot_id = $1 AND access_id = $2")
+                .bind(robot_id)
+                .bind(access_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if deleted > 0 {
+                write_trail!(tx, trail, &webhooks);
+            }
+            tx.commit().await?;
+            deleted > 0
+        });
+        if deleted {
             self.changed().await?;
         }
-        Ok(deleted > 0)
+        Ok(deleted)
     }
 
     /// The owner of the token whose secret hashes to `hash`. Expiry is the
@@ -258,8 +275,9 @@ impl Store {
 
     /// Rotates a token: `successor` takes over its name, and the old token
     /// stops at `old_expires_at` (or earlier, if it already expired
-    /// sooner). Returns both, old first; `TokenAlreadyRotated` if it was
-    /// rotated before, `None` if there is no such token.
+    /// sooner); the [`Trail`] is written in the same transaction. Returns
+    /// both, old first; `TokenAlreadyRotated` if it was rotated before,
+    /// `None` if there is no such token.
     pub async fn rotate_token(
         &self,
         robot_id: Uuid,
@@ -267,7 +285,9 @@ impl Store {
         successor: &NewToken<'_>,
         old_expires_at: OffsetDateTime,
         now: OffsetDateTime,
+        trail: &Trail<'_>,
     ) -> Result<Option<(TokenInfo, TokenInfo)>, StoreError> {
+        let webhooks = self.trail_webhooks(trail).await?;
         in_write_tx!(self, tx => {
             let current: Option<(Option<Uuid>, Option<i64>)> = sqlx::query_as(
                 "SELECT replaced_by, expires_at FROM robot_tokens WHERE robot_id = $1 AND access_id = $2")
@@ -301,6 +321,7 @@ impl Store {
                 .bind(old_access_id)
                 .execute(&mut *tx)
                 .await?;
+            write_trail!(tx, trail, &webhooks);
             tx.commit().await?;
         });
         self.changed().await?;

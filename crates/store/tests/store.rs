@@ -69,6 +69,7 @@ on_both_backends!(
     robots_found_by_name_follow_renames_and_deletions,
     accounts_looked_up_follow_roles_policies_and_deletions,
     a_token_and_its_trail_are_written_together,
+    a_robot_its_teams_and_its_trail_are_written_together,
     a_cancelled_creation_is_all_or_nothing,
     a_batch_of_uses_is_recorded_whole,
 );
@@ -90,6 +91,43 @@ async fn user(store: &Store, username: &str) -> Uuid {
     store.create_user(&new_user(username), NOW).await.unwrap().id
 }
 
+/// The audit event of a change a test makes.
+fn change_event(org_id: Option<Uuid>, action: &str) -> AuditEvent {
+    AuditEvent {
+        id: Uuid::now_v7(),
+        org_id,
+        at: NOW,
+        actor_kind: "user".into(),
+        actor: Some("alice".into()),
+        action: action.into(),
+        target: None,
+        detail: "{}".into(),
+        ip: None,
+        user_agent: None,
+        via: "api".into(),
+    }
+}
+
+/// Creates a robot in no team, with its audit event.
+async fn create_robot(store: &Store, robot: &NewRobot<'_>, limit: u32) -> Result<robots_store::Robot, StoreError> {
+    let audit = change_event(Some(robot.org_id), "robot.created");
+    let trail = Trail {
+        audit: &audit,
+        webhook: None,
+    };
+    store.create_robot(robot, &[], NOW, limit, &trail).await
+}
+
+/// Deletes a token, with its audit event.
+async fn delete_token(store: &Store, robot_id: Uuid, access_id: Uuid) -> Result<bool, StoreError> {
+    let audit = change_event(None, "token.deleted");
+    let trail = Trail {
+        audit: &audit,
+        webhook: None,
+    };
+    store.delete_token(robot_id, access_id, &trail).await
+}
+
 async fn add_robot(store: &Store, org_id: Uuid, admin: Uuid, robot: &str) -> robots_store::Robot {
     let new = NewRobot {
         org_id,
@@ -97,25 +135,24 @@ async fn add_robot(store: &Store, org_id: Uuid, admin: Uuid, robot: &str) -> rob
         description: "",
         created_by: admin,
     };
-    store.create_robot(&new, NOW, LIMIT).await.unwrap()
+    create_robot(store, &new, LIMIT).await.unwrap()
 }
 
 async fn org_with_robot(store: &Store) -> (Uuid, Uuid, Uuid) {
     let admin = user(store, "alice").await;
     let org = store.create_org(&name("acme"), "Acme", admin, NOW).await.unwrap();
-    let robot = store
-        .create_robot(
-            &NewRobot {
-                org_id: org.id,
-                name: &name("deployer"),
-                description: "ships",
-                created_by: admin,
-            },
-            NOW,
-            LIMIT,
-        )
-        .await
-        .unwrap();
+    let robot = create_robot(
+        store,
+        &NewRobot {
+            org_id: org.id,
+            name: &name("deployer"),
+            description: "ships",
+            created_by: admin,
+        },
+        LIMIT,
+    )
+    .await
+    .unwrap();
     (admin, org.id, robot.id)
 }
 
@@ -308,7 +345,7 @@ async fn robots_are_unique_per_organization(store: Store) {
         created_by: admin,
     };
     assert!(matches!(
-        store.create_robot(&duplicate, NOW, LIMIT).await,
+        create_robot(&store, &duplicate, LIMIT).await,
         Err(StoreError::NameTaken)
     ));
 
@@ -317,7 +354,7 @@ async fn robots_are_unique_per_organization(store: Store) {
         org_id: other.id,
         ..duplicate
     };
-    let robot = store.create_robot(&same_name_elsewhere, NOW, LIMIT).await.unwrap();
+    let robot = create_robot(&store, &same_name_elsewhere, LIMIT).await.unwrap();
     assert_eq!(robot.created_by, Some(name("alice")));
     assert_eq!(robot.token_count, 0);
     assert_eq!(robot.last_used_at, None);
@@ -328,11 +365,11 @@ async fn robots_are_unique_per_organization(store: Store) {
         ..same_name_elsewhere
     };
     assert!(matches!(
-        store.create_robot(&second, NOW, 1).await,
+        create_robot(&store, &second, 1).await,
         Err(StoreError::LimitReached { limit: 1, .. })
     ));
     assert_eq!(store.list_robots(other.id, None, 10).await.unwrap().items.len(), 1);
-    store.create_robot(&second, NOW, 2).await.unwrap();
+    create_robot(&store, &second, 2).await.unwrap();
 }
 
 async fn tokens_per_robot_are_limited_with_nothing_left_behind(store: Store) {
@@ -471,14 +508,14 @@ async fn tokens_are_found_by_hash_only(store: Store) {
     };
     store.create_token(&second, NOW, &trail, LIMIT).await.unwrap();
     assert_eq!((audited(second.access_id).await, queued().await), (1, 1));
-    assert!(store.delete_token(robot_id, second.access_id).await.unwrap());
+    assert!(delete_token(&store, robot_id, second.access_id).await.unwrap());
 
     let listed = store.list_tokens(robot_id, None, None, 10).await.unwrap();
     assert_eq!(listed.items.len(), 1);
     assert_eq!(listed.items[0].created_by, Some(name("alice")));
 
-    assert!(store.delete_token(robot_id, access_id).await.unwrap());
-    assert!(!store.delete_token(robot_id, access_id).await.unwrap());
+    assert!(delete_token(&store, robot_id, access_id).await.unwrap());
+    assert!(!delete_token(&store, robot_id, access_id).await.unwrap());
     assert!(store.find_token_owner(&secret.hash()).await.unwrap().is_none());
 }
 
@@ -556,6 +593,59 @@ async fn two_webhooks(store: &Store, org_id: Uuid, admin: Uuid) -> [Uuid; 2] {
             .id;
     }
     ids
+}
+
+async fn a_robot_its_teams_and_its_trail_are_written_together(store: Store) {
+    let (admin, org_id, _) = org_with_robot(&store).await;
+    let ops = store.create_team(org_id, &name("ops"), "", NOW).await.unwrap();
+    let web = store.create_team(org_id, &name("web"), "", NOW).await.unwrap();
+    let elsewhere = store.create_org(&name("globex"), "", admin, NOW).await.unwrap();
+    let foreign = store.create_team(elsewhere.id, &name("spies"), "", NOW).await.unwrap();
+    let robot_events = || {
+        let store = store.clone();
+        async move {
+            let query = AuditQuery {
+                action: Some("robot.created".into()),
+                ..AuditQuery::default()
+            };
+            store.list_audit(Some(org_id), &query, 10).await.unwrap().items.len()
+        }
+    };
+    let before = robot_events().await;
+    let audit = change_event(Some(org_id), "robot.created");
+    let trail = Trail {
+        audit: &audit,
+        webhook: None,
+    };
+    let (half, whole) = (name("half"), name("whole"));
+    let new = |robot| NewRobot {
+        org_id,
+        name: robot,
+        description: "",
+        created_by: admin,
+    };
+
+    // A team of another organization (or one deleted meanwhile) refuses the
+    // whole creation: no robot without the rights it was made for.
+    assert!(matches!(
+        store
+            .create_robot(&new(&half), &[ops.id, foreign.id], NOW, LIMIT, &trail)
+            .await,
+        Err(StoreError::TeamNotFound)
+    ));
+    assert!(store.get_robot(org_id, &name("half")).await.unwrap().is_none());
+    assert_eq!(
+        store.get_team(org_id, &name("ops")).await.unwrap().unwrap().robot_count,
+        0
+    );
+    assert_eq!(robot_events().await, before);
+
+    let robot = store
+        .create_robot(&new(&whole), &[ops.id, web.id], NOW, LIMIT, &trail)
+        .await
+        .unwrap();
+    assert_eq!(store.robot_teams(robot.id).await.unwrap(), [name("ops"), name("web")]);
+    assert_eq!(robot_events().await, before + 1);
 }
 
 async fn a_token_and_its_trail_are_written_together(store: Store) {
@@ -801,19 +891,18 @@ async fn sessions_expire(store: Store) {
 async fn lists_paginate_by_name(store: Store) {
     let (admin, org_id, _) = org_with_robot(&store).await;
     for robot in ["a1", "b2", "c3", "e5"] {
-        store
-            .create_robot(
-                &NewRobot {
-                    org_id,
-                    name: &name(robot),
-                    description: "",
-                    created_by: admin,
-                },
-                NOW,
-                LIMIT,
-            )
-            .await
-            .unwrap();
+        create_robot(
+            &store,
+            &NewRobot {
+                org_id,
+                name: &name(robot),
+                description: "",
+                created_by: admin,
+            },
+            LIMIT,
+        )
+        .await
+        .unwrap();
     }
     let first = store.list_robots(org_id, None, 2).await.unwrap();
     assert_eq!(
@@ -934,19 +1023,18 @@ async fn team_members_must_belong_to_the_organization(store: Store) {
 
     // A robot of another organization cannot join.
     let other = store.create_org(&name("globex"), "", outsider, NOW).await.unwrap();
-    store
-        .create_robot(
-            &NewRobot {
-                org_id: other.id,
-                name: &name("spy"),
-                description: "",
-                created_by: outsider,
-            },
-            NOW,
-            LIMIT,
-        )
-        .await
-        .unwrap();
+    create_robot(
+        &store,
+        &NewRobot {
+            org_id: other.id,
+            name: &name("spy"),
+            description: "",
+            created_by: outsider,
+        },
+        LIMIT,
+    )
+    .await
+    .unwrap();
     assert!(matches!(
         store.add_team_robot(&team, &name("spy"), NOW).await,
         Err(StoreError::RobotNotFound)

@@ -681,60 +681,54 @@ enum Expiry {
 }
 
 impl Expiry {
-    /// `never`, a duration from now, or an RFC 3339 time.
-    fn parse(text: &str) -> Result<Self, CliError> {
+    /// `never`, an RFC 3339 time, or else a duration from now (which the
+    /// server checks, as it checks everything else about an expiry).
+    fn parse(text: &str) -> Self {
+        let text = text.trim();
         if text.eq_ignore_ascii_case("never") {
-            return Ok(Self::Never);
+            return Self::Never;
         }
-        if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
-            return Ok(Self::At(at.format(&Rfc3339).unwrap_or_default()));
-        }
-        robots_core::duration::parse_duration(text).map_err(|_| {
-            CliError::Usage(format!(
-                "--expires {text:?}: use a duration (30d, 12h), a time (2027-01-31T00:00:00Z) or never"
-            ))
-        })?;
-        // Sent as a duration, so the server's clock (the one an organization's
-        // maximum lifetime is checked against) decides when it ends.
-        Ok(Self::In(text.trim().to_owned()))
-    }
-
-    /// As long as `token` lived from creation to expiry; never if it had no expiry.
-    fn same_as(token: &Value) -> Self {
-        let time = |key: &str| {
-            token[key]
-                .as_str()
-                .and_then(|at| OffsetDateTime::parse(at, &Rfc3339).ok())
-        };
-        match (time("created_at"), time("expires_at")) {
-            (Some(created), Some(expires)) => {
-                let seconds = (expires - created).whole_seconds().max(1).unsigned_abs();
-                Self::In(robots_core::duration::format_duration(std::time::Duration::from_secs(
-                    seconds,
-                )))
-            }
-            _ => Self::Never,
+        match OffsetDateTime::parse(text, &Rfc3339) {
+            Ok(at) => Self::At(at.format(&Rfc3339).unwrap_or_default()),
+            // Sent as a duration, so the server's clock (the one an
+            // organization's maximum lifetime is checked against) decides
+            // when it ends.
+            Err(_) => Self::In(text.to_owned()),
         }
     }
 
     /// Adds `expires_in` or `expires_at` to a request body.
     fn add_to(&self, body: &mut Value) {
         match self {
-            Self::Never => {}
+            Self::Never => body["expires_in"] = json!("never"),
             Self::In(lifetime) => body["expires_in"] = json!(lifetime),
             Self::At(at) => body["expires_at"] = json!(at),
         }
     }
 }
 
-/// An expiry the organization's policy refused, said in the command line's terms.
+/// A refused token request in the command line's terms: the request's
+/// fields named by their flags, and where an expiry was refused by the
+/// organization's policy, where to read it.
 fn policy_hint(error: CliError) -> CliError {
+    const FLAGS: [(&str, &str); 3] = [
+        ("expires_at: ", "--expires: "),
+        ("expires_in: ", "--expires: "),
+        ("grace_period: ", "--grace: "),
+    ];
     match error {
-        CliError::Api { status, code, message } if message.contains("this organization") => CliError::Api {
-            status,
-            code,
-            message: format!("{message} (choose one with --expires; see `robots orgs policy`)"),
-        },
+        CliError::Api { status, code, message } => {
+            let message = FLAGS
+                .iter()
+                .find_map(|(field, flag)| message.strip_prefix(field).map(|rest| format!("{flag}{rest}")))
+                .unwrap_or(message);
+            let message = if message.contains("this organization") {
+                format!("{message} (choose one with --expires; see `robots orgs policy`)")
+            } else {
+                message
+            };
+            CliError::Api { status, code, message }
+        }
         other => other,
     }
 }
@@ -850,7 +844,7 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
             output,
             force,
         } => {
-            let expiry = Expiry::parse(&expires)?;
+            let expiry = Expiry::parse(&expires);
             // Refuse before minting a secret we could not store.
             refuse_existing_file(output.as_deref(), force)?;
             let robots = context.robots_path().await?;
@@ -881,14 +875,7 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
             output,
             force,
         } => {
-            let expiry = expires.as_deref().map(Expiry::parse).transpose()?;
-            if let Some(grace) = &grace {
-                robots_core::duration::parse_duration(grace).map_err(|_| {
-                    CliError::Usage(format!(
-                        "--grace {grace:?}: use a duration (24h, 7d), or 0s to stop the old token at once"
-                    ))
-                })?;
-            }
+            let expiry = expires.as_deref().map(Expiry::parse);
             // Refuse before minting a secret we could not store.
             refuse_existing_file(output.as_deref(), force)?;
             let path = format!(
@@ -897,23 +884,13 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
                 segment(&robot),
                 segment(&access_id)
             );
-            let old = client.get(&path).await?;
-            if let Some(successor) = old["replaced_by"].as_str() {
-                // What the API would answer, said before its policy checks can answer otherwise.
-                return Err(CliError::Api {
-                    status: reqwest::StatusCode::CONFLICT,
-                    code: "already_rotated".into(),
-                    message: format!(
-                        "token {} of {robot} was rotated already: rotate its successor ({successor}) instead",
-                        field(&old, "name")
-                    ),
-                });
-            }
             let mut body = json!({});
             if let Some(grace) = &grace {
                 body["grace_period"] = json!(grace);
             }
-            expiry.unwrap_or_else(|| Expiry::same_as(&old)).add_to(&mut body);
+            if let Some(expiry) = &expiry {
+                expiry.add_to(&mut body);
+            }
             let rotated = client
                 .send(Method::POST, &format!("{path}/rotate"), Some(&body))
                 .await
@@ -923,7 +900,7 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
             let minted = Minted {
                 answer: &rotated,
                 token: successor,
-                done: format!("Rotated token {} of {robot}", field(&old, "name")),
+                done: format!("Rotated token {} of {robot}", field(successor, "name")),
                 recovery: format!(
                     "the old token still works until its grace period ends: delete the successor \
                      (`robots tokens delete {robot} {new_id}`) and create a new token"

@@ -7,18 +7,17 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use robots_core::access::{Permission, RepoPath, resolve};
-use robots_core::policy::OrgAction;
-use robots_core::{Name, text};
+use robots_core::Name;
+use robots_core::access::{Permission, RepoPath};
+use robots_service::{ManageAccess, Read, RobotPermissions};
 use robots_store::{MemberKind, RepoAccess, Repository, Team, TeamGrant, TeamMember};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::views::List;
-use super::{Scope, authorize_org, find_repository, find_robot, find_team};
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
 use crate::state::AppState;
 
@@ -206,12 +205,6 @@ struct UpdateTeamRequest {
     description: Option<String>,
 }
 
-fn description(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    raw.map(|text| text::bounded_text(text, text::MAX_DESCRIPTION_CHARS))
-        .transpose()
-        .map_err(|error| ApiError::invalid_field("description", error))
-}
-
 #[utoipa::path(
     get,
     path = "/v1/orgs/{org}/teams",
@@ -225,15 +218,15 @@ async fn list_teams(
     Path(org): Path<String>,
     params: ListParams,
 ) -> ApiResult<Json<List<TeamView>>> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Org).await?;
+    let at = state.service().authorize::<Read>(&caller, &org).await?;
     let page = state
-        .store()
-        .list_teams(org.id, params.after.as_deref(), params.limit)
+        .service()
+        .list_teams(&at, params.after.as_deref(), params.limit)
         .await?;
     Ok(Json(List::from_page(
         page,
         |t| t.name.to_string(),
-        |t| TeamView::new(org.name.as_str(), t),
+        |t| TeamView::new(at.org().name.as_str(), t),
     )))
 }
 
@@ -251,11 +244,17 @@ async fn create_team(
     Path(org): Path<String>,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<TeamView>)> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
     let request: CreateTeamRequest = body.parse()?;
-    let description = description(request.description.as_deref())?.unwrap_or_default();
-    let team = state.create_team_as(&caller, &org, &request.name, &description).await?;
-    Ok((StatusCode::CREATED, Json(TeamView::new(org.name.as_str(), team))))
+    let team = state
+        .service()
+        .create_team(
+            &at,
+            request.name.as_str(),
+            request.description.as_deref().unwrap_or_default(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(TeamView::new(at.org().name.as_str(), team))))
 }
 
 #[utoipa::path(
@@ -270,18 +269,12 @@ async fn get_team(
     CurrentUser(caller): CurrentUser,
     Path((org, team)): Path<(String, String)>,
 ) -> ApiResult<Json<TeamView>> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Org).await?;
-    let team = find_team(&state, &org, &team).await?;
-    let members = state.store().list_team_members(team.id).await?;
-    let grants = state.store().list_team_grants(team.id).await?;
-    let mut view = TeamView::new(org.name.as_str(), team);
-    view.members = Some(members.into_iter().map(MemberView::from).collect());
-    view.grants = Some(
-        grants
-            .into_iter()
-            .map(|g| GrantView::new(org.name.as_str(), g))
-            .collect(),
-    );
+    let at = state.service().authorize::<Read>(&caller, &org).await?;
+    let detail = state.service().team_detail(&at, &team).await?;
+    let org = at.org().name.as_str();
+    let mut view = TeamView::new(org, detail.team);
+    view.members = Some(detail.members.into_iter().map(MemberView::from).collect());
+    view.grants = Some(detail.grants.into_iter().map(|g| GrantView::new(org, g)).collect());
     Ok(Json(view))
 }
 
@@ -299,15 +292,18 @@ async fn update_team(
     Path((org, team)): Path<(String, String)>,
     body: JsonBody,
 ) -> ApiResult<Json<TeamView>> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
-    let team = find_team(&state, &org, &team).await?;
+    let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
     let request: UpdateTeamRequest = body.parse()?;
-    let description = description(request.description.as_deref())?;
     let updated = state
-        .update_team_as(&caller, &org, &team, request.name.as_ref(), description.as_deref())
-        .await?
-        .ok_or_else(|| ApiError::not_found("the team was deleted meanwhile"))?;
-    Ok(Json(TeamView::new(org.name.as_str(), updated)))
+        .service()
+        .update_team(
+            &at,
+            &team,
+            request.name.as_ref().map(Name::as_str),
+            request.description.as_deref(),
+        )
+        .await?;
+    Ok(Json(TeamView::new(at.org().name.as_str(), updated)))
 }
 
 #[utoipa::path(
@@ -322,9 +318,8 @@ async fn delete_team(
     CurrentUser(caller): CurrentUser,
     Path((org, team)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
-    let team = find_team(&state, &org, &team).await?;
-    state.delete_team_as(&caller, &org, &team).await?;
+    let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
+    state.service().delete_team(&at, &team).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -344,11 +339,10 @@ async fn add_user(
     CurrentUser(caller): CurrentUser,
     Path((org, team, username)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
-    let team = find_team(&state, &org, &team).await?;
-    let username = Name::parse(&username).map_err(|_| ApiError::not_found("there is no user with that name"))?;
+    let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
     let added = state
-        .add_team_member_as(&caller, &org, &team, MemberKind::User, &username)
+        .service()
+        .add_team_member(&at, &team, MemberKind::User, &username)
         .await?;
     Ok(created_or_ok(added))
 }
@@ -365,16 +359,11 @@ async fn remove_user(
     CurrentUser(caller): CurrentUser,
     Path((org, team, username)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
-    let team = find_team(&state, &org, &team).await?;
-    let not_member = || ApiError::not_found(format!("{username} is not a member of team {}", team.name));
-    let name = Name::parse(&username).map_err(|_| not_member())?;
-    if !state
-        .remove_team_member_as(&caller, &org, &team, MemberKind::User, &name)
-        .await?
-    {
-        return Err(not_member());
-    }
+    let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
+    state
+        .service()
+        .remove_team_member(&at, &team, MemberKind::User, &username)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -390,11 +379,10 @@ async fn add_robot(
     CurrentUser(caller): CurrentUser,
     Path((org, team, robot)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
-    let team = find_team(&state, &org, &team).await?;
-    let robot = find_robot(&state, &org, &robot).await?;
+    let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
     let added = state
-        .add_team_member_as(&caller, &org, &team, MemberKind::Robot, &robot.name)
+        .service()
+        .add_team_member(&at, &team, MemberKind::Robot, &robot)
         .await?;
     Ok(created_or_ok(added))
 }
@@ -411,18 +399,11 @@ async fn remove_robot(
     CurrentUser(caller): CurrentUser,
     Path((org, team, robot)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
-    let team = find_team(&state, &org, &team).await?;
-    let robot = find_robot(&state, &org, &robot).await?;
-    if !state
-        .remove_team_member_as(&caller, &org, &team, MemberKind::Robot, &robot.name)
-        .await?
-    {
-        return Err(ApiError::not_found(format!(
-            "{} is not a member of team {}",
-            robot.name, team.name
-        )));
-    }
+    let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
+    state
+        .service()
+        .remove_team_member(&at, &team, MemberKind::Robot, &robot)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -446,14 +427,16 @@ async fn set_grant(
     Path((org, team, repository)): Path<(String, String, String)>,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<GrantView>)> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
-    let team = find_team(&state, &org, &team).await?;
-    let repository = find_repository(&state, &org, &repository).await?;
+    let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
     let request: GrantRequest = body.parse()?;
     let (grant, created) = state
-        .set_grant_as(&caller, &org, &team, &repository, request.permission)
+        .service()
+        .set_grant(&at, &team, &repository, request.permission)
         .await?;
-    Ok((created_or_ok(created), Json(GrantView::new(org.name.as_str(), grant))))
+    Ok((
+        created_or_ok(created),
+        Json(GrantView::new(at.org().name.as_str(), grant)),
+    ))
 }
 
 #[utoipa::path(
@@ -468,15 +451,8 @@ async fn revoke_grant(
     CurrentUser(caller): CurrentUser,
     Path((org, team, repository)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
-    let team = find_team(&state, &org, &team).await?;
-    let repository = find_repository(&state, &org, &repository).await?;
-    if !state.revoke_grant_as(&caller, &org, &team, &repository).await? {
-        return Err(ApiError::not_found(format!(
-            "team {} has no grant on {}",
-            team.name, repository.name
-        )));
-    }
+    let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
+    state.service().revoke_grant(&at, &team, &repository).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -499,15 +475,15 @@ async fn list_repositories(
     Path(org): Path<String>,
     params: ListParams,
 ) -> ApiResult<Json<List<RepositoryView>>> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Org).await?;
+    let at = state.service().authorize::<Read>(&caller, &org).await?;
     let page = state
-        .store()
-        .list_repositories(org.id, params.after.as_deref(), params.limit)
+        .service()
+        .list_repositories(&at, params.after.as_deref(), params.limit)
         .await?;
     Ok(Json(List::from_page(
         page,
         |r| r.name.to_string(),
-        |r| RepositoryView::new(org.name.as_str(), r),
+        |r| RepositoryView::new(at.org().name.as_str(), r),
     )))
 }
 
@@ -525,12 +501,12 @@ async fn create_repository(
     Path(org): Path<String>,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<RepositoryView>)> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
+    let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
     let request: CreateRepositoryRequest = body.parse()?;
-    let repository = state.create_repository_as(&caller, &org, &request.name).await?;
+    let repository = state.service().create_repository(&at, request.name.as_str()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(RepositoryView::new(org.name.as_str(), repository)),
+        Json(RepositoryView::new(at.org().name.as_str(), repository)),
     ))
 }
 
@@ -546,17 +522,11 @@ async fn get_repository(
     CurrentUser(caller): CurrentUser,
     Path((org, repository)): Path<(String, String)>,
 ) -> ApiResult<Json<RepositoryView>> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Org).await?;
-    let repository = find_repository(&state, &org, &repository).await?;
-    let grants = state.store().list_repository_grants(repository.id).await?;
-    let access = state.store().repository_access(repository.id).await?;
-    let mut view = RepositoryView::new(org.name.as_str(), repository);
-    view.grants = Some(
-        grants
-            .into_iter()
-            .map(|g| GrantView::new(org.name.as_str(), g))
-            .collect(),
-    );
+    let at = state.service().authorize::<Read>(&caller, &org).await?;
+    let (repository, grants, access) = state.service().repository_detail(&at, &repository).await?;
+    let org = at.org().name.as_str();
+    let mut view = RepositoryView::new(org, repository);
+    view.grants = Some(grants.into_iter().map(|g| GrantView::new(org, g)).collect());
     view.access = Some(access.into_iter().map(AccessView::from).collect());
     Ok(Json(view))
 }
@@ -573,9 +543,8 @@ async fn delete_repository(
     CurrentUser(caller): CurrentUser,
     Path((org, repository)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageAccess, Scope::Org).await?;
-    let repository = find_repository(&state, &org, &repository).await?;
-    state.delete_repository_as(&caller, &org, &repository).await?;
+    let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
+    state.service().delete_repository(&at, &repository).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -604,36 +573,32 @@ pub struct ViaView {
     pub permission: Permission,
 }
 
-/// A robot's effective permissions, for the API, the console and the CLI.
-pub(crate) async fn permissions_of(
-    state: &AppState,
-    org: &str,
-    robot: &robots_store::Robot,
-) -> Result<PermissionsView, ApiError> {
-    let snapshot = state.store().robot_access(robot.id).await?;
-    let teams = state.store().robot_teams(robot.id).await?;
-    Ok(PermissionsView {
-        robot: robot.name.to_string(),
-        org: org.to_owned(),
-        teams: teams.into_iter().map(Into::into).collect(),
-        items: resolve(&snapshot)
-            .into_iter()
-            .map(|effective| EffectiveView {
-                full_name: format!("{org}/{}", effective.repository),
-                repository: effective.repository.into(),
-                permission: effective.permission,
-                actions: effective.permission.actions(),
-                via: effective
-                    .via
-                    .into_iter()
-                    .map(|via| ViaView {
-                        team: via.team.into(),
-                        permission: via.permission,
-                    })
-                    .collect(),
-            })
-            .collect(),
-    })
+impl PermissionsView {
+    pub fn new(org: &str, permissions: RobotPermissions) -> Self {
+        Self {
+            robot: permissions.robot.name.to_string(),
+            org: org.to_owned(),
+            teams: permissions.teams.into_iter().map(Into::into).collect(),
+            items: permissions
+                .effective
+                .into_iter()
+                .map(|effective| EffectiveView {
+                    full_name: format!("{org}/{}", effective.repository),
+                    repository: effective.repository.into(),
+                    permission: effective.permission,
+                    actions: effective.permission.actions(),
+                    via: effective
+                        .via
+                        .into_iter()
+                        .map(|via| ViaView {
+                            team: via.team.into(),
+                            permission: via.permission,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
 }
 
 #[utoipa::path(
@@ -648,7 +613,7 @@ async fn robot_permissions(
     CurrentUser(caller): CurrentUser,
     Path((org, robot)): Path<(String, String)>,
 ) -> ApiResult<Json<PermissionsView>> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Robots).await?;
-    let robot = find_robot(&state, &org, &robot).await?;
-    Ok(Json(permissions_of(&state, org.name.as_str(), &robot).await?))
+    let at = state.service().authorize::<Read>(&caller, &org).await?;
+    let permissions = state.service().robot_permissions(&at, &robot).await?;
+    Ok(Json(PermissionsView::new(at.org().name.as_str(), permissions)))
 }

@@ -10,22 +10,19 @@ use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use robots_core::duration::parse_duration;
-use robots_core::policy::OrgAction;
-use robots_core::{SecretKind, SecretToken, text};
-use robots_store::{AuditEvent, AuditQuery, TokenPolicy};
+use robots_service::{Authorized, ClientInfo, ManageMembers, ManageRobots, OrgUpdate, PolicyInput};
+use robots_store::{AuditEvent, AuditQuery};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::views::{List, OrgView, RobotView};
-use super::{Scope, authorize_org, find_robot};
-use crate::audit::{Actor, Change};
 use crate::auth::{CurrentUser, UserSession};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, JsonBody, MAX_PAGE_SIZE, RawBody};
-use crate::state::{AppState, ClientInfo};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -47,11 +44,9 @@ async fn set_disabled(
     robot: &str,
     disable: bool,
 ) -> ApiResult<Json<RobotView>> {
-    let (org, _) = authorize_org(state, caller, org, OrgAction::ManageRobots, Scope::Robots).await?;
-    let robot = find_robot(state, &org, robot).await?;
-    state.set_robot_disabled_as(caller, &org, &robot, disable).await?;
-    let updated = find_robot(state, &org, robot.name.as_str()).await?;
-    Ok(Json(RobotView::new(org.name.as_str(), updated)))
+    let at = state.service().authorize::<ManageRobots>(caller, org).await?;
+    let updated = state.service().set_robot_disabled(&at, robot, disable).await?;
+    Ok(Json(RobotView::new(at.org().name.as_str(), updated)))
 }
 
 /// Disables a robot: its tokens are refused until it is enabled; nothing is deleted.
@@ -123,41 +118,16 @@ async fn update_org(
     Path(org): Path<String>,
     body: JsonBody,
 ) -> ApiResult<Json<OrgView>> {
-    let (found, role) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
+    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
     let request: UpdateOrgRequest = body.parse()?;
-    if let Some(display_name) = request.display_name.as_deref() {
-        let display_name = text::bounded_text(display_name, text::MAX_DISPLAY_NAME_CHARS)
-            .map_err(|error| ApiError::invalid_field("display_name", error))?;
-        state.store().set_display_name(found.id, &display_name).await?;
-        let change = Change::new(Some(found.id), "org.updated", format!("org {}", found.name));
-        state
-            .audit(
-                Actor::User(&caller),
-                change.detail(json!({"display_name": display_name})),
-            )
-            .await;
-    }
-    if let Some(policy) = &request.token_policy {
-        let max_lifetime = policy
-            .max_lifetime
-            .as_deref()
-            .map(|text| {
-                parse_duration(text).map_err(|error| ApiError::invalid_field("token_policy.max_lifetime", error))
-            })
-            .transpose()?;
-        if max_lifetime.is_some_and(|max| max.is_zero()) {
-            return Err(ApiError::invalid_field(
-                "token_policy.max_lifetime",
-                "must be longer than 0s",
-            ));
-        }
-        let policy = TokenPolicy {
-            max_lifetime,
+    let update = OrgUpdate {
+        display_name: request.display_name.as_deref(),
+        token_policy: request.token_policy.as_ref().map(|policy| PolicyInput {
+            max_lifetime: policy.max_lifetime.as_deref(),
             expiry_required: policy.expiry_required,
-        };
-        state.set_token_policy_as(&caller, &found, policy).await?;
-    }
-    let (updated, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Org).await?;
+        }),
+    };
+    let (updated, role) = state.service().update_org(&at, update).await?;
     Ok(Json(OrgView::new(updated, role)))
 }
 
@@ -230,10 +200,18 @@ fn point_in_time(field: &str, text: &str, now: OffsetDateTime) -> Result<OffsetD
     })
 }
 
-/// The audit log of one organization (`Some`) or of the instance (`None`).
+/// Whose audit log: an organization's (for its admins) or the instance's
+/// own (for instance administrators).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AuditLog<'a> {
+    Org(&'a Authorized<'a, ManageMembers>),
+    Instance(&'a UserSession),
+}
+
+/// A page of an audit log, with the cursor of the next.
 pub(crate) async fn audit_page(
     state: &AppState,
-    org: Option<Uuid>,
+    log: AuditLog<'_>,
     params: &AuditParamsPublic,
 ) -> Result<(Vec<AuditView>, Option<String>), ApiError> {
     let query = AuditQuery {
@@ -244,7 +222,10 @@ pub(crate) async fn audit_page(
         until: params.until,
         before: params.before,
     };
-    let page = state.store().list_audit(org, &query, params.limit).await?;
+    let page = match log {
+        AuditLog::Org(at) => state.service().audit_log(at, &query, params.limit).await?,
+        AuditLog::Instance(caller) => state.service().instance_audit_log(caller, &query, params.limit).await?,
+    };
     let next = if page.has_more {
         page.items.last().map(|e| URL_SAFE_NO_PAD.encode(e.id.as_bytes()))
     } else {
@@ -308,14 +289,14 @@ fn parse_audit_params(params: &AuditParams, now: OffsetDateTime) -> Result<Audit
     })
 }
 
-async fn respond_audit(state: &AppState, org: Option<Uuid>, params: AuditParams) -> ApiResult<Response> {
+async fn respond_audit(state: &AppState, log: AuditLog<'_>, params: AuditParams) -> ApiResult<Response> {
     let mut parsed = parse_audit_params(&params, state.now())?;
     if params.format.as_deref() == Some("jsonl") {
         // Every matching event, newest first, one JSON object per line.
         parsed.limit = MAX_PAGE_SIZE;
         let mut lines = String::new();
         loop {
-            let (events, next) = audit_page(state, org, &parsed).await?;
+            let (events, next) = audit_page(state, log, &parsed).await?;
             for event in &events {
                 lines.push_str(&serde_json::to_string(event).unwrap_or_default());
                 lines.push('\n');
@@ -337,7 +318,7 @@ async fn respond_audit(state: &AppState, org: Option<Uuid>, params: AuditParams)
     if params.format.as_deref().is_some_and(|f| f != "json") {
         return Err(ApiError::bad_request("invalid_query", "format must be json or jsonl").with_field("format"));
     }
-    let (items, next_cursor) = audit_page(state, org, &parsed).await?;
+    let (items, next_cursor) = audit_page(state, log, &parsed).await?;
     Ok(Json(List { items, next_cursor }).into_response())
 }
 
@@ -355,8 +336,8 @@ async fn org_audit(
     Path(org): Path<String>,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> ApiResult<Response> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
-    respond_audit(&state, Some(org.id), params).await
+    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
+    respond_audit(&state, AuditLog::Org(&at), params).await
 }
 
 /// Events of no organization (logins, users, keys, deleted organizations):
@@ -373,12 +354,7 @@ async fn instance_audit(
     CurrentUser(caller): CurrentUser,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> ApiResult<Response> {
-    if !caller.user.instance_admin {
-        return Err(ApiError::forbidden(
-            "only instance administrators read the instance's audit log",
-        ));
-    }
-    respond_audit(&state, None, params).await
+    respond_audit(&state, AuditLog::Instance(&caller), params).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -425,42 +401,10 @@ async fn revoke_leaked(
         )
         .into_response();
     };
-    let received = (StatusCode::ACCEPTED, Json(Received { status: "received" })).into_response();
-    let Ok(secret) = SecretToken::parse_kind(SecretKind::RobotToken, report.token.trim()) else {
-        return received;
-    };
-    let Ok(Some(owner)) = state.store().find_token_owner(&secret.hash()).await else {
-        return received;
-    };
-    if owner.secret_hash != secret.hash() {
-        return received;
+    if let Err(error) = state.service().revoke_leaked(&report.token, &client).await {
+        return ApiError::from(error).into_response();
     }
-    if let Err(error) = state.store().delete_token(owner.robot_id, owner.access_id).await {
-        tracing::error!(%error, "could not revoke a reported token");
-        return ApiError::internal(error).into_response();
-    }
-    tracing::warn!(org = %owner.org_name, robot = %owner.robot_name, access_id = %owner.access_id, "token reported as leaked and revoked");
-    let detail = json!({"robot": owner.robot_name, "name": owner.token_name, "access_id": owner.access_id});
-    state
-        .audit(
-            Actor::Anonymous(&client),
-            Change::new(
-                Some(owner.org_id),
-                "token.revoked_as_leaked",
-                format!("token {}", owner.access_id),
-            )
-            .detail(detail.clone()),
-        )
-        .await;
-    let org = robots_store::Org {
-        id: owner.org_id,
-        name: owner.org_name.clone(),
-        display_name: String::new(),
-        created_at: OffsetDateTime::UNIX_EPOCH,
-        token_policy: Default::default(),
-    };
-    state.notify(&org, "token.revoked_as_leaked", detail).await;
-    received
+    (StatusCode::ACCEPTED, Json(Received { status: "received" })).into_response()
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -516,34 +460,12 @@ async fn list_webhooks(
     CurrentUser(caller): CurrentUser,
     Path(org): Path<String>,
 ) -> ApiResult<Json<List<WebhookView>>> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
-    let webhooks = state.store().list_webhooks(org.id).await?;
+    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
+    let webhooks = state.service().list_webhooks(&at).await?;
     Ok(Json(List {
         items: webhooks.into_iter().map(|w| WebhookView::new(w, None)).collect(),
         next_cursor: None,
     }))
-}
-
-pub(crate) fn validate_webhook(url: &str, events: Option<Vec<String>>) -> Result<(String, Vec<String>), ApiError> {
-    let url = url.trim();
-    let parsed = reqwest::Url::parse(url).map_err(|_| ApiError::invalid_field("url", "is not a URL"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(ApiError::invalid_field("url", "must be an http:// or https:// URL"));
-    }
-    let events = events.unwrap_or_else(|| crate::webhooks::EVENTS.iter().map(|e| (*e).to_owned()).collect());
-    if events.is_empty() {
-        return Err(ApiError::invalid_field("events", "must name at least one event"));
-    }
-    if let Some(unknown) = events.iter().find(|e| !crate::webhooks::EVENTS.contains(&e.as_str())) {
-        return Err(ApiError::invalid_field(
-            "events",
-            format!(
-                "{unknown:?} is not an event; known: {}",
-                crate::webhooks::EVENTS.join(", ")
-            ),
-        ));
-    }
-    Ok((url.to_owned(), events))
 }
 
 #[utoipa::path(
@@ -560,11 +482,14 @@ async fn create_webhook(
     Path(org): Path<String>,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
+    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
     let request: CreateWebhookRequest = body.parse()?;
-    let (url, events) = validate_webhook(&request.url, request.events)?;
-    let (webhook, secret) = state.create_webhook_as(&caller, &org, &url, &events).await?;
-    let mut response = (StatusCode::CREATED, Json(WebhookView::new(webhook, Some(secret)))).into_response();
+    let created = state
+        .service()
+        .create_webhook(&at, &request.url, request.events.as_deref())
+        .await?;
+    let view = WebhookView::new(created.webhook, Some(created.secret));
+    let mut response = (StatusCode::CREATED, Json(view)).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -583,12 +508,8 @@ async fn delete_webhook(
     CurrentUser(caller): CurrentUser,
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
-    let not_found = || ApiError::not_found(format!("{} has no webhook {id}", org.name));
-    let id = Uuid::try_parse(&id).map_err(|_| not_found())?;
-    if !state.delete_webhook_as(&caller, &org, id).await? {
-        return Err(not_found());
-    }
+    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
+    state.service().delete_webhook(&at, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -621,13 +542,8 @@ async fn list_deliveries(
     CurrentUser(caller): CurrentUser,
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult<Json<List<DeliveryView>>> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
-    let not_found = || ApiError::not_found(format!("{} has no webhook {id}", org.name));
-    let id = Uuid::try_parse(&id).map_err(|_| not_found())?;
-    if !state.store().list_webhooks(org.id).await?.iter().any(|w| w.id == id) {
-        return Err(not_found());
-    }
-    let deliveries = state.store().list_deliveries(id, 100).await?;
+    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
+    let deliveries = state.service().webhook_deliveries(&at, &id, 100).await?;
     Ok(Json(List {
         items: deliveries
             .into_iter()

@@ -4,14 +4,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use robots_core::policy::OrgAction;
-use robots_core::{Name, Role};
+use robots_core::Role;
+use robots_service::{Leave, ManageMembers, Read};
 use serde::Deserialize;
 
 use super::views::{List, MemberView};
-use super::{Scope, authorize_org};
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
 use crate::state::AppState;
 
@@ -41,10 +40,10 @@ async fn list_members(
     Path(org): Path<String>,
     params: ListParams,
 ) -> ApiResult<Json<List<MemberView>>> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Org).await?;
+    let at = state.service().authorize::<Read>(&caller, &org).await?;
     let page = state
-        .store()
-        .list_members(org.id, params.after.as_deref(), params.limit)
+        .service()
+        .list_members(&at, params.after.as_deref(), params.limit)
         .await?;
     Ok(Json(List::from_page(
         page,
@@ -68,13 +67,15 @@ async fn set_member(
     Path((org, username)): Path<(String, String)>,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<MemberView>)> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageMembers, Scope::Org).await?;
+    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
     let request: SetMemberRequest = body.parse()?;
-    let username = Name::parse(&username)
-        .map_err(|_| ApiError::not_found("there is no user with that name").with_field("username"))?;
-    let (member, created) = state.set_member_as(&caller, &org, &username, request.role).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(member.into())))
+    let change = state.service().set_member(&at, &username, request.role).await?;
+    let status = if change.added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(change.member.into())))
 }
 
 /// Removes a member; members may remove themselves (leave).
@@ -90,16 +91,7 @@ async fn remove_member(
     CurrentUser(caller): CurrentUser,
     Path((org, username)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let action = if username == caller.user.name.as_str() {
-        OrgAction::Leave
-    } else {
-        OrgAction::ManageMembers
-    };
-    let (org, _) = authorize_org(&state, &caller, &org, action, Scope::Org).await?;
-    let not_member = || ApiError::not_found(format!("{username} is not a member of {}", org.name));
-    let name = Name::parse(&username).map_err(|_| not_member())?;
-    if !state.remove_member_as(&caller, &org, &name).await? {
-        return Err(not_member());
-    }
+    let at = state.service().authorize::<Leave>(&caller, &org).await?;
+    state.service().remove_member(&at, &username).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,14 +4,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use robots_core::policy::OrgAction;
-use robots_core::{Name, Role, text};
+use robots_core::{Name, Role};
+use robots_service::{DeleteOrg, Read};
 use serde::Deserialize;
 
 use super::views::{List, OrgView};
-use super::{Scope, authorize_org};
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
 use crate::state::AppState;
 
@@ -46,8 +45,8 @@ async fn list_orgs(
     params: ListParams,
 ) -> ApiResult<Json<List<OrgView>>> {
     let page = state
-        .store()
-        .list_orgs_of_user(caller.user.id, params.after.as_deref(), params.limit)
+        .service()
+        .list_orgs(&caller, params.after.as_deref(), params.limit)
         .await?;
     Ok(Json(List::from_page(
         page,
@@ -69,12 +68,14 @@ async fn create_org(
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<OrgView>)> {
     let request: CreateOrgRequest = body.parse()?;
-    let display_name = text::bounded_text(
-        request.display_name.as_deref().unwrap_or(""),
-        text::MAX_DISPLAY_NAME_CHARS,
-    )
-    .map_err(|error| ApiError::invalid_field("display_name", error))?;
-    let org = state.create_org_as(&caller, &request.name, &display_name).await?;
+    let org = state
+        .service()
+        .create_org(
+            &caller,
+            request.name.as_str(),
+            request.display_name.as_deref().unwrap_or_default(),
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(OrgView::new(org, Role::Admin))))
 }
 
@@ -90,8 +91,8 @@ async fn get_org(
     CurrentUser(caller): CurrentUser,
     Path(org): Path<String>,
 ) -> ApiResult<Json<OrgView>> {
-    let (org, role) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Org).await?;
-    Ok(Json(OrgView::new(org, role)))
+    let at = state.service().authorize::<Read>(&caller, &org).await?;
+    Ok(Json(OrgView::new(at.org().clone(), at.role())))
 }
 
 #[utoipa::path(
@@ -106,7 +107,7 @@ async fn delete_org(
     CurrentUser(caller): CurrentUser,
     Path(org): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::DeleteOrg, Scope::Org).await?;
-    state.delete_org_as(&caller, &org).await?;
+    let at = state.service().authorize::<DeleteOrg>(&caller, &org).await?;
+    state.service().delete_org(&at).await?;
     Ok(StatusCode::NO_CONTENT)
 }

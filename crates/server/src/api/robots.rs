@@ -4,14 +4,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use robots_core::policy::OrgAction;
-use robots_core::{Name, text};
+use robots_core::Name;
+use robots_service::{ManageRobots, NewRobotInput, Read};
 use serde::Deserialize;
 
 use super::views::{List, RobotView};
-use super::{Scope, authorize_org, find_robot};
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
 use crate::state::AppState;
 
@@ -49,12 +48,6 @@ struct UpdateRobotRequest {
     description: Option<String>,
 }
 
-fn description(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    raw.map(|text| text::bounded_text(text, text::MAX_DESCRIPTION_CHARS))
-        .transpose()
-        .map_err(|error| ApiError::invalid_field("description", error))
-}
-
 #[utoipa::path(
     get,
     path = "/v1/orgs/{org}/robots",
@@ -68,15 +61,15 @@ async fn list_robots(
     Path(org): Path<String>,
     params: ListParams,
 ) -> ApiResult<Json<List<RobotView>>> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Robots).await?;
+    let at = state.service().authorize::<Read>(&caller, &org).await?;
     let page = state
-        .store()
-        .list_robots(org.id, params.after.as_deref(), params.limit)
+        .service()
+        .list_robots(&at, params.after.as_deref(), params.limit)
         .await?;
     Ok(Json(List::from_page(
         page,
         |r| r.name.to_string(),
-        |r| RobotView::new(org.name.as_str(), r),
+        |r| RobotView::new(at.org().name.as_str(), r),
     )))
 }
 
@@ -94,13 +87,15 @@ async fn create_robot(
     Path(org): Path<String>,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<RobotView>)> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageRobots, Scope::Robots).await?;
+    let at = state.service().authorize::<ManageRobots>(&caller, &org).await?;
     let request: CreateRobotRequest = body.parse()?;
-    let description = description(request.description.as_deref())?.unwrap_or_default();
-    let robot = state
-        .create_robot_as(&caller, &org, &request.name, &description, &[])
-        .await?;
-    Ok((StatusCode::CREATED, Json(RobotView::new(org.name.as_str(), robot))))
+    let input = NewRobotInput {
+        name: request.name.as_str(),
+        description: request.description.as_deref().unwrap_or_default(),
+        teams: &[],
+    };
+    let robot = state.service().create_robot(&at, input).await?;
+    Ok((StatusCode::CREATED, Json(RobotView::new(at.org().name.as_str(), robot))))
 }
 
 #[utoipa::path(
@@ -115,9 +110,9 @@ async fn get_robot(
     CurrentUser(caller): CurrentUser,
     Path((org, robot)): Path<(String, String)>,
 ) -> ApiResult<Json<RobotView>> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Robots).await?;
-    let robot = find_robot(&state, &org, &robot).await?;
-    Ok(Json(RobotView::new(org.name.as_str(), robot)))
+    let at = state.service().authorize::<Read>(&caller, &org).await?;
+    let robot = state.service().robot(&at, &robot).await?;
+    Ok(Json(RobotView::new(at.org().name.as_str(), robot)))
 }
 
 #[utoipa::path(
@@ -134,15 +129,18 @@ async fn update_robot(
     Path((org, robot)): Path<(String, String)>,
     body: JsonBody,
 ) -> ApiResult<Json<RobotView>> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageRobots, Scope::Robots).await?;
-    let robot = find_robot(&state, &org, &robot).await?;
+    let at = state.service().authorize::<ManageRobots>(&caller, &org).await?;
     let request: UpdateRobotRequest = body.parse()?;
-    let description = description(request.description.as_deref())?;
     let updated = state
-        .update_robot_as(&caller, &org, &robot, request.name.as_ref(), description.as_deref())
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("{} has no robot account named {:?}", org.name, robot.name)))?;
-    Ok(Json(RobotView::new(org.name.as_str(), updated)))
+        .service()
+        .update_robot(
+            &at,
+            &robot,
+            request.name.as_ref().map(Name::as_str),
+            request.description.as_deref(),
+        )
+        .await?;
+    Ok(Json(RobotView::new(at.org().name.as_str(), updated)))
 }
 
 #[utoipa::path(
@@ -157,8 +155,7 @@ async fn delete_robot(
     CurrentUser(caller): CurrentUser,
     Path((org, robot)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageRobots, Scope::Robots).await?;
-    let robot = find_robot(&state, &org, &robot).await?;
-    state.delete_robot_as(&caller, &org, &robot).await?;
+    let at = state.service().authorize::<ManageRobots>(&caller, &org).await?;
+    state.service().delete_robot(&at, &robot).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,12 +8,14 @@ use robots_core::{Name, SecretKind, SecretToken, password};
 use serde::Deserialize;
 
 use super::views::{SessionView, WhoAmI};
-use crate::audit::{Actor, Change};
 use crate::auth::{Caller, CurrentUser, OptionalUser};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::limits::{AuthLimits, address_key};
-use crate::state::{AppState, ClientInfo};
+use robots_service::ClientInfo;
+use robots_service::{Actor, Change};
+
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -114,7 +116,7 @@ impl AppState {
             ];
             let retry_after = failures.iter().flatten().filter_map(|f| f.retry_after()).max();
             let attempted: String = username.chars().take(64).collect();
-            self.audit_later(
+            self.service().audit_later(
                 Actor::Anonymous(client),
                 Change::new(None, "auth.login_failed", format!("user {attempted}")).detail(serde_json::json!({
                     "via": via.as_str(),
@@ -143,11 +145,12 @@ impl AppState {
             client: client.clone(),
             via,
         };
-        self.audit(
-            Actor::User(&session),
-            Change::new(None, "session.created", format!("user {}", user.name)),
-        )
-        .await;
+        self.service()
+            .audit(
+                Actor::User(&session),
+                Change::new(None, "session.created", format!("user {}", user.name)),
+            )
+            .await;
         Ok(SessionView {
             token,
             expires_at,
@@ -165,6 +168,7 @@ impl AppState {
 async fn log_out(State(state): State<AppState>, CurrentUser(caller): CurrentUser) -> ApiResult<StatusCode> {
     state.store().delete_session(&caller.session).await?;
     state
+        .service()
         .audit(
             Actor::User(&caller),
             Change::new(None, "session.deleted", format!("user {}", caller.user.name)),

@@ -52,7 +52,7 @@ struct SetupRequest {
 async fn complete_setup(
     State(state): State<AppState>,
     _anyone: OptionalUser,
-    client: crate::state::ClientInfo,
+    client: robots_service::ClientInfo,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
     let request: SetupRequest = body.parse()?;
@@ -76,9 +76,10 @@ async fn complete_setup(
         .await?;
     tracing::info!(username = %user.name, "setup complete: first administrator created");
     state
+        .service()
         .audit(
-            crate::audit::Actor::Anonymous(&client),
-            crate::audit::Change::new(None, "setup.completed", format!("user {}", user.name)),
+            robots_service::Actor::Anonymous(&client),
+            robots_service::Change::new(None, "setup.completed", format!("user {}", user.name)),
         )
         .await;
     Ok((StatusCode::CREATED, Json(user.into())))

@@ -2,8 +2,6 @@
 //! rotated without downtime, deleted. Deleting one stops it at once; the
 //! organization's policy bounds how long they may live.
 
-use std::time::Duration;
-
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,16 +9,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use robots_core::Name;
 use robots_core::duration::parse_duration;
-use robots_core::policy::OrgAction;
-use robots_store::{Org, Robot, StoreError, TokenPolicy};
+use robots_service::{EXPIRING_SOON, Expiry, ManageRobots, Read};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::views::{CreatedTokenView, List, TokenView};
-use super::{Scope, authorize_org, find_robot, find_robot_ref};
-use crate::audit::{Actor, Change};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, JsonBody, ListParams, RawBody};
@@ -49,9 +42,10 @@ struct CreateTokenRequest {
     name: Name,
     #[serde(default, with = "time::serde::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
-    /// A lifetime from now, instead of `expires_at`: `30d`, `12h`.
+    /// A lifetime from now, instead of `expires_at`: `30d`, `12h`; or
+    /// `never` (the default, where the organization's policy allows it).
     #[serde(default)]
-    #[schema(pattern = "^([0-9]+[smhdw])+$", example = "30d")]
+    #[schema(pattern = "^(never|([0-9]+[smhdw])+)$", example = "30d")]
     expires_in: Option<String>,
 }
 
@@ -73,66 +67,6 @@ fn expiring_before(query: &ExpiringQuery, now: OffsetDateTime) -> Result<Option<
         .transpose()
 }
 
-/// When a new token expires: `expires_at` or `expires_in` (not both),
-/// checked against the organization's policy.
-fn expiry(
-    field_at: Option<OffsetDateTime>,
-    field_in: Option<&str>,
-    policy: TokenPolicy,
-    now: OffsetDateTime,
-) -> Result<Option<OffsetDateTime>, ApiError> {
-    let expires_at = match (field_at, field_in) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid_field(
-                "expires_in",
-                "give expires_at or expires_in, not both",
-            ));
-        }
-        (Some(at), None) => Some(at),
-        (None, Some(text)) => {
-            let lifetime = parse_duration(text).map_err(|error| ApiError::invalid_field("expires_in", error))?;
-            if lifetime.is_zero() {
-                return Err(ApiError::invalid_field("expires_in", "must be longer than 0s"));
-            }
-            Some(now + lifetime)
-        }
-        (None, None) => None,
-    };
-    if expires_at.is_some_and(|at| at <= now) {
-        return Err(ApiError::invalid_field("expires_at", "must be in the future"));
-    }
-    if policy.expiry_required && expires_at.is_none() {
-        return Err(ApiError::invalid_field(
-            "expires_at",
-            "this organization requires every token to expire: give expires_at or expires_in",
-        ));
-    }
-    if let Some(max) = policy.max_lifetime {
-        match expires_at {
-            Some(at) if at > now + max => {
-                return Err(ApiError::invalid_field(
-                    "expires_at",
-                    format!(
-                        "this organization allows tokens to live at most {}",
-                        robots_core::duration::format_duration(max)
-                    ),
-                ));
-            }
-            None => {
-                return Err(ApiError::invalid_field(
-                    "expires_at",
-                    format!(
-                        "this organization allows tokens to live at most {}: give expires_at or expires_in",
-                        robots_core::duration::format_duration(max)
-                    ),
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(expires_at)
-}
-
 #[utoipa::path(
     get,
     path = "/v1/orgs/{org}/robots/{robot}/tokens",
@@ -147,13 +81,12 @@ async fn list_tokens(
     ApiQuery(query): ApiQuery<ExpiringQuery>,
     params: ListParams,
 ) -> ApiResult<Json<List<TokenView>>> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Robots).await?;
-    let robot = find_robot(&state, &org, &robot).await?;
+    let at = state.service().authorize::<Read>(&caller, &org).await?;
     let now = state.now();
     let before = expiring_before(&query, now)?;
-    let page = state
-        .store()
-        .list_tokens(robot.id, before, params.after.as_deref(), params.limit)
+    let (_, page) = state
+        .service()
+        .list_tokens(&at, &robot, before, params.after.as_deref(), params.limit)
         .await?;
     Ok(Json(List::from_page(
         page,
@@ -184,10 +117,10 @@ async fn list_expiring(
     Path(org): Path<String>,
     ApiQuery(query): ApiQuery<ExpiringQuery>,
 ) -> ApiResult<Json<List<ExpiringTokenView>>> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Robots).await?;
+    let at = state.service().authorize::<Read>(&caller, &org).await?;
     let now = state.now();
-    let before = expiring_before(&query, now)?.unwrap_or(now + super::views::EXPIRING_SOON);
-    let tokens = state.store().list_expiring_tokens(org.id, before).await?;
+    let before = expiring_before(&query, now)?.unwrap_or(now + EXPIRING_SOON);
+    let tokens = state.service().expiring_tokens(&at, before).await?;
     Ok(Json(List {
         items: tokens
             .into_iter()
@@ -223,17 +156,15 @@ async fn create_token(
     Path((org, robot)): Path<(String, String)>,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageRobots, Scope::Robots).await?;
-    let robot = find_robot_ref(&state, &org, &robot).await?;
+    let at = state.service().authorize::<ManageRobots>(&caller, &org).await?;
     let request: CreateTokenRequest = body.parse()?;
-    let expires_at = expiry(
-        request.expires_at,
-        request.expires_in.as_deref(),
-        org.token_policy,
-        state.now(),
-    )?;
+    let expiry = Expiry {
+        at: request.expires_at,
+        within: request.expires_in.as_deref(),
+    };
     let created = state
-        .create_token_as(&caller, &org, &robot, &request.name, expires_at)
+        .service()
+        .create_token(&at, &robot, request.name.as_str(), expiry)
         .await?;
     Ok(secret_response(CreatedTokenView {
         access_id: created.access_id,
@@ -242,31 +173,6 @@ async fn create_token(
         created_at: created.created_at,
         expires_at: created.expires_at,
     }))
-}
-
-impl AppState {
-    /// Audits and announces a deleted token.
-    pub(crate) async fn token_deleted(
-        &self,
-        caller: &crate::auth::UserSession,
-        org: &Org,
-        robot: &Robot,
-        access_id: Uuid,
-    ) {
-        tracing::info!(org = %org.name, robot = %robot.name, access_id = %access_id, by = %caller.user.name, "robot token deleted");
-        let detail = json!({"robot": robot.name, "access_id": access_id});
-        self.audit(
-            Actor::User(caller),
-            Change::new(Some(org.id), "token.deleted", format!("token {access_id}")).detail(detail.clone()),
-        )
-        .await;
-        self.notify(org, "token.deleted", detail).await;
-    }
-}
-
-pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 #[utoipa::path(
@@ -281,16 +187,9 @@ async fn get_token(
     CurrentUser(caller): CurrentUser,
     Path((org, robot, access_id)): Path<(String, String, String)>,
 ) -> ApiResult<Json<TokenView>> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::Read, Scope::Robots).await?;
-    let robot = find_robot(&state, &org, &robot).await?;
-    let token = find_token(&state, &robot, &access_id).await?;
+    let at = state.service().authorize::<Read>(&caller, &org).await?;
+    let (_, token) = state.service().token(&at, &robot, &access_id).await?;
     Ok(Json(TokenView::new(token, state.now())))
-}
-
-async fn find_token(state: &AppState, robot: &Robot, access_id: &str) -> Result<robots_store::TokenInfo, ApiError> {
-    let not_found = || ApiError::not_found(format!("robot {} has no token with Access ID {access_id}", robot.name));
-    let id = Uuid::try_parse(access_id).map_err(|_| not_found())?;
-    state.store().get_token(robot.id, id).await?.ok_or_else(not_found)
 }
 
 #[utoipa::path(
@@ -305,15 +204,8 @@ async fn delete_token(
     CurrentUser(caller): CurrentUser,
     Path((org, robot, access_id)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageRobots, Scope::Robots).await?;
-    let robot = find_robot(&state, &org, &robot).await?;
-    let token = find_token(&state, &robot, &access_id).await?;
-    if !state.delete_token_as(&caller, &org, &robot, token.access_id).await? {
-        return Err(ApiError::not_found(format!(
-            "robot {} has no token with Access ID {access_id}",
-            robot.name
-        )));
-    }
+    let at = state.service().authorize::<ManageRobots>(&caller, &org).await?;
+    state.service().delete_token(&at, &robot, &access_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -324,15 +216,16 @@ struct RotateRequest {
     #[serde(default)]
     #[schema(pattern = "^([0-9]+[smhdw])+$", example = "24h")]
     grace_period: Option<String>,
+    /// When the successor stops working. Without it (or `expires_in`), it
+    /// lives as long as the old token was meant to, from now, within the
+    /// organization's policy.
     #[serde(default, with = "time::serde::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
+    /// The successor's lifetime from now (`30d`), or `never`.
     #[serde(default)]
-    #[schema(pattern = "^([0-9]+[smhdw])+$", example = "30d")]
+    #[schema(pattern = "^(never|([0-9]+[smhdw])+)$", example = "30d")]
     expires_in: Option<String>,
 }
-
-/// Default grace period of a rotation: long enough to update every pipeline.
-pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct RotatedView {
@@ -359,35 +252,18 @@ async fn rotate_token(
     Path((org, robot, access_id)): Path<(String, String, String)>,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
-    let (org, _) = authorize_org(&state, &caller, &org, OrgAction::ManageRobots, Scope::Robots).await?;
-    let robot = find_robot(&state, &org, &robot).await?;
-    let old = find_token(&state, &robot, &access_id).await?;
+    let at = state.service().authorize::<ManageRobots>(&caller, &org).await?;
     let request: RotateRequest = JsonBody::parse_optional(body)?;
-    let grace = match request.grace_period.as_deref() {
-        None => DEFAULT_GRACE_PERIOD,
-        Some(text) => parse_duration(text).map_err(|error| ApiError::invalid_field("grace_period", error))?,
+    let expiry = Expiry {
+        at: request.expires_at,
+        within: request.expires_in.as_deref(),
     };
+    let rotated = state
+        .service()
+        .rotate_token(&at, &robot, &access_id, request.grace_period.as_deref(), expiry)
+        .await?;
+    let (new, secret, rotating_out) = (rotated.successor, rotated.secret, rotated.rotating_out);
     let now = state.now();
-    let expires_at = expiry(request.expires_at, request.expires_in.as_deref(), org.token_policy, now)?;
-    let (rotating_out, new, secret) = match state
-        .rotate_token_as(&caller, &org, &robot, &old, grace, expires_at)
-        .await
-    {
-        Ok(Some(rotated)) => rotated,
-        Ok(None) => {
-            return Err(ApiError::not_found(format!(
-                "robot {} has no token with Access ID {access_id}",
-                robot.name
-            )));
-        }
-        Err(StoreError::TokenAlreadyRotated) => {
-            return Err(ApiError::conflict(
-                "already_rotated",
-                "this token was rotated already: rotate its successor instead",
-            ));
-        }
-        Err(other) => return Err(other.into()),
-    };
     Ok(secret_response(RotatedView {
         successor: CreatedTokenView {
             access_id: new.access_id,

@@ -10,11 +10,11 @@ use robots_store::NewUser;
 use serde::Deserialize;
 
 use super::views::UserView;
-use crate::audit::{Actor, Change};
 use crate::auth::OptionalUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::state::{AppState, SignupPolicy};
+use robots_service::{Actor, Change};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/users", post(create_user))
@@ -47,7 +47,7 @@ struct CreateUserRequest {
 async fn create_user(
     State(state): State<AppState>,
     OptionalUser(caller): OptionalUser,
-    client: crate::state::ClientInfo,
+    client: robots_service::ClientInfo,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
     let caller_is_admin = caller.as_ref().is_some_and(|session| session.user.instance_admin);
@@ -85,6 +85,7 @@ async fn create_user(
     match &caller {
         Some(admin) => {
             state
+                .service()
                 .audit(
                     Actor::User(admin),
                     Change::new(None, "user.created", format!("user {}", user.name))
@@ -94,6 +95,7 @@ async fn create_user(
         }
         None => {
             state
+                .service()
                 .audit(
                     Actor::Anonymous(&client),
                     Change::new(None, "user.signed_up", format!("user {}", user.name)),

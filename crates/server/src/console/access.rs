@@ -7,18 +7,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
-use robots_core::access::{Permission, RepoPath};
+use robots_core::Name;
+use robots_core::access::Permission;
 use robots_core::policy::OrgAction;
-use robots_core::{Name, Role, text};
-use robots_store::{MemberKind, StoreError};
+use robots_service::{ManageAccess, Read, ServiceError};
+use robots_store::MemberKind;
 use serde::Deserialize;
 
-use super::chrome::{Chrome, Context, Stamp};
+use super::chrome::{Chrome, Context, PAGE_SIZE, PageQuery, Pager, Stamp};
 use super::orgs::org_page;
-use super::robots::{ConfirmPage, NoticeQuery, notice, redirect_with_notice};
+use super::robots::{ConfirmPage, redirect_with_notice};
 use super::session::CsrfOnly;
-use super::{ConsoleError, ConsoleForm, ConsoleResult, ConsoleUser, ok, render};
-use crate::api::{find_repository, find_team};
+use super::{ConsoleError, ConsoleForm, ConsoleResult, ConsoleUser, field_error, ok, refused, sentence};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -57,6 +57,7 @@ struct TeamsPage {
     org_name: String,
     can_manage: bool,
     teams: Vec<TeamRow>,
+    pager: Pager,
     notice: Option<String>,
     name: String,
     description: String,
@@ -68,14 +69,28 @@ async fn teams_page(
     state: &AppState,
     user: &ConsoleUser,
     org: &str,
-    notice: Option<String>,
+    query: &PageQuery,
 ) -> Result<TeamsPage, ConsoleError> {
-    let (org, role, chrome) = org_page(state, user, org, OrgAction::Read, "teams").await?;
-    let teams = state.store().list_teams(org.id, None, 200).await?;
+    let (at, chrome) = org_page::<Read>(state, user, org, "teams").await?;
+    let teams = state.service().list_teams(&at, query.after(), PAGE_SIZE).await?;
+    let total = state.service().count_teams(&at).await?;
+    let org = at.org();
+    let next = teams
+        .has_more
+        .then(|| teams.items.last().map(|team| team.name.to_string()))
+        .flatten();
     Ok(TeamsPage {
         chrome,
         org_name: org.name.to_string(),
-        can_manage: role == Role::Admin,
+        can_manage: at.may(OrgAction::ManageAccess),
+        pager: Pager::new(
+            &format!("/orgs/{}/admin/teams", org.name),
+            query,
+            teams.items.len(),
+            total,
+            next,
+            ("team", "teams"),
+        ),
         teams: teams
             .items
             .into_iter()
@@ -87,7 +102,7 @@ async fn teams_page(
                 grant_count: team.grant_count,
             })
             .collect(),
-        notice,
+        notice: query.notice(),
         name: String::new(),
         description: String::new(),
         name_error: None,
@@ -99,9 +114,9 @@ async fn teams(
     State(state): State<AppState>,
     user: ConsoleUser,
     Path(org): Path<String>,
-    Query(query): Query<NoticeQuery>,
+    Query(query): Query<PageQuery>,
 ) -> ConsoleResult {
-    Ok(ok(&teams_page(&state, &user, &org, notice(query)).await?))
+    Ok(ok(&teams_page(&state, &user, &org, &query).await?))
 }
 
 #[derive(Deserialize)]
@@ -116,30 +131,28 @@ async fn create_team(
     Path(org): Path<String>,
     form: ConsoleForm<NewTeamForm>,
 ) -> ConsoleResult {
-    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
-    let mut page = teams_page(&state, &form.user, &org, None).await?;
-    page.name = form.data.name.clone();
-    page.description = form.data.description.clone();
-    let name = Name::parse(form.data.name.trim())
-        .map_err(|error| page.name_error = Some(format!("The name {error}.")))
-        .ok();
-    let description = text::bounded_text(&form.data.description, text::MAX_DESCRIPTION_CHARS)
-        .map_err(|error| page.description_error = Some(format!("The description {error}.")))
-        .ok();
-    let (Some(name), Some(description)) = (name, description) else {
-        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
-    };
-    match state
-        .create_team_as(&form.user.session, &found, &name, &description)
+    let at = state
+        .service()
+        .authorize::<ManageAccess>(&form.user.session, &org)
+        .await?;
+    let refused = match state
+        .service()
+        .create_team(&at, &form.data.name, &form.data.description)
         .await
     {
-        Ok(team) => Ok(Redirect::to(&format!("/orgs/{}/admin/teams/{}", found.name, team.name)).into_response()),
-        Err(StoreError::NameTaken) => {
-            page.name_error = Some(format!("{} already has a team named {name}.", found.name));
-            Ok(render(StatusCode::CONFLICT, &page))
+        Ok(team) => {
+            return Ok(Redirect::to(&format!("/orgs/{}/admin/teams/{}", at.org().name, team.name)).into_response());
         }
-        Err(other) => Err(other.into()),
+        Err(error) => field_error(error)?,
+    };
+    let mut page = teams_page(&state, &form.user, &org, &PageQuery::default()).await?;
+    page.name = form.data.name.clone();
+    page.description = form.data.description.clone();
+    match refused.field.as_str() {
+        "description" => page.description_error = Some(refused.message.clone()),
+        _ => page.name_error = Some(refused.message.clone()),
     }
+    Ok(refused.render(&page))
 }
 
 struct MemberRow {
@@ -177,19 +190,21 @@ async fn team_page(
     team: &str,
     notice: Option<String>,
 ) -> Result<TeamPage, ConsoleError> {
-    let (org, role, chrome) = org_page(state, user, org, OrgAction::Read, "teams").await?;
-    let team = find_team(state, &org, team).await?;
-    let members = state.store().list_team_members(team.id).await?;
-    let grants = state.store().list_team_grants(team.id).await?;
-    let robots = state.store().list_robots(org.id, None, 200).await?;
-    let repositories = state.store().list_repositories(org.id, None, 200).await?;
+    let (at, chrome) = org_page::<Read>(state, user, org, "teams").await?;
+    let service = state.service();
+    let detail = service.team_detail(&at, team).await?;
+    let (team, members, grants) = (detail.team, detail.members, detail.grants);
+    // The forms offer every robot and repository: no silent cap.
+    let robots = service.list_robots(&at, None, u32::MAX).await?;
+    let repositories = service.list_repositories(&at, None, u32::MAX).await?;
+    let org = at.org();
     let in_team = |name: &Name| members.iter().any(|m| m.kind == MemberKind::Robot && &m.name == name);
     Ok(TeamPage {
         chrome,
         org_name: org.name.to_string(),
         team_name: team.name.to_string(),
         description: team.description.clone(),
-        can_manage: role == Role::Admin,
+        can_manage: at.may(OrgAction::ManageAccess),
         robots: robots
             .items
             .iter()
@@ -220,27 +235,26 @@ async fn team(
     State(state): State<AppState>,
     user: ConsoleUser,
     Path((org, team)): Path<(String, String)>,
-    Query(query): Query<NoticeQuery>,
+    Query(query): Query<PageQuery>,
 ) -> ConsoleResult {
-    Ok(ok(&team_page(&state, &user, &org, &team, notice(query)).await?))
+    Ok(ok(&team_page(&state, &user, &org, &team, query.notice()).await?))
 }
 
 fn team_url(org: &str, team: &str) -> String {
     format!("/orgs/{org}/admin/teams/{team}")
 }
 
-/// Re-renders the team page with an error at the top.
+/// Re-renders the team page with the refusal, said as `message`, at the top.
 async fn team_error(
     state: &AppState,
     user: &ConsoleUser,
-    org: &str,
-    team: &str,
-    status: StatusCode,
-    error: String,
+    (org, team): (&str, &str),
+    error: &ServiceError,
+    message: String,
 ) -> ConsoleResult {
     let mut page = team_page(state, user, org, team, None).await?;
-    page.error = Some(error);
-    Ok(render(status, &page))
+    page.error = Some(message);
+    Ok(refused(error, &page))
 }
 
 #[derive(Deserialize)]
@@ -254,50 +268,34 @@ async fn add_member(
     Path((org, team)): Path<(String, String)>,
     form: ConsoleForm<MemberForm>,
 ) -> ConsoleResult {
-    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
-    let team_record = find_team(&state, &found, &team).await?;
+    let at = state
+        .service()
+        .authorize::<ManageAccess>(&form.user.session, &org)
+        .await?;
     let typed = form.data.name.trim();
-    let Ok(name) = Name::parse(typed) else {
-        let error = format!("There is no {} named {typed:?} in {}.", form.data.kind, found.name);
-        return team_error(&state, &form.user, &org, &team, StatusCode::UNPROCESSABLE_ENTITY, error).await;
+    let kind = member_kind(&form.data.kind);
+    let error = match state.service().add_team_member(&at, &team, kind, typed).await {
+        Ok(_) => {
+            return Ok(redirect_with_notice(
+                &team_url(&org, &team),
+                &format!("{typed} is now in team {team}."),
+            ));
+        }
+        Err(error) => error,
     };
-    let result = match form.data.kind.as_str() {
-        "robot" => {
-            state
-                .add_team_member_as(&form.user.session, &found, &team_record, MemberKind::Robot, &name)
-                .await
-        }
-        _ => {
-            state
-                .add_team_member_as(&form.user.session, &found, &team_record, MemberKind::User, &name)
-                .await
-        }
+    let message = match &error {
+        ServiceError::UserNotFound => format!("There is no user named {typed}."),
+        ServiceError::NotAnOrgMember => format!("{typed} is not a member of {org}: add them under Members first."),
+        ServiceError::NotFound(message) if kind == MemberKind::Robot => sentence(message),
+        _ => return Err(error.into()),
     };
-    match result {
-        Ok(_) => Ok(redirect_with_notice(
-            &team_url(&org, &team),
-            &format!("{name} is now in team {team}."),
-        )),
-        Err(StoreError::UserNotFound) => {
-            team_error(
-                &state,
-                &form.user,
-                &org,
-                &team,
-                StatusCode::NOT_FOUND,
-                format!("There is no user named {name}."),
-            )
-            .await
-        }
-        Err(StoreError::NotAnOrgMember) => {
-            let error = format!("{name} is not a member of {org}: add them under Members first.");
-            team_error(&state, &form.user, &org, &team, StatusCode::UNPROCESSABLE_ENTITY, error).await
-        }
-        Err(StoreError::RobotNotFound) => {
-            let error = format!("{org} has no robot account named {name}.");
-            team_error(&state, &form.user, &org, &team, StatusCode::NOT_FOUND, error).await
-        }
-        Err(other) => Err(other.into()),
+    team_error(&state, &form.user, (&org, &team), &error, message).await
+}
+
+fn member_kind(kind: &str) -> MemberKind {
+    match kind {
+        "robot" => MemberKind::Robot,
+        _ => MemberKind::User,
     }
 }
 
@@ -306,24 +304,15 @@ async fn remove_member(
     Path((org, team)): Path<(String, String)>,
     form: ConsoleForm<MemberForm>,
 ) -> ConsoleResult {
-    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
-    let team_record = find_team(&state, &found, &team).await?;
-    let name = Name::parse(&form.data.name).map_err(|_| ApiError::not_found("no such member"))?;
-    let removed = match form.data.kind.as_str() {
-        "robot" => {
-            state
-                .remove_team_member_as(&form.user.session, &found, &team_record, MemberKind::Robot, &name)
-                .await?
-        }
-        _ => {
-            state
-                .remove_team_member_as(&form.user.session, &found, &team_record, MemberKind::User, &name)
-                .await?
-        }
-    };
-    if !removed {
-        return Err(ApiError::not_found(format!("{name} is not in team {team}")).into());
-    }
+    let at = state
+        .service()
+        .authorize::<ManageAccess>(&form.user.session, &org)
+        .await?;
+    let name = &form.data.name;
+    state
+        .service()
+        .remove_team_member(&at, &team, member_kind(&form.data.kind), name)
+        .await?;
     Ok(redirect_with_notice(
         &team_url(&org, &team),
         &format!("{name} was removed from team {team}."),
@@ -341,20 +330,22 @@ async fn grant(
     Path((org, team)): Path<(String, String)>,
     form: ConsoleForm<GrantForm>,
 ) -> ConsoleResult {
-    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
-    let team_record = find_team(&state, &found, &team).await?;
-    let repository = find_repository(&state, &found, &form.data.repository).await?;
+    let at = state
+        .service()
+        .authorize::<ManageAccess>(&form.user.session, &org)
+        .await?;
     let permission = Permission::parse(&form.data.permission)
         .ok_or_else(|| ApiError::bad_request("invalid_form", "permission must be read, write or admin"))?;
-    state
-        .set_grant_as(&form.user.session, &found, &team_record, &repository, permission)
+    let (grant, _) = state
+        .service()
+        .set_grant(&at, &team, &form.data.repository, permission)
         .await?;
     Ok(redirect_with_notice(
         &team_url(&org, &team),
         &format!(
             "Team {team} now has {} on {org}/{}.",
             permission.as_str(),
-            repository.name
+            grant.repository
         ),
     ))
 }
@@ -369,15 +360,15 @@ async fn revoke(
     Path((org, team)): Path<(String, String)>,
     form: ConsoleForm<RevokeForm>,
 ) -> ConsoleResult {
-    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
-    let team_record = find_team(&state, &found, &team).await?;
-    let repository = find_repository(&state, &found, &form.data.repository).await?;
-    state
-        .revoke_grant_as(&form.user.session, &found, &team_record, &repository)
+    let at = state
+        .service()
+        .authorize::<ManageAccess>(&form.user.session, &org)
         .await?;
+    let repository = &form.data.repository;
+    state.service().revoke_grant(&at, &team, repository).await?;
     Ok(redirect_with_notice(
         &team_url(&org, &team),
-        &format!("Team {team} no longer has access to {org}/{}.", repository.name),
+        &format!("Team {team} no longer has access to {org}/{repository}."),
     ))
 }
 
@@ -386,8 +377,9 @@ async fn confirm_delete_team(
     user: ConsoleUser,
     Path((org, team)): Path<(String, String)>,
 ) -> ConsoleResult {
-    let (found, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageAccess, "teams").await?;
-    let team = find_team(&state, &found, &team).await?;
+    let (at, chrome) = org_page::<ManageAccess>(&state, &user, &org, "teams").await?;
+    let found = at.org();
+    let team = state.service().team(&at, &team).await?;
     Ok(ok(&ConfirmPage {
         chrome,
         title: format!("Delete team {}?", team.name),
@@ -406,9 +398,11 @@ async fn delete_team(
     Path((org, team)): Path<(String, String)>,
     form: ConsoleForm<CsrfOnly>,
 ) -> ConsoleResult {
-    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "teams").await?;
-    let team = find_team(&state, &found, &team).await?;
-    state.delete_team_as(&form.user.session, &found, &team).await?;
+    let at = state
+        .service()
+        .authorize::<ManageAccess>(&form.user.session, &org)
+        .await?;
+    let team = state.service().delete_team(&at, &team).await?;
     Ok(redirect_with_notice(
         &format!("/orgs/{org}/admin/teams"),
         &format!("Team {} was deleted.", team.name),
@@ -427,6 +421,7 @@ struct RepositoriesPage {
     org_name: String,
     can_manage: bool,
     repositories: Vec<RepositoryRow>,
+    pager: Pager,
     notice: Option<String>,
     name: String,
     name_error: Option<String>,
@@ -436,15 +431,29 @@ async fn repositories_page(
     state: &AppState,
     user: &ConsoleUser,
     org: &str,
-    notice: Option<String>,
+    query: &PageQuery,
 ) -> Result<RepositoriesPage, ConsoleError> {
-    let (org, role, chrome) = org_page(state, user, org, OrgAction::Read, "repositories").await?;
+    let (at, chrome) = org_page::<Read>(state, user, org, "repositories").await?;
     let now = state.now();
-    let repositories = state.store().list_repositories(org.id, None, 200).await?;
+    let repositories = state.service().list_repositories(&at, query.after(), PAGE_SIZE).await?;
+    let total = state.service().count_repositories(&at).await?;
+    let org = at.org();
+    let next = repositories
+        .has_more
+        .then(|| repositories.items.last().map(|repository| repository.name.to_string()))
+        .flatten();
     Ok(RepositoriesPage {
         chrome,
         org_name: org.name.to_string(),
-        can_manage: role == Role::Admin,
+        can_manage: at.may(OrgAction::ManageAccess),
+        pager: Pager::new(
+            &format!("/orgs/{}/admin/repositories", org.name),
+            query,
+            repositories.items.len(),
+            total,
+            next,
+            ("repository", "repositories"),
+        ),
         repositories: repositories
             .items
             .into_iter()
@@ -453,7 +462,7 @@ async fn repositories_page(
                 created_at: Stamp::new(r.created_at, now),
             })
             .collect(),
-        notice,
+        notice: query.notice(),
         name: String::new(),
         name_error: None,
     })
@@ -463,9 +472,9 @@ async fn repositories(
     State(state): State<AppState>,
     user: ConsoleUser,
     Path(org): Path<String>,
-    Query(query): Query<NoticeQuery>,
+    Query(query): Query<PageQuery>,
 ) -> ConsoleResult {
-    Ok(ok(&repositories_page(&state, &user, &org, notice(query)).await?))
+    Ok(ok(&repositories_page(&state, &user, &org, &query).await?))
 }
 
 #[derive(Deserialize)]
@@ -478,26 +487,25 @@ async fn create_repository(
     Path(org): Path<String>,
     form: ConsoleForm<NewRepositoryForm>,
 ) -> ConsoleResult {
-    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "repositories").await?;
-    let mut page = repositories_page(&state, &form.user, &org, None).await?;
-    page.name = form.data.name.clone();
-    let path = match RepoPath::parse(form.data.name.trim()) {
-        Ok(path) => path,
-        Err(error) => {
-            page.name_error = Some(format!("The path {error}. Use names joined by /, e.g. apps/web."));
-            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
-        }
-    };
-    match state.create_repository_as(&form.user.session, &found, &path).await {
+    let at = state
+        .service()
+        .authorize::<ManageAccess>(&form.user.session, &org)
+        .await?;
+    let refused = match state.service().create_repository(&at, &form.data.name).await {
         Ok(repository) => {
-            Ok(Redirect::to(&format!("/orgs/{}/admin/repositories/{}", found.name, repository.name)).into_response())
+            let url = format!("/orgs/{}/admin/repositories/{}", at.org().name, repository.name);
+            return Ok(Redirect::to(&url).into_response());
         }
-        Err(StoreError::NameTaken) => {
-            page.name_error = Some(format!("{}/{path} already exists.", found.name));
-            Ok(render(StatusCode::CONFLICT, &page))
-        }
-        Err(other) => Err(other.into()),
-    }
+        Err(error) => field_error(error)?,
+    };
+    let mut page = repositories_page(&state, &form.user, &org, &PageQuery::default()).await?;
+    page.name = form.data.name.clone();
+    page.name_error = Some(if refused.status == StatusCode::CONFLICT {
+        refused.message.clone()
+    } else {
+        format!("{} Use names joined by /, e.g. apps/web.", refused.message)
+    });
+    Ok(refused.render(&page))
 }
 
 struct AccessRow {
@@ -524,15 +532,13 @@ async fn repository(
     user: ConsoleUser,
     Path((org, repository)): Path<(String, String)>,
 ) -> ConsoleResult {
-    let (org, role, chrome) = org_page(&state, &user, &org, OrgAction::Read, "repositories").await?;
-    let repository = find_repository(&state, &org, &repository).await?;
-    let access = state.store().repository_access(repository.id).await?;
-    let grants = state.store().list_repository_grants(repository.id).await?;
+    let (at, chrome) = org_page::<Read>(&state, &user, &org, "repositories").await?;
+    let (repository, grants, access) = state.service().repository_detail(&at, &repository).await?;
     Ok(ok(&RepositoryPage {
         chrome,
-        org_name: org.name.to_string(),
+        org_name: at.org().name.to_string(),
         repository: repository.name.to_string(),
-        can_manage: role == Role::Admin,
+        can_manage: at.may(OrgAction::ManageAccess),
         access: access
             .into_iter()
             .map(|a| AccessRow {
@@ -554,11 +560,11 @@ async fn delete_repository(
     Path(org): Path<String>,
     form: ConsoleForm<NewRepositoryForm>,
 ) -> ConsoleResult {
-    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "repositories").await?;
-    let repository = find_repository(&state, &found, &form.data.name).await?;
-    state
-        .delete_repository_as(&form.user.session, &found, &repository)
+    let at = state
+        .service()
+        .authorize::<ManageAccess>(&form.user.session, &org)
         .await?;
+    let repository = state.service().delete_repository(&at, &form.data.name).await?;
     Ok(redirect_with_notice(
         &format!("/orgs/{org}/admin/repositories"),
         &format!("{org}/{} and its grants were deleted.", repository.name),

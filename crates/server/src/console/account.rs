@@ -3,15 +3,12 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
-use robots_core::{Name, text};
-use robots_store::StoreError;
 use serde::Deserialize;
 
 use super::chrome::{Chrome, Context, chrome};
-use super::{ConsoleForm, ConsoleResult, ConsoleUser, ok, render};
+use super::{ConsoleForm, ConsoleResult, ConsoleUser, field_error, ok};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -75,23 +72,19 @@ async fn create_org(State(state): State<AppState>, form: ConsoleForm<NewOrgForm>
         name_error: None,
         display_name_error: None,
     };
-    let name = Name::parse(form.data.name.trim())
-        .map_err(|error| page.name_error = Some(format!("The name {error}.")))
-        .ok();
-    let display_name = text::bounded_text(&form.data.display_name, text::MAX_DISPLAY_NAME_CHARS)
-        .map_err(|error| page.display_name_error = Some(format!("The display name {error}.")))
-        .ok();
-    let (Some(name), Some(display_name)) = (name, display_name) else {
-        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
-    };
-    match state.create_org_as(&form.user.session, &name, &display_name).await {
+    let created = state
+        .service()
+        .create_org(&form.user.session, &form.data.name, &form.data.display_name)
+        .await;
+    match created {
         Ok(org) => Ok(Redirect::to(&format!("/orgs/{}", org.name)).into_response()),
-        Err(StoreError::NameTaken) => {
-            page.name_error = Some(format!(
-                "The name {name} is already taken by a user or an organization."
-            ));
-            Ok(render(StatusCode::CONFLICT, &page))
+        Err(error) => {
+            let refused = field_error(error)?;
+            match refused.field.as_str() {
+                "display_name" => page.display_name_error = Some(refused.message.clone()),
+                _ => page.name_error = Some(refused.message.clone()),
+            }
+            Ok(refused.render(&page))
         }
-        Err(other) => Err(other.into()),
     }
 }

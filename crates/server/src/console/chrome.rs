@@ -4,6 +4,7 @@
 
 use robots_core::Role;
 use robots_core::humanize::relative;
+use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -116,4 +117,80 @@ impl Stamp {
 pub fn last_used(at: Option<OffsetDateTime>, now: OffsetDateTime) -> String {
     at.map(|at| relative(at, now))
         .unwrap_or_else(|| "never used".to_owned())
+}
+
+/// Console lists show this many rows a page.
+pub const PAGE_SIZE: u32 = 50;
+
+/// Where a list page starts: after the last key of the page before, and at
+/// which position (for "51–100 of 123"); and a notice left by a redirect.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    pub after: Option<String>,
+    pub from: Option<u64>,
+    pub notice: Option<String>,
+}
+
+impl PageQuery {
+    pub fn after(&self) -> Option<&str> {
+        self.after.as_deref().filter(|after| !after.is_empty())
+    }
+
+    /// A redirect's notice, if it is one a redirect would leave.
+    pub fn notice(&self) -> Option<String> {
+        self.notice.clone().filter(|notice| notice.len() <= 200)
+    }
+}
+
+/// A list's count and the links to its other pages.
+#[derive(Debug, Clone, Default)]
+pub struct Pager {
+    /// "3 robots", or "Showing 51–100 of 123 robots".
+    pub summary: String,
+    pub first_url: Option<String>,
+    pub next_url: Option<String>,
+}
+
+impl Pager {
+    /// For a page of `shown` rows of `total` at `base` (a path without a
+    /// query), with `next_key` the key to continue after when there is more.
+    pub fn new(
+        base: &str,
+        query: &PageQuery,
+        shown: usize,
+        total: i64,
+        next_key: Option<String>,
+        (one, many): (&str, &str),
+    ) -> Self {
+        let noun = if total == 1 { one } else { many };
+        let first = if query.after().is_some() {
+            query.from.unwrap_or(1).max(1)
+        } else {
+            1
+        };
+        let last = first + shown as u64 - 1;
+        let whole = first == 1 && next_key.is_none();
+        Self {
+            summary: if whole || shown == 0 {
+                format!("{total} {noun}")
+            } else {
+                format!("Showing {first}–{last} of {total} {noun}")
+            },
+            first_url: (first > 1 || query.after().is_some()).then(|| base.to_owned()),
+            next_url: next_key.map(|key| format!("{base}?after={}&from={}", encode(&key), last + 1)),
+        }
+    }
+}
+
+/// Percent-encodes everything but letters, digits and `-`, for a query value.
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

@@ -7,22 +7,17 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::routing::get;
-use robots_core::Name;
-use robots_core::policy::OrgAction;
-use robots_store::{FederatedCredential, Org, RobotRef, StoreError};
+use robots_service::{Authorized, CredentialInput, CredentialPatch, ManageMembers, ManageRobots};
+use robots_store::{FederatedCredential, Org};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::chrome::{Chrome, Context, Stamp};
 use super::orgs::org_page;
 use super::robots::{ConfirmPage, redirect_with_notice};
 use super::session::CsrfOnly;
-use super::{ConsoleForm, ConsoleResult, ConsoleUser, ok, render};
-use crate::api::federation::{CheckedSpec, find_credential};
-use crate::api::find_robot_ref;
-use crate::api::lifecycle::{AuditParamsPublic, audit_page};
+use super::{ConsoleForm, ConsoleResult, ConsoleUser, FieldError, field_error, ok};
+use crate::api::lifecycle::{AuditLog, AuditParamsPublic, audit_page};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -78,23 +73,28 @@ pub(super) struct ExchangeRow {
     pub credential: String,
 }
 
-/// What the robot page shows about federation: credentials and the last
-/// exchanges, refused ones included (admins only see refusals' reasons).
-pub(super) async fn robot_section(
+/// What the robot page shows about federation: credentials and, for those
+/// who may read the audit log (admins), the last exchanges, refused ones
+/// included.
+pub(super) async fn robot_section<R>(
     state: &AppState,
-    org: &Org,
-    robot_id: Uuid,
-    robot_name: &Name,
+    at: &Authorized<'_, R>,
+    robot: &str,
 ) -> Result<(Vec<CredentialRow>, Vec<ExchangeRow>), ApiError> {
-    let credentials = state.store().list_federated_credentials(robot_id).await?;
+    let (robot, credentials) = state.service().list_federated_credentials(at, robot).await?;
+    let credentials = credentials.into_iter().map(Into::into).collect();
+    let Ok(admin) = at.with::<ManageMembers>() else {
+        return Ok((credentials, Vec::new()));
+    };
+    let org = at.org();
     // Exchanges are the token events aimed at the robot itself.
     let params = AuditParamsPublic {
         action: Some("token.".to_owned()),
-        target: Some(format!("robot {}/{}", org.name, robot_name)),
+        target: Some(format!("robot {}/{}", org.name, robot.name)),
         limit: 10,
         ..AuditParamsPublic::default()
     };
-    let (events, _) = audit_page(state, Some(org.id), &params).await?;
+    let (events, _) = audit_page(state, AuditLog::Org(&admin), &params).await?;
     let now = state.now();
     let exchanges = events
         .into_iter()
@@ -110,7 +110,7 @@ pub(super) async fn robot_section(
             }
         })
         .collect();
-    Ok((credentials.into_iter().map(Into::into).collect(), exchanges))
+    Ok((credentials, exchanges))
 }
 
 #[derive(Template)]
@@ -173,62 +173,25 @@ impl CredentialForm {
         }
     }
 
-    /// Checks the form as the API checks a request; errors by field.
-    fn check(&self, state: &AppState) -> Result<CheckedSpec, BTreeMap<&'static str, String>> {
-        let mut errors = BTreeMap::new();
-        let name = Name::parse(self.name.trim())
-            .map_err(|error| errors.insert("name", format!("The name {error}.")))
-            .ok();
+    /// The conditions, one `claim = pattern` per line; the first line
+    /// that is not one, as the error beside the field.
+    fn claims(&self) -> Result<BTreeMap<String, String>, FieldError> {
         let mut claims = BTreeMap::new();
         for line in self.conditions.lines().map(str::trim).filter(|line| !line.is_empty()) {
-            match line.split_once('=') {
-                Some((claim, pattern)) => {
-                    claims.insert(claim.trim().to_owned(), pattern.trim().to_owned());
-                }
-                None => {
-                    errors.insert(
-                        "conditions",
-                        format!("{line:?} is not a condition: write one claim = pattern per line."),
-                    );
-                }
-            }
-        }
-        let Some(name) = name else { return Err(errors) };
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        CheckedSpec::check(
-            state,
-            name,
-            &self.description,
-            &self.issuer,
-            &self.audience,
-            &self.subject,
-            claims,
-        )
-        .map_err(|error| {
-            let field = match error.field().unwrap_or_default() {
-                "issuer" => "issuer",
-                "audience" => "audience",
-                "subject" => "subject",
-                "description" => "description",
-                _ => "conditions",
+            let Some((claim, pattern)) = line.split_once('=') else {
+                return Err(FieldError::invalid(
+                    "conditions",
+                    format!("{line:?} is not a condition: write one claim = pattern per line."),
+                ));
             };
-            // "issuer: must be …" reads, next to the issuer field, as "Must be …".
-            let message = error.message();
-            let why = message.split_once(": ").map_or(message, |(_, why)| why);
-            let mut chars = why.chars();
-            let sentence = chars
-                .next()
-                .map(|first| first.to_uppercase().chain(chars).collect::<String>())
-                .unwrap_or_default();
-            BTreeMap::from([(field, format!("{sentence}."))])
-        })
+            claims.insert(claim.trim().to_owned(), pattern.trim().to_owned());
+        }
+        Ok(claims)
     }
 }
 
-fn robot_url(org: &Org, robot: &RobotRef) -> String {
-    format!("/orgs/{}/admin/robots/{}", org.name, robot.name)
+fn robot_url(org: &Org, robot: &str) -> String {
+    format!("/orgs/{}/admin/robots/{robot}", org.name)
 }
 
 async fn new_credential(
@@ -236,11 +199,11 @@ async fn new_credential(
     user: ConsoleUser,
     Path((org, robot)): Path<(String, String)>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot_ref(&state, &org, &robot).await?;
+    let (at, chrome) = org_page::<ManageRobots>(&state, &user, &org, "robots").await?;
+    let robot = state.service().robot(&at, &robot).await?;
     Ok(ok(&CredentialFormPage {
         chrome,
-        org_name: org.name.to_string(),
+        org_name: at.org().name.to_string(),
         robot_name: robot.name.to_string(),
         editing: None,
         form: CredentialForm {
@@ -265,12 +228,11 @@ async fn edit_credential(
     user: ConsoleUser,
     Path((org, robot, name)): Path<(String, String, String)>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot_ref(&state, &org, &robot).await?;
-    let credential = find_credential(&state, &robot, &name).await?;
+    let (at, chrome) = org_page::<ManageRobots>(&state, &user, &org, "robots").await?;
+    let (robot, credential) = state.service().federated_credential(&at, &robot, &name).await?;
     Ok(ok(&CredentialFormPage {
         chrome,
-        org_name: org.name.to_string(),
+        org_name: at.org().name.to_string(),
         robot_name: robot.name.to_string(),
         editing: Some(credential.name.to_string()),
         form: CredentialForm::of(&credential),
@@ -295,50 +257,76 @@ async fn save(
     editing: Option<&str>,
     form: ConsoleForm<CredentialForm>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(state, &form.user, org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot_ref(state, &org, robot).await?;
-    let current = match editing {
-        Some(name) => Some(find_credential(state, &robot, name).await?),
-        None => None,
+    let (at, chrome) = org_page::<ManageRobots>(state, &form.user, org, "robots").await?;
+    let org = at.org();
+    let invalid = |refused: FieldError, field: &'static str| {
+        refused.render(&CredentialFormPage {
+            chrome: chrome.clone(),
+            org_name: org.name.to_string(),
+            robot_name: robot.to_owned(),
+            editing: editing.map(str::to_owned),
+            form: form.data.clone(),
+            errors: BTreeMap::from([(field, refused.message.clone())]),
+        })
     };
-    let invalid = |errors| {
-        render(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &CredentialFormPage {
-                chrome: chrome.clone(),
-                org_name: org.name.to_string(),
-                robot_name: robot.name.to_string(),
-                editing: current.as_ref().map(|credential| credential.name.to_string()),
-                form: form.data.clone(),
-                errors,
-            },
-        )
+    let claims = match form.data.claims() {
+        Ok(claims) => claims,
+        Err(refused) => return Ok(invalid(refused, "conditions")),
     };
-    let spec = match form.data.check(state) {
-        Ok(spec) => spec,
-        Err(errors) => return Ok(invalid(errors)),
-    };
-    let session = &form.user.session;
-    let saved = match &current {
-        None => state
-            .create_federated_credential_as(session, &org, &robot, &spec.as_spec())
-            .await
-            .map(|_| "was added: jobs it matches can now exchange their ID tokens"),
-        Some(credential) => state
-            .update_federated_credential_as(session, &org, &robot, credential, &spec.as_spec())
-            .await
-            .map(|_| "was changed; tokens it granted before were revoked"),
+    let typed = &form.data;
+    let service = state.service();
+    let saved = match editing {
+        None => {
+            let input = CredentialInput {
+                name: &typed.name,
+                description: &typed.description,
+                issuer: &typed.issuer,
+                audience: &typed.audience,
+                subject: &typed.subject,
+                claims,
+            };
+            service
+                .create_federated_credential(&at, robot, input)
+                .await
+                .map(|credential| {
+                    (
+                        credential,
+                        "was added: jobs it matches can now exchange their ID tokens",
+                    )
+                })
+        }
+        Some(name) => {
+            let patch = CredentialPatch {
+                name: Some(&typed.name),
+                description: Some(&typed.description),
+                issuer: Some(&typed.issuer),
+                audience: Some(&typed.audience),
+                subject: Some(&typed.subject),
+                claims: Some(claims),
+            };
+            service
+                .update_federated_credential(&at, robot, name, patch)
+                .await
+                .map(|credential| (credential, "was changed; tokens it granted before were revoked"))
+        }
     };
     match saved {
-        Ok(what) => Ok(redirect_with_notice(
-            &robot_url(&org, &robot),
-            &format!("Federated credential {} {what}.", spec.name),
+        Ok((credential, what)) => Ok(redirect_with_notice(
+            &robot_url(org, robot),
+            &format!("Federated credential {} {what}.", credential.name),
         )),
-        Err(StoreError::NameTaken) => Ok(invalid(BTreeMap::from([(
-            "name",
-            format!("{} already has a federated credential named {}.", robot.name, spec.name),
-        )]))),
-        Err(error) => Err(ApiError::from(error).into()),
+        Err(error) => {
+            let refused = field_error(error)?;
+            let field = match refused.field.as_str() {
+                "name" => "name",
+                "issuer" => "issuer",
+                "audience" => "audience",
+                "subject" => "subject",
+                "description" => "description",
+                _ => "conditions",
+            };
+            Ok(invalid(refused, field))
+        }
     }
 }
 
@@ -347,19 +335,19 @@ async fn confirm_delete(
     user: ConsoleUser,
     Path((org, robot, name)): Path<(String, String, String)>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot_ref(&state, &org, &robot).await?;
-    let credential = find_credential(&state, &robot, &name).await?;
+    let (at, chrome) = org_page::<ManageRobots>(&state, &user, &org, "robots").await?;
+    let (robot, credential) = state.service().federated_credential(&at, &robot, &name).await?;
+    let (org, robot) = (at.org(), robot.name.as_str());
     Ok(ok(&ConfirmPage {
         chrome,
         title: format!("Remove federated credential {}?", credential.name),
         consequence: format!(
             "Jobs from {} can no longer act as {}, and the tokens they were given stop working at once.",
-            credential.issuer, robot.name
+            credential.issuer, robot
         ),
-        action: format!("{}/federated/{}/delete", robot_url(&org, &robot), credential.name),
+        action: format!("{}/federated/{}/delete", robot_url(org, robot), credential.name),
         button: "Remove credential".into(),
-        cancel_url: robot_url(&org, &robot),
+        cancel_url: robot_url(org, robot),
     }))
 }
 
@@ -368,14 +356,13 @@ async fn delete_credential(
     Path((org, robot, name)): Path<(String, String, String)>,
     form: ConsoleForm<CsrfOnly>,
 ) -> ConsoleResult {
-    let (org, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot_ref(&state, &org, &robot).await?;
-    let credential = find_credential(&state, &robot, &name).await?;
-    state
-        .delete_federated_credential_as(&form.user.session, &org, &robot, &credential)
+    let at = state
+        .service()
+        .authorize::<ManageRobots>(&form.user.session, &org)
         .await?;
+    let credential = state.service().delete_federated_credential(&at, &robot, &name).await?;
     Ok(redirect_with_notice(
-        &robot_url(&org, &robot),
+        &robot_url(at.org(), &robot),
         &format!("Federated credential {} was removed.", credential.name),
     ))
 }

@@ -4,23 +4,21 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use robots_core::duration::{format_duration, parse_duration};
-use robots_core::policy::OrgAction;
-use robots_store::TokenPolicy;
+use robots_core::duration::format_duration;
+use robots_service::{ManageMembers, OrgUpdate, PolicyInput};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::chrome::{Chrome, Context, Stamp};
+use super::chrome::{Chrome, Context, PageQuery, Stamp};
 use super::orgs::org_page;
-use super::robots::{NoticeQuery, notice, redirect_with_notice};
-use super::{ConsoleError, ConsoleForm, ConsoleResult, ConsoleUser, ok, render};
-use crate::api::lifecycle::{AuditParamsPublic, audit_page};
-use crate::error::ApiError;
+use super::robots::redirect_with_notice;
+use super::{ConsoleError, ConsoleForm, ConsoleResult, ConsoleUser, field_error, ok};
+use crate::api::lifecycle::{AuditLog, AuditParamsPublic, audit_page};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -79,7 +77,8 @@ async fn audit(
     Path(org): Path<String>,
     Query(query): Query<AuditQuery>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageMembers, "audit").await?;
+    let (at, chrome) = org_page::<ManageMembers>(&state, &user, &org, "audit").await?;
+    let org = at.org();
     let before = query
         .cursor
         .as_deref()
@@ -92,7 +91,7 @@ async fn audit(
         limit: 50,
         ..AuditParamsPublic::default()
     };
-    let (events, next) = audit_page(&state, Some(org.id), &params).await?;
+    let (events, next) = audit_page(&state, AuditLog::Org(&at), &params).await?;
     let now = state.now();
     Ok(ok(&AuditPage {
         chrome,
@@ -153,16 +152,17 @@ async fn settings(
     State(state): State<AppState>,
     user: ConsoleUser,
     Path(org): Path<String>,
-    Query(query): Query<NoticeQuery>,
+    Query(query): Query<PageQuery>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageMembers, "settings").await?;
+    let (at, chrome) = org_page::<ManageMembers>(&state, &user, &org, "settings").await?;
+    let org = at.org();
     Ok(ok(&SettingsPage {
         chrome,
         org_name: org.name.to_string(),
         max_lifetime: org.token_policy.max_lifetime.map(format_duration).unwrap_or_default(),
         max_lifetime_error: None,
         expiry_required: org.token_policy.expiry_required,
-        notice: notice(query),
+        notice: query.notice(),
     }))
 }
 
@@ -179,39 +179,29 @@ async fn save_settings(
     Path(org): Path<String>,
     form: ConsoleForm<SettingsForm>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &form.user, &org, OrgAction::ManageMembers, "settings").await?;
+    let (at, chrome) = org_page::<ManageMembers>(&state, &form.user, &org, "settings").await?;
     let expiry_required = form.data.expiry_required.is_some();
-    let typed = form.data.max_lifetime.trim();
-    let max_lifetime = if typed.is_empty() {
-        None
-    } else {
-        match parse_duration(typed) {
-            Ok(max) if !max.is_zero() => Some(max),
-            _ => {
-                let page = SettingsPage {
-                    chrome,
-                    org_name: org.name.to_string(),
-                    max_lifetime: typed.to_owned(),
-                    max_lifetime_error: Some("Use a duration such as 90d or 12h, or leave it empty.".into()),
-                    expiry_required,
-                    notice: None,
-                };
-                return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
-            }
-        }
+    let update = OrgUpdate {
+        display_name: None,
+        token_policy: Some(PolicyInput {
+            max_lifetime: Some(&form.data.max_lifetime),
+            expiry_required,
+        }),
     };
-    state
-        .set_token_policy_as(
-            &form.user.session,
-            &org,
-            TokenPolicy {
-                max_lifetime,
-                expiry_required,
-            },
-        )
-        .await?;
+    if let Err(error) = state.service().update_org(&at, update).await {
+        let refused = field_error(error)?;
+        let page = SettingsPage {
+            chrome,
+            org_name: at.org().name.to_string(),
+            max_lifetime: form.data.max_lifetime.trim().to_owned(),
+            max_lifetime_error: Some(format!("{} Leave it empty for no maximum.", refused.message)),
+            expiry_required,
+            notice: None,
+        };
+        return Ok(refused.render(&page));
+    }
     Ok(redirect_with_notice(
-        &format!("/orgs/{}/admin/settings", org.name),
+        &format!("/orgs/{}/admin/settings", at.org().name),
         "Token policy saved.",
     ))
 }
@@ -252,11 +242,15 @@ async fn webhooks_page(
     org: &str,
     notice: Option<String>,
 ) -> Result<WebhooksPage, ConsoleError> {
-    let (org, _, chrome) = org_page(state, user, org, OrgAction::ManageMembers, "webhooks").await?;
+    let (at, chrome) = org_page::<ManageMembers>(state, user, org, "webhooks").await?;
+    let org = at.org();
     let now = state.now();
     let mut rows = Vec::new();
-    for webhook in state.store().list_webhooks(org.id).await? {
-        let deliveries = state.store().list_deliveries(webhook.id, 10).await?;
+    for webhook in state.service().list_webhooks(&at).await? {
+        let deliveries = state
+            .service()
+            .webhook_deliveries(&at, &webhook.id.to_string(), 10)
+            .await?;
         rows.push(WebhookRow {
             id: webhook.id,
             url: webhook.url,
@@ -291,7 +285,7 @@ async fn webhooks_page(
         secret: None,
         url: String::new(),
         url_error: None,
-        events: &crate::webhooks::EVENTS,
+        events: &robots_service::events::EVENTS,
     })
 }
 
@@ -299,9 +293,9 @@ async fn webhooks(
     State(state): State<AppState>,
     user: ConsoleUser,
     Path(org): Path<String>,
-    Query(query): Query<NoticeQuery>,
+    Query(query): Query<PageQuery>,
 ) -> ConsoleResult {
-    Ok(ok(&webhooks_page(&state, &user, &org, notice(query)).await?))
+    Ok(ok(&webhooks_page(&state, &user, &org, query.notice()).await?))
 }
 
 /// The add-webhook form: `url`, and `events` once per checked event.
@@ -310,12 +304,15 @@ async fn create_webhook(
     Path(org): Path<String>,
     form: ConsoleForm<Vec<(String, String)>>,
 ) -> ConsoleResult {
-    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageMembers, "webhooks").await?;
+    let at = state
+        .service()
+        .authorize::<ManageMembers>(&form.user.session, &org)
+        .await?;
     let url = form
         .data
         .iter()
         .find(|(k, _)| k == "url")
-        .map(|(_, v)| v.clone())
+        .map(|(_, v)| v.as_str())
         .unwrap_or_default();
     let events: Vec<String> = form
         .data
@@ -323,21 +320,20 @@ async fn create_webhook(
         .filter(|(k, _)| k == "events")
         .map(|(_, v)| v.clone())
         .collect();
-    let (url, events) = match crate::api::lifecycle::validate_webhook(&url, Some(events)) {
-        Ok(valid) => valid,
+    let created = match state.service().create_webhook(&at, url, Some(&events)).await {
+        Ok(created) => created,
         Err(error) => {
+            let refused = field_error(error)?;
             let mut page = webhooks_page(&state, &form.user, &org, None).await?;
-            page.url = url;
-            page.url_error = Some(error.message().to_owned());
-            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
+            page.url = url.to_owned();
+            page.url_error = Some(refused.message.clone());
+            return Ok(refused.render(&page));
         }
     };
-    let (_, secret) = state
-        .create_webhook_as(&form.user.session, &found, &url, &events)
-        .await?;
     // The secret is shown in this response only (no-store), never again.
-    let mut page = webhooks_page(&state, &form.user, &org, Some(format!("Webhook to {url} added."))).await?;
-    page.secret = Some(secret);
+    let notice = format!("Webhook to {} added.", created.webhook.url);
+    let mut page = webhooks_page(&state, &form.user, &org, Some(notice)).await?;
+    page.secret = Some(created.secret);
     let mut response = ok(&page);
     response
         .headers_mut()
@@ -355,10 +351,14 @@ async fn delete_webhook(
     Path(org): Path<String>,
     form: ConsoleForm<DeleteWebhookForm>,
 ) -> ConsoleResult {
-    let (found, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageMembers, "webhooks").await?;
-    let id = Uuid::try_parse(&form.data.id).map_err(|_| ApiError::not_found("no such webhook"))?;
-    if !state.delete_webhook_as(&form.user.session, &found, id).await? {
-        return Err(ApiError::not_found("no such webhook").into());
-    }
-    Ok(Redirect::to(&format!("/orgs/{}/admin/webhooks?notice=Webhook+deleted.", found.name)).into_response())
+    let at = state
+        .service()
+        .authorize::<ManageMembers>(&form.user.session, &org)
+        .await?;
+    state.service().delete_webhook(&at, &form.data.id).await?;
+    Ok(Redirect::to(&format!(
+        "/orgs/{}/admin/webhooks?notice=Webhook+deleted.",
+        at.org().name
+    ))
+    .into_response())
 }

@@ -9,7 +9,10 @@
 //! - Pages are askama templates (escaped automatically); the only script is
 //!   `static/console.js`, loaded from our origin under a strict CSP, and
 //!   every flow but "copy" works without it.
-//! - Authorization is `api::authorize_org`, the same check the API makes.
+//! - Every change and every page's data goes through the service
+//!   (`robots_service`), which authorizes, validates and records exactly as
+//!   it does for the API; its refusals are rendered next to the form field
+//!   at fault ([`field_error`]) or as the error page ([`ConsoleError`]).
 
 mod access;
 mod account;
@@ -26,6 +29,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use tower_http::set_header::SetResponseHeaderLayer;
+
+use robots_service::ServiceError;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -121,6 +126,97 @@ impl From<robots_store::StoreError> for ConsoleError {
     }
 }
 
+impl From<ServiceError> for ConsoleError {
+    fn from(error: ServiceError) -> Self {
+        Self::Api(error.into())
+    }
+}
+
+/// A refusal that belongs next to one field of a form.
+#[derive(Debug)]
+pub(crate) struct FieldError {
+    /// The service's name for the field (`name`, `expires_at`, …).
+    pub field: String,
+    /// What to show beside it, as a sentence.
+    pub message: String,
+    pub status: StatusCode,
+    /// The API's error code for the same refusal.
+    pub code: &'static str,
+}
+
+impl FieldError {
+    /// A form's own field the console could not read (a line of a text
+    /// area that is not `key = value`, say): refused as the service
+    /// refuses a bad value.
+    pub(crate) fn invalid(field: &str, message: String) -> Self {
+        Self {
+            field: field.to_owned(),
+            message,
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_field",
+        }
+    }
+
+    /// The form's page again, with this refusal's status and code.
+    pub(crate) fn render(&self, page: &impl Template) -> Response {
+        with_code(render(self.status, page), self.code)
+    }
+}
+
+/// A page re-rendered because the service refused what it was asked: with
+/// the status the API would answer, and the API's error code in
+/// `X-Robots-Error`, so a script (or a test) driving the console can tell
+/// one refusal from another as it can with the API.
+pub(crate) fn refused(error: &ServiceError, page: &impl Template) -> Response {
+    let api = ApiError::from(error.clone());
+    with_code(render(api.status(), page), api.code())
+}
+
+pub(crate) fn with_code(mut response: Response, code: &'static str) -> Response {
+    response
+        .headers_mut()
+        .insert(ERROR_CODE, HeaderValue::from_static(code));
+    response
+}
+
+/// The header that names the rule behind a refused console request.
+pub(crate) const ERROR_CODE: &str = "x-robots-error";
+
+/// Splits the service's refusals: a bad or taken value goes back to the
+/// form beside its field; anything else is the error page.
+pub(crate) fn field_error(error: ServiceError) -> Result<FieldError, ConsoleError> {
+    let api = ApiError::from(error.clone());
+    let (status, code) = (api.status(), api.code());
+    match error {
+        ServiceError::Invalid { field, message } => Ok(FieldError {
+            field,
+            message: sentence(&message),
+            status,
+            code,
+        }),
+        ServiceError::NameTaken { field, message } => Ok(FieldError {
+            field: field.to_owned(),
+            message: sentence(&message),
+            status,
+            code,
+        }),
+        other => Err(other.into()),
+    }
+}
+
+/// "must be …" as it reads beside a field: "Must be ….".
+pub(crate) fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut out: String = chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
@@ -144,14 +240,15 @@ impl IntoResponse for ConsoleError {
                     status if status.is_server_error() => "Something went wrong",
                     _ => "That did not work",
                 };
-                render(
+                let page = render(
                     status,
                     &ErrorPage {
                         title,
                         message: error.message(),
                         personal_account: error.code() == "personal_account",
                     },
-                )
+                );
+                with_code(page, error.code())
             }
         }
     }

@@ -3,19 +3,17 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
+use robots_core::Role;
 use robots_core::policy::OrgAction;
-use robots_core::{Name, Role};
-use robots_store::{Org, StoreError};
+use robots_service::{Authorized, Leave, ManageMembers, Read, Right, ServiceError};
 use serde::Deserialize;
 
-use super::chrome::{Chrome, Context, Stamp, chrome, role_name};
-use super::robots::ConfirmPage;
+use super::chrome::{Chrome, Context, PAGE_SIZE, PageQuery, Pager, Stamp, chrome, role_name};
+use super::robots::{ConfirmPage, redirect_with_notice};
 use super::session::CsrfOnly;
-use super::{ConsoleError, ConsoleForm, ConsoleResult, ConsoleUser, ok, render};
-use crate::api::{Scope, authorize_org};
+use super::{ConsoleError, ConsoleForm, ConsoleResult, ConsoleUser, ok, refused, sentence};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -34,20 +32,19 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// Resolves the organization for a console page: the API's check, then the
-/// chrome in the organization's context.
-pub(super) async fn org_page(
+/// Authorizes a console page on an organization (the service's check, as
+/// for the API), then builds the chrome in the organization's context.
+pub(super) async fn org_page<'a, R: Right>(
     state: &AppState,
-    user: &ConsoleUser,
+    user: &'a ConsoleUser,
     org: &str,
-    action: OrgAction,
     section: &'static str,
-) -> Result<(Org, Role, Chrome), ConsoleError> {
-    let (org, role) = authorize_org(state, &user.session, org, action, Scope::Robots).await?;
+) -> Result<(Authorized<'a, R>, Chrome), ConsoleError> {
+    let at = state.service().authorize::<R>(&user.session, org).await?;
     let chrome = chrome(state, user, section)
         .await?
-        .in_org(&org, role, section != "overview");
-    Ok((org, role, chrome))
+        .in_org(at.org(), at.role(), section != "overview");
+    Ok((at, chrome))
 }
 
 #[derive(Template)]
@@ -60,7 +57,8 @@ struct OverviewPage {
 }
 
 async fn overview(State(state): State<AppState>, user: ConsoleUser, Path(org): Path<String>) -> ConsoleResult {
-    let (org, role, chrome) = org_page(&state, &user, &org, OrgAction::Read, "overview").await?;
+    let (at, chrome) = org_page::<Read>(&state, &user, &org, "overview").await?;
+    let (org, role) = (at.org(), at.role());
     let org_label = if org.display_name.is_empty() {
         org.name.to_string()
     } else {
@@ -88,31 +86,41 @@ struct MembersPage {
     org_name: String,
     can_manage: bool,
     members: Vec<MemberRow>,
+    pager: Pager,
     notice: Option<String>,
     error: Option<String>,
     username: String,
     username_error: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-struct Notice {
-    notice: Option<String>,
-}
-
-/// Builds the members page; `notice` comes from a redirect after a change.
+/// Builds the members page at `query` (its page and its notice).
 async fn members_page(
     state: &AppState,
     user: &ConsoleUser,
     org: &str,
-    notice: Option<String>,
+    query: &PageQuery,
 ) -> Result<MembersPage, ConsoleError> {
-    let (org, role, chrome) = org_page(state, user, org, OrgAction::Read, "members").await?;
+    let (at, chrome) = org_page::<Read>(state, user, org, "members").await?;
     let now = state.now();
-    let members = state.store().list_members(org.id, None, 200).await?;
+    let members = state.service().list_members(&at, query.after(), PAGE_SIZE).await?;
+    let total = state.service().count_members(&at).await?;
+    let org = at.org();
+    let next = members
+        .has_more
+        .then(|| members.items.last().map(|member| member.username.to_string()))
+        .flatten();
     Ok(MembersPage {
         chrome,
         org_name: org.name.to_string(),
-        can_manage: role == Role::Admin,
+        can_manage: at.may(OrgAction::ManageMembers),
+        pager: Pager::new(
+            &format!("/orgs/{}/admin/members", org.name),
+            query,
+            members.items.len(),
+            total,
+            next,
+            ("member", "members"),
+        ),
         members: members
             .items
             .into_iter()
@@ -123,7 +131,7 @@ async fn members_page(
                 joined_at: Stamp::new(member.joined_at, now),
             })
             .collect(),
-        notice,
+        notice: query.notice(),
         error: None,
         username: String::new(),
         username_error: None,
@@ -134,10 +142,9 @@ async fn members(
     State(state): State<AppState>,
     user: ConsoleUser,
     Path(org): Path<String>,
-    Query(query): Query<Notice>,
+    Query(query): Query<PageQuery>,
 ) -> ConsoleResult {
-    let notice = query.notice.filter(|n| n.len() <= 200);
-    Ok(ok(&members_page(&state, &user, &org, notice).await?))
+    Ok(ok(&members_page(&state, &user, &org, &query).await?))
 }
 
 #[derive(Deserialize)]
@@ -152,17 +159,7 @@ fn parse_role(role: &str) -> Result<Role, ConsoleError> {
 }
 
 fn notice_redirect(org: &str, notice: &str) -> axum::response::Response {
-    let encoded: String = notice
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'-' {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    Redirect::to(&format!("/orgs/{org}/admin/members?notice={encoded}")).into_response()
+    redirect_with_notice(&format!("/orgs/{org}/admin/members"), notice)
 }
 
 async fn add_member(
@@ -170,23 +167,28 @@ async fn add_member(
     Path(org): Path<String>,
     form: ConsoleForm<AddMemberForm>,
 ) -> ConsoleResult {
-    let (found, _) = authorize_org(&state, &form.user.session, &org, OrgAction::ManageMembers, Scope::Org).await?;
+    let at = state
+        .service()
+        .authorize::<ManageMembers>(&form.user.session, &org)
+        .await?;
     let role = parse_role(&form.data.role)?;
-    let refuse = |message: String| async {
-        let mut page = members_page(&state, &form.user, &org, None).await?;
-        page.username = form.data.username.clone();
-        page.username_error = Some(message);
-        Ok::<_, ConsoleError>(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
-    };
-    let Ok(username) = Name::parse(form.data.username.trim()) else {
-        return refuse(format!("There is no user named {:?}.", form.data.username.trim())).await;
-    };
-    match state.set_member_as(&form.user.session, &found, &username, role).await {
-        Ok((member, _)) => Ok(notice_redirect(
+    let typed = form.data.username.trim();
+    match state.service().set_member(&at, typed, role).await {
+        Ok(change) => Ok(notice_redirect(
             &org,
-            &format!("{} is now {} of {}.", member.username, article(member.role), org),
+            &format!(
+                "{} is now {} of {}.",
+                change.member.username,
+                article(change.member.role),
+                org
+            ),
         )),
-        Err(StoreError::UserNotFound) => refuse(format!("There is no user named {username}.")).await,
+        Err(error @ ServiceError::UserNotFound) => {
+            let mut page = members_page(&state, &form.user, &org, &PageQuery::default()).await?;
+            page.username = form.data.username.clone();
+            page.username_error = Some(format!("There is no user named {typed}."));
+            Ok(refused(&error, &page))
+        }
         Err(other) => Err(other.into()),
     }
 }
@@ -208,21 +210,31 @@ async fn change_role(
     Path((org, username)): Path<(String, String)>,
     form: ConsoleForm<RoleForm>,
 ) -> ConsoleResult {
-    let (found, _) = authorize_org(&state, &form.user.session, &org, OrgAction::ManageMembers, Scope::Org).await?;
+    let at = state
+        .service()
+        .authorize::<ManageMembers>(&form.user.session, &org)
+        .await?;
     let role = parse_role(&form.data.role)?;
-    let username = Name::parse(&username).map_err(|_| ApiError::not_found("no such member"))?;
-    match state.set_member_as(&form.user.session, &found, &username, role).await {
-        Ok((member, _)) => Ok(notice_redirect(
+    match state.service().set_member(&at, &username, role).await {
+        Ok(change) => Ok(notice_redirect(
             &org,
-            &format!("{} is now {} of {}.", member.username, article(member.role), org),
+            &format!(
+                "{} is now {} of {}.",
+                change.member.username,
+                article(change.member.role),
+                org
+            ),
         )),
-        Err(StoreError::LastAdmin) => {
-            let mut page = members_page(&state, &form.user, &org, None).await?;
-            page.error = Some("An organization must keep at least one admin: make someone else an admin first.".into());
-            Ok(render(StatusCode::CONFLICT, &page))
-        }
+        Err(error @ ServiceError::LastAdmin) => last_admin(&state, &form.user, &org, error).await,
         Err(other) => Err(other.into()),
     }
+}
+
+/// The members page, saying why the last admin cannot go.
+async fn last_admin(state: &AppState, user: &ConsoleUser, org: &str, error: ServiceError) -> ConsoleResult {
+    let mut page = members_page(state, user, org, &PageQuery::default()).await?;
+    page.error = Some(sentence(&error.to_string()));
+    Ok(refused(&error, &page))
 }
 
 async fn confirm_remove(
@@ -230,13 +242,11 @@ async fn confirm_remove(
     user: ConsoleUser,
     Path((org, username)): Path<(String, String)>,
 ) -> ConsoleResult {
-    let leaving = username == user.session.user.name.as_str();
-    let action = if leaving {
-        OrgAction::Leave
-    } else {
-        OrgAction::ManageMembers
-    };
-    let (found, _, chrome) = org_page(&state, &user, &org, action, "members").await?;
+    let (at, chrome) = org_page::<Leave>(&state, &user, &org, "members").await?;
+    if username != user.session.user.name.as_str() {
+        at.with::<ManageMembers>()?;
+    }
+    let found = at.org();
     Ok(ok(&ConfirmPage {
         chrome,
         title: format!("Remove {username} from {}?", found.name),
@@ -256,22 +266,11 @@ async fn remove(
     form: ConsoleForm<CsrfOnly>,
 ) -> ConsoleResult {
     let leaving = username == form.user.session.user.name.as_str();
-    let action = if leaving {
-        OrgAction::Leave
-    } else {
-        OrgAction::ManageMembers
-    };
-    let (found, _) = authorize_org(&state, &form.user.session, &org, action, Scope::Org).await?;
-    let name = Name::parse(&username).map_err(|_| ApiError::not_found("no such member"))?;
-    match state.remove_member_as(&form.user.session, &found, &name).await {
-        Ok(true) if leaving => Ok(Redirect::to("/account").into_response()),
-        Ok(true) => Ok(notice_redirect(&org, &format!("{username} was removed from {org}."))),
-        Ok(false) => Err(ApiError::not_found(format!("{username} is not a member of {org}")).into()),
-        Err(StoreError::LastAdmin) => {
-            let mut page = members_page(&state, &form.user, &org, None).await?;
-            page.error = Some("An organization must keep at least one admin: make someone else an admin first.".into());
-            Ok(render(StatusCode::CONFLICT, &page))
-        }
+    let at = state.service().authorize::<Leave>(&form.user.session, &org).await?;
+    match state.service().remove_member(&at, &username).await {
+        Ok(()) if leaving => Ok(Redirect::to("/account").into_response()),
+        Ok(()) => Ok(notice_redirect(&org, &format!("{username} was removed from {org}."))),
+        Err(error @ ServiceError::LastAdmin) => last_admin(&state, &form.user, &org, error).await,
         Err(other) => Err(other.into()),
     }
 }

@@ -4,22 +4,20 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use robots_core::policy::OrgAction;
-use robots_core::{Name, Role, text};
-use robots_store::StoreError;
+use robots_service::lifetime::{self, LifetimeChoice};
+use robots_service::{EXPIRING_SOON, Expiry, ManageAccess, ManageRobots, NewRobotInput, Read};
+use robots_store::MemberKind;
 use serde::Deserialize;
-use time::Duration;
 use uuid::Uuid;
 
-use super::chrome::{Chrome, Context, Stamp, last_used};
+use super::chrome::{Chrome, Context, PAGE_SIZE, PageQuery, Pager, Stamp, encode, last_used};
 use super::orgs::org_page;
 use super::session::CsrfOnly;
-use super::{ConsoleError, ConsoleForm, ConsoleResult, ConsoleUser, ok, render};
-use crate::api::{find_robot, find_robot_ref};
-use crate::error::ApiError;
+use super::{ConsoleError, ConsoleForm, ConsoleResult, ConsoleUser, field_error, ok};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -52,27 +50,8 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize, Default)]
-pub(super) struct NoticeQuery {
-    notice: Option<String>,
-}
-
-pub(super) fn notice(query: NoticeQuery) -> Option<String> {
-    query.notice.filter(|notice| notice.len() <= 200)
-}
-
 pub(super) fn redirect_with_notice(path: &str, notice: &str) -> Response {
-    let encoded: String = notice
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'-' {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    Redirect::to(&format!("{path}?notice={encoded}")).into_response()
+    Redirect::to(&format!("{path}?notice={}", encode(notice))).into_response()
 }
 
 struct RobotRow {
@@ -93,6 +72,7 @@ struct RobotsPage {
     org_name: String,
     can_manage: bool,
     robots: Vec<RobotRow>,
+    pager: Pager,
     notice: Option<String>,
 }
 
@@ -100,25 +80,37 @@ async fn robots(
     State(state): State<AppState>,
     user: ConsoleUser,
     Path(org): Path<String>,
-    Query(query): Query<NoticeQuery>,
+    Query(query): Query<PageQuery>,
 ) -> ConsoleResult {
-    let (org, role, chrome) = org_page(&state, &user, &org, OrgAction::Read, "robots").await?;
+    let (at, chrome) = org_page::<Read>(&state, &user, &org, "robots").await?;
+    let service = state.service();
     let now = state.now();
-    let page = state.store().list_robots(org.id, None, 200).await?;
-    let expiring = state
-        .store()
-        .list_expiring_tokens(org.id, now + crate::api::views::EXPIRING_SOON)
-        .await?;
+    let page = service.list_robots(&at, query.after(), PAGE_SIZE).await?;
+    let total = service.count_robots(&at).await?;
+    let expiring = service.expiring_tokens(&at, now + EXPIRING_SOON).await?;
     let expiring_of = |robot: &robots_core::Name| {
         expiring
             .iter()
             .filter(|(name, token)| name == robot && token.expires_at.is_some_and(|at| at > now))
             .count()
     };
+    let org = at.org();
+    let next = page
+        .has_more
+        .then(|| page.items.last().map(|robot| robot.name.to_string()))
+        .flatten();
+    let pager = Pager::new(
+        &format!("/orgs/{}/admin/robots", org.name),
+        &query,
+        page.items.len(),
+        total,
+        next,
+        ("robot account", "robot accounts"),
+    );
     Ok(ok(&RobotsPage {
         chrome,
         org_name: org.name.to_string(),
-        can_manage: role == Role::Admin,
+        can_manage: at.may(OrgAction::ManageRobots),
         robots: page
             .items
             .into_iter()
@@ -132,7 +124,8 @@ async fn robots(
                 disabled: robot.disabled_at.is_some(),
             })
             .collect(),
-        notice: notice(query),
+        pager,
+        notice: query.notice(),
     }))
 }
 
@@ -157,43 +150,40 @@ struct NewRobotPage {
 
 /// The organization's teams, each with a one-line summary of its grants,
 /// so "add to team" can happen in the same step as creating the robot.
-async fn team_choices(
+async fn team_choices<R>(
     state: &AppState,
-    org_id: uuid::Uuid,
+    at: &robots_service::Authorized<'_, R>,
     checked: &[String],
 ) -> Result<Vec<TeamChoice>, ConsoleError> {
-    let teams = state.store().list_teams(org_id, None, 200).await?;
-    let mut choices = Vec::with_capacity(teams.items.len());
-    for team in teams.items {
-        let grants = state.store().list_team_grants(team.id).await?;
-        let summary = if grants.is_empty() {
-            "grants nothing yet".to_owned()
-        } else {
-            grants
-                .iter()
-                .map(|g| format!("{} on {}", g.permission.as_str(), g.repository))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        choices.push(TeamChoice {
+    let teams = state.service().teams_with_grants(at).await?;
+    Ok(teams
+        .into_iter()
+        .map(|(team, grants)| TeamChoice {
             checked: checked.iter().any(|c| c == team.name.as_str()),
             name: team.name.to_string(),
-            summary,
-        });
-    }
-    Ok(choices)
+            summary: if grants.is_empty() {
+                "grants nothing yet".to_owned()
+            } else {
+                grants
+                    .iter()
+                    .map(|g| format!("{} on {}", g.permission.as_str(), g.repository))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        })
+        .collect())
 }
 
 async fn new_robot(State(state): State<AppState>, user: ConsoleUser, Path(org): Path<String>) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageRobots, "robots").await?;
+    let (at, chrome) = org_page::<ManageRobots>(&state, &user, &org, "robots").await?;
     Ok(ok(&NewRobotPage {
         chrome,
-        org_name: org.name.to_string(),
+        org_name: at.org().name.to_string(),
         name: String::new(),
         description: String::new(),
         name_error: None,
         description_error: None,
-        teams: team_choices(&state, org.id, &[]).await?,
+        teams: team_choices(&state, &at, &[]).await?,
     }))
 }
 
@@ -204,12 +194,12 @@ async fn create_robot(
     Path(org): Path<String>,
     form: ConsoleForm<Vec<(String, String)>>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
+    let (at, chrome) = org_page::<ManageRobots>(&state, &form.user, &org, "robots").await?;
     let value = |key: &str| {
         form.data
             .iter()
             .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.as_str())
             .unwrap_or_default()
     };
     let checked: Vec<String> = form
@@ -218,40 +208,32 @@ async fn create_robot(
         .filter(|(k, _)| k == "teams")
         .map(|(_, v)| v.clone())
         .collect();
-    let (typed_name, typed_description) = (value("name"), value("description"));
+    let teams: Vec<&str> = checked.iter().map(String::as_str).collect();
+    let input = NewRobotInput {
+        name: value("name"),
+        description: value("description"),
+        teams: &teams,
+    };
+    let refused = match state.service().create_robot(&at, input).await {
+        Ok(robot) => {
+            return Ok(Redirect::to(&format!("/orgs/{}/admin/robots/{}", at.org().name, robot.name)).into_response());
+        }
+        Err(error) => field_error(error)?,
+    };
     let mut page = NewRobotPage {
         chrome,
-        org_name: org.name.to_string(),
-        name: typed_name.clone(),
-        description: typed_description.clone(),
+        org_name: at.org().name.to_string(),
+        name: input.name.to_owned(),
+        description: input.description.to_owned(),
         name_error: None,
         description_error: None,
-        teams: team_choices(&state, org.id, &checked).await?,
+        teams: team_choices(&state, &at, &checked).await?,
     };
-    let name = Name::parse(typed_name.trim())
-        .map_err(|error| page.name_error = Some(format!("The name {error}.")))
-        .ok();
-    let description = text::bounded_text(&typed_description, text::MAX_DESCRIPTION_CHARS)
-        .map_err(|error| page.description_error = Some(format!("The description {error}.")))
-        .ok();
-    let (Some(name), Some(description)) = (name, description) else {
-        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
-    };
-    let mut teams = Vec::new();
-    for team in &checked {
-        teams.push(crate::api::find_team(&state, &org, team).await?);
+    match refused.field.as_str() {
+        "description" => page.description_error = Some(refused.message.clone()),
+        _ => page.name_error = Some(refused.message.clone()),
     }
-    match state
-        .create_robot_as(&form.user.session, &org, &name, &description, &teams)
-        .await
-    {
-        Ok(robot) => Ok(Redirect::to(&format!("/orgs/{}/admin/robots/{}", org.name, robot.name)).into_response()),
-        Err(StoreError::NameTaken) => {
-            page.name_error = Some(format!("{} already has a robot account named {name}.", org.name));
-            Ok(render(StatusCode::CONFLICT, &page))
-        }
-        Err(other) => Err(other.into()),
-    }
+    Ok(refused.render(&page))
 }
 
 struct TokenRow {
@@ -286,6 +268,8 @@ struct RobotPage {
     teams: Vec<String>,
     /// Teams the robot could join.
     joinable_teams: Vec<String>,
+    /// Whether the viewer may add the robot to teams.
+    can_join_teams: bool,
     org_name: String,
     robot_name: String,
     description: String,
@@ -294,6 +278,7 @@ struct RobotPage {
     last_used: String,
     can_manage: bool,
     tokens: Vec<TokenRow>,
+    tokens_pager: Pager,
     credentials: Vec<super::federation::CredentialRow>,
     /// Recent token exchanges; shown to admins only, as the audit log is.
     exchanges: Vec<super::federation::ExchangeRow>,
@@ -304,33 +289,57 @@ async fn robot(
     State(state): State<AppState>,
     user: ConsoleUser,
     Path((org, robot)): Path<(String, String)>,
-    Query(query): Query<NoticeQuery>,
+    Query(query): Query<PageQuery>,
 ) -> ConsoleResult {
-    let (org, role, chrome) = org_page(&state, &user, &org, OrgAction::Read, "robots").await?;
-    let robot = find_robot(&state, &org, &robot).await?;
+    let (at, chrome) = org_page::<Read>(&state, &user, &org, "robots").await?;
+    let service = state.service();
     let now = state.now();
-    let tokens = state.store().list_tokens(robot.id, None, None, 200).await?;
-    let permissions = crate::api::access::permissions_of(&state, org.name.as_str(), &robot).await?;
-    let all_teams = state.store().list_teams(org.id, None, 200).await?;
-    let (credentials, exchanges) = super::federation::robot_section(&state, &org, robot.id, &robot.name).await?;
+    let permissions = service.robot_permissions(&at, &robot).await?;
+    let robot = permissions.robot;
+    let (_, tokens) = service
+        .list_tokens(&at, robot.name.as_str(), None, query.after(), PAGE_SIZE)
+        .await?;
+    let all_teams = service.list_teams(&at, None, u32::MAX).await?;
+    let (credentials, exchanges) = super::federation::robot_section(&state, &at, robot.name.as_str()).await?;
+    let org = at.org();
+    let next = tokens
+        .has_more
+        .then(|| tokens.items.last().map(robots_store::TokenInfo::page_key))
+        .flatten();
+    let tokens_pager = Pager::new(
+        &format!("/orgs/{}/admin/robots/{}", org.name, robot.name),
+        &query,
+        tokens.items.len(),
+        robot.token_count,
+        next,
+        ("token", "tokens"),
+    );
+    let teams: Vec<String> = permissions.teams.iter().map(ToString::to_string).collect();
     Ok(ok(&RobotPage {
         credentials,
-        exchanges: if role == Role::Admin { exchanges } else { Vec::new() },
+        exchanges,
         chrome,
         joinable_teams: all_teams
             .items
             .iter()
             .map(|team| team.name.to_string())
-            .filter(|team| !permissions.teams.contains(team))
+            .filter(|team| !teams.contains(team))
             .collect(),
-        teams: permissions.teams.clone(),
+        can_join_teams: at.may(OrgAction::ManageAccess),
+        teams,
         permissions: permissions
-            .items
+            .effective
             .into_iter()
             .map(|entry| PermissionRow {
-                repository: entry.repository,
+                repository: entry.repository.to_string(),
                 permission: entry.permission.as_str(),
-                actions: entry.actions.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "),
+                actions: entry
+                    .permission
+                    .actions()
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 via: entry
                     .via
                     .iter()
@@ -346,7 +355,8 @@ async fn robot(
         created_at: Stamp::new(robot.created_at, now),
         created_by: robot.created_by.map(|name| name.to_string()),
         last_used: last_used(robot.last_used_at, now),
-        can_manage: role == Role::Admin,
+        can_manage: at.may(OrgAction::ManageRobots),
+        tokens_pager,
         tokens: tokens
             .items
             .into_iter()
@@ -375,7 +385,7 @@ async fn robot(
                 }
             })
             .collect(),
-        notice: notice(query),
+        notice: query.notice(),
     }))
 }
 
@@ -389,21 +399,17 @@ async fn join_team(
     Path((org, robot)): Path<(String, String)>,
     form: ConsoleForm<JoinTeamForm>,
 ) -> ConsoleResult {
-    let (org, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageAccess, "robots").await?;
-    let robot = find_robot(&state, &org, &robot).await?;
-    let team = crate::api::find_team(&state, &org, &form.data.team).await?;
+    let at = state
+        .service()
+        .authorize::<ManageAccess>(&form.user.session, &org)
+        .await?;
     state
-        .add_team_member_as(
-            &form.user.session,
-            &org,
-            &team,
-            robots_store::MemberKind::Robot,
-            &robot.name,
-        )
+        .service()
+        .add_team_member(&at, &form.data.team, MemberKind::Robot, &robot)
         .await?;
     Ok(redirect_with_notice(
-        &format!("/orgs/{}/admin/robots/{}", org.name, robot.name),
-        &format!("{} is now in team {} and has its permissions.", robot.name, team.name),
+        &format!("/orgs/{}/admin/robots/{robot}", at.org().name),
+        &format!("{robot} is now in team {} and has its permissions.", form.data.team),
     ))
 }
 
@@ -424,8 +430,9 @@ async fn confirm_delete_robot(
     user: ConsoleUser,
     Path((org, robot)): Path<(String, String)>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot(&state, &org, &robot).await?;
+    let (at, chrome) = org_page::<ManageRobots>(&state, &user, &org, "robots").await?;
+    let org = at.org();
+    let robot = state.service().robot(&at, &robot).await?;
     let tokens = match robot.token_count {
         0 => "It has no tokens.".to_owned(),
         1 => "Its 1 token will be deleted too, and every system using it stops authenticating at once.".to_owned(),
@@ -449,24 +456,16 @@ async fn delete_robot(
     Path((org, robot)): Path<(String, String)>,
     form: ConsoleForm<CsrfOnly>,
 ) -> ConsoleResult {
-    let (org, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot(&state, &org, &robot).await?;
-    state.delete_robot_as(&form.user.session, &org, &robot).await?;
+    let at = state
+        .service()
+        .authorize::<ManageRobots>(&form.user.session, &org)
+        .await?;
+    let robot = state.service().delete_robot(&at, &robot).await?;
     Ok(redirect_with_notice(
-        &format!("/orgs/{}/admin/robots", org.name),
+        &format!("/orgs/{}/admin/robots", at.org().name),
         &format!("Robot account {} and its tokens were deleted.", robot.name),
     ))
 }
-
-/// Expiry choices on the token form: (form value, label).
-const EXPIRY_OPTIONS: [(&str, &str); 6] = [
-    ("never", "Never"),
-    ("7d", "In 7 days"),
-    ("30d", "In 30 days"),
-    ("90d", "In 90 days"),
-    ("180d", "In 180 days"),
-    ("365d", "In a year"),
-];
 
 #[derive(Template)]
 #[template(path = "token_new.html")]
@@ -476,8 +475,30 @@ struct NewTokenPage {
     robot_name: String,
     name: String,
     name_error: Option<String>,
+    /// The lifetime chosen.
     expires: String,
-    expiry_options: [(&'static str, &'static str); 6],
+    expires_error: Option<String>,
+    /// Only what the organization's policy allows.
+    expiry_options: Vec<LifetimeChoice>,
+    /// The policy in a sentence, when there is one.
+    policy: Option<String>,
+}
+
+impl NewTokenPage {
+    fn new(chrome: Chrome, org: &robots_store::Org, robot: &str) -> Self {
+        let choices = lifetime::choices(org.token_policy);
+        Self {
+            chrome,
+            org_name: org.name.to_string(),
+            robot_name: robot.to_owned(),
+            name: String::new(),
+            name_error: None,
+            expires: choices.default,
+            expires_error: None,
+            expiry_options: choices.choices,
+            policy: choices.policy,
+        }
+    }
 }
 
 async fn new_token(
@@ -485,17 +506,17 @@ async fn new_token(
     user: ConsoleUser,
     Path((org, robot)): Path<(String, String)>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot(&state, &org, &robot).await?;
-    Ok(ok(&NewTokenPage {
-        chrome,
-        org_name: org.name.to_string(),
-        robot_name: robot.name.to_string(),
-        name: String::new(),
-        name_error: None,
-        expires: "never".into(),
-        expiry_options: EXPIRY_OPTIONS,
-    }))
+    let (at, chrome) = org_page::<ManageRobots>(&state, &user, &org, "robots").await?;
+    let robot = state.service().robot(&at, &robot).await?;
+    Ok(ok(&NewTokenPage::new(chrome, at.org(), robot.name.as_str())))
+}
+
+/// The lifetime a form chose: `never`, or a duration from now.
+fn chosen_expiry(choice: &str) -> Expiry<'_> {
+    match choice.trim() {
+        "" => Expiry::never(),
+        within => Expiry::within(within),
+    }
 }
 
 #[derive(Deserialize)]
@@ -535,58 +556,32 @@ async fn create_token(
     Path((org, robot)): Path<(String, String)>,
     form: ConsoleForm<NewTokenForm>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot_ref(&state, &org, &robot).await?;
+    let (at, chrome) = org_page::<ManageRobots>(&state, &form.user, &org, "robots").await?;
     let now = state.now();
-    let mut page = NewTokenPage {
-        chrome: chrome.clone(),
-        org_name: org.name.to_string(),
-        robot_name: robot.name.to_string(),
-        name: form.data.name.clone(),
-        name_error: None,
-        expires: form.data.expires.clone(),
-        expiry_options: EXPIRY_OPTIONS,
-    };
-    let expires_at = match form.data.expires.as_str() {
-        "" | "never" => None,
-        choice => match EXPIRY_OPTIONS.iter().find(|(value, _)| *value == choice) {
-            Some((value, _)) => {
-                let days: i64 = value.trim_end_matches('d').parse().unwrap_or(0);
-                Some(now + Duration::days(days))
-            }
-            None => {
-                return Err(ConsoleError::Api(ApiError::bad_request(
-                    "invalid_form",
-                    "unknown expiry choice",
-                )));
-            }
-        },
-    };
-    let name = match Name::parse(form.data.name.trim()) {
-        Ok(name) => name,
-        Err(error) => {
-            page.name_error = Some(format!("The name {error}."));
-            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
-        }
-    };
-    let token = match state
-        .create_token_as(&form.user.session, &org, &robot, &name, expires_at)
-        .await
-    {
+    let created = state
+        .service()
+        .create_token(&at, &robot, &form.data.name, chosen_expiry(&form.data.expires))
+        .await;
+    let token = match created {
         Ok(token) => token,
-        Err(StoreError::NameTaken) => {
-            page.name_error = Some(format!(
-                "{} already has a token named {name}. Token names are unique per robot.",
-                robot.name
-            ));
-            return Ok(render(StatusCode::CONFLICT, &page));
+        Err(error) => {
+            let refused = field_error(error)?;
+            let mut page = NewTokenPage::new(chrome, at.org(), &robot);
+            page.name = form.data.name.clone();
+            page.expires = form.data.expires.clone();
+            if refused.field.starts_with("expires") {
+                page.expires_error = Some(refused.message.clone());
+            } else {
+                page.name_error = Some(refused.message.clone());
+            }
+            return Ok(refused.render(&page));
         }
-        Err(other) => return Err(other.into()),
     };
+    let org = at.org();
     let mut response = ok(&TokenCreatedPage {
         chrome,
         org_name: org.name.to_string(),
-        robot_name: robot.name.to_string(),
+        robot_name: robot.clone(),
         token_name: token.name.to_string(),
         access_id: token.access_id,
         token: token.secret.expose().to_owned(),
@@ -604,9 +599,9 @@ async fn confirm_delete_token(
     user: ConsoleUser,
     Path((org, robot, access_id)): Path<(String, String, String)>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot(&state, &org, &robot).await?;
-    let token = find_token(&state, robot.id, &access_id).await?;
+    let (at, chrome) = org_page::<ManageRobots>(&state, &user, &org, "robots").await?;
+    let org = at.org();
+    let (robot, token) = state.service().token(&at, &robot, &access_id).await?;
     Ok(ok(&ConfirmPage {
         chrome,
         title: format!("Delete token {}?", token.name),
@@ -628,30 +623,15 @@ async fn delete_token(
     Path((org, robot, access_id)): Path<(String, String, String)>,
     form: ConsoleForm<CsrfOnly>,
 ) -> ConsoleResult {
-    let (org, _, _) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot(&state, &org, &robot).await?;
-    let token = find_token(&state, robot.id, &access_id).await?;
-    state
-        .delete_token_as(&form.user.session, &org, &robot, token.access_id)
+    let at = state
+        .service()
+        .authorize::<ManageRobots>(&form.user.session, &org)
         .await?;
+    let token = state.service().delete_token(&at, &robot, &access_id).await?;
     Ok(redirect_with_notice(
-        &format!("/orgs/{}/admin/robots/{}", org.name, robot.name),
+        &format!("/orgs/{}/admin/robots/{robot}", at.org().name),
         &format!("Token {} was deleted; it no longer authenticates.", token.name),
     ))
-}
-
-async fn find_token(
-    state: &AppState,
-    robot_id: Uuid,
-    access_id: &str,
-) -> Result<robots_store::TokenInfo, ConsoleError> {
-    let not_found = || {
-        ConsoleError::Api(ApiError::not_found(format!(
-            "there is no token with Access ID {access_id}"
-        )))
-    };
-    let id = Uuid::try_parse(access_id).map_err(|_| not_found())?;
-    state.store().get_token(robot_id, id).await?.ok_or_else(not_found)
 }
 
 async fn confirm_disable(
@@ -659,8 +639,9 @@ async fn confirm_disable(
     user: ConsoleUser,
     Path((org, robot)): Path<(String, String)>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot(&state, &org, &robot).await?;
+    let (at, chrome) = org_page::<ManageRobots>(&state, &user, &org, "robots").await?;
+    let org = at.org();
+    let robot = state.service().robot(&at, &robot).await?;
     Ok(ok(&ConfirmPage {
         chrome,
         title: format!("Disable robot account {}?", robot.name),
@@ -676,11 +657,9 @@ async fn confirm_disable(
 }
 
 async fn set_disabled(state: &AppState, user: &ConsoleUser, org: &str, robot: &str, disable: bool) -> ConsoleResult {
-    let (org, _, _) = org_page(state, user, org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot(state, &org, robot).await?;
-    state
-        .set_robot_disabled_as(&user.session, &org, &robot, disable)
-        .await?;
+    let at = state.service().authorize::<ManageRobots>(&user.session, org).await?;
+    let robot = state.service().set_robot_disabled(&at, robot, disable).await?;
+    let org = at.org();
     let notice = if disable {
         format!("{} is disabled; its tokens are refused.", robot.name)
     } else {
@@ -716,6 +695,28 @@ struct RotatePage {
     robot_name: String,
     token_name: String,
     access_id: Uuid,
+    /// The successor's lifetime: "" for the old token's own, within the policy.
+    expires: String,
+    expires_error: Option<String>,
+    expiry_options: Vec<LifetimeChoice>,
+    policy: Option<String>,
+}
+
+impl RotatePage {
+    fn new(chrome: Chrome, org: &robots_store::Org, robot: &str, token: &robots_store::TokenInfo) -> Self {
+        let choices = lifetime::choices(org.token_policy);
+        Self {
+            chrome,
+            org_name: org.name.to_string(),
+            robot_name: robot.to_owned(),
+            token_name: token.name.to_string(),
+            access_id: token.access_id,
+            expires: String::new(),
+            expires_error: None,
+            expiry_options: choices.choices,
+            policy: choices.policy,
+        }
+    }
 }
 
 async fn rotate_form(
@@ -723,21 +724,17 @@ async fn rotate_form(
     user: ConsoleUser,
     Path((org, robot, access_id)): Path<(String, String, String)>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &user, &org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot(&state, &org, &robot).await?;
-    let token = find_token(&state, robot.id, &access_id).await?;
-    Ok(ok(&RotatePage {
-        chrome,
-        org_name: org.name.to_string(),
-        robot_name: robot.name.to_string(),
-        token_name: token.name.to_string(),
-        access_id: token.access_id,
-    }))
+    let (at, chrome) = org_page::<ManageRobots>(&state, &user, &org, "robots").await?;
+    let (robot, token) = state.service().token(&at, &robot, &access_id).await?;
+    Ok(ok(&RotatePage::new(chrome, at.org(), robot.name.as_str(), &token)))
 }
 
 #[derive(Deserialize)]
 struct RotateForm {
     grace: String,
+    /// Empty: the old token's own lifetime, within the policy.
+    #[serde(default)]
+    expires: String,
 }
 
 /// Rotates a token and shows the successor's credentials, this once.
@@ -746,43 +743,38 @@ async fn rotate(
     Path((org, robot, access_id)): Path<(String, String, String)>,
     form: ConsoleForm<RotateForm>,
 ) -> ConsoleResult {
-    let (org, _, chrome) = org_page(&state, &form.user, &org, OrgAction::ManageRobots, "robots").await?;
-    let robot = find_robot(&state, &org, &robot).await?;
-    let old = find_token(&state, robot.id, &access_id).await?;
-    let grace = robots_core::duration::parse_duration(&form.data.grace)
-        .map_err(|_| ApiError::bad_request("invalid_form", "unknown grace period"))?;
-    // The successor lives as long as the old token was meant to, within the
-    // organization's policy.
+    let (at, chrome) = org_page::<ManageRobots>(&state, &form.user, &org, "robots").await?;
     let now = state.now();
-    let lifetime = old.expires_at.map(|at| at - old.created_at).filter(|d| d.is_positive());
-    let expires_at = match (org.token_policy.max_lifetime, lifetime) {
-        (Some(max), Some(lifetime)) => Some(now + lifetime.min(time::Duration::try_from(max).unwrap_or(lifetime))),
-        (Some(max), None) => Some(now + max),
-        (None, Some(lifetime)) => Some(now + lifetime),
-        (None, None) if org.token_policy.expiry_required => Some(now + time::Duration::days(90)),
-        (None, None) => None,
+    let expiry = match form.data.expires.trim() {
+        "" => Expiry::default(),
+        choice => chosen_expiry(choice),
     };
-    let (rotating_out, new, secret) = match state
-        .rotate_token_as(&form.user.session, &org, &robot, &old, grace, expires_at)
-        .await
-    {
-        Ok(Some(rotated)) => rotated,
-        Ok(None) => return Err(ApiError::not_found(format!("there is no token with Access ID {access_id}")).into()),
-        Err(StoreError::TokenAlreadyRotated) => {
-            return Err(ApiError::conflict(
-                "already_rotated",
-                "This token was rotated already: rotate its successor instead.",
-            )
-            .into());
+    let rotated = state
+        .service()
+        .rotate_token(&at, &robot, &access_id, Some(&form.data.grace), expiry)
+        .await;
+    let rotated = match rotated {
+        Ok(rotated) => rotated,
+        Err(error) => {
+            let refused = field_error(error)?;
+            let (robot, token) = state.service().token(&at, &robot, &access_id).await?;
+            let mut page = RotatePage::new(chrome, at.org(), robot.name.as_str(), &token);
+            page.expires = form.data.expires.clone();
+            page.expires_error = Some(refused.message.clone());
+            return Ok(refused.render(&page));
         }
-        Err(other) => return Err(other.into()),
     };
+    let (rotating_out, new, secret) = (rotated.rotating_out, rotated.successor, rotated.secret);
+    let org = at.org();
     let note = match rotating_out.expires_at {
-        Some(at) if at <= now => format!("The old token (Access ID {}) stopped working now.", old.access_id),
+        Some(at) if at <= now => format!(
+            "The old token (Access ID {}) stopped working now.",
+            rotating_out.access_id
+        ),
         Some(at) => format!(
             "The old token (Access ID {}) keeps working until {} ({}); update every system that uses it before then.",
-            old.access_id,
-            crate::api::tokens::rfc3339(at),
+            rotating_out.access_id,
+            robots_service::events::rfc3339(at),
             robots_core::humanize::relative(at, now)
         ),
         None => String::new(),
@@ -790,7 +782,7 @@ async fn rotate(
     let mut response = ok(&TokenCreatedPage {
         chrome,
         org_name: org.name.to_string(),
-        robot_name: robot.name.to_string(),
+        robot_name: robot.clone(),
         token_name: new.name.to_string(),
         access_id: new.access_id,
         token: secret.expose().to_owned(),

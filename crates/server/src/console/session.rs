@@ -276,7 +276,7 @@ struct LoginForm {
 
 async fn log_in(
     State(state): State<AppState>,
-    client: crate::state::ClientInfo,
+    client: robots_service::ClientInfo,
     AnonymousForm(form): AnonymousForm<LoginForm>,
 ) -> ConsoleResult {
     let again = |status: StatusCode, error: &str| {
@@ -291,11 +291,12 @@ async fn log_in(
         )
     };
     if looks_like_robot_credentials(&form.username, &form.password) {
-        return Ok(again(
+        let page = again(
             StatusCode::FORBIDDEN,
             "Robot accounts cannot use the console. A robot's Access ID and Token are for authenticating \
              automation to other systems; log in with your own username and password.",
-        ));
+        );
+        return Ok(super::with_code(page, "robot_forbidden"));
     }
     let session = match state
         .log_in(
@@ -331,9 +332,10 @@ async fn log_in(
 async fn log_out(State(state): State<AppState>, form: ConsoleForm<CsrfOnly>) -> ConsoleResult {
     state.store().delete_session(&form.user.session.session).await?;
     state
+        .service()
         .audit(
-            crate::audit::Actor::User(&form.user.session),
-            crate::audit::Change::new(None, "session.deleted", format!("user {}", form.user.session.user.name)),
+            robots_service::Actor::User(&form.user.session),
+            robots_service::Change::new(None, "session.deleted", format!("user {}", form.user.session.user.name)),
         )
         .await;
     Ok(with_cookie(
@@ -383,7 +385,7 @@ struct SetupForm {
 
 async fn set_up(
     State(state): State<AppState>,
-    client: crate::state::ClientInfo,
+    client: robots_service::ClientInfo,
     AnonymousForm(form): AnonymousForm<SetupForm>,
 ) -> ConsoleResult {
     let mut page = SetupPage {
@@ -439,9 +441,10 @@ async fn set_up(
     }
     tracing::info!(username = %user.name, "setup complete via the console: first administrator created");
     state
+        .service()
         .audit(
-            crate::audit::Actor::Anonymous(&client),
-            crate::audit::Change::new(None, "setup.completed", format!("user {}", user.name)),
+            robots_service::Actor::Anonymous(&client),
+            robots_service::Change::new(None, "setup.completed", format!("user {}", user.name)),
         )
         .await;
     let session = state

@@ -12,15 +12,11 @@ use axum::Json;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use robots_core::Name;
-use robots_store::{AccountLookup, Org, RobotRef};
+use robots_service::ExchangeRefused;
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::oauth::oauth_error;
-use crate::audit::{Actor, Change};
-use crate::federation::Refusal;
 use crate::limits::address_key;
 use crate::state::AppState;
 
@@ -101,96 +97,44 @@ pub async fn exchange(state: &AppState, request: &Parts, form: ExchangeRequest<'
         }
         return response;
     }
-    let refuse = |org: Option<&Org>, robot: Option<&RobotRef>, reason: String| {
-        if let Some(address) = address {
-            limits.robot_address.fail(address, state.now_ms());
+    match state
+        .service()
+        .exchange(robot, subject_token, state.issuers(), &client)
+        .await
+    {
+        Ok(exchanged) => {
+            let mut response = Json(ExchangeAnswer {
+                access_token: exchanged.token.secret.expose().to_owned(),
+                issued_token_type: ACCESS_TOKEN_TYPE,
+                token_type: "Bearer",
+                expires_in: exchanged.lifetime.as_secs(),
+                access_id: exchanged.token.access_id,
+                robot: exchanged.robot,
+            })
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            response
         }
-        tracing::info!(robot = %form.robot.unwrap_or_default(), client = ?client.ip, %reason, "token exchange refused");
-        if let Some(org) = org {
-            state.audit_later(
-                Actor::Anonymous(&client),
-                Change {
-                    org: Some(org.id),
-                    action: "token.exchange_refused",
-                    target: robot.map(|robot| format!("robot {}/{}", org.name, robot.name)),
-                    detail: json!({"reason": reason}),
-                },
-            );
-        }
-        not_accepted()
-    };
-
-    let Some((org, robot)) = find_robot(state, robot).await else {
-        return refuse(None, None, "no such robot".to_owned());
-    };
-    if robot.disabled_at.is_some() {
-        return refuse(Some(&org), Some(&robot), "the robot is disabled".to_owned());
-    }
-    let credentials = match state.store().list_federated_credentials(robot.id).await {
-        Ok(credentials) => credentials,
-        Err(error) => {
-            tracing::error!(%error, "could not read federated credentials");
-            return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "try again later");
-        }
-    };
-    if credentials.is_empty() {
-        return refuse(
-            Some(&org),
-            Some(&robot),
-            "the robot has no federated credentials".to_owned(),
-        );
-    }
-    let accepted = match state.issuers().verify(subject_token, &credentials, state.now()).await {
-        Ok(accepted) => accepted,
-        Err(refusal) => {
-            let unreachable = matches!(refusal, Refusal::IssuerUnreachable(_));
-            let response = refuse(Some(&org), Some(&robot), refusal.to_string());
-            if unreachable {
+        Err(refused) => {
+            if !matches!(refused, ExchangeRefused::Internal(_))
+                && let Some(address) = address
+            {
+                limits.robot_address.fail(address, state.now_ms());
+            }
+            match refused {
+                ExchangeRefused::NotAccepted => not_accepted(),
                 // Not the job's fault: say so, without saying more.
-                return oauth_error(
+                ExchangeRefused::IssuerUnreachable => oauth_error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "temporarily_unavailable",
                     "the issuer's keys could not be fetched; try again",
-                );
+                ),
+                ExchangeRefused::Internal(_) => {
+                    oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "try again later")
+                }
             }
-            return response;
         }
-    };
-    // Never longer than the organization allows tokens to live.
-    let mut lifetime = state.config().federated_token_ttl;
-    if let Some(max) = org.token_policy.max_lifetime {
-        lifetime = lifetime.min(max);
     }
-    let created = match state.exchange_token(&org, &robot, &accepted, lifetime, &client).await {
-        Ok(created) => created,
-        Err(error) => {
-            tracing::error!(%error, "could not store an exchanged token");
-            return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "try again later");
-        }
-    };
-    let mut response = Json(ExchangeAnswer {
-        access_token: created.secret.expose().to_owned(),
-        issued_token_type: ACCESS_TOKEN_TYPE,
-        token_type: "Bearer",
-        expires_in: lifetime.as_secs(),
-        access_id: created.access_id,
-        robot: format!("{}/{}", org.name, robot.name),
-    })
-    .into_response();
-    response
-        .headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    response
-}
-
-/// `org/robot`, if both exist.
-async fn find_robot(state: &AppState, full_name: &str) -> Option<(Org, RobotRef)> {
-    let (org, robot) = full_name.split_once('/')?;
-    let (org, robot) = (Name::parse(org).ok()?, Name::parse(robot).ok()?);
-    let org = match state.store().lookup_account(org.as_str(), Uuid::nil()).await.ok()?? {
-        AccountLookup::Org { org, .. } => org,
-        AccountLookup::User => return None,
-    };
-    let robot = state.store().get_robot_ref(org.id, &robot).await.ok()??;
-    Some((org, robot))
 }

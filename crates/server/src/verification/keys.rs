@@ -109,9 +109,10 @@ async fn rotate(
         .map_err(ApiError::internal)?;
     tracing::info!(%kid, by = %caller.user.name, "signing key rotated");
     state
+        .service()
         .audit(
-            crate::audit::Actor::User(&caller),
-            crate::audit::Change::new(None, "key.rotated", format!("key {kid}"))
+            robots_service::Actor::User(&caller),
+            robots_service::Change::new(None, "key.rotated", format!("key {kid}"))
                 .detail(json!({"not_before": not_before.format(&Rfc3339).unwrap_or_default()})),
         )
         .await;

@@ -252,7 +252,7 @@ async fn trusting_fixture(app: &TestApp, issuer: &str) -> Auth {
 }
 
 async fn spawn() -> Option<TestApp> {
-    TestApp::spawn_with(Backend::Sqlite, |config| config.allow_insecure_issuers = true).await
+    TestApp::spawn_with(Backend::Sqlite, |config| config.service.allow_insecure_issuers = true).await
 }
 
 fn credentials(answer: &Value) -> Credentials {

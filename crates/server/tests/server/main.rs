@@ -12,6 +12,7 @@ mod api {
     mod access;
     mod audit;
     mod authentication;
+    mod caps;
     mod lifecycle;
     mod limits;
     mod matrix;

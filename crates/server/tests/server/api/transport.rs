@@ -226,8 +226,8 @@ async fn slow_clients_are_cut_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn robots_per_organization_and_tokens_per_robot_are_capped() {
     let Some(app) = TestApp::spawn_with(robots_store::Backend::Sqlite, |config| {
-        config.max_robots_per_org = 2;
-        config.max_tokens_per_robot = 2;
+        config.service.max_robots_per_org = 2;
+        config.service.max_tokens_per_robot = 2;
     })
     .await
     else {

@@ -223,7 +223,7 @@ async fn expiring_tokens_are_announced_once(app: TestApp) {
     )
     .await;
     for _ in 0..3 {
-        app.state.announce_expiring_tokens().await;
+        app.state.service().announce_expiring_tokens().await;
         app.state.deliver_webhooks(&client()).await;
     }
     let received = received.lock().unwrap().clone();

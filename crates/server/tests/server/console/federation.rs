@@ -10,7 +10,8 @@ use crate::webdriver::Browser;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyless_access_is_managed_on_the_robot_page() {
-    let Some(app) = TestApp::spawn_with(Backend::Sqlite, |config| config.allow_insecure_issuers = true).await else {
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, |config| config.service.allow_insecure_issuers = true).await
+    else {
         return;
     };
     let Some(browser) = Browser::start().await else { return };

@@ -1,20 +1,71 @@
-//! The audit log: every change (who, what, target, when, from where, and
-//! through which door) and every failed authentication.
+//! The audit trail: who did what to what, when, from where and through
+//! which door; and every failed authentication.
 //!
-//! Changes are written as they happen, after they succeed. Failed robot
-//! authentications are buffered and written in batches with the usage
-//! records, so a flood of bad guesses costs memory (bounded) rather than a
-//! database write each. Nothing secret is ever put in an event: callers pass
-//! names, Access IDs and reasons.
+//! Changes are recorded by the operation that makes them (in its own
+//! transaction where the store offers one). Failed authentications are
+//! buffered and written in batches, so a flood of bad guesses costs memory
+//! (bounded) rather than a database write each. Nothing secret is ever put
+//! in an event: callers pass names, Access IDs and reasons.
 
+use std::net::IpAddr;
 use std::sync::Mutex;
 
-use robots_store::{AuditEvent, Store};
+use robots_store::{AuditEvent, AuditQuery, Page, Store};
 use serde_json::Value;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::auth::{UserSession, Via};
-use crate::state::{AppState, ClientInfo};
+use crate::{Authorized, ManageMembers, Service, ServiceError, ServiceResult, UserSession};
+
+/// Where a request came from, for the audit log and last-use records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client's address (behind trusted proxies, as they forwarded it).
+    pub ip: Option<IpAddr>,
+    /// At most [`MAX_USER_AGENT_CHARS`] characters of its `User-Agent`.
+    pub user_agent: Option<String>,
+}
+
+/// How much of a user agent is kept.
+pub const MAX_USER_AGENT_CHARS: usize = 256;
+
+impl ClientInfo {
+    /// A client with the user agent it sent, cut to what is kept.
+    pub fn new(ip: Option<IpAddr>, user_agent: Option<&str>) -> Self {
+        Self {
+            ip,
+            user_agent: user_agent.map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
+        }
+    }
+}
+
+/// Which door a request came through, as the audit log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Api,
+    Console,
+    Cli,
+    System,
+}
+
+impl Via {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Console => "console",
+            Self::Cli => "cli",
+            Self::System => "system",
+        }
+    }
+
+    /// API requests from our command line say so in their User-Agent.
+    pub fn of_api_request(client: &ClientInfo) -> Self {
+        match &client.user_agent {
+            Some(agent) if agent.starts_with("robots-cli/") => Self::Cli,
+            _ => Self::Api,
+        }
+    }
+}
 
 /// Who did something.
 #[derive(Debug, Clone)]
@@ -60,7 +111,8 @@ impl Change {
     }
 }
 
-pub(crate) fn event(actor: &Actor<'_>, change: Change, at: time::OffsetDateTime) -> AuditEvent {
+/// The stored form of a change.
+pub fn event(actor: &Actor<'_>, change: Change, at: OffsetDateTime) -> AuditEvent {
     let (kind, name, client, via) = match actor {
         Actor::User(session) => (
             "user",
@@ -83,7 +135,7 @@ pub(crate) fn event(actor: &Actor<'_>, change: Change, at: time::OffsetDateTime)
         target: change.target,
         detail: change.detail.to_string(),
         ip: client.and_then(|c| c.ip).map(|address| address.to_string()),
-        user_agent: client.and_then(ClientInfo::user_agent),
+        user_agent: client.and_then(|c| c.user_agent.clone()),
         via: via.as_str().to_owned(),
     }
 }
@@ -129,19 +181,51 @@ impl AuditBuffer {
     }
 }
 
-impl AppState {
-    /// Records a change now. A failure to record is logged, not returned:
-    /// the change itself has happened.
+impl Service {
+    /// Records a change that has happened. A failure to record is logged,
+    /// not returned: the change itself stands.
     pub async fn audit(&self, actor: Actor<'_>, change: Change) {
         let event = event(&actor, change, self.now());
-        if let Err(error) = self.store().record_audit(std::slice::from_ref(&event)).await {
+        if let Err(error) = self.store.record_audit(std::slice::from_ref(&event)).await {
             tracing::error!(%error, action = %event.action, "could not write an audit event");
         }
     }
 
     /// Records an event in the next batch (failed authentications).
     pub fn audit_later(&self, actor: Actor<'_>, change: Change) {
-        self.audit_buffer().push(event(&actor, change, self.now()));
+        self.buffered.push(event(&actor, change, self.now()));
+    }
+
+    /// Writes the batched events now (the background task does this every
+    /// second, and shutdown once more).
+    pub async fn flush_audit(&self) {
+        self.buffered.flush(&self.store).await;
+    }
+
+    /// An organization's audit log, newest first: for its admins.
+    pub async fn audit_log(
+        &self,
+        at: &Authorized<'_, ManageMembers>,
+        query: &AuditQuery,
+        limit: u32,
+    ) -> ServiceResult<Page<AuditEvent>> {
+        Ok(self.store.list_audit(Some(at.org().id), query, limit).await?)
+    }
+
+    /// The instance's own log (what belongs to no organization, such as
+    /// logins and deleted organizations): for instance administrators.
+    pub async fn instance_audit_log(
+        &self,
+        caller: &UserSession,
+        query: &AuditQuery,
+        limit: u32,
+    ) -> ServiceResult<Page<AuditEvent>> {
+        if !caller.user.instance_admin {
+            return Err(ServiceError::Forbidden(
+                "only instance administrators read the instance's audit log".into(),
+            ));
+        }
+        Ok(self.store.list_audit(None, query, limit).await?)
     }
 }
 
@@ -163,7 +247,7 @@ mod tests {
         const EVENTS: usize = 2_000;
         for i in 0..EVENTS {
             let change = Change::new(None, "auth.failed", format!("token {i}"));
-            buffer.push(event(&Actor::System, change, time::OffsetDateTime::now_utc()));
+            buffer.push(event(&Actor::System, change, OffsetDateTime::now_utc()));
         }
         let in_flight = tokio::spawn({
             let (buffer, store) = (buffer.clone(), store.clone());

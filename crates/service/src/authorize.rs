@@ -1,0 +1,140 @@
+//! Authorization as a value. An operation on an organization takes an
+//! [`Authorized<R>`]: proof that the caller holds the right `R` there. Its
+//! fields are private and [`Service::authorize`] is the only way to make
+//! one, so no surface can reach an operation having skipped the check, and
+//! the type says which right each operation needs.
+//!
+//! The decision itself is `robots_core::policy::authorize`, a table-tested
+//! function; this adds what it means to the caller: someone who is not a
+//! member cannot tell the organization exists (404), a member who needs to
+//! be an admin is told so (403), and a personal account's name is
+//! explained (422).
+
+use std::marker::PhantomData;
+
+use robots_core::policy::{self, Denial, OrgAction};
+use robots_core::{Name, Role};
+use robots_store::{AccountLookup, Org};
+
+use crate::{Actor, Service, ServiceError, ServiceResult, UserSession};
+
+/// A right inside an organization.
+pub trait Right {
+    const ACTION: OrgAction;
+    /// What only admins may do, for the refusal: "only admins of acme can …".
+    const ADMINS_ONLY: &'static str;
+}
+
+macro_rules! rights {
+    ($($(#[$doc:meta])* $name:ident => $action:ident, $admins_only:literal;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name;
+        impl Right for $name {
+            const ACTION: OrgAction = OrgAction::$action;
+            const ADMINS_ONLY: &'static str = $admins_only;
+        }
+    )*};
+}
+
+rights! {
+    /// See the organization, its members, robots, tokens (never a secret),
+    /// teams and repositories.
+    Read => Read, "do that";
+    /// Create, change and delete robots, their tokens and federated credentials.
+    ManageRobots => ManageRobots, "create, change or delete robot accounts and tokens";
+    /// Members and roles, the organization's settings, webhooks and audit log.
+    ManageMembers => ManageMembers, "change its members";
+    /// Teams, their members, repositories and grants.
+    ManageAccess => ManageAccess, "change teams, repositories and grants";
+    /// Leave it: any member may.
+    Leave => Leave, "do that";
+    DeleteOrg => DeleteOrg, "delete it";
+}
+
+/// Proof that `caller` holds right `R` in `org`.
+#[derive(Debug)]
+pub struct Authorized<'a, R> {
+    caller: &'a UserSession,
+    org: Org,
+    role: Role,
+    right: PhantomData<R>,
+}
+
+impl<'a, R> Authorized<'a, R> {
+    pub fn caller(&self) -> &'a UserSession {
+        self.caller
+    }
+
+    pub fn org(&self) -> &Org {
+        &self.org
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Whether the caller may also do `action` here: for a page deciding
+    /// which buttons to show. The operations themselves still take their
+    /// own proof.
+    pub fn may(&self, action: OrgAction) -> bool {
+        policy::authorize(Some(self.role), action).is_ok()
+    }
+
+    /// The same caller with another right in the same organization, when
+    /// the role holds it (no second lookup).
+    pub fn with<S: Right>(&self) -> ServiceResult<Authorized<'a, S>> {
+        decide::<S>(&self.org, Some(self.role))?;
+        Ok(Authorized {
+            caller: self.caller,
+            org: self.org.clone(),
+            role: self.role,
+            right: PhantomData,
+        })
+    }
+
+    pub(crate) fn actor(&self) -> Actor<'a> {
+        Actor::User(self.caller)
+    }
+}
+
+fn not_found(org: &str) -> ServiceError {
+    ServiceError::NotFound(format!("no organization named {org:?} that you can see"))
+}
+
+fn decide<R: Right>(org: &Org, role: Option<Role>) -> ServiceResult<()> {
+    match policy::authorize(role, R::ACTION) {
+        Ok(()) => Ok(()),
+        Err(Denial::NotFound) => Err(not_found(org.name.as_str())),
+        Err(Denial::AdminRequired) => Err(ServiceError::Forbidden(format!(
+            "only admins of {} can {}",
+            org.name,
+            R::ADMINS_ONLY
+        ))),
+    }
+}
+
+impl Service {
+    /// Resolves `org` for `caller` and checks right `R`.
+    pub async fn authorize<'a, R: Right>(
+        &self,
+        caller: &'a UserSession,
+        org: &str,
+    ) -> ServiceResult<Authorized<'a, R>> {
+        if Name::parse(org).is_err() {
+            return Err(not_found(org));
+        }
+        let (found, role) = match self.store.lookup_account(org, caller.user.id).await? {
+            None => return Err(not_found(org)),
+            Some(AccountLookup::User) => return Err(ServiceError::PersonalAccount(org.to_owned())),
+            Some(AccountLookup::Org { org, role }) => (org, role),
+        };
+        decide::<R>(&found, role)?;
+        Ok(Authorized {
+            caller,
+            org: found,
+            role: role.unwrap_or(Role::Member),
+            right: PhantomData,
+        })
+    }
+}

@@ -1,0 +1,121 @@
+//! The rules of the robot accounts service, in one place.
+//!
+//! Every operation a person can make — on organizations, members, robots,
+//! tokens, teams, repositories, grants, webhooks and federated credentials —
+//! is a method of [`Service`] that takes the authenticated caller and plain
+//! input, and itself:
+//!
+//! 1. **authorizes**: operations on an organization take an
+//!    [`Authorized`] value, which only [`Service::authorize`] can make, so
+//!    an operation cannot be reached without the right having been proven;
+//! 2. **validates**: names, lengths, token lifetimes against the
+//!    organization's policy ([`lifetime`]), caps;
+//! 3. **changes** the store, with the audit entry (and the webhook event)
+//!    written in the same transaction where the store offers one;
+//! 4. answers a domain value or a [`ServiceError`] with a stable code.
+//!
+//! The REST API, the Admin Console and the verification endpoints parse
+//! their input, call this, and render the answer. Nothing here knows about
+//! HTTP, HTML or the command line, so a rule cannot differ between doors.
+
+pub mod audit;
+mod authorize;
+mod error;
+pub mod events;
+pub mod federation;
+pub mod lifetime;
+mod members;
+mod orgs;
+mod repositories;
+mod robots;
+mod sessions;
+mod teams;
+mod tokens;
+mod webhooks;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use robots_core::Clock;
+use robots_store::Store;
+use time::OffsetDateTime;
+
+pub use audit::{Actor, AuditBuffer, Change, ClientInfo, Via};
+pub use authorize::{Authorized, DeleteOrg, Leave, ManageAccess, ManageMembers, ManageRobots, Read, Right};
+pub use error::{ServiceError, ServiceResult};
+pub use federation::{
+    Accepted, CredentialInput, CredentialPatch, ExchangeRefused, Exchanged, IdTokenVerifier, Refusal,
+};
+pub use lifetime::{Expiry, LifetimeChoice, LifetimeChoices};
+pub use members::MemberChange;
+pub use orgs::{OrgUpdate, PolicyInput};
+pub use robots::{NewRobotInput, RobotPermissions};
+pub use sessions::UserSession;
+pub use teams::TeamDetail;
+pub use tokens::{CreatedToken, DEFAULT_GRACE_PERIOD, EXPIRING_SOON, Rotated};
+pub use webhooks::CreatedWebhook;
+
+/// What the operator sets: caps and lifetimes that hold for every
+/// organization on this installation.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// At most this many robots per organization.
+    pub max_robots_per_org: u32,
+    /// At most this many current tokens per robot (tokens rotating out and
+    /// those minted by token exchanges do not count).
+    pub max_tokens_per_robot: u32,
+    pub max_federated_credentials_per_robot: u32,
+    /// How long a token from an OIDC token exchange lives (the
+    /// organization's maximum lifetime caps it).
+    pub federated_token_ttl: Duration,
+    /// Trust `http://` OIDC issuers: development and tests only.
+    pub allow_insecure_issuers: bool,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            max_robots_per_org: 1_000,
+            max_tokens_per_robot: 100,
+            max_federated_credentials_per_robot: 20,
+            federated_token_ttl: Duration::from_secs(15 * 60),
+            allow_insecure_issuers: false,
+        }
+    }
+}
+
+/// Every operation of the service; one per process, shared by every
+/// surface.
+#[derive(Debug)]
+pub struct Service {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    config: ServiceConfig,
+    /// Audit events written in batches (failed authentications).
+    buffered: AuditBuffer,
+}
+
+impl Service {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, config: ServiceConfig) -> Self {
+        Self {
+            store,
+            clock,
+            config,
+            buffered: AuditBuffer::default(),
+        }
+    }
+
+    /// The store, for the verification path and the background tasks,
+    /// which read what this layer wrote.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,133 @@
+//! Organizations: created by a person (who becomes their admin), renamed
+//! for display, given a token policy, deleted with everything in them.
+
+use std::time::Duration;
+
+use robots_core::duration::{format_duration, parse_duration};
+use robots_core::{Role, text};
+use robots_store::{Org, OrgMembership, Page, TokenPolicy};
+use serde_json::json;
+
+use crate::audit::{Actor, Change};
+use crate::error::named;
+use crate::robots::parse_name;
+use crate::{Authorized, DeleteOrg, ManageMembers, Read, Service, ServiceError, ServiceResult, UserSession};
+
+/// A change to an organization's settings; `None` leaves one as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OrgUpdate<'a> {
+    pub display_name: Option<&'a str>,
+    pub token_policy: Option<PolicyInput<'a>>,
+}
+
+/// A token policy as asked for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PolicyInput<'a> {
+    /// `90d`; `None` or empty for no maximum.
+    pub max_lifetime: Option<&'a str>,
+    pub expiry_required: bool,
+}
+
+const MAX_LIFETIME: &str = "token_policy.max_lifetime";
+
+fn display_name(text: &str) -> ServiceResult<String> {
+    text::bounded_text(text, text::MAX_DISPLAY_NAME_CHARS).map_err(|error| ServiceError::invalid("display_name", error))
+}
+
+fn token_policy(input: PolicyInput<'_>) -> ServiceResult<TokenPolicy> {
+    let max_lifetime = input
+        .max_lifetime
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .map(|text| parse_duration(text).map_err(|error| ServiceError::invalid(MAX_LIFETIME, error)))
+        .transpose()?;
+    if max_lifetime.is_some_and(|max: Duration| max.is_zero()) {
+        return Err(ServiceError::invalid(MAX_LIFETIME, "must be longer than 0s"));
+    }
+    Ok(TokenPolicy {
+        max_lifetime,
+        expiry_required: input.expiry_required,
+    })
+}
+
+impl Service {
+    /// The organizations `caller` belongs to, with their role in each.
+    pub async fn list_orgs(
+        &self,
+        caller: &UserSession,
+        after: Option<&str>,
+        limit: u32,
+    ) -> ServiceResult<Page<OrgMembership>> {
+        Ok(self.store.list_orgs_of_user(caller.user.id, after, limit).await?)
+    }
+
+    /// Creates an organization; its creator is its first admin.
+    pub async fn create_org(&self, caller: &UserSession, name: &str, display: &str) -> ServiceResult<Org> {
+        let name = parse_name("name", name)?;
+        let display = display_name(display)?;
+        let org = self
+            .store
+            .create_org(&name, &display, caller.user.id, self.now())
+            .await
+            .map_err(named(|| {
+                format!("the name {name} is already taken by a user or an organization")
+            }))?;
+        self.audit(
+            Actor::User(caller),
+            Change::new(Some(org.id), "org.created", format!("org {}", org.name))
+                .detail(json!({"display_name": display})),
+        )
+        .await;
+        tracing::info!(org = %org.name, by = %caller.user.name, "organization created");
+        Ok(org)
+    }
+
+    /// Changes the display name and/or the token policy: both are checked
+    /// before either is written. Answers the organization as it is now.
+    pub async fn update_org(
+        &self,
+        at: &Authorized<'_, ManageMembers>,
+        update: OrgUpdate<'_>,
+    ) -> ServiceResult<(Org, Role)> {
+        let org = at.org();
+        let display = update.display_name.map(display_name).transpose()?;
+        let policy = update.token_policy.map(token_policy).transpose()?;
+        if let Some(display) = &display {
+            self.store.set_display_name(org.id, display).await?;
+            self.audit(
+                at.actor(),
+                Change::new(Some(org.id), "org.updated", format!("org {}", org.name))
+                    .detail(json!({"display_name": display})),
+            )
+            .await;
+        }
+        if let Some(policy) = policy {
+            self.store.set_token_policy(org.id, policy).await?;
+            let detail = json!({"token_policy": {
+                "max_lifetime": policy.max_lifetime.map(format_duration),
+                "expiry_required": policy.expiry_required,
+            }});
+            self.audit(
+                at.actor(),
+                Change::new(Some(org.id), "org.updated", format!("org {}", org.name)).detail(detail),
+            )
+            .await;
+        }
+        let now = self.authorize::<Read>(at.caller(), org.name.as_str()).await?;
+        Ok((now.org().clone(), now.role()))
+    }
+
+    /// Deletes an organization with its robots, tokens, teams and log; the
+    /// instance's log keeps the deletion.
+    pub async fn delete_org(&self, at: &Authorized<'_, DeleteOrg>) -> ServiceResult<()> {
+        let org = at.org();
+        self.store.delete_org(org.id).await?;
+        tracing::info!(org = %org.name, by = %at.caller().user.name, "organization deleted");
+        self.audit(
+            at.actor(),
+            Change::new(None, "org.deleted", format!("org {}", org.name)),
+        )
+        .await;
+        Ok(())
+    }
+}

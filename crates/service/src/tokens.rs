@@ -1,0 +1,346 @@
+//! Robot tokens: created (the one time a secret is shown), rotated without
+//! downtime, deleted, reported as leaked. The organization's policy bounds
+//! how long each may live ([`crate::lifetime`]).
+
+use std::time::Duration;
+
+use robots_core::duration::parse_duration;
+use robots_core::{Name, SecretKind, SecretToken};
+use robots_store::{NewToken, Org, Page, Robot, TokenInfo, Trail};
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::audit::{Actor, Change, event};
+use crate::error::named;
+use crate::events::{self, payload, rfc3339};
+use crate::robots::parse_name;
+use crate::{Authorized, ClientInfo, Expiry, ManageRobots, Service, ServiceError, ServiceResult, lifetime};
+
+/// A token just created, with its secret: to show its creator, this once.
+#[derive(Debug)]
+pub struct CreatedToken {
+    pub access_id: Uuid,
+    pub name: Name,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub secret: SecretToken,
+}
+
+/// A rotation's outcome: the successor, with its secret to show once, and
+/// the token rotating out, which stops at its `expires_at`.
+#[derive(Debug)]
+pub struct Rotated {
+    pub successor: TokenInfo,
+    pub secret: SecretToken,
+    pub rotating_out: TokenInfo,
+}
+
+/// A token expiring within this long is "expiring soon": flagged in lists,
+/// and announced once to the organization's webhooks.
+pub const EXPIRING_SOON: Duration = Duration::from_secs(7 * 86_400);
+
+/// How long a rotated-out token keeps working unless told otherwise: long
+/// enough to update every pipeline.
+pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(24 * 3600);
+
+fn no_such_token(robot: &Name, access_id: &str) -> ServiceError {
+    ServiceError::NotFound(format!("robot {robot} has no token with Access ID {access_id}"))
+}
+
+/// The audit entry and webhook event of a change to a token, written with it.
+struct TokenEvent {
+    audit: robots_store::AuditEvent,
+    payload: String,
+    name: &'static str,
+}
+
+impl TokenEvent {
+    fn new(
+        actor: &Actor<'_>,
+        org: &Org,
+        name: &'static str,
+        access_id: Uuid,
+        detail: serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Self {
+        let change = Change::new(Some(org.id), name, format!("token {access_id}")).detail(detail.clone());
+        Self {
+            audit: event(actor, change, now),
+            payload: payload(org, name, detail, now),
+            name,
+        }
+    }
+
+    fn trail(&self) -> Trail<'_> {
+        Trail {
+            audit: &self.audit,
+            webhook: Some((self.name, &self.payload)),
+        }
+    }
+}
+
+impl Service {
+    /// A robot's tokens, oldest first; with `expiring_before`, only those
+    /// expiring before then.
+    pub async fn list_tokens<R>(
+        &self,
+        at: &Authorized<'_, R>,
+        robot: &str,
+        expiring_before: Option<OffsetDateTime>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> ServiceResult<(Robot, Page<TokenInfo>)> {
+        let robot = self.robot(at, robot).await?;
+        let page = self.store.list_tokens(robot.id, expiring_before, after, limit).await?;
+        Ok((robot, page))
+    }
+
+    /// Tokens of every robot of the organization expiring before `before`,
+    /// soonest first, with their robot's name.
+    pub async fn expiring_tokens<R>(
+        &self,
+        at: &Authorized<'_, R>,
+        before: OffsetDateTime,
+    ) -> ServiceResult<Vec<(Name, TokenInfo)>> {
+        Ok(self.store.list_expiring_tokens(at.org().id, before).await?)
+    }
+
+    pub async fn token<R>(
+        &self,
+        at: &Authorized<'_, R>,
+        robot: &str,
+        access_id: &str,
+    ) -> ServiceResult<(Robot, TokenInfo)> {
+        let robot = self.robot(at, robot).await?;
+        let token = self.token_of(&robot, access_id).await?;
+        Ok((robot, token))
+    }
+
+    async fn token_of(&self, robot: &Robot, access_id: &str) -> ServiceResult<TokenInfo> {
+        let id = Uuid::try_parse(access_id).map_err(|_| no_such_token(&robot.name, access_id))?;
+        self.store
+            .get_token(robot.id, id)
+            .await?
+            .ok_or_else(|| no_such_token(&robot.name, access_id))
+    }
+
+    /// Creates a token within the organization's policy and the per-robot
+    /// cap; the token, its audit entry and its webhook deliveries are
+    /// written in one transaction.
+    pub async fn create_token(
+        &self,
+        at: &Authorized<'_, ManageRobots>,
+        robot: &str,
+        name: &str,
+        expiry: Expiry<'_>,
+    ) -> ServiceResult<CreatedToken> {
+        let org = at.org();
+        let robot = self.robot_ref(at, robot).await?;
+        let name = parse_name("name", name)?;
+        let now = self.now();
+        let expires_at = lifetime::new_token(org.token_policy, expiry, now)?;
+        let secret = SecretToken::generate(SecretKind::RobotToken);
+        let access_id = Uuid::new_v4();
+        let detail = json!({
+            "robot": robot.name, "name": name, "access_id": access_id,
+            "expires_at": expires_at.map(rfc3339),
+        });
+        let record = TokenEvent::new(&at.actor(), org, events::TOKEN_CREATED, access_id, detail, now);
+        self.store
+            .create_token(
+                &NewToken {
+                    access_id,
+                    robot_id: robot.id,
+                    name: &name,
+                    secret_hash: &secret.hash(),
+                    created_by: Some(at.caller().user.id),
+                    expires_at,
+                    federated_credential: None,
+                },
+                now,
+                &record.trail(),
+                self.config.max_tokens_per_robot,
+            )
+            .await
+            .map_err(named(|| {
+                format!(
+                    "{} already has a token named {name}; token names are unique per robot",
+                    robot.name
+                )
+            }))?;
+        tracing::info!(
+            org = %org.name, robot = %robot.name, token = %name, %access_id,
+            by = %at.caller().user.name, via = at.caller().via.as_str(), "robot token created"
+        );
+        Ok(CreatedToken {
+            access_id,
+            name,
+            created_at: now,
+            expires_at,
+            secret,
+        })
+    }
+
+    /// Rotates a token: a successor takes its name, and the old one keeps
+    /// working for the grace period (`24h` unless given), then stops. The
+    /// successor's expiry follows [`lifetime::successor`].
+    pub async fn rotate_token(
+        &self,
+        at: &Authorized<'_, ManageRobots>,
+        robot: &str,
+        access_id: &str,
+        grace_period: Option<&str>,
+        expiry: Expiry<'_>,
+    ) -> ServiceResult<Rotated> {
+        let org = at.org();
+        let robot = self.robot(at, robot).await?;
+        let old = self.token_of(&robot, access_id).await?;
+        let grace = match grace_period {
+            None => DEFAULT_GRACE_PERIOD,
+            Some(text) => parse_duration(text).map_err(|error| ServiceError::invalid("grace_period", error))?,
+        };
+        if let Some(successor) = old.replaced_by {
+            return Err(ServiceError::AlreadyRotated {
+                successor: Some(successor),
+            });
+        }
+        let now = self.now();
+        let expires_at = lifetime::successor(org.token_policy, expiry, &old, now)?;
+        let secret = SecretToken::generate(SecretKind::RobotToken);
+        let successor = NewToken {
+            access_id: Uuid::new_v4(),
+            robot_id: robot.id,
+            name: &old.name,
+            secret_hash: &secret.hash(),
+            created_by: Some(at.caller().user.id),
+            expires_at,
+            federated_credential: None,
+        };
+        let old_stops_at = old.expires_at.map_or(now + grace, |at| at.min(now + grace));
+        let detail = json!({
+            "robot": robot.name, "name": old.name, "access_id": old.access_id,
+            "successor": successor.access_id, "old_stops_at": rfc3339(old_stops_at),
+        });
+        let record = TokenEvent::new(&at.actor(), org, events::TOKEN_ROTATED, old.access_id, detail, now);
+        let (rotating_out, successor) = self
+            .store
+            .rotate_token(robot.id, old.access_id, &successor, now + grace, now, &record.trail())
+            .await?
+            .ok_or_else(|| no_such_token(&robot.name, access_id))?;
+        tracing::info!(
+            org = %org.name, robot = %robot.name, token = %old.name, access_id = %old.access_id,
+            successor = %successor.access_id, by = %at.caller().user.name, "robot token rotated"
+        );
+        Ok(Rotated {
+            successor,
+            secret,
+            rotating_out,
+        })
+    }
+
+    /// Deletes a token: it is refused from the next request on.
+    pub async fn delete_token(
+        &self,
+        at: &Authorized<'_, ManageRobots>,
+        robot: &str,
+        access_id: &str,
+    ) -> ServiceResult<TokenInfo> {
+        let org = at.org();
+        let robot = self.robot(at, robot).await?;
+        let token = self.token_of(&robot, access_id).await?;
+        let detail = json!({"robot": robot.name, "access_id": token.access_id});
+        let record = TokenEvent::new(
+            &at.actor(),
+            org,
+            events::TOKEN_DELETED,
+            token.access_id,
+            detail,
+            self.now(),
+        );
+        if !self
+            .store
+            .delete_token(robot.id, token.access_id, &record.trail())
+            .await?
+        {
+            return Err(no_such_token(&robot.name, access_id));
+        }
+        tracing::info!(
+            org = %org.name, robot = %robot.name, access_id = %token.access_id,
+            by = %at.caller().user.name, "robot token deleted"
+        );
+        Ok(token)
+    }
+
+    /// Anyone who finds a token may report it: a valid one is revoked at
+    /// once. Answers nothing about what the text was, so this is no oracle.
+    pub async fn revoke_leaked(&self, text: &str, client: &ClientInfo) -> ServiceResult<()> {
+        let Ok(secret) = SecretToken::parse_kind(SecretKind::RobotToken, text.trim()) else {
+            return Ok(());
+        };
+        let hash = secret.hash();
+        let Some(owner) = self.store.find_token_owner(&hash).await? else {
+            return Ok(());
+        };
+        if owner.secret_hash != hash {
+            return Ok(());
+        }
+        let org = Org {
+            id: owner.org_id,
+            name: owner.org_name.clone(),
+            display_name: String::new(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            token_policy: Default::default(),
+        };
+        let detail = json!({"robot": owner.robot_name, "name": owner.token_name, "access_id": owner.access_id});
+        let record = TokenEvent::new(
+            &Actor::Anonymous(client),
+            &org,
+            events::TOKEN_REVOKED_AS_LEAKED,
+            owner.access_id,
+            detail,
+            self.now(),
+        );
+        if self
+            .store
+            .delete_token(owner.robot_id, owner.access_id, &record.trail())
+            .await?
+        {
+            tracing::warn!(
+                org = %owner.org_name, robot = %owner.robot_name, access_id = %owner.access_id,
+                "token reported as leaked and revoked"
+            );
+        }
+        Ok(())
+    }
+
+    /// Announces, once each, the tokens expiring within [`EXPIRING_SOON`]
+    /// (the background task asks every poll of the webhook queue).
+    pub async fn announce_expiring_tokens(&self) {
+        let now = self.now();
+        let tokens = match self.store.tokens_to_warn(now + EXPIRING_SOON, now).await {
+            Ok(tokens) => tokens,
+            Err(error) => {
+                tracing::warn!(%error, "could not look for expiring tokens");
+                return;
+            }
+        };
+        for token in tokens {
+            if !matches!(self.store.mark_expiry_notified(token.access_id, now).await, Ok(true)) {
+                continue;
+            }
+            let org = Org {
+                id: token.org_id,
+                name: token.org_name.clone(),
+                display_name: String::new(),
+                created_at: OffsetDateTime::UNIX_EPOCH,
+                token_policy: Default::default(),
+            };
+            let detail = json!({
+                "robot": token.robot_name, "name": token.token_name, "access_id": token.access_id,
+                "expires_at": rfc3339(token.expires_at),
+            });
+            self.notify(&org, events::TOKEN_EXPIRING_SOON, detail).await;
+        }
+    }
+}
