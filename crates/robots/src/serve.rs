@@ -8,8 +8,9 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use robots_core::SystemClock;
 use robots_core::duration::parse_duration;
-use robots_server::limits::{IpRange, LimitConfig, RateLimit};
+use robots_server::client::IpRange;
 use robots_server::{AppState, ServerConfig, SignupPolicy};
+use robots_service::limits::{LimitConfig, RateLimit};
 
 use crate::config::{BoxError, DatabaseArgs};
 
@@ -216,11 +217,11 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     // Over HTTPS (here or at a proxy) the browser must only send the session
     // cookie over HTTPS.
     config.secure_cookies = config.tls.is_some() || config.public_url.starts_with("https://");
-    config.signup = match args.signup {
+    config.service.signup = match args.signup {
         Signup::Closed => SignupPolicy::Closed,
         Signup::Open => SignupPolicy::Open,
     };
-    config.session_ttl = args.session_ttl;
+    config.service.session_ttl = args.session_ttl;
     config.issuer = args.issuer.unwrap_or_else(|| config.public_url.clone());
     if !args.registry_token_path.starts_with('/') {
         return Err("--registry-token-path must start with /".into());
@@ -246,7 +247,7 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     if let Some(workers) = args.workers {
         config.workers = workers.into();
     }
-    config.limits = LimitConfig {
+    config.service.limits = LimitConfig {
         robot_failures_per_address: args.limit_robot_failures_per_address,
         robot_failures_per_access_id: args.limit_robot_failures_per_access_id,
         login_failures_per_address: args.limit_login_failures_per_address,

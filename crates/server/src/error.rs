@@ -169,7 +169,12 @@ impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         let status = match &error {
             ServiceError::NotFound(_) | ServiceError::UserNotFound => StatusCode::NOT_FOUND,
-            ServiceError::Forbidden(_) | ServiceError::InvalidSetupCode => StatusCode::FORBIDDEN,
+            ServiceError::Forbidden { .. } | ServiceError::InvalidSetupCode | ServiceError::RobotForbidden(_) => {
+                StatusCode::FORBIDDEN
+            }
+            ServiceError::Unauthenticated => return Self::unauthenticated(),
+            ServiceError::WrongLogin => StatusCode::UNAUTHORIZED,
+            ServiceError::RateLimited { retry_after } => return Self::rate_limited(*retry_after),
             ServiceError::PersonalAccount(_) | ServiceError::Invalid { .. } | ServiceError::NotAnOrgMember => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }

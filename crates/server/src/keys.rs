@@ -331,6 +331,14 @@ fn header_and_payload_len(token: &str) -> Option<usize> {
     Some(first + 1 + second)
 }
 
+impl robots_service::keys::SigningKeys for KeyRing {
+    async fn rotate(&self, store: &Store, now: OffsetDateTime, not_before: OffsetDateTime) -> Result<String, String> {
+        KeyRing::rotate(self, store, now, not_before)
+            .await
+            .map_err(|error| error.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,13 +12,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod client;
 pub mod console;
 pub mod error;
 pub mod extract;
 pub mod federation;
 pub mod issued;
 pub mod keys;
-pub mod limits;
 pub mod listener;
 pub mod request_body;
 pub mod state;
@@ -47,7 +47,8 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use crate::error::ApiError;
-pub use crate::state::{AppState, ServerConfig, SignupPolicy};
+pub use crate::state::{AppState, ServerConfig};
+pub use robots_service::SignupPolicy;
 
 /// The whole HTTP surface, with the layers every request passes.
 pub fn app<B: RequestBody>(state: AppState) -> impl HttpService<B> {
@@ -159,12 +160,7 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 /// On an empty database, creates and returns a one-time setup code for the
 /// first administrator; `None` once any user exists.
 pub async fn prepare_first_run(state: &AppState) -> Result<Option<SetupCode>, ApiError> {
-    if state.store().count_users().await? > 0 {
-        return Ok(None);
-    }
-    let code = SetupCode::generate();
-    state.store().add_setup_code(&code.hash(), state.now()).await?;
-    Ok(Some(code))
+    Ok(state.service().prepare_first_run().await?)
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then lets

@@ -10,19 +10,9 @@ use robots_core::Clock;
 use robots_service::{ClientInfo, Service, ServiceConfig};
 use robots_store::Store;
 
+use crate::client::{IpRange, client_address};
 use crate::keys::{KeyError, KeyRing};
-use crate::limits::{AuthLimits, IpRange, LimitConfig, client_address};
 use crate::verify::{UsageRecorder, VerifyCache};
-
-/// Who may create user accounts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SignupPolicy {
-    /// Only instance administrators create users (the default).
-    #[default]
-    Closed,
-    /// Anyone may create a (non-administrator) account.
-    Open,
-}
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -30,9 +20,6 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// How clients reach this server (for printed URLs), without a trailing slash.
     pub public_url: String,
-    pub signup: SignupPolicy,
-    /// How long a login lasts.
-    pub session_ttl: Duration,
     /// How often recorded token uses are written to the database.
     pub usage_flush_interval: Duration,
     /// Largest accepted request body, in bytes.
@@ -55,8 +42,6 @@ pub struct ServerConfig {
     pub webhook_poll_interval: Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpRange>,
-    /// Limits on failed authentication.
-    pub limits: LimitConfig,
     /// Serve HTTPS with this (`--tls-cert`, `--tls-key`); plain HTTP without.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Largest request head (request line and headers), in bytes.
@@ -82,8 +67,6 @@ impl ServerConfig {
         Self {
             listen,
             public_url: format!("http://{listen}"),
-            signup: SignupPolicy::Closed,
-            session_ttl: Duration::from_secs(12 * 3600),
             usage_flush_interval: Duration::from_secs(1),
             max_body_bytes: 64 * 1024,
             secure_cookies: false,
@@ -95,7 +78,6 @@ impl ServerConfig {
             oauth_audiences: Vec::new(),
             webhook_poll_interval: Duration::from_secs(2),
             trusted_proxies: Vec::new(),
-            limits: LimitConfig::default(),
             tls: None,
             max_header_bytes: 16 * 1024,
             header_read_timeout: Duration::from_secs(10),
@@ -132,7 +114,6 @@ pub struct Inner {
     pub usage: UsageRecorder,
     pub keys: KeyRing,
     pub cache: VerifyCache,
-    pub limits: AuthLimits,
     pub issuers: crate::federation::IssuerCache,
 }
 
@@ -141,11 +122,9 @@ impl AppState {
     /// on a fresh installation).
     pub async fn new(store: Store, clock: Arc<dyn Clock>, config: ServerConfig) -> Result<Self, KeyError> {
         let keys = KeyRing::load_or_create(&store, clock.now(), config.max_token_ttl()).await?;
-        let limits = AuthLimits::new(&config.limits);
         let issuers = crate::federation::IssuerCache::new(config.service.allow_insecure_issuers);
         let service = Service::new(store, clock.clone(), config.service.clone());
         Ok(Self(Arc::new(Inner {
-            limits,
             issuers,
             service,
             clock,
@@ -160,11 +139,7 @@ impl AppState {
         &self.0.issuers
     }
 
-    pub fn limits(&self) -> &AuthLimits {
-        &self.0.limits
-    }
-
-    /// Where a request comes from (see [`crate::limits::client_address`]).
+    /// Where a request comes from (see [`crate::client::client_address`]).
     pub fn client_info(&self, headers: &HeaderMap, extensions: &Extensions) -> ClientInfo {
         self.request_client(headers, extensions).to_client_info()
     }

@@ -17,7 +17,7 @@
 //!
 //! Every failure looks the same to the client: 401, or 429 once the
 //! client's address or the Access ID has used up its failures
-//! ([`crate::limits`]). The reason is logged and audited, never sent.
+//! (`robots_service::limits`). The reason is logged and audited, never sent.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -35,8 +35,8 @@ use uuid::Uuid;
 use robots_service::{Actor, Change};
 
 use crate::error::ApiError;
-use crate::limits::{Failure, address_key};
 use crate::state::{AppState, RequestClient};
+use robots_service::limits::{Failure, address_key};
 
 /// Why a presented robot credential was refused. For logs only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +156,7 @@ impl AppState {
         credential: &RobotCredential,
         client: RequestClient<'_>,
     ) -> Result<Arc<VerifiedToken>, ApiError> {
-        let limits = self.limits();
+        let limits = self.service().limits();
         // One clock read serves the whole verification: each costs as much
         // as the checksum check.
         let now = self.now();
@@ -193,7 +193,7 @@ impl AppState {
         reason: RobotAuthFailure,
         owner: Option<TokenOwner>,
     ) -> ApiError {
-        let limits = self.limits();
+        let limits = self.service().limits();
         let access_id = credential.access_id.or(owner.as_ref().map(|o| o.access_id));
         let now_ms = self.now_ms();
         let by_address = address.map(|address| limits.robot_address.fail(address, now_ms));

@@ -15,7 +15,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{Authorized, ManageMembers, Service, ServiceError, ServiceResult, UserSession};
+use crate::{Authorized, InstanceAdmin, ManageMembers, Service, ServiceResult, UserSession};
 
 /// Where a request came from, for the audit log and last-use records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -216,15 +216,10 @@ impl Service {
     /// logins and deleted organizations): for instance administrators.
     pub async fn instance_audit_log(
         &self,
-        caller: &UserSession,
+        _admin: &InstanceAdmin<'_>,
         query: &AuditQuery,
         limit: u32,
     ) -> ServiceResult<Page<AuditEvent>> {
-        if !caller.user.instance_admin {
-            return Err(ServiceError::Forbidden(
-                "only instance administrators read the instance's audit log".into(),
-            ));
-        }
         Ok(self.store.list_audit(None, query, limit).await?)
     }
 }

@@ -98,6 +98,23 @@ impl<'a, R> Authorized<'a, R> {
     }
 }
 
+/// Proof that the caller administers this installation (signing keys,
+/// users, the instance's own audit log).
+#[derive(Debug, Clone, Copy)]
+pub struct InstanceAdmin<'a> {
+    caller: &'a UserSession,
+}
+
+impl<'a> InstanceAdmin<'a> {
+    pub fn caller(&self) -> &'a UserSession {
+        self.caller
+    }
+
+    pub(crate) fn actor(&self) -> Actor<'a> {
+        Actor::User(self.caller)
+    }
+}
+
 fn not_found(org: &str) -> ServiceError {
     ServiceError::NotFound(format!("no organization named {org:?} that you can see"))
 }
@@ -106,7 +123,7 @@ fn decide<R: Right>(org: &Org, role: Option<Role>) -> ServiceResult<()> {
     match policy::authorize(role, R::ACTION) {
         Ok(()) => Ok(()),
         Err(Denial::NotFound) => Err(not_found(org.name.as_str())),
-        Err(Denial::AdminRequired) => Err(ServiceError::Forbidden(format!(
+        Err(Denial::AdminRequired) => Err(ServiceError::forbidden(format!(
             "only admins of {} can {}",
             org.name,
             R::ADMINS_ONLY
@@ -115,6 +132,16 @@ fn decide<R: Right>(org: &Org, role: Option<Role>) -> ServiceResult<()> {
 }
 
 impl Service {
+    /// Checks that `caller` is an instance administrator; `what` says what
+    /// only they may do, for the refusal.
+    pub fn instance_admin<'a>(&self, caller: &'a UserSession, what: &str) -> ServiceResult<InstanceAdmin<'a>> {
+        if caller.user.instance_admin {
+            Ok(InstanceAdmin { caller })
+        } else {
+            Err(ServiceError::forbidden(format!("only instance administrators {what}")))
+        }
+    }
+
     /// Resolves `org` for `caller` and checks right `R`.
     pub async fn authorize<'a, R: Right>(
         &self,

@@ -11,9 +11,24 @@ pub enum ServiceError {
     /// It does not exist, or the caller may not know that it does.
     #[error("{0}")]
     NotFound(String),
-    /// The caller may see it, but not do this.
+    /// The caller may see it, but not do this (or not give this field).
+    #[error("{message}")]
+    Forbidden {
+        message: String,
+        field: Option<&'static str>,
+    },
+    /// No credentials, or none that are valid.
+    #[error("missing or invalid credentials: log in, or send a robot's Access ID and Token")]
+    Unauthenticated,
+    /// A password login that failed: the same answer for an unknown user.
+    #[error("wrong username or password")]
+    WrongLogin,
+    /// Too many failures from this client or for this credential.
+    #[error("too many failed attempts; try again in {} s", retry_after.as_secs().max(1))]
+    RateLimited { retry_after: std::time::Duration },
+    /// Robots authenticate to other systems; they manage nothing.
     #[error("{0}")]
-    Forbidden(String),
+    RobotForbidden(String),
     /// Robots belong to organizations, never to people.
     #[error(
         "{0} is a personal account. Only organizations can have robot accounts; \
@@ -51,6 +66,14 @@ pub enum ServiceError {
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
 impl ServiceError {
+    /// 403: a member who needs a right they do not have.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            message: message.into(),
+            field: None,
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl std::fmt::Display) -> Self {
         Self::Invalid {
             field: field.into(),
@@ -62,7 +85,11 @@ impl ServiceError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotFound(_) | Self::UserNotFound => "not_found",
-            Self::Forbidden(_) | Self::InvalidSetupCode => "forbidden",
+            Self::Forbidden { .. } | Self::InvalidSetupCode => "forbidden",
+            Self::Unauthenticated => "unauthenticated",
+            Self::WrongLogin => "invalid_login",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::RobotForbidden(_) => "robot_forbidden",
             Self::PersonalAccount(_) => "personal_account",
             Self::Invalid { .. } => "invalid_field",
             Self::NameTaken { .. } => "name_taken",
@@ -80,6 +107,7 @@ impl ServiceError {
     pub fn field(&self) -> Option<&str> {
         match self {
             Self::Invalid { field, .. } => Some(field),
+            Self::Forbidden { field, .. } => *field,
             Self::NameTaken { field, .. } => Some(field),
             Self::EmailTaken => Some("email"),
             Self::UserNotFound | Self::NotAnOrgMember => Some("username"),

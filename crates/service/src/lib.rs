@@ -23,7 +23,9 @@ mod authorize;
 mod error;
 pub mod events;
 pub mod federation;
+pub mod keys;
 pub mod lifetime;
+pub mod limits;
 mod members;
 mod orgs;
 mod repositories;
@@ -31,17 +33,21 @@ mod robots;
 mod sessions;
 mod teams;
 mod tokens;
+mod users;
 mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use limits::{AuthLimits, LimitConfig};
 use robots_core::Clock;
 use robots_store::Store;
 use time::OffsetDateTime;
 
 pub use audit::{Actor, AuditBuffer, Change, ClientInfo, Via};
-pub use authorize::{Authorized, DeleteOrg, Leave, ManageAccess, ManageMembers, ManageRobots, Read, Right};
+pub use authorize::{
+    Authorized, DeleteOrg, InstanceAdmin, Leave, ManageAccess, ManageMembers, ManageRobots, Read, Right,
+};
 pub use error::{ServiceError, ServiceResult};
 pub use federation::{
     Accepted, CredentialInput, CredentialPatch, ExchangeRefused, Exchanged, IdTokenVerifier, Refusal,
@@ -50,9 +56,10 @@ pub use lifetime::{Expiry, LifetimeChoice, LifetimeChoices};
 pub use members::MemberChange;
 pub use orgs::{OrgUpdate, PolicyInput};
 pub use robots::{NewRobotInput, RobotPermissions};
-pub use sessions::UserSession;
+pub use sessions::{NewSession, UserSession, looks_like_robot_credentials};
 pub use teams::TeamDetail;
 pub use tokens::{CreatedToken, DEFAULT_GRACE_PERIOD, EXPIRING_SOON, Rotated};
+pub use users::{NewUserInput, SignupPolicy};
 pub use webhooks::CreatedWebhook;
 
 /// What the operator sets: caps and lifetimes that hold for every
@@ -70,6 +77,12 @@ pub struct ServiceConfig {
     pub federated_token_ttl: Duration,
     /// Trust `http://` OIDC issuers: development and tests only.
     pub allow_insecure_issuers: bool,
+    /// Who may create user accounts.
+    pub signup: SignupPolicy,
+    /// How long a login lasts.
+    pub session_ttl: Duration,
+    /// Limits on failed authentication.
+    pub limits: LimitConfig,
 }
 
 impl Default for ServiceConfig {
@@ -80,6 +93,9 @@ impl Default for ServiceConfig {
             max_federated_credentials_per_robot: 20,
             federated_token_ttl: Duration::from_secs(15 * 60),
             allow_insecure_issuers: false,
+            signup: SignupPolicy::Closed,
+            session_ttl: Duration::from_secs(12 * 3600),
+            limits: LimitConfig::default(),
         }
     }
 }
@@ -93,11 +109,14 @@ pub struct Service {
     config: ServiceConfig,
     /// Audit events written in batches (failed authentications).
     buffered: AuditBuffer,
+    /// Failed authentications, counted per address and credential.
+    limits: AuthLimits,
 }
 
 impl Service {
     pub fn new(store: Store, clock: Arc<dyn Clock>, config: ServiceConfig) -> Self {
         Self {
+            limits: AuthLimits::new(&config.limits),
             store,
             clock,
             config,
@@ -117,5 +136,16 @@ impl Service {
 
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
+    }
+
+    /// Milliseconds on the injected clock, for the limiters.
+    pub fn now_ms(&self) -> i64 {
+        robots_core::clock::to_millis(self.now())
+    }
+
+    /// The buckets of failed authentications; the verification endpoints
+    /// count robots' failures in them too.
+    pub fn limits(&self) -> &AuthLimits {
+        &self.limits
     }
 }

@@ -1,10 +1,13 @@
-//! Who is acting: a person, logged in.
+//! Who is acting, and how a person comes to be acting: logging in with a
+//! password (rate-limited, no oracle for which usernames exist) and out.
 
-use robots_core::SecretHash;
+use robots_core::{Name, SecretHash, SecretKind, SecretToken, password};
 use robots_store::User;
 use time::OffsetDateTime;
 
-use crate::{ClientInfo, Via};
+use crate::audit::{Actor, Change};
+use crate::limits::{AuthLimits, address_key};
+use crate::{ClientInfo, Service, ServiceError, ServiceResult, Via};
 
 /// A logged-in user and the session they used: the caller every operation
 /// on a person's behalf takes.
@@ -16,4 +19,126 @@ pub struct UserSession {
     /// Where the request came from, for the audit log.
     pub client: ClientInfo,
     pub via: Via,
+}
+
+/// A session just opened, with its token: to hand its owner, this once.
+#[derive(Debug)]
+pub struct NewSession {
+    pub token: SecretToken,
+    pub expires_at: OffsetDateTime,
+    pub user: User,
+}
+
+/// What a robot's credentials look like: an Access ID (a UUID) or a token.
+/// Judged by shape alone, so the answer reveals nothing about validity.
+pub fn looks_like_robot_credentials(username: &str, password: &str) -> bool {
+    uuid::Uuid::try_parse(username.trim()).is_ok() || password.trim().starts_with(SecretKind::RobotToken.prefix())
+}
+
+impl Service {
+    /// Checks a username and password and opens a session. Unknown users
+    /// take as long as wrong passwords, and both get the same answer;
+    /// failures are limited per address and per username (a user's known
+    /// addresses are spared the per-username limit).
+    pub async fn log_in(
+        &self,
+        username: &str,
+        password: String,
+        client: &ClientInfo,
+        via: Via,
+    ) -> ServiceResult<NewSession> {
+        if looks_like_robot_credentials(username, &password) {
+            return Err(ServiceError::RobotForbidden(
+                "robot accounts cannot log in: send the Access ID and Token with each request instead \
+                 (HTTP Basic, or the Token as a Bearer token)"
+                    .into(),
+            ));
+        }
+        let limits = &self.limits;
+        let address = client.ip.map(address_key);
+        let user_key = AuthLimits::user_key(username);
+        let known_address = address.is_some_and(|address| limits.is_known_login(&user_key, address));
+        let now_ms = self.now_ms();
+        let limited = [
+            address.and_then(|address| limits.login_address.check(&address, now_ms).err()),
+            (!known_address)
+                .then(|| limits.login_user.check(&user_key, now_ms).err())
+                .flatten(),
+        ];
+        if let Some(wait) = limited.into_iter().flatten().max() {
+            tracing::info!(username, client = ?client.ip, "login refused: rate-limited");
+            return Err(ServiceError::RateLimited { retry_after: wait });
+        }
+        let found = match Name::parse(username.trim()) {
+            Ok(name) => self.store.find_user_for_login(&name).await?,
+            Err(_) => None,
+        };
+        let (user, stored_hash) = match found {
+            Some((user, hash)) => (Some(user), Some(hash)),
+            None => (None, None),
+        };
+        let valid = tokio::task::spawn_blocking(move || password::verify_password(&password, stored_hash.as_deref()))
+            .await
+            .map_err(|error| ServiceError::Internal(error.to_string()))?;
+        let Some(user) = user.filter(|_| valid) else {
+            tracing::info!(username, "login failed");
+            let now_ms = self.now_ms();
+            let failures = [
+                address.map(|address| limits.login_address.fail(address, now_ms)),
+                Some(limits.login_user.fail(user_key, now_ms)),
+            ];
+            let retry_after = failures.iter().flatten().filter_map(|f| f.retry_after()).max();
+            let attempted: String = username.chars().take(64).collect();
+            self.audit_later(
+                Actor::Anonymous(client),
+                Change::new(None, "auth.login_failed", format!("user {attempted}")).detail(serde_json::json!({
+                    "via": via.as_str(),
+                    "retry_after_seconds": retry_after.map(|wait| wait.as_secs()),
+                })),
+            );
+            return Err(match retry_after {
+                Some(wait) => ServiceError::RateLimited { retry_after: wait },
+                None => ServiceError::WrongLogin,
+            });
+        };
+        if let Some(address) = address {
+            limits.remember_login(&user_key, address);
+        }
+        let token = SecretToken::generate(SecretKind::Session);
+        let now = self.now();
+        let expires_at = now + self.config.session_ttl;
+        self.store
+            .create_session(&token.hash(), user.id, now, expires_at)
+            .await?;
+        tracing::info!(username = %user.name, "logged in");
+        let session = UserSession {
+            user: user.clone(),
+            session: token.hash(),
+            expires_at,
+            client: client.clone(),
+            via,
+        };
+        self.audit(
+            Actor::User(&session),
+            Change::new(None, "session.created", format!("user {}", user.name)),
+        )
+        .await;
+        Ok(NewSession {
+            token,
+            expires_at,
+            user,
+        })
+    }
+
+    /// Ends the caller's session, here and (through the change
+    /// announcement) on every replica.
+    pub async fn log_out(&self, caller: &UserSession) -> ServiceResult<()> {
+        self.store.delete_session(&caller.session).await?;
+        self.audit(
+            Actor::User(caller),
+            Change::new(None, "session.deleted", format!("user {}", caller.user.name)),
+        )
+        .await;
+        Ok(())
+    }
 }

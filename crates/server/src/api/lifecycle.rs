@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use robots_core::duration::parse_duration;
-use robots_service::{Authorized, ClientInfo, ManageMembers, ManageRobots, OrgUpdate, PolicyInput};
+use robots_service::{Authorized, ClientInfo, InstanceAdmin, ManageMembers, ManageRobots, OrgUpdate, PolicyInput};
 use robots_store::{AuditEvent, AuditQuery};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -205,7 +205,7 @@ fn point_in_time(field: &str, text: &str, now: OffsetDateTime) -> Result<OffsetD
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum AuditLog<'a> {
     Org(&'a Authorized<'a, ManageMembers>),
-    Instance(&'a UserSession),
+    Instance(&'a InstanceAdmin<'a>),
 }
 
 /// A page of an audit log, with the cursor of the next.
@@ -224,7 +224,7 @@ pub(crate) async fn audit_page(
     };
     let page = match log {
         AuditLog::Org(at) => state.service().audit_log(at, &query, params.limit).await?,
-        AuditLog::Instance(caller) => state.service().instance_audit_log(caller, &query, params.limit).await?,
+        AuditLog::Instance(admin) => state.service().instance_audit_log(admin, &query, params.limit).await?,
     };
     let next = if page.has_more {
         page.items.last().map(|e| URL_SAFE_NO_PAD.encode(e.id.as_bytes()))
@@ -354,7 +354,10 @@ async fn instance_audit(
     CurrentUser(caller): CurrentUser,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> ApiResult<Response> {
-    respond_audit(&state, AuditLog::Instance(&caller), params).await
+    let admin = state
+        .service()
+        .instance_admin(&caller, "read the instance's audit log")?;
+    respond_audit(&state, AuditLog::Instance(&admin), params).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

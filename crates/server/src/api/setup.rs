@@ -6,14 +6,12 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use robots_core::Name;
-use robots_core::secret::SetupCode;
-use robots_store::NewUser;
+use robots_service::NewUserInput;
 use serde::Deserialize;
 
-use super::users::{hash_new_password, validated_email};
 use super::views::UserView;
 use crate::auth::OptionalUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::state::AppState;
 
@@ -30,7 +28,8 @@ struct SetupRequest {
         example = "1QHH-JEGC-GVCV-SQWY"
     )]
     code: String,
-    username: Name,
+    #[schema(value_type = Name)]
+    username: String,
     #[schema(
         pattern = "^[^@\\s\\u0000-\\u001f\\u007f-\\u009f]+@[^@\\s\\u0000-\\u001f\\u007f-\\u009f]+$",
         max_length = 254,
@@ -56,31 +55,12 @@ async fn complete_setup(
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
     let request: SetupRequest = body.parse()?;
-    let code = SetupCode::parse(&request.code).ok_or_else(|| {
-        ApiError::invalid_field("code", "is not a setup code; copy it from the server's start-up output")
-    })?;
-    let email = validated_email(&request.email)?;
-    let password_hash = hash_new_password(request.password).await?;
-    let user = state
-        .store()
-        .complete_setup(
-            &code.hash(),
-            &NewUser {
-                name: request.username,
-                email,
-                password_hash,
-                instance_admin: true,
-            },
-            state.now(),
-        )
-        .await?;
-    tracing::info!(username = %user.name, "setup complete: first administrator created");
-    state
-        .service()
-        .audit(
-            robots_service::Actor::Anonymous(&client),
-            robots_service::Change::new(None, "setup.completed", format!("user {}", user.name)),
-        )
-        .await;
+    let input = NewUserInput {
+        username: &request.username,
+        email: &request.email,
+        password: &request.password,
+        instance_admin: true,
+    };
+    let user = state.service().complete_setup(&request.code, input, &client).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }

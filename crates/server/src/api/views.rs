@@ -63,6 +63,16 @@ pub struct SessionView {
     pub user: UserView,
 }
 
+impl From<robots_service::NewSession> for SessionView {
+    fn from(session: robots_service::NewSession) -> Self {
+        Self {
+            token: session.token,
+            expires_at: session.expires_at,
+            user: session.user.into(),
+        }
+    }
+}
+
 /// `GET /v1/whoami`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]

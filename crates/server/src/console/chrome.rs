@@ -51,7 +51,8 @@ impl Chrome {
 
 /// Everything the menu needs: the user's organizations (the first 200, by name).
 pub async fn chrome(state: &AppState, user: &ConsoleUser, section: &'static str) -> Result<Chrome, ApiError> {
-    let orgs = state.store().list_orgs_of_user(user.session.user.id, None, 200).await?;
+    // The account menu lists every organization of the user.
+    let orgs = state.service().list_orgs(&user.session, None, u32::MAX).await?;
     let username = user.session.user.name.to_string();
     Ok(Chrome {
         initial: username.chars().next().unwrap_or('?'),

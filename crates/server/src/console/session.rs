@@ -11,19 +11,17 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use robots_core::secret::SetupCode;
-use robots_core::{Name, SecretHash, SecretKind, SecretToken};
-use robots_store::{NewUser, StoreError};
+
+use robots_core::{SecretHash, SecretKind, SecretToken};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
 use super::{ConsoleError, ConsoleResult, ok, render};
-use crate::api::sessions::looks_like_robot_credentials;
-use crate::api::users::{hash_new_password, validated_email};
 use crate::auth::UserSession;
 use crate::error::ApiError;
 use crate::state::AppState;
+use robots_service::{NewUserInput, ServiceError, Via};
 
 const SESSION_COOKIE: &str = "robots_session";
 const CSRF_COOKIE: &str = "robots_csrf";
@@ -216,7 +214,7 @@ fn url_encode(text: &str) -> String {
 }
 
 async fn setup_required(state: &AppState) -> Result<bool, ConsoleError> {
-    Ok(state.store().count_users().await? == 0)
+    Ok(state.service().setup_required().await?)
 }
 
 async fn home(State(state): State<AppState>, headers: HeaderMap) -> ConsoleResult {
@@ -290,39 +288,36 @@ async fn log_in(
             },
         )
     };
-    if looks_like_robot_credentials(&form.username, &form.password) {
-        let page = again(
-            StatusCode::FORBIDDEN,
-            "Robot accounts cannot use the console. A robot's Access ID and Token are for authenticating \
-             automation to other systems; log in with your own username and password.",
-        );
-        return Ok(super::with_code(page, "robot_forbidden"));
-    }
     let session = match state
-        .log_in(
-            &form.username,
-            form.password.clone(),
-            &client,
-            crate::auth::Via::Console,
-        )
+        .service()
+        .log_in(&form.username, form.password.clone(), &client, Via::Console)
         .await
     {
         Ok(session) => session,
-        Err(error) if error.status() == StatusCode::UNAUTHORIZED => {
-            return Ok(again(StatusCode::UNAUTHORIZED, "Wrong username or password."));
+        Err(error @ ServiceError::RobotForbidden(_)) => {
+            let page = again(
+                StatusCode::FORBIDDEN,
+                "Robot accounts cannot use the console. A robot's Access ID and Token are for authenticating \
+                 automation to other systems; log in with your own username and password.",
+            );
+            return Ok(super::with_code(page, error.code()));
         }
-        Err(error) if error.status() == StatusCode::TOO_MANY_REQUESTS => {
-            let wait = error.retry_after().unwrap_or_default().as_secs().max(1);
+        Err(error @ ServiceError::WrongLogin) => {
+            let page = again(StatusCode::UNAUTHORIZED, "Wrong username or password.");
+            return Ok(super::with_code(page, error.code()));
+        }
+        Err(error @ ServiceError::RateLimited { retry_after }) => {
+            let wait = retry_after.as_secs().max(1);
             let mut page = again(
                 StatusCode::TOO_MANY_REQUESTS,
                 &format!("Too many failed logins. Try again in {wait} seconds."),
             );
             page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
-            return Ok(page);
+            return Ok(super::with_code(page, error.code()));
         }
         Err(error) => return Err(error.into()),
     };
-    let max_age = state.config().session_ttl.as_secs();
+    let max_age = state.config().service.session_ttl.as_secs();
     Ok(with_cookie(
         Redirect::to(safe_next(&form.next)).into_response(),
         set_cookie(&state, SESSION_COOKIE, session.token.expose(), max_age),
@@ -330,14 +325,7 @@ async fn log_in(
 }
 
 async fn log_out(State(state): State<AppState>, form: ConsoleForm<CsrfOnly>) -> ConsoleResult {
-    state.store().delete_session(&form.user.session.session).await?;
-    state
-        .service()
-        .audit(
-            robots_service::Actor::User(&form.user.session),
-            robots_service::Change::new(None, "session.deleted", format!("user {}", form.user.session.user.name)),
-        )
-        .await;
+    state.service().log_out(&form.user.session).await?;
     Ok(with_cookie(
         Redirect::to("/login").into_response(),
         set_cookie(&state, SESSION_COOKIE, "", 0),
@@ -395,62 +383,43 @@ async fn set_up(
         email: form.email.clone(),
         ..SetupPage::default()
     };
-    let code = SetupCode::parse(&form.code);
-    if code.is_none() {
-        page.code_error =
-            Some("Enter the code exactly as the server printed it: four groups of four characters.".into());
-    }
-    let name = Name::parse(form.username.trim())
-        .map_err(|error| page.username_error = Some(format!("The username {error}.")))
-        .ok();
-    let email = validated_email(&form.email)
-        .map_err(|_| page.email_error = Some("Enter an e-mail address.".into()))
-        .ok();
-    let password_hash = match hash_new_password(form.password.clone()).await {
-        Ok(hash) => Some(hash),
-        Err(error) if error.field() == Some("password") => {
-            page.password_error = Some(format!(
-                "The password {}.",
-                error.message().trim_start_matches("password: ")
-            ));
-            None
-        }
-        Err(error) => return Err(error.into()),
-    };
-    let (Some(code), Some(name), Some(email), Some(password_hash)) = (code, name, email, password_hash) else {
-        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
-    };
-    let user = NewUser {
-        name,
-        email,
-        password_hash,
+    let input = NewUserInput {
+        username: &form.username,
+        email: &form.email,
+        password: &form.password,
         instance_admin: true,
     };
-    match state.store().complete_setup(&code.hash(), &user, state.now()).await {
-        Ok(_) => {}
-        Err(StoreError::InvalidSetupCode) => {
+    let user = match state.service().complete_setup(&form.code, input, &client).await {
+        Ok(user) => user,
+        Err(ServiceError::SetupComplete) => return Ok(Redirect::to("/login").into_response()),
+        Err(error @ ServiceError::InvalidSetupCode) => {
             page.code_error = Some("That is not the setup code this server printed.".into());
-            return Ok(render(StatusCode::FORBIDDEN, &page));
+            return Ok(super::refused(&error, &page));
         }
-        Err(StoreError::SetupComplete) => return Ok(Redirect::to("/login").into_response()),
-        Err(StoreError::EmailTaken) => {
+        Err(error @ ServiceError::EmailTaken) => {
             page.email_error = Some("That e-mail address is already in use.".into());
-            return Ok(render(StatusCode::CONFLICT, &page));
+            return Ok(super::refused(&error, &page));
         }
-        Err(other) => return Err(other.into()),
-    }
-    tracing::info!(username = %user.name, "setup complete via the console: first administrator created");
-    state
-        .service()
-        .audit(
-            robots_service::Actor::Anonymous(&client),
-            robots_service::Change::new(None, "setup.completed", format!("user {}", user.name)),
-        )
-        .await;
+        Err(error) => {
+            let refused = super::field_error(error)?;
+            let message = Some(refused.message.clone());
+            match refused.field.as_str() {
+                "code" => {
+                    page.code_error =
+                        Some("Enter the code exactly as the server printed it: four groups of four characters.".into())
+                }
+                "email" => page.email_error = Some("Enter an e-mail address.".into()),
+                "password" => page.password_error = message,
+                _ => page.username_error = message,
+            }
+            return Ok(refused.render(&page));
+        }
+    };
     let session = state
-        .log_in(user.name.as_str(), form.password, &client, crate::auth::Via::Console)
+        .service()
+        .log_in(user.name.as_str(), form.password, &client, Via::Console)
         .await?;
-    let max_age = state.config().session_ttl.as_secs();
+    let max_age = state.config().service.session_ttl.as_secs();
     Ok(with_cookie(
         Redirect::to("/account").into_response(),
         set_cookie(&state, SESSION_COOKIE, session.token.expose(), max_age),

@@ -17,8 +17,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::oauth::oauth_error;
-use crate::limits::address_key;
 use crate::state::AppState;
+use robots_service::limits::address_key;
 
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ID_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
@@ -87,7 +87,7 @@ pub async fn exchange(state: &AppState, request: &Parts, form: ExchangeRequest<'
     }
     let client = state.client_info(&request.headers, &request.extensions);
     let address = client.ip.map(address_key);
-    let limits = state.limits();
+    let limits = state.service().limits();
     if let Some(address) = address
         && let Err(wait) = limits.robot_address.check(&address, state.now_ms())
     {

@@ -7,13 +7,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use robots_core::duration::parse_duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{JsonBody, RawBody};
 use crate::state::AppState;
 
@@ -39,14 +38,6 @@ async fn certificates(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-fn require_instance_admin(caller: &crate::auth::UserSession) -> Result<(), ApiError> {
-    if caller.user.instance_admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("only instance administrators manage signing keys"))
-    }
-}
-
 #[utoipa::path(
     get,
     path = "/v1/keys",
@@ -54,7 +45,7 @@ fn require_instance_admin(caller: &crate::auth::UserSession) -> Result<(), ApiEr
     responses((status = 200, description = "Signing keys: instance administrators only", body = Object), crate::api::openapi::Failure)
 )]
 async fn list(State(state): State<AppState>, CurrentUser(caller): CurrentUser) -> ApiResult<Json<Value>> {
-    require_instance_admin(&caller)?;
+    state.service().instance_admin(&caller, "manage signing keys")?;
     let now = state.now();
     let items: Vec<Value> = state
         .keys()
@@ -93,29 +84,13 @@ async fn rotate(
     CurrentUser(caller): CurrentUser,
     RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    require_instance_admin(&caller)?;
+    let admin = state.service().instance_admin(&caller, "manage signing keys")?;
     // The body is optional: no body rotates now.
     let request: KeyRotateRequest = JsonBody::parse_optional(body)?;
-    let delay = match request.after.as_deref() {
-        None | Some("") => std::time::Duration::ZERO,
-        Some(text) => parse_duration(text).map_err(|error| ApiError::invalid_field("after", error))?,
-    };
-    let now = state.now();
-    let not_before = now + delay;
-    let kid = state
-        .keys()
-        .rotate(state.store(), now, not_before)
-        .await
-        .map_err(ApiError::internal)?;
-    tracing::info!(%kid, by = %caller.user.name, "signing key rotated");
-    state
+    let (kid, not_before) = state
         .service()
-        .audit(
-            robots_service::Actor::User(&caller),
-            robots_service::Change::new(None, "key.rotated", format!("key {kid}"))
-                .detail(json!({"not_before": not_before.format(&Rfc3339).unwrap_or_default()})),
-        )
-        .await;
+        .rotate_signing_key(&admin, request.after.as_deref(), state.keys())
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"kid": kid, "not_before": not_before.format(&Rfc3339).unwrap_or_default()})),

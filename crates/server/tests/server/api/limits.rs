@@ -67,7 +67,7 @@ async fn ten_thousand_wrong_guesses_lock_out_the_guesser_not_the_robot(app: Test
     let refused = statuses.iter().filter(|status| **status == 401).count();
     let limited = statuses.iter().filter(|status| **status == 429).count();
     assert_eq!(refused + limited, 10_000, "only 401s and 429s");
-    let burst = app.state.config().limits.robot_failures_per_access_id.burst as usize;
+    let burst = app.state.config().service.limits.robot_failures_per_access_id.burst as usize;
     assert!(refused < burst, "{refused} guesses were judged before the limit");
     eprintln!("10,000 wrong guesses: {refused} answered 401, {limited} answered 429");
 
@@ -146,7 +146,7 @@ async fn password_guessing_is_slowed_without_locking_out_the_user(app: TestApp) 
     for _ in 0..30 {
         statuses.push(login(guesser.clone(), "hunter2").await.status().as_u16());
     }
-    let burst = app.state.config().limits.login_failures_per_user.burst as usize;
+    let burst = app.state.config().service.limits.login_failures_per_user.burst as usize;
     assert!(
         statuses[..burst - 1].iter().all(|status| *status == 401),
         "{statuses:?}"

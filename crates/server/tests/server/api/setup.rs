@@ -81,7 +81,7 @@ async fn open_sign_up_creates_ordinary_users(app: TestApp) {
     let backend = app.backend();
     drop(app);
     let app = TestApp::spawn_with(backend, |config| {
-        config.signup = robots_server::SignupPolicy::Open;
+        config.service.signup = robots_server::SignupPolicy::Open;
     })
     .await
     .unwrap();

@@ -138,7 +138,7 @@ async fn nginx_auth_request_allows_refuses_and_forbids() {
             .unwrap()
     };
     let guesser = from("127.0.0.7");
-    let burst = app.state.config().limits.robot_failures_per_address.burst;
+    let burst = app.state.config().service.limits.robot_failures_per_address.burst;
     for _ in 0..burst + 5 {
         let guess = robots_core::SecretToken::generate(robots_core::SecretKind::RobotToken);
         let answer = guesser.get(&url).bearer_auth(guess.expose()).send().await.unwrap();

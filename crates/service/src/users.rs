@@ -1,0 +1,165 @@
+//! People: the first administrator (with the setup code printed at first
+//! start), and users created by administrators or, with open signup, by
+//! themselves. Passwords are checked against the policy and hashed
+//! (argon2id) here; only the hash goes to the store.
+
+use robots_core::secret::SetupCode;
+use robots_core::{Name, password, text};
+use robots_store::{NewUser, User};
+
+use crate::audit::{Actor, Change};
+use crate::robots::parse_name;
+use crate::{ClientInfo, Service, ServiceError, ServiceResult, UserSession};
+
+/// Who may create user accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignupPolicy {
+    /// Only instance administrators create users (the default).
+    #[default]
+    Closed,
+    /// Anyone may create a (non-administrator) account.
+    Open,
+}
+
+/// A person to create (its `Debug` leaves the password out).
+#[derive(Clone, Copy)]
+pub struct NewUserInput<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    pub instance_admin: bool,
+}
+
+impl std::fmt::Debug for NewUserInput<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUserInput")
+            .field("username", &self.username)
+            .field("instance_admin", &self.instance_admin)
+            .finish_non_exhaustive()
+    }
+}
+
+fn email(text: &str) -> ServiceResult<String> {
+    let email = text.trim();
+    if text::is_plausible_email(email) {
+        Ok(email.to_owned())
+    } else {
+        Err(ServiceError::invalid("email", "is not an e-mail address"))
+    }
+}
+
+/// Checks the password policy, then hashes on the blocking pool (argon2id
+/// takes ~15 ms of CPU and must not stall the async workers).
+async fn hash_new_password(password: &str) -> ServiceResult<String> {
+    password::check_new_password(password).map_err(|error| ServiceError::invalid("password", error))?;
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || password::hash_password(&password))
+        .await
+        .map_err(|error| ServiceError::Internal(error.to_string()))?
+        .map_err(|error| ServiceError::Internal(error.to_string()))
+}
+
+impl Service {
+    /// A new user's record, every field checked and the password hashed.
+    async fn new_user(&self, input: NewUserInput<'_>) -> ServiceResult<NewUser> {
+        let name: Name = parse_name("username", input.username)?;
+        let email = email(input.email)?;
+        let password_hash = hash_new_password(input.password).await?;
+        Ok(NewUser {
+            name,
+            email,
+            password_hash,
+            instance_admin: input.instance_admin,
+        })
+    }
+
+    /// Whether the installation still waits for its first administrator.
+    pub async fn setup_required(&self) -> ServiceResult<bool> {
+        Ok(self.store.count_users().await? == 0)
+    }
+
+    /// The code that lets the first administrator in, if no user exists
+    /// yet (printed once at start-up).
+    pub async fn prepare_first_run(&self) -> ServiceResult<Option<SetupCode>> {
+        if !self.setup_required().await? {
+            return Ok(None);
+        }
+        let code = SetupCode::generate();
+        self.store.add_setup_code(&code.hash(), self.now()).await?;
+        Ok(Some(code))
+    }
+
+    /// Creates the first administrator with the setup code; refused once
+    /// any user exists.
+    pub async fn complete_setup(
+        &self,
+        code: &str,
+        input: NewUserInput<'_>,
+        client: &ClientInfo,
+    ) -> ServiceResult<User> {
+        let code = SetupCode::parse(code).ok_or_else(|| {
+            ServiceError::invalid("code", "is not a setup code; copy it from the server's start-up output")
+        })?;
+        let user = self
+            .new_user(NewUserInput {
+                instance_admin: true,
+                ..input
+            })
+            .await?;
+        let user = self.store.complete_setup(&code.hash(), &user, self.now()).await?;
+        tracing::info!(username = %user.name, "setup complete: first administrator created");
+        self.audit(
+            Actor::Anonymous(client),
+            Change::new(None, "setup.completed", format!("user {}", user.name)),
+        )
+        .await;
+        Ok(user)
+    }
+
+    /// Creates a user: instance administrators may, and anyone when signup
+    /// is open; only instance administrators make instance administrators.
+    pub async fn create_user(
+        &self,
+        caller: Option<&UserSession>,
+        input: NewUserInput<'_>,
+        client: &ClientInfo,
+    ) -> ServiceResult<User> {
+        let caller_is_admin = caller.is_some_and(|session| session.user.instance_admin);
+        if !caller_is_admin {
+            match (caller, self.config.signup) {
+                (None, SignupPolicy::Closed) => return Err(ServiceError::Unauthenticated),
+                (Some(_), SignupPolicy::Closed) => {
+                    return Err(ServiceError::forbidden("only instance administrators can create users"));
+                }
+                (_, SignupPolicy::Open) => {}
+            }
+        }
+        if input.instance_admin && !caller_is_admin {
+            return Err(ServiceError::Forbidden {
+                message: "only instance administrators can create instance administrators".into(),
+                field: Some("instance_admin"),
+            });
+        }
+        let user = self.new_user(input).await?;
+        let user = self.store.create_user(&user, self.now()).await?;
+        tracing::info!(username = %user.name, by = ?caller.map(|c| &c.user.name), "user created");
+        match caller {
+            Some(admin) => {
+                self.audit(
+                    Actor::User(admin),
+                    Change::new(None, "user.created", format!("user {}", user.name))
+                        .detail(serde_json::json!({"instance_admin": user.instance_admin})),
+                )
+                .await
+            }
+            None => {
+                self.audit(
+                    Actor::Anonymous(client),
+                    Change::new(None, "user.signed_up", format!("user {}", user.name)),
+                )
+                .await
+            }
+        }
+        Ok(user)
+    }
+}
