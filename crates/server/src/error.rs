@@ -8,14 +8,14 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use robots_api_types::{ErrorBody, ErrorCode, ErrorDetail};
 use robots_service::ServiceError;
 use robots_store::StoreError;
-use serde::Serialize;
 
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     field: Option<String>,
     /// Logged, never sent.
@@ -24,21 +24,8 @@ pub struct ApiError {
     retry_after: Option<std::time::Duration>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
-}
-
-#[derive(Serialize)]
-struct Detail<'a> {
-    code: &'a str,
-    message: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
-}
-
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -53,7 +40,7 @@ impl ApiError {
     pub fn rate_limited(retry_after: std::time::Duration) -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             format!(
                 "too many failed attempts; try again in {} s",
                 retry_after.as_secs().max(1)
@@ -80,7 +67,7 @@ impl ApiError {
         self.status
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.code
     }
 
@@ -93,7 +80,7 @@ impl ApiError {
     }
 
     /// 400: the request is not even well-formed.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
@@ -101,7 +88,7 @@ impl ApiError {
     pub fn invalid_field(field: &str, message: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
+            ErrorCode::InvalidField,
             format!("{field}: {message}"),
         )
         .with_field(field)
@@ -111,7 +98,7 @@ impl ApiError {
     pub fn unauthenticated() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "missing or invalid credentials: log in, or send a robot's Access ID and Token",
         )
     }
@@ -120,41 +107,29 @@ impl ApiError {
     pub fn robot_forbidden() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
-            "robot_forbidden",
+            ErrorCode::RobotForbidden,
             "robot accounts cannot use the management API or create resources; \
              robot credentials are for authenticating to other systems",
         )
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
-    }
-
-    /// 422: robots belong to organizations, never to people.
-    pub fn personal_account(account: &str) -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "personal_account",
-            format!(
-                "{account} is a personal account. Only organizations can have robot accounts; \
-                 personal accounts can't create robot accounts. Create an organization first."
-            ),
-        )
     }
 
     /// 500; `cause` goes to the log only.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let mut error = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "an internal error occurred; it has been logged",
         );
         error.cause = Some(cause.to_string());
@@ -164,29 +139,34 @@ impl ApiError {
 
 impl From<ServiceError> for ApiError {
     /// The one mapping from what an operation answers to what a client
-    /// sees, for the API and the console alike: the status says the kind of
-    /// failure, the code is the service's own.
+    /// sees, for the API and the console alike: a status for the kind of
+    /// failure and a stable code for the rule.
     fn from(error: ServiceError) -> Self {
-        let status = match &error {
-            ServiceError::NotFound(_) | ServiceError::UserNotFound => StatusCode::NOT_FOUND,
-            ServiceError::Forbidden { .. } | ServiceError::InvalidSetupCode | ServiceError::RobotForbidden(_) => {
-                StatusCode::FORBIDDEN
-            }
+        use StatusCode as S;
+        let (status, code) = match &error {
+            ServiceError::NotFound(_) | ServiceError::UserNotFound => (S::NOT_FOUND, ErrorCode::NotFound),
+            ServiceError::Forbidden { .. } | ServiceError::InvalidSetupCode => (S::FORBIDDEN, ErrorCode::Forbidden),
+            ServiceError::RobotForbidden(_) => (S::FORBIDDEN, ErrorCode::RobotForbidden),
             ServiceError::Unauthenticated => return Self::unauthenticated(),
-            ServiceError::WrongLogin => StatusCode::UNAUTHORIZED,
+            ServiceError::WrongLogin => (S::UNAUTHORIZED, ErrorCode::InvalidLogin),
             ServiceError::RateLimited { retry_after } => return Self::rate_limited(*retry_after),
-            ServiceError::PersonalAccount(_) | ServiceError::Invalid { .. } | ServiceError::NotAnOrgMember => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            ServiceError::NameTaken { .. }
-            | ServiceError::EmailTaken
-            | ServiceError::LastAdmin
-            | ServiceError::LimitReached { .. }
-            | ServiceError::AlreadyRotated { .. }
-            | ServiceError::SetupComplete => StatusCode::CONFLICT,
+            ServiceError::PersonalAccount(_) => (S::UNPROCESSABLE_ENTITY, ErrorCode::PersonalAccount),
+            ServiceError::Invalid { .. } => (S::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField),
+            ServiceError::NotAnOrgMember => (S::UNPROCESSABLE_ENTITY, ErrorCode::NotAnOrgMember),
+            ServiceError::NameTaken { .. } => (S::CONFLICT, ErrorCode::NameTaken),
+            ServiceError::EmailTaken => (S::CONFLICT, ErrorCode::EmailTaken),
+            ServiceError::LastAdmin => (S::CONFLICT, ErrorCode::LastAdmin),
+            ServiceError::LimitReached { .. } => (S::CONFLICT, ErrorCode::LimitReached),
+            ServiceError::AlreadyRotated { .. } => (S::CONFLICT, ErrorCode::AlreadyRotated),
+            ServiceError::SetupComplete => (S::CONFLICT, ErrorCode::SetupComplete),
             ServiceError::Internal(cause) => return Self::internal(cause),
         };
-        let mut api = Self::new(status, error.code(), error.to_string());
+        debug_assert_eq!(
+            code.as_str(),
+            error.code(),
+            "the service and the wire name a rule alike"
+        );
+        let mut api = Self::new(status, code, error.to_string());
         api.field = error.field().map(str::to_owned);
         api
     }
@@ -202,7 +182,7 @@ impl ApiError {
     /// Logs the hidden cause of an internal error, if there is one.
     pub fn log_cause(&self) {
         if let Some(cause) = &self.cause {
-            tracing::error!(code = self.code, %cause, "request failed");
+            tracing::error!(code = self.code.as_str(), %cause, "request failed");
         }
     }
 }
@@ -210,11 +190,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log_cause();
-        let body = Body {
-            error: Detail {
+        let body = ErrorBody {
+            error: ErrorDetail {
                 code: self.code,
-                message: &self.message,
-                field: self.field.as_deref(),
+                message: self.message,
+                field: self.field,
             },
         };
         let mut response = (self.status, Json(body)).into_response();

@@ -8,6 +8,7 @@ use axum::http::{StatusCode, header};
 use base64::Engine;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
+use robots_api_types::ErrorCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -36,7 +37,7 @@ impl FromRequest<AppState> for JsonBody {
         if !is_json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "send the request body as JSON with Content-Type: application/json",
             ));
         }
@@ -60,7 +61,7 @@ impl FromRequest<AppState> for RawBody {
         let too_large = || {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 format!("the request body is larger than the {limit} bytes this server accepts"),
             )
         };
@@ -73,7 +74,7 @@ impl FromRequest<AppState> for RawBody {
                 BytesRejection::FailedToBufferBody(failure) if failure.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                     too_large()
                 }
-                other => ApiError::bad_request("invalid_body", other.body_text()),
+                other => ApiError::bad_request(ErrorCode::InvalidBody, other.body_text()),
             })?;
         Ok(Self(bytes))
     }
@@ -113,7 +114,7 @@ impl JsonBody {
                 return ApiError::invalid_field(&join_path(&path, field), "is required");
             }
             if path == "." || path.is_empty() {
-                return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message);
+                return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidBody, message);
             }
             ApiError::invalid_field(&path, message)
         })?;
@@ -124,7 +125,7 @@ impl JsonBody {
 }
 
 fn invalid_json(error: &serde_json::Error) -> ApiError {
-    ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {error}"))
+    ApiError::bad_request(ErrorCode::InvalidJson, format!("the body is not valid JSON: {error}"))
 }
 
 /// serde_json appends " at line 1 column 17"; people need the field, not that.
@@ -162,7 +163,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Query(value) = Query::<T>::from_request_parts(parts, state)
             .await
-            .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
+            .map_err(|rejection| ApiError::bad_request(ErrorCode::InvalidQuery, rejection.body_text()))?;
         Ok(Self(value))
     }
 }
@@ -196,7 +197,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
                 .filter(|limit| (1..=MAX_PAGE_SIZE).contains(limit))
                 .ok_or_else(|| {
                     ApiError::bad_request(
-                        "invalid_query",
+                        ErrorCode::InvalidQuery,
                         format!("limit must be a whole number from 1 to {MAX_PAGE_SIZE}"),
                     )
                     .with_field("limit")
@@ -230,6 +231,7 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .ok()
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .ok_or_else(|| {
-            ApiError::bad_request("invalid_cursor", "cursor is not one this server handed out").with_field("cursor")
+            ApiError::bad_request(ErrorCode::InvalidCursor, "cursor is not one this server handed out")
+                .with_field("cursor")
         })
 }

@@ -27,6 +27,7 @@ pub mod verify;
 pub mod webhooks;
 pub mod workers;
 
+use robots_api_types::ErrorCode;
 use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
@@ -91,7 +92,7 @@ pub fn with_common_routes<S: Clone + Send + Sync + 'static>(routes: Router<S>) -
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 "this route does not accept that method",
             )
         })

@@ -58,7 +58,7 @@ pub use orgs::{OrgUpdate, PolicyInput};
 pub use robots::{NewRobotInput, RobotPermissions};
 pub use sessions::{NewSession, UserSession, looks_like_robot_credentials};
 pub use teams::TeamDetail;
-pub use tokens::{CreatedToken, DEFAULT_GRACE_PERIOD, EXPIRING_SOON, Rotated};
+pub use tokens::{CreatedToken, DEFAULT_GRACE_PERIOD, EXPIRING_SOON, Phase, Rotated, Standing};
 pub use users::{NewUserInput, SignupPolicy};
 pub use webhooks::CreatedWebhook;
 

@@ -40,6 +40,43 @@ pub struct Rotated {
 /// and announced once to the organization's webhooks.
 pub const EXPIRING_SOON: Duration = Duration::from_secs(7 * 86_400);
 
+/// Where a token stands in a rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Not part of a rotation.
+    Current,
+    /// Took a rotated token's name.
+    Successor,
+    /// Replaced; works until its expiry.
+    RotatingOut,
+}
+
+/// How a token stands now, as lists show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// Expired tokens stay listed (so it is clear what stopped), but never
+    /// authenticate.
+    pub expired: bool,
+    /// Expires within [`EXPIRING_SOON`].
+    pub expiring_soon: bool,
+    pub phase: Phase,
+}
+
+impl Standing {
+    pub fn of(token: &TokenInfo, now: OffsetDateTime) -> Self {
+        let expired = token.expires_at.is_some_and(|at| at <= now);
+        Self {
+            expired,
+            expiring_soon: !expired && token.expires_at.is_some_and(|at| at <= now + EXPIRING_SOON),
+            phase: match (token.replaced_by, token.rotated_from) {
+                (Some(_), _) => Phase::RotatingOut,
+                (None, Some(_)) => Phase::Successor,
+                (None, None) => Phase::Current,
+            },
+        }
+    }
+}
+
 /// How long a rotated-out token keeps working unless told otherwise: long
 /// enough to update every pipeline.
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(24 * 3600);

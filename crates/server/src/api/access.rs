@@ -7,15 +7,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use robots_core::Name;
-use robots_core::access::{Permission, RepoPath};
-use robots_service::{ManageAccess, Read, RobotPermissions};
-use robots_store::{MemberKind, RepoAccess, Repository, Team, TeamGrant, TeamMember};
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use uuid::Uuid;
+use robots_api_types::{
+    CreateRepositoryRequest, CreateTeamRequest, GrantRequest, GrantView, List, PermissionsView, RepositoryView,
+    TeamView, UpdateTeamRequest,
+};
+use robots_service::{ManageAccess, Read};
+use robots_store::MemberKind;
 
-use super::views::List;
+use super::views;
 use crate::auth::CurrentUser;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
@@ -51,166 +50,12 @@ pub fn router() -> Router<AppState> {
         .route("/v1/orgs/{org}/robots/{robot}/permissions", get(robot_permissions))
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TeamView {
-    pub id: Uuid,
-    pub org: String,
-    pub name: String,
-    pub description: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    pub user_count: i64,
-    pub robot_count: i64,
-    pub grant_count: i64,
-    /// Present when one team is read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub members: Option<Vec<MemberView>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub grants: Option<Vec<GrantView>>,
-}
-
-impl TeamView {
-    fn new(org: &str, team: Team) -> Self {
-        Self {
-            id: team.id,
-            org: org.to_owned(),
-            name: team.name.into(),
-            description: team.description,
-            created_at: team.created_at,
-            user_count: team.user_count,
-            robot_count: team.robot_count,
-            grant_count: team.grant_count,
-            members: None,
-            grants: None,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MemberView {
-    /// `user` or `robot`.
-    pub kind: &'static str,
-    pub name: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub added_at: OffsetDateTime,
-}
-
-impl From<TeamMember> for MemberView {
-    fn from(member: TeamMember) -> Self {
-        Self {
-            kind: member.kind.as_str(),
-            name: member.name.into(),
-            added_at: member.added_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct GrantView {
-    pub team: String,
-    /// The repository's path inside the organization.
-    pub repository: String,
-    /// `org/path`, as registries name it.
-    pub full_name: String,
-    pub permission: Permission,
-    #[serde(with = "time::serde::rfc3339")]
-    pub granted_at: OffsetDateTime,
-}
-
-impl GrantView {
-    fn new(org: &str, grant: TeamGrant) -> Self {
-        Self {
-            team: grant.team.into(),
-            full_name: format!("{org}/{}", grant.repository),
-            repository: grant.repository.into(),
-            permission: grant.permission,
-            granted_at: grant.granted_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RepositoryView {
-    pub id: Uuid,
-    pub org: String,
-    pub name: String,
-    pub full_name: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    pub created_by: Option<String>,
-    /// Present when one repository is read: the grants on it…
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub grants: Option<Vec<GrantView>>,
-    /// …and everyone who reaches it through them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub access: Option<Vec<AccessView>>,
-}
-
-impl RepositoryView {
-    fn new(org: &str, repository: Repository) -> Self {
-        Self {
-            id: repository.id,
-            org: org.to_owned(),
-            full_name: format!("{org}/{}", repository.name),
-            name: repository.name.into(),
-            created_at: repository.created_at,
-            created_by: repository.created_by.map(Into::into),
-            grants: None,
-            access: None,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AccessView {
-    pub kind: &'static str,
-    pub name: String,
-    pub permission: Permission,
-    pub team: String,
-}
-
-impl From<RepoAccess> for AccessView {
-    fn from(access: RepoAccess) -> Self {
-        Self {
-            kind: access.kind.as_str(),
-            name: access.name.into(),
-            permission: access.permission,
-            team: access.team.into(),
-        }
-    }
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct CreateTeamRequest {
-    name: Name,
-    #[serde(default)]
-    #[schema(
-        max_length = 512,
-        pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
-    )]
-    description: Option<String>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct UpdateTeamRequest {
-    #[serde(default)]
-    name: Option<Name>,
-    #[serde(default)]
-    #[schema(
-        max_length = 512,
-        pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
-    )]
-    description: Option<String>,
-}
-
 #[utoipa::path(
     get,
     path = "/v1/orgs/{org}/teams",
     tag = "access",
     params(crate::api::openapi::OrgPath, crate::api::openapi::ListQuery),
-    responses((status = 200, description = "OK", body = crate::api::views::List<TeamView>), crate::api::openapi::Failure)
+    responses((status = 200, description = "OK", body = List<TeamView>), crate::api::openapi::Failure)
 )]
 async fn list_teams(
     State(state): State<AppState>,
@@ -223,10 +68,10 @@ async fn list_teams(
         .service()
         .list_teams(&at, params.after.as_deref(), params.limit)
         .await?;
-    Ok(Json(List::from_page(
+    Ok(Json(views::page(
         page,
         |t| t.name.to_string(),
-        |t| TeamView::new(at.org().name.as_str(), t),
+        |t| views::team(at.org().name.as_str(), t),
     )))
 }
 
@@ -248,13 +93,9 @@ async fn create_team(
     let request: CreateTeamRequest = body.parse()?;
     let team = state
         .service()
-        .create_team(
-            &at,
-            request.name.as_str(),
-            request.description.as_deref().unwrap_or_default(),
-        )
+        .create_team(&at, &request.name, request.description.as_deref().unwrap_or_default())
         .await?;
-    Ok((StatusCode::CREATED, Json(TeamView::new(at.org().name.as_str(), team))))
+    Ok((StatusCode::CREATED, Json(views::team(at.org().name.as_str(), team))))
 }
 
 #[utoipa::path(
@@ -272,9 +113,9 @@ async fn get_team(
     let at = state.service().authorize::<Read>(&caller, &org).await?;
     let detail = state.service().team_detail(&at, &team).await?;
     let org = at.org().name.as_str();
-    let mut view = TeamView::new(org, detail.team);
-    view.members = Some(detail.members.into_iter().map(MemberView::from).collect());
-    view.grants = Some(detail.grants.into_iter().map(|g| GrantView::new(org, g)).collect());
+    let mut view = views::team(org, detail.team);
+    view.members = Some(detail.members.into_iter().map(views::team_member).collect());
+    view.grants = Some(detail.grants.into_iter().map(|g| views::grant(org, g)).collect());
     Ok(Json(view))
 }
 
@@ -296,14 +137,9 @@ async fn update_team(
     let request: UpdateTeamRequest = body.parse()?;
     let updated = state
         .service()
-        .update_team(
-            &at,
-            &team,
-            request.name.as_ref().map(Name::as_str),
-            request.description.as_deref(),
-        )
+        .update_team(&at, &team, request.name.as_deref(), request.description.as_deref())
         .await?;
-    Ok(Json(TeamView::new(at.org().name.as_str(), updated)))
+    Ok(Json(views::team(at.org().name.as_str(), updated)))
 }
 
 #[utoipa::path(
@@ -407,12 +243,6 @@ async fn remove_robot(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct GrantRequest {
-    permission: Permission,
-}
-
 #[utoipa::path(
     put,
     path = "/v1/orgs/{org}/teams/{team}/grants/{repository}",
@@ -435,7 +265,7 @@ async fn set_grant(
         .await?;
     Ok((
         created_or_ok(created),
-        Json(GrantView::new(at.org().name.as_str(), grant)),
+        Json(views::grant(at.org().name.as_str(), grant)),
     ))
 }
 
@@ -456,18 +286,12 @@ async fn revoke_grant(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct CreateRepositoryRequest {
-    name: RepoPath,
-}
-
 #[utoipa::path(
     get,
     path = "/v1/orgs/{org}/repositories",
     tag = "access",
     params(crate::api::openapi::OrgPath, crate::api::openapi::ListQuery),
-    responses((status = 200, description = "OK", body = crate::api::views::List<RepositoryView>), crate::api::openapi::Failure)
+    responses((status = 200, description = "OK", body = List<RepositoryView>), crate::api::openapi::Failure)
 )]
 async fn list_repositories(
     State(state): State<AppState>,
@@ -480,10 +304,10 @@ async fn list_repositories(
         .service()
         .list_repositories(&at, params.after.as_deref(), params.limit)
         .await?;
-    Ok(Json(List::from_page(
+    Ok(Json(views::page(
         page,
         |r| r.name.to_string(),
-        |r| RepositoryView::new(at.org().name.as_str(), r),
+        |r| views::repository(at.org().name.as_str(), r),
     )))
 }
 
@@ -503,10 +327,10 @@ async fn create_repository(
 ) -> ApiResult<(StatusCode, Json<RepositoryView>)> {
     let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
     let request: CreateRepositoryRequest = body.parse()?;
-    let repository = state.service().create_repository(&at, request.name.as_str()).await?;
+    let repository = state.service().create_repository(&at, &request.name).await?;
     Ok((
         StatusCode::CREATED,
-        Json(RepositoryView::new(at.org().name.as_str(), repository)),
+        Json(views::repository(at.org().name.as_str(), repository)),
     ))
 }
 
@@ -525,9 +349,9 @@ async fn get_repository(
     let at = state.service().authorize::<Read>(&caller, &org).await?;
     let (repository, grants, access) = state.service().repository_detail(&at, &repository).await?;
     let org = at.org().name.as_str();
-    let mut view = RepositoryView::new(org, repository);
-    view.grants = Some(grants.into_iter().map(|g| GrantView::new(org, g)).collect());
-    view.access = Some(access.into_iter().map(AccessView::from).collect());
+    let mut view = views::repository(org, repository);
+    view.grants = Some(grants.into_iter().map(|g| views::grant(org, g)).collect());
+    view.access = Some(access.into_iter().map(views::access).collect());
     Ok(Json(view))
 }
 
@@ -548,59 +372,6 @@ async fn delete_repository(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PermissionsView {
-    pub robot: String,
-    pub org: String,
-    /// The teams it belongs to.
-    pub teams: Vec<String>,
-    /// One entry per repository it can reach.
-    pub items: Vec<EffectiveView>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct EffectiveView {
-    pub repository: String,
-    pub full_name: String,
-    pub permission: Permission,
-    pub actions: Vec<robots_core::access::RepoAction>,
-    pub via: Vec<ViaView>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ViaView {
-    pub team: String,
-    pub permission: Permission,
-}
-
-impl PermissionsView {
-    pub fn new(org: &str, permissions: RobotPermissions) -> Self {
-        Self {
-            robot: permissions.robot.name.to_string(),
-            org: org.to_owned(),
-            teams: permissions.teams.into_iter().map(Into::into).collect(),
-            items: permissions
-                .effective
-                .into_iter()
-                .map(|effective| EffectiveView {
-                    full_name: format!("{org}/{}", effective.repository),
-                    repository: effective.repository.into(),
-                    permission: effective.permission,
-                    actions: effective.permission.actions(),
-                    via: effective
-                        .via
-                        .into_iter()
-                        .map(|via| ViaView {
-                            team: via.team.into(),
-                            permission: via.permission,
-                        })
-                        .collect(),
-                })
-                .collect(),
-        }
-    }
-}
-
 #[utoipa::path(
     get,
     path = "/v1/orgs/{org}/robots/{robot}/permissions",
@@ -615,5 +386,5 @@ async fn robot_permissions(
 ) -> ApiResult<Json<PermissionsView>> {
     let at = state.service().authorize::<Read>(&caller, &org).await?;
     let permissions = state.service().robot_permissions(&at, &robot).await?;
-    Ok(Json(PermissionsView::new(at.org().name.as_str(), permissions)))
+    Ok(Json(views::permissions(at.org().name.as_str(), permissions)))
 }

@@ -2,20 +2,14 @@
 //! token for a short-lived token of the robot (`POST /v1/oauth/token`,
 //! token exchange). Admins change them; members read them.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use robots_core::Name;
+use robots_api_types::{CreateCredentialRequest, FederatedCredentialView, List, UpdateCredentialRequest};
 use robots_service::{CredentialInput, CredentialPatch, ManageRobots, Read};
-use robots_store::FederatedCredential;
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use uuid::Uuid;
 
-use super::views::List;
+use super::views;
 use crate::auth::CurrentUser;
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
@@ -33,79 +27,6 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct FederatedCredentialView {
-    pub id: Uuid,
-    pub name: String,
-    pub description: String,
-    /// The issuer's URL, exactly as its tokens' `iss` says it.
-    pub issuer: String,
-    /// The `aud` the ID token must carry.
-    pub audience: String,
-    /// Pattern on `sub`: `*` stands for any run of characters.
-    pub subject: String,
-    /// Claim name → pattern on its value, e.g. `{"ref": "refs/heads/main"}`.
-    pub claims: BTreeMap<String, String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    pub created_by: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-}
-
-impl From<FederatedCredential> for FederatedCredentialView {
-    fn from(credential: FederatedCredential) -> Self {
-        Self {
-            id: credential.id,
-            name: credential.name.into(),
-            description: credential.description,
-            issuer: credential.issuer,
-            audience: credential.audience,
-            subject: credential.subject,
-            claims: credential.claims,
-            created_at: credential.created_at,
-            created_by: credential.created_by.map(Into::into),
-            updated_at: credential.updated_at,
-        }
-    }
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct CreateCredentialRequest {
-    name: Name,
-    #[serde(default)]
-    #[schema(max_length = 512)]
-    description: Option<String>,
-    #[schema(example = "https://token.actions.githubusercontent.com")]
-    issuer: String,
-    #[schema(example = "https://robots.example.com")]
-    audience: String,
-    #[schema(example = "repo:acme/app:ref:refs/heads/main")]
-    subject: String,
-    #[serde(default)]
-    claims: BTreeMap<String, String>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct UpdateCredentialRequest {
-    #[serde(default)]
-    name: Option<Name>,
-    #[serde(default)]
-    #[schema(max_length = 512)]
-    description: Option<String>,
-    #[serde(default)]
-    issuer: Option<String>,
-    #[serde(default)]
-    audience: Option<String>,
-    #[serde(default)]
-    subject: Option<String>,
-    /// Replaces every condition on other claims.
-    #[serde(default)]
-    claims: Option<BTreeMap<String, String>>,
-}
-
 #[utoipa::path(
     get,
     path = "/v1/orgs/{org}/robots/{robot}/federated-credentials",
@@ -120,10 +41,9 @@ async fn list_credentials(
 ) -> ApiResult<Json<List<FederatedCredentialView>>> {
     let at = state.service().authorize::<Read>(&caller, &org).await?;
     let (_, credentials) = state.service().list_federated_credentials(&at, &robot).await?;
-    Ok(Json(List {
-        items: credentials.into_iter().map(Into::into).collect(),
-        next_cursor: None,
-    }))
+    Ok(Json(views::all(
+        credentials.into_iter().map(views::federated_credential),
+    )))
 }
 
 #[utoipa::path(
@@ -143,7 +63,7 @@ async fn create_credential(
     let at = state.service().authorize::<ManageRobots>(&caller, &org).await?;
     let request: CreateCredentialRequest = body.parse()?;
     let input = CredentialInput {
-        name: request.name.as_str(),
+        name: &request.name,
         description: request.description.as_deref().unwrap_or_default(),
         issuer: &request.issuer,
         audience: &request.audience,
@@ -151,7 +71,7 @@ async fn create_credential(
         claims: request.claims,
     };
     let created = state.service().create_federated_credential(&at, &robot, input).await?;
-    Ok((StatusCode::CREATED, Json(created.into())))
+    Ok((StatusCode::CREATED, Json(views::federated_credential(created))))
 }
 
 #[utoipa::path(
@@ -168,7 +88,7 @@ async fn get_credential(
 ) -> ApiResult<Json<FederatedCredentialView>> {
     let at = state.service().authorize::<Read>(&caller, &org).await?;
     let (_, credential) = state.service().federated_credential(&at, &robot, &name).await?;
-    Ok(Json(credential.into()))
+    Ok(Json(views::federated_credential(credential)))
 }
 
 #[utoipa::path(
@@ -194,7 +114,7 @@ async fn update_credential(
             &robot,
             &name,
             CredentialPatch {
-                name: request.name.as_ref().map(Name::as_str),
+                name: request.name.as_deref(),
                 description: request.description.as_deref(),
                 issuer: request.issuer.as_deref(),
                 audience: request.audience.as_deref(),
@@ -203,7 +123,7 @@ async fn update_credential(
             },
         )
         .await?;
-    Ok(Json(updated.into()))
+    Ok(Json(views::federated_credential(updated)))
 }
 
 #[utoipa::path(

@@ -9,16 +9,20 @@ use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use robots_api_types::ErrorCode;
+use robots_api_types::{
+    AuditView, CreateWebhookRequest, DeliveryView, LeakReport, List, OrgView, Received, RobotView, UpdateOrgRequest,
+    WebhookView,
+};
 use robots_core::duration::parse_duration;
 use robots_service::{Authorized, ClientInfo, InstanceAdmin, ManageMembers, ManageRobots, OrgUpdate, PolicyInput};
-use robots_store::{AuditEvent, AuditQuery};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use robots_store::AuditQuery;
+use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::views::{List, OrgView, RobotView};
+use super::views;
 use crate::auth::{CurrentUser, UserSession};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, JsonBody, MAX_PAGE_SIZE, RawBody};
@@ -46,7 +50,7 @@ async fn set_disabled(
 ) -> ApiResult<Json<RobotView>> {
     let at = state.service().authorize::<ManageRobots>(caller, org).await?;
     let updated = state.service().set_robot_disabled(&at, robot, disable).await?;
-    Ok(Json(RobotView::new(at.org().name.as_str(), updated)))
+    Ok(Json(views::robot(at.org().name.as_str(), updated)))
 }
 
 /// Disables a robot: its tokens are refused until it is enabled; nothing is deleted.
@@ -55,7 +59,7 @@ async fn set_disabled(
     path = "/v1/orgs/{org}/robots/{robot}/disable",
     tag = "robots",
     params(crate::api::openapi::RobotPath),
-    responses((status = 200, description = "Disabled: its tokens are refused until it is enabled", body = crate::api::views::RobotView), crate::api::openapi::Failure)
+    responses((status = 200, description = "Disabled: its tokens are refused until it is enabled", body = RobotView), crate::api::openapi::Failure)
 )]
 async fn disable_robot(
     State(state): State<AppState>,
@@ -70,7 +74,7 @@ async fn disable_robot(
     path = "/v1/orgs/{org}/robots/{robot}/enable",
     tag = "robots",
     params(crate::api::openapi::RobotPath),
-    responses((status = 200, description = "OK", body = crate::api::views::RobotView), crate::api::openapi::Failure)
+    responses((status = 200, description = "OK", body = RobotView), crate::api::openapi::Failure)
 )]
 async fn enable_robot(
     State(state): State<AppState>,
@@ -78,30 +82,6 @@ async fn enable_robot(
     Path((org, robot)): Path<(String, String)>,
 ) -> ApiResult<Json<RobotView>> {
     set_disabled(&state, &caller, &org, &robot, false).await
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct UpdateOrgRequest {
-    #[serde(default)]
-    #[schema(
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
-    )]
-    display_name: Option<String>,
-    #[serde(default)]
-    token_policy: Option<PolicyRequest>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct PolicyRequest {
-    /// `90d`, or null for no maximum.
-    #[serde(default)]
-    #[schema(pattern = "^([0-9]+[smhdw])+$", example = "90d")]
-    max_lifetime: Option<String>,
-    #[serde(default)]
-    expiry_required: bool,
 }
 
 #[utoipa::path(
@@ -128,39 +108,7 @@ async fn update_org(
         }),
     };
     let (updated, role) = state.service().update_org(&at, update).await?;
-    Ok(Json(OrgView::new(updated, role)))
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AuditView {
-    pub id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    pub actor_kind: String,
-    pub actor: Option<String>,
-    pub action: String,
-    pub target: Option<String>,
-    pub detail: Value,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub via: String,
-}
-
-impl From<AuditEvent> for AuditView {
-    fn from(event: AuditEvent) -> Self {
-        Self {
-            id: event.id,
-            at: event.at,
-            actor_kind: event.actor_kind,
-            actor: event.actor,
-            action: event.action,
-            target: event.target,
-            detail: serde_json::from_str(&event.detail).unwrap_or(Value::Null),
-            ip: event.ip,
-            user_agent: event.user_agent,
-            via: event.via,
-        }
-    }
+    Ok(Json(views::org(updated, role)))
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -193,7 +141,7 @@ fn point_in_time(field: &str, text: &str, now: OffsetDateTime) -> Result<OffsetD
     }
     parse_duration(text).map(|ago| now - ago).map_err(|_| {
         ApiError::bad_request(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             format!("{field} must be an RFC 3339 time or a duration such as 24h"),
         )
         .with_field(field)
@@ -231,7 +179,7 @@ pub(crate) async fn audit_page(
     } else {
         None
     };
-    Ok((page.items.into_iter().map(AuditView::from).collect(), next))
+    Ok((page.items.into_iter().map(views::audit_event).collect(), next))
 }
 
 /// Parsed audit filters, for the API and the console.
@@ -256,10 +204,11 @@ fn parse_audit_params(params: &AuditParams, now: OffsetDateTime) -> Result<Audit
     };
     let limit = params.limit.unwrap_or(50);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-        return Err(
-            ApiError::bad_request("invalid_query", format!("limit must be from 1 to {MAX_PAGE_SIZE}"))
-                .with_field("limit"),
-        );
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidQuery,
+            format!("limit must be from 1 to {MAX_PAGE_SIZE}"),
+        )
+        .with_field("limit"));
     }
     let before = match params.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
@@ -269,7 +218,7 @@ fn parse_audit_params(params: &AuditParams, now: OffsetDateTime) -> Result<Audit
                 .ok()
                 .and_then(|bytes| Uuid::from_slice(&bytes).ok())
                 .ok_or_else(|| {
-                    ApiError::bad_request("invalid_cursor", "cursor is not one this server handed out")
+                    ApiError::bad_request(ErrorCode::InvalidCursor, "cursor is not one this server handed out")
                         .with_field("cursor")
                 })?,
         ),
@@ -316,7 +265,9 @@ async fn respond_audit(state: &AppState, log: AuditLog<'_>, params: AuditParams)
         return Ok(response);
     }
     if params.format.as_deref().is_some_and(|f| f != "json") {
-        return Err(ApiError::bad_request("invalid_query", "format must be json or jsonl").with_field("format"));
+        return Err(
+            ApiError::bad_request(ErrorCode::InvalidQuery, "format must be json or jsonl").with_field("format"),
+        );
     }
     let (items, next_cursor) = audit_page(state, log, &parsed).await?;
     Ok(Json(List { items, next_cursor }).into_response())
@@ -360,18 +311,6 @@ async fn instance_audit(
     respond_audit(&state, AuditLog::Instance(&admin), params).await
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-struct LeakReport {
-    token: String,
-}
-
-/// The answer to a leak report.
-#[derive(Serialize, utoipa::ToSchema)]
-struct Received {
-    /// Always `received`.
-    status: &'static str,
-}
-
 /// Anyone who finds a token may report it; a valid one is revoked at once.
 /// The answer is the same whatever the token was, so this is no oracle.
 #[utoipa::path(
@@ -399,7 +338,7 @@ async fn revoke_leaked(
     };
     let Some(report) = report else {
         return ApiError::bad_request(
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "send {\"token\": \"rbt_…\"} as JSON, or token=… as a form",
         )
         .into_response();
@@ -407,48 +346,10 @@ async fn revoke_leaked(
     if let Err(error) = state.service().revoke_leaked(&report.token, &client).await {
         return ApiError::from(error).into_response();
     }
-    (StatusCode::ACCEPTED, Json(Received { status: "received" })).into_response()
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct WebhookView {
-    id: Uuid,
-    url: String,
-    events: Vec<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    /// Deliveries given up on after every retry.
-    failed_deliveries: i64,
-    last_error: Option<String>,
-    /// Only in the answer to its creation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    secret: Option<String>,
-}
-
-impl WebhookView {
-    fn new(webhook: robots_store::Webhook, secret: Option<String>) -> Self {
-        Self {
-            id: webhook.id,
-            url: webhook.url,
-            events: webhook.events,
-            created_at: webhook.created_at,
-            failed_deliveries: webhook.failed_deliveries,
-            last_error: webhook.last_error,
-            secret,
-        }
-    }
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct CreateWebhookRequest {
-    /// Where deliveries are POSTed.
-    #[schema(pattern = "^https?://[^/?#\\s]+", example = "https://ci.example.com/hooks/robots")]
-    url: String,
-    /// Default: every event.
-    #[serde(default)]
-    #[schema(min_items = 1)]
-    events: Option<Vec<String>>,
+    let received = Received {
+        status: "received".into(),
+    };
+    (StatusCode::ACCEPTED, Json(received)).into_response()
 }
 
 #[utoipa::path(
@@ -465,10 +366,9 @@ async fn list_webhooks(
 ) -> ApiResult<Json<List<WebhookView>>> {
     let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
     let webhooks = state.service().list_webhooks(&at).await?;
-    Ok(Json(List {
-        items: webhooks.into_iter().map(|w| WebhookView::new(w, None)).collect(),
-        next_cursor: None,
-    }))
+    Ok(Json(views::all(
+        webhooks.into_iter().map(|webhook| views::webhook(webhook, None)),
+    )))
 }
 
 #[utoipa::path(
@@ -491,7 +391,7 @@ async fn create_webhook(
         .service()
         .create_webhook(&at, &request.url, request.events.as_deref())
         .await?;
-    let view = WebhookView::new(created.webhook, Some(created.secret));
+    let view = views::webhook(created.webhook, Some(created.secret));
     let mut response = (StatusCode::CREATED, Json(view)).into_response();
     response
         .headers_mut()
@@ -516,23 +416,6 @@ async fn delete_webhook(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct DeliveryView {
-    id: Uuid,
-    event: String,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    attempts: i32,
-    /// `delivered`, `retrying` or `failed`.
-    status: &'static str,
-    #[serde(with = "time::serde::rfc3339::option")]
-    delivered_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    next_attempt_at: Option<OffsetDateTime>,
-    last_status: Option<i32>,
-    last_error: Option<String>,
-}
-
 #[utoipa::path(
     get,
     path = "/v1/orgs/{org}/webhooks/{id}/deliveries",
@@ -547,25 +430,5 @@ async fn list_deliveries(
 ) -> ApiResult<Json<List<DeliveryView>>> {
     let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
     let deliveries = state.service().webhook_deliveries(&at, &id, 100).await?;
-    Ok(Json(List {
-        items: deliveries
-            .into_iter()
-            .map(|d| DeliveryView {
-                id: d.id,
-                event: d.event,
-                created_at: d.created_at,
-                attempts: d.attempts,
-                status: match (d.delivered_at, d.next_attempt_at) {
-                    (Some(_), _) => "delivered",
-                    (None, Some(_)) => "retrying",
-                    (None, None) => "failed",
-                },
-                delivered_at: d.delivered_at,
-                next_attempt_at: d.next_attempt_at,
-                last_status: d.last_status,
-                last_error: d.last_error,
-            })
-            .collect(),
-        next_cursor: None,
-    }))
+    Ok(Json(views::all(deliveries.into_iter().map(views::delivery))))
 }

@@ -4,11 +4,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use robots_core::Role;
+use robots_api_types::{List, MemberView, SetMemberRequest};
 use robots_service::{Leave, ManageMembers, Read};
-use serde::Deserialize;
 
-use super::views::{List, MemberView};
+use super::views;
 use crate::auth::CurrentUser;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
@@ -21,18 +20,12 @@ pub fn router() -> Router<AppState> {
     )
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct SetMemberRequest {
-    role: Role,
-}
-
 #[utoipa::path(
     get,
     path = "/v1/orgs/{org}/members",
     tag = "orgs",
     params(crate::api::openapi::OrgPath, crate::api::openapi::ListQuery),
-    responses((status = 200, description = "OK", body = crate::api::views::List<crate::api::views::MemberView>), crate::api::openapi::Failure)
+    responses((status = 200, description = "OK", body = List<MemberView>), crate::api::openapi::Failure)
 )]
 async fn list_members(
     State(state): State<AppState>,
@@ -45,11 +38,7 @@ async fn list_members(
         .service()
         .list_members(&at, params.after.as_deref(), params.limit)
         .await?;
-    Ok(Json(List::from_page(
-        page,
-        |m| m.username.to_string(),
-        MemberView::from,
-    )))
+    Ok(Json(views::page(page, |m| m.username.to_string(), views::member)))
 }
 
 /// Adds a member (201) or changes their role (200).
@@ -59,7 +48,7 @@ async fn list_members(
     tag = "orgs",
     params(crate::api::openapi::OrgPath, ("username" = String, Path, description = "The user's name", example = "admin")),
     request_body = SetMemberRequest,
-    responses((status = 200, description = "Role changed", body = crate::api::views::MemberView), (status = 201, description = "Member added", body = crate::api::views::MemberView), crate::api::openapi::Failure)
+    responses((status = 200, description = "Role changed", body = MemberView), (status = 201, description = "Member added", body = MemberView), crate::api::openapi::Failure)
 )]
 async fn set_member(
     State(state): State<AppState>,
@@ -75,7 +64,7 @@ async fn set_member(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(change.member.into())))
+    Ok((status, Json(views::member(change.member))))
 }
 
 /// Removes a member; members may remove themselves (leave).

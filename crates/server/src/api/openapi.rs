@@ -43,31 +43,11 @@ async fn serve() -> Response {
         .into_response()
 }
 
-/// Every error of the REST API.
-#[allow(dead_code)]
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Error)]
-pub struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[allow(dead_code)]
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable, snake_case: scripts branch on it (`not_found`, `invalid_field`, `rate_limited`…).
-    code: String,
-    /// For people.
-    message: String,
-    /// The field at fault, when one is.
-    #[schema(nullable = false)]
-    field: Option<String>,
-}
-
 /// Any answer but the documented successes: the API's one error shape.
 #[allow(dead_code)]
 #[derive(Debug, utoipa::IntoResponses)]
 #[response(status = "default", description = "An error, in the API's one error shape")]
-pub struct Failure(#[to_schema] ErrorBody);
+pub struct Failure(#[to_schema] robots_api_types::ErrorBody);
 
 /// An OAuth 2.0 error (RFC 6749 §5.2), as the token and introspection endpoints answer.
 #[allow(dead_code)]
@@ -274,6 +254,6 @@ impl Modify for Security {
         crate::verification::keys::list,
         crate::verification::keys::rotate,
     ),
-    components(schemas(ErrorBody, ErrorDetail, OAuthError))
+    components(schemas(robots_api_types::ErrorBody, robots_api_types::ErrorDetail, robots_api_types::ErrorCode, OAuthError))
 )]
 pub struct ApiDoc;

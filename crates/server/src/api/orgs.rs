@@ -4,11 +4,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use robots_core::{Name, Role};
+use robots_api_types::{CreateOrgRequest, List, OrgView};
+use robots_core::Role;
 use robots_service::{DeleteOrg, Read};
-use serde::Deserialize;
 
-use super::views::{List, OrgView};
+use super::views;
 use crate::auth::CurrentUser;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
@@ -20,24 +20,12 @@ pub fn router() -> Router<AppState> {
         .route("/v1/orgs/{org}", get(get_org).delete(delete_org))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct CreateOrgRequest {
-    name: Name,
-    #[serde(default)]
-    #[schema(
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
-    )]
-    display_name: Option<String>,
-}
-
 #[utoipa::path(
     get,
     path = "/v1/orgs",
     tag = "orgs",
     params(crate::api::openapi::ListQuery),
-    responses((status = 200, description = "The caller's organizations", body = crate::api::views::List<crate::api::views::OrgView>), crate::api::openapi::Failure)
+    responses((status = 200, description = "The caller's organizations", body = List<OrgView>), crate::api::openapi::Failure)
 )]
 async fn list_orgs(
     State(state): State<AppState>,
@@ -48,10 +36,10 @@ async fn list_orgs(
         .service()
         .list_orgs(&caller, params.after.as_deref(), params.limit)
         .await?;
-    Ok(Json(List::from_page(
+    Ok(Json(views::page(
         page,
         |m| m.org.name.to_string(),
-        |m| OrgView::new(m.org, m.role),
+        |m| views::org(m.org, m.role),
     )))
 }
 
@@ -60,7 +48,7 @@ async fn list_orgs(
     path = "/v1/orgs",
     tag = "orgs",
     request_body = CreateOrgRequest,
-    responses((status = 201, description = "The new organization; the caller is its admin", body = crate::api::views::OrgView), crate::api::openapi::Failure)
+    responses((status = 201, description = "The new organization; the caller is its admin", body = OrgView), crate::api::openapi::Failure)
 )]
 async fn create_org(
     State(state): State<AppState>,
@@ -72,11 +60,11 @@ async fn create_org(
         .service()
         .create_org(
             &caller,
-            request.name.as_str(),
+            &request.name,
             request.display_name.as_deref().unwrap_or_default(),
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(OrgView::new(org, Role::Admin))))
+    Ok((StatusCode::CREATED, Json(views::org(org, Role::Admin))))
 }
 
 #[utoipa::path(
@@ -84,7 +72,7 @@ async fn create_org(
     path = "/v1/orgs/{org}",
     tag = "orgs",
     params(crate::api::openapi::OrgPath),
-    responses((status = 200, description = "OK", body = crate::api::views::OrgView), crate::api::openapi::Failure)
+    responses((status = 200, description = "OK", body = OrgView), crate::api::openapi::Failure)
 )]
 async fn get_org(
     State(state): State<AppState>,
@@ -92,7 +80,7 @@ async fn get_org(
     Path(org): Path<String>,
 ) -> ApiResult<Json<OrgView>> {
     let at = state.service().authorize::<Read>(&caller, &org).await?;
-    Ok(Json(OrgView::new(at.org().clone(), at.role())))
+    Ok(Json(views::org(at.org().clone(), at.role())))
 }
 
 #[utoipa::path(

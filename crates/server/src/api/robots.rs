@@ -4,11 +4,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use robots_core::Name;
+use robots_api_types::{CreateRobotRequest, List, RobotView, UpdateRobotRequest};
 use robots_service::{ManageRobots, NewRobotInput, Read};
-use serde::Deserialize;
 
-use super::views::{List, RobotView};
+use super::views;
 use crate::auth::CurrentUser;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
@@ -23,37 +22,12 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct CreateRobotRequest {
-    name: Name,
-    #[serde(default)]
-    #[schema(
-        max_length = 512,
-        pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
-    )]
-    description: Option<String>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct UpdateRobotRequest {
-    #[serde(default)]
-    name: Option<Name>,
-    #[serde(default)]
-    #[schema(
-        max_length = 512,
-        pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
-    )]
-    description: Option<String>,
-}
-
 #[utoipa::path(
     get,
     path = "/v1/orgs/{org}/robots",
     tag = "robots",
     params(crate::api::openapi::OrgPath, crate::api::openapi::ListQuery),
-    responses((status = 200, description = "OK", body = crate::api::views::List<crate::api::views::RobotView>), crate::api::openapi::Failure)
+    responses((status = 200, description = "OK", body = List<RobotView>), crate::api::openapi::Failure)
 )]
 async fn list_robots(
     State(state): State<AppState>,
@@ -66,10 +40,10 @@ async fn list_robots(
         .service()
         .list_robots(&at, params.after.as_deref(), params.limit)
         .await?;
-    Ok(Json(List::from_page(
+    Ok(Json(views::page(
         page,
         |r| r.name.to_string(),
-        |r| RobotView::new(at.org().name.as_str(), r),
+        |r| views::robot(at.org().name.as_str(), r),
     )))
 }
 
@@ -79,7 +53,7 @@ async fn list_robots(
     tag = "robots",
     params(crate::api::openapi::OrgPath),
     request_body = CreateRobotRequest,
-    responses((status = 201, description = "Created", body = crate::api::views::RobotView), crate::api::openapi::Failure)
+    responses((status = 201, description = "Created", body = RobotView), crate::api::openapi::Failure)
 )]
 async fn create_robot(
     State(state): State<AppState>,
@@ -90,12 +64,12 @@ async fn create_robot(
     let at = state.service().authorize::<ManageRobots>(&caller, &org).await?;
     let request: CreateRobotRequest = body.parse()?;
     let input = NewRobotInput {
-        name: request.name.as_str(),
+        name: &request.name,
         description: request.description.as_deref().unwrap_or_default(),
         teams: &[],
     };
     let robot = state.service().create_robot(&at, input).await?;
-    Ok((StatusCode::CREATED, Json(RobotView::new(at.org().name.as_str(), robot))))
+    Ok((StatusCode::CREATED, Json(views::robot(at.org().name.as_str(), robot))))
 }
 
 #[utoipa::path(
@@ -103,7 +77,7 @@ async fn create_robot(
     path = "/v1/orgs/{org}/robots/{robot}",
     tag = "robots",
     params(crate::api::openapi::RobotPath),
-    responses((status = 200, description = "OK", body = crate::api::views::RobotView), crate::api::openapi::Failure)
+    responses((status = 200, description = "OK", body = RobotView), crate::api::openapi::Failure)
 )]
 async fn get_robot(
     State(state): State<AppState>,
@@ -112,7 +86,7 @@ async fn get_robot(
 ) -> ApiResult<Json<RobotView>> {
     let at = state.service().authorize::<Read>(&caller, &org).await?;
     let robot = state.service().robot(&at, &robot).await?;
-    Ok(Json(RobotView::new(at.org().name.as_str(), robot)))
+    Ok(Json(views::robot(at.org().name.as_str(), robot)))
 }
 
 #[utoipa::path(
@@ -121,7 +95,7 @@ async fn get_robot(
     tag = "robots",
     params(crate::api::openapi::RobotPath),
     request_body = UpdateRobotRequest,
-    responses((status = 200, description = "OK", body = crate::api::views::RobotView), crate::api::openapi::Failure)
+    responses((status = 200, description = "OK", body = RobotView), crate::api::openapi::Failure)
 )]
 async fn update_robot(
     State(state): State<AppState>,
@@ -133,14 +107,9 @@ async fn update_robot(
     let request: UpdateRobotRequest = body.parse()?;
     let updated = state
         .service()
-        .update_robot(
-            &at,
-            &robot,
-            request.name.as_ref().map(Name::as_str),
-            request.description.as_deref(),
-        )
+        .update_robot(&at, &robot, request.name.as_deref(), request.description.as_deref())
         .await?;
-    Ok(Json(RobotView::new(at.org().name.as_str(), updated)))
+    Ok(Json(views::robot(at.org().name.as_str(), updated)))
 }
 
 #[utoipa::path(

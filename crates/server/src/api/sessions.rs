@@ -5,9 +5,10 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use robots_service::{ClientInfo, Via};
-use serde::Deserialize;
 
-use super::views::{SessionView, WhoAmI};
+use robots_api_types::{LoginRequest, SessionView, WhoAmI};
+
+use super::views;
 use crate::auth::{Caller, CurrentUser, OptionalUser};
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
@@ -20,20 +21,13 @@ pub fn router() -> Router<AppState> {
         .route("/v1/whoami", get(whoami))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct LoginRequest {
-    username: String,
-    password: String,
-}
-
 #[utoipa::path(
     post,
     path = "/v1/sessions",
     tag = "sessions",
     request_body = LoginRequest,
     security(()),
-    responses((status = 201, description = "A new session; its token is shown this once", body = crate::api::views::SessionView), crate::api::openapi::Failure)
+    responses((status = 201, description = "A new session; its token is shown this once", body = SessionView), crate::api::openapi::Failure)
 )]
 async fn log_in(
     State(state): State<AppState>,
@@ -47,7 +41,7 @@ async fn log_in(
         .service()
         .log_in(&request.username, request.password, &client, via)
         .await?;
-    Ok((StatusCode::CREATED, Json(session.into())))
+    Ok((StatusCode::CREATED, Json(views::session(session))))
 }
 
 #[utoipa::path(
@@ -66,14 +60,11 @@ async fn log_out(State(state): State<AppState>, CurrentUser(caller): CurrentUser
     path = "/v1/whoami",
     tag = "sessions",
     security(("robot" = []), ("robot_bearer" = []), ("session" = [])),
-    responses((status = 200, description = "The user or robot behind the credentials", body = crate::api::views::WhoAmI), crate::api::openapi::Failure)
+    responses((status = 200, description = "The user or robot behind the credentials", body = WhoAmI), crate::api::openapi::Failure)
 )]
 async fn whoami(caller: Caller) -> Json<WhoAmI> {
     Json(match caller {
-        Caller::User(session) => WhoAmI::User {
-            user: session.user.into(),
-            session_expires_at: session.expires_at,
-        },
-        Caller::Robot(token) => WhoAmI::from(&token.owner),
+        Caller::User(session) => views::whoami_user(session.user, session.expires_at),
+        Caller::Robot(token) => views::whoami_robot(&token.owner),
     })
 }

@@ -7,13 +7,16 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use robots_core::Name;
+use robots_api_types::ErrorCode;
+use robots_api_types::{
+    CreateTokenRequest, CreatedTokenView, ExpiringTokenView, List, RotateRequest, RotatedView, TokenView,
+};
 use robots_core::duration::parse_duration;
 use robots_service::{EXPIRING_SOON, Expiry, ManageRobots, Read};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::views::{CreatedTokenView, List, TokenView};
+use super::views;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, JsonBody, ListParams, RawBody};
@@ -36,19 +39,6 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct CreateTokenRequest {
-    name: Name,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    expires_at: Option<OffsetDateTime>,
-    /// A lifetime from now, instead of `expires_at`: `30d`, `12h`; or
-    /// `never` (the default, where the organization's policy allows it).
-    #[serde(default)]
-    #[schema(pattern = "^(never|([0-9]+[smhdw])+)$", example = "30d")]
-    expires_in: Option<String>,
-}
-
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 struct ExpiringQuery {
     /// Only tokens expiring within this long (e.g. `7d`).
@@ -61,7 +51,7 @@ fn expiring_before(query: &ExpiringQuery, now: OffsetDateTime) -> Result<Option<
         .as_deref()
         .map(|text| {
             parse_duration(text).map(|within| now + within).map_err(|error| {
-                ApiError::bad_request("invalid_query", error.to_string()).with_field("expiring_within")
+                ApiError::bad_request(ErrorCode::InvalidQuery, error.to_string()).with_field("expiring_within")
             })
         })
         .transpose()
@@ -72,7 +62,7 @@ fn expiring_before(query: &ExpiringQuery, now: OffsetDateTime) -> Result<Option<
     path = "/v1/orgs/{org}/robots/{robot}/tokens",
     tag = "tokens",
     params(crate::api::openapi::RobotPath, ExpiringQuery, crate::api::openapi::ListQuery),
-    responses((status = 200, description = "OK", body = crate::api::views::List<crate::api::views::TokenView>), crate::api::openapi::Failure)
+    responses((status = 200, description = "OK", body = List<TokenView>), crate::api::openapi::Failure)
 )]
 async fn list_tokens(
     State(state): State<AppState>,
@@ -88,18 +78,7 @@ async fn list_tokens(
         .service()
         .list_tokens(&at, &robot, before, params.after.as_deref(), params.limit)
         .await?;
-    Ok(Json(List::from_page(
-        page,
-        |t| t.page_key(),
-        |t| TokenView::new(t, now),
-    )))
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct ExpiringTokenView {
-    robot: String,
-    #[serde(flatten)]
-    token: TokenView,
+    Ok(Json(views::page(page, |t| t.page_key(), |t| views::token(t, now))))
 }
 
 /// Tokens of the whole organization expiring within `expiring_within`
@@ -109,7 +88,7 @@ struct ExpiringTokenView {
     path = "/v1/orgs/{org}/tokens",
     tag = "tokens",
     params(crate::api::openapi::OrgPath, ExpiringQuery),
-    responses((status = 200, description = "Tokens of every robot expiring within `expiring_within`, soonest first", body = crate::api::views::List<ExpiringTokenView>), crate::api::openapi::Failure)
+    responses((status = 200, description = "Tokens of every robot expiring within `expiring_within`, soonest first", body = List<ExpiringTokenView>), crate::api::openapi::Failure)
 )]
 async fn list_expiring(
     State(state): State<AppState>,
@@ -121,16 +100,12 @@ async fn list_expiring(
     let now = state.now();
     let before = expiring_before(&query, now)?.unwrap_or(now + EXPIRING_SOON);
     let tokens = state.service().expiring_tokens(&at, before).await?;
-    Ok(Json(List {
-        items: tokens
-            .into_iter()
-            .map(|(robot, token)| ExpiringTokenView {
-                robot: robot.into(),
-                token: TokenView::new(token, now),
-            })
-            .collect(),
-        next_cursor: None,
-    }))
+    Ok(Json(views::all(tokens.into_iter().map(|(robot, token)| {
+        ExpiringTokenView {
+            robot: robot.into(),
+            token: views::token(token, now),
+        }
+    }))))
 }
 
 /// A `201` with the one body that carries a secret, never cached.
@@ -148,7 +123,7 @@ fn secret_response<T: Serialize>(body: T) -> Response {
     tag = "tokens",
     params(crate::api::openapi::RobotPath),
     request_body = CreateTokenRequest,
-    responses((status = 201, description = "The token, shown this once", body = crate::api::views::CreatedTokenView), crate::api::openapi::Failure)
+    responses((status = 201, description = "The token, shown this once", body = CreatedTokenView), crate::api::openapi::Failure)
 )]
 async fn create_token(
     State(state): State<AppState>,
@@ -162,10 +137,7 @@ async fn create_token(
         at: request.expires_at,
         within: request.expires_in.as_deref(),
     };
-    let created = state
-        .service()
-        .create_token(&at, &robot, request.name.as_str(), expiry)
-        .await?;
+    let created = state.service().create_token(&at, &robot, &request.name, expiry).await?;
     Ok(secret_response(CreatedTokenView {
         access_id: created.access_id,
         name: created.name.into(),
@@ -180,7 +152,7 @@ async fn create_token(
     path = "/v1/orgs/{org}/robots/{robot}/tokens/{access_id}",
     tag = "tokens",
     params(crate::api::openapi::TokenPath),
-    responses((status = 200, description = "OK", body = crate::api::views::TokenView), crate::api::openapi::Failure)
+    responses((status = 200, description = "OK", body = TokenView), crate::api::openapi::Failure)
 )]
 async fn get_token(
     State(state): State<AppState>,
@@ -189,7 +161,7 @@ async fn get_token(
 ) -> ApiResult<Json<TokenView>> {
     let at = state.service().authorize::<Read>(&caller, &org).await?;
     let (_, token) = state.service().token(&at, &robot, &access_id).await?;
-    Ok(Json(TokenView::new(token, state.now())))
+    Ok(Json(views::token(token, state.now())))
 }
 
 #[utoipa::path(
@@ -207,32 +179,6 @@ async fn delete_token(
     let at = state.service().authorize::<ManageRobots>(&caller, &org).await?;
     state.service().delete_token(&at, &robot, &access_id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize, Default, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct RotateRequest {
-    /// How long the old token keeps working: `24h` (the default), `0s`.
-    #[serde(default)]
-    #[schema(pattern = "^([0-9]+[smhdw])+$", example = "24h")]
-    grace_period: Option<String>,
-    /// When the successor stops working. Without it (or `expires_in`), it
-    /// lives as long as the old token was meant to, from now, within the
-    /// organization's policy.
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    expires_at: Option<OffsetDateTime>,
-    /// The successor's lifetime from now (`30d`), or `never`.
-    #[serde(default)]
-    #[schema(pattern = "^(never|([0-9]+[smhdw])+)$", example = "30d")]
-    expires_in: Option<String>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct RotatedView {
-    /// The new token, shown this once.
-    successor: CreatedTokenView,
-    /// The old token, which keeps working until its `expires_at`.
-    rotating_out: TokenView,
 }
 
 /// Rotates a token without downtime: a successor (shown once) takes its
@@ -272,6 +218,6 @@ async fn rotate_token(
             created_at: new.created_at,
             expires_at: new.expires_at,
         },
-        rotating_out: TokenView::new(rotating_out, now),
+        rotating_out: views::token(rotating_out, now),
     }))
 }

@@ -1,285 +1,286 @@
-//! What the API sends: JSON views of the store's records. Field names are
-//! the contract; times are RFC 3339.
+//! What the API sends, built from the service's records: the shapes are
+//! `robots_api_types` (shared with the command line); this is the one place
+//! that fills them in. Field names are the contract; times are RFC 3339.
 
-use robots_core::{Role, SecretToken};
-use robots_store::{Member, Org, Robot, TokenInfo, TokenOwner, User};
-use serde::Serialize;
+use robots_api_types as wire;
+use robots_core::Role;
+use robots_service::{NewSession, Phase, RobotPermissions, Standing};
+use robots_store::{
+    AuditEvent, Delivery, FederatedCredential, Member, MemberKind, Org, Page, RepoAccess, Repository, Robot, Team,
+    TeamGrant, TeamMember, TokenInfo, TokenOwner, TokenPolicy, User, Webhook,
+};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::extract::encode_cursor;
 
-/// A page of a list: `{"items": [...], "next_cursor": "…" | null}`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct List<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-impl<T> List<T> {
-    /// Builds a page; `key` gives the pagination key of an item.
-    pub fn from_page<R>(page: robots_store::Page<R>, key: impl Fn(&R) -> String, view: impl Fn(R) -> T) -> Self {
-        let next_cursor = if page.has_more {
-            page.items.last().map(|last| encode_cursor(&key(last)))
-        } else {
-            None
-        };
-        Self {
-            items: page.items.into_iter().map(view).collect(),
-            next_cursor,
-        }
+/// A page of a list; `key` gives the pagination key of an item.
+pub fn page<R, T>(page: Page<R>, key: impl Fn(&R) -> String, view: impl Fn(R) -> T) -> wire::List<T> {
+    let next_cursor = if page.has_more {
+        page.items.last().map(|last| encode_cursor(&key(last)))
+    } else {
+        None
+    };
+    wire::List {
+        items: page.items.into_iter().map(view).collect(),
+        next_cursor,
     }
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct UserView {
-    pub id: Uuid,
-    pub username: String,
-    pub email: String,
-    pub instance_admin: bool,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-}
-
-impl From<User> for UserView {
-    fn from(user: User) -> Self {
-        Self {
-            id: user.id,
-            username: user.name.into(),
-            email: user.email,
-            instance_admin: user.instance_admin,
-            created_at: user.created_at,
-        }
+/// A whole list, on one page.
+pub fn all<T>(items: impl IntoIterator<Item = T>) -> wire::List<T> {
+    wire::List {
+        items: items.into_iter().collect(),
+        next_cursor: None,
     }
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct SessionView {
-    #[serde(serialize_with = "expose_secret")]
-    #[schema(value_type = String)]
-    pub token: SecretToken,
-    #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: OffsetDateTime,
-    pub user: UserView,
-}
-
-impl From<robots_service::NewSession> for SessionView {
-    fn from(session: robots_service::NewSession) -> Self {
-        Self {
-            token: session.token,
-            expires_at: session.expires_at,
-            user: session.user.into(),
-        }
+pub fn user(user: User) -> wire::UserView {
+    wire::UserView {
+        id: user.id,
+        username: user.name.into(),
+        email: user.email,
+        instance_admin: user.instance_admin,
+        created_at: user.created_at,
     }
 }
 
-/// `GET /v1/whoami`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum WhoAmI {
-    User {
-        #[serde(flatten)]
-        user: UserView,
-        #[serde(with = "time::serde::rfc3339")]
-        session_expires_at: OffsetDateTime,
-    },
-    Robot {
-        id: Uuid,
-        name: String,
-        org: String,
-        access_id: Uuid,
-        token_name: String,
-        #[serde(with = "time::serde::rfc3339::option")]
-        token_expires_at: Option<OffsetDateTime>,
-    },
-}
-
-impl From<&TokenOwner> for WhoAmI {
-    fn from(owner: &TokenOwner) -> Self {
-        Self::Robot {
-            id: owner.robot_id,
-            name: owner.robot_name.to_string(),
-            org: owner.org_name.to_string(),
-            access_id: owner.access_id,
-            token_name: owner.token_name.to_string(),
-            token_expires_at: owner.expires_at,
-        }
+pub fn session(session: NewSession) -> wire::SessionView {
+    wire::SessionView {
+        token: session.token,
+        expires_at: session.expires_at,
+        user: user(session.user),
     }
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct OrgView {
-    pub id: Uuid,
-    pub name: String,
-    pub display_name: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    /// The caller's role in it.
-    pub role: Role,
-    pub token_policy: TokenPolicyView,
-}
-
-/// An organization's rules for tokens.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TokenPolicyView {
-    /// The longest a token may live (`90d`), or null.
-    pub max_lifetime: Option<String>,
-    pub expiry_required: bool,
-}
-
-impl From<robots_store::TokenPolicy> for TokenPolicyView {
-    fn from(policy: robots_store::TokenPolicy) -> Self {
-        Self {
-            max_lifetime: policy.max_lifetime.map(robots_core::duration::format_duration),
-            expiry_required: policy.expiry_required,
-        }
+pub fn whoami_user(user_record: User, session_expires_at: OffsetDateTime) -> wire::WhoAmI {
+    wire::WhoAmI::User {
+        user: user(user_record),
+        session_expires_at,
     }
 }
 
-impl OrgView {
-    pub fn new(org: Org, role: Role) -> Self {
-        Self {
-            id: org.id,
-            name: org.name.into(),
-            display_name: org.display_name,
-            created_at: org.created_at,
-            role,
-            token_policy: org.token_policy.into(),
-        }
+pub fn whoami_robot(owner: &TokenOwner) -> wire::WhoAmI {
+    wire::WhoAmI::Robot {
+        id: owner.robot_id,
+        name: owner.robot_name.to_string(),
+        org: owner.org_name.to_string(),
+        access_id: owner.access_id,
+        token_name: owner.token_name.to_string(),
+        token_expires_at: owner.expires_at,
     }
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MemberView {
-    pub username: String,
-    pub email: String,
-    pub role: Role,
-    #[serde(with = "time::serde::rfc3339")]
-    pub joined_at: OffsetDateTime,
-}
-
-impl From<Member> for MemberView {
-    fn from(member: Member) -> Self {
-        Self {
-            username: member.username.into(),
-            email: member.email,
-            role: member.role,
-            joined_at: member.joined_at,
-        }
+pub fn token_policy(policy: TokenPolicy) -> wire::TokenPolicyView {
+    wire::TokenPolicyView {
+        max_lifetime: policy.max_lifetime.map(robots_core::duration::format_duration),
+        expiry_required: policy.expiry_required,
     }
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RobotView {
-    pub id: Uuid,
-    pub org: String,
-    pub name: String,
-    pub description: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    pub created_by: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    pub token_count: i64,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub last_used_at: Option<OffsetDateTime>,
-    /// A disabled robot's tokens are refused until it is enabled again.
-    pub disabled: bool,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub disabled_at: Option<OffsetDateTime>,
-}
-
-impl RobotView {
-    pub fn new(org: &str, robot: Robot) -> Self {
-        Self {
-            id: robot.id,
-            org: org.to_owned(),
-            name: robot.name.into(),
-            description: robot.description,
-            created_at: robot.created_at,
-            created_by: robot.created_by.map(Into::into),
-            updated_at: robot.updated_at,
-            token_count: robot.token_count,
-            last_used_at: robot.last_used_at,
-            disabled: robot.disabled_at.is_some(),
-            disabled_at: robot.disabled_at,
-        }
+pub fn org(org: Org, role: Role) -> wire::OrgView {
+    wire::OrgView {
+        id: org.id,
+        name: org.name.into(),
+        display_name: org.display_name,
+        created_at: org.created_at,
+        role,
+        token_policy: token_policy(org.token_policy),
     }
 }
 
-/// A token in lists: never its secret.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TokenView {
-    pub access_id: Uuid,
-    pub name: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    pub created_by: Option<String>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub expires_at: Option<OffsetDateTime>,
-    /// Expired tokens stay listed (so it is clear what stopped), but never authenticate.
-    pub expired: bool,
-    /// Expires within [`EXPIRING_SOON`].
-    pub expiring_soon: bool,
-    /// `current`, `successor` (of a rotation) or `rotating_out`.
-    pub role: &'static str,
-    /// For `rotating_out`: the Access ID that replaces it.
-    pub replaced_by: Option<Uuid>,
-    /// For `successor`: the Access ID it replaces.
-    pub rotated_from: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub last_used_at: Option<OffsetDateTime>,
-    pub last_used_ip: Option<String>,
-    pub last_used_user_agent: Option<String>,
-    /// Minted by an OIDC token exchange: the federated credential that allowed it.
-    pub federated_credential: Option<String>,
-}
-
-/// How soon an expiry counts as "soon": lists flag it, webhooks announce it.
-pub const EXPIRING_SOON: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
-
-impl TokenView {
-    pub fn new(token: TokenInfo, now: OffsetDateTime) -> Self {
-        let expired = token.expires_at.is_some_and(|at| at <= now);
-        Self {
-            access_id: token.access_id,
-            name: token.name.into(),
-            created_at: token.created_at,
-            created_by: token.created_by.map(Into::into),
-            expires_at: token.expires_at,
-            expired,
-            expiring_soon: !expired && token.expires_at.is_some_and(|at| at <= now + EXPIRING_SOON),
-            role: match (token.replaced_by, token.rotated_from) {
-                (Some(_), _) => "rotating_out",
-                (None, Some(_)) => "successor",
-                (None, None) => "current",
-            },
-            replaced_by: token.replaced_by,
-            rotated_from: token.rotated_from,
-            last_used_at: token.last_used_at,
-            last_used_ip: token.last_used_ip,
-            last_used_user_agent: token.last_used_user_agent,
-            federated_credential: token.federated_by.map(Into::into),
-        }
+pub fn member(member: Member) -> wire::MemberView {
+    wire::MemberView {
+        username: member.username.into(),
+        email: member.email,
+        role: member.role,
+        joined_at: member.joined_at,
     }
 }
 
-/// The one response that carries a token's secret.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CreatedTokenView {
-    pub access_id: Uuid,
-    pub name: String,
-    #[serde(serialize_with = "expose_secret")]
-    #[schema(value_type = String)]
-    pub token: SecretToken,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub expires_at: Option<OffsetDateTime>,
+pub fn robot(org: &str, robot: Robot) -> wire::RobotView {
+    wire::RobotView {
+        id: robot.id,
+        org: org.to_owned(),
+        name: robot.name.into(),
+        description: robot.description,
+        created_at: robot.created_at,
+        created_by: robot.created_by.map(Into::into),
+        updated_at: robot.updated_at,
+        token_count: robot.token_count,
+        last_used_at: robot.last_used_at,
+        disabled: robot.disabled_at.is_some(),
+        disabled_at: robot.disabled_at,
+    }
 }
 
-/// Serializes a secret's plaintext: only the two views above, each the one
-/// response that hands a secret to its owner, use it.
-fn expose_secret<S: serde::Serializer>(secret: &SecretToken, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(secret.expose())
+pub fn token(token: TokenInfo, now: OffsetDateTime) -> wire::TokenView {
+    let standing = Standing::of(&token, now);
+    wire::TokenView {
+        access_id: token.access_id,
+        name: token.name.into(),
+        created_at: token.created_at,
+        created_by: token.created_by.map(Into::into),
+        expires_at: token.expires_at,
+        expired: standing.expired,
+        expiring_soon: standing.expiring_soon,
+        role: match standing.phase {
+            Phase::Current => wire::TokenRole::Current,
+            Phase::Successor => wire::TokenRole::Successor,
+            Phase::RotatingOut => wire::TokenRole::RotatingOut,
+        },
+        replaced_by: token.replaced_by,
+        rotated_from: token.rotated_from,
+        last_used_at: token.last_used_at,
+        last_used_ip: token.last_used_ip,
+        last_used_user_agent: token.last_used_user_agent,
+        federated_credential: token.federated_by.map(Into::into),
+    }
+}
+
+pub fn permissions(org: &str, permissions: RobotPermissions) -> wire::PermissionsView {
+    wire::PermissionsView {
+        robot: permissions.robot.name.to_string(),
+        org: org.to_owned(),
+        teams: permissions.teams.into_iter().map(Into::into).collect(),
+        items: permissions
+            .effective
+            .into_iter()
+            .map(|effective| wire::EffectiveView {
+                full_name: format!("{org}/{}", effective.repository),
+                repository: effective.repository.into(),
+                permission: effective.permission,
+                actions: effective.permission.actions(),
+                via: effective
+                    .via
+                    .into_iter()
+                    .map(|via| wire::ViaView {
+                        team: via.team.into(),
+                        permission: via.permission,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn member_kind(kind: MemberKind) -> wire::MemberKind {
+    match kind {
+        MemberKind::User => wire::MemberKind::User,
+        MemberKind::Robot => wire::MemberKind::Robot,
+    }
+}
+
+pub fn team(org: &str, team: Team) -> wire::TeamView {
+    wire::TeamView {
+        id: team.id,
+        org: org.to_owned(),
+        name: team.name.into(),
+        description: team.description,
+        created_at: team.created_at,
+        user_count: team.user_count,
+        robot_count: team.robot_count,
+        grant_count: team.grant_count,
+        members: None,
+        grants: None,
+    }
+}
+
+pub fn team_member(member: TeamMember) -> wire::TeamMemberView {
+    wire::TeamMemberView {
+        kind: member_kind(member.kind),
+        name: member.name.into(),
+        added_at: member.added_at,
+    }
+}
+
+pub fn grant(org: &str, grant: TeamGrant) -> wire::GrantView {
+    wire::GrantView {
+        team: grant.team.into(),
+        full_name: format!("{org}/{}", grant.repository),
+        repository: grant.repository.into(),
+        permission: grant.permission,
+        granted_at: grant.granted_at,
+    }
+}
+
+pub fn repository(org: &str, repository: Repository) -> wire::RepositoryView {
+    wire::RepositoryView {
+        id: repository.id,
+        org: org.to_owned(),
+        full_name: format!("{org}/{}", repository.name),
+        name: repository.name.into(),
+        created_at: repository.created_at,
+        created_by: repository.created_by.map(Into::into),
+        grants: None,
+        access: None,
+    }
+}
+
+pub fn access(access: RepoAccess) -> wire::AccessView {
+    wire::AccessView {
+        kind: member_kind(access.kind),
+        name: access.name.into(),
+        permission: access.permission,
+        team: access.team.into(),
+    }
+}
+
+pub fn federated_credential(credential: FederatedCredential) -> wire::FederatedCredentialView {
+    wire::FederatedCredentialView {
+        id: credential.id,
+        name: credential.name.into(),
+        description: credential.description,
+        issuer: credential.issuer,
+        audience: credential.audience,
+        subject: credential.subject,
+        claims: credential.claims,
+        created_at: credential.created_at,
+        created_by: credential.created_by.map(Into::into),
+        updated_at: credential.updated_at,
+    }
+}
+
+pub fn audit_event(event: AuditEvent) -> wire::AuditView {
+    wire::AuditView {
+        id: event.id,
+        at: event.at,
+        actor_kind: event.actor_kind,
+        actor: event.actor,
+        action: event.action,
+        target: event.target,
+        detail: serde_json::from_str(&event.detail).unwrap_or(serde_json::Value::Null),
+        ip: event.ip,
+        user_agent: event.user_agent,
+        via: event.via,
+    }
+}
+
+pub fn webhook(webhook: Webhook, secret: Option<String>) -> wire::WebhookView {
+    wire::WebhookView {
+        id: webhook.id,
+        url: webhook.url,
+        events: webhook.events,
+        created_at: webhook.created_at,
+        failed_deliveries: webhook.failed_deliveries,
+        last_error: webhook.last_error,
+        secret,
+    }
+}
+
+pub fn delivery(delivery: Delivery) -> wire::DeliveryView {
+    wire::DeliveryView {
+        id: delivery.id,
+        event: delivery.event,
+        created_at: delivery.created_at,
+        attempts: delivery.attempts,
+        status: match (delivery.delivered_at, delivery.next_attempt_at) {
+            (Some(_), _) => wire::DeliveryStatus::Delivered,
+            (None, Some(_)) => wire::DeliveryStatus::Retrying,
+            (None, None) => wire::DeliveryStatus::Failed,
+        },
+        delivered_at: delivery.delivered_at,
+        next_attempt_at: delivery.next_attempt_at,
+        last_status: delivery.last_status,
+        last_error: delivery.last_error,
+    }
 }

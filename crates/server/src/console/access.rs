@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
+use robots_api_types::ErrorCode;
 use robots_core::Name;
 use robots_core::access::Permission;
 use robots_core::policy::OrgAction;
@@ -335,7 +336,7 @@ async fn grant(
         .authorize::<ManageAccess>(&form.user.session, &org)
         .await?;
     let permission = Permission::parse(&form.data.permission)
-        .ok_or_else(|| ApiError::bad_request("invalid_form", "permission must be read, write or admin"))?;
+        .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidForm, "permission must be read, write or admin"))?;
     let (grant, _) = state
         .service()
         .set_grant(&at, &team, &form.data.repository, permission)

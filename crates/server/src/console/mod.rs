@@ -30,6 +30,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use robots_api_types::ErrorCode;
 use robots_service::ServiceError;
 
 use crate::error::ApiError;
@@ -141,7 +142,7 @@ pub(crate) struct FieldError {
     pub message: String,
     pub status: StatusCode,
     /// The API's error code for the same refusal.
-    pub code: &'static str,
+    pub code: ErrorCode,
 }
 
 impl FieldError {
@@ -153,7 +154,7 @@ impl FieldError {
             field: field.to_owned(),
             message,
             status: StatusCode::UNPROCESSABLE_ENTITY,
-            code: "invalid_field",
+            code: ErrorCode::InvalidField,
         }
     }
 
@@ -172,10 +173,10 @@ pub(crate) fn refused(error: &ServiceError, page: &impl Template) -> Response {
     with_code(render(api.status(), page), api.code())
 }
 
-pub(crate) fn with_code(mut response: Response, code: &'static str) -> Response {
+pub(crate) fn with_code(mut response: Response, code: ErrorCode) -> Response {
     response
         .headers_mut()
-        .insert(ERROR_CODE, HeaderValue::from_static(code));
+        .insert(ERROR_CODE, HeaderValue::from_static(code.as_str()));
     response
 }
 
@@ -236,7 +237,9 @@ impl IntoResponse for ConsoleError {
                 let title = match status {
                     StatusCode::NOT_FOUND => "Not found",
                     StatusCode::FORBIDDEN => "Not allowed",
-                    StatusCode::UNPROCESSABLE_ENTITY if error.code() == "personal_account" => "Personal account",
+                    StatusCode::UNPROCESSABLE_ENTITY if error.code() == ErrorCode::PersonalAccount => {
+                        "Personal account"
+                    }
                     status if status.is_server_error() => "Something went wrong",
                     _ => "That did not work",
                 };
@@ -245,7 +248,7 @@ impl IntoResponse for ConsoleError {
                     &ErrorPage {
                         title,
                         message: error.message(),
-                        personal_account: error.code() == "personal_account",
+                        personal_account: error.code() == ErrorCode::PersonalAccount,
                     },
                 );
                 with_code(page, error.code())

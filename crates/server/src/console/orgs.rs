@@ -5,6 +5,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
+use robots_api_types::ErrorCode;
 use robots_core::Role;
 use robots_core::policy::OrgAction;
 use robots_service::{Authorized, Leave, ManageMembers, Read, Right, ServiceError};
@@ -154,8 +155,12 @@ struct AddMemberForm {
 }
 
 fn parse_role(role: &str) -> Result<Role, ConsoleError> {
-    Role::parse(role)
-        .ok_or_else(|| ConsoleError::Api(ApiError::bad_request("invalid_form", "role must be admin or member")))
+    Role::parse(role).ok_or_else(|| {
+        ConsoleError::Api(ApiError::bad_request(
+            ErrorCode::InvalidForm,
+            "role must be admin or member",
+        ))
+    })
 }
 
 fn notice_redirect(org: &str, notice: &str) -> axum::response::Response {

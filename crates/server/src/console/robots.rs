@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use robots_core::policy::OrgAction;
 use robots_service::lifetime::{self, LifetimeChoice};
-use robots_service::{EXPIRING_SOON, Expiry, ManageAccess, ManageRobots, NewRobotInput, Read};
+use robots_service::{EXPIRING_SOON, Expiry, ManageAccess, ManageRobots, NewRobotInput, Phase, Read, Standing};
 use robots_store::MemberKind;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -361,27 +361,28 @@ async fn robot(
             .items
             .into_iter()
             .map(|token| {
-                let view = crate::api::views::TokenView::new(token, now);
+                let standing = Standing::of(&token, now);
+                let exchanged = token.federated_by.as_ref();
                 TokenRow {
-                    expires: match view.expires_at {
+                    expires: match token.expires_at {
                         None => "never".to_owned(),
-                        Some(_) if view.expired => "expired".to_owned(),
+                        Some(_) if standing.expired => "expired".to_owned(),
                         Some(at) => robots_core::humanize::relative(at, now),
                     },
-                    role: match (view.role, &view.federated_credential) {
-                        ("rotating_out", _) => "rotating out".to_owned(),
-                        ("successor", _) => "successor".to_owned(),
+                    role: match (standing.phase, exchanged) {
+                        (Phase::RotatingOut, _) => "rotating out".to_owned(),
+                        (Phase::Successor, _) => "successor".to_owned(),
                         (_, Some(credential)) => format!("exchanged via {credential}"),
                         _ => String::new(),
                     },
                     // Exchanged tokens live minutes and are replaced by the next exchange.
-                    can_rotate: view.role != "rotating_out" && !view.expired && view.federated_credential.is_none(),
-                    expired: view.expired,
-                    expiring_soon: view.expiring_soon && view.federated_credential.is_none(),
-                    name: view.name,
-                    access_id: view.access_id,
-                    created_at: Stamp::new(view.created_at, now),
-                    last_used: last_used(view.last_used_at, now),
+                    can_rotate: standing.phase != Phase::RotatingOut && !standing.expired && exchanged.is_none(),
+                    expired: standing.expired,
+                    expiring_soon: standing.expiring_soon && exchanged.is_none(),
+                    name: token.name.to_string(),
+                    access_id: token.access_id,
+                    created_at: Stamp::new(token.created_at, now),
+                    last_used: last_used(token.last_used_at, now),
                 }
             })
             .collect(),

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use robots_api_types::ErrorCode;
 
 use robots_core::{SecretHash, SecretKind, SecretToken};
 use serde::Deserialize;
@@ -127,7 +128,7 @@ fn expired_form() -> ConsoleError {
 fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConsoleError> {
     serde_urlencoded::from_bytes(bytes).map_err(|error| {
         ConsoleError::Api(ApiError::bad_request(
-            "invalid_form",
+            ErrorCode::InvalidForm,
             format!("the form is incomplete: {error}"),
         ))
     })
@@ -141,7 +142,9 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ConsoleForm<T> {
         let user = ConsoleUser::from_request_parts(&mut parts, state).await?;
         let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
-            .map_err(|rejection| ConsoleError::Api(ApiError::bad_request("invalid_form", rejection.body_text())))?;
+            .map_err(|rejection| {
+                ConsoleError::Api(ApiError::bad_request(ErrorCode::InvalidForm, rejection.body_text()))
+            })?;
         let CsrfField { csrf } = parse_form(&bytes)?;
         if !same_secret(&csrf, &user.csrf) {
             tracing::warn!(username = %user.session.user.name, "console form with a wrong CSRF token");
@@ -164,9 +167,9 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for AnonymousForm<T> {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ConsoleError> {
         let expected = cookie(request.headers(), CSRF_COOKIE).map(str::to_owned);
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| ConsoleError::Api(ApiError::bad_request("invalid_form", rejection.body_text())))?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            ConsoleError::Api(ApiError::bad_request(ErrorCode::InvalidForm, rejection.body_text()))
+        })?;
         let CsrfField { csrf } = parse_form(&bytes)?;
         match expected {
             Some(expected) if !csrf.is_empty() && same_secret(&csrf, &expected) => Ok(Self(parse_form(&bytes)?)),
@@ -300,11 +303,11 @@ async fn log_in(
                 "Robot accounts cannot use the console. A robot's Access ID and Token are for authenticating \
                  automation to other systems; log in with your own username and password.",
             );
-            return Ok(super::with_code(page, error.code()));
+            return Ok(super::with_code(page, ApiError::from(error).code()));
         }
         Err(error @ ServiceError::WrongLogin) => {
             let page = again(StatusCode::UNAUTHORIZED, "Wrong username or password.");
-            return Ok(super::with_code(page, error.code()));
+            return Ok(super::with_code(page, ApiError::from(error).code()));
         }
         Err(error @ ServiceError::RateLimited { retry_after }) => {
             let wait = retry_after.as_secs().max(1);
@@ -313,7 +316,7 @@ async fn log_in(
                 &format!("Too many failed logins. Try again in {wait} seconds."),
             );
             page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
-            return Ok(super::with_code(page, error.code()));
+            return Ok(super::with_code(page, ApiError::from(error).code()));
         }
         Err(error) => return Err(error.into()),
     };

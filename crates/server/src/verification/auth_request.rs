@@ -7,6 +7,7 @@
 //! 403 when the robot lacks that permission. Any other status would be an
 //! error to nginx, so a store failure is a 500 and nothing else.
 
+use robots_api_types::ErrorCode;
 use std::borrow::Cow;
 
 use axum::Router;
@@ -51,8 +52,9 @@ fn wanted_permission(query: Option<&str>) -> Result<Option<Wanted<'_>>, ApiError
     let Some(query) = query else {
         return Ok(None);
     };
-    let query = read_query(query)
-        .map_err(|error| ApiError::bad_request("invalid_query", format!("could not read the query: {error}")))?;
+    let query = read_query(query).map_err(|error| {
+        ApiError::bad_request(ErrorCode::InvalidQuery, format!("could not read the query: {error}"))
+    })?;
     match query {
         CheckQuery {
             repository: None,
@@ -64,20 +66,22 @@ fn wanted_permission(query: Option<&str>) -> Result<Option<Wanted<'_>>, ApiError
         } => {
             let action = action.as_deref().unwrap_or("pull");
             let action = RepoAction::parse(action).ok_or_else(|| {
-                ApiError::bad_request("invalid_query", "action must be pull, push or delete").with_field("action")
+                ApiError::bad_request(ErrorCode::InvalidQuery, "action must be pull, push or delete")
+                    .with_field("action")
             })?;
             if RepoPath::check_full_name(&repository).is_none() {
-                return Err(
-                    ApiError::bad_request("invalid_query", "repository must be org/path, e.g. acme/apps/web")
-                        .with_field("repository"),
-                );
+                return Err(ApiError::bad_request(
+                    ErrorCode::InvalidQuery,
+                    "repository must be org/path, e.g. acme/apps/web",
+                )
+                .with_field("repository"));
             }
             Ok(Some(Wanted { repository, action }))
         }
         CheckQuery {
             repository: None,
             action: Some(_),
-        } => Err(ApiError::bad_request("invalid_query", "action needs a repository").with_field("repository")),
+        } => Err(ApiError::bad_request(ErrorCode::InvalidQuery, "action needs a repository").with_field("repository")),
     }
 }
 
@@ -95,7 +99,7 @@ fn read_query(query: &str) -> Result<CheckQuery<'_>, String> {
     tag = "verification",
     params(CheckQuery),
     security(("robot" = []), ("robot_bearer" = [])),
-    responses((status = 200, description = "Valid robot credentials (and the permission, when asked); who it is in `X-Robot-Id`, `X-Robot-Name`, `X-Robot-Org`, `X-Robot-Access-Id`"), (status = 401, description = "No valid robot credentials", body = crate::api::openapi::ErrorBody), (status = 403, description = "Valid, without the permission asked about", body = crate::api::openapi::ErrorBody), (status = 400, description = "A malformed query", body = crate::api::openapi::ErrorBody), (status = 429, description = "Too many failures", body = crate::api::openapi::ErrorBody))
+    responses((status = 200, description = "Valid robot credentials (and the permission, when asked); who it is in `X-Robot-Id`, `X-Robot-Name`, `X-Robot-Org`, `X-Robot-Access-Id`"), (status = 401, description = "No valid robot credentials", body = robots_api_types::ErrorBody), (status = 403, description = "Valid, without the permission asked about", body = robots_api_types::ErrorBody), (status = 400, description = "A malformed query", body = robots_api_types::ErrorBody), (status = 429, description = "Too many failures", body = robots_api_types::ErrorBody))
 )]
 async fn check(State(state): State<AppState>, request: Request) -> Response {
     let wanted = match wanted_permission(request.uri().query()) {

@@ -12,9 +12,8 @@ use axum::Json;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use robots_api_types::ExchangeAnswer;
 use robots_service::ExchangeRefused;
-use serde::Serialize;
-use uuid::Uuid;
 
 use super::oauth::oauth_error;
 use crate::state::AppState;
@@ -33,21 +32,6 @@ pub struct ExchangeRequest<'a> {
     pub requested_token_type: Option<&'a str>,
     /// `org/robot`.
     pub robot: Option<&'a str>,
-}
-
-/// RFC 8693 §2.2.1, plus the Access ID so the token also works as a Basic
-/// password (`docker login -u ACCESS_ID`).
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ExchangeAnswer {
-    /// A robot Token (`rbt_…`).
-    access_token: String,
-    issued_token_type: &'static str,
-    token_type: &'static str,
-    expires_in: u64,
-    /// The token's Access ID: the username wherever Basic authentication is used.
-    access_id: Uuid,
-    /// `org/robot`.
-    robot: String,
 }
 
 fn not_accepted() -> Response {
@@ -105,8 +89,8 @@ pub async fn exchange(state: &AppState, request: &Parts, form: ExchangeRequest<'
         Ok(exchanged) => {
             let mut response = Json(ExchangeAnswer {
                 access_token: exchanged.token.secret.expose().to_owned(),
-                issued_token_type: ACCESS_TOKEN_TYPE,
-                token_type: "Bearer",
+                issued_token_type: ACCESS_TOKEN_TYPE.to_owned(),
+                token_type: "Bearer".to_owned(),
                 expires_in: exchanged.lifetime.as_secs(),
                 access_id: exchanged.token.access_id,
                 robot: exchanged.robot,

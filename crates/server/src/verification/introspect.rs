@@ -17,6 +17,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use robots_api_types::ErrorCode;
 use robots_core::access::resolve;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -177,7 +178,7 @@ async fn robot_token_answer(state: &AppState, owner: &VerifiedToken) -> Result<B
     tag = "verification",
     request_body(content = IntrospectForm, content_type = "application/x-www-form-urlencoded"),
     security(("robot" = []), ("robot_bearer" = []), ("session" = [])),
-    responses((status = 200, description = "RFC 7662: `{\"active\": false}` for anything not valid, else who the token belongs to", body = Introspection), (status = 400, description = "A malformed request", body = crate::api::openapi::ErrorBody), (status = 401, description = "The caller did not authenticate", body = crate::api::openapi::ErrorBody), (status = 429, description = "Too many failures", body = crate::api::openapi::ErrorBody))
+    responses((status = 200, description = "RFC 7662: `{\"active\": false}` for anything not valid, else who the token belongs to", body = Introspection), (status = 400, description = "A malformed request", body = robots_api_types::ErrorBody), (status = 401, description = "The caller did not authenticate", body = robots_api_types::ErrorBody), (status = 429, description = "Too many failures", body = robots_api_types::ErrorBody))
 )]
 async fn introspect(State(state): State<AppState>, request: Request) -> Response {
     let (request, body) = read_form_body(request, state.config().max_body_bytes).await;
@@ -191,8 +192,11 @@ async fn introspect(State(state): State<AppState>, request: Request) -> Response
     let body = body.unwrap_or_default();
     let token = read_fields(&body, ["token"]).ok().and_then(|[token]| token);
     let Some(token) = token.filter(|token| !token.is_empty()) else {
-        return ApiError::bad_request("invalid_request", "send token=… as application/x-www-form-urlencoded")
-            .into_response();
+        return ApiError::bad_request(
+            ErrorCode::InvalidRequest,
+            "send token=… as application/x-www-form-urlencoded",
+        )
+        .into_response();
     };
     if let Ok(credential) = RobotCredential::from_token(token.trim()) {
         let Ok(owner) = state.verify_robot(&credential, client).await else {

@@ -7,9 +7,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use time::format_description::well_known::Rfc3339;
+use robots_api_types::{KeyRotateRequest, KeyView, List, RotatedKeyView};
 
 use crate::auth::CurrentUser;
 use crate::error::ApiResult;
@@ -42,34 +40,23 @@ async fn certificates(State(state): State<AppState>) -> Response {
     get,
     path = "/v1/keys",
     tag = "verification",
-    responses((status = 200, description = "Signing keys: instance administrators only", body = Object), crate::api::openapi::Failure)
+    responses((status = 200, description = "Signing keys: instance administrators only", body = List<KeyView>), crate::api::openapi::Failure)
 )]
-async fn list(State(state): State<AppState>, CurrentUser(caller): CurrentUser) -> ApiResult<Json<Value>> {
+async fn list(State(state): State<AppState>, CurrentUser(caller): CurrentUser) -> ApiResult<Json<List<KeyView>>> {
     state.service().instance_admin(&caller, "manage signing keys")?;
     let now = state.now();
-    let items: Vec<Value> = state
-        .keys()
-        .describe(now)
-        .into_iter()
-        .map(|(kid, not_before, retired_at, signing)| {
-            json!({
-                "kid": kid,
-                "not_before": not_before.format(&Rfc3339).unwrap_or_default(),
-                "retired_at": retired_at.and_then(|at| at.format(&Rfc3339).ok()),
-                "signing": signing,
+    let keys = state.keys().describe(now).into_iter();
+    Ok(Json(List {
+        items: keys
+            .map(|(kid, not_before, retired_at, signing)| KeyView {
+                kid,
+                not_before,
+                retired_at,
+                signing,
             })
-        })
-        .collect();
-    Ok(Json(json!({"items": items, "next_cursor": null})))
-}
-
-#[derive(Deserialize, Default, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct KeyRotateRequest {
-    /// How long until the new key starts signing, e.g. `24h` (default: now).
-    #[serde(default)]
-    #[schema(pattern = "^(([0-9]+[smhdw])+)?$", example = "24h")]
-    after: Option<String>,
+            .collect(),
+        next_cursor: None,
+    }))
 }
 
 #[utoipa::path(
@@ -77,13 +64,13 @@ struct KeyRotateRequest {
     path = "/v1/keys/rotate",
     tag = "verification",
     request_body(content = Option<KeyRotateRequest>, description = "Optional"),
-    responses((status = 201, description = "The next signing key", body = Object), crate::api::openapi::Failure)
+    responses((status = 201, description = "The next signing key", body = RotatedKeyView), crate::api::openapi::Failure)
 )]
 async fn rotate(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
     RawBody(body): RawBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<RotatedKeyView>)> {
     let admin = state.service().instance_admin(&caller, "manage signing keys")?;
     // The body is optional: no body rotates now.
     let request: KeyRotateRequest = JsonBody::parse_optional(body)?;
@@ -91,8 +78,5 @@ async fn rotate(
         .service()
         .rotate_signing_key(&admin, request.after.as_deref(), state.keys())
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"kid": kid, "not_before": not_before.format(&Rfc3339).unwrap_or_default()})),
-    ))
+    Ok((StatusCode::CREATED, Json(RotatedKeyView { kid, not_before })))
 }

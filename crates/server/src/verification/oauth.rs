@@ -117,7 +117,7 @@ struct AnswerHead<'a> {
 #[allow(dead_code)]
 enum TokenEndpointAnswer {
     ClientCredentials(TokenAnswer<'static>),
-    Exchange(super::exchange::ExchangeAnswer),
+    Exchange(robots_api_types::ExchangeAnswer),
 }
 
 #[utoipa::path(

@@ -14,6 +14,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use robots_api_types::ErrorCode;
 use robots_core::access::RegistryScope;
 use serde::Serialize;
 use serde_json::json;
@@ -96,7 +97,7 @@ fn unauthorized(state: &AppState) -> Response {
     tag = "verification",
     params(RegistryQuery),
     security(("robot" = []), ("robot_bearer" = [])),
-    responses((status = 200, description = "A registry token for the scopes the robot may have (Docker token authentication)", body = TokenAnswer), (status = 401, description = "No valid robot credentials", body = Object), (status = 400, description = "A malformed request", body = crate::api::openapi::ErrorBody), (status = 429, description = "Too many failures", body = crate::api::openapi::ErrorBody))
+    responses((status = 200, description = "A registry token for the scopes the robot may have (Docker token authentication)", body = TokenAnswer), (status = 401, description = "No valid robot credentials", body = Object), (status = 400, description = "A malformed request", body = robots_api_types::ErrorBody), (status = 429, description = "Too many failures", body = robots_api_types::ErrorBody))
 )]
 async fn token(State(state): State<AppState>, request: Request) -> Response {
     let (request, _) = request.into_parts();
@@ -118,7 +119,7 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
         Some((_, service)) if config.registry_services.iter().any(|known| *known == service) => service.into_owned(),
         Some((_, service)) => {
             return ApiError::bad_request(
-                "unknown_service",
+                ErrorCode::UnknownService,
                 format!("this server issues no tokens for the service {service:?}"),
             )
             .into_response();
