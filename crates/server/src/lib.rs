@@ -54,10 +54,9 @@ pub use robots_service::SignupPolicy;
 /// The whole HTTP surface, with the layers every request passes.
 pub fn app<B: RequestBody>(state: AppState) -> impl HttpService<B> {
     let config = state.config();
-    let routes = Router::new()
-        .merge(api::router())
+    let documented = api::router().merge(verification::router(&state));
+    let routes = api::openapi::with_document(documented)
         .merge(console::router())
-        .merge(verification::router(&state))
         .route("/readyz", get(ready));
     let (max_body, request_timeout) = (config.max_body_bytes, config.request_timeout);
     with_common_layers(with_common_routes(routes).with_state(state), max_body, request_timeout)

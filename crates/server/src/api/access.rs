@@ -3,10 +3,13 @@
 //! Admins of an organization change all of it; members read it; robots never
 //! reach it (they are refused before any handler runs).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::openapi::routed_at;
 use robots_api_types::{
     CreateRepositoryRequest, CreateTeamRequest, GrantRequest, GrantView, List, PermissionsView, RepositoryView,
     TeamView, UpdateTeamRequest,
@@ -20,34 +23,25 @@ use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orgs/{org}/teams", get(list_teams).post(create_team))
-        .route(
-            "/v1/orgs/{org}/teams/{team}",
-            get(get_team).patch(update_team).delete(delete_team),
-        )
-        .route(
-            "/v1/orgs/{org}/teams/{team}/users/{username}",
-            put(add_user).delete(remove_user),
-        )
-        .route(
-            "/v1/orgs/{org}/teams/{team}/robots/{robot}",
-            put(add_robot).delete(remove_robot),
-        )
-        .route(
-            "/v1/orgs/{org}/teams/{team}/grants/{*repository}",
-            put(set_grant).delete(revoke_grant),
-        )
-        .route(
-            "/v1/orgs/{org}/repositories",
-            get(list_repositories).post(create_repository),
-        )
-        .route(
-            "/v1/orgs/{org}/repositories/{*repository}",
-            get(get_repository).delete(delete_repository),
-        )
-        .route("/v1/orgs/{org}/robots/{robot}/permissions", get(robot_permissions))
+pub fn router() -> OpenApiRouter<AppState> {
+    let router = OpenApiRouter::default()
+        .routes(routes!(list_teams, create_team))
+        .routes(routes!(get_team, update_team, delete_team))
+        .routes(routes!(add_user, remove_user))
+        .routes(routes!(add_robot, remove_robot))
+        .routes(routes!(list_repositories, create_repository))
+        .routes(routes!(robot_permissions));
+    // Repository paths contain `/`: a wildcard, which OpenAPI cannot say.
+    let router = routed_at(
+        router,
+        "/v1/orgs/{org}/teams/{team}/grants/{*repository}",
+        routes!(set_grant, revoke_grant),
+    );
+    routed_at(
+        router,
+        "/v1/orgs/{org}/repositories/{*repository}",
+        routes!(get_repository, delete_repository),
+    )
 }
 
 #[utoipa::path(

@@ -2,12 +2,13 @@
 //! token for a short-lived token of the robot (`POST /v1/oauth/token`,
 //! token exchange). Admins change them; members read them.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use robots_api_types::{CreateCredentialRequest, FederatedCredentialView, List, UpdateCredentialRequest};
 use robots_service::{CredentialInput, CredentialPatch, ManageRobots, Read};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::views;
 use crate::auth::CurrentUser;
@@ -15,16 +16,10 @@ use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/orgs/{org}/robots/{robot}/federated-credentials",
-            get(list_credentials).post(create_credential),
-        )
-        .route(
-            "/v1/orgs/{org}/robots/{robot}/federated-credentials/{name}",
-            get(get_credential).patch(update_credential).delete(delete_credential),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_credentials, create_credential))
+        .routes(routes!(get_credential, update_credential, delete_credential))
 }
 
 #[utoipa::path(

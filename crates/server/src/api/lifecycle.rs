@@ -2,11 +2,10 @@
 //! organization's token policy, the audit log, reports of leaked tokens,
 //! and webhooks.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
-use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use robots_api_types::ErrorCode;
@@ -20,6 +19,8 @@ use robots_store::AuditQuery;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::views;
@@ -28,17 +29,17 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, JsonBody, MAX_PAGE_SIZE, RawBody};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orgs/{org}/robots/{robot}/disable", post(disable_robot))
-        .route("/v1/orgs/{org}/robots/{robot}/enable", post(enable_robot))
-        .route("/v1/orgs/{org}", patch(update_org))
-        .route("/v1/orgs/{org}/audit", get(org_audit))
-        .route("/v1/audit", get(instance_audit))
-        .route("/v1/tokens/revoke", post(revoke_leaked))
-        .route("/v1/orgs/{org}/webhooks", get(list_webhooks).post(create_webhook))
-        .route("/v1/orgs/{org}/webhooks/{id}", delete(delete_webhook))
-        .route("/v1/orgs/{org}/webhooks/{id}/deliveries", get(list_deliveries))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(disable_robot))
+        .routes(routes!(enable_robot))
+        .routes(routes!(update_org))
+        .routes(routes!(org_audit))
+        .routes(routes!(instance_audit))
+        .routes(routes!(revoke_leaked))
+        .routes(routes!(list_webhooks, create_webhook))
+        .routes(routes!(delete_webhook))
+        .routes(routes!(list_deliveries))
 }
 
 async fn set_disabled(

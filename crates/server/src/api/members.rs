@@ -1,11 +1,12 @@
 //! Members of an organization and their roles.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
 use robots_api_types::{List, MemberView, SetMemberRequest};
 use robots_service::{Leave, ManageMembers, Read};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::views;
 use crate::auth::CurrentUser;
@@ -13,11 +14,10 @@ use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/orgs/{org}/members", get(list_members)).route(
-        "/v1/orgs/{org}/members/{username}",
-        put(set_member).delete(remove_member),
-    )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_members))
+        .routes(routes!(set_member, remove_member))
 }
 
 #[utoipa::path(

@@ -16,12 +16,12 @@ pub(crate) mod tokens;
 pub(crate) mod users;
 pub mod views;
 
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
         .merge(setup::router())
         .merge(sessions::router())
         .merge(users::router())
@@ -32,5 +32,4 @@ pub fn router() -> Router<AppState> {
         .merge(access::router())
         .merge(lifecycle::router())
         .merge(federation::router())
-        .merge(openapi::router())
 }

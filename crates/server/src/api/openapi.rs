@@ -1,18 +1,18 @@
-//! The OpenAPI document of the REST API and the verification endpoints,
-//! generated from the handlers' annotations and the views' types, served at
-//! `/v1/openapi.json`. A copy is committed as `docs/openapi.json`; a test
-//! fails when it is stale.
-
-use std::sync::OnceLock;
+//! The OpenAPI document of the REST API and the verification endpoints.
+//! Routes are registered through `utoipa_axum`'s `OpenApiRouter`: each
+//! handler brings its `#[utoipa::path]` annotation and the schemas of the
+//! wire types it names (`robots_api_types`), so the document is made from
+//! the router itself. It is served at `/v1/openapi.json`; a copy is
+//! committed as `docs/openapi.json`, and a test fails when it is stale.
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 use crate::state::AppState;
 
@@ -20,27 +20,66 @@ use crate::state::AppState;
 // (the error type, extractors, hand-read queries); they exist for the
 // document only, so their fields are never read.
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/openapi.json", get(serve))
+/// The routes, and `GET /v1/openapi.json` answering the document they
+/// make: each handler's annotation and the schemas of the types it names.
+/// What is routed and what is documented come from the same list, so they
+/// cannot drift apart.
+pub fn with_document(routes: OpenApiRouter<AppState>) -> Router<AppState> {
+    let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes)
+        .split_for_parts();
+    let body = Bytes::from(pretty(&document));
+    router.route(
+        "/v1/openapi.json",
+        get(move || async move {
+            (
+                [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                body,
+            )
+        }),
+    )
 }
 
-/// The document as JSON, pretty-printed (it is committed and read in review).
+/// The document of a server with the default configuration, as committed
+/// in `docs/openapi.json`.
 pub fn document_json() -> String {
-    let mut text = ApiDoc::openapi()
+    let defaults = crate::ServerConfig::new(([127, 0, 0, 1], 0).into());
+    let routes = super::router().merge(crate::verification::router_for(&defaults.registry_token_path));
+    pretty(
+        &OpenApiRouter::with_openapi(ApiDoc::openapi())
+            .merge(routes)
+            .into_openapi(),
+    )
+}
+
+/// Pretty-printed (it is committed and read in review), with a final new line.
+fn pretty(document: &utoipa::openapi::OpenApi) -> String {
+    let mut text = document
         .to_pretty_json()
         .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
     text.push('\n');
     text
 }
 
-async fn serve() -> Response {
-    static DOCUMENT: OnceLock<Bytes> = OnceLock::new();
-    let body = DOCUMENT.get_or_init(|| Bytes::from(document_json())).clone();
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        body,
-    )
-        .into_response()
+/// Adds `handlers` routed at `path` and documented where their annotations
+/// say: for what OpenAPI cannot write (a wildcard, `{*repository}`, whose
+/// value contains `/`) or the operator moves (the registry's token path).
+pub(crate) fn routed_at<S: Clone + Send + Sync + 'static>(
+    router: OpenApiRouter<S>,
+    path: &str,
+    (schemas, paths, handlers): UtoipaMethodRouter<S>,
+) -> OpenApiRouter<S> {
+    let mut router = router.route(path, handlers);
+    let document = router.get_openapi_mut();
+    for (documented, item) in paths.paths {
+        document.paths.paths.insert(documented, item);
+    }
+    document
+        .components
+        .get_or_insert_with(Default::default)
+        .schemas
+        .extend(schemas);
+    router
 }
 
 /// Any answer but the documented successes: the API's one error shape.
@@ -188,71 +227,6 @@ impl Modify for Security {
         (name = "federation", description = "Federated credentials: CI jobs trading OIDC ID tokens for short-lived robot tokens"),
         (name = "audit", description = "Audit log, leaked-token reports and webhooks"),
         (name = "verification", description = "Endpoints other systems use to check robot credentials"),
-    ),
-    paths(
-        super::setup::complete_setup,
-        super::users::create_user,
-        super::sessions::log_in,
-        super::sessions::log_out,
-        super::sessions::whoami,
-        super::orgs::list_orgs,
-        super::orgs::create_org,
-        super::orgs::get_org,
-        super::lifecycle::update_org,
-        super::orgs::delete_org,
-        super::members::list_members,
-        super::members::set_member,
-        super::members::remove_member,
-        super::robots::list_robots,
-        super::robots::create_robot,
-        super::robots::get_robot,
-        super::robots::update_robot,
-        super::robots::delete_robot,
-        super::lifecycle::disable_robot,
-        super::lifecycle::enable_robot,
-        super::access::robot_permissions,
-        super::federation::list_credentials,
-        super::federation::create_credential,
-        super::federation::get_credential,
-        super::federation::update_credential,
-        super::federation::delete_credential,
-        super::tokens::list_expiring,
-        super::tokens::list_tokens,
-        super::tokens::create_token,
-        super::tokens::get_token,
-        super::tokens::delete_token,
-        super::tokens::rotate_token,
-        super::access::list_teams,
-        super::access::create_team,
-        super::access::get_team,
-        super::access::update_team,
-        super::access::delete_team,
-        super::access::add_user,
-        super::access::remove_user,
-        super::access::add_robot,
-        super::access::remove_robot,
-        super::access::set_grant,
-        super::access::revoke_grant,
-        super::access::list_repositories,
-        super::access::create_repository,
-        super::access::get_repository,
-        super::access::delete_repository,
-        super::lifecycle::org_audit,
-        super::lifecycle::instance_audit,
-        super::lifecycle::revoke_leaked,
-        super::lifecycle::list_webhooks,
-        super::lifecycle::create_webhook,
-        super::lifecycle::delete_webhook,
-        super::lifecycle::list_deliveries,
-        crate::verification::auth_request::check,
-        crate::verification::introspect::introspect,
-        crate::verification::oauth::token,
-        crate::verification::oauth::jwks,
-        crate::verification::oauth::discovery,
-        crate::verification::registry::token,
-        crate::verification::keys::certificates,
-        crate::verification::keys::list,
-        crate::verification::keys::rotate,
     ),
     components(schemas(robots_api_types::ErrorBody, robots_api_types::ErrorDetail, robots_api_types::ErrorCode, OAuthError))
 )]

@@ -1,12 +1,13 @@
 //! Organizations: created by any user, who becomes their first admin.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use robots_api_types::{CreateOrgRequest, List, OrgView};
 use robots_core::Role;
 use robots_service::{DeleteOrg, Read};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::views;
 use crate::auth::CurrentUser;
@@ -14,10 +15,10 @@ use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orgs", get(list_orgs).post(create_org))
-        .route("/v1/orgs/{org}", get(get_org).delete(delete_org))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_orgs, create_org))
+        .routes(routes!(get_org, delete_org))
 }
 
 #[utoipa::path(

@@ -1,11 +1,12 @@
 //! Robot accounts of an organization.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use robots_api_types::{CreateRobotRequest, List, RobotView, UpdateRobotRequest};
 use robots_service::{ManageRobots, NewRobotInput, Read};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::views;
 use crate::auth::CurrentUser;
@@ -13,13 +14,10 @@ use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orgs/{org}/robots", get(list_robots).post(create_robot))
-        .route(
-            "/v1/orgs/{org}/robots/{robot}",
-            get(get_robot).patch(update_robot).delete(delete_robot),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_robots, create_robot))
+        .routes(routes!(get_robot, update_robot, delete_robot))
 }
 
 #[utoipa::path(

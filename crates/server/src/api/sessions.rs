@@ -1,10 +1,11 @@
 //! Logging in and out, and asking who one is.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use robots_service::{ClientInfo, Via};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use robots_api_types::{LoginRequest, SessionView, WhoAmI};
 
@@ -14,11 +15,11 @@ use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/sessions", post(log_in))
-        .route("/v1/sessions/current", delete(log_out))
-        .route("/v1/whoami", get(whoami))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(log_in))
+        .routes(routes!(log_out))
+        .routes(routes!(whoami))
 }
 
 #[utoipa::path(

@@ -1,12 +1,13 @@
 //! First run: the setup code printed at start-up makes the first user, an
 //! instance administrator. Once any user exists this does nothing.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use robots_api_types::{SetupRequest, UserView};
 use robots_service::NewUserInput;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::views;
 use crate::auth::OptionalUser;
@@ -14,8 +15,8 @@ use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/setup", post(complete_setup))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(complete_setup))
 }
 
 #[utoipa::path(

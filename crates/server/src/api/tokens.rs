@@ -2,11 +2,10 @@
 //! rotated without downtime, deleted. Deleting one stops it at once; the
 //! organization's policy bounds how long they may live.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use robots_api_types::ErrorCode;
 use robots_api_types::{
     CreateTokenRequest, CreatedTokenView, ExpiringTokenView, List, RotateRequest, RotatedView, TokenView,
@@ -15,6 +14,8 @@ use robots_core::duration::parse_duration;
 use robots_service::{EXPIRING_SOON, Expiry, ManageRobots, Read};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::views;
 use crate::auth::CurrentUser;
@@ -22,21 +23,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, JsonBody, ListParams, RawBody};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orgs/{org}/tokens", get(list_expiring))
-        .route(
-            "/v1/orgs/{org}/robots/{robot}/tokens",
-            get(list_tokens).post(create_token),
-        )
-        .route(
-            "/v1/orgs/{org}/robots/{robot}/tokens/{access_id}",
-            get(get_token).delete(delete_token),
-        )
-        .route(
-            "/v1/orgs/{org}/robots/{robot}/tokens/{access_id}/rotate",
-            post(rotate_token),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_expiring))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(get_token, delete_token))
+        .routes(routes!(rotate_token))
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]

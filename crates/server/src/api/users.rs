@@ -1,12 +1,13 @@
 //! User accounts: created by instance administrators, or by anyone when
 //! sign-up is open.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use robots_api_types::{CreateUserRequest, UserView};
 use robots_service::NewUserInput;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::views;
 use crate::auth::OptionalUser;
@@ -14,8 +15,8 @@ use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/users", post(create_user))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(create_user))
 }
 
 #[utoipa::path(

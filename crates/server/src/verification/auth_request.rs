@@ -10,19 +10,19 @@
 use robots_api_types::ErrorCode;
 use std::borrow::Cow;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use robots_core::access::{RepoAction, RepoPath, may};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{read_fields, robot_credential};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/auth", get(check))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(check))
 }
 
 /// Borrowed from the query when nothing in it is percent-encoded, as it

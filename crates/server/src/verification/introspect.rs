@@ -11,17 +11,18 @@
 //! It accepts robot tokens (`rbt_…`) and the access tokens this server signs
 //! at `/v1/oauth/token`.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use robots_api_types::ErrorCode;
 use robots_core::access::resolve;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::HashSet;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{epoch_seconds, json_body, read_fields, read_form_body};
@@ -30,8 +31,8 @@ use crate::error::ApiError;
 use crate::state::{AppState, RequestClient};
 use crate::verify::{RobotCredential, VerifiedToken};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/introspect", post(introspect))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(introspect))
 }
 
 // Described for the API document; the handler reads `token` with `read_fields`.

@@ -2,23 +2,24 @@
 //! registry's `rootcertbundle`), and listing and rotating them (instance
 //! administrators).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use robots_api_types::{KeyRotateRequest, KeyView, List, RotatedKeyView};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::CurrentUser;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, RawBody};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/keys/certificates.pem", get(certificates))
-        .route("/v1/keys", get(list))
-        .route("/v1/keys/rotate", post(rotate))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(certificates))
+        .routes(routes!(list))
+        .routes(routes!(rotate))
 }
 
 #[utoipa::path(

@@ -20,21 +20,26 @@ pub(crate) mod registry;
 
 use std::borrow::Cow;
 
-use axum::Router;
 use axum::body::{Bytes, HttpBody};
 use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::{Presented, presented_credentials};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::verify::RobotCredential;
 
-pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .merge(registry::router(&state.config().registry_token_path))
+pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
+    router_for(&state.config().registry_token_path)
+}
+
+/// The routes, with the registry's token service at `registry_token_path`.
+pub fn router_for(registry_token_path: &str) -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .merge(registry::router(registry_token_path))
         .merge(auth_request::router())
         .merge(introspect::router())
         .merge(oauth::router())

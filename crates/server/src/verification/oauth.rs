@@ -4,15 +4,17 @@
 //! Errors use OAuth's own shape (`{"error": "invalid_client"}`, §5.2).
 //! The same endpoint serves token exchange for keyless robots (`exchange`).
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::get;
 use robots_core::access::{RegistryScope, resolve};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{epoch_seconds, json_body, read_form};
@@ -21,11 +23,12 @@ use crate::keys::{KeyError, new_jwt_id};
 use crate::state::AppState;
 use crate::verify::RobotCredential;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/oauth/token", post(token))
-        .route("/.well-known/jwks.json", get(jwks))
-        .route("/.well-known/openid-configuration", get(discovery))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(token))
+        .routes(routes!(jwks))
+        .routes(routes!(discovery))
+        // RFC 8414's name for the same document.
         .route("/.well-known/oauth-authorization-server", get(discovery))
 }
 

@@ -8,17 +8,17 @@
 //! registry itself answers `insufficient_scope`.
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use robots_api_types::ErrorCode;
 use robots_core::access::RegistryScope;
 use serde::Serialize;
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{epoch_seconds, form_pairs, json_body, robot_credential};
@@ -26,8 +26,10 @@ use crate::error::ApiError;
 use crate::keys::{KeyError, new_jwt_id};
 use crate::state::AppState;
 
-pub fn router(path: &str) -> Router<AppState> {
-    Router::new().route(path, get(token))
+/// Routed where the operator said (`--registry-token-path`), documented at
+/// the default.
+pub fn router(path: &str) -> OpenApiRouter<AppState> {
+    crate::api::openapi::routed_at(OpenApiRouter::default(), path, routes!(token))
 }
 
 /// The claims of a registry token, as the registry's token auth reads them.
