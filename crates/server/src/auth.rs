@@ -28,7 +28,7 @@ use crate::verify::{RobotAuthFailure, RobotCredential};
 #[derive(Debug, Clone)]
 pub enum Caller {
     User(Box<UserSession>),
-    Robot(std::sync::Arc<crate::verify::VerifiedToken>),
+    Robot(std::sync::Arc<crate::cache::VerifiedToken>),
 }
 
 /// Credentials as found in a request, before anything is looked up.

@@ -24,21 +24,9 @@ use axum::body::Bytes;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::cache::Issued;
 use crate::keys::{KeyError, LoadedKey};
 use crate::state::AppState;
-
-/// An answer holding a signed token, as first built.
-#[derive(Debug, Clone)]
-pub struct Issued {
-    /// The answer's body, or the part of it that does not change with time.
-    pub answer: Bytes,
-    /// When the token was signed (its `iat`).
-    pub issued_at: OffsetDateTime,
-    /// Whether this answer was given before.
-    pub reused: bool,
-    /// The key that signed it: after a rotation, tokens are signed anew.
-    kid: String,
-}
 
 impl AppState {
     /// The answer for `grant` (what is granted, to whom: everything in the

@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod client;
 pub mod console;
 pub mod error;
@@ -20,8 +21,10 @@ pub mod federation;
 pub mod issued;
 pub mod keys;
 pub mod listener;
+pub mod openapi;
 pub mod request_body;
 pub mod state;
+pub mod usage;
 pub mod verification;
 pub mod verify;
 pub mod webhooks;
@@ -55,7 +58,7 @@ pub use robots_service::SignupPolicy;
 pub fn app<B: RequestBody>(state: AppState) -> impl HttpService<B> {
     let config = state.config();
     let documented = api::router().merge(verification::router(&state));
-    let routes = api::openapi::with_document(documented)
+    let routes = openapi::with_document(documented)
         .merge(console::router())
         .route("/readyz", get(ready));
     let (max_body, request_timeout) = (config.max_body_bytes, config.request_timeout);

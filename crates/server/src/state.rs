@@ -10,9 +10,10 @@ use robots_core::Clock;
 use robots_service::{ClientInfo, Service, ServiceConfig};
 use robots_store::Store;
 
+use crate::cache::VerifyCache;
 use crate::client::{IpRange, client_address};
 use crate::keys::{KeyError, KeyRing};
-use crate::verify::{UsageRecorder, VerifyCache};
+use crate::usage::UsageRecorder;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {

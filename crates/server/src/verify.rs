@@ -19,23 +19,21 @@
 //! client's address or the Access ID has used up its failures
 //! (`robots_service::limits`). The reason is logged and audited, never sent.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
-
-use axum::http::{HeaderName, HeaderValue};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use robots_core::access::AccessSnapshot;
 use robots_core::{SecretHash, SecretKind, SecretToken};
-use robots_store::{GenerationCache, Store, TokenOwner, TokenUse, User};
+use robots_store::{TokenOwner, TokenUse};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use robots_service::{Actor, Change};
 
+use crate::cache::VerifiedToken;
 use crate::error::ApiError;
 use crate::state::{AppState, RequestClient};
+use crate::usage::USAGE_RESOLUTION;
 use robots_service::limits::{Failure, address_key};
 
 /// Why a presented robot credential was refused. For logs only.
@@ -87,64 +85,6 @@ impl RobotCredential {
             Ok((SecretKind::RobotToken, hash)) => Ok(Self { access_id: None, hash }),
             _ => Err(RobotAuthFailure::Malformed),
         }
-    }
-}
-
-/// A verified robot token: its owner, and what the hot path keeps with it.
-#[derive(Debug)]
-pub struct VerifiedToken {
-    pub owner: TokenOwner,
-    /// When this token's last use was noted (Unix ms): at most one a minute
-    /// is recorded, decided without a lock.
-    last_noted: AtomicI64,
-    /// `X-Robot-*` answer headers, built once.
-    headers: OnceLock<[(HeaderName, HeaderValue); 4]>,
-    /// The introspection answer about this token, built once (see
-    /// `verification::introspect`).
-    pub(crate) introspection: OnceLock<axum::body::Bytes>,
-}
-
-impl std::ops::Deref for VerifiedToken {
-    type Target = TokenOwner;
-    fn deref(&self) -> &TokenOwner {
-        &self.owner
-    }
-}
-
-impl VerifiedToken {
-    fn new(owner: TokenOwner) -> Self {
-        Self {
-            owner,
-            last_noted: AtomicI64::new(i64::MIN),
-            headers: OnceLock::new(),
-            introspection: OnceLock::new(),
-        }
-    }
-
-    /// Who the robot is, as `auth_request` answers: `X-Robot-Id`,
-    /// `X-Robot-Name`, `X-Robot-Org`, `X-Access-Id`.
-    pub fn identity_headers(&self) -> &[(HeaderName, HeaderValue); 4] {
-        self.headers.get_or_init(|| {
-            let value = |text: String| HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""));
-            [
-                (
-                    HeaderName::from_static("x-robot-id"),
-                    value(self.owner.robot_id.to_string()),
-                ),
-                (
-                    HeaderName::from_static("x-robot-name"),
-                    value(self.owner.robot_name.to_string()),
-                ),
-                (
-                    HeaderName::from_static("x-robot-org"),
-                    value(self.owner.org_name.to_string()),
-                ),
-                (
-                    HeaderName::from_static("x-access-id"),
-                    value(self.owner.access_id.to_string()),
-                ),
-            ]
-        })
     }
 }
 
@@ -317,102 +257,5 @@ impl AppState {
         let cache = &self.verify_cache().access;
         let access = store.remembered(cache, robot_id.as_bytes()[15], robot_id, read).await?;
         access.ok_or_else(|| ApiError::internal("a robot's access was not read"))
-    }
-}
-
-/// A user's session as cached: the user, and when the session expires.
-pub(crate) type CachedSession = Arc<(User, OffsetDateTime)>;
-
-/// Verification answers kept in memory: token owners by hash, permissions
-/// by robot, users' sessions by hash, and recently signed tokens by grant.
-/// Bounded.
-#[derive(Debug)]
-pub struct VerifyCache {
-    owners: GenerationCache<[u8; 32], Arc<VerifiedToken>>,
-    access: GenerationCache<Uuid, Arc<AccessSnapshot>>,
-    /// Users' sessions by hash, with their expiry (checked on every use).
-    pub(crate) sessions: GenerationCache<[u8; 32], CachedSession>,
-    /// Signed tokens by Access ID and grant (see [`crate::issued`]).
-    issued: GenerationCache<(Uuid, String), crate::issued::Issued>,
-}
-
-impl Default for VerifyCache {
-    fn default() -> Self {
-        Self::with_capacity(100_000)
-    }
-}
-
-impl VerifyCache {
-    pub fn with_capacity(entries: usize) -> Self {
-        Self {
-            owners: GenerationCache::new(entries),
-            access: GenerationCache::new(entries),
-            sessions: GenerationCache::new(entries),
-            // A signed token is a few kilobytes: fewer of them.
-            issued: GenerationCache::new(entries / 10),
-        }
-    }
-
-    pub(crate) fn issued(&self, grant: &(Uuid, String), generation: u64) -> Option<crate::issued::Issued> {
-        self.issued.get(grant.0.as_bytes()[15], grant, generation)
-    }
-
-    pub(crate) fn remember_issued(&self, grant: (Uuid, String), issued: crate::issued::Issued, generation: u64) {
-        self.issued.put(grant.0.as_bytes()[15], grant, issued, generation);
-    }
-}
-
-/// Minimum time between two recorded uses of one token.
-pub const USAGE_RESOLUTION: Duration = Duration::from_secs(60);
-
-/// Remembers token uses in memory and writes them in batches.
-#[derive(Debug, Default)]
-pub struct UsageRecorder {
-    state: Mutex<UsageState>,
-    /// Held while a batch is written (see `AuditBuffer::flush`).
-    flushing: tokio::sync::Mutex<()>,
-}
-
-#[derive(Debug, Default)]
-struct UsageState {
-    /// When each token's use was last accepted for recording.
-    last_noted: HashMap<Uuid, OffsetDateTime>,
-    /// Uses waiting to be written.
-    pending: Vec<TokenUse>,
-}
-
-impl UsageRecorder {
-    /// Notes a use unless one of the same token was noted within the last
-    /// [`USAGE_RESOLUTION`]. Never blocks on I/O.
-    pub fn note(&self, token_use: TokenUse) {
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(previous) = state.last_noted.get(&token_use.access_id)
-            && token_use.at < *previous + USAGE_RESOLUTION
-        {
-            return;
-        }
-        state.last_noted.insert(token_use.access_id, token_use.at);
-        state.pending.push(token_use);
-    }
-
-    /// Writes what is pending. On failure the uses are put back for the next
-    /// round; losing a last-used time is never worth failing a request over.
-    pub async fn flush(&self, store: &Store, now: OffsetDateTime) {
-        let _flushing = self.flushing.lock().await;
-        let batch = {
-            let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            // Tokens not used for a whole resolution period need no memory:
-            // their next use will be recorded anyway.
-            state.last_noted.retain(|_, noted| *noted + USAGE_RESOLUTION > now);
-            std::mem::take(&mut state.pending)
-        };
-        if batch.is_empty() {
-            return;
-        }
-        if let Err(error) = store.record_token_uses(&batch).await {
-            tracing::warn!(%error, uses = batch.len(), "could not record token uses; will retry");
-            let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            state.pending.extend(batch);
-        }
     }
 }

@@ -22,6 +22,7 @@ pub mod audit;
 mod authorize;
 mod error;
 pub mod events;
+pub mod exchange;
 pub mod federation;
 pub mod keys;
 pub mod lifetime;
@@ -49,9 +50,8 @@ pub use authorize::{
     Authorized, DeleteOrg, InstanceAdmin, Leave, ManageAccess, ManageMembers, ManageRobots, Read, Right,
 };
 pub use error::{ServiceError, ServiceResult};
-pub use federation::{
-    Accepted, CredentialInput, CredentialPatch, ExchangeRefused, Exchanged, IdTokenVerifier, Refusal,
-};
+pub use exchange::{Accepted, ExchangeRefused, Exchanged, IdTokenVerifier, Refusal};
+pub use federation::{CredentialInput, CredentialPatch};
 pub use lifetime::{Expiry, LifetimeChoice, LifetimeChoices};
 pub use members::MemberChange;
 pub use orgs::{OrgUpdate, PolicyInput};

@@ -26,8 +26,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     get,
     path = "/v1/orgs/{org}/robots/{robot}/federated-credentials",
     tag = "federation",
-    params(crate::api::openapi::RobotPath),
-    responses((status = 200, description = "The robot's federated credentials, by name", body = List<FederatedCredentialView>), crate::api::openapi::Failure)
+    params(crate::openapi::shapes::RobotPath),
+    responses((status = 200, description = "The robot's federated credentials, by name", body = List<FederatedCredentialView>), crate::openapi::shapes::Failure)
 )]
 async fn list_credentials(
     State(state): State<AppState>,
@@ -45,9 +45,9 @@ async fn list_credentials(
     post,
     path = "/v1/orgs/{org}/robots/{robot}/federated-credentials",
     tag = "federation",
-    params(crate::api::openapi::RobotPath),
+    params(crate::openapi::shapes::RobotPath),
     request_body = CreateCredentialRequest,
-    responses((status = 201, description = "Created", body = FederatedCredentialView), crate::api::openapi::Failure)
+    responses((status = 201, description = "Created", body = FederatedCredentialView), crate::openapi::shapes::Failure)
 )]
 async fn create_credential(
     State(state): State<AppState>,
@@ -73,8 +73,8 @@ async fn create_credential(
     get,
     path = "/v1/orgs/{org}/robots/{robot}/federated-credentials/{name}",
     tag = "federation",
-    params(crate::api::openapi::RobotPath, ("name" = String, Path, description = "The credential's name", example = "github-main")),
-    responses((status = 200, description = "OK", body = FederatedCredentialView), crate::api::openapi::Failure)
+    params(crate::openapi::shapes::RobotPath, ("name" = String, Path, description = "The credential's name", example = "github-main")),
+    responses((status = 200, description = "OK", body = FederatedCredentialView), crate::openapi::shapes::Failure)
 )]
 async fn get_credential(
     State(state): State<AppState>,
@@ -90,9 +90,9 @@ async fn get_credential(
     patch,
     path = "/v1/orgs/{org}/robots/{robot}/federated-credentials/{name}",
     tag = "federation",
-    params(crate::api::openapi::RobotPath, ("name" = String, Path, description = "The credential's name", example = "github-main")),
+    params(crate::openapi::shapes::RobotPath, ("name" = String, Path, description = "The credential's name", example = "github-main")),
     request_body = UpdateCredentialRequest,
-    responses((status = 200, description = "Changed; tokens it minted before are revoked", body = FederatedCredentialView), crate::api::openapi::Failure)
+    responses((status = 200, description = "Changed; tokens it minted before are revoked", body = FederatedCredentialView), crate::openapi::shapes::Failure)
 )]
 async fn update_credential(
     State(state): State<AppState>,
@@ -125,8 +125,8 @@ async fn update_credential(
     delete,
     path = "/v1/orgs/{org}/robots/{robot}/federated-credentials/{name}",
     tag = "federation",
-    params(crate::api::openapi::RobotPath, ("name" = String, Path, description = "The credential's name", example = "github-main")),
-    responses((status = 204, description = "Deleted, with the tokens it minted"), crate::api::openapi::Failure)
+    params(crate::openapi::shapes::RobotPath, ("name" = String, Path, description = "The credential's name", example = "github-main")),
+    responses((status = 204, description = "Deleted, with the tokens it minted"), crate::openapi::shapes::Failure)
 )]
 async fn delete_credential(
     State(state): State<AppState>,

@@ -24,8 +24,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     get,
     path = "/v1/orgs/{org}/members",
     tag = "orgs",
-    params(crate::api::openapi::OrgPath, crate::api::openapi::ListQuery),
-    responses((status = 200, description = "OK", body = List<MemberView>), crate::api::openapi::Failure)
+    params(crate::openapi::shapes::OrgPath, crate::openapi::shapes::ListQuery),
+    responses((status = 200, description = "OK", body = List<MemberView>), crate::openapi::shapes::Failure)
 )]
 async fn list_members(
     State(state): State<AppState>,
@@ -46,9 +46,9 @@ async fn list_members(
     put,
     path = "/v1/orgs/{org}/members/{username}",
     tag = "orgs",
-    params(crate::api::openapi::OrgPath, ("username" = String, Path, description = "The user's name", example = "admin")),
+    params(crate::openapi::shapes::OrgPath, ("username" = String, Path, description = "The user's name", example = "admin")),
     request_body = SetMemberRequest,
-    responses((status = 200, description = "Role changed", body = MemberView), (status = 201, description = "Member added", body = MemberView), crate::api::openapi::Failure)
+    responses((status = 200, description = "Role changed", body = MemberView), (status = 201, description = "Member added", body = MemberView), crate::openapi::shapes::Failure)
 )]
 async fn set_member(
     State(state): State<AppState>,
@@ -72,8 +72,8 @@ async fn set_member(
     delete,
     path = "/v1/orgs/{org}/members/{username}",
     tag = "orgs",
-    params(crate::api::openapi::OrgPath, ("username" = String, Path, description = "The user's name", example = "admin")),
-    responses((status = 204, description = "Removed (or left)"), crate::api::openapi::Failure)
+    params(crate::openapi::shapes::OrgPath, ("username" = String, Path, description = "The user's name", example = "admin")),
+    responses((status = 204, description = "Removed (or left)"), crate::openapi::shapes::Failure)
 )]
 async fn remove_member(
     State(state): State<AppState>,

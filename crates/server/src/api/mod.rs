@@ -3,18 +3,19 @@
 //! service (`robots_service`), which authorizes, validates and records,
 //! and render its answer.
 
-pub(crate) mod access;
+pub(crate) mod audit;
 pub(crate) mod federation;
-pub(crate) mod lifecycle;
 mod members;
-pub mod openapi;
 mod orgs;
+mod repositories;
 mod robots;
 pub(crate) mod sessions;
 mod setup;
+mod teams;
 pub(crate) mod tokens;
 pub(crate) mod users;
 pub mod views;
+mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -29,7 +30,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(members::router())
         .merge(robots::router())
         .merge(tokens::router())
-        .merge(access::router())
-        .merge(lifecycle::router())
+        .merge(teams::router())
+        .merge(repositories::router())
+        .merge(audit::router())
+        .merge(webhooks::router())
         .merge(federation::router())
 }

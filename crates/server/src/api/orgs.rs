@@ -3,9 +3,9 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use robots_api_types::{CreateOrgRequest, List, OrgView};
+use robots_api_types::{CreateOrgRequest, List, OrgView, UpdateOrgRequest};
 use robots_core::Role;
-use robots_service::{DeleteOrg, Read};
+use robots_service::{DeleteOrg, ManageMembers, OrgUpdate, PolicyInput, Read};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -18,15 +18,15 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(list_orgs, create_org))
-        .routes(routes!(get_org, delete_org))
+        .routes(routes!(get_org, update_org, delete_org))
 }
 
 #[utoipa::path(
     get,
     path = "/v1/orgs",
     tag = "orgs",
-    params(crate::api::openapi::ListQuery),
-    responses((status = 200, description = "The caller's organizations", body = List<OrgView>), crate::api::openapi::Failure)
+    params(crate::openapi::shapes::ListQuery),
+    responses((status = 200, description = "The caller's organizations", body = List<OrgView>), crate::openapi::shapes::Failure)
 )]
 async fn list_orgs(
     State(state): State<AppState>,
@@ -49,7 +49,7 @@ async fn list_orgs(
     path = "/v1/orgs",
     tag = "orgs",
     request_body = CreateOrgRequest,
-    responses((status = 201, description = "The new organization; the caller is its admin", body = OrgView), crate::api::openapi::Failure)
+    responses((status = 201, description = "The new organization; the caller is its admin", body = OrgView), crate::openapi::shapes::Failure)
 )]
 async fn create_org(
     State(state): State<AppState>,
@@ -72,8 +72,8 @@ async fn create_org(
     get,
     path = "/v1/orgs/{org}",
     tag = "orgs",
-    params(crate::api::openapi::OrgPath),
-    responses((status = 200, description = "OK", body = OrgView), crate::api::openapi::Failure)
+    params(crate::openapi::shapes::OrgPath),
+    responses((status = 200, description = "OK", body = OrgView), crate::openapi::shapes::Failure)
 )]
 async fn get_org(
     State(state): State<AppState>,
@@ -88,8 +88,8 @@ async fn get_org(
     delete,
     path = "/v1/orgs/{org}",
     tag = "orgs",
-    params(crate::api::openapi::OrgPath),
-    responses((status = 204, description = "Deleted, with its robots and tokens"), crate::api::openapi::Failure)
+    params(crate::openapi::shapes::OrgPath),
+    responses((status = 204, description = "Deleted, with its robots and tokens"), crate::openapi::shapes::Failure)
 )]
 async fn delete_org(
     State(state): State<AppState>,
@@ -99,4 +99,31 @@ async fn delete_org(
     let at = state.service().authorize::<DeleteOrg>(&caller, &org).await?;
     state.service().delete_org(&at).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    patch,
+    path = "/v1/orgs/{org}",
+    tag = "orgs",
+    params(crate::openapi::shapes::OrgPath),
+    request_body = UpdateOrgRequest,
+    responses((status = 200, description = "OK", body = OrgView), crate::openapi::shapes::Failure)
+)]
+async fn update_org(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path(org): Path<String>,
+    body: JsonBody,
+) -> ApiResult<Json<OrgView>> {
+    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
+    let request: UpdateOrgRequest = body.parse()?;
+    let update = OrgUpdate {
+        display_name: request.display_name.as_deref(),
+        token_policy: request.token_policy.as_ref().map(|policy| PolicyInput {
+            max_lifetime: policy.max_lifetime.as_deref(),
+            expiry_required: policy.expiry_required,
+        }),
+    };
+    let (updated, role) = state.service().update_org(&at, update).await?;
+    Ok(Json(views::org(updated, role)))
 }

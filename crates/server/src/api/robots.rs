@@ -3,13 +3,13 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use robots_api_types::{CreateRobotRequest, List, RobotView, UpdateRobotRequest};
+use robots_api_types::{CreateRobotRequest, List, PermissionsView, RobotView, UpdateRobotRequest};
 use robots_service::{ManageRobots, NewRobotInput, Read};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::views;
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, UserSession};
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
 use crate::state::AppState;
@@ -18,14 +18,17 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(list_robots, create_robot))
         .routes(routes!(get_robot, update_robot, delete_robot))
+        .routes(routes!(disable_robot))
+        .routes(routes!(enable_robot))
+        .routes(routes!(robot_permissions))
 }
 
 #[utoipa::path(
     get,
     path = "/v1/orgs/{org}/robots",
     tag = "robots",
-    params(crate::api::openapi::OrgPath, crate::api::openapi::ListQuery),
-    responses((status = 200, description = "OK", body = List<RobotView>), crate::api::openapi::Failure)
+    params(crate::openapi::shapes::OrgPath, crate::openapi::shapes::ListQuery),
+    responses((status = 200, description = "OK", body = List<RobotView>), crate::openapi::shapes::Failure)
 )]
 async fn list_robots(
     State(state): State<AppState>,
@@ -49,9 +52,9 @@ async fn list_robots(
     post,
     path = "/v1/orgs/{org}/robots",
     tag = "robots",
-    params(crate::api::openapi::OrgPath),
+    params(crate::openapi::shapes::OrgPath),
     request_body = CreateRobotRequest,
-    responses((status = 201, description = "Created", body = RobotView), crate::api::openapi::Failure)
+    responses((status = 201, description = "Created", body = RobotView), crate::openapi::shapes::Failure)
 )]
 async fn create_robot(
     State(state): State<AppState>,
@@ -74,8 +77,8 @@ async fn create_robot(
     get,
     path = "/v1/orgs/{org}/robots/{robot}",
     tag = "robots",
-    params(crate::api::openapi::RobotPath),
-    responses((status = 200, description = "OK", body = RobotView), crate::api::openapi::Failure)
+    params(crate::openapi::shapes::RobotPath),
+    responses((status = 200, description = "OK", body = RobotView), crate::openapi::shapes::Failure)
 )]
 async fn get_robot(
     State(state): State<AppState>,
@@ -91,9 +94,9 @@ async fn get_robot(
     patch,
     path = "/v1/orgs/{org}/robots/{robot}",
     tag = "robots",
-    params(crate::api::openapi::RobotPath),
+    params(crate::openapi::shapes::RobotPath),
     request_body = UpdateRobotRequest,
-    responses((status = 200, description = "OK", body = RobotView), crate::api::openapi::Failure)
+    responses((status = 200, description = "OK", body = RobotView), crate::openapi::shapes::Failure)
 )]
 async fn update_robot(
     State(state): State<AppState>,
@@ -114,8 +117,8 @@ async fn update_robot(
     delete,
     path = "/v1/orgs/{org}/robots/{robot}",
     tag = "robots",
-    params(crate::api::openapi::RobotPath),
-    responses((status = 204, description = "Deleted, with its tokens"), crate::api::openapi::Failure)
+    params(crate::openapi::shapes::RobotPath),
+    responses((status = 204, description = "Deleted, with its tokens"), crate::openapi::shapes::Failure)
 )]
 async fn delete_robot(
     State(state): State<AppState>,
@@ -125,4 +128,64 @@ async fn delete_robot(
     let at = state.service().authorize::<ManageRobots>(&caller, &org).await?;
     state.service().delete_robot(&at, &robot).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_disabled(
+    state: &AppState,
+    caller: &UserSession,
+    org: &str,
+    robot: &str,
+    disable: bool,
+) -> ApiResult<Json<RobotView>> {
+    let at = state.service().authorize::<ManageRobots>(caller, org).await?;
+    let updated = state.service().set_robot_disabled(&at, robot, disable).await?;
+    Ok(Json(views::robot(at.org().name.as_str(), updated)))
+}
+
+/// Disables a robot: its tokens are refused until it is enabled; nothing is deleted.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/robots/{robot}/disable",
+    tag = "robots",
+    params(crate::openapi::shapes::RobotPath),
+    responses((status = 200, description = "Disabled: its tokens are refused until it is enabled", body = RobotView), crate::openapi::shapes::Failure)
+)]
+async fn disable_robot(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, robot)): Path<(String, String)>,
+) -> ApiResult<Json<RobotView>> {
+    set_disabled(&state, &caller, &org, &robot, true).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/robots/{robot}/enable",
+    tag = "robots",
+    params(crate::openapi::shapes::RobotPath),
+    responses((status = 200, description = "OK", body = RobotView), crate::openapi::shapes::Failure)
+)]
+async fn enable_robot(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, robot)): Path<(String, String)>,
+) -> ApiResult<Json<RobotView>> {
+    set_disabled(&state, &caller, &org, &robot, false).await
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/robots/{robot}/permissions",
+    tag = "robots",
+    params(crate::openapi::shapes::RobotPath),
+    responses((status = 200, description = "What the robot may do, and through which teams", body = PermissionsView), crate::openapi::shapes::Failure)
+)]
+async fn robot_permissions(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path((org, robot)): Path<(String, String)>,
+) -> ApiResult<Json<PermissionsView>> {
+    let at = state.service().authorize::<Read>(&caller, &org).await?;
+    let permissions = state.service().robot_permissions(&at, &robot).await?;
+    Ok(Json(views::permissions(at.org().name.as_str(), permissions)))
 }

@@ -28,7 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     tag = "sessions",
     request_body = LoginRequest,
     security(()),
-    responses((status = 201, description = "A new session; its token is shown this once", body = SessionView), crate::api::openapi::Failure)
+    responses((status = 201, description = "A new session; its token is shown this once", body = SessionView), crate::openapi::shapes::Failure)
 )]
 async fn log_in(
     State(state): State<AppState>,
@@ -49,7 +49,7 @@ async fn log_in(
     delete,
     path = "/v1/sessions/current",
     tag = "sessions",
-    responses((status = 204, description = "Logged out"), crate::api::openapi::Failure)
+    responses((status = 204, description = "Logged out"), crate::openapi::shapes::Failure)
 )]
 async fn log_out(State(state): State<AppState>, CurrentUser(caller): CurrentUser) -> ApiResult<StatusCode> {
     state.service().log_out(&caller).await?;
@@ -61,7 +61,7 @@ async fn log_out(State(state): State<AppState>, CurrentUser(caller): CurrentUser
     path = "/v1/whoami",
     tag = "sessions",
     security(("robot" = []), ("robot_bearer" = []), ("session" = [])),
-    responses((status = 200, description = "The user or robot behind the credentials", body = WhoAmI), crate::api::openapi::Failure)
+    responses((status = 200, description = "The user or robot behind the credentials", body = WhoAmI), crate::openapi::shapes::Failure)
 )]
 async fn whoami(caller: Caller) -> Json<WhoAmI> {
     Json(match caller {

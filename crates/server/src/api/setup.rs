@@ -25,7 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     tag = "setup",
     request_body = SetupRequest,
     security(()),
-    responses((status = 201, description = "The first administrator", body = UserView), crate::api::openapi::Failure)
+    responses((status = 201, description = "The first administrator", body = UserView), crate::openapi::shapes::Failure)
 )]
 async fn complete_setup(
     State(state): State<AppState>,

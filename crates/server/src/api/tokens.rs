@@ -53,8 +53,8 @@ fn expiring_before(query: &ExpiringQuery, now: OffsetDateTime) -> Result<Option<
     get,
     path = "/v1/orgs/{org}/robots/{robot}/tokens",
     tag = "tokens",
-    params(crate::api::openapi::RobotPath, ExpiringQuery, crate::api::openapi::ListQuery),
-    responses((status = 200, description = "OK", body = List<TokenView>), crate::api::openapi::Failure)
+    params(crate::openapi::shapes::RobotPath, ExpiringQuery, crate::openapi::shapes::ListQuery),
+    responses((status = 200, description = "OK", body = List<TokenView>), crate::openapi::shapes::Failure)
 )]
 async fn list_tokens(
     State(state): State<AppState>,
@@ -79,8 +79,8 @@ async fn list_tokens(
     get,
     path = "/v1/orgs/{org}/tokens",
     tag = "tokens",
-    params(crate::api::openapi::OrgPath, ExpiringQuery),
-    responses((status = 200, description = "Tokens of every robot expiring within `expiring_within`, soonest first", body = List<ExpiringTokenView>), crate::api::openapi::Failure)
+    params(crate::openapi::shapes::OrgPath, ExpiringQuery),
+    responses((status = 200, description = "Tokens of every robot expiring within `expiring_within`, soonest first", body = List<ExpiringTokenView>), crate::openapi::shapes::Failure)
 )]
 async fn list_expiring(
     State(state): State<AppState>,
@@ -113,9 +113,9 @@ fn secret_response<T: Serialize>(body: T) -> Response {
     post,
     path = "/v1/orgs/{org}/robots/{robot}/tokens",
     tag = "tokens",
-    params(crate::api::openapi::RobotPath),
+    params(crate::openapi::shapes::RobotPath),
     request_body = CreateTokenRequest,
-    responses((status = 201, description = "The token, shown this once", body = CreatedTokenView), crate::api::openapi::Failure)
+    responses((status = 201, description = "The token, shown this once", body = CreatedTokenView), crate::openapi::shapes::Failure)
 )]
 async fn create_token(
     State(state): State<AppState>,
@@ -143,8 +143,8 @@ async fn create_token(
     get,
     path = "/v1/orgs/{org}/robots/{robot}/tokens/{access_id}",
     tag = "tokens",
-    params(crate::api::openapi::TokenPath),
-    responses((status = 200, description = "OK", body = TokenView), crate::api::openapi::Failure)
+    params(crate::openapi::shapes::TokenPath),
+    responses((status = 200, description = "OK", body = TokenView), crate::openapi::shapes::Failure)
 )]
 async fn get_token(
     State(state): State<AppState>,
@@ -160,8 +160,8 @@ async fn get_token(
     delete,
     path = "/v1/orgs/{org}/robots/{robot}/tokens/{access_id}",
     tag = "tokens",
-    params(crate::api::openapi::TokenPath),
-    responses((status = 204, description = "Deleted: refused from the next request on"), crate::api::openapi::Failure)
+    params(crate::openapi::shapes::TokenPath),
+    responses((status = 204, description = "Deleted: refused from the next request on"), crate::openapi::shapes::Failure)
 )]
 async fn delete_token(
     State(state): State<AppState>,
@@ -180,9 +180,9 @@ async fn delete_token(
     post,
     path = "/v1/orgs/{org}/robots/{robot}/tokens/{access_id}/rotate",
     tag = "tokens",
-    params(crate::api::openapi::TokenPath),
+    params(crate::openapi::shapes::TokenPath),
     request_body(content = Option<RotateRequest>, description = "Optional: no body rotates with the defaults"),
-    responses((status = 201, description = "The successor, shown this once, and the token rotating out", body = RotatedView), crate::api::openapi::Failure)
+    responses((status = 201, description = "The successor, shown this once, and the token rotating out", body = RotatedView), crate::openapi::shapes::Failure)
 )]
 async fn rotate_token(
     State(state): State<AppState>,

@@ -25,7 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     tag = "setup",
     request_body = CreateUserRequest,
     security((), ("session" = [])),
-    responses((status = 201, description = "The new user", body = UserView), crate::api::openapi::Failure)
+    responses((status = 201, description = "The new user", body = UserView), crate::openapi::shapes::Failure)
 )]
 async fn create_user(
     State(state): State<AppState>,

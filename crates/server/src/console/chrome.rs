@@ -2,13 +2,16 @@
 //! current context (personal account or an organization), its navigation,
 //! and the account menu in the bottom-left corner.
 
+use askama::Template;
+use axum::response::{IntoResponse, Redirect, Response};
 use robots_core::Role;
 use robots_core::humanize::relative;
+use robots_service::{Authorized, Right};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::ConsoleUser;
+use super::{ConsoleError, ConsoleUser};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -194,4 +197,35 @@ pub fn encode(text: &str) -> String {
             }
         })
         .collect()
+}
+
+pub(super) fn redirect_with_notice(path: &str, notice: &str) -> Response {
+    Redirect::to(&format!("{path}?notice={}", encode(notice))).into_response()
+}
+
+/// A confirmation that names what will stop working.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub(super) struct ConfirmPage {
+    pub chrome: Chrome,
+    pub title: String,
+    pub consequence: String,
+    pub action: String,
+    pub button: String,
+    pub cancel_url: String,
+}
+
+/// Authorizes a console page on an organization (the service's check, as
+/// for the API), then builds the chrome in the organization's context.
+pub(super) async fn org_page<'a, R: Right>(
+    state: &AppState,
+    user: &'a ConsoleUser,
+    org: &str,
+    section: &'static str,
+) -> Result<(Authorized<'a, R>, Chrome), ConsoleError> {
+    let at = state.service().authorize::<R>(&user.session, org).await?;
+    let chrome = chrome(state, user, section)
+        .await?
+        .in_org(at.org(), at.role(), section != "overview");
+    Ok((at, chrome))
 }

@@ -12,12 +12,9 @@ use robots_service::{Authorized, CredentialInput, CredentialPatch, ManageMembers
 use robots_store::{FederatedCredential, Org};
 use serde::Deserialize;
 
-use super::chrome::{Chrome, Context, Stamp};
-use super::orgs::org_page;
-use super::robots::{ConfirmPage, redirect_with_notice};
+use super::chrome::{Chrome, ConfirmPage, Context, Stamp, org_page, redirect_with_notice};
 use super::session::CsrfOnly;
 use super::{ConsoleForm, ConsoleResult, ConsoleUser, FieldError, field_error, ok};
-use crate::api::lifecycle::{AuditLog, AuditParamsPublic, audit_page};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -88,19 +85,19 @@ pub(super) async fn robot_section<R>(
     };
     let org = at.org();
     // Exchanges are the token events aimed at the robot itself.
-    let params = AuditParamsPublic {
+    let filter = robots_store::AuditQuery {
         action: Some("token.".to_owned()),
         target: Some(format!("robot {}/{}", org.name, robot.name)),
-        limit: 10,
-        ..AuditParamsPublic::default()
+        ..robots_store::AuditQuery::default()
     };
-    let (events, _) = audit_page(state, AuditLog::Org(&admin), &params).await?;
+    let events = state.service().audit_log(&admin, &filter, 10).await?.items;
     let now = state.now();
     let exchanges = events
         .into_iter()
         .filter(|event| event.action == "token.exchanged" || event.action == "token.exchange_refused")
         .map(|event| {
-            let text = |key: &str| event.detail[key].as_str().unwrap_or_default().to_owned();
+            let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap_or_default();
+            let text = |key: &str| detail[key].as_str().unwrap_or_default().to_owned();
             let accepted = event.action == "token.exchanged";
             ExchangeRow {
                 at: Stamp::new(event.at, now),

@@ -14,14 +14,19 @@
 //!   it does for the API; its refusals are rendered next to the form field
 //!   at fault ([`field_error`]) or as the error page ([`ConsoleError`]).
 
-mod access;
 mod account;
+mod audit;
 mod chrome;
 mod federation;
-mod lifecycle;
+mod members;
 mod orgs;
+mod repositories;
 mod robots;
 mod session;
+mod settings;
+mod teams;
+mod tokens;
+mod webhooks;
 
 use askama::Template;
 use axum::Router;
@@ -43,10 +48,15 @@ pub fn router() -> Router<AppState> {
         .merge(session::router())
         .merge(account::router())
         .merge(orgs::router())
+        .merge(members::router())
         .merge(robots::router())
+        .merge(tokens::router())
         .merge(federation::router())
-        .merge(access::router())
-        .merge(lifecycle::router())
+        .merge(teams::router())
+        .merge(repositories::router())
+        .merge(audit::router())
+        .merge(settings::router())
+        .merge(webhooks::router())
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(

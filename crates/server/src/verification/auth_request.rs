@@ -17,7 +17,7 @@ use robots_core::access::{RepoAction, RepoPath, may};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{read_fields, robot_credential};
+use super::protocol::{read_fields, robot_credential};
 use crate::error::ApiError;
 use crate::state::AppState;
 

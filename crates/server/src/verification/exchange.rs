@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use robots_api_types::ExchangeAnswer;
 use robots_service::ExchangeRefused;
 
-use super::oauth::oauth_error;
+use super::protocol::oauth_error;
 use crate::state::AppState;
 use robots_service::limits::address_key;
 

@@ -25,11 +25,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{epoch_seconds, json_body, read_fields, read_form_body};
+use super::protocol::{epoch_seconds, json_body, read_fields, read_form_body};
 use crate::auth::{Presented, presented_credentials};
+use crate::cache::VerifiedToken;
 use crate::error::ApiError;
 use crate::state::{AppState, RequestClient};
-use crate::verify::{RobotCredential, VerifiedToken};
+use crate::verify::RobotCredential;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default().routes(routes!(introspect))

@@ -41,7 +41,7 @@ async fn certificates(State(state): State<AppState>) -> Response {
     get,
     path = "/v1/keys",
     tag = "verification",
-    responses((status = 200, description = "Signing keys: instance administrators only", body = List<KeyView>), crate::api::openapi::Failure)
+    responses((status = 200, description = "Signing keys: instance administrators only", body = List<KeyView>), crate::openapi::shapes::Failure)
 )]
 async fn list(State(state): State<AppState>, CurrentUser(caller): CurrentUser) -> ApiResult<Json<List<KeyView>>> {
     state.service().instance_admin(&caller, "manage signing keys")?;
@@ -65,7 +65,7 @@ async fn list(State(state): State<AppState>, CurrentUser(caller): CurrentUser) -
     path = "/v1/keys/rotate",
     tag = "verification",
     request_body(content = Option<KeyRotateRequest>, description = "Optional"),
-    responses((status = 201, description = "The next signing key", body = RotatedKeyView), crate::api::openapi::Failure)
+    responses((status = 201, description = "The next signing key", body = RotatedKeyView), crate::openapi::shapes::Failure)
 )]
 async fn rotate(
     State(state): State<AppState>,

@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{epoch_seconds, json_body, read_form};
+use super::protocol::{epoch_seconds, json_body, oauth_error, read_form};
 use crate::auth::{Presented, presented_credentials};
 use crate::keys::{KeyError, new_jwt_id};
 use crate::state::AppState;
@@ -30,17 +30,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(discovery))
         // RFC 8414's name for the same document.
         .route("/.well-known/oauth-authorization-server", get(discovery))
-}
-
-pub(super) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut response = (status, Json(json!({"error": error, "error_description": description}))).into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(r#"Basic realm="robots""#),
-        );
-    }
-    response
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -130,7 +119,7 @@ enum TokenEndpointAnswer {
     tag = "verification",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     security((), ("robot" = [])),
-    responses((status = 200, description = "Client credentials: a signed access token (RFC 9068 profile). Token exchange (RFC 8693): a short-lived robot token", body = TokenEndpointAnswer), (status = 400, description = "A malformed request", body = crate::api::openapi::OAuthError), (status = 401, description = "No valid credentials", body = crate::api::openapi::OAuthError), (status = 429, description = "Too many failures", body = crate::api::openapi::OAuthError))
+    responses((status = 200, description = "Client credentials: a signed access token (RFC 9068 profile). Token exchange (RFC 8693): a short-lived robot token", body = TokenEndpointAnswer), (status = 400, description = "A malformed request", body = crate::openapi::shapes::OAuthError), (status = 401, description = "No valid credentials", body = crate::openapi::shapes::OAuthError), (status = 429, description = "Too many failures", body = crate::openapi::shapes::OAuthError))
 )]
 async fn token(State(state): State<AppState>, request: Request) -> Response {
     let (request, form) = read_form::<TokenForm>(request, state.config().max_body_bytes).await;

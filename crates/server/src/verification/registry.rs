@@ -21,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{epoch_seconds, form_pairs, json_body, robot_credential};
+use super::protocol::{epoch_seconds, form_pairs, json_body, robot_credential};
 use crate::error::ApiError;
 use crate::keys::{KeyError, new_jwt_id};
 use crate::state::AppState;
@@ -29,7 +29,7 @@ use crate::state::AppState;
 /// Routed where the operator said (`--registry-token-path`), documented at
 /// the default.
 pub fn router(path: &str) -> OpenApiRouter<AppState> {
-    crate::api::openapi::routed_at(OpenApiRouter::default(), path, routes!(token))
+    crate::openapi::shapes::routed_at(OpenApiRouter::default(), path, routes!(token))
 }
 
 /// The claims of a registry token, as the registry's token auth reads them.

@@ -30,7 +30,7 @@ fn instance_of(path: &str, template: &str) -> bool {
 /// own protocols to other systems, have tests of their own).
 #[test]
 fn every_documented_operation_has_a_row() {
-    let document: Value = serde_json::from_str(&robots_server::api::openapi::document_json()).unwrap();
+    let document: Value = serde_json::from_str(&robots_server::openapi::document_json()).unwrap();
     let rows = rows();
     let mut missing = Vec::new();
     for (method, template) in crate::api::openapi::documented_operations() {

@@ -15,7 +15,7 @@ fn committed_path() -> std::path::PathBuf {
 
 /// `(METHOD, /path/{template})` of every documented operation.
 pub fn documented_operations() -> BTreeSet<(String, String)> {
-    let document: Value = serde_json::from_str(&robots_server::api::openapi::document_json()).unwrap();
+    let document: Value = serde_json::from_str(&robots_server::openapi::document_json()).unwrap();
     let mut operations = BTreeSet::new();
     for (path, item) in document["paths"].as_object().unwrap() {
         for method in ["get", "put", "post", "delete", "patch"] {

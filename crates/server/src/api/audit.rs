@@ -1,6 +1,5 @@
-//! Keeping robots healthy over time: disabling and enabling robots, the
-//! organization's token policy, the audit log, reports of leaked tokens,
-//! and webhooks.
+//! The audit log (an organization's, and the instance's own), and reports
+//! of leaked tokens.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -8,13 +7,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use robots_api_types::ErrorCode;
-use robots_api_types::{
-    AuditView, CreateWebhookRequest, DeliveryView, LeakReport, List, OrgView, Received, RobotView, UpdateOrgRequest,
-    WebhookView,
-};
+use robots_api_types::{AuditView, ErrorCode, LeakReport, List, Received};
 use robots_core::duration::parse_duration;
-use robots_service::{Authorized, ClientInfo, InstanceAdmin, ManageMembers, ManageRobots, OrgUpdate, PolicyInput};
+use robots_service::{Authorized, ClientInfo, InstanceAdmin, ManageMembers};
 use robots_store::AuditQuery;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -24,93 +19,10 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::views;
-use crate::auth::{CurrentUser, UserSession};
+use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiQuery, JsonBody, MAX_PAGE_SIZE, RawBody};
+use crate::extract::{ApiQuery, MAX_PAGE_SIZE, RawBody};
 use crate::state::AppState;
-
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::default()
-        .routes(routes!(disable_robot))
-        .routes(routes!(enable_robot))
-        .routes(routes!(update_org))
-        .routes(routes!(org_audit))
-        .routes(routes!(instance_audit))
-        .routes(routes!(revoke_leaked))
-        .routes(routes!(list_webhooks, create_webhook))
-        .routes(routes!(delete_webhook))
-        .routes(routes!(list_deliveries))
-}
-
-async fn set_disabled(
-    state: &AppState,
-    caller: &UserSession,
-    org: &str,
-    robot: &str,
-    disable: bool,
-) -> ApiResult<Json<RobotView>> {
-    let at = state.service().authorize::<ManageRobots>(caller, org).await?;
-    let updated = state.service().set_robot_disabled(&at, robot, disable).await?;
-    Ok(Json(views::robot(at.org().name.as_str(), updated)))
-}
-
-/// Disables a robot: its tokens are refused until it is enabled; nothing is deleted.
-#[utoipa::path(
-    post,
-    path = "/v1/orgs/{org}/robots/{robot}/disable",
-    tag = "robots",
-    params(crate::api::openapi::RobotPath),
-    responses((status = 200, description = "Disabled: its tokens are refused until it is enabled", body = RobotView), crate::api::openapi::Failure)
-)]
-async fn disable_robot(
-    State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
-    Path((org, robot)): Path<(String, String)>,
-) -> ApiResult<Json<RobotView>> {
-    set_disabled(&state, &caller, &org, &robot, true).await
-}
-
-#[utoipa::path(
-    post,
-    path = "/v1/orgs/{org}/robots/{robot}/enable",
-    tag = "robots",
-    params(crate::api::openapi::RobotPath),
-    responses((status = 200, description = "OK", body = RobotView), crate::api::openapi::Failure)
-)]
-async fn enable_robot(
-    State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
-    Path((org, robot)): Path<(String, String)>,
-) -> ApiResult<Json<RobotView>> {
-    set_disabled(&state, &caller, &org, &robot, false).await
-}
-
-#[utoipa::path(
-    patch,
-    path = "/v1/orgs/{org}",
-    tag = "orgs",
-    params(crate::api::openapi::OrgPath),
-    request_body = UpdateOrgRequest,
-    responses((status = 200, description = "OK", body = OrgView), crate::api::openapi::Failure)
-)]
-async fn update_org(
-    State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
-    Path(org): Path<String>,
-    body: JsonBody,
-) -> ApiResult<Json<OrgView>> {
-    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
-    let request: UpdateOrgRequest = body.parse()?;
-    let update = OrgUpdate {
-        display_name: request.display_name.as_deref(),
-        token_policy: request.token_policy.as_ref().map(|policy| PolicyInput {
-            max_lifetime: policy.max_lifetime.as_deref(),
-            expiry_required: policy.expiry_required,
-        }),
-    };
-    let (updated, role) = state.service().update_org(&at, update).await?;
-    Ok(Json(views::org(updated, role)))
-}
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -152,13 +64,13 @@ fn point_in_time(field: &str, text: &str, now: OffsetDateTime) -> Result<OffsetD
 /// Whose audit log: an organization's (for its admins) or the instance's
 /// own (for instance administrators).
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum AuditLog<'a> {
+enum AuditLog<'a> {
     Org(&'a Authorized<'a, ManageMembers>),
     Instance(&'a InstanceAdmin<'a>),
 }
 
 /// A page of an audit log, with the cursor of the next.
-pub(crate) async fn audit_page(
+async fn audit_page(
     state: &AppState,
     log: AuditLog<'_>,
     params: &AuditParamsPublic,
@@ -185,7 +97,7 @@ pub(crate) async fn audit_page(
 
 /// Parsed audit filters, for the API and the console.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct AuditParamsPublic {
+struct AuditParamsPublic {
     pub action: Option<String>,
     pub actor: Option<String>,
     pub target: Option<String>,
@@ -279,8 +191,8 @@ async fn respond_audit(state: &AppState, log: AuditLog<'_>, params: AuditParams)
     get,
     path = "/v1/orgs/{org}/audit",
     tag = "audit",
-    params(crate::api::openapi::OrgPath, AuditParams),
-    responses((status = 200, description = "A page of events, newest first; with `format=jsonl`, every matching event as JSON lines", content((List<AuditView> = "application/json"), (String = "application/x-ndjson"))), crate::api::openapi::Failure)
+    params(crate::openapi::shapes::OrgPath, AuditParams),
+    responses((status = 200, description = "A page of events, newest first; with `format=jsonl`, every matching event as JSON lines", content((List<AuditView> = "application/json"), (String = "application/x-ndjson"))), crate::openapi::shapes::Failure)
 )]
 async fn org_audit(
     State(state): State<AppState>,
@@ -299,7 +211,7 @@ async fn org_audit(
     path = "/v1/audit",
     tag = "audit",
     params(AuditParams),
-    responses((status = 200, description = "Events of no organization, for instance administrators", content((List<AuditView> = "application/json"), (String = "application/x-ndjson"))), crate::api::openapi::Failure)
+    responses((status = 200, description = "Events of no organization, for instance administrators", content((List<AuditView> = "application/json"), (String = "application/x-ndjson"))), crate::openapi::shapes::Failure)
 )]
 async fn instance_audit(
     State(state): State<AppState>,
@@ -320,7 +232,7 @@ async fn instance_audit(
     tag = "audit",
     request_body(content((LeakReport = "application/json"), (LeakReport = "application/x-www-form-urlencoded"))),
     security(()),
-    responses((status = 202, description = "Received: the same answer whatever the token was", body = Received), crate::api::openapi::Failure)
+    responses((status = 202, description = "Received: the same answer whatever the token was", body = Received), crate::openapi::shapes::Failure)
 )]
 async fn revoke_leaked(
     State(state): State<AppState>,
@@ -353,83 +265,9 @@ async fn revoke_leaked(
     (StatusCode::ACCEPTED, Json(received)).into_response()
 }
 
-#[utoipa::path(
-    get,
-    path = "/v1/orgs/{org}/webhooks",
-    tag = "audit",
-    params(crate::api::openapi::OrgPath),
-    responses((status = 200, description = "OK", body = List<WebhookView>), crate::api::openapi::Failure)
-)]
-async fn list_webhooks(
-    State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
-    Path(org): Path<String>,
-) -> ApiResult<Json<List<WebhookView>>> {
-    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
-    let webhooks = state.service().list_webhooks(&at).await?;
-    Ok(Json(views::all(
-        webhooks.into_iter().map(|webhook| views::webhook(webhook, None)),
-    )))
-}
-
-#[utoipa::path(
-    post,
-    path = "/v1/orgs/{org}/webhooks",
-    tag = "audit",
-    params(crate::api::openapi::OrgPath),
-    request_body = CreateWebhookRequest,
-    responses((status = 201, description = "The webhook, with its signing secret shown this once", body = WebhookView), crate::api::openapi::Failure)
-)]
-async fn create_webhook(
-    State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
-    Path(org): Path<String>,
-    body: JsonBody,
-) -> ApiResult<Response> {
-    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
-    let request: CreateWebhookRequest = body.parse()?;
-    let created = state
-        .service()
-        .create_webhook(&at, &request.url, request.events.as_deref())
-        .await?;
-    let view = views::webhook(created.webhook, Some(created.secret));
-    let mut response = (StatusCode::CREATED, Json(view)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
-}
-
-#[utoipa::path(
-    delete,
-    path = "/v1/orgs/{org}/webhooks/{id}",
-    tag = "audit",
-    params(crate::api::openapi::OrgPath, ("id" = uuid::Uuid, Path, description = "The webhook's id")),
-    responses((status = 204, description = "Deleted"), crate::api::openapi::Failure)
-)]
-async fn delete_webhook(
-    State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
-    Path((org, id)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
-    state.service().delete_webhook(&at, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[utoipa::path(
-    get,
-    path = "/v1/orgs/{org}/webhooks/{id}/deliveries",
-    tag = "audit",
-    params(crate::api::openapi::OrgPath, ("id" = uuid::Uuid, Path, description = "The webhook's id")),
-    responses((status = 200, description = "The latest 100 deliveries", body = List<DeliveryView>), crate::api::openapi::Failure)
-)]
-async fn list_deliveries(
-    State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
-    Path((org, id)): Path<(String, String)>,
-) -> ApiResult<Json<List<DeliveryView>>> {
-    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
-    let deliveries = state.service().webhook_deliveries(&at, &id, 100).await?;
-    Ok(Json(views::all(deliveries.into_iter().map(views::delivery))))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(org_audit))
+        .routes(routes!(instance_audit))
+        .routes(routes!(revoke_leaked))
 }

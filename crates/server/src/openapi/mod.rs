@@ -5,20 +5,17 @@
 //! the router itself. It is served at `/v1/openapi.json`; a copy is
 //! committed as `docs/openapi.json`, and a test fails when it is stale.
 
+pub mod shapes;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderValue, header};
 use axum::routing::get;
-use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
-use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
-
-// The shapes below describe what handlers read and write by other means
-// (the error type, extractors, hand-read queries); they exist for the
-// document only, so their fields are never read.
 
 /// The routes, and `GET /v1/openapi.json` answering the document they
 /// make: each handler's annotation and the schemas of the types it names.
@@ -44,7 +41,7 @@ pub fn with_document(routes: OpenApiRouter<AppState>) -> Router<AppState> {
 /// in `docs/openapi.json`.
 pub fn document_json() -> String {
     let defaults = crate::ServerConfig::new(([127, 0, 0, 1], 0).into());
-    let routes = super::router().merge(crate::verification::router_for(&defaults.registry_token_path));
+    let routes = crate::api::router().merge(crate::verification::router_for(&defaults.registry_token_path));
     pretty(
         &OpenApiRouter::with_openapi(ApiDoc::openapi())
             .merge(routes)
@@ -59,114 +56,6 @@ fn pretty(document: &utoipa::openapi::OpenApi) -> String {
         .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
     text.push('\n');
     text
-}
-
-/// Adds `handlers` routed at `path` and documented where their annotations
-/// say: for what OpenAPI cannot write (a wildcard, `{*repository}`, whose
-/// value contains `/`) or the operator moves (the registry's token path).
-pub(crate) fn routed_at<S: Clone + Send + Sync + 'static>(
-    router: OpenApiRouter<S>,
-    path: &str,
-    (schemas, paths, handlers): UtoipaMethodRouter<S>,
-) -> OpenApiRouter<S> {
-    let mut router = router.route(path, handlers);
-    let document = router.get_openapi_mut();
-    for (documented, item) in paths.paths {
-        document.paths.paths.insert(documented, item);
-    }
-    document
-        .components
-        .get_or_insert_with(Default::default)
-        .schemas
-        .extend(schemas);
-    router
-}
-
-/// Any answer but the documented successes: the API's one error shape.
-#[allow(dead_code)]
-#[derive(Debug, utoipa::IntoResponses)]
-#[response(status = "default", description = "An error, in the API's one error shape")]
-pub struct Failure(#[to_schema] robots_api_types::ErrorBody);
-
-/// An OAuth 2.0 error (RFC 6749 §5.2), as the token and introspection endpoints answer.
-#[allow(dead_code)]
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OAuthError {
-    error: String,
-    #[schema(nullable = false)]
-    error_description: Option<String>,
-}
-
-/// `?limit=&cursor=` of every paged list.
-#[allow(dead_code)]
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// Items per page, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    #[param(pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$")]
-    cursor: Option<String>,
-}
-
-#[allow(dead_code)]
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct OrgPath {
-    /// The organization's name.
-    #[param(example = "acme")]
-    org: String,
-}
-
-#[allow(dead_code)]
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct RobotPath {
-    /// The organization's name.
-    #[param(example = "acme")]
-    org: String,
-    /// The robot account's name.
-    #[param(example = "deployer")]
-    robot: String,
-}
-
-#[allow(dead_code)]
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct TokenPath {
-    /// The organization's name.
-    #[param(example = "acme")]
-    org: String,
-    /// The robot account's name.
-    #[param(example = "deployer")]
-    robot: String,
-    /// The token's Access ID.
-    access_id: uuid::Uuid,
-}
-
-#[allow(dead_code)]
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct TeamPath {
-    /// The organization's name.
-    #[param(example = "acme")]
-    org: String,
-    /// The team's name.
-    #[param(example = "ops")]
-    team: String,
-}
-
-#[allow(dead_code)]
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct RepositoryPath {
-    /// The organization's name.
-    #[param(example = "acme")]
-    org: String,
-    /// The repository's path inside the organization (may contain `/`).
-    #[param(example = "apps/web")]
-    repository: String,
 }
 
 struct Security;
@@ -228,6 +117,6 @@ impl Modify for Security {
         (name = "audit", description = "Audit log, leaked-token reports and webhooks"),
         (name = "verification", description = "Endpoints other systems use to check robot credentials"),
     ),
-    components(schemas(robots_api_types::ErrorBody, robots_api_types::ErrorDetail, robots_api_types::ErrorCode, OAuthError))
+    components(schemas(robots_api_types::ErrorBody, robots_api_types::ErrorDetail, robots_api_types::ErrorCode, shapes::OAuthError))
 )]
 pub struct ApiDoc;

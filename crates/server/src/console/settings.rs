@@ -1,0 +1,86 @@
+//! The Admin Console's Settings: the organization's token policy.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use robots_core::duration::format_duration;
+use robots_service::{ManageMembers, OrgUpdate, PolicyInput};
+use serde::Deserialize;
+
+use super::chrome::{Chrome, Context, PageQuery, org_page, redirect_with_notice};
+use super::{ConsoleForm, ConsoleResult, ConsoleUser, field_error, ok};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    org_name: String,
+    max_lifetime: String,
+    max_lifetime_error: Option<String>,
+    expiry_required: bool,
+    notice: Option<String>,
+}
+
+async fn settings(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(org): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> ConsoleResult {
+    let (at, chrome) = org_page::<ManageMembers>(&state, &user, &org, "settings").await?;
+    let org = at.org();
+    Ok(ok(&SettingsPage {
+        chrome,
+        org_name: org.name.to_string(),
+        max_lifetime: org.token_policy.max_lifetime.map(format_duration).unwrap_or_default(),
+        max_lifetime_error: None,
+        expiry_required: org.token_policy.expiry_required,
+        notice: query.notice(),
+    }))
+}
+
+#[derive(Deserialize)]
+struct SettingsForm {
+    #[serde(default)]
+    max_lifetime: String,
+    #[serde(default)]
+    expiry_required: Option<String>,
+}
+
+async fn save_settings(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    form: ConsoleForm<SettingsForm>,
+) -> ConsoleResult {
+    let (at, chrome) = org_page::<ManageMembers>(&state, &form.user, &org, "settings").await?;
+    let expiry_required = form.data.expiry_required.is_some();
+    let update = OrgUpdate {
+        display_name: None,
+        token_policy: Some(PolicyInput {
+            max_lifetime: Some(&form.data.max_lifetime),
+            expiry_required,
+        }),
+    };
+    if let Err(error) = state.service().update_org(&at, update).await {
+        let refused = field_error(error)?;
+        let page = SettingsPage {
+            chrome,
+            org_name: at.org().name.to_string(),
+            max_lifetime: form.data.max_lifetime.trim().to_owned(),
+            max_lifetime_error: Some(format!("{} Leave it empty for no maximum.", refused.message)),
+            expiry_required,
+            notice: None,
+        };
+        return Ok(refused.render(&page));
+    }
+    Ok(redirect_with_notice(
+        &format!("/orgs/{}/admin/settings", at.org().name),
+        "Token policy saved.",
+    ))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/orgs/{org}/admin/settings", get(settings).post(save_settings))
+}
