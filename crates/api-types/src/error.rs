@@ -21,6 +21,17 @@ pub struct ErrorDetail {
     pub field: Option<String>,
 }
 
+/// An OAuth 2.0 error (RFC 6749 §5.2): the token and introspection
+/// endpoints answer in OAuth's terms (`invalid_grant`, `invalid_client`,
+/// `slow_down`…), not the API's.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OAuthError {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub error_description: Option<String>,
+}
+
 /// Stable, snake_case: scripts branch on it. A code never changes meaning;
 /// new ones may appear (read as [`ErrorCode::Other`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]

@@ -19,7 +19,7 @@ mod tokens;
 mod users;
 
 pub use audit::{AuditView, LeakReport, Received};
-pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use error::{ErrorBody, ErrorCode, ErrorDetail, OAuthError};
 pub use federation::{CreateCredentialRequest, ExchangeAnswer, FederatedCredentialView, UpdateCredentialRequest};
 pub use keys::{KeyRotateRequest, KeyView, RotatedKeyView};
 pub use orgs::{

@@ -2,11 +2,14 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
-use serde_json::{Value, json};
+use robots_api_types::{
+    AccessView, CreateRepositoryRequest, CreateTeamRequest, EffectiveView, GrantRequest, GrantView, MemberKind,
+    Permission, RepositoryView, TeamView, UpdateTeamRequest,
+};
 
 use super::client::{CliError, segment};
 use super::output::{self, age, details, table, text};
-use super::{Context, confirm, field};
+use super::{Context, confirm};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PermissionArg {
@@ -18,12 +21,12 @@ pub enum PermissionArg {
     Admin,
 }
 
-impl PermissionArg {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Read => "read",
-            Self::Write => "write",
-            Self::Admin => "admin",
+impl From<PermissionArg> for Permission {
+    fn from(permission: PermissionArg) -> Self {
+        match permission {
+            PermissionArg::Read => Self::Read,
+            PermissionArg::Write => Self::Write,
+            PermissionArg::Admin => Self::Admin,
         }
     }
 }
@@ -151,30 +154,38 @@ fn repository_path(repository: &str) -> String {
     repository.split('/').map(segment).collect::<Vec<_>>().join("/")
 }
 
-fn team_rows(teams: &[Value]) -> String {
+/// "user" or "robot", as the API writes it.
+fn member_kind(kind: MemberKind) -> &'static str {
+    match kind {
+        MemberKind::User => "user",
+        MemberKind::Robot => "robot",
+    }
+}
+
+fn team_rows(teams: &[TeamView]) -> String {
     table(
         &["name", "description", "users", "robots", "grants"],
         &teams
             .iter()
             .map(|t| {
                 vec![
-                    text(t, "name"),
-                    text(t, "description"),
-                    text(t, "user_count"),
-                    text(t, "robot_count"),
-                    text(t, "grant_count"),
+                    text(&t.name),
+                    text(&t.description),
+                    text(t.user_count),
+                    text(t.robot_count),
+                    text(t.grant_count),
                 ]
             })
             .collect::<Vec<_>>(),
     )
 }
 
-fn grant_rows(grants: &[Value]) -> String {
+fn grant_rows(grants: &[GrantView]) -> String {
     table(
         &["repository", "team", "permission"],
         &grants
             .iter()
-            .map(|g| vec![text(g, "full_name"), text(g, "team"), text(g, "permission")])
+            .map(|g| vec![text(&g.full_name), text(&g.team), text(g.permission.as_str())])
             .collect::<Vec<_>>(),
     )
 }
@@ -185,9 +196,8 @@ pub async fn teams(context: &Context, command: TeamsCommand) -> Result<(), CliEr
     let base = format!("/v1/orgs/{}/teams", segment(&org));
     match command {
         TeamsCommand::List => {
-            let teams = Value::Array(client.get_all(&base).await?);
-            output::print(context.format, &teams, |t| {
-                let teams = t.as_array().map(Vec::as_slice).unwrap_or_default();
+            let teams: Vec<TeamView> = client.get_all(&base).await?;
+            output::print(context.format, &teams, |teams| {
                 if teams.is_empty() {
                     "No teams yet. Create one with `robots teams create NAME`.\n".to_owned()
                 } else {
@@ -196,42 +206,37 @@ pub async fn teams(context: &Context, command: TeamsCommand) -> Result<(), CliEr
             });
         }
         TeamsCommand::Get { team } => {
-            let team = client.get(&format!("{base}/{}", segment(&team))).await?;
+            let team: TeamView = client.get(&format!("{base}/{}", segment(&team))).await?;
             output::print(context.format, &team, |t| {
                 let mut out = details(&[
-                    ("Team", text(t, "name")),
-                    ("Organization", text(t, "org")),
-                    ("Description", text(t, "description")),
-                    ("Created", age(t, "created_at", "-")),
+                    ("Team", text(&t.name)),
+                    ("Organization", text(&t.org)),
+                    ("Description", text(&t.description)),
+                    ("Created", age(t.created_at)),
                 ]);
-                let members = t["members"].as_array().map(Vec::as_slice).unwrap_or_default();
                 out.push('\n');
                 out.push_str(&table(
                     &["member", "kind"],
-                    &members
+                    &t.members
                         .iter()
-                        .map(|m| vec![text(m, "name"), text(m, "kind")])
+                        .flatten()
+                        .map(|m| vec![text(&m.name), text(member_kind(m.kind))])
                         .collect::<Vec<_>>(),
                 ));
                 out.push('\n');
-                out.push_str(&grant_rows(
-                    t["grants"].as_array().map(Vec::as_slice).unwrap_or_default(),
-                ));
+                out.push_str(&grant_rows(t.grants.as_deref().unwrap_or_default()));
                 out
             });
         }
         TeamsCommand::Create { team, description } => {
-            let created = client
-                .send(
-                    Method::POST,
-                    &base,
-                    Some(&json!({"name": team, "description": description})),
-                )
-                .await?;
+            let body = CreateTeamRequest {
+                name: team,
+                description,
+            };
+            let created: TeamView = client.send(Method::POST, &base, Some(&body)).await?;
             eprintln!(
                 "Created team {}. Add robots with `robots teams add {} --robot NAME`.",
-                field(&created, "name"),
-                field(&created, "name")
+                created.name, created.name
             );
             output::print(context.format, &created, |t| team_rows(std::slice::from_ref(t)));
         }
@@ -245,45 +250,32 @@ pub async fn teams(context: &Context, command: TeamsCommand) -> Result<(), CliEr
                     "nothing to change: give --name and/or --description".into(),
                 ));
             }
-            let mut body = serde_json::Map::new();
-            if let Some(name) = new_name {
-                body.insert("name".into(), json!(name));
-            }
-            if let Some(description) = description {
-                body.insert("description".into(), json!(description));
-            }
-            let updated = client
-                .send(
-                    Method::PATCH,
-                    &format!("{base}/{}", segment(&team)),
-                    Some(&Value::Object(body)),
-                )
+            let body = UpdateTeamRequest {
+                name: new_name,
+                description,
+            };
+            let updated: TeamView = client
+                .send(Method::PATCH, &format!("{base}/{}", segment(&team)), Some(&body))
                 .await?;
-            eprintln!("Updated team {}.", field(&updated, "name"));
+            eprintln!("Updated team {}.", updated.name);
             output::print(context.format, &updated, |t| team_rows(std::slice::from_ref(t)));
         }
         TeamsCommand::Delete { team, yes } => {
             let path = format!("{base}/{}", segment(&team));
-            let found = client.get(&path).await?;
+            let found: TeamView = client.get(&path).await?;
             confirm(
                 &format!(
                     "Delete team {team}? Its {} user(s) and {} robot(s) lose its {} grant(s) at once.",
-                    text(&found, "user_count"),
-                    text(&found, "robot_count"),
-                    text(&found, "grant_count")
+                    found.user_count, found.robot_count, found.grant_count
                 ),
                 yes,
             )?;
-            client.send(Method::DELETE, &path, None).await?;
+            client.perform(Method::DELETE, &path).await?;
             eprintln!("Deleted team {team}.");
         }
         TeamsCommand::Add { team, member } => {
             client
-                .send(
-                    Method::PUT,
-                    &format!("{base}/{}/{}", segment(&team), member.path()),
-                    None,
-                )
+                .perform(Method::PUT, &format!("{base}/{}/{}", segment(&team), member.path()))
                 .await?;
             eprintln!("Added {} to team {team}.", member.describe());
         }
@@ -296,11 +288,7 @@ pub async fn teams(context: &Context, command: TeamsCommand) -> Result<(), CliEr
                 yes,
             )?;
             client
-                .send(
-                    Method::DELETE,
-                    &format!("{base}/{}/{}", segment(&team), member.path()),
-                    None,
-                )
+                .perform(Method::DELETE, &format!("{base}/{}/{}", segment(&team), member.path()))
                 .await?;
             eprintln!("Removed {} from team {team}.", member.describe());
         }
@@ -310,13 +298,14 @@ pub async fn teams(context: &Context, command: TeamsCommand) -> Result<(), CliEr
             permission,
         } => {
             let path = format!("{base}/{}/grants/{}", segment(&team), repository_path(&repository));
-            let grant = client
-                .send(Method::PUT, &path, Some(&json!({"permission": permission.as_str()})))
-                .await?;
+            let body = GrantRequest {
+                permission: permission.into(),
+            };
+            let grant: GrantView = client.send(Method::PUT, &path, Some(&body)).await?;
             eprintln!(
                 "Team {team} now has {} on {}.",
-                permission.as_str(),
-                field(&grant, "full_name")
+                grant.permission.as_str(),
+                grant.full_name
             );
             output::print(context.format, &grant, |g| grant_rows(std::slice::from_ref(g)));
         }
@@ -326,7 +315,7 @@ pub async fn teams(context: &Context, command: TeamsCommand) -> Result<(), CliEr
                 yes,
             )?;
             let path = format!("{base}/{}/grants/{}", segment(&team), repository_path(&repository));
-            client.send(Method::DELETE, &path, None).await?;
+            client.perform(Method::DELETE, &path).await?;
             eprintln!("Revoked team {team}'s permission on {org}/{repository}.");
         }
     }
@@ -337,20 +326,19 @@ pub async fn repos(context: &Context, command: ReposCommand) -> Result<(), CliEr
     let client = &context.client;
     let org = context.org().await?;
     let base = format!("/v1/orgs/{}/repositories", segment(&org));
-    let rows = |repositories: &[Value]| {
+    let rows = |repositories: &[RepositoryView]| {
         table(
             &["repository", "created"],
             &repositories
                 .iter()
-                .map(|r| vec![text(r, "full_name"), age(r, "created_at", "-")])
+                .map(|r| vec![text(&r.full_name), age(r.created_at)])
                 .collect::<Vec<_>>(),
         )
     };
     match command {
         ReposCommand::List => {
-            let repositories = Value::Array(client.get_all(&base).await?);
-            output::print(context.format, &repositories, |r| {
-                let repositories = r.as_array().map(Vec::as_slice).unwrap_or_default();
+            let repositories: Vec<RepositoryView> = client.get_all(&base).await?;
+            output::print(context.format, &repositories, |repositories| {
                 if repositories.is_empty() {
                     "No repositories yet. Create one with `robots repos create PATH`.\n".to_owned()
                 } else {
@@ -359,74 +347,76 @@ pub async fn repos(context: &Context, command: ReposCommand) -> Result<(), CliEr
             });
         }
         ReposCommand::Get { repository } => {
-            let found = client.get(&format!("{base}/{}", repository_path(&repository))).await?;
+            let found: RepositoryView = client.get(&format!("{base}/{}", repository_path(&repository))).await?;
             output::print(context.format, &found, |r| {
-                let mut out = details(&[
-                    ("Repository", text(r, "full_name")),
-                    ("Created", age(r, "created_at", "-")),
-                ]);
-                let access = r["access"].as_array().map(Vec::as_slice).unwrap_or_default();
+                let mut out = details(&[("Repository", text(&r.full_name)), ("Created", age(r.created_at))]);
+                let access = r.access.as_deref().unwrap_or_default();
                 out.push('\n');
                 if access.is_empty() {
                     out.push_str("Nobody reaches it: no team with members has a grant on it.\n");
                 } else {
                     out.push_str(&table(
                         &["name", "kind", "permission", "through team"],
-                        &access
-                            .iter()
-                            .map(|a| vec![text(a, "name"), text(a, "kind"), text(a, "permission"), text(a, "team")])
-                            .collect::<Vec<_>>(),
+                        &access.iter().map(access_row).collect::<Vec<_>>(),
                     ));
                 }
                 out
             });
         }
         ReposCommand::Create { repository } => {
-            let created = client
-                .send(Method::POST, &base, Some(&json!({"name": repository})))
-                .await?;
-            eprintln!("Created repository {}.", field(&created, "full_name"));
+            let body = CreateRepositoryRequest { name: repository };
+            let created: RepositoryView = client.send(Method::POST, &base, Some(&body)).await?;
+            eprintln!("Created repository {}.", created.full_name);
             output::print(context.format, &created, |r| rows(std::slice::from_ref(r)));
         }
         ReposCommand::Delete { repository, yes } => {
             let path = format!("{base}/{}", repository_path(&repository));
-            let found = client.get(&path).await?;
-            let reaching = found["access"].as_array().map(Vec::len).unwrap_or(0);
+            let found: RepositoryView = client.get(&path).await?;
+            let reaching = found.access.map_or(0, |access| access.len());
             confirm(
                 &format!(
                     "Delete repository {org}/{repository}? Every grant on it goes; {reaching} membership(s) lose access at once."
                 ),
                 yes,
             )?;
-            client.send(Method::DELETE, &path, None).await?;
+            client.perform(Method::DELETE, &path).await?;
             eprintln!("Deleted repository {org}/{repository}.");
         }
     }
     Ok(())
 }
 
+/// Who reaches a repository: name, kind, permission, through which team.
+fn access_row(access: &AccessView) -> Vec<String> {
+    vec![
+        text(&access.name),
+        text(member_kind(access.kind)),
+        text(access.permission.as_str()),
+        text(&access.team),
+    ]
+}
+
 /// The permissions table shown by `robots get`.
-pub fn permission_rows(permissions: &Value) -> String {
-    let items = permissions["items"].as_array().map(Vec::as_slice).unwrap_or_default();
-    if items.is_empty() {
+pub fn permission_rows(permissions: &[EffectiveView]) -> String {
+    if permissions.is_empty() {
         return "No permissions: add it to a team with `robots teams add TEAM --robot NAME`.\n".to_owned();
     }
     table(
         &["repository", "permission", "allows", "through"],
-        &items
+        &permissions
             .iter()
             .map(|item| {
-                let list = |key: &str, render: &dyn Fn(&Value) -> String| {
-                    item[key]
-                        .as_array()
-                        .map(|values| values.iter().map(render).collect::<Vec<_>>().join(", "))
-                        .unwrap_or_default()
-                };
+                let actions: Vec<&str> = item.actions.iter().map(|action| action.as_str()).collect();
+                let via: Vec<String> = item
+                    .via
+                    .iter()
+                    .map(|via| format!("{} ({})", text(&via.team), via.permission.as_str()))
+                    .collect();
                 vec![
-                    text(item, "full_name"),
-                    text(item, "permission"),
-                    list("actions", &|a| a.as_str().unwrap_or_default().to_owned()),
-                    list("via", &|v| format!("{} ({})", text(v, "team"), text(v, "permission"))),
+                    text(&item.full_name),
+                    text(item.permission.as_str()),
+                    actions.join(", "),
+                    via.join(", "),
                 ]
             })
             .collect::<Vec<_>>(),

@@ -2,11 +2,11 @@
 
 use clap::{Args, Subcommand};
 use reqwest::Method;
-use serde_json::{Value, json};
+use robots_api_types::{AuditView, CreateWebhookRequest, DeliveryStatus, DeliveryView, ErrorCode, List, WebhookView};
 
 use super::client::{CliError, query, segment};
-use super::output::{self, age, table, text};
-use super::{Context, confirm, field};
+use super::output::{self, age, age_or, optional, table, text};
+use super::{Context, confirm};
 
 /// The most events the API returns in one page.
 const MAX_PAGE: usize = 200;
@@ -62,18 +62,16 @@ pub async fn audit(context: &Context, args: AuditArgs) -> Result<(), CliError> {
             .await;
     }
     let wanted = args.limit as usize;
-    let mut events: Vec<Value> = Vec::new();
+    let mut events: Vec<AuditView> = Vec::new();
     let mut cursor: Option<String> = None;
     let more = loop {
         let mut pairs = filters.to_vec();
         pairs.push(("limit", Some((wanted - events.len()).min(MAX_PAGE).to_string())));
         pairs.push(("cursor", cursor.take()));
-        let page = context.client.get(&format!("{base}{}", query(&pairs))).await?;
-        if let Some(items) = page["items"].as_array() {
-            events.extend(items.iter().cloned());
-        }
-        match page["next_cursor"].as_str() {
-            Some(next) if events.len() < wanted => cursor = Some(next.to_owned()),
+        let page: List<AuditView> = context.client.get(&format!("{base}{}", query(&pairs))).await?;
+        events.extend(page.items);
+        match page.next_cursor {
+            Some(next) if events.len() < wanted => cursor = Some(next),
             Some(_) => break true,
             None => break false,
         }
@@ -84,8 +82,7 @@ pub async fn audit(context: &Context, args: AuditArgs) -> Result<(), CliError> {
             "Showing the newest {wanted} events; more match: raise --limit, narrow with --since, or export all with --jsonl."
         );
     }
-    output::print(context.format, &Value::Array(events), |events| {
-        let events = events.as_array().map(Vec::as_slice).unwrap_or_default();
+    output::print(context.format, &events, |events| {
         if events.is_empty() {
             return "No audit events match.\n".to_owned();
         }
@@ -95,16 +92,16 @@ pub async fn audit(context: &Context, args: AuditArgs) -> Result<(), CliError> {
                 .iter()
                 .map(|event| {
                     vec![
-                        age(event, "at", "-"),
-                        match event["actor"].as_str() {
-                            Some(actor) => actor.to_owned(),
+                        age(event.at),
+                        match &event.actor {
+                            Some(actor) => actor.clone(),
                             // anonymous, system
-                            None => text(event, "actor_kind"),
+                            None => text(&event.actor_kind),
                         },
-                        text(event, "action"),
-                        text(event, "target"),
-                        text(event, "via"),
-                        text(event, "ip"),
+                        text(&event.action),
+                        optional(event.target.as_deref()),
+                        text(&event.via),
+                        optional(event.ip.as_deref()),
                     ]
                 })
                 .collect::<Vec<_>>(),
@@ -148,26 +145,34 @@ pub enum WebhooksCommand {
     },
 }
 
-fn webhook_rows(webhooks: &[Value]) -> String {
+fn webhook_rows(webhooks: &[WebhookView]) -> String {
     table(
         &["id", "url", "events", "created", "failed", "last error"],
         &webhooks
             .iter()
             .map(|webhook| {
                 vec![
-                    text(webhook, "id"),
-                    text(webhook, "url"),
-                    webhook["events"]
-                        .as_array()
-                        .map(|events| events.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
-                        .unwrap_or_default(),
-                    age(webhook, "created_at", "-"),
-                    text(webhook, "failed_deliveries"),
-                    text(webhook, "last_error"),
+                    text(webhook.id),
+                    text(&webhook.url),
+                    webhook.events.join(","),
+                    age(webhook.created_at),
+                    text(webhook.failed_deliveries),
+                    optional(webhook.last_error.as_deref()),
                 ]
             })
             .collect::<Vec<_>>(),
     )
+}
+
+/// Where a delivery stands: "delivered 2 hours ago", "retrying in 5 minutes", "failed".
+fn delivery_status(delivery: &DeliveryView) -> String {
+    match delivery.status {
+        DeliveryStatus::Retrying => format!("retrying {}", age_or(delivery.next_attempt_at, "")),
+        DeliveryStatus::Delivered => format!("delivered {}", age_or(delivery.delivered_at, "")),
+        DeliveryStatus::Failed => "failed".to_owned(),
+    }
+    .trim_end()
+    .to_owned()
 }
 
 pub async fn webhooks(context: &Context, command: WebhooksCommand) -> Result<(), CliError> {
@@ -176,9 +181,8 @@ pub async fn webhooks(context: &Context, command: WebhooksCommand) -> Result<(),
     let base = format!("/v1/orgs/{}/webhooks", segment(&org));
     match command {
         WebhooksCommand::List => {
-            let webhooks = Value::Array(client.get_all(&base).await?);
+            let webhooks: Vec<WebhookView> = client.get_all(&base).await?;
             output::print(context.format, &webhooks, |webhooks| {
-                let webhooks = webhooks.as_array().map(Vec::as_slice).unwrap_or_default();
                 if webhooks.is_empty() {
                     "No webhooks yet. Create one with `robots webhooks create URL`.\n".to_owned()
                 } else {
@@ -187,49 +191,49 @@ pub async fn webhooks(context: &Context, command: WebhooksCommand) -> Result<(),
             });
         }
         WebhooksCommand::Create { url, events } => {
-            let mut body = json!({"url": url});
-            if !events.is_empty() {
-                body["events"] = json!(events);
-            }
-            let created = client.send(Method::POST, &base, Some(&body)).await?;
+            let body = CreateWebhookRequest {
+                url,
+                // None: every event.
+                events: (!events.is_empty()).then_some(events),
+            };
+            let created: WebhookView = client.send(Method::POST, &base, Some(&body)).await?;
             eprintln!(
                 "Created webhook {} for {org}. Its secret (for checking the signatures of deliveries) is shown \
                  only this once and cannot be recovered: store it now.",
-                field(&created, "id")
+                created.id
             );
             output::print(context.format, &created, |created| {
                 format!(
                     "ID:     {}\nSecret: {}\n",
-                    field(created, "id"),
-                    field(created, "secret")
+                    created.id,
+                    created.secret.as_deref().unwrap_or_default()
                 )
             });
         }
         WebhooksCommand::Delete { id, yes } => {
-            let webhooks = client.get_all(&base).await?;
-            let Some(found) = webhooks.iter().find(|w| w["id"].as_str() == Some(id.as_str())) else {
+            let webhooks: Vec<WebhookView> = client.get_all(&base).await?;
+            let Some(found) = webhooks.iter().find(|webhook| webhook.id.to_string() == id) else {
                 return Err(CliError::Api {
                     status: reqwest::StatusCode::NOT_FOUND,
-                    code: "not_found".into(),
+                    code: ErrorCode::NotFound,
                     message: format!("{org} has no webhook {id}"),
                 });
             };
             confirm(
                 &format!(
                     "Delete webhook {id}? {} gets no more events of {org}, and its pending deliveries are dropped.",
-                    field(found, "url")
+                    found.url
                 ),
                 yes,
             )?;
             client
-                .send(Method::DELETE, &format!("{base}/{}", segment(&id)), None)
+                .perform(Method::DELETE, &format!("{base}/{}", segment(&id)))
                 .await?;
-            eprintln!("Deleted webhook {id} ({}).", field(found, "url"));
+            eprintln!("Deleted webhook {id} ({}).", found.url);
         }
         WebhooksCommand::Deliveries { id } => {
-            let deliveries = Value::Array(client.get_all(&format!("{base}/{}/deliveries", segment(&id))).await?);
+            let deliveries: Vec<DeliveryView> = client.get_all(&format!("{base}/{}/deliveries", segment(&id))).await?;
             output::print(context.format, &deliveries, |deliveries| {
-                let deliveries = deliveries.as_array().map(Vec::as_slice).unwrap_or_default();
                 if deliveries.is_empty() {
                     return "No deliveries yet: events are sent as they happen.\n".to_owned();
                 }
@@ -238,20 +242,13 @@ pub async fn webhooks(context: &Context, command: WebhooksCommand) -> Result<(),
                     &deliveries
                         .iter()
                         .map(|delivery| {
-                            let status = match delivery["status"].as_str() {
-                                Some("retrying") => {
-                                    format!("retrying {}", age(delivery, "next_attempt_at", ""))
-                                }
-                                Some("delivered") => format!("delivered {}", age(delivery, "delivered_at", "")),
-                                _ => text(delivery, "status"),
-                            };
                             vec![
-                                text(delivery, "event"),
-                                status.trim_end().to_owned(),
-                                text(delivery, "attempts"),
-                                age(delivery, "created_at", "-"),
-                                text(delivery, "last_status"),
-                                text(delivery, "last_error"),
+                                text(&delivery.event),
+                                delivery_status(delivery),
+                                text(delivery.attempts),
+                                age(delivery.created_at),
+                                optional(delivery.last_status),
+                                optional(delivery.last_error.as_deref()),
                             ]
                         })
                         .collect::<Vec<_>>(),

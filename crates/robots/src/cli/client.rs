@@ -1,8 +1,11 @@
-//! The REST API from the command line's side: one client, one error type,
-//! and the exit codes scripts can branch on.
+//! The REST API from the command line's side: one client speaking the
+//! API's own wire types (`robots-api-types`), one error type, and the exit
+//! codes scripts can branch on.
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use robots_api_types::{ErrorBody, ErrorCode, List, OAuthError};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
 
 /// Exit codes, documented in `docs/cli.md`.
 pub mod exit {
@@ -24,12 +27,22 @@ pub enum CliError {
     Usage(String),
     /// Not logged in, found before any request.
     NotLoggedIn(String),
-    /// The API answered with an error.
+    /// The API answered with one of its errors.
     Api {
+        status: StatusCode,
+        code: ErrorCode,
+        message: String,
+    },
+    /// The OAuth token endpoint refused, in OAuth's own terms (RFC 6749
+    /// §5.2): `invalid_grant`, `invalid_client`, … are not the API's codes.
+    OAuth {
         status: StatusCode,
         code: String,
         message: String,
     },
+    /// An error status without an error body of ours (a proxy's answer, a
+    /// plain-text resource).
+    Http { status: StatusCode, message: String },
     /// The server could not be reached, or answered nonsense.
     Network(String),
     /// A local file or terminal problem.
@@ -43,14 +56,16 @@ impl CliError {
             Self::NotLoggedIn(_) => exit::AUTH,
             // OAuth answers a refused credential (an exchange's ID token) with 400
             // `invalid_grant` (RFC 6749 §5.2): bad credentials all the same.
-            Self::Api { code, .. } if code == "invalid_grant" || code == "invalid_client" => exit::AUTH,
-            Self::Api { status, .. } => match status.as_u16() {
-                401 | 403 => exit::AUTH,
-                404 => exit::NOT_FOUND,
-                409 => exit::CONFLICT,
-                400..=499 => exit::USAGE,
-                _ => exit::SERVER,
-            },
+            Self::OAuth { code, .. } if code == "invalid_grant" || code == "invalid_client" => exit::AUTH,
+            Self::Api { status, .. } | Self::OAuth { status, .. } | Self::Http { status, .. } => {
+                match status.as_u16() {
+                    401 | 403 => exit::AUTH,
+                    404 => exit::NOT_FOUND,
+                    409 => exit::CONFLICT,
+                    400..=499 => exit::USAGE,
+                    _ => exit::SERVER,
+                }
+            }
             Self::Network(_) | Self::Local(_) => exit::SERVER,
         }
     }
@@ -63,9 +78,24 @@ impl std::fmt::Display for CliError {
                 f.write_str(message)
             }
             Self::Api { code, message, .. } => write!(f, "{message} ({code})"),
+            Self::OAuth { code, message, .. } => write!(f, "{message} ({code})"),
+            Self::Http { message, .. } => write!(f, "{message} (http_error)"),
         }
     }
 }
+
+/// The bodies a non-2xx answer of ours can carry.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ErrorAnswer {
+    /// The API's own `{"error": {"code", "message"}}`.
+    Api(ErrorBody),
+    /// OAuth's `{"error", "error_description"}`, from `/v1/oauth/token`.
+    OAuth(OAuthError),
+}
+
+/// The body of a request that sends none: `client.send(method, path, NO_BODY)`.
+pub const NO_BODY: Option<&()> = None;
 
 /// How requests authenticate.
 #[derive(Clone)]
@@ -130,24 +160,47 @@ impl Client {
         })
     }
 
-    /// The API's error from a non-2xx answer's body: the API's own
-    /// `{"error": {"code", "message"}}`, or OAuth's `{"error", "error_description"}`.
-    fn api_error(status: StatusCode, text: &str) -> CliError {
-        let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-        let (code, message) = match &value["error"] {
-            Value::String(code) => (Some(code.as_str()), value["error_description"].as_str()),
-            error => (error["code"].as_str(), error["message"].as_str()),
-        };
-        CliError::Api {
-            status,
-            code: code.unwrap_or("http_error").to_owned(),
-            message: message.map(str::to_owned).unwrap_or_else(|| format!("HTTP {status}")),
+    /// The error a non-2xx answer's body carries: the API's, OAuth's, or
+    /// (from something else that speaks HTTP) just the status.
+    fn refusal(&self, status: StatusCode, text: &str) -> CliError {
+        match serde_json::from_str::<ErrorAnswer>(text) {
+            Ok(ErrorAnswer::Api(body)) => CliError::Api {
+                status,
+                code: body.error.code,
+                message: body.error.message,
+            },
+            Ok(ErrorAnswer::OAuth(OAuthError {
+                error,
+                error_description,
+            })) => CliError::OAuth {
+                status,
+                code: error,
+                message: error_description.unwrap_or_else(|| format!("HTTP {status}")),
+            },
+            // Some other JSON, or none: an HTTP error all the same.
+            Err(_) if text.is_empty() || serde_json::from_str::<IgnoredAny>(text).is_ok() => CliError::Http {
+                status,
+                message: format!("HTTP {status}"),
+            },
+            // A web page, most likely: --server names something else.
+            Err(_) => self.not_a_robots_server(status),
         }
     }
 
-    /// Sends a request; a 2xx answer's JSON body (or `null`), else the
-    /// API's error.
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, CliError> {
+    fn not_a_robots_server(&self, status: StatusCode) -> CliError {
+        CliError::Network(format!(
+            "{} did not answer like a robots server (HTTP {status}); check --server",
+            self.server
+        ))
+    }
+
+    /// Sends a request with an optional JSON body; a 2xx answer's body as
+    /// `T`, else the API's error.
+    pub async fn send<B, T>(&self, method: Method, path: &str, body: Option<&B>) -> Result<T, CliError>
+    where
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
         let mut request = self.request(method, path);
         if let Some(body) = body {
             request = request.json(body);
@@ -155,33 +208,47 @@ impl Client {
         self.answer(request).await
     }
 
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        self.send(Method::GET, path, NO_BODY).await
+    }
+
+    /// A request without a body whose answer carries nothing to read (a
+    /// deletion's 204, adding a team member): only its error matters.
+    pub async fn perform(&self, method: Method, path: &str) -> Result<(), CliError> {
+        let _: IgnoredAny = self.send(method, path, NO_BODY).await?;
+        Ok(())
+    }
+
     /// POSTs a form (the OAuth endpoints take no JSON); as [`Self::send`].
-    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Result<Value, CliError> {
+    pub async fn post_form<T: DeserializeOwned>(&self, path: &str, form: &[(&str, &str)]) -> Result<T, CliError> {
         self.answer(self.request(Method::POST, path).form(form)).await
     }
 
-    /// A 2xx answer's JSON body (or `null`), else the API's error.
-    async fn answer(&self, request: reqwest::RequestBuilder) -> Result<Value, CliError> {
+    /// A 2xx answer's body as `T` (an empty body reads as `null`), else the
+    /// error the answer carries.
+    async fn answer<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, CliError> {
         let response = self.dispatch(request).await?;
         let status = response.status();
         let text = response
             .text()
             .await
             .map_err(|error| CliError::Network(format!("the server's answer was cut off: {error}")))?;
-        let value: Value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).map_err(|_| {
+        if !status.is_success() {
+            return Err(self.refusal(status, &text));
+        }
+        let json = if text.is_empty() { "null" } else { text.as_str() };
+        serde_json::from_str(json).map_err(|error| {
+            if error.is_data() {
+                // JSON, but not the answer this command line reads.
                 CliError::Network(format!(
-                    "{} did not answer like a robots server (HTTP {status}); check --server",
+                    "{} answered in a shape this command line does not read ({error}); check --server, \
+                     or use the command line of the server's version",
                     self.server
                 ))
-            })?
-        };
-        if status.is_success() {
-            return Ok(value);
-        }
-        Err(Self::api_error(status, &text))
+            } else {
+                self.not_a_robots_server(status)
+            }
+        })
     }
 
     /// A GET whose 2xx body is handed to `sink` piece by piece as it
@@ -191,7 +258,7 @@ impl Client {
         let status = response.status();
         if !status.is_success() {
             let text = response.text().await.unwrap_or_default();
-            return Err(Self::api_error(status, &text));
+            return Err(self.refusal(status, &text));
         }
         while let Some(chunk) = response
             .chunk()
@@ -225,33 +292,26 @@ impl Client {
         if status.is_success() {
             Ok(text)
         } else {
-            Err(CliError::Api {
+            Err(CliError::Http {
                 status,
-                code: "http_error".into(),
                 message: format!("HTTP {status} for {path}"),
             })
         }
     }
 
-    pub async fn get(&self, path: &str) -> Result<Value, CliError> {
-        self.send(Method::GET, path, None).await
-    }
-
     /// Every item of a paginated list.
-    pub async fn get_all(&self, path: &str) -> Result<Vec<Value>, CliError> {
+    pub async fn get_all<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, CliError> {
+        let separator = if path.contains('?') { '&' } else { '?' };
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let separator = if path.contains('?') { '&' } else { '?' };
-            let page = match &cursor {
+            let page: List<T> = match &cursor {
                 None => self.get(&format!("{path}{separator}limit=200")).await?,
                 Some(cursor) => self.get(&format!("{path}{separator}limit=200&cursor={cursor}")).await?,
             };
-            if let Some(page_items) = page["items"].as_array() {
-                items.extend(page_items.iter().cloned());
-            }
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
+            items.extend(page.items);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
                 None => return Ok(items),
             }
         }

@@ -5,13 +5,21 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
-use serde_json::{Value, json};
+use robots_api_types::{
+    CreateOrgRequest, CreateRobotRequest, CreateTokenRequest, CreatedTokenView, EffectiveView, ExpiringTokenView,
+    KeyRotateRequest, KeyView, LeakReport, List, MemberView, OrgView, PermissionsView, PolicyRequest, Received,
+    RobotView, Role, RotateRequest, RotatedKeyView, RotatedView, SetMemberRequest, TokenPolicyView, TokenRole,
+    TokenView, UpdateOrgRequest, UpdateRobotRequest,
+};
+use serde::Serialize;
+use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
 
-use super::client::{CliError, Credential, query, segment};
-use super::output::{self, age, details, table, text};
-use super::{Context, confirm, field, session};
+use super::client::{CliError, Credential, NO_BODY, query, segment};
+use super::output::{self, age, age_or, details, optional, table, text, timestamp};
+use super::{Context, confirm, session};
 
 #[derive(Debug, Subcommand)]
 pub enum OrgsCommand {
@@ -63,6 +71,15 @@ pub enum RoleArg {
     Admin,
     /// Sees robots and tokens.
     Member,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Admin => Self::Admin,
+            RoleArg::Member => Self::Member,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,17 +233,17 @@ pub enum TokensCommand {
     ReportLeaked,
 }
 
-fn org_rows(orgs: &[Value]) -> String {
+fn org_rows(orgs: &[OrgView]) -> String {
     table(
         &["name", "display name", "role", "created"],
         &orgs
             .iter()
             .map(|org| {
                 vec![
-                    text(org, "name"),
-                    text(org, "display_name"),
-                    text(org, "role"),
-                    age(org, "created_at", "-"),
+                    text(&org.name),
+                    text(&org.display_name),
+                    text(org.role.as_str()),
+                    age(org.created_at),
                 ]
             })
             .collect::<Vec<_>>(),
@@ -237,36 +254,33 @@ pub async fn orgs(context: &Context, command: OrgsCommand) -> Result<(), CliErro
     let client = &context.client;
     match command {
         OrgsCommand::List => {
-            let orgs = Value::Array(client.get_all("/v1/orgs").await?);
-            output::print(context.format, &orgs, |orgs| {
-                org_rows(orgs.as_array().map(Vec::as_slice).unwrap_or_default())
-            });
+            let orgs: Vec<OrgView> = client.get_all("/v1/orgs").await?;
+            output::print(context.format, &orgs, |orgs| org_rows(orgs));
         }
         OrgsCommand::Create { name, display_name } => {
-            let body = json!({"name": name, "display_name": display_name});
-            let org = client.send(Method::POST, "/v1/orgs", Some(&body)).await?;
-            eprintln!("Created organization {}; you are its admin.", field(&org, "name"));
+            let body = CreateOrgRequest { name, display_name };
+            let org: OrgView = client.send(Method::POST, "/v1/orgs", Some(&body)).await?;
+            eprintln!("Created organization {}; you are its admin.", org.name);
             output::print(context.format, &org, |org| org_rows(std::slice::from_ref(org)));
         }
         OrgsCommand::Get { name } => {
-            let org = client.get(&format!("/v1/orgs/{}", segment(&name))).await?;
+            let org: OrgView = client.get(&format!("/v1/orgs/{}", segment(&name))).await?;
             output::print(context.format, &org, |org| {
                 details(&[
-                    ("Name", text(org, "name")),
-                    ("Display name", text(org, "display_name")),
-                    ("Your role", text(org, "role")),
-                    ("Created", age(org, "created_at", "-")),
-                    ("Token policy", policy_summary(&org["token_policy"])),
+                    ("Name", text(&org.name)),
+                    ("Display name", text(&org.display_name)),
+                    ("Your role", text(org.role.as_str())),
+                    ("Created", age(org.created_at)),
+                    ("Token policy", policy_summary(&org.token_policy)),
                 ])
             });
         }
         OrgsCommand::Delete { name, yes } => {
             let path = format!("/v1/orgs/{}", segment(&name));
             let robots = client
-                .get_all(&format!("{path}/robots"))
+                .get_all::<RobotView>(&format!("{path}/robots"))
                 .await
-                .map(|r| r.len())
-                .unwrap_or(0);
+                .map_or(0, |robots| robots.len());
             confirm(
                 &format!(
                     "Delete organization {name}? Its {robots} robot account(s) and all their tokens are deleted, \
@@ -274,7 +288,7 @@ pub async fn orgs(context: &Context, command: OrgsCommand) -> Result<(), CliErro
                 ),
                 yes,
             )?;
-            client.send(Method::DELETE, &path, None).await?;
+            client.perform(Method::DELETE, &path).await?;
             eprintln!("Deleted organization {name}.");
         }
         OrgsCommand::Policy {
@@ -294,12 +308,12 @@ pub async fn orgs(context: &Context, command: OrgsCommand) -> Result<(), CliErro
 }
 
 /// A token policy in a few words: "tokens live at most 90d; expiry required".
-fn policy_summary(policy: &Value) -> String {
-    let lifetime = match policy["max_lifetime"].as_str() {
+fn policy_summary(policy: &TokenPolicyView) -> String {
+    let lifetime = match &policy.max_lifetime {
         Some(max) => format!("tokens live at most {max}"),
         None => "no maximum lifetime".to_owned(),
     };
-    let required = if policy["expiry_required"] == true {
+    let required = if policy.expiry_required {
         "expiry required"
     } else {
         "expiry optional"
@@ -316,50 +330,52 @@ async fn token_policy(
 ) -> Result<(), CliError> {
     let client = &context.client;
     let path = format!("/v1/orgs/{}", segment(org));
-    // Checked before any request, so a typo changes nothing.
-    let max_lifetime = match max_lifetime.as_deref() {
+    // Absent when not given; `Some(None)` for no maximum. The server checks
+    // the duration before it changes anything.
+    let max_lifetime: Option<Option<String>> = match max_lifetime {
         None => None,
-        Some(text) if text.eq_ignore_ascii_case("none") => Some(Value::Null),
-        Some(text) => {
-            robots_core::duration::parse_duration(text)
-                .map_err(|_| CliError::Usage(format!("--max-lifetime {text:?}: use a duration (90d, 12h) or none")))?;
-            Some(json!(text))
-        }
+        Some(text) if text.eq_ignore_ascii_case("none") => Some(None),
+        Some(text) => Some(Some(text)),
     };
-    let mut found = client.get(&path).await?;
+    let mut found: OrgView = client.get(&path).await?;
     let changing = max_lifetime.is_some() || require_expiry || no_require_expiry;
     if changing {
         // The API sets the whole policy: what is not being changed is sent as it is.
-        let current = &found["token_policy"];
-        let policy = json!({
-            "max_lifetime": max_lifetime.unwrap_or_else(|| current["max_lifetime"].clone()),
-            "expiry_required": if require_expiry {
+        let current = found.token_policy;
+        let policy = PolicyRequest {
+            max_lifetime: max_lifetime.unwrap_or(current.max_lifetime),
+            expiry_required: if require_expiry {
                 true
             } else if no_require_expiry {
                 false
             } else {
-                current["expiry_required"] == true
+                current.expiry_required
             },
-        });
+        };
+        let body = UpdateOrgRequest {
+            token_policy: Some(policy),
+            ..UpdateOrgRequest::default()
+        };
         found = client
-            .send(Method::PATCH, &path, Some(&json!({"token_policy": policy})))
-            .await?;
+            .send(Method::PATCH, &path, Some(&body))
+            .await
+            .map_err(|error| with_flags(error, &[("token_policy.max_lifetime", "--max-lifetime")]))?;
         eprintln!(
             "Updated the token policy of {org}: {}. It applies to tokens created from now on; \
              existing tokens keep their expiry.",
-            policy_summary(&found["token_policy"])
+            policy_summary(&found.token_policy)
         );
     }
-    output::print(context.format, &found["token_policy"], |policy| {
+    output::print(context.format, &found.token_policy, |policy| {
         details(&[
             ("Organization", org.to_owned()),
             (
                 "Max lifetime",
-                policy["max_lifetime"].as_str().unwrap_or("none").to_owned(),
+                policy.max_lifetime.as_deref().unwrap_or("none").to_owned(),
             ),
             (
                 "Expiry required",
-                if policy["expiry_required"] == true { "yes" } else { "no" }.to_owned(),
+                if policy.expiry_required { "yes" } else { "no" }.to_owned(),
             ),
         ])
     });
@@ -370,17 +386,17 @@ pub async fn members(context: &Context, command: MembersCommand) -> Result<(), C
     let client = &context.client;
     let org = context.org().await?;
     let path = format!("/v1/orgs/{}/members", segment(&org));
-    let rows = |members: &[Value]| {
+    let rows = |members: &[MemberView]| {
         table(
             &["username", "email", "role", "joined"],
             &members
                 .iter()
                 .map(|m| {
                     vec![
-                        text(m, "username"),
-                        text(m, "email"),
-                        text(m, "role"),
-                        age(m, "joined_at", "-"),
+                        text(&m.username),
+                        text(&m.email),
+                        text(m.role.as_str()),
+                        age(m.joined_at),
                     ]
                 })
                 .collect::<Vec<_>>(),
@@ -388,24 +404,15 @@ pub async fn members(context: &Context, command: MembersCommand) -> Result<(), C
     };
     match command {
         MembersCommand::List => {
-            let members = Value::Array(client.get_all(&path).await?);
-            output::print(context.format, &members, |m| {
-                rows(m.as_array().map(Vec::as_slice).unwrap_or_default())
-            });
+            let members: Vec<MemberView> = client.get_all(&path).await?;
+            output::print(context.format, &members, |members| rows(members));
         }
         MembersCommand::Set { username, role } => {
-            let role = match role {
-                RoleArg::Admin => "admin",
-                RoleArg::Member => "member",
-            };
-            let member = client
-                .send(
-                    Method::PUT,
-                    &format!("{path}/{}", segment(&username)),
-                    Some(&json!({"role": role})),
-                )
+            let body = SetMemberRequest { role: role.into() };
+            let member: MemberView = client
+                .send(Method::PUT, &format!("{path}/{}", segment(&username)), Some(&body))
                 .await?;
-            eprintln!("{username} is now {role} of {org}.");
+            eprintln!("{username} is now {} of {org}.", member.role.as_str());
             output::print(context.format, &member, |m| rows(std::slice::from_ref(m)));
         }
         MembersCommand::Remove { username, yes } => {
@@ -414,7 +421,7 @@ pub async fn members(context: &Context, command: MembersCommand) -> Result<(), C
                 yes,
             )?;
             client
-                .send(Method::DELETE, &format!("{path}/{}", segment(&username)), None)
+                .perform(Method::DELETE, &format!("{path}/{}", segment(&username)))
                 .await?;
             eprintln!("Removed {username} from {org}.");
         }
@@ -422,18 +429,18 @@ pub async fn members(context: &Context, command: MembersCommand) -> Result<(), C
     Ok(())
 }
 
-fn robot_rows(robots: &[Value]) -> String {
+fn robot_rows(robots: &[RobotView]) -> String {
     table(
         &["name", "description", "tokens", "created", "last used", "status"],
         &robots
             .iter()
             .map(|robot| {
                 vec![
-                    text(robot, "name"),
-                    text(robot, "description"),
-                    text(robot, "token_count"),
-                    age(robot, "created_at", "-"),
-                    age(robot, "last_used_at", "never used"),
+                    text(&robot.name),
+                    text(&robot.description),
+                    text(robot.token_count),
+                    age(robot.created_at),
+                    age_or(robot.last_used_at, "never used"),
                     status(robot),
                 ]
             })
@@ -442,26 +449,26 @@ fn robot_rows(robots: &[Value]) -> String {
 }
 
 /// "disabled" or "active".
-fn status(robot: &Value) -> String {
-    if robot["disabled"] == true {
+fn status(robot: &RobotView) -> String {
+    if robot.disabled {
         "disabled".to_owned()
     } else {
         "active".to_owned()
     }
 }
 
-fn token_rows(tokens: &[Value]) -> String {
+fn token_rows(tokens: &[TokenView]) -> String {
     table(
         &["name", "access id", "role", "created", "last used", "expires"],
         &tokens
             .iter()
             .map(|token| {
                 vec![
-                    text(token, "name"),
-                    text(token, "access_id"),
-                    rotation_role(token),
-                    age(token, "created_at", "-"),
-                    age(token, "last_used_at", "never used"),
+                    text(&token.name),
+                    text(token.access_id),
+                    rotation_role(token.role).to_owned(),
+                    age(token.created_at),
+                    age_or(token.last_used_at, "never used"),
                     expiry(token),
                 ]
             })
@@ -470,31 +477,27 @@ fn token_rows(tokens: &[Value]) -> String {
 }
 
 /// A token's part in a rotation: nothing for a current token.
-fn rotation_role(token: &Value) -> String {
-    match token["role"].as_str() {
-        Some("rotating_out") => "rotating out".to_owned(),
-        Some("successor") => "successor".to_owned(),
-        _ => String::new(),
+fn rotation_role(role: TokenRole) -> &'static str {
+    match role {
+        TokenRole::RotatingOut => "rotating out",
+        TokenRole::Successor => "successor",
+        TokenRole::Current => "",
     }
 }
 
 /// "never", "in 3 months", "in 3 days (soon)" or "EXPIRED".
-fn expiry(token: &Value) -> String {
-    let at = token["expires_at"]
-        .as_str()
-        .and_then(|at| OffsetDateTime::parse(at, &Rfc3339).ok());
-    match at {
+fn expiry(token: &TokenView) -> String {
+    match token.expires_at {
         None => "never".to_owned(),
-        Some(at) if token["expired"] == true || at <= OffsetDateTime::now_utc() => "EXPIRED".to_owned(),
-        Some(_) if token["expiring_soon"] == true => format!("{} (soon)", age(token, "expires_at", "never")),
-        Some(_) => age(token, "expires_at", "never"),
+        Some(at) if token.expired || at <= OffsetDateTime::now_utc() => "EXPIRED".to_owned(),
+        Some(at) if token.expiring_soon => format!("{} (soon)", age(at)),
+        Some(at) => age(at),
     }
 }
 
 pub async fn list_robots(context: &Context) -> Result<(), CliError> {
-    let robots = Value::Array(context.client.get_all(&context.robots_path().await?).await?);
+    let robots: Vec<RobotView> = context.client.get_all(&context.robots_path().await?).await?;
     output::print(context.format, &robots, |robots| {
-        let robots = robots.as_array().map(Vec::as_slice).unwrap_or_default();
         if robots.is_empty() {
             "No robot accounts yet. Create one with `robots create NAME`.\n".to_owned()
         } else {
@@ -505,71 +508,81 @@ pub async fn list_robots(context: &Context) -> Result<(), CliError> {
 }
 
 pub async fn create_robot(context: &Context, args: CreateRobotArgs) -> Result<(), CliError> {
-    let body = json!({"name": args.name, "description": args.description});
-    let robot = context
+    let body = CreateRobotRequest {
+        name: args.name,
+        description: args.description,
+    };
+    let robot: RobotView = context
         .client
         .send(Method::POST, &context.robots_path().await?, Some(&body))
         .await?;
     eprintln!(
         "Created robot account {} in {}. Give it a token with `robots tokens create {} --name NAME`.",
-        field(&robot, "name"),
-        field(&robot, "org"),
-        field(&robot, "name")
+        robot.name, robot.org, robot.name
     );
     output::print(context.format, &robot, |robot| robot_rows(std::slice::from_ref(robot)));
     Ok(())
 }
 
+/// What `robots get` shows: the robot, its tokens, its teams and what it may do.
+#[derive(Debug, Serialize)]
+struct RobotDetails {
+    #[serde(flatten)]
+    robot: RobotView,
+    tokens: Vec<TokenView>,
+    teams: Vec<String>,
+    permissions: Vec<EffectiveView>,
+}
+
 pub async fn get_robot(context: &Context, args: RobotArg) -> Result<(), CliError> {
     let path = format!("{}/{}", context.robots_path().await?, segment(&args.name));
-    let mut robot = context.client.get(&path).await?;
-    let tokens = context.client.get_all(&format!("{path}/tokens")).await?;
-    let permissions = context.client.get(&format!("{path}/permissions")).await?;
-    robot["tokens"] = Value::Array(tokens);
-    robot["teams"] = permissions["teams"].clone();
-    robot["permissions"] = permissions["items"].clone();
-    output::print(context.format, &robot, |robot| {
+    let robot: RobotView = context.client.get(&path).await?;
+    let tokens: Vec<TokenView> = context.client.get_all(&format!("{path}/tokens")).await?;
+    let permissions: PermissionsView = context.client.get(&format!("{path}/permissions")).await?;
+    let shown = RobotDetails {
+        robot,
+        tokens,
+        teams: permissions.teams,
+        permissions: permissions.items,
+    };
+    output::print(context.format, &shown, |shown| {
+        let robot = &shown.robot;
         let mut out = details(&[
-            ("Name", text(robot, "name")),
-            ("Organization", text(robot, "org")),
-            ("Description", text(robot, "description")),
+            ("Name", text(&robot.name)),
+            ("Organization", text(&robot.org)),
+            ("Description", text(&robot.description)),
             (
                 "Created",
-                format!("{} by {}", age(robot, "created_at", "-"), text(robot, "created_by")),
+                format!("{} by {}", age(robot.created_at), optional(robot.created_by.as_deref())),
             ),
-            ("Last used", age(robot, "last_used_at", "never used")),
+            ("Last used", age_or(robot.last_used_at, "never used")),
             (
                 "Status",
-                if robot["disabled"] == true {
+                if robot.disabled {
                     format!(
                         "disabled {}: its tokens are refused until `robots enable {}`",
-                        age(robot, "disabled_at", ""),
-                        text(robot, "name")
+                        age_or(robot.disabled_at, ""),
+                        text(&robot.name)
                     )
                 } else {
                     "active".to_owned()
                 },
             ),
         ]);
-        let tokens = robot["tokens"].as_array().map(Vec::as_slice).unwrap_or_default();
         out.push('\n');
-        if tokens.is_empty() {
+        if shown.tokens.is_empty() {
             out.push_str("No tokens yet. Create one with `robots tokens create NAME --name TOKEN_NAME`.\n");
         } else {
-            out.push_str(&token_rows(tokens));
+            out.push_str(&token_rows(&shown.tokens));
         }
         out.push('\n');
-        let teams: Vec<&str> = robot["teams"]
-            .as_array()
-            .map(|teams| teams.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let teams = if teams.is_empty() {
+        let teams = if shown.teams.is_empty() {
             "none".to_owned()
         } else {
-            teams.join(", ")
+            shown.teams.join(", ")
         };
         out.push_str(&format!("Teams: {teams}\n"));
-        out.push_str(&super::access::permission_rows(&json!({"items": robot["permissions"]})));
+        out.push_str(&super::access::permission_rows(&shown.permissions));
         out
     });
     Ok(())
@@ -582,18 +595,12 @@ pub async fn update_robot(context: &Context, args: UpdateRobotArgs) -> Result<()
         ));
     }
     let path = format!("{}/{}", context.robots_path().await?, segment(&args.name));
-    let mut body = serde_json::Map::new();
-    if let Some(name) = args.new_name {
-        body.insert("name".into(), json!(name));
-    }
-    if let Some(description) = args.description {
-        body.insert("description".into(), json!(description));
-    }
-    let robot = context
-        .client
-        .send(Method::PATCH, &path, Some(&Value::Object(body)))
-        .await?;
-    eprintln!("Updated robot account {}.", field(&robot, "name"));
+    let body = UpdateRobotRequest {
+        name: args.new_name,
+        description: args.description,
+    };
+    let robot: RobotView = context.client.send(Method::PATCH, &path, Some(&body)).await?;
+    eprintln!("Updated robot account {}.", robot.name);
     output::print(context.format, &robot, |robot| robot_rows(std::slice::from_ref(robot)));
     Ok(())
 }
@@ -601,13 +608,12 @@ pub async fn update_robot(context: &Context, args: UpdateRobotArgs) -> Result<()
 pub async fn delete_robot(context: &Context, args: DeleteArgs) -> Result<(), CliError> {
     let org = context.org().await?;
     let path = format!("/v1/orgs/{}/robots/{}", segment(&org), segment(&args.name));
-    let robot = context.client.get(&path).await?;
-    let tokens = robot["token_count"].as_i64().unwrap_or(0);
+    let robot: RobotView = context.client.get(&path).await?;
     confirm(
         &format!(
             "Delete robot account {} in {org}? {}",
             args.name,
-            match tokens {
+            match robot.token_count {
                 0 => "It has no tokens.".to_owned(),
                 1 => "Its 1 token is deleted too, and every system using it stops authenticating at once.".to_owned(),
                 n =>
@@ -616,7 +622,7 @@ pub async fn delete_robot(context: &Context, args: DeleteArgs) -> Result<(), Cli
         ),
         args.yes,
     )?;
-    context.client.send(Method::DELETE, &path, None).await?;
+    context.client.perform(Method::DELETE, &path).await?;
     eprintln!("Deleted robot account {} and its tokens.", args.name);
     Ok(())
 }
@@ -624,17 +630,16 @@ pub async fn delete_robot(context: &Context, args: DeleteArgs) -> Result<(), Cli
 pub async fn disable_robot(context: &Context, args: DisableArgs) -> Result<(), CliError> {
     let org = context.org().await?;
     let path = format!("/v1/orgs/{}/robots/{}", segment(&org), segment(&args.name));
-    let robot = context.client.get(&path).await?;
+    let robot: RobotView = context.client.get(&path).await?;
     let name = &args.name;
-    let robot = if robot["disabled"] == true {
+    let robot = if robot.disabled {
         eprintln!(
             "Robot account {name} was disabled already ({}); nothing changed.",
-            age(&robot, "disabled_at", "-")
+            age_or(robot.disabled_at, "-")
         );
         robot
     } else {
-        let tokens = robot["token_count"].as_i64().unwrap_or(0);
-        let stop = match tokens {
+        let stop = match robot.token_count {
             0 => "It has no tokens; none it gets will work".to_owned(),
             1 => "Its 1 token stops working at once, and every system using it stops authenticating,".to_owned(),
             n => format!("Its {n} tokens stop working at once, and every system using them stops authenticating,"),
@@ -646,9 +651,9 @@ pub async fn disable_robot(context: &Context, args: DisableArgs) -> Result<(), C
             ),
             args.yes,
         )?;
-        let disabled = context
+        let disabled: RobotView = context
             .client
-            .send(Method::POST, &format!("{path}/disable"), None)
+            .send(Method::POST, &format!("{path}/disable"), NO_BODY)
             .await?;
         eprintln!(
             "Disabled robot account {name}: its tokens are refused until `robots enable {name}`. Nothing was deleted."
@@ -661,10 +666,10 @@ pub async fn disable_robot(context: &Context, args: DisableArgs) -> Result<(), C
 
 pub async fn enable_robot(context: &Context, args: RobotArg) -> Result<(), CliError> {
     let path = format!("{}/{}/enable", context.robots_path().await?, segment(&args.name));
-    let robot = context.client.send(Method::POST, &path, None).await?;
+    let robot: RobotView = context.client.send(Method::POST, &path, NO_BODY).await?;
     eprintln!(
         "Enabled robot account {}: its tokens work again (those not expired).",
-        field(&robot, "name")
+        robot.name
     );
     output::print(context.format, &robot, |robot| robot_rows(std::slice::from_ref(robot)));
     Ok(())
@@ -676,8 +681,8 @@ enum Expiry {
     Never,
     /// A lifetime from the server's now, e.g. `30d`.
     In(String),
-    /// An RFC 3339 time.
-    At(String),
+    /// A point in time.
+    At(OffsetDateTime),
 }
 
 impl Expiry {
@@ -689,7 +694,7 @@ impl Expiry {
             return Self::Never;
         }
         match OffsetDateTime::parse(text, &Rfc3339) {
-            Ok(at) => Self::At(at.format(&Rfc3339).unwrap_or_default()),
+            Ok(at) => Self::At(at),
             // Sent as a duration, so the server's clock (the one an
             // organization's maximum lifetime is checked against) decides
             // when it ends.
@@ -697,38 +702,50 @@ impl Expiry {
         }
     }
 
-    /// Adds `expires_in` or `expires_at` to a request body.
-    fn add_to(&self, body: &mut Value) {
+    /// A request's `expires_at` and `expires_in`: one of them is given.
+    fn fields(self) -> (Option<OffsetDateTime>, Option<String>) {
         match self {
-            Self::Never => body["expires_in"] = json!("never"),
-            Self::In(lifetime) => body["expires_in"] = json!(lifetime),
-            Self::At(at) => body["expires_at"] = json!(at),
+            Self::Never => (None, Some("never".to_owned())),
+            Self::In(lifetime) => (None, Some(lifetime)),
+            Self::At(at) => (Some(at), None),
         }
     }
 }
 
-/// A refused token request in the command line's terms: the request's
-/// fields named by their flags, and where an expiry was refused by the
-/// organization's policy, where to read it.
-fn policy_hint(error: CliError) -> CliError {
-    const FLAGS: [(&str, &str); 3] = [
-        ("expires_at: ", "--expires: "),
-        ("expires_in: ", "--expires: "),
-        ("grace_period: ", "--grace: "),
-    ];
+/// A refusal in the command line's terms: the API names the request's
+/// field at fault (`expires_in: …`), the command line its flag.
+fn with_flags(error: CliError, flags: &[(&str, &str)]) -> CliError {
     match error {
         CliError::Api { status, code, message } => {
-            let message = FLAGS
+            let message = flags
                 .iter()
-                .find_map(|(field, flag)| message.strip_prefix(field).map(|rest| format!("{flag}{rest}")))
+                .find_map(|(field, flag)| {
+                    message
+                        .strip_prefix(field)
+                        .and_then(|rest| rest.strip_prefix(": "))
+                        .map(|rest| format!("{flag}: {rest}"))
+                })
                 .unwrap_or(message);
-            let message = if message.contains("this organization") {
-                format!("{message} (choose one with --expires; see `robots orgs policy`)")
-            } else {
-                message
-            };
             CliError::Api { status, code, message }
         }
+        other => other,
+    }
+}
+
+/// A refused token request in the command line's terms, and where an
+/// expiry was refused by the organization's policy, where to read it.
+fn policy_hint(error: CliError) -> CliError {
+    let flags = [
+        ("expires_at", "--expires"),
+        ("expires_in", "--expires"),
+        ("grace_period", "--grace"),
+    ];
+    match with_flags(error, &flags) {
+        CliError::Api { status, code, message } if message.contains("this organization") => CliError::Api {
+            status,
+            code,
+            message: format!("{message} (choose one with --expires; see `robots orgs policy`)"),
+        },
         other => other,
     }
 }
@@ -759,55 +776,78 @@ fn without_secrets(value: &Value) -> Value {
 }
 
 /// A freshly minted token whose Token exists only in this answer.
-#[derive(Debug)]
-pub(super) struct Minted<'a> {
+pub(super) struct Minted<'a, T> {
     /// The API's whole answer, printed with `-o json|yaml`.
-    pub answer: &'a Value,
-    /// The new token's `access_id`, `name` and `token`.
-    pub token: &'a Value,
+    pub answer: &'a T,
+    /// The new token's Access ID…
+    pub access_id: Uuid,
+    /// …and its Token.
+    pub token: &'a str,
     /// What happened, e.g. "Created token ci for deployer".
     pub done: String,
     /// What to do when the file cannot be written.
     pub recovery: String,
 }
 
+impl<T> std::fmt::Debug for Minted<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Minted")
+            .field("access_id", &self.access_id)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `--output` writes: all a program needs to authenticate as the robot.
+#[derive(Serialize)]
+struct TokenFile<'a> {
+    access_id: Uuid,
+    token: &'a str,
+}
+
+/// What is printed when the Token went to a file: the answer without it, and the file.
+#[derive(Serialize)]
+struct WrittenToFile<'a> {
+    #[serde(flatten)]
+    answer: Value,
+    file: &'a Path,
+}
+
 /// Writes the new token's `{"access_id", "token"}` to a 0600 file, or shows
 /// its Token on standard output this once (with the warning on stderr).
-pub(super) fn hand_out(
+pub(super) fn hand_out<T: Serialize>(
     context: &Context,
-    minted: Minted<'_>,
+    minted: Minted<'_, T>,
     output: Option<PathBuf>,
     force: bool,
 ) -> Result<(), CliError> {
-    let access_id = field(minted.token, "access_id");
-    let token = field(minted.token, "token");
+    let Minted {
+        answer,
+        access_id,
+        token,
+        done,
+        recovery,
+    } = minted;
+    let local = |error: serde_json::Error| CliError::Local(error.to_string());
     match output {
         Some(path) => {
-            let file = serde_json::to_vec_pretty(&json!({"access_id": access_id, "token": token}))
-                .map_err(|error| CliError::Local(error.to_string()))?;
+            let file = serde_json::to_vec_pretty(&TokenFile { access_id, token }).map_err(local)?;
             session::write_private(&path, &file, force).map_err(|error| {
                 CliError::Local(format!(
-                    "{} (Access ID {access_id}) but {} could not be written: {error}; {}",
-                    minted.done,
-                    path.display(),
-                    minted.recovery
+                    "{done} (Access ID {access_id}) but {} could not be written: {error}; {recovery}",
+                    path.display()
                 ))
             })?;
-            eprintln!(
-                "{}; its Access ID and Token are in {} (mode 0600).",
-                minted.done,
-                path.display()
-            );
-            let mut shown = without_secrets(minted.answer);
-            shown["file"] = json!(path);
+            eprintln!("{done}; its Access ID and Token are in {} (mode 0600).", path.display());
+            let shown = WrittenToFile {
+                answer: without_secrets(&serde_json::to_value(answer).map_err(local)?),
+                file: &path,
+            };
             output::print(context.format, &shown, |_| format!("Access ID: {access_id}\n"));
         }
         None => {
-            eprintln!(
-                "{}. The Token is shown only this once and cannot be recovered: store it now.",
-                minted.done
-            );
-            output::print(context.format, minted.answer, |_| {
+            eprintln!("{done}. The Token is shown only this once and cannot be recovered: store it now.");
+            output::print(context.format, answer, |_| {
                 format!("Access ID: {access_id}\nToken:     {token}\n")
             });
         }
@@ -821,13 +861,10 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
         TokensCommand::List { robot, expiring_within } => {
             let robots = context.robots_path().await?;
             let filter = query(&[("expiring_within", expiring_within.clone())]);
-            let tokens = Value::Array(
-                client
-                    .get_all(&format!("{robots}/{}/tokens{filter}", segment(&robot)))
-                    .await?,
-            );
+            let tokens: Vec<TokenView> = client
+                .get_all(&format!("{robots}/{}/tokens{filter}", segment(&robot)))
+                .await?;
             output::print(context.format, &tokens, |tokens| {
-                let tokens = tokens.as_array().map(Vec::as_slice).unwrap_or_default();
                 match (&expiring_within, tokens.is_empty()) {
                     (Some(within), true) => format!("No token of {robot} expires within {within}.\n"),
                     (None, true) => format!(
@@ -844,13 +881,16 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
             output,
             force,
         } => {
-            let expiry = Expiry::parse(&expires);
+            let (expires_at, expires_in) = Expiry::parse(&expires).fields();
             // Refuse before minting a secret we could not store.
             refuse_existing_file(output.as_deref(), force)?;
             let robots = context.robots_path().await?;
-            let mut body = json!({"name": name});
-            expiry.add_to(&mut body);
-            let created = client
+            let body = CreateTokenRequest {
+                name,
+                expires_at,
+                expires_in,
+            };
+            let created: CreatedTokenView = client
                 .send(
                     Method::POST,
                     &format!("{robots}/{}/tokens", segment(&robot)),
@@ -858,12 +898,12 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
                 )
                 .await
                 .map_err(policy_hint)?;
-            let access_id = field(&created, "access_id");
             let minted = Minted {
                 answer: &created,
-                token: &created,
-                done: format!("Created token {name} for {robot}"),
-                recovery: format!("delete it with `robots tokens delete {robot} {access_id}`"),
+                access_id: created.access_id,
+                token: created.token.expose(),
+                done: format!("Created token {} for {robot}", body.name),
+                recovery: format!("delete it with `robots tokens delete {robot} {}`", created.access_id),
             };
             hand_out(context, minted, output, force)?;
         }
@@ -875,7 +915,10 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
             output,
             force,
         } => {
-            let expiry = expires.as_deref().map(Expiry::parse);
+            let (expires_at, expires_in) = expires
+                .as_deref()
+                .map(Expiry::parse)
+                .map_or((None, None), Expiry::fields);
             // Refuse before minting a secret we could not store.
             refuse_existing_file(output.as_deref(), force)?;
             let path = format!(
@@ -884,45 +927,43 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
                 segment(&robot),
                 segment(&access_id)
             );
-            let mut body = json!({});
-            if let Some(grace) = &grace {
-                body["grace_period"] = json!(grace);
-            }
-            if let Some(expiry) = &expiry {
-                expiry.add_to(&mut body);
-            }
-            let rotated = client
+            let body = RotateRequest {
+                grace_period: grace,
+                expires_at,
+                expires_in,
+            };
+            let rotated: RotatedView = client
                 .send(Method::POST, &format!("{path}/rotate"), Some(&body))
                 .await
                 .map_err(policy_hint)?;
-            let successor = &rotated["successor"];
-            let new_id = field(successor, "access_id");
+            let successor = &rotated.successor;
             let minted = Minted {
                 answer: &rotated,
-                token: successor,
-                done: format!("Rotated token {} of {robot}", field(successor, "name")),
+                access_id: successor.access_id,
+                token: successor.token.expose(),
+                done: format!("Rotated token {} of {robot}", successor.name),
                 recovery: format!(
                     "the old token still works until its grace period ends: delete the successor \
-                     (`robots tokens delete {robot} {new_id}`) and create a new token"
+                     (`robots tokens delete {robot} {}`) and create a new token",
+                    successor.access_id
                 ),
             };
             hand_out(context, minted, output, force)?;
-            let out = &rotated["rotating_out"];
+            let ends = rotated.rotating_out.expires_at;
             eprintln!(
                 "The old token ({access_id}) keeps working until {} ({}), then stops by itself; \
                  delete it sooner with `robots tokens delete {robot} {access_id}`.",
-                text(out, "expires_at"),
-                age(out, "expires_at", "never")
+                optional(ends.map(timestamp)),
+                age_or(ends, "never")
             );
         }
         TokensCommand::Expiring { within } => {
             let org = context.org().await?;
             let filter = query(&[("expiring_within", Some(within.clone()))]);
-            let found = client
+            let found: List<ExpiringTokenView> = client
                 .get(&format!("/v1/orgs/{}/tokens{filter}", segment(&org)))
                 .await?;
-            output::print(context.format, &found["items"], |items| {
-                let items = items.as_array().map(Vec::as_slice).unwrap_or_default();
+            output::print(context.format, &found.items, |items| {
                 if items.is_empty() {
                     return format!("No token of {org} expires within {within}.\n");
                 }
@@ -930,13 +971,13 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
                     &["robot", "name", "access id", "expires", "last used"],
                     &items
                         .iter()
-                        .map(|token| {
+                        .map(|ExpiringTokenView { robot, token }| {
                             vec![
-                                text(token, "robot"),
-                                text(token, "name"),
-                                text(token, "access_id"),
+                                text(robot),
+                                text(&token.name),
+                                text(token.access_id),
                                 expiry(token),
-                                age(token, "last_used_at", "never used"),
+                                age_or(token.last_used_at, "never used"),
                             ]
                         })
                         .collect::<Vec<_>>(),
@@ -950,23 +991,23 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
                 segment(&robot),
                 segment(&access_id)
             );
-            let token = client.get(&path).await?;
+            let token: TokenView = client.get(&path).await?;
             confirm(
                 &format!(
                     "Delete token {} of {robot}? Every system using Access ID {access_id} stops authenticating at once.",
-                    field(&token, "name")
+                    token.name
                 ),
                 yes,
             )?;
-            client.send(Method::DELETE, &path, None).await?;
-            eprintln!("Deleted token {} of {robot}.", field(&token, "name"));
+            client.perform(Method::DELETE, &path).await?;
+            eprintln!("Deleted token {} of {robot}.", token.name);
         }
         TokensCommand::ReportLeaked => {
             let token = read_leaked_token()?;
             // Anyone may report: no credential is sent, logged in or not.
-            let answer = client
+            let answer: Received = client
                 .with_credential(Credential::None)
-                .send(Method::POST, "/v1/tokens/revoke", Some(&json!({"token": token})))
+                .send(Method::POST, "/v1/tokens/revoke", Some(&LeakReport { token }))
                 .await?;
             eprintln!("Reported; if the token was valid it is revoked now.");
             if context.format != output::Format::Table {
@@ -1038,25 +1079,18 @@ pub async fn keys(context: &Context, command: KeysCommand) -> Result<(), CliErro
             output::emit(&pem);
         }
         KeysCommand::List => {
-            let keys = client.get("/v1/keys").await?;
-            output::print(context.format, &keys["items"], |items| {
+            let keys: List<KeyView> = client.get("/v1/keys").await?;
+            output::print(context.format, &keys.items, |keys| {
                 table(
                     &["kid", "signing", "signs from", "retired"],
-                    &items
-                        .as_array()
-                        .map(Vec::as_slice)
-                        .unwrap_or_default()
+                    &keys
                         .iter()
                         .map(|key| {
                             vec![
-                                text(key, "kid"),
-                                if key["signing"] == true {
-                                    "yes".into()
-                                } else {
-                                    "no".into()
-                                },
-                                age(key, "not_before", "-"),
-                                age(key, "retired_at", "-"),
+                                text(&key.kid),
+                                if key.signing { "yes".into() } else { "no".into() },
+                                age(key.not_before),
+                                age_or(key.retired_at, "-"),
                             ]
                         })
                         .collect::<Vec<_>>(),
@@ -1064,15 +1098,15 @@ pub async fn keys(context: &Context, command: KeysCommand) -> Result<(), CliErro
             });
         }
         KeysCommand::Rotate { after } => {
-            let body = json!({"after": after});
-            let rotated = client.send(Method::POST, "/v1/keys/rotate", Some(&body)).await?;
+            let body = KeyRotateRequest { after };
+            let rotated: RotatedKeyView = client.send(Method::POST, "/v1/keys/rotate", Some(&body)).await?;
             eprintln!(
                 "Created signing key {}; it signs {}. Give registries the new certificate bundle (`robots keys certificate`).",
-                field(&rotated, "kid"),
-                age(&rotated, "not_before", "now")
+                rotated.kid,
+                age(rotated.not_before)
             );
             output::print(context.format, &rotated, |r| {
-                details(&[("Key", text(r, "kid")), ("Signs from", text(r, "not_before"))])
+                details(&[("Key", text(&r.kid)), ("Signs from", timestamp(r.not_before))])
             });
         }
     }

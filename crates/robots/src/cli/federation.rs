@@ -10,12 +10,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use reqwest::Method;
-use serde_json::{Value, json};
+use robots_api_types::{CreateCredentialRequest, ExchangeAnswer, FederatedCredentialView, UpdateCredentialRequest};
+use serde_json::Value;
 
 use super::client::{CliError, Credential, segment};
 use super::commands::{Minted, hand_out, refuse_existing_file};
-use super::output::{self, age, details, table, text};
-use super::{Context, confirm, field};
+use super::output::{self, age, details, optional, table, text};
+use super::{Context, confirm};
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
@@ -173,32 +174,27 @@ pub struct ExchangeArgs {
 }
 
 /// `environment=production, ref=refs/heads/main`, or "-".
-fn conditions(credential: &Value) -> String {
-    let joined = credential["claims"]
-        .as_object()
-        .map(|claims| {
-            claims
-                .iter()
-                .map(|(claim, pattern)| format!("{claim}={}", pattern.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
-    if joined.is_empty() { "-".to_owned() } else { joined }
+fn conditions(credential: &FederatedCredentialView) -> String {
+    let conditions: Vec<String> = credential
+        .claims
+        .iter()
+        .map(|(claim, pattern)| format!("{claim}={pattern}"))
+        .collect();
+    text(conditions.join(", "))
 }
 
-fn credential_rows(credentials: &[Value]) -> String {
+fn credential_rows(credentials: &[FederatedCredentialView]) -> String {
     table(
         &["name", "issuer", "subject", "conditions", "audience"],
         &credentials
             .iter()
             .map(|credential| {
                 vec![
-                    text(credential, "name"),
-                    text(credential, "issuer"),
-                    text(credential, "subject"),
+                    text(&credential.name),
+                    text(&credential.issuer),
+                    text(&credential.subject),
                     conditions(credential),
-                    text(credential, "audience"),
+                    text(&credential.audience),
                 ]
             })
             .collect::<Vec<_>>(),
@@ -221,9 +217,8 @@ pub async fn federated(context: &Context, command: FederatedCommand) -> Result<(
     match command {
         FederatedCommand::List { robot } => {
             let (_, base) = credentials_path(context, &robot).await?;
-            let credentials = Value::Array(client.get_all(&base).await?);
+            let credentials: Vec<FederatedCredentialView> = client.get_all(&base).await?;
             output::print(context.format, &credentials, |credentials| {
-                let credentials = credentials.as_array().map(Vec::as_slice).unwrap_or_default();
                 if credentials.is_empty() {
                     format!(
                         "{robot} has no federated credentials yet. Create one with \
@@ -243,41 +238,41 @@ pub async fn federated(context: &Context, command: FederatedCommand) -> Result<(
             claims,
             description,
         } => {
-            let body = json!({
-                "name": name,
-                "description": description,
-                "issuer": issuer,
-                "audience": audience,
-                "subject": subject,
-                "claims": claims_object(claims)?,
-            });
+            let body = CreateCredentialRequest {
+                name,
+                description,
+                issuer,
+                audience,
+                subject,
+                claims: claims_object(claims)?,
+            };
             let (org, base) = credentials_path(context, &robot).await?;
-            let created = client.send(Method::POST, &base, Some(&body)).await?;
+            let created: FederatedCredentialView = client.send(Method::POST, &base, Some(&body)).await?;
             eprintln!(
                 "Created federated credential {} for {robot}: CI jobs whose ID tokens match it get short-lived \
                  tokens of {robot} with `robots federated exchange {org}/{robot} --id-token-file FILE`.",
-                field(&created, "name")
+                created.name
             );
             output::print(context.format, &created, |c| credential_rows(std::slice::from_ref(c)));
         }
         FederatedCommand::Get { robot, name } => {
             let (org, base) = credentials_path(context, &robot).await?;
-            let found = client.get(&format!("{base}/{}", segment(&name))).await?;
+            let found: FederatedCredentialView = client.get(&format!("{base}/{}", segment(&name))).await?;
             output::print(context.format, &found, |c| {
                 details(&[
-                    ("Name", text(c, "name")),
+                    ("Name", text(&c.name)),
                     ("Robot", format!("{org}/{robot}")),
-                    ("Description", text(c, "description")),
-                    ("Issuer", text(c, "issuer")),
-                    ("Audience", text(c, "audience")),
-                    ("Subject", text(c, "subject")),
+                    ("Description", text(&c.description)),
+                    ("Issuer", text(&c.issuer)),
+                    ("Audience", text(&c.audience)),
+                    ("Subject", text(&c.subject)),
                     ("Conditions", conditions(c)),
                     (
                         "Created",
-                        format!("{} by {}", age(c, "created_at", "-"), text(c, "created_by")),
+                        format!("{} by {}", age(c.created_at), optional(c.created_by.as_deref())),
                     ),
-                    ("Updated", age(c, "updated_at", "-")),
-                    ("ID", text(c, "id")),
+                    ("Updated", age(c.updated_at)),
+                    ("ID", text(c.id)),
                 ])
             });
         }
@@ -292,22 +287,16 @@ pub async fn federated(context: &Context, command: FederatedCommand) -> Result<(
             clear_claims,
             description,
         } => {
-            let mut body = serde_json::Map::new();
-            for (key, value) in [
-                ("name", new_name),
-                ("issuer", issuer),
-                ("audience", audience),
-                ("subject", subject),
-                ("description", description),
-            ] {
-                if let Some(value) = value {
-                    body.insert(key.into(), json!(value));
-                }
-            }
-            if clear_claims || !claims.is_empty() {
-                body.insert("claims".into(), json!(claims_object(claims)?));
-            }
-            if body.is_empty() {
+            let replacing_claims = clear_claims || !claims.is_empty();
+            let body = UpdateCredentialRequest {
+                name: new_name,
+                description,
+                issuer,
+                audience,
+                subject,
+                claims: replacing_claims.then(|| claims_object(claims)).transpose()?,
+            };
+            if nothing_to_change(&body) {
                 return Err(CliError::Usage(
                     "nothing to change: give --name, --issuer, --audience, --subject, --claim, --clear-claims \
                      and/or --description"
@@ -315,37 +304,49 @@ pub async fn federated(context: &Context, command: FederatedCommand) -> Result<(
                 ));
             }
             let (_, base) = credentials_path(context, &robot).await?;
-            let updated = client
-                .send(
-                    Method::PATCH,
-                    &format!("{base}/{}", segment(&name)),
-                    Some(&Value::Object(body)),
-                )
+            let updated: FederatedCredentialView = client
+                .send(Method::PATCH, &format!("{base}/{}", segment(&name)), Some(&body))
                 .await?;
             eprintln!(
                 "Updated federated credential {} of {robot}; tokens it minted before no longer work.",
-                field(&updated, "name")
+                updated.name
             );
             output::print(context.format, &updated, |c| credential_rows(std::slice::from_ref(c)));
         }
         FederatedCommand::Delete { robot, name, yes } => {
             let (_, base) = credentials_path(context, &robot).await?;
             let path = format!("{base}/{}", segment(&name));
-            let found = client.get(&path).await?;
+            let found: FederatedCredentialView = client.get(&path).await?;
             confirm(
                 &format!(
                     "Delete federated credential {name} of {robot}? CI jobs with ID tokens from {} can no longer \
                      get its tokens, and the tokens it minted stop working at once.",
-                    field(&found, "issuer")
+                    found.issuer
                 ),
                 yes,
             )?;
-            client.send(Method::DELETE, &path, None).await?;
+            client.perform(Method::DELETE, &path).await?;
             eprintln!("Deleted federated credential {name} of {robot}.");
         }
         FederatedCommand::Exchange(args) => exchange(context, args).await?,
     }
     Ok(())
+}
+
+/// Whether a `PATCH` would change nothing.
+fn nothing_to_change(update: &UpdateCredentialRequest) -> bool {
+    let UpdateCredentialRequest {
+        name,
+        description,
+        issuer,
+        audience,
+        subject,
+        claims,
+    } = update;
+    [name, description, issuer, audience, subject]
+        .iter()
+        .all(|field| field.is_none())
+        && claims.is_none()
 }
 
 /// The exchange, as a CI job runs it: no saved session, no credential sent.
@@ -374,13 +375,13 @@ async fn exchange(context: &Context, args: ExchangeArgs) -> Result<(), CliError>
         ("subject_token_type", ID_TOKEN),
         ("robot", robot.as_str()),
     ];
-    let answer = context
+    let answer: ExchangeAnswer = context
         .client
         .with_credential(Credential::None)
         .post_form("/v1/oauth/token", &form)
         .await
         .map_err(|error| match error {
-            CliError::Api { status, code, message } if code == "invalid_grant" => CliError::Api {
+            CliError::OAuth { status, code, message } if code == "invalid_grant" => CliError::OAuth {
                 status,
                 message: format!(
                     "{message}; an admin of its organization sees why with \
@@ -390,17 +391,16 @@ async fn exchange(context: &Context, args: ExchangeArgs) -> Result<(), CliError>
             },
             other => other,
         })?;
-    let access_id = field(&answer, "access_id");
-    let token = json!({"access_id": access_id, "token": field(&answer, "access_token")});
     let now = time::OffsetDateTime::now_utc();
-    let lifetime = time::Duration::seconds(answer["expires_in"].as_i64().unwrap_or_default());
+    let lifetime = time::Duration::seconds(i64::try_from(answer.expires_in).unwrap_or(i64::MAX));
     let minted = Minted {
         answer: &answer,
-        token: &token,
+        access_id: answer.access_id,
+        token: &answer.access_token,
         done: format!(
             "Exchanged the ID token for a token of {} that stops working by itself {}",
-            field(&answer, "robot"),
-            robots_core::humanize::relative(now + lifetime, now)
+            answer.robot,
+            robots_core::humanize::relative(now.saturating_add(lifetime), now)
         ),
         recovery: "it stops working by itself soon; run the exchange again".to_owned(),
     };

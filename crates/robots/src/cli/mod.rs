@@ -14,7 +14,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use clap::{Args, Subcommand};
 use reqwest::Method;
-use serde_json::Value;
+use robots_api_types::{LoginRequest, OrgView, SessionView, WhoAmI};
 
 pub use client::CliError;
 use client::{Client, Credential, segment};
@@ -129,9 +129,9 @@ impl Context {
         if let Some(org) = &self.global.org {
             return Ok(org.clone());
         }
-        let orgs = self.client.get_all("/v1/orgs").await?;
+        let orgs: Vec<OrgView> = self.client.get_all("/v1/orgs").await?;
         match orgs.as_slice() {
-            [only] => Ok(only["name"].as_str().unwrap_or_default().to_owned()),
+            [only] => Ok(only.name.clone()),
             [] => Err(CliError::Usage(
                 "you belong to no organization: create one with `robots orgs create NAME` \
                  (only organizations can have robot accounts)"
@@ -141,7 +141,7 @@ impl Context {
                 "you belong to several organizations ({}): choose one with --org or ROBOTS_ORG",
                 several
                     .iter()
-                    .filter_map(|org| org["name"].as_str())
+                    .map(|org| org.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             ))),
@@ -237,13 +237,13 @@ async fn login(context: &Context, args: LoginArgs) -> Result<(), CliError> {
         ));
     };
     let anonymous = context.client.with_credential(Credential::None);
-    let body = serde_json::json!({"username": username, "password": password});
-    let session = anonymous.send(Method::POST, "/v1/sessions", Some(&body)).await?;
+    let body = LoginRequest { username, password };
+    let session: SessionView = anonymous.send(Method::POST, "/v1/sessions", Some(&body)).await?;
     let saved = session::SavedSession {
         server: context.client.server.clone(),
-        username: session["user"]["username"].as_str().unwrap_or(&username).to_owned(),
-        token: session["token"].as_str().unwrap_or_default().to_owned(),
-        expires_at: session["expires_at"].as_str().unwrap_or_default().to_owned(),
+        username: session.user.username,
+        token: session.token.expose().to_owned(),
+        expires_at: output::timestamp(session.expires_at),
     };
     let path = session::save(&saved)?;
     eprintln!(
@@ -251,17 +251,17 @@ async fn login(context: &Context, args: LoginArgs) -> Result<(), CliError> {
         saved.server,
         saved.username,
         path.display(),
-        output::age(&session, "expires_at", "later")
+        output::age(session.expires_at)
     );
     Ok(())
 }
 
 async fn logout(context: &Context) -> Result<(), CliError> {
-    let result = context.client.send(Method::DELETE, "/v1/sessions/current", None).await;
+    let result = context.client.perform(Method::DELETE, "/v1/sessions/current").await;
     session::forget()?;
     match result {
         // An expired session is as logged out as it gets.
-        Ok(_) | Err(CliError::Api { .. }) => {
+        Ok(()) | Err(CliError::Api { .. } | CliError::Http { .. }) => {
             eprintln!("Logged out of {}.", context.client.server);
             Ok(())
         }
@@ -270,25 +270,32 @@ async fn logout(context: &Context) -> Result<(), CliError> {
 }
 
 async fn whoami(context: &Context) -> Result<(), CliError> {
-    let me = context.client.get("/v1/whoami").await?;
-    output::print(context.format, &me, |me| {
-        if me["kind"] == "robot" {
-            output::details(&[
-                ("Robot", output::text(me, "name")),
-                ("Organization", output::text(me, "org")),
-                ("Access ID", output::text(me, "access_id")),
-                ("Token", output::text(me, "token_name")),
-                ("Expires", output::age(me, "token_expires_at", "never")),
-            ])
-        } else {
-            output::details(&[
-                ("User", output::text(me, "username")),
-                ("E-mail", output::text(me, "email")),
-                ("Instance admin", output::text(me, "instance_admin")),
-                ("Session expires", output::age(me, "session_expires_at", "-")),
-                ("Server", context.client.server.clone()),
-            ])
-        }
+    let me: WhoAmI = context.client.get("/v1/whoami").await?;
+    output::print(context.format, &me, |me| match me {
+        WhoAmI::Robot {
+            name,
+            org,
+            access_id,
+            token_name,
+            token_expires_at,
+            ..
+        } => output::details(&[
+            ("Robot", output::text(name)),
+            ("Organization", output::text(org)),
+            ("Access ID", output::text(access_id)),
+            ("Token", output::text(token_name)),
+            ("Expires", output::age_or(*token_expires_at, "never")),
+        ]),
+        WhoAmI::User {
+            user,
+            session_expires_at,
+        } => output::details(&[
+            ("User", output::text(&user.username)),
+            ("E-mail", output::text(&user.email)),
+            ("Instance admin", output::text(user.instance_admin)),
+            ("Session expires", output::age(*session_expires_at)),
+            ("Server", context.client.server.clone()),
+        ]),
     });
     Ok(())
 }
@@ -322,9 +329,4 @@ pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
     } else {
         Err(CliError::Usage("cancelled; nothing was deleted".into()))
     }
-}
-
-/// The value of a JSON field as text, for messages.
-pub fn field(value: &Value, key: &str) -> String {
-    value[key].as_str().unwrap_or_default().to_owned()
 }

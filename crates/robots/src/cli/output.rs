@@ -2,6 +2,7 @@
 //! own objects) for `jq`, and YAML.
 
 use clap::ValueEnum;
+use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -17,11 +18,12 @@ pub enum Format {
     Yaml,
 }
 
-/// Prints `value` as JSON or YAML, or calls `table` for the table format.
-pub fn print(format: Format, value: &Value, table: impl FnOnce(&Value) -> String) {
+/// Prints `value` as JSON or YAML (whole, as the API wrote it), or calls
+/// `table` for the table format.
+pub fn print<T: Serialize + ?Sized>(format: Format, value: &T, table: impl FnOnce(&T) -> String) {
     match format {
         Format::Json => emit(&(serde_json::to_string_pretty(value).unwrap_or_default() + "\n")),
-        Format::Yaml => emit(&to_yaml(value)),
+        Format::Yaml => emit(&to_yaml(&serde_json::to_value(value).unwrap_or_default())),
         Format::Table => emit(&table(value)),
     }
 }
@@ -80,23 +82,30 @@ pub fn details(pairs: &[(&str, String)]) -> String {
         .collect()
 }
 
-/// A string field, or "-".
-pub fn text(value: &Value, key: &str) -> String {
-    match &value[key] {
-        Value::String(s) if !s.is_empty() => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        _ => "-".to_owned(),
-    }
+/// A value for a cell or a detail line, or "-" when it is empty.
+pub fn text(value: impl std::fmt::Display) -> String {
+    let text = value.to_string();
+    if text.is_empty() { "-".to_owned() } else { text }
 }
 
-/// An RFC 3339 field as people say it: "3 days ago", "in 5 hours"; `absent` when null.
-pub fn age(value: &Value, key: &str, absent: &str) -> String {
-    value[key]
-        .as_str()
-        .and_then(|text| OffsetDateTime::parse(text, &Rfc3339).ok())
-        .map(|at| robots_core::humanize::relative(at, OffsetDateTime::now_utc()))
-        .unwrap_or_else(|| absent.to_owned())
+/// An optional value, or "-" when it is absent or empty.
+pub fn optional(value: Option<impl std::fmt::Display>) -> String {
+    value.map_or_else(|| "-".to_owned(), text)
+}
+
+/// A time as people say it: "3 days ago", "in 5 hours".
+pub fn age(at: OffsetDateTime) -> String {
+    robots_core::humanize::relative(at, OffsetDateTime::now_utc())
+}
+
+/// An optional time as [`age`] says it; `absent` when there is none.
+pub fn age_or(at: Option<OffsetDateTime>, absent: &str) -> String {
+    at.map_or_else(|| absent.to_owned(), age)
+}
+
+/// A time as the API writes it (RFC 3339).
+pub fn timestamp(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
 }
 
 /// YAML for JSON values: block style, strings quoted whenever a plain

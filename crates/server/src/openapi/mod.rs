@@ -117,6 +117,6 @@ impl Modify for Security {
         (name = "audit", description = "Audit log, leaked-token reports and webhooks"),
         (name = "verification", description = "Endpoints other systems use to check robot credentials"),
     ),
-    components(schemas(robots_api_types::ErrorBody, robots_api_types::ErrorDetail, robots_api_types::ErrorCode, shapes::OAuthError))
+    components(schemas(robots_api_types::ErrorBody, robots_api_types::ErrorDetail, robots_api_types::ErrorCode, robots_api_types::OAuthError))
 )]
 pub struct ApiDoc;

@@ -4,8 +4,7 @@
 //! annotation's. Handlers of every surface name these in their
 //! `#[utoipa::path]` annotations; nothing here reads a request.
 
-use serde::Serialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 // The shapes below describe what handlers read and write by other means
@@ -17,15 +16,6 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 #[derive(Debug, utoipa::IntoResponses)]
 #[response(status = "default", description = "An error, in the API's one error shape")]
 pub struct Failure(#[to_schema] robots_api_types::ErrorBody);
-
-/// An OAuth 2.0 error (RFC 6749 §5.2), as the token and introspection endpoints answer.
-#[allow(dead_code)]
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OAuthError {
-    error: String,
-    #[schema(nullable = false)]
-    error_description: Option<String>,
-}
 
 /// `?limit=&cursor=` of every paged list.
 #[allow(dead_code)]

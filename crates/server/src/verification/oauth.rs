@@ -119,7 +119,7 @@ enum TokenEndpointAnswer {
     tag = "verification",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     security((), ("robot" = [])),
-    responses((status = 200, description = "Client credentials: a signed access token (RFC 9068 profile). Token exchange (RFC 8693): a short-lived robot token", body = TokenEndpointAnswer), (status = 400, description = "A malformed request", body = crate::openapi::shapes::OAuthError), (status = 401, description = "No valid credentials", body = crate::openapi::shapes::OAuthError), (status = 429, description = "Too many failures", body = crate::openapi::shapes::OAuthError))
+    responses((status = 200, description = "Client credentials: a signed access token (RFC 9068 profile). Token exchange (RFC 8693): a short-lived robot token", body = TokenEndpointAnswer), (status = 400, description = "A malformed request", body = robots_api_types::OAuthError), (status = 401, description = "No valid credentials", body = robots_api_types::OAuthError), (status = 429, description = "Too many failures", body = robots_api_types::OAuthError))
 )]
 async fn token(State(state): State<AppState>, request: Request) -> Response {
     let (request, form) = read_form::<TokenForm>(request, state.config().max_body_bytes).await;

@@ -17,11 +17,15 @@ use crate::verify::RobotCredential;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use robots_api_types::OAuthError;
 
 /// An OAuth 2.0 error (RFC 6749 §5.2): `{"error", "error_description"}`.
 pub(super) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut response = (status, Json(json!({"error": error, "error_description": description}))).into_response();
+    let body = OAuthError {
+        error: error.to_owned(),
+        error_description: Some(description.to_owned()),
+    };
+    let mut response = (status, Json(body)).into_response();
     if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
