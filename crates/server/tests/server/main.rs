@@ -37,5 +37,6 @@ mod console {
     mod federation;
     mod flows;
     mod lifecycle;
+    mod pages;
     mod security;
 }

@@ -2,7 +2,7 @@
 
 use crate::support::{PASSWORD, TestApp};
 
-fn client() -> reqwest::Client {
+pub(super) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -10,7 +10,7 @@ fn client() -> reqwest::Client {
 }
 
 /// Logs in through the console form; returns the session cookie's value.
-async fn console_login(app: &TestApp, client: &reqwest::Client, username: &str) -> String {
+pub(super) async fn console_login(app: &TestApp, client: &reqwest::Client, username: &str) -> String {
     let page = client.get(format!("{}/login", app.base)).send().await.unwrap();
     let csrf_cookie = set_cookie(&page, "robots_csrf").expect("the login page sets a CSRF cookie");
     let html = page.text().await.unwrap();
@@ -61,7 +61,7 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
         })
 }
 
-fn hidden_value(html: &str, name: &str) -> String {
+pub(super) fn hidden_value(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&marker)

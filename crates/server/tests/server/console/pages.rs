@@ -1,0 +1,157 @@
+//! What the console's pages offer, read over plain HTTP: lists that page
+//! with a visible count, and a token form that offers only the lifetimes
+//! the organization's policy allows.
+
+use serde_json::json;
+
+use super::security::{client, console_login, hidden_value};
+use crate::support::TestApp;
+
+/// The page at `path` as alice sees it.
+async fn page(app: &TestApp, client: &reqwest::Client, cookie: &str, path: &str) -> String {
+    let response = client
+        .get(format!("{}{path}", app.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
+}
+
+/// The rows of the robots table: the robots' names, in order.
+fn robot_names(html: &str) -> Vec<String> {
+    html.split("<th scope=\"row\"><a href=\"/orgs/acme/admin/robots/")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+/// The `href` of the link whose text is `label`.
+fn link(html: &str, label: &str) -> Option<String> {
+    let at = html.find(&format!("\">{label}</a>"))?;
+    let start = html[..at].rfind("href=\"")? + "href=\"".len();
+    let href = html[start..].split('"').next()?;
+    // As a browser reads the attribute: `&` is written as a character reference.
+    Some(href.replace("&#38;", "&").replace("&amp;", "&"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_page_with_a_count_and_nothing_is_left_out() {
+    let Some(app) = TestApp::spawn(robots_store::Backend::Sqlite).await else {
+        return;
+    };
+    let root = app.setup_admin().await;
+    let alice = app.user(&root, "alice").await;
+    app.org(&alice, "acme").await;
+    const ROBOTS: usize = 123;
+    for i in 0..ROBOTS {
+        app.robot(&alice, "acme", &format!("r{i:03}")).await;
+    }
+    let client = client();
+    let cookie = format!("robots_session={}", console_login(&app, &client, "alice").await);
+
+    let mut seen = Vec::new();
+    let mut path = "/orgs/acme/admin/robots".to_owned();
+    let mut summaries = Vec::new();
+    loop {
+        let html = page(&app, &client, &cookie, &path).await;
+        let names = robot_names(&html);
+        assert!(names.len() <= 50, "a page holds at most 50 rows: {}", names.len());
+        let summary = html
+            .split("<p class=\"muted\" role=\"status\">")
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .unwrap()
+            .to_owned();
+        summaries.push(summary);
+        seen.extend(names);
+        match link(&html, "Next page") {
+            Some(next) => path = next,
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..ROBOTS).map(|i| format!("r{i:03}")).collect();
+    assert_eq!(seen, expected, "every robot once, in order, across the pages");
+    assert_eq!(
+        summaries,
+        [
+            "Showing 1–50 of 123 robot accounts",
+            "Showing 51–100 of 123 robot accounts",
+            "Showing 101–123 of 123 robot accounts",
+        ]
+    );
+}
+
+/// The values of the `expires` select's options, and the one selected.
+fn expiry_options(html: &str) -> (Vec<String>, String) {
+    let select = html
+        .split("<select id=\"expires\"")
+        .nth(1)
+        .unwrap()
+        .split("</select>")
+        .next()
+        .unwrap();
+    let mut values = Vec::new();
+    let mut selected = String::new();
+    for option in select.split("<option value=\"").skip(1) {
+        let value = option.split('"').next().unwrap().to_owned();
+        if option.split('>').next().unwrap().contains("selected") {
+            selected = value.clone();
+        }
+        values.push(value);
+    }
+    (values, selected)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_form_offers_what_the_policy_allows() {
+    let Some(app) = TestApp::spawn(robots_store::Backend::Sqlite).await else {
+        return;
+    };
+    let root = app.setup_admin().await;
+    let alice = app.user(&root, "alice").await;
+    app.org(&alice, "acme").await;
+    app.robot(&alice, "acme", "ci").await;
+    let client = client();
+    let cookie = format!("robots_session={}", console_login(&app, &client, "alice").await);
+    let form = "/orgs/acme/admin/robots/ci/tokens/-/new";
+
+    let open = page(&app, &client, &cookie, form).await;
+    assert_eq!(
+        expiry_options(&open),
+        (
+            ["7d", "30d", "90d", "180d", "365d", "never"].map(String::from).to_vec(),
+            "90d".to_owned()
+        )
+    );
+
+    let policy = json!({"token_policy": {"max_lifetime": "45d", "expiry_required": true}});
+    let set = app.request("PATCH", "/v1/orgs/acme", &alice, Some(policy)).await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    let tight = page(&app, &client, &cookie, form).await;
+    assert_eq!(
+        expiry_options(&tight),
+        (["7d", "30d", "45d"].map(String::from).to_vec(), "45d".to_owned())
+    );
+    assert!(
+        tight.contains("This organization allows tokens to live at most 45 days."),
+        "the form says what the policy is"
+    );
+
+    // A lifetime the form does not offer is refused all the same.
+    let csrf = hidden_value(&tight, "csrf");
+    let refused = client
+        .post(format!("{}/orgs/acme/admin/robots/ci/tokens", app.base))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("name", "long"), ("expires", "90d")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    assert_eq!(refused.headers()["x-robots-error"], "invalid_field");
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("at most 45d"), "the refusal is beside the field");
+    let tokens = app.get("/v1/orgs/acme/robots/ci/tokens", &alice).await;
+    assert_eq!(tokens.body["items"], json!([]), "nothing was created");
+}
