@@ -12,19 +12,24 @@
 //! secret's plaintext: tokens, sessions and setup codes arrive as hashes.
 //! Times are stored as Unix milliseconds in both backends.
 
-mod access;
 mod audit;
 mod cache;
 mod changes;
 mod error;
 mod federation;
+mod grants;
 mod keys;
 mod orgs;
 mod records;
+mod repositories;
+mod robot_access;
 mod robots;
 mod sessions;
+mod teams;
 mod tokens;
+mod trail;
 mod users;
+mod webhooks;
 mod writer;
 
 use std::path::Path;
@@ -37,13 +42,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 use uuid::Uuid;
 
-pub use audit::{AuditEvent, AuditQuery, Delivery, DueDelivery, Trail, Webhook};
+pub use audit::{AuditEvent, AuditQuery};
 pub use cache::GenerationCache;
 pub use error::StoreError;
 pub use federation::{FederatedCredential, FederatedCredentialSpec};
 pub use keys::SigningKeyRecord;
 pub use records::*;
 pub use tokens::ExpiringToken;
+pub use trail::Trail;
+pub use webhooks::{Delivery, DueDelivery, Webhook};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +130,7 @@ pub(crate) use {in_write_tx, lock_row, on_pool};
 #[derive(Debug)]
 struct Caches {
     /// Organizations' webhooks, read on every audited change.
-    webhooks: GenerationCache<Uuid, audit::OrgWebhooks>,
+    webhooks: GenerationCache<Uuid, webhooks::OrgWebhooks>,
     /// Robots by organization and name, read on every request about one.
     robots: GenerationCache<(Uuid, Name), RobotRef>,
     /// Accounts by name, as seen by one user (their role in an

@@ -5,9 +5,9 @@ use robots_core::clock::to_millis;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::audit::write_trail;
 use crate::error::name_conflict;
 use crate::records::{name, optional_name, optional_time, time};
+use crate::trail::write_trail;
 use crate::{
     NewRobot, Page, Robot, RobotRef, Store, StoreError, Trail, fetch_limit, in_write_tx, lock_row, on_pool, page,
 };

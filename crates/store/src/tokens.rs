@@ -7,9 +7,9 @@ use robots_core::{Name, SecretHash};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::audit::{Trail, script_trail, write_trail};
 use crate::error::name_conflict;
 use crate::records::{name, optional_name, optional_time, time};
+use crate::trail::{Trail, script_trail, write_trail};
 use crate::writer::WriteScript;
 use crate::{
     NewToken, Page, Pool, Store, StoreError, TokenInfo, TokenOwner, TokenUse, fetch_limit, in_write_tx, on_pool, page,

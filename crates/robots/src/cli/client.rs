@@ -84,6 +84,26 @@ impl std::fmt::Display for CliError {
     }
 }
 
+/// A refusal in the command line's terms: the API names the request's
+/// field at fault (`expires_in: …`), the command line its flag.
+pub fn with_flags(error: CliError, flags: &[(&str, &str)]) -> CliError {
+    match error {
+        CliError::Api { status, code, message } => {
+            let message = flags
+                .iter()
+                .find_map(|(field, flag)| {
+                    message
+                        .strip_prefix(field)
+                        .and_then(|rest| rest.strip_prefix(": "))
+                        .map(|rest| format!("{flag}: {rest}"))
+                })
+                .unwrap_or(message);
+            CliError::Api { status, code, message }
+        }
+        other => other,
+    }
+}
+
 /// The bodies a non-2xx answer of ours can carry.
 #[derive(Deserialize)]
 #[serde(untagged)]

@@ -14,7 +14,7 @@ use robots_api_types::{CreateCredentialRequest, ExchangeAnswer, FederatedCredent
 use serde_json::Value;
 
 use super::client::{CliError, Credential, segment};
-use super::commands::{Minted, hand_out, refuse_existing_file};
+use super::minted::{Minted, hand_out, refuse_existing_file};
 use super::output::{self, age, details, optional, table, text};
 use super::{Context, confirm};
 

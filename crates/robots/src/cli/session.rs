@@ -1,12 +1,19 @@
-//! The saved login: `$XDG_CONFIG_HOME/robots/session.json` (else
+//! Sessions from the command line: logging in and out, who the session (or
+//! `ROBOTS_TOKEN`) belongs to, and the saved login:
+//! `$XDG_CONFIG_HOME/robots/session.json` (else
 //! `~/.config/robots/session.json`), readable by its owner only.
 
-use std::io::Write;
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
+use clap::Args;
+use reqwest::Method;
+use robots_api_types::{LoginRequest, SessionView, WhoAmI};
 use serde::{Deserialize, Serialize};
 
-use super::client::CliError;
+use super::client::{CliError, Credential};
+use super::output;
+use super::{Context, prompt};
 
 #[derive(Serialize, Deserialize)]
 pub struct SavedSession {
@@ -92,4 +99,104 @@ pub fn write_private(path: &std::path::Path, bytes: &[u8], overwrite: bool) -> s
         file.write_all(bytes)?;
         file.sync_all()
     }
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Your username [default: asked for].
+    #[arg(long, short = 'u')]
+    username: Option<String>,
+    /// Read the password from standard input instead of asking.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+pub async fn login(context: &Context, args: LoginArgs) -> Result<(), CliError> {
+    let stdin = std::io::stdin();
+    let username = match args.username {
+        Some(username) => username,
+        None if stdin.is_terminal() && !args.password_stdin => prompt("Username: ")?,
+        None => {
+            return Err(CliError::Usage(
+                "--username is required when the password comes from standard input".into(),
+            ));
+        }
+    };
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|error| CliError::Local(format!("cannot read the password: {error}")))?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    } else if stdin.is_terminal() {
+        rpassword::prompt_password("Password: ")
+            .map_err(|error| CliError::Local(format!("cannot read the password: {error}")))?
+    } else {
+        return Err(CliError::Usage(
+            "no terminal to ask for the password: use --password-stdin".into(),
+        ));
+    };
+    let anonymous = context.client.with_credential(Credential::None);
+    let body = LoginRequest { username, password };
+    let session: SessionView = anonymous.send(Method::POST, "/v1/sessions", Some(&body)).await?;
+    let saved = SavedSession {
+        server: context.client.server.clone(),
+        username: session.user.username,
+        token: session.token.expose().to_owned(),
+        expires_at: output::timestamp(session.expires_at),
+    };
+    let path = save(&saved)?;
+    eprintln!(
+        "Logged in to {} as {} (session saved in {}, expires {}).",
+        saved.server,
+        saved.username,
+        path.display(),
+        output::age(session.expires_at)
+    );
+    Ok(())
+}
+
+pub async fn logout(context: &Context) -> Result<(), CliError> {
+    let result = context.client.perform(Method::DELETE, "/v1/sessions/current").await;
+    forget()?;
+    match result {
+        // An expired session is as logged out as it gets.
+        Ok(()) | Err(CliError::Api { .. } | CliError::Http { .. }) => {
+            eprintln!("Logged out of {}.", context.client.server);
+            Ok(())
+        }
+        Err(other) => Err(other),
+    }
+}
+
+pub async fn whoami(context: &Context) -> Result<(), CliError> {
+    let me: WhoAmI = context.client.get("/v1/whoami").await?;
+    output::print(context.format, &me, |me| match me {
+        WhoAmI::Robot {
+            name,
+            org,
+            access_id,
+            token_name,
+            token_expires_at,
+            ..
+        } => output::details(&[
+            ("Robot", output::text(name)),
+            ("Organization", output::text(org)),
+            ("Access ID", output::text(access_id)),
+            ("Token", output::text(token_name)),
+            ("Expires", output::age_or(*token_expires_at, "never")),
+        ]),
+        WhoAmI::User {
+            user,
+            session_expires_at,
+        } => output::details(&[
+            ("User", output::text(&user.username)),
+            ("E-mail", output::text(&user.email)),
+            ("Instance admin", output::text(user.instance_admin)),
+            ("Session expires", output::age(*session_expires_at)),
+            ("Server", context.client.server.clone()),
+        ]),
+    });
+    Ok(())
 }

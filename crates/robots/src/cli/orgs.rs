@@ -1,0 +1,203 @@
+//! Organizations from the command line: list, create, show, delete, and
+//! their token policy.
+
+use clap::Subcommand;
+use reqwest::Method;
+use robots_api_types::{CreateOrgRequest, OrgView, PolicyRequest, RobotView, TokenPolicyView, UpdateOrgRequest};
+
+use super::client::{CliError, segment, with_flags};
+use super::output::{self, age, details, table, text};
+use super::{Context, confirm};
+
+#[derive(Debug, Subcommand)]
+pub enum OrgsCommand {
+    /// List the organizations you belong to.
+    #[command(after_help = "Example:\n  robots orgs list -o json | jq -r '.[].name'")]
+    List,
+    /// Create an organization; you become its admin.
+    #[command(after_help = "Example:\n  robots orgs create acme --display-name \"Acme Inc.\"")]
+    Create {
+        /// Lowercase letters, digits and hyphens.
+        name: String,
+        /// A human-friendly name.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Show an organization.
+    #[command(after_help = "Example:\n  robots orgs get acme")]
+    Get { name: String },
+    /// Delete an organization with all its robot accounts and tokens.
+    #[command(after_help = "Example:\n  robots orgs delete acme --yes")]
+    Delete {
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Show the organization's token policy, or change it (admins): how long new tokens may live.
+    #[command(after_help = "Examples:\n  robots orgs policy acme\n  \
+        robots orgs policy acme --max-lifetime 90d --require-expiry\n  \
+        robots orgs policy --max-lifetime none --no-require-expiry")]
+    Policy {
+        /// The organization [default: --org, else the only one you belong to].
+        org: Option<String>,
+        /// The longest a new token may live (e.g. 90d), or none for no limit.
+        #[arg(long, value_name = "DURATION|none")]
+        max_lifetime: Option<String>,
+        /// Every new token must have an expiry.
+        #[arg(long, conflicts_with = "no_require_expiry")]
+        require_expiry: bool,
+        /// New tokens may be created without an expiry (unless there is a maximum lifetime).
+        #[arg(long)]
+        no_require_expiry: bool,
+    },
+}
+
+fn org_rows(orgs: &[OrgView]) -> String {
+    table(
+        &["name", "display name", "role", "created"],
+        &orgs
+            .iter()
+            .map(|org| {
+                vec![
+                    text(&org.name),
+                    text(&org.display_name),
+                    text(org.role.as_str()),
+                    age(org.created_at),
+                ]
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
+pub async fn orgs(context: &Context, command: OrgsCommand) -> Result<(), CliError> {
+    let client = &context.client;
+    match command {
+        OrgsCommand::List => {
+            let orgs: Vec<OrgView> = client.get_all("/v1/orgs").await?;
+            output::print(context.format, &orgs, |orgs| org_rows(orgs));
+        }
+        OrgsCommand::Create { name, display_name } => {
+            let body = CreateOrgRequest { name, display_name };
+            let org: OrgView = client.send(Method::POST, "/v1/orgs", Some(&body)).await?;
+            eprintln!("Created organization {}; you are its admin.", org.name);
+            output::print(context.format, &org, |org| org_rows(std::slice::from_ref(org)));
+        }
+        OrgsCommand::Get { name } => {
+            let org: OrgView = client.get(&format!("/v1/orgs/{}", segment(&name))).await?;
+            output::print(context.format, &org, |org| {
+                details(&[
+                    ("Name", text(&org.name)),
+                    ("Display name", text(&org.display_name)),
+                    ("Your role", text(org.role.as_str())),
+                    ("Created", age(org.created_at)),
+                    ("Token policy", policy_summary(&org.token_policy)),
+                ])
+            });
+        }
+        OrgsCommand::Delete { name, yes } => {
+            let path = format!("/v1/orgs/{}", segment(&name));
+            let robots = client
+                .get_all::<RobotView>(&format!("{path}/robots"))
+                .await
+                .map_or(0, |robots| robots.len());
+            confirm(
+                &format!(
+                    "Delete organization {name}? Its {robots} robot account(s) and all their tokens are deleted, \
+                     and every system using them stops authenticating."
+                ),
+                yes,
+            )?;
+            client.perform(Method::DELETE, &path).await?;
+            eprintln!("Deleted organization {name}.");
+        }
+        OrgsCommand::Policy {
+            org,
+            max_lifetime,
+            require_expiry,
+            no_require_expiry,
+        } => {
+            let org = match org {
+                Some(org) => org,
+                None => context.org().await?,
+            };
+            token_policy(context, &org, max_lifetime, require_expiry, no_require_expiry).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A token policy in a few words: "tokens live at most 90d; expiry required".
+fn policy_summary(policy: &TokenPolicyView) -> String {
+    let lifetime = match &policy.max_lifetime {
+        Some(max) => format!("tokens live at most {max}"),
+        None => "no maximum lifetime".to_owned(),
+    };
+    let required = if policy.expiry_required {
+        "expiry required"
+    } else {
+        "expiry optional"
+    };
+    format!("{lifetime}; {required}")
+}
+
+async fn token_policy(
+    context: &Context,
+    org: &str,
+    max_lifetime: Option<String>,
+    require_expiry: bool,
+    no_require_expiry: bool,
+) -> Result<(), CliError> {
+    let client = &context.client;
+    let path = format!("/v1/orgs/{}", segment(org));
+    // Absent when not given; `Some(None)` for no maximum. The server checks
+    // the duration before it changes anything.
+    let max_lifetime: Option<Option<String>> = match max_lifetime {
+        None => None,
+        Some(text) if text.eq_ignore_ascii_case("none") => Some(None),
+        Some(text) => Some(Some(text)),
+    };
+    let mut found: OrgView = client.get(&path).await?;
+    let changing = max_lifetime.is_some() || require_expiry || no_require_expiry;
+    if changing {
+        // The API sets the whole policy: what is not being changed is sent as it is.
+        let current = found.token_policy;
+        let policy = PolicyRequest {
+            max_lifetime: max_lifetime.unwrap_or(current.max_lifetime),
+            expiry_required: if require_expiry {
+                true
+            } else if no_require_expiry {
+                false
+            } else {
+                current.expiry_required
+            },
+        };
+        let body = UpdateOrgRequest {
+            token_policy: Some(policy),
+            ..UpdateOrgRequest::default()
+        };
+        found = client
+            .send(Method::PATCH, &path, Some(&body))
+            .await
+            .map_err(|error| with_flags(error, &[("token_policy.max_lifetime", "--max-lifetime")]))?;
+        eprintln!(
+            "Updated the token policy of {org}: {}. It applies to tokens created from now on; \
+             existing tokens keep their expiry.",
+            policy_summary(&found.token_policy)
+        );
+    }
+    output::print(context.format, &found.token_policy, |policy| {
+        details(&[
+            ("Organization", org.to_owned()),
+            (
+                "Max lifetime",
+                policy.max_lifetime.as_deref().unwrap_or("none").to_owned(),
+            ),
+            (
+                "Expiry required",
+                if policy.expiry_required { "yes" } else { "no" }.to_owned(),
+            ),
+        ])
+    });
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! The trail a change leaves: its audit event and its webhook deliveries,
+//! written with the change itself (in its transaction, or in its SQLite
+//! write script).
+
+use robots_core::clock::to_millis;
+use uuid::Uuid;
+
+use crate::Store;
+use crate::audit::{AuditEvent, insert_audit_event};
+use crate::webhooks::{insert_delivery, wants_event};
+use crate::writer::WriteScript;
+
+/// What a change leaves behind besides itself: its audit event and, for
+/// each of the organization's webhooks that wants the event, a delivery.
+/// Written in the change's own transaction, so a change is never recorded
+/// without having happened, nor happens without being recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct Trail<'a> {
+    pub audit: &'a AuditEvent,
+    /// The webhook event name and its JSON payload.
+    pub webhook: Option<(&'a str, &'a str)>,
+}
+
+/// Writes a [`Trail`] inside an open write transaction (either backend),
+/// with the webhooks that want it as read by [`Store::trail_webhooks`]
+/// before the transaction: the write lock is held for as few round trips
+/// as possible.
+macro_rules! write_trail {
+    ($tx:ident, $trail:expr, $webhooks:expr) => {{
+        let trail: &$crate::trail::Trail<'_> = $trail;
+        let event = trail.audit;
+        sqlx::query(concat!(
+            $crate::audit::insert_audit_event!(),
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(event.id)
+        .bind(event.org_id)
+        .bind(robots_core::clock::to_millis(event.at))
+        .bind(&event.actor_kind)
+        .bind(event.actor.as_deref())
+        .bind(&event.action)
+        .bind(event.target.as_deref())
+        .bind(&event.detail)
+        .bind(event.ip.as_deref())
+        .bind(event.user_agent.as_deref())
+        .bind(&event.via)
+        .execute(&mut *$tx)
+        .await?;
+        if let Some((name, payload)) = trail.webhook {
+            for webhook_id in $webhooks {
+                sqlx::query(concat!(
+                    $crate::webhooks::insert_delivery!(),
+                    " VALUES ($1, $2, $3, $4, $5, $5)"
+                ))
+                .bind(uuid::Uuid::now_v7())
+                .bind(webhook_id)
+                .bind(name)
+                .bind(payload)
+                .bind(robots_core::clock::to_millis(event.at))
+                .execute(&mut *$tx)
+                .await?;
+            }
+        }
+    }};
+}
+pub(crate) use write_trail;
+
+/// Adds a [`Trail`] to a SQLite write script, for the webhooks that want it
+/// (as [`write_trail!`] does in a transaction). Its rows are written only if
+/// `condition` (SQL) holds when they are: the change the trail records may
+/// turn out not to happen, and a script cannot stop to ask.
+pub(crate) fn script_trail(script: &mut WriteScript, trail: &Trail<'_>, webhooks: &[Uuid], condition: &str) {
+    let event = trail.audit;
+    let id = script.value(event.id);
+    let org_id = script.value(event.org_id);
+    let at = script.value(to_millis(event.at));
+    let actor_kind = script.value(event.actor_kind.as_str());
+    let actor = script.value(event.actor.as_deref());
+    let action = script.value(event.action.as_str());
+    let target = script.value(event.target.as_deref());
+    let detail = script.value(event.detail.as_str());
+    let ip = script.value(event.ip.as_deref());
+    let user_agent = script.value(event.user_agent.as_deref());
+    let via = script.value(event.via.as_str());
+    script.statement(&format!(
+        concat!(
+            insert_audit_event!(),
+            " SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {} WHERE {}"
+        ),
+        id, org_id, at, actor_kind, actor, action, target, detail, ip, user_agent, via, condition
+    ));
+    let Some((name, payload)) = trail.webhook.filter(|_| !webhooks.is_empty()) else {
+        return;
+    };
+    let (name, payload) = (script.value(name), script.value(payload));
+    for webhook_id in webhooks {
+        let (delivery_id, webhook_id) = (script.value(Uuid::now_v7()), script.value(*webhook_id));
+        script.statement(&format!(
+            concat!(insert_delivery!(), " SELECT {}, {}, {}, {}, {}, {} WHERE {}"),
+            delivery_id, webhook_id, name, payload, at, at, condition
+        ));
+    }
+}
+
+impl Store {
+    /// The webhooks a [`Trail`] will queue deliveries for.
+    pub(crate) async fn trail_webhooks(&self, trail: &Trail<'_>) -> Result<Vec<Uuid>, sqlx::Error> {
+        let (Some(org_id), Some((event, _))) = (trail.audit.org_id, trail.webhook) else {
+            return Ok(Vec::new());
+        };
+        let webhooks = self.org_webhooks(org_id).await?;
+        Ok(webhooks
+            .iter()
+            .filter(|(_, events)| wants_event(events, event))
+            .map(|(id, _)| *id)
+            .collect())
+    }
+}

@@ -1,0 +1,323 @@
+//! Webhooks and their delivery queue: deliveries queued for the events a
+//! webhook wants, claimed by one replica at a time, retried, or given up.
+
+use std::sync::Arc;
+
+use robots_core::clock::to_millis;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::records::{optional_time, time};
+use crate::{Store, StoreError, in_write_tx, on_pool};
+
+/// The start of a webhook delivery's `INSERT`; `created_at` is also when
+/// the first attempt is due.
+macro_rules! insert_delivery {
+    () => {
+        "INSERT INTO webhook_deliveries (id, webhook_id, event, payload, created_at, next_attempt_at)"
+    };
+}
+pub(crate) use insert_delivery;
+
+/// An organization's webhooks: id, and the events it wants (comma-separated).
+pub(crate) type OrgWebhooks = Arc<[(Uuid, String)]>;
+
+/// Whether a webhook's stored event list (comma-separated) names `event`.
+pub(crate) fn wants_event(events: &str, event: &str) -> bool {
+    events.split(',').any(|wanted| wanted == event)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_at: OffsetDateTime,
+    /// Failed deliveries that will not be retried, and the last error.
+    pub failed_deliveries: i64,
+    pub last_error: Option<String>,
+}
+
+/// A delivery ready to send, with what sending needs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DueDelivery {
+    pub id: Uuid,
+    pub url: String,
+    pub secret: String,
+    pub event: String,
+    pub payload: String,
+    pub attempts: i32,
+}
+
+impl std::fmt::Debug for DueDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DueDelivery")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("event", &self.event)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub event: String,
+    pub created_at: OffsetDateTime,
+    pub attempts: i32,
+    pub delivered_at: Option<OffsetDateTime>,
+    pub next_attempt_at: Option<OffsetDateTime>,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+}
+
+impl Store {
+    /// An organization's webhooks and the events each wants: remembered
+    /// under the change generation (webhooks announce their creation and
+    /// deletion), since every audited change asks and they rarely change.
+    pub(crate) async fn org_webhooks(&self, org_id: Uuid) -> Result<OrgWebhooks, sqlx::Error> {
+        let read = async {
+            let webhooks: Vec<(Uuid, String)> = on_pool!(self, pool => sqlx::query_as(
+                "SELECT id, events FROM webhooks WHERE org_id = $1")
+                .bind(org_id)
+                .fetch_all(pool)
+                .await)?;
+            Ok::<_, sqlx::Error>(Some(OrgWebhooks::from(webhooks)))
+        };
+        let webhooks = self
+            .remembered(&self.caches.webhooks, org_id.as_bytes()[15], org_id, read)
+            .await?;
+        Ok(webhooks.unwrap_or_default())
+    }
+
+    pub async fn create_webhook(
+        &self,
+        org_id: Uuid,
+        url: &str,
+        secret: &str,
+        events: &[String],
+        created_by: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Webhook, StoreError> {
+        let id = Uuid::now_v7();
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO webhooks (id, org_id, url, secret, events, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(id)
+            .bind(org_id)
+            .bind(url)
+            .bind(secret)
+            .bind(events.join(","))
+            .bind(to_millis(now))
+            .bind(created_by)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        // Audited changes look the organization's webhooks up in memory.
+        self.changed().await?;
+        Ok(Webhook {
+            id,
+            org_id,
+            url: url.to_owned(),
+            events: events.to_vec(),
+            created_at: now,
+            failed_deliveries: 0,
+            last_error: None,
+        })
+    }
+
+    pub async fn list_webhooks(&self, org_id: Uuid) -> Result<Vec<Webhook>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: Uuid,
+            org_id: Uuid,
+            url: String,
+            events: String,
+            created_at: i64,
+            failed: i64,
+            last_error: Option<String>,
+        }
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT w.id, w.org_id, w.url, w.events, w.created_at,
+                    (SELECT COUNT(*) FROM webhook_deliveries d
+                     WHERE d.webhook_id = w.id AND d.delivered_at IS NULL AND d.next_attempt_at IS NULL) AS failed,
+                    (SELECT d.last_error FROM webhook_deliveries d
+                     WHERE d.webhook_id = w.id AND d.last_error IS NOT NULL ORDER BY d.id DESC LIMIT 1) AS last_error
+             FROM webhooks w WHERE w.org_id = $1 ORDER BY w.created_at")
+            .bind(org_id)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Webhook {
+                id: row.id,
+                org_id: row.org_id,
+                url: row.url,
+                events: row
+                    .events
+                    .split(',')
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                created_at: time(row.created_at),
+                failed_deliveries: row.failed,
+                last_error: row.last_error,
+            })
+            .collect())
+    }
+
+    pub async fn delete_webhook(&self, org_id: Uuid, webhook_id: Uuid) -> Result<bool, StoreError> {
+        let deleted = on_pool!(self, pool => sqlx::query("DELETE FROM webhooks WHERE id = $1 AND org_id = $2")
+            .bind(webhook_id)
+            .bind(org_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        self.changed().await?;
+        Ok(deleted > 0)
+    }
+
+    /// Queues `event` for every webhook of the organization that wants it.
+    pub async fn enqueue_webhook_event(
+        &self,
+        org_id: Uuid,
+        event: &str,
+        payload: &str,
+        now: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
+        let webhooks = self.list_webhooks(org_id).await?;
+        let wanting: Vec<Uuid> = webhooks
+            .iter()
+            .filter(|w| w.events.iter().any(|e| e == event))
+            .map(|w| w.id)
+            .collect();
+        if wanting.is_empty() {
+            return Ok(0);
+        }
+        in_write_tx!(self, tx => {
+            for webhook_id in &wanting {
+                sqlx::query(concat!(insert_delivery!(), " VALUES ($1, $2, $3, $4, $5, $5)"))
+                    .bind(Uuid::now_v7())
+                    .bind(webhook_id)
+                    .bind(event)
+                    .bind(payload)
+                    .bind(to_millis(now))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(wanting.len())
+    }
+
+    /// Takes up to `limit` due deliveries for this replica until `lock_until`.
+    pub async fn claim_due_deliveries(
+        &self,
+        now: OffsetDateTime,
+        lock_until: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: Uuid,
+            url: String,
+            secret: String,
+            event: String,
+            payload: String,
+            attempts: i32,
+        }
+        let due: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT d.id, w.url, w.secret, d.event, d.payload, d.attempts
+             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+             WHERE d.delivered_at IS NULL AND d.next_attempt_at <= $1 AND (d.locked_until IS NULL OR d.locked_until < $1)
+             ORDER BY d.next_attempt_at LIMIT $2")
+            .bind(to_millis(now))
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        let mut claimed = Vec::new();
+        for row in due {
+            // Whoever updates the row first owns it.
+            let won = on_pool!(self, pool => sqlx::query(
+                "UPDATE webhook_deliveries SET locked_until = $3
+                 WHERE id = $1 AND delivered_at IS NULL AND (locked_until IS NULL OR locked_until < $2)")
+                .bind(row.id)
+                .bind(to_millis(now))
+                .bind(to_millis(lock_until))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()))?;
+            if won == 1 {
+                claimed.push(DueDelivery {
+                    id: row.id,
+                    url: row.url,
+                    secret: row.secret,
+                    event: row.event,
+                    payload: row.payload,
+                    attempts: row.attempts,
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Records an attempt: delivered, or failed with a next attempt (or
+    /// none: given up).
+    pub async fn finish_delivery(
+        &self,
+        id: Uuid,
+        now: OffsetDateTime,
+        status: Option<i32>,
+        error: Option<&str>,
+        next_attempt_at: Option<OffsetDateTime>,
+    ) -> Result<(), StoreError> {
+        let delivered = error.is_none();
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = $2, last_error = $3,
+                    delivered_at = $4, next_attempt_at = $5, locked_until = NULL WHERE id = $1")
+            .bind(id)
+            .bind(status)
+            .bind(error)
+            .bind(delivered.then(|| to_millis(now)))
+            .bind(if delivered { None } else { next_attempt_at.map(to_millis) })
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The latest deliveries of a webhook, newest first.
+    pub async fn list_deliveries(&self, webhook_id: Uuid, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: Uuid,
+            event: String,
+            created_at: i64,
+            attempts: i32,
+            delivered_at: Option<i64>,
+            next_attempt_at: Option<i64>,
+            last_status: Option<i32>,
+            last_error: Option<String>,
+        }
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, event, created_at, attempts, delivered_at, next_attempt_at, last_status, last_error
+             FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY id DESC LIMIT $2")
+            .bind(webhook_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Delivery {
+                id: row.id,
+                event: row.event,
+                created_at: time(row.created_at),
+                attempts: row.attempts,
+                delivered_at: optional_time(row.delivered_at),
+                next_attempt_at: optional_time(row.next_attempt_at),
+                last_status: row.last_status,
+                last_error: row.last_error,
+            })
+            .collect())
+    }
+}
