@@ -72,6 +72,8 @@ pub struct ServiceConfig {
     /// those minted by token exchanges do not count).
     pub max_tokens_per_robot: u32,
     pub max_federated_credentials_per_robot: u32,
+    /// At most this many webhooks per organization.
+    pub max_webhooks_per_org: u32,
     /// How long a token from an OIDC token exchange lives (the
     /// organization's maximum lifetime caps it).
     pub federated_token_ttl: Duration,
@@ -91,6 +93,7 @@ impl Default for ServiceConfig {
             max_robots_per_org: 1_000,
             max_tokens_per_robot: 100,
             max_federated_credentials_per_robot: 20,
+            max_webhooks_per_org: 20,
             federated_token_ttl: Duration::from_secs(15 * 60),
             allow_insecure_issuers: false,
             signup: SignupPolicy::Closed,

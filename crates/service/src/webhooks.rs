@@ -1,5 +1,7 @@
 //! An organization's webhooks: where its systems hear about its tokens.
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use robots_store::{Delivery, Webhook};
@@ -57,7 +59,15 @@ impl Service {
         let secret = URL_SAFE_NO_PAD.encode(robots_core::secret::random_bytes::<32>());
         let webhook = self
             .store
-            .create_webhook(org.id, &url, &secret, &events, at.caller().user.id, self.now())
+            .create_webhook(
+                org.id,
+                &url,
+                &secret,
+                &events,
+                at.caller().user.id,
+                self.now(),
+                self.config.max_webhooks_per_org,
+            )
             .await?;
         self.audit(
             at.actor(),
@@ -81,6 +91,28 @@ impl Service {
         )
         .await;
         Ok(())
+    }
+
+    /// The organization's webhooks, each with its latest `per_webhook`
+    /// deliveries (newest first): two queries, however many webhooks.
+    pub async fn webhooks_with_deliveries(
+        &self,
+        at: &Authorized<'_, ManageMembers>,
+        per_webhook: i64,
+    ) -> ServiceResult<Vec<(Webhook, Vec<Delivery>)>> {
+        let org = at.org();
+        let mut deliveries: HashMap<Uuid, Vec<Delivery>> = HashMap::new();
+        for (webhook, delivery) in self.store.recent_org_deliveries(org.id, per_webhook).await? {
+            deliveries.entry(webhook).or_default().push(delivery);
+        }
+        let webhooks = self.store.list_webhooks(org.id).await?;
+        Ok(webhooks
+            .into_iter()
+            .map(|webhook| {
+                let recent = deliveries.remove(&webhook.id).unwrap_or_default();
+                (webhook, recent)
+            })
+            .collect())
     }
 
     /// A webhook's latest deliveries, newest first.

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::records::{optional_time, time};
-use crate::{Store, StoreError, in_write_tx, on_pool};
+use crate::{Store, StoreError, in_write_tx, lock_row, on_pool};
 
 /// The start of a webhook delivery's `INSERT`; `created_at` is also when
 /// the first attempt is due.
@@ -91,6 +91,10 @@ impl Store {
         Ok(webhooks.unwrap_or_default())
     }
 
+    /// Adds a webhook to an organization, unless it has `limit` already
+    /// ([`StoreError::LimitReached`]); the organization's row is locked
+    /// first, so concurrent additions count one after another.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_webhook(
         &self,
         org_id: Uuid,
@@ -99,20 +103,35 @@ impl Store {
         events: &[String],
         created_by: Uuid,
         now: OffsetDateTime,
+        limit: u32,
     ) -> Result<Webhook, StoreError> {
         let id = Uuid::now_v7();
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO webhooks (id, org_id, url, secret, events, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(id)
-            .bind(org_id)
-            .bind(url)
-            .bind(secret)
-            .bind(events.join(","))
-            .bind(to_millis(now))
-            .bind(created_by)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
+        let inserted = in_write_tx!(self, tx => {
+            lock_row!(self, tx, "orgs", org_id);
+            let inserted = sqlx::query(
+                "INSERT INTO webhooks (id, org_id, url, secret, events, created_at, created_by)
+                 SELECT $1, $2, $3, $4, $5, $6, $7
+                 WHERE (SELECT COUNT(*) FROM webhooks WHERE org_id = $2) < $8")
+                .bind(id)
+                .bind(org_id)
+                .bind(url)
+                .bind(secret)
+                .bind(events.join(","))
+                .bind(to_millis(now))
+                .bind(created_by)
+                .bind(i64::from(limit))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            inserted
+        });
+        if inserted == 0 {
+            return Err(StoreError::LimitReached {
+                what: "webhooks of an organization",
+                limit,
+            });
+        }
         // Audited changes look the organization's webhooks up in memory.
         self.changed().await?;
         Ok(Webhook {
@@ -288,36 +307,69 @@ impl Store {
 
     /// The latest deliveries of a webhook, newest first.
     pub async fn list_deliveries(&self, webhook_id: Uuid, limit: i64) -> Result<Vec<Delivery>, StoreError> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            id: Uuid,
-            event: String,
-            created_at: i64,
-            attempts: i32,
-            delivered_at: Option<i64>,
-            next_attempt_at: Option<i64>,
-            last_status: Option<i32>,
-            last_error: Option<String>,
-        }
-        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id, event, created_at, attempts, delivered_at, next_attempt_at, last_status, last_error
-             FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY id DESC LIMIT $2")
+        let rows: Vec<DeliveryRow> = on_pool!(self, pool => sqlx::query_as(concat!(
+            "SELECT webhook_id, ", delivery_columns!(), " FROM webhook_deliveries
+             WHERE webhook_id = $1 ORDER BY id DESC LIMIT $2"))
             .bind(webhook_id)
             .bind(limit)
             .fetch_all(pool)
             .await)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| Delivery {
-                id: row.id,
-                event: row.event,
-                created_at: time(row.created_at),
-                attempts: row.attempts,
-                delivered_at: optional_time(row.delivered_at),
-                next_attempt_at: optional_time(row.next_attempt_at),
-                last_status: row.last_status,
-                last_error: row.last_error,
-            })
-            .collect())
+        Ok(rows.into_iter().map(|row| row.into_delivery().1).collect())
+    }
+
+    /// The latest `per_webhook` deliveries of each of an organization's
+    /// webhooks, newest first, in one query: `(webhook, delivery)` pairs.
+    pub async fn recent_org_deliveries(
+        &self,
+        org_id: Uuid,
+        per_webhook: i64,
+    ) -> Result<Vec<(Uuid, Delivery)>, StoreError> {
+        let rows: Vec<DeliveryRow> = on_pool!(self, pool => sqlx::query_as(concat!(
+            "SELECT webhook_id, ", delivery_columns!(), " FROM (
+                 SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.webhook_id ORDER BY d.id DESC) AS recent
+                 FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+                 WHERE w.org_id = $1) ranked
+             WHERE recent <= $2 ORDER BY webhook_id, id DESC"))
+            .bind(org_id)
+            .bind(per_webhook)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows.into_iter().map(DeliveryRow::into_delivery).collect())
+    }
+}
+
+macro_rules! delivery_columns {
+    () => {
+        "id, event, created_at, attempts, delivered_at, next_attempt_at, last_status, last_error"
+    };
+}
+use delivery_columns;
+
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    webhook_id: Uuid,
+    id: Uuid,
+    event: String,
+    created_at: i64,
+    attempts: i32,
+    delivered_at: Option<i64>,
+    next_attempt_at: Option<i64>,
+    last_status: Option<i32>,
+    last_error: Option<String>,
+}
+
+impl DeliveryRow {
+    fn into_delivery(self) -> (Uuid, Delivery) {
+        let delivery = Delivery {
+            id: self.id,
+            event: self.event,
+            created_at: time(self.created_at),
+            attempts: self.attempts,
+            delivered_at: optional_time(self.delivered_at),
+            next_attempt_at: optional_time(self.next_attempt_at),
+            last_status: self.last_status,
+            last_error: self.last_error,
+        };
+        (self.webhook_id, delivery)
     }
 }

@@ -66,6 +66,7 @@ on_both_backends!(
     deleting_teams_repositories_and_robots_removes_access,
     federated_credentials_are_kept_changed_and_deleted_with_their_tokens,
     webhooks_added_or_removed_are_seen_by_the_next_change,
+    webhooks_are_limited_and_list_their_latest_deliveries,
     robots_found_by_name_follow_renames_and_deletions,
     accounts_looked_up_follow_roles_policies_and_deletions,
     a_token_and_its_trail_are_written_together,
@@ -466,6 +467,7 @@ async fn tokens_are_found_by_hash_only(store: Store) {
             &["token.created".to_owned()],
             admin,
             NOW,
+            LIMIT,
         )
         .await
         .unwrap();
@@ -531,6 +533,66 @@ async fn add_announced_token(store: &Store, org_id: Uuid, robot_id: Uuid, admin:
     store.create_token(&token, NOW, &trail, LIMIT).await.unwrap();
 }
 
+async fn webhooks_are_limited_and_list_their_latest_deliveries(store: Store) {
+    let (admin, org_id, robot_id) = org_with_robot(&store).await;
+    let events = ["token.created".to_owned()];
+    let mut webhooks = Vec::new();
+    for i in 0..2 {
+        let url = format!("http://127.0.0.1:9/hook-{i}");
+        webhooks.push(
+            store
+                .create_webhook(org_id, &url, "s", &events, admin, NOW, 2)
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let third = store
+        .create_webhook(org_id, "http://127.0.0.1:9/3", "s", &events, admin, NOW, 2)
+        .await;
+    assert!(
+        matches!(third, Err(StoreError::LimitReached { limit: 2, .. })),
+        "{third:?}"
+    );
+    assert_eq!(store.list_webhooks(org_id).await.unwrap().len(), 2);
+
+    // Another organization's deliveries stay out of this one's list.
+    let other = store.create_org(&name("other"), "", admin, NOW).await.unwrap();
+    let elsewhere = store
+        .create_webhook(other.id, "http://127.0.0.1:9/o", "s", &events, admin, NOW, 2)
+        .await;
+    assert!(elsewhere.is_ok());
+    let other_robot = create_robot(
+        &store,
+        &NewRobot {
+            org_id: other.id,
+            name: &name("builder"),
+            description: "",
+            created_by: admin,
+        },
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    add_announced_token(&store, other.id, other_robot.id, admin, "there").await;
+
+    for token in ["one", "two", "three"] {
+        add_announced_token(&store, org_id, robot_id, admin, token).await;
+    }
+    let recent = store.recent_org_deliveries(org_id, 2).await.unwrap();
+    assert_eq!(recent.len(), 4, "two for each of the two webhooks");
+    for webhook in &webhooks {
+        let latest = store.list_deliveries(*webhook, 2).await.unwrap();
+        let listed: Vec<_> = recent
+            .iter()
+            .filter(|(w, _)| w == webhook)
+            .map(|(_, d)| d.clone())
+            .collect();
+        assert_eq!(listed, latest, "the newest two, newest first");
+        assert_eq!(store.list_deliveries(*webhook, 10).await.unwrap().len(), 3);
+    }
+}
+
 async fn webhooks_added_or_removed_are_seen_by_the_next_change(store: Store) {
     let (admin, org_id, robot_id) = org_with_robot(&store).await;
     // The organization's webhooks (none) are looked up, and remembered.
@@ -543,6 +605,7 @@ async fn webhooks_added_or_removed_are_seen_by_the_next_change(store: Store) {
             &["token.created".to_owned()],
             admin,
             NOW,
+            LIMIT,
         )
         .await
         .unwrap();
@@ -587,7 +650,7 @@ async fn two_webhooks(store: &Store, org_id: Uuid, admin: Uuid) -> [Uuid; 2] {
     for (i, id) in ids.iter_mut().enumerate() {
         let url = format!("http://127.0.0.1:9/hook-{i}");
         *id = store
-            .create_webhook(org_id, &url, "s", &["token.created".to_owned()], admin, NOW)
+            .create_webhook(org_id, &url, "s", &["token.created".to_owned()], admin, NOW, LIMIT)
             .await
             .unwrap()
             .id;

@@ -54,11 +54,7 @@ async fn webhooks_page(
     let org = at.org();
     let now = state.now();
     let mut rows = Vec::new();
-    for webhook in state.service().list_webhooks(&at).await? {
-        let deliveries = state
-            .service()
-            .webhook_deliveries(&at, &webhook.id.to_string(), 10)
-            .await?;
+    for (webhook, deliveries) in state.service().webhooks_with_deliveries(&at, 10).await? {
         rows.push(WebhookRow {
             id: webhook.id,
             url: webhook.url,

@@ -15,6 +15,7 @@ async fn capped(backend: Backend) -> Option<TestApp> {
         config.service.max_robots_per_org = CAP;
         config.service.max_tokens_per_robot = CAP;
         config.service.max_federated_credentials_per_robot = CAP;
+        config.service.max_webhooks_per_org = CAP;
     })
     .await
 }
@@ -85,6 +86,17 @@ async fn fifty_concurrent_creations_against_a_cap_of_ten(backend: Backend) {
     })
     .await;
     assert_eq!(credentials, expected(), "federated credentials per robot");
+
+    let webhooks = race(
+        &app,
+        &root,
+        "/v1/orgs/acme/webhooks",
+        |i| json!({"url": format!("http://127.0.0.1:9/hook-{i}")}),
+    )
+    .await;
+    assert_eq!(webhooks, expected(), "webhooks per organization");
+    let listed = app.get("/v1/orgs/acme/webhooks", &root).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), CAP as usize);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
