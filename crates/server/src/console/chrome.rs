@@ -52,7 +52,7 @@ impl Chrome {
     }
 }
 
-/// Everything the menu needs: the user's organizations (the first 200, by name).
+/// Everything the menu needs: all of the user's organizations, by name.
 pub async fn chrome(state: &AppState, user: &ConsoleUser, section: &'static str) -> Result<Chrome, ApiError> {
     // The account menu lists every organization of the user.
     let orgs = state.service().list_orgs(&user.session, None, u32::MAX).await?;
