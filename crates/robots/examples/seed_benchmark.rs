@@ -68,20 +68,32 @@ async fn seed(args: SeedArgs) -> Result<(), BoxError> {
             now,
         )
         .await?;
-    let org = store.create_org(&name("bench")?, "Benchmark", user.id, now).await?;
-    let seeded = AuditEvent {
+    let org_id = Uuid::now_v7();
+    // What each seeded change leaves in the audit log.
+    let record = |action: &str| AuditEvent {
         id: Uuid::now_v7(),
-        org_id: Some(org.id),
+        org_id: Some(org_id),
         at: now,
         actor_kind: "system".into(),
         actor: None,
-        action: "robot.created".into(),
+        action: action.into(),
         target: None,
         detail: r#"{"seeded": "scripts/bench"}"#.into(),
         ip: None,
         user_agent: None,
         via: "system".into(),
     };
+    let org = store
+        .create_org(
+            org_id,
+            &name("bench")?,
+            "Benchmark",
+            user.id,
+            now,
+            &record("org.created"),
+        )
+        .await?;
+    let seeded = record("robot.created");
     let trail = Trail {
         audit: &seeded,
         webhook: None,
@@ -100,12 +112,20 @@ async fn seed(args: SeedArgs) -> Result<(), BoxError> {
             &trail,
         )
         .await?;
+    let app = RepoPath::parse("app")?;
     let repository = store
-        .create_repository(org.id, &RepoPath::parse("app")?, user.id, now)
+        .create_repository(org.id, &app, user.id, now, &record("repository.created"))
         .await?;
-    let team = store.create_team(org.id, &name("writers")?, "", now).await?;
-    store.add_team_robot(&team, &robot.name, now).await?;
-    store.set_grant(&team, &repository, Permission::Write, now).await?;
+    let writers = name("writers")?;
+    let team = store
+        .create_team(org.id, &writers, "", now, &record("team.created"))
+        .await?;
+    store
+        .add_team_robot(&team, &robot.name, now, &record("team.robot_added"))
+        .await?;
+    store
+        .set_grant(&team, &repository, Permission::Write, now, &record("grant.set"))
+        .await?;
 
     let mut kept = Vec::new();
     let mut robot_id = robot.id;

@@ -1,8 +1,9 @@
 //! The audit trail: who did what to what, when, from where and through
 //! which door; and every failed authentication.
 //!
-//! Changes are recorded by the operation that makes them (in its own
-//! transaction where the store offers one). Failed authentications are
+//! Changes to an organization are recorded by the operation that makes
+//! them, in the change's own transaction: [`Service::record`] makes the
+//! event, the store writes it with the change or not at all. Failed authentications are
 //! buffered and written in batches, so a flood of bad guesses costs memory
 //! (bounded) rather than a database write each. Nothing secret is ever put
 //! in an event: callers pass names, Access IDs and reasons.
@@ -182,8 +183,15 @@ impl AuditBuffer {
 }
 
 impl Service {
-    /// Records a change that has happened. A failure to record is logged,
-    /// not returned: the change itself stands.
+    /// The audit event of a change about to be made, for the store to write
+    /// in the change's own transaction.
+    pub(crate) fn record(&self, actor: Actor<'_>, change: Change) -> AuditEvent {
+        event(&actor, change, self.now())
+    }
+
+    /// Records a change that has happened, after the fact (logins and
+    /// instance-wide changes, which the store does not write with a record).
+    /// A failure to record is logged, not returned: the change itself stands.
     pub async fn audit(&self, actor: Actor<'_>, change: Change) {
         let event = event(&actor, change, self.now());
         if let Err(error) = self.store.record_audit(std::slice::from_ref(&event)).await {

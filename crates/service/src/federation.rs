@@ -185,6 +185,15 @@ impl Service {
         let org = at.org();
         let robot = self.robot_ref(at, robot).await?;
         let spec = self.check_credential(input)?;
+        let record = self.record(
+            at.actor(),
+            Change::new(
+                Some(org.id),
+                "federated_credential.created",
+                format!("robot {}/{}", org.name, robot.name),
+            )
+            .detail(credential_detail(&spec.as_spec())),
+        );
         let credential = self
             .store
             .create_federated_credential(
@@ -193,21 +202,12 @@ impl Service {
                 at.caller().user.id,
                 self.now(),
                 self.config.max_federated_credentials_per_robot,
+                &record,
             )
             .await
             .map_err(named(|| {
                 format!("{} already has a federated credential named {}", robot.name, spec.name)
             }))?;
-        self.audit(
-            at.actor(),
-            Change::new(
-                Some(org.id),
-                "federated_credential.created",
-                format!("robot {}/{}", org.name, robot.name),
-            )
-            .detail(credential_detail(&credential)),
-        )
-        .await;
         Ok(credential)
     }
 
@@ -237,9 +237,18 @@ impl Service {
                 robot.name
             ))
         };
+        let record = self.record(
+            at.actor(),
+            Change::new(
+                Some(org.id),
+                "federated_credential.updated",
+                format!("robot {}/{}", org.name, robot.name),
+            )
+            .detail(credential_detail(&spec.as_spec())),
+        );
         if !self
             .store
-            .update_federated_credential(current.id, &spec.as_spec(), self.now())
+            .update_federated_credential(current.id, &spec.as_spec(), self.now(), &record)
             .await
             .map_err(named(|| {
                 format!("{} already has a federated credential named {}", robot.name, spec.name)
@@ -252,16 +261,6 @@ impl Service {
             .get_federated_credential(robot.id, &spec.name)
             .await?
             .ok_or_else(gone)?;
-        self.audit(
-            at.actor(),
-            Change::new(
-                Some(org.id),
-                "federated_credential.updated",
-                format!("robot {}/{}", org.name, robot.name),
-            )
-            .detail(credential_detail(&updated)),
-        )
-        .await;
         Ok(updated)
     }
 
@@ -275,28 +274,34 @@ impl Service {
         let org = at.org();
         let robot = self.robot_ref(at, robot).await?;
         let credential = self.credential_of(&robot, name).await?;
-        if !self.store.delete_federated_credential(credential.id).await? {
-            return Err(ServiceError::NotFound(format!(
-                "robot {} has no federated credential named {name:?}",
-                robot.name
-            )));
-        }
-        self.audit(
+        let record = self.record(
             at.actor(),
             Change::new(
                 Some(org.id),
                 "federated_credential.deleted",
                 format!("robot {}/{}", org.name, robot.name),
             )
-            .detail(credential_detail(&credential)),
-        )
-        .await;
+            .detail(credential_detail(&FederatedCredentialSpec {
+                name: &credential.name,
+                description: &credential.description,
+                issuer: &credential.issuer,
+                audience: &credential.audience,
+                subject: &credential.subject,
+                claims: &credential.claims,
+            })),
+        );
+        if !self.store.delete_federated_credential(credential.id, &record).await? {
+            return Err(ServiceError::NotFound(format!(
+                "robot {} has no federated credential named {name:?}",
+                robot.name
+            )));
+        }
         Ok(credential)
     }
 }
 
 /// A credential as the audit log records it (no secrets: there are none).
-fn credential_detail(credential: &FederatedCredential) -> serde_json::Value {
+fn credential_detail(credential: &FederatedCredentialSpec<'_>) -> serde_json::Value {
     json!({
         "name": credential.name, "issuer": credential.issuer, "audience": credential.audience,
         "subject": credential.subject, "claims": credential.claims,

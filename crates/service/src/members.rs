@@ -39,13 +39,17 @@ impl Service {
     ) -> ServiceResult<MemberChange> {
         let org = at.org();
         let username = Name::parse(username.trim()).map_err(|_| ServiceError::UserNotFound)?;
-        let (member, added) = self.store.set_member(org.id, &username, role, self.now()).await?;
-        self.audit(
-            at.actor(),
-            Change::new(Some(org.id), "member.set", format!("user {}", member.username))
-                .detail(json!({"role": member.role, "added": added})),
-        )
-        .await;
+        let record = |member: &Member, added: bool| {
+            self.record(
+                at.actor(),
+                Change::new(Some(org.id), "member.set", format!("user {}", member.username))
+                    .detail(json!({"role": member.role, "added": added})),
+            )
+        };
+        let (member, added) = self
+            .store
+            .set_member(org.id, &username, role, self.now(), record)
+            .await?;
         Ok(MemberChange { member, added })
     }
 
@@ -58,14 +62,13 @@ impl Service {
         }
         let not_member = || ServiceError::NotFound(format!("{username} is not a member of {}", org.name));
         let name = Name::parse(username).map_err(|_| not_member())?;
-        if !self.store.remove_member(org.id, &name, self.now()).await? {
-            return Err(not_member());
-        }
-        self.audit(
+        let record = self.record(
             at.actor(),
             Change::new(Some(org.id), "member.removed", format!("user {name}")),
-        )
-        .await;
+        );
+        if !self.store.remove_member(org.id, &name, self.now(), &record).await? {
+            return Err(not_member());
+        }
         Ok(())
     }
 }

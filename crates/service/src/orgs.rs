@@ -7,6 +7,7 @@ use robots_core::duration::{format_duration, parse_duration};
 use robots_core::{Role, text};
 use robots_store::{Org, OrgMembership, Page, TokenPolicy};
 use serde_json::json;
+use uuid::Uuid;
 
 use crate::audit::{Actor, Change};
 use crate::error::named;
@@ -65,19 +66,18 @@ impl Service {
     pub async fn create_org(&self, caller: &UserSession, name: &str, display: &str) -> ServiceResult<Org> {
         let name = parse_name("name", name)?;
         let display = display_name(display)?;
+        let id = Uuid::now_v7();
+        let record = self.record(
+            Actor::User(caller),
+            Change::new(Some(id), "org.created", format!("org {name}")).detail(json!({"display_name": display})),
+        );
         let org = self
             .store
-            .create_org(&name, &display, caller.user.id, self.now())
+            .create_org(id, &name, &display, caller.user.id, self.now(), &record)
             .await
             .map_err(named(|| {
                 format!("the name {name} is already taken by a user or an organization")
             }))?;
-        self.audit(
-            Actor::User(caller),
-            Change::new(Some(org.id), "org.created", format!("org {}", org.name))
-                .detail(json!({"display_name": display})),
-        )
-        .await;
         tracing::info!(org = %org.name, by = %caller.user.name, "organization created");
         Ok(org)
     }
@@ -92,26 +92,30 @@ impl Service {
         let org = at.org();
         let display = update.display_name.map(display_name).transpose()?;
         let policy = update.token_policy.map(token_policy).transpose()?;
+        let mut records = Vec::new();
         if let Some(display) = &display {
-            self.store.set_display_name(org.id, display).await?;
-            self.audit(
-                at.actor(),
-                Change::new(Some(org.id), "org.updated", format!("org {}", org.name))
-                    .detail(json!({"display_name": display})),
-            )
-            .await;
+            records.push(
+                self.record(
+                    at.actor(),
+                    Change::new(Some(org.id), "org.updated", format!("org {}", org.name))
+                        .detail(json!({"display_name": display})),
+                ),
+            );
         }
         if let Some(policy) = policy {
-            self.store.set_token_policy(org.id, policy).await?;
             let detail = json!({"token_policy": {
                 "max_lifetime": policy.max_lifetime.map(format_duration),
                 "expiry_required": policy.expiry_required,
             }});
-            self.audit(
+            records.push(self.record(
                 at.actor(),
                 Change::new(Some(org.id), "org.updated", format!("org {}", org.name)).detail(detail),
-            )
-            .await;
+            ));
+        }
+        if !records.is_empty() {
+            self.store
+                .update_org(org.id, display.as_deref(), policy, &records)
+                .await?;
         }
         let now = self.authorize::<Read>(at.caller(), org.name.as_str()).await?;
         Ok((now.org().clone(), now.role()))
@@ -121,13 +125,17 @@ impl Service {
     /// instance's log keeps the deletion.
     pub async fn delete_org(&self, at: &Authorized<'_, DeleteOrg>) -> ServiceResult<()> {
         let org = at.org();
-        self.store.delete_org(org.id).await?;
-        tracing::info!(org = %org.name, by = %at.caller().user.name, "organization deleted");
-        self.audit(
+        let record = self.record(
             at.actor(),
             Change::new(None, "org.deleted", format!("org {}", org.name)),
-        )
-        .await;
+        );
+        if !self.store.delete_org(org.id, &record).await? {
+            return Err(ServiceError::NotFound(format!(
+                "no organization named {:?}",
+                org.name.as_str()
+            )));
+        }
+        tracing::info!(org = %org.name, by = %at.caller().user.name, "organization deleted");
         Ok(())
     }
 }

@@ -46,21 +46,20 @@ impl Service {
     pub async fn create_repository(&self, at: &Authorized<'_, ManageAccess>, path: &str) -> ServiceResult<Repository> {
         let org = at.org();
         let path = RepoPath::parse(path.trim()).map_err(|error| ServiceError::invalid("name", error))?;
-        let repository = self
-            .store
-            .create_repository(org.id, &path, at.caller().user.id, self.now())
-            .await
-            .map_err(named(|| format!("{} already has a repository named {path}", org.name)))?;
-        self.audit(
+        let record = self.record(
             at.actor(),
             Change::new(
                 Some(org.id),
                 "repository.created",
-                format!("repository {}/{}", org.name, repository.name),
+                format!("repository {}/{path}", org.name),
             )
             .detail(json!({})),
-        )
-        .await;
+        );
+        let repository = self
+            .store
+            .create_repository(org.id, &path, at.caller().user.id, self.now(), &record)
+            .await
+            .map_err(named(|| format!("{} already has a repository named {path}", org.name)))?;
         Ok(repository)
     }
 
@@ -68,16 +67,21 @@ impl Service {
     pub async fn delete_repository(&self, at: &Authorized<'_, ManageAccess>, path: &str) -> ServiceResult<Repository> {
         let org = at.org();
         let repository = self.repository(at, path).await?;
-        self.store.delete_repository(repository.id).await?;
-        self.audit(
+        let record = self.record(
             at.actor(),
             Change::new(
                 Some(org.id),
                 "repository.deleted",
                 format!("repository {}/{}", org.name, repository.name),
             ),
-        )
-        .await;
+        );
+        if !self.store.delete_repository(repository.id, &record).await? {
+            return Err(ServiceError::NotFound(format!(
+                "{} has no repository named {:?}",
+                org.name,
+                repository.name.as_str()
+            )));
+        }
         Ok(repository)
     }
 }

@@ -136,9 +136,27 @@ impl Service {
         let robot = self.robot(at, robot).await?;
         let new_name = new_name.map(|name| parse_name("name", name)).transpose()?;
         let new_description = new_description.map(description).transpose()?;
+        let record = self.record(
+            at.actor(),
+            Change::new(
+                Some(org.id),
+                "robot.updated",
+                format!("robot {}/{}", org.name, robot.name),
+            )
+            .detail(json!({
+                "name": new_name.as_ref().unwrap_or(&robot.name),
+                "description": new_description.as_deref().unwrap_or(&robot.description),
+            })),
+        );
         let updated = self
             .store
-            .update_robot(robot.id, new_name.as_ref(), new_description.as_deref(), self.now())
+            .update_robot(
+                robot.id,
+                new_name.as_ref(),
+                new_description.as_deref(),
+                self.now(),
+                &record,
+            )
             .await
             .map_err(named(|| {
                 format!(
@@ -148,16 +166,6 @@ impl Service {
                 )
             }))?
             .ok_or_else(|| no_such_robot(&org.name, robot.name.as_str()))?;
-        self.audit(
-            at.actor(),
-            Change::new(
-                Some(org.id),
-                "robot.updated",
-                format!("robot {}/{}", org.name, robot.name),
-            )
-            .detail(json!({"name": updated.name, "description": updated.description})),
-        )
-        .await;
         Ok(updated)
     }
 
@@ -165,10 +173,7 @@ impl Service {
     pub async fn delete_robot(&self, at: &Authorized<'_, ManageRobots>, robot: &str) -> ServiceResult<Robot> {
         let org = at.org();
         let robot = self.robot(at, robot).await?;
-        if !self.store.delete_robot(robot.id).await? {
-            return Err(no_such_robot(&org.name, robot.name.as_str()));
-        }
-        self.audit(
+        let record = self.record(
             at.actor(),
             Change::new(
                 Some(org.id),
@@ -176,8 +181,10 @@ impl Service {
                 format!("robot {}/{}", org.name, robot.name),
             )
             .detail(json!({"tokens": robot.token_count})),
-        )
-        .await;
+        );
+        if !self.store.delete_robot(robot.id, &record).await? {
+            return Err(no_such_robot(&org.name, robot.name.as_str()));
+        }
         Ok(robot)
     }
 
@@ -192,13 +199,14 @@ impl Service {
         let org = at.org();
         let robot = self.robot(at, robot).await?;
         let since = disable.then(|| robot.disabled_at.unwrap_or_else(|| self.now()));
-        self.store.set_robot_disabled(robot.id, since).await?;
         let action = if disable { "robot.disabled" } else { "robot.enabled" };
-        self.audit(
+        let record = self.record(
             at.actor(),
             Change::new(Some(org.id), action, format!("robot {}/{}", org.name, robot.name)),
-        )
-        .await;
+        );
+        if !self.store.set_robot_disabled(robot.id, since, &record).await? {
+            return Err(no_such_robot(&org.name, robot.name.as_str()));
+        }
         self.robot(at, robot.name.as_str()).await
     }
 

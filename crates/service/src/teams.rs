@@ -59,17 +59,15 @@ impl Service {
         let org = at.org();
         let name = parse_name("name", name)?;
         let about = description(about)?;
+        let record = self.record(
+            at.actor(),
+            Change::new(Some(org.id), "team.created", format!("team {name}")).detail(json!({"description": about})),
+        );
         let team = self
             .store
-            .create_team(org.id, &name, &about, self.now())
+            .create_team(org.id, &name, &about, self.now(), &record)
             .await
             .map_err(named(|| format!("{} already has a team named {name}", org.name)))?;
-        self.audit(
-            at.actor(),
-            Change::new(Some(org.id), "team.created", format!("team {}", team.name))
-                .detail(json!({"description": about})),
-        )
-        .await;
         Ok(team)
     }
 
@@ -84,9 +82,16 @@ impl Service {
         let team = self.team(at, team).await?;
         let new_name = new_name.map(|name| parse_name("name", name)).transpose()?;
         let new_description = new_description.map(description).transpose()?;
+        let record = self.record(
+            at.actor(),
+            Change::new(Some(org.id), "team.updated", format!("team {}", team.name)).detail(json!({
+                "name": new_name.as_ref().unwrap_or(&team.name),
+                "description": new_description.as_deref().unwrap_or(&team.description),
+            })),
+        );
         let updated = self
             .store
-            .update_team(&team, new_name.as_ref(), new_description.as_deref())
+            .update_team(&team, new_name.as_ref(), new_description.as_deref(), &record)
             .await
             .map_err(named(|| {
                 format!(
@@ -96,12 +101,6 @@ impl Service {
                 )
             }))?
             .ok_or_else(|| ServiceError::NotFound("the team was deleted meanwhile".into()))?;
-        self.audit(
-            at.actor(),
-            Change::new(Some(org.id), "team.updated", format!("team {}", team.name))
-                .detail(json!({"name": updated.name, "description": updated.description})),
-        )
-        .await;
         Ok(updated)
     }
 
@@ -109,13 +108,14 @@ impl Service {
     pub async fn delete_team(&self, at: &Authorized<'_, ManageAccess>, team: &str) -> ServiceResult<Team> {
         let org = at.org();
         let team = self.team(at, team).await?;
-        self.store.delete_team(team.id).await?;
-        self.audit(
+        let record = self.record(
             at.actor(),
             Change::new(Some(org.id), "team.deleted", format!("team {}", team.name))
                 .detail(json!({"users": team.user_count, "robots": team.robot_count, "grants": team.grant_count})),
-        )
-        .await;
+        );
+        if !self.store.delete_team(team.id, &record).await? {
+            return Err(ServiceError::NotFound("the team was deleted meanwhile".into()));
+        }
         Ok(team)
     }
 
@@ -130,26 +130,24 @@ impl Service {
     ) -> ServiceResult<bool> {
         let org = at.org();
         let team = self.team(at, team).await?;
-        let (added, action, detail) = match kind {
+        let target = format!("team {}", team.name);
+        match kind {
             MemberKind::User => {
                 let name = Name::parse(name.trim()).map_err(|_| ServiceError::UserNotFound)?;
-                let added = self.store.add_team_user(&team, &name, self.now()).await?;
-                (added, "team.user_added", json!({"user": name}))
+                let change = Change::new(Some(org.id), "team.user_added", target).detail(json!({"user": name}));
+                let record = self.record(at.actor(), change);
+                Ok(self.store.add_team_user(&team, &name, self.now(), &record).await?)
             }
             MemberKind::Robot => {
                 let robot = self.robot_ref(at, name.trim()).await?;
-                let added = self.store.add_team_robot(&team, &robot.name, self.now()).await?;
-                (added, "team.robot_added", json!({"robot": robot.name}))
+                let change = Change::new(Some(org.id), "team.robot_added", target).detail(json!({"robot": robot.name}));
+                let record = self.record(at.actor(), change);
+                Ok(self
+                    .store
+                    .add_team_robot(&team, &robot.name, self.now(), &record)
+                    .await?)
             }
-        };
-        if added {
-            self.audit(
-                at.actor(),
-                Change::new(Some(org.id), action, format!("team {}", team.name)).detail(detail),
-            )
-            .await;
         }
-        Ok(added)
     }
 
     /// Takes a person or a robot out of a team.
@@ -163,26 +161,25 @@ impl Service {
         let org = at.org();
         let team = self.team(at, team).await?;
         let not_member = || ServiceError::NotFound(format!("{name} is not a member of team {}", team.name));
-        let (removed, action, detail) = match kind {
+        let target = format!("team {}", team.name);
+        let removed = match kind {
             MemberKind::User => {
                 let name = Name::parse(name).map_err(|_| not_member())?;
-                let removed = self.store.remove_team_user(team.id, &name).await?;
-                (removed, "team.user_removed", json!({"user": name}))
+                let change = Change::new(Some(org.id), "team.user_removed", target).detail(json!({"user": name}));
+                let record = self.record(at.actor(), change);
+                self.store.remove_team_user(team.id, &name, &record).await?
             }
             MemberKind::Robot => {
                 let robot = self.robot_ref(at, name).await?;
-                let removed = self.store.remove_team_robot(&team, &robot.name).await?;
-                (removed, "team.robot_removed", json!({"robot": robot.name}))
+                let change =
+                    Change::new(Some(org.id), "team.robot_removed", target).detail(json!({"robot": robot.name}));
+                let record = self.record(at.actor(), change);
+                self.store.remove_team_robot(&team, &robot.name, &record).await?
             }
         };
         if !removed {
             return Err(not_member());
         }
-        self.audit(
-            at.actor(),
-            Change::new(Some(org.id), action, format!("team {}", team.name)).detail(detail),
-        )
-        .await;
         Ok(())
     }
 
@@ -198,14 +195,15 @@ impl Service {
         let org = at.org();
         let team = self.team(at, team).await?;
         let repository: Repository = self.repository(at, repository).await?;
-        let result = self.store.set_grant(&team, &repository, permission, self.now()).await?;
-        self.audit(
+        let record = self.record(
             at.actor(),
             Change::new(Some(org.id), "grant.set", format!("team {}", team.name))
                 .detail(json!({"repository": repository.name, "permission": permission})),
-        )
-        .await;
-        Ok(result)
+        );
+        Ok(self
+            .store
+            .set_grant(&team, &repository, permission, self.now(), &record)
+            .await?)
     }
 
     pub async fn revoke_grant(
@@ -217,18 +215,17 @@ impl Service {
         let org = at.org();
         let team = self.team(at, team).await?;
         let repository = self.repository(at, repository).await?;
-        if !self.store.revoke_grant(team.id, repository.id).await? {
+        let record = self.record(
+            at.actor(),
+            Change::new(Some(org.id), "grant.revoked", format!("team {}", team.name))
+                .detail(json!({"repository": repository.name})),
+        );
+        if !self.store.revoke_grant(team.id, repository.id, &record).await? {
             return Err(ServiceError::NotFound(format!(
                 "team {} has no grant on {}",
                 team.name, repository.name
             )));
         }
-        self.audit(
-            at.actor(),
-            Change::new(Some(org.id), "grant.revoked", format!("team {}", team.name))
-                .detail(json!({"repository": repository.name})),
-        )
-        .await;
         Ok(())
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use robots_store::{Delivery, Webhook};
+use robots_store::{Delivery, NewWebhook, Webhook};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -57,24 +57,23 @@ impl Service {
         let org = at.org();
         let (url, events) = check(url, events)?;
         let secret = URL_SAFE_NO_PAD.encode(robots_core::secret::random_bytes::<32>());
+        let new = NewWebhook {
+            id: Uuid::now_v7(),
+            org_id: org.id,
+            url: &url,
+            secret: &secret,
+            events: &events,
+            created_by: at.caller().user.id,
+        };
+        let record = self.record(
+            at.actor(),
+            Change::new(Some(org.id), "webhook.created", format!("webhook {}", new.id))
+                .detail(json!({"url": url, "events": events})),
+        );
         let webhook = self
             .store
-            .create_webhook(
-                org.id,
-                &url,
-                &secret,
-                &events,
-                at.caller().user.id,
-                self.now(),
-                self.config.max_webhooks_per_org,
-            )
+            .create_webhook(&new, self.now(), self.config.max_webhooks_per_org, &record)
             .await?;
-        self.audit(
-            at.actor(),
-            Change::new(Some(org.id), "webhook.created", format!("webhook {}", webhook.id))
-                .detail(json!({"url": url, "events": events})),
-        )
-        .await;
         Ok(CreatedWebhook { webhook, secret })
     }
 
@@ -82,14 +81,13 @@ impl Service {
         let org = at.org();
         let not_found = || ServiceError::NotFound(format!("{} has no webhook {id}", org.name));
         let id = Uuid::try_parse(id).map_err(|_| not_found())?;
-        if !self.store.delete_webhook(org.id, id).await? {
-            return Err(not_found());
-        }
-        self.audit(
+        let record = self.record(
             at.actor(),
             Change::new(Some(org.id), "webhook.deleted", format!("webhook {id}")),
-        )
-        .await;
+        );
+        if !self.store.delete_webhook(org.id, id, &record).await? {
+            return Err(not_found());
+        }
         Ok(())
     }
 

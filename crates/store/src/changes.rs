@@ -22,7 +22,9 @@ use uuid::Uuid;
 use std::future::Future;
 use std::hash::Hash;
 
-use crate::{GenerationCache, Pool, Store, StoreError, on_pool};
+use crate::audit::AuditEvent;
+use crate::trail::recorded;
+use crate::{GenerationCache, Pool, Store, StoreError};
 
 const CHANNEL: &str = "robots_changes";
 
@@ -89,15 +91,20 @@ impl Store {
 
     /// Runs `sql`, a `DELETE … WHERE id = $1`, for `id`, and announces the
     /// change: what it deletes (and cascades to) can change verification
-    /// answers. `false`: there was no such row.
-    pub(crate) async fn delete_announced(&self, sql: &'static str, id: Uuid) -> Result<bool, StoreError> {
-        let deleted = on_pool!(self, pool => sqlx::query(sql)
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
-        self.changed().await?;
-        Ok(deleted > 0)
+    /// answers. `record` is written in the same transaction, if a row was
+    /// deleted. `false`: there was no such row.
+    pub(crate) async fn delete_announced(
+        &self,
+        sql: &'static str,
+        id: Uuid,
+        record: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let deleted =
+            recorded!(self, record, tx => sqlx::query(sql).bind(id).execute(&mut *tx).await?.rows_affected()) > 0;
+        if deleted {
+            self.changed().await?;
+        }
+        Ok(deleted)
     }
 
     /// Records that verification-relevant data changed, here and (on

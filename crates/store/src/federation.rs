@@ -9,8 +9,10 @@ use robots_core::clock::to_millis;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::AuditEvent;
 use crate::error::name_conflict;
 use crate::records::{name, optional_name, time};
+use crate::trail::write_audit;
 use crate::{Store, StoreError, in_write_tx, lock_row, on_pool};
 
 /// A robot's trust in one issuer's ID tokens.
@@ -99,6 +101,7 @@ impl Store {
         created_by: Uuid,
         now: OffsetDateTime,
         limit: u32,
+        record: &AuditEvent,
     ) -> Result<FederatedCredential, StoreError> {
         let id = Uuid::now_v7();
         let inserted = in_write_tx!(self, tx => {
@@ -123,6 +126,9 @@ impl Store {
                 .await
                 .map_err(name_conflict)?
                 .rows_affected();
+            if inserted > 0 {
+                write_audit!(tx, record);
+            }
             tx.commit().await?;
             inserted
         });
@@ -163,14 +169,17 @@ impl Store {
 
     /// Replaces what a credential says (its name included). Tokens it minted
     /// under the old conditions are revoked: they were granted on terms that
-    /// no longer hold.
+    /// no longer hold. The change, the revocation and `record` are one
+    /// transaction.
     pub async fn update_federated_credential(
         &self,
         id: Uuid,
         spec: &FederatedCredentialSpec<'_>,
         now: OffsetDateTime,
+        record: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        let updated = on_pool!(self, pool => sqlx::query(
+        let updated = in_write_tx!(self, tx => {
+            let updated = sqlx::query(
             "UPDATE federated_credentials
              SET name = $2, description = $3, issuer = $4, audience = $5, subject = $6, claims = $7, updated_at = $8
              WHERE id = $1")
@@ -182,29 +191,30 @@ impl Store {
             .bind(spec.subject)
             .bind(claims_json(spec.claims))
             .bind(to_millis(now))
-            .execute(pool)
+            .execute(&mut *tx)
             .await
-            .map(|done| done.rows_affected()))
-        .map_err(name_conflict)?;
-        if updated > 0 {
-            self.revoke_federated_tokens(id).await?;
+            .map_err(name_conflict)?
+            .rows_affected();
+            if updated > 0 {
+                sqlx::query("DELETE FROM robot_tokens WHERE federated_credential_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                write_audit!(tx, record);
+            }
+            tx.commit().await?;
+            updated > 0
+        });
+        if updated {
+            self.changed().await?;
         }
-        Ok(updated > 0)
+        Ok(updated)
     }
 
     /// Deletes a credential and, with it, every token it minted.
-    pub async fn delete_federated_credential(&self, id: Uuid) -> Result<bool, StoreError> {
-        self.delete_announced("DELETE FROM federated_credentials WHERE id = $1", id)
+    pub async fn delete_federated_credential(&self, id: Uuid, record: &AuditEvent) -> Result<bool, StoreError> {
+        self.delete_announced("DELETE FROM federated_credentials WHERE id = $1", id, record)
             .await
-    }
-
-    async fn revoke_federated_tokens(&self, id: Uuid) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query("DELETE FROM robot_tokens WHERE federated_credential_id = $1")
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
-        self.changed().await
     }
 
     /// Deletes exchanged tokens that expired before `before`; returns how many.

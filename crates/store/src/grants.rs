@@ -5,7 +5,9 @@ use robots_core::clock::to_millis;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::AuditEvent;
 use crate::records::{name, permission, repo_path, time};
+use crate::trail::{recorded, write_audit};
 use crate::{Repository, Store, StoreError, Team, TeamGrant, in_write_tx, on_pool};
 
 #[derive(sqlx::FromRow)]
@@ -37,6 +39,7 @@ impl Store {
         repository: &Repository,
         permission: Permission,
         now: OffsetDateTime,
+        record: &AuditEvent,
     ) -> Result<(TeamGrant, bool), StoreError> {
         if team.org_id != repository.org_id {
             return Err(StoreError::Corrupt("a grant across organizations".into()));
@@ -64,6 +67,7 @@ impl Store {
                 .bind(repository.id)
                 .fetch_one(&mut *tx)
                 .await?;
+            write_audit!(tx, record);
             tx.commit().await?;
             self.changed().await?;
             Ok((
@@ -73,13 +77,20 @@ impl Store {
         })
     }
 
-    pub async fn revoke_grant(&self, team_id: Uuid, repository_id: Uuid) -> Result<bool, StoreError> {
-        let revoked = on_pool!(self, pool => sqlx::query("DELETE FROM grants WHERE team_id = $1 AND repository_id = $2")
+    /// Takes a team's grant on a repository away; `true` if it had one (and
+    /// then recorded).
+    pub async fn revoke_grant(
+        &self,
+        team_id: Uuid,
+        repository_id: Uuid,
+        record: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let revoked = recorded!(self, record, tx => sqlx::query("DELETE FROM grants WHERE team_id = $1 AND repository_id = $2")
             .bind(team_id)
             .bind(repository_id)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
+            .execute(&mut *tx)
+            .await?
+            .rows_affected());
         self.changed().await?;
         Ok(revoked > 0)
     }

@@ -50,7 +50,7 @@ pub use keys::SigningKeyRecord;
 pub use records::*;
 pub use tokens::ExpiringToken;
 pub use trail::Trail;
-pub use webhooks::{Delivery, DueDelivery, Webhook};
+pub use webhooks::{Delivery, DueDelivery, NewWebhook, Webhook};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

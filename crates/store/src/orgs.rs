@@ -5,8 +5,10 @@ use robots_core::{AccountKind, Name, Role};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::AuditEvent;
 use crate::error::name_conflict;
 use crate::records::{name, role, time};
+use crate::trail::write_audit;
 use crate::{
     AccountLookup, Member, Org, OrgMembership, Page, Store, StoreError, TokenPolicy, fetch_limit, in_write_tx, on_pool,
     page,
@@ -146,15 +148,17 @@ impl Store {
         }
     }
 
-    /// Creates an organization with `creator` as its first admin.
+    /// Creates organization `id` with `creator` as its first admin, and
+    /// `record` with it. The caller picks the ID, so its record can name it.
     pub async fn create_org(
         &self,
+        id: Uuid,
         org_name: &Name,
         display_name: &str,
         creator: Uuid,
         now: OffsetDateTime,
+        record: &AuditEvent,
     ) -> Result<Org, StoreError> {
-        let id = Uuid::now_v7();
         let created_at = to_millis(now);
         in_write_tx!(self, tx => {
             sqlx::query("INSERT INTO accounts (id, name, kind, created_at) VALUES ($1, $2, $3, $4)")
@@ -178,6 +182,7 @@ impl Store {
                 .bind(created_at)
                 .execute(&mut *tx)
                 .await?;
+            write_audit!(tx, record);
             tx.commit().await?;
         });
         Ok(Org {
@@ -225,35 +230,45 @@ impl Store {
         Ok(page(items, limit))
     }
 
-    pub async fn set_display_name(&self, org_id: Uuid, display_name: &str) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query("UPDATE orgs SET display_name = $2 WHERE id = $1")
-            .bind(org_id)
-            .bind(display_name)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
-        self.changed().await
-    }
-
-    /// Sets the organization's token policy.
-    pub async fn set_token_policy(&self, org_id: Uuid, policy: TokenPolicy) -> Result<(), StoreError> {
+    /// Sets the organization's display name and/or token policy (`None`
+    /// leaves one as it is), with `records`, in one transaction.
+    pub async fn update_org(
+        &self,
+        org_id: Uuid,
+        display_name: Option<&str>,
+        policy: Option<TokenPolicy>,
+        records: &[AuditEvent],
+    ) -> Result<(), StoreError> {
+        let keep_policy = policy.is_none();
+        let policy = policy.unwrap_or_default();
         let seconds = policy
             .max_lifetime
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        on_pool!(self, pool => sqlx::query(
-            "UPDATE orgs SET token_max_lifetime_seconds = $2, token_expiry_required = $3 WHERE id = $1")
-            .bind(org_id)
-            .bind(seconds)
-            .bind(policy.expiry_required)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
+        in_write_tx!(self, tx => {
+            sqlx::query(
+                "UPDATE orgs SET display_name = COALESCE($2, display_name),
+                 token_max_lifetime_seconds = CASE WHEN $3 THEN token_max_lifetime_seconds ELSE $4 END,
+                 token_expiry_required = CASE WHEN $3 THEN token_expiry_required ELSE $5 END
+                 WHERE id = $1")
+                .bind(org_id)
+                .bind(display_name)
+                .bind(keep_policy)
+                .bind(seconds)
+                .bind(policy.expiry_required)
+                .execute(&mut *tx)
+                .await?;
+            for record in records {
+                write_audit!(tx, record);
+            }
+            tx.commit().await?;
+        });
         self.changed().await
     }
 
-    /// Deletes an organization with its members, robots and tokens.
-    pub async fn delete_org(&self, org_id: Uuid) -> Result<bool, StoreError> {
-        self.delete_announced("DELETE FROM accounts WHERE id = $1 AND kind = 'org'", org_id)
+    /// Deletes an organization with its members, robots and tokens, and
+    /// writes `record` (an event of no organization, which outlives it).
+    pub async fn delete_org(&self, org_id: Uuid, record: &AuditEvent) -> Result<bool, StoreError> {
+        self.delete_announced("DELETE FROM accounts WHERE id = $1 AND kind = 'org'", org_id, record)
             .await
     }
 
@@ -285,13 +300,15 @@ impl Store {
 
     /// Adds `username` to the organization with `role`, or changes their
     /// role. Returns the membership and whether it is new. Refuses to leave
-    /// the organization without an admin.
+    /// the organization without an admin. `record` makes the change's audit
+    /// event from its outcome, written in the same transaction.
     pub async fn set_member(
         &self,
         org_id: Uuid,
         username: &Name,
         new_role: Role,
         now: OffsetDateTime,
+        record: impl FnOnce(&Member, bool) -> AuditEvent,
     ) -> Result<(Member, bool), StoreError> {
         let set: Result<_, StoreError> = in_write_tx!(self, tx => {
             lock_org!(tx, org_id, now);
@@ -325,8 +342,10 @@ impl Store {
                 .bind(user_id)
                 .fetch_one(&mut *tx)
                 .await?;
+            let (member, added) = (Member::try_from(member)?, existed.is_none());
+            write_audit!(tx, &record(&member, added));
             tx.commit().await?;
-            Ok((Member::try_from(member)?, existed.is_none()))
+            Ok((member, added))
         });
         let set = set?;
         // A role is read from the accounts cache on every request.
@@ -336,7 +355,13 @@ impl Store {
 
     /// Removes `username` from the organization; `false` if they were not a
     /// member. Refuses to remove the last admin.
-    pub async fn remove_member(&self, org_id: Uuid, username: &Name, now: OffsetDateTime) -> Result<bool, StoreError> {
+    pub async fn remove_member(
+        &self,
+        org_id: Uuid,
+        username: &Name,
+        now: OffsetDateTime,
+        record: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         let removed: Result<bool, StoreError> = in_write_tx!(self, tx => {
             lock_org!(tx, org_id, now);
             let removed = sqlx::query(
@@ -348,6 +373,9 @@ impl Store {
                 .await?
                 .rows_affected();
             ensure_an_admin_remains!(tx, org_id);
+            if removed > 0 {
+                write_audit!(tx, record);
+            }
             tx.commit().await?;
             Ok(removed > 0)
         });

@@ -6,8 +6,10 @@ use robots_core::clock::to_millis;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::AuditEvent;
 use crate::error::name_conflict;
 use crate::records::{member_kind, name, optional_name, permission, repo_path, time};
+use crate::trail::recorded;
 use crate::{Page, RepoAccess, Repository, Store, StoreError, fetch_limit, on_pool, page};
 
 #[derive(sqlx::FromRow)]
@@ -52,18 +54,19 @@ impl Store {
         path: &RepoPath,
         created_by: Uuid,
         now: OffsetDateTime,
+        record: &AuditEvent,
     ) -> Result<Repository, StoreError> {
-        on_pool!(self, pool => sqlx::query(
+        recorded!(self, record, tx => sqlx::query(
             "INSERT INTO repositories (id, org_id, name, created_at, created_by) VALUES ($1, $2, $3, $4, $5)")
             .bind(Uuid::now_v7())
             .bind(org_id)
             .bind(path.as_str())
             .bind(to_millis(now))
             .bind(created_by)
-            .execute(pool)
+            .execute(&mut *tx)
             .await
-            .map(|_| ()))
-        .map_err(name_conflict)?;
+            .map_err(name_conflict)?
+            .rows_affected());
         self.get_repository(org_id, path)
             .await?
             .ok_or_else(|| StoreError::Corrupt("repository vanished after insert".into()))
@@ -100,8 +103,8 @@ impl Store {
     }
 
     /// Deletes a repository and every grant on it.
-    pub async fn delete_repository(&self, repository_id: Uuid) -> Result<bool, StoreError> {
-        self.delete_announced("DELETE FROM repositories WHERE id = $1", repository_id)
+    pub async fn delete_repository(&self, repository_id: Uuid, record: &AuditEvent) -> Result<bool, StoreError> {
+        self.delete_announced("DELETE FROM repositories WHERE id = $1", repository_id, record)
             .await
     }
 

@@ -5,9 +5,10 @@ use robots_core::clock::to_millis;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::AuditEvent;
 use crate::error::name_conflict;
 use crate::records::{name, optional_name, optional_time, time};
-use crate::trail::write_trail;
+use crate::trail::{recorded, write_trail};
 use crate::{
     NewRobot, Page, Robot, RobotRef, Store, StoreError, Trail, fetch_limit, in_write_tx, lock_row, on_pool, page,
 };
@@ -193,18 +194,19 @@ impl Store {
         new_name: Option<&Name>,
         new_description: Option<&str>,
         now: OffsetDateTime,
+        record: &AuditEvent,
     ) -> Result<Option<Robot>, StoreError> {
-        let updated = on_pool!(self, pool => sqlx::query(
+        let updated = recorded!(self, record, tx => sqlx::query(
             "UPDATE robots SET name = COALESCE($2, name), description = COALESCE($3, description),
              updated_at = $4 WHERE id = $1")
             .bind(robot_id)
             .bind(new_name.map(Name::as_str))
             .bind(new_description)
             .bind(to_millis(now))
-            .execute(pool)
+            .execute(&mut *tx)
             .await
-            .map(|done| done.rows_affected()))
-        .map_err(name_conflict)?;
+            .map_err(name_conflict)?
+            .rows_affected());
         if updated == 0 {
             return Ok(None);
         }
@@ -217,20 +219,21 @@ impl Store {
         &self,
         robot_id: Uuid,
         disabled_at: Option<OffsetDateTime>,
+        record: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        let updated = on_pool!(self, pool => sqlx::query("UPDATE robots SET disabled_at = $2 WHERE id = $1")
+        let updated = recorded!(self, record, tx => sqlx::query("UPDATE robots SET disabled_at = $2 WHERE id = $1")
             .bind(robot_id)
             .bind(disabled_at.map(to_millis))
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
+            .execute(&mut *tx)
+            .await?
+            .rows_affected());
         self.changed().await?;
         Ok(updated > 0)
     }
 
     /// Deletes a robot and its tokens; `false` if it did not exist.
-    pub async fn delete_robot(&self, robot_id: Uuid) -> Result<bool, StoreError> {
-        self.delete_announced("DELETE FROM robots WHERE id = $1", robot_id)
+    pub async fn delete_robot(&self, robot_id: Uuid, record: &AuditEvent) -> Result<bool, StoreError> {
+        self.delete_announced("DELETE FROM robots WHERE id = $1", robot_id, record)
             .await
     }
 }

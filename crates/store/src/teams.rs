@@ -6,9 +6,11 @@ use robots_core::clock::to_millis;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::AuditEvent;
 use crate::error::name_conflict;
 use crate::grants::GrantRow;
 use crate::records::{member_kind, name, time};
+use crate::trail::{recorded, write_audit};
 use crate::{Page, Store, StoreError, Team, TeamGrant, TeamMember, fetch_limit, in_write_tx, on_pool, page};
 
 #[derive(sqlx::FromRow)]
@@ -56,19 +58,20 @@ impl Store {
         team: &Name,
         description: &str,
         now: OffsetDateTime,
+        record: &AuditEvent,
     ) -> Result<Team, StoreError> {
         let id = Uuid::now_v7();
-        on_pool!(self, pool => sqlx::query(
+        recorded!(self, record, tx => sqlx::query(
             "INSERT INTO teams (id, org_id, name, description, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(id)
             .bind(org_id)
             .bind(team.as_str())
             .bind(description)
             .bind(to_millis(now))
-            .execute(pool)
+            .execute(&mut *tx)
             .await
-            .map(|_| ()))
-        .map_err(name_conflict)?;
+            .map_err(name_conflict)?
+            .rows_affected());
         self.get_team(org_id, team)
             .await?
             .ok_or_else(|| StoreError::Corrupt("team vanished after insert".into()))
@@ -140,16 +143,17 @@ impl Store {
         team: &Team,
         new_name: Option<&Name>,
         new_description: Option<&str>,
+        record: &AuditEvent,
     ) -> Result<Option<Team>, StoreError> {
-        let updated = on_pool!(self, pool => sqlx::query(
+        let updated = recorded!(self, record, tx => sqlx::query(
             "UPDATE teams SET name = COALESCE($2, name), description = COALESCE($3, description) WHERE id = $1")
             .bind(team.id)
             .bind(new_name.map(Name::as_str))
             .bind(new_description)
-            .execute(pool)
+            .execute(&mut *tx)
             .await
-            .map(|done| done.rows_affected()))
-        .map_err(name_conflict)?;
+            .map_err(name_conflict)?
+            .rows_affected());
         if updated == 0 {
             return Ok(None);
         }
@@ -158,8 +162,9 @@ impl Store {
     }
 
     /// Deletes a team; its memberships and grants go with it.
-    pub async fn delete_team(&self, team_id: Uuid) -> Result<bool, StoreError> {
-        self.delete_announced("DELETE FROM teams WHERE id = $1", team_id).await
+    pub async fn delete_team(&self, team_id: Uuid, record: &AuditEvent) -> Result<bool, StoreError> {
+        self.delete_announced("DELETE FROM teams WHERE id = $1", team_id, record)
+            .await
     }
 
     /// Users and robots of a team, users first, each by name.
@@ -191,8 +196,15 @@ impl Store {
             .collect()
     }
 
-    /// Adds a user who belongs to the team's organization; `true` if new.
-    pub async fn add_team_user(&self, team: &Team, username: &Name, now: OffsetDateTime) -> Result<bool, StoreError> {
+    /// Adds a user who belongs to the team's organization; `true` if new
+    /// (and then recorded).
+    pub async fn add_team_user(
+        &self,
+        team: &Team,
+        username: &Name,
+        now: OffsetDateTime,
+        record: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         in_write_tx!(self, tx => {
             let user_id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM accounts WHERE name = $1 AND kind = 'user'")
                 .bind(username.as_str())
@@ -215,25 +227,42 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            if added > 0 {
+                write_audit!(tx, record);
+            }
             tx.commit().await?;
             Ok(added > 0)
         })
     }
 
-    pub async fn remove_team_user(&self, team_id: Uuid, username: &Name) -> Result<bool, StoreError> {
-        let removed = on_pool!(self, pool => sqlx::query(
+    /// Takes a user out of a team; `true` if they were in it (and then
+    /// recorded).
+    pub async fn remove_team_user(
+        &self,
+        team_id: Uuid,
+        username: &Name,
+        record: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let removed = recorded!(self, record, tx => sqlx::query(
             "DELETE FROM team_users WHERE team_id = $1
              AND user_id = (SELECT id FROM accounts WHERE name = $2 AND kind = 'user')")
             .bind(team_id)
             .bind(username.as_str())
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
+            .execute(&mut *tx)
+            .await?
+            .rows_affected());
         Ok(removed > 0)
     }
 
-    /// Adds a robot of the team's own organization (no other); `true` if new.
-    pub async fn add_team_robot(&self, team: &Team, robot: &Name, now: OffsetDateTime) -> Result<bool, StoreError> {
+    /// Adds a robot of the team's own organization (no other); `true` if new
+    /// (and then recorded).
+    pub async fn add_team_robot(
+        &self,
+        team: &Team,
+        robot: &Name,
+        now: OffsetDateTime,
+        record: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         in_write_tx!(self, tx => {
             let robot_id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM robots WHERE org_id = $1 AND name = $2")
                 .bind(team.org_id)
@@ -249,22 +278,27 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            if added > 0 {
+                write_audit!(tx, record);
+            }
             tx.commit().await?;
             self.changed().await?;
             Ok(added > 0)
         })
     }
 
-    pub async fn remove_team_robot(&self, team: &Team, robot: &Name) -> Result<bool, StoreError> {
-        let removed = on_pool!(self, pool => sqlx::query(
+    /// Takes a robot out of a team; `true` if it was in it (and then
+    /// recorded).
+    pub async fn remove_team_robot(&self, team: &Team, robot: &Name, record: &AuditEvent) -> Result<bool, StoreError> {
+        let removed = recorded!(self, record, tx => sqlx::query(
             "DELETE FROM team_robots WHERE team_id = $1
              AND robot_id = (SELECT id FROM robots WHERE org_id = $2 AND name = $3)")
             .bind(team.id)
             .bind(team.org_id)
             .bind(robot.as_str())
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
+            .execute(&mut *tx)
+            .await?
+            .rows_affected());
         self.changed().await?;
         Ok(removed > 0)
     }

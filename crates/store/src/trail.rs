@@ -29,23 +29,7 @@ macro_rules! write_trail {
     ($tx:ident, $trail:expr, $webhooks:expr) => {{
         let trail: &$crate::trail::Trail<'_> = $trail;
         let event = trail.audit;
-        sqlx::query(concat!(
-            $crate::audit::insert_audit_event!(),
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(event.id)
-        .bind(event.org_id)
-        .bind(robots_core::clock::to_millis(event.at))
-        .bind(&event.actor_kind)
-        .bind(event.actor.as_deref())
-        .bind(&event.action)
-        .bind(event.target.as_deref())
-        .bind(&event.detail)
-        .bind(event.ip.as_deref())
-        .bind(event.user_agent.as_deref())
-        .bind(&event.via)
-        .execute(&mut *$tx)
-        .await?;
+        $crate::trail::write_audit!($tx, event);
         if let Some((name, payload)) = trail.webhook {
             for webhook_id in $webhooks {
                 sqlx::query(concat!(
@@ -63,7 +47,48 @@ macro_rules! write_trail {
         }
     }};
 }
-pub(crate) use write_trail;
+
+/// Writes an audit event inside an open write transaction (either
+/// backend): a change and its record commit together or not at all.
+macro_rules! write_audit {
+    ($tx:ident, $event:expr) => {{
+        let event: &$crate::audit::AuditEvent = $event;
+        sqlx::query(concat!(
+            $crate::audit::insert_audit_event!(),
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(event.id)
+        .bind(event.org_id)
+        .bind(robots_core::clock::to_millis(event.at))
+        .bind(&event.actor_kind)
+        .bind(event.actor.as_deref())
+        .bind(&event.action)
+        .bind(event.target.as_deref())
+        .bind(&event.detail)
+        .bind(event.ip.as_deref())
+        .bind(event.user_agent.as_deref())
+        .bind(&event.via)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+/// Runs `$body`, which answers how many rows it changed, in a write
+/// transaction, and writes the audit event `$record` in the same
+/// transaction if it changed any: a change that did not happen leaves no
+/// record. Answers the number of rows changed.
+macro_rules! recorded {
+    ($store:expr, $record:expr, $tx:ident => $body:expr) => {
+        $crate::in_write_tx!($store, $tx => {
+            let changed: u64 = $body;
+            if changed > 0 {
+                $crate::trail::write_audit!($tx, $record);
+            }
+            $tx.commit().await?;
+            changed
+        })
+    };
+}
+pub(crate) use {recorded, write_audit, write_trail};
 
 /// Adds a [`Trail`] to a SQLite write script, for the webhooks that want it
 /// (as [`write_trail!`] does in a transaction). Its rows are written only if

@@ -7,7 +7,9 @@ use robots_core::clock::to_millis;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::AuditEvent;
 use crate::records::{optional_time, time};
+use crate::trail::{recorded, write_audit};
 use crate::{Store, StoreError, in_write_tx, lock_row, on_pool};
 
 /// The start of a webhook delivery's `INSERT`; `created_at` is also when
@@ -60,6 +62,31 @@ impl std::fmt::Debug for DueDelivery {
     }
 }
 
+/// A webhook to add; the caller picks its ID, so its audit record can name
+/// it.
+#[derive(Clone, Copy)]
+pub struct NewWebhook<'a> {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub url: &'a str,
+    pub secret: &'a str,
+    pub events: &'a [String],
+    pub created_by: Uuid,
+}
+
+/// Everything but the signing secret.
+impl std::fmt::Debug for NewWebhook<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewWebhook")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("created_by", &self.created_by)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     pub id: Uuid,
@@ -91,21 +118,25 @@ impl Store {
         Ok(webhooks.unwrap_or_default())
     }
 
-    /// Adds a webhook to an organization, unless it has `limit` already
-    /// ([`StoreError::LimitReached`]); the organization's row is locked
-    /// first, so concurrent additions count one after another.
-    #[allow(clippy::too_many_arguments)]
+    /// Adds webhook `new.id` to an organization, with `record`, unless it
+    /// has `limit` already ([`StoreError::LimitReached`]); the
+    /// organization's row is locked first, so concurrent additions count one
+    /// after another.
     pub async fn create_webhook(
         &self,
-        org_id: Uuid,
-        url: &str,
-        secret: &str,
-        events: &[String],
-        created_by: Uuid,
+        new: &NewWebhook<'_>,
         now: OffsetDateTime,
         limit: u32,
+        record: &AuditEvent,
     ) -> Result<Webhook, StoreError> {
-        let id = Uuid::now_v7();
+        let NewWebhook {
+            id,
+            org_id,
+            url,
+            secret,
+            events,
+            created_by,
+        } = *new;
         let inserted = in_write_tx!(self, tx => {
             lock_row!(self, tx, "orgs", org_id);
             let inserted = sqlx::query(
@@ -123,6 +154,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            if inserted > 0 {
+                write_audit!(tx, record);
+            }
             tx.commit().await?;
             inserted
         });
@@ -185,13 +219,21 @@ impl Store {
             .collect())
     }
 
-    pub async fn delete_webhook(&self, org_id: Uuid, webhook_id: Uuid) -> Result<bool, StoreError> {
-        let deleted = on_pool!(self, pool => sqlx::query("DELETE FROM webhooks WHERE id = $1 AND org_id = $2")
+    /// Deletes a webhook of an organization; `false` if it has no such
+    /// webhook. `record` is written with the deletion.
+    pub async fn delete_webhook(
+        &self,
+        org_id: Uuid,
+        webhook_id: Uuid,
+        record: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let deleted = recorded!(self, record, tx => sqlx::query("DELETE FROM webhooks WHERE id = $1 AND org_id = $2")
             .bind(webhook_id)
             .bind(org_id)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
+            .execute(&mut *tx)
+            .await?
+            .rows_affected());
+        // Audited changes look the organization's webhooks up in memory.
         self.changed().await?;
         Ok(deleted > 0)
     }

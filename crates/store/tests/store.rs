@@ -8,8 +8,8 @@ use robots_core::access::{Permission, RepoAction, RepoPath, may, resolve};
 use robots_core::{Name, Role, SecretHash, SecretKind, SecretToken};
 use robots_store::testing::TestStore;
 use robots_store::{
-    AccountLookup, AuditEvent, AuditQuery, Backend, FederatedCredentialSpec, NewRobot, NewToken, NewUser, Store,
-    StoreError, TokenPolicy, TokenUse, Trail,
+    AccountLookup, AuditEvent, AuditQuery, Backend, FederatedCredentialSpec, NewRobot, NewToken, NewUser, NewWebhook,
+    Store, StoreError, TokenPolicy, TokenUse, Trail,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -71,9 +71,35 @@ on_both_backends!(
     accounts_looked_up_follow_roles_policies_and_deletions,
     a_token_and_its_trail_are_written_together,
     a_robot_its_teams_and_its_trail_are_written_together,
+    a_change_and_its_record_are_written_together,
     a_cancelled_creation_is_all_or_nothing,
     a_batch_of_uses_is_recorded_whole,
 );
+
+/// An audit event for a change a test makes (of no organization, so it
+/// outlives any the test deletes).
+fn noted() -> AuditEvent {
+    change_event(None, "test.change")
+}
+
+async fn add_webhook(
+    store: &Store,
+    org_id: Uuid,
+    url: &str,
+    events: &[String],
+    admin: Uuid,
+    limit: u32,
+) -> Result<robots_store::Webhook, StoreError> {
+    let new = NewWebhook {
+        id: Uuid::now_v7(),
+        org_id,
+        url,
+        secret: "s",
+        events,
+        created_by: admin,
+    };
+    store.create_webhook(&new, NOW, limit, &noted()).await
+}
 
 fn name(text: &str) -> Name {
     Name::parse(text).unwrap()
@@ -141,7 +167,10 @@ async fn add_robot(store: &Store, org_id: Uuid, admin: Uuid, robot: &str) -> rob
 
 async fn org_with_robot(store: &Store) -> (Uuid, Uuid, Uuid) {
     let admin = user(store, "alice").await;
-    let org = store.create_org(&name("acme"), "Acme", admin, NOW).await.unwrap();
+    let org = store
+        .create_org(Uuid::now_v7(), &name("acme"), "Acme", admin, NOW, &noted())
+        .await
+        .unwrap();
     let robot = create_robot(
         store,
         &NewRobot {
@@ -249,10 +278,15 @@ async fn a_wrong_setup_code_consumes_nothing(store: Store) {
 async fn names_are_one_namespace_for_users_and_orgs(store: Store) {
     let alice = user(&store, "alice").await;
     assert!(matches!(
-        store.create_org(&name("alice"), "", alice, NOW).await,
+        store
+            .create_org(Uuid::now_v7(), &name("alice"), "", alice, NOW, &noted())
+            .await,
         Err(StoreError::NameTaken)
     ));
-    store.create_org(&name("acme"), "", alice, NOW).await.unwrap();
+    store
+        .create_org(Uuid::now_v7(), &name("acme"), "", alice, NOW, &noted())
+        .await
+        .unwrap();
     assert!(matches!(
         store.create_user(&new_user("acme"), NOW).await,
         Err(StoreError::NameTaken)
@@ -280,7 +314,10 @@ async fn emails_are_unique(store: Store) {
 async fn organizations_start_with_their_creator_as_admin(store: Store) {
     let alice = user(&store, "alice").await;
     let bob = user(&store, "bob").await;
-    let org = store.create_org(&name("acme"), "Acme Inc.", alice, NOW).await.unwrap();
+    let org = store
+        .create_org(Uuid::now_v7(), &name("acme"), "Acme Inc.", alice, NOW, &noted())
+        .await
+        .unwrap();
     match store.lookup_account("acme", alice).await.unwrap() {
         Some(AccountLookup::Org { org: found, role }) => {
             assert_eq!(found, org);
@@ -301,33 +338,56 @@ async fn organizations_start_with_their_creator_as_admin(store: Store) {
 async fn the_last_admin_cannot_leave_or_be_demoted(store: Store) {
     let alice = user(&store, "alice").await;
     user(&store, "bob").await;
-    let org = store.create_org(&name("acme"), "", alice, NOW).await.unwrap();
+    let org = store
+        .create_org(Uuid::now_v7(), &name("acme"), "", alice, NOW, &noted())
+        .await
+        .unwrap();
 
     assert!(matches!(
-        store.set_member(org.id, &name("alice"), Role::Member, NOW).await,
+        store
+            .set_member(org.id, &name("alice"), Role::Member, NOW, |_, _| noted())
+            .await,
         Err(StoreError::LastAdmin)
     ));
     assert!(matches!(
-        store.remove_member(org.id, &name("alice"), NOW).await,
+        store.remove_member(org.id, &name("alice"), NOW, &noted()).await,
         Err(StoreError::LastAdmin)
     ));
 
-    let (bob, created) = store.set_member(org.id, &name("bob"), Role::Member, NOW).await.unwrap();
+    let (bob, created) = store
+        .set_member(org.id, &name("bob"), Role::Member, NOW, |_, _| noted())
+        .await
+        .unwrap();
     assert!(created);
     assert_eq!(bob.role, Role::Member);
-    let (bob, created) = store.set_member(org.id, &name("bob"), Role::Admin, NOW).await.unwrap();
+    let (bob, created) = store
+        .set_member(org.id, &name("bob"), Role::Admin, NOW, |_, _| noted())
+        .await
+        .unwrap();
     assert!(!created);
     assert_eq!(bob.role, Role::Admin);
 
     // With two admins, one may go.
-    assert!(store.remove_member(org.id, &name("alice"), NOW).await.unwrap());
-    assert!(!store.remove_member(org.id, &name("alice"), NOW).await.unwrap());
+    assert!(
+        store
+            .remove_member(org.id, &name("alice"), NOW, &noted())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remove_member(org.id, &name("alice"), NOW, &noted())
+            .await
+            .unwrap()
+    );
     assert!(matches!(
-        store.remove_member(org.id, &name("bob"), NOW).await,
+        store.remove_member(org.id, &name("bob"), NOW, &noted()).await,
         Err(StoreError::LastAdmin)
     ));
     assert!(matches!(
-        store.set_member(org.id, &name("nobody"), Role::Member, NOW).await,
+        store
+            .set_member(org.id, &name("nobody"), Role::Member, NOW, |_, _| noted())
+            .await,
         Err(StoreError::UserNotFound)
     ));
     let members = store.list_members(org.id, None, 10).await.unwrap();
@@ -350,7 +410,10 @@ async fn robots_are_unique_per_organization(store: Store) {
         Err(StoreError::NameTaken)
     ));
 
-    let other = store.create_org(&name("other"), "", admin, NOW).await.unwrap();
+    let other = store
+        .create_org(Uuid::now_v7(), &name("other"), "", admin, NOW, &noted())
+        .await
+        .unwrap();
     let same_name_elsewhere = NewRobot {
         org_id: other.id,
         ..duplicate
@@ -417,7 +480,7 @@ async fn renaming_a_robot_keeps_its_tokens(store: Store) {
     let (_, secret) = add_token(&store, robot_id, admin, "ci").await;
     let later = NOW + Duration::from_secs(60);
     let renamed = store
-        .update_robot(robot_id, Some(&name("shipper")), None, later)
+        .update_robot(robot_id, Some(&name("shipper")), None, later, &noted())
         .await
         .unwrap()
         .unwrap();
@@ -430,12 +493,14 @@ async fn renaming_a_robot_keeps_its_tokens(store: Store) {
 
     add_robot(&store, org_id, admin, "other").await;
     assert!(matches!(
-        store.update_robot(robot_id, Some(&name("other")), None, later).await,
+        store
+            .update_robot(robot_id, Some(&name("other")), None, later, &noted())
+            .await,
         Err(StoreError::NameTaken)
     ));
     assert!(
         store
-            .update_robot(Uuid::new_v4(), None, Some("x"), later)
+            .update_robot(Uuid::new_v4(), None, Some("x"), later, &noted())
             .await
             .unwrap()
             .is_none()
@@ -459,18 +524,16 @@ async fn tokens_are_found_by_hash_only(store: Store) {
 
     // A token, its audit event and its webhook deliveries are written
     // together or not at all.
-    let webhook = store
-        .create_webhook(
-            org_id,
-            "http://127.0.0.1:9/hook",
-            "s",
-            &["token.created".to_owned()],
-            admin,
-            NOW,
-            LIMIT,
-        )
-        .await
-        .unwrap();
+    let webhook = add_webhook(
+        &store,
+        org_id,
+        "http://127.0.0.1:9/hook",
+        &["token.created".to_owned()],
+        admin,
+        LIMIT,
+    )
+    .await
+    .unwrap();
     let audited = |access_id: Uuid| {
         let store = store.clone();
         async move {
@@ -539,17 +602,9 @@ async fn webhooks_are_limited_and_list_their_latest_deliveries(store: Store) {
     let mut webhooks = Vec::new();
     for i in 0..2 {
         let url = format!("http://127.0.0.1:9/hook-{i}");
-        webhooks.push(
-            store
-                .create_webhook(org_id, &url, "s", &events, admin, NOW, 2)
-                .await
-                .unwrap()
-                .id,
-        );
+        webhooks.push(add_webhook(&store, org_id, &url, &events, admin, 2).await.unwrap().id);
     }
-    let third = store
-        .create_webhook(org_id, "http://127.0.0.1:9/3", "s", &events, admin, NOW, 2)
-        .await;
+    let third = add_webhook(&store, org_id, "http://127.0.0.1:9/3", &events, admin, 2).await;
     assert!(
         matches!(third, Err(StoreError::LimitReached { limit: 2, .. })),
         "{third:?}"
@@ -557,10 +612,11 @@ async fn webhooks_are_limited_and_list_their_latest_deliveries(store: Store) {
     assert_eq!(store.list_webhooks(org_id).await.unwrap().len(), 2);
 
     // Another organization's deliveries stay out of this one's list.
-    let other = store.create_org(&name("other"), "", admin, NOW).await.unwrap();
-    let elsewhere = store
-        .create_webhook(other.id, "http://127.0.0.1:9/o", "s", &events, admin, NOW, 2)
-        .await;
+    let other = store
+        .create_org(Uuid::now_v7(), &name("other"), "", admin, NOW, &noted())
+        .await
+        .unwrap();
+    let elsewhere = add_webhook(&store, other.id, "http://127.0.0.1:9/o", &events, admin, 2).await;
     assert!(elsewhere.is_ok());
     let other_robot = create_robot(
         &store,
@@ -597,21 +653,19 @@ async fn webhooks_added_or_removed_are_seen_by_the_next_change(store: Store) {
     let (admin, org_id, robot_id) = org_with_robot(&store).await;
     // The organization's webhooks (none) are looked up, and remembered.
     add_announced_token(&store, org_id, robot_id, admin, "first").await;
-    let webhook = store
-        .create_webhook(
-            org_id,
-            "http://127.0.0.1:9/hook",
-            "s",
-            &["token.created".to_owned()],
-            admin,
-            NOW,
-            LIMIT,
-        )
-        .await
-        .unwrap();
+    let webhook = add_webhook(
+        &store,
+        org_id,
+        "http://127.0.0.1:9/hook",
+        &["token.created".to_owned()],
+        admin,
+        LIMIT,
+    )
+    .await
+    .unwrap();
     add_announced_token(&store, org_id, robot_id, admin, "second").await;
     assert_eq!(store.list_deliveries(webhook.id, 10).await.unwrap().len(), 1);
-    assert!(store.delete_webhook(org_id, webhook.id).await.unwrap());
+    assert!(store.delete_webhook(org_id, webhook.id, &noted()).await.unwrap());
     // Not queued for the deleted webhook (its deliveries would break the write).
     add_announced_token(&store, org_id, robot_id, admin, "third").await;
     let tokens = store.list_tokens(robot_id, None, None, 10).await.unwrap();
@@ -649,8 +703,7 @@ async fn two_webhooks(store: &Store, org_id: Uuid, admin: Uuid) -> [Uuid; 2] {
     let mut ids = [Uuid::nil(); 2];
     for (i, id) in ids.iter_mut().enumerate() {
         let url = format!("http://127.0.0.1:9/hook-{i}");
-        *id = store
-            .create_webhook(org_id, &url, "s", &["token.created".to_owned()], admin, NOW, LIMIT)
+        *id = add_webhook(store, org_id, &url, &["token.created".to_owned()], admin, LIMIT)
             .await
             .unwrap()
             .id;
@@ -658,12 +711,70 @@ async fn two_webhooks(store: &Store, org_id: Uuid, admin: Uuid) -> [Uuid; 2] {
     ids
 }
 
+async fn a_change_and_its_record_are_written_together(store: Store) {
+    let (_, org_id, robot_id) = org_with_robot(&store).await;
+    let recorded = |id: Uuid| {
+        let store = store.clone();
+        async move {
+            let events = store
+                .list_audit(Some(org_id), &AuditQuery::default(), 100)
+                .await
+                .unwrap();
+            events.items.iter().any(|event| event.id == id)
+        }
+    };
+    let record = change_event(Some(org_id), "team.created");
+    store.create_team(org_id, &name("ops"), "", NOW, &record).await.unwrap();
+    assert!(recorded(record.id).await);
+
+    // A record that cannot be written (its ID is taken) takes its change
+    // down with it: nothing happens unrecorded.
+    let refused = store.create_team(org_id, &name("dev"), "", NOW, &record).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(store.get_team(org_id, &name("dev")).await.unwrap().is_none());
+    let refused = store
+        .update_robot(robot_id, Some(&name("renamed")), None, NOW, &record)
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(store.get_robot(org_id, &name("deployer")).await.unwrap().is_some());
+    let bob = user(&store, "bob").await;
+    let refused = store
+        .set_member(org_id, &name("bob"), Role::Member, NOW, |_, _| record.clone())
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(store.count_members(org_id).await.unwrap(), 1, "{bob} did not join");
+
+    // A change that does not happen leaves no record.
+    let nothing = change_event(Some(org_id), "team.deleted");
+    assert!(!store.delete_team(Uuid::now_v7(), &nothing).await.unwrap());
+    let ops = store.get_team(org_id, &name("ops")).await.unwrap().unwrap();
+    assert!(
+        !store
+            .remove_team_robot(&ops, &name("deployer"), &nothing)
+            .await
+            .unwrap()
+    );
+    assert!(!recorded(nothing.id).await);
+}
+
 async fn a_robot_its_teams_and_its_trail_are_written_together(store: Store) {
     let (admin, org_id, _) = org_with_robot(&store).await;
-    let ops = store.create_team(org_id, &name("ops"), "", NOW).await.unwrap();
-    let web = store.create_team(org_id, &name("web"), "", NOW).await.unwrap();
-    let elsewhere = store.create_org(&name("globex"), "", admin, NOW).await.unwrap();
-    let foreign = store.create_team(elsewhere.id, &name("spies"), "", NOW).await.unwrap();
+    let ops = store
+        .create_team(org_id, &name("ops"), "", NOW, &noted())
+        .await
+        .unwrap();
+    let web = store
+        .create_team(org_id, &name("web"), "", NOW, &noted())
+        .await
+        .unwrap();
+    let elsewhere = store
+        .create_org(Uuid::now_v7(), &name("globex"), "", admin, NOW, &noted())
+        .await
+        .unwrap();
+    let foreign = store
+        .create_team(elsewhere.id, &name("spies"), "", NOW, &noted())
+        .await
+        .unwrap();
     let robot_events = || {
         let store = store.clone();
         async move {
@@ -806,15 +917,15 @@ async fn robots_found_by_name_follow_renames_and_deletions(store: Store) {
     // Looked up (and remembered), then changed: every change is seen.
     assert_eq!(find("deployer").await.unwrap().id, robot_id);
     store
-        .update_robot(robot_id, Some(&name("shipper")), None, NOW)
+        .update_robot(robot_id, Some(&name("shipper")), None, NOW, &noted())
         .await
         .unwrap();
     assert!(find("deployer").await.is_none());
     assert_eq!(find("shipper").await.unwrap().id, robot_id);
     assert!(find("shipper").await.unwrap().disabled_at.is_none());
-    store.set_robot_disabled(robot_id, Some(NOW)).await.unwrap();
+    store.set_robot_disabled(robot_id, Some(NOW), &noted()).await.unwrap();
     assert_eq!(find("shipper").await.unwrap().disabled_at, Some(NOW));
-    assert!(store.delete_robot(robot_id).await.unwrap());
+    assert!(store.delete_robot(robot_id, &noted()).await.unwrap());
     assert!(find("shipper").await.is_none());
     let again = add_robot(&store, org_id, admin, "shipper").await;
     assert_eq!(find("shipper").await.unwrap().id, again.id);
@@ -835,25 +946,44 @@ async fn accounts_looked_up_follow_roles_policies_and_deletions(store: Store) {
     };
     // Looked up (and remembered), then changed: every change is seen.
     assert_eq!(seen_by(bob).await.unwrap().1, None);
-    store.set_member(org_id, &name("bob"), Role::Member, NOW).await.unwrap();
+    store
+        .set_member(org_id, &name("bob"), Role::Member, NOW, |_, _| noted())
+        .await
+        .unwrap();
     assert_eq!(seen_by(bob).await.unwrap().1, Some(Role::Member));
-    store.set_member(org_id, &name("bob"), Role::Admin, NOW).await.unwrap();
+    store
+        .set_member(org_id, &name("bob"), Role::Admin, NOW, |_, _| noted())
+        .await
+        .unwrap();
     assert_eq!(seen_by(bob).await.unwrap().1, Some(Role::Admin));
-    assert!(store.remove_member(org_id, &name("bob"), NOW).await.unwrap());
+    assert!(store.remove_member(org_id, &name("bob"), NOW, &noted()).await.unwrap());
     assert_eq!(seen_by(bob).await.unwrap().1, None);
 
-    store.set_display_name(org_id, "Acme Inc.").await.unwrap();
+    store
+        .update_org(org_id, Some("Acme Inc."), None, &[noted()])
+        .await
+        .unwrap();
     assert_eq!(seen_by(admin).await.unwrap().0.display_name, "Acme Inc.");
     let policy = TokenPolicy {
         max_lifetime: Some(Duration::from_secs(3600)),
         expiry_required: true,
     };
-    store.set_token_policy(org_id, policy).await.unwrap();
+    store.update_org(org_id, None, Some(policy), &[noted()]).await.unwrap();
+    let (org, _) = seen_by(admin).await.unwrap();
+    assert_eq!(
+        (org.display_name.as_str(), org.token_policy),
+        ("Acme Inc.", policy),
+        "each field kept the other"
+    );
+    store.update_org(org_id, Some("Acme"), None, &[noted()]).await.unwrap();
     assert_eq!(seen_by(admin).await.unwrap().0.token_policy, policy);
 
-    assert!(store.delete_org(org_id).await.unwrap());
+    assert!(store.delete_org(org_id, &noted()).await.unwrap());
     assert!(seen_by(admin).await.is_none());
-    let again = store.create_org(&name("acme"), "", bob, NOW).await.unwrap();
+    let again = store
+        .create_org(Uuid::now_v7(), &name("acme"), "", bob, NOW, &noted())
+        .await
+        .unwrap();
     assert_eq!(seen_by(bob).await.unwrap(), (again, Some(Role::Admin)));
     assert!(matches!(
         store.lookup_account("bob", admin).await.unwrap(),
@@ -864,20 +994,23 @@ async fn accounts_looked_up_follow_roles_policies_and_deletions(store: Store) {
 async fn deleting_a_robot_deletes_its_tokens(store: Store) {
     let (admin, _, robot_id) = org_with_robot(&store).await;
     let (_, secret) = add_token(&store, robot_id, admin, "ci").await;
-    assert!(store.delete_robot(robot_id).await.unwrap());
+    assert!(store.delete_robot(robot_id, &noted()).await.unwrap());
     assert!(store.find_token_owner(&secret.hash()).await.unwrap().is_none());
-    assert!(!store.delete_robot(robot_id).await.unwrap());
+    assert!(!store.delete_robot(robot_id, &noted()).await.unwrap());
 }
 
 async fn deleting_an_org_deletes_everything_in_it(store: Store) {
     let (admin, org_id, robot_id) = org_with_robot(&store).await;
     let (_, secret) = add_token(&store, robot_id, admin, "ci").await;
-    assert!(store.delete_org(org_id).await.unwrap());
+    assert!(store.delete_org(org_id, &noted()).await.unwrap());
     assert!(store.find_token_owner(&secret.hash()).await.unwrap().is_none());
     assert!(store.lookup_account("acme", admin).await.unwrap().is_none());
     assert!(store.list_orgs_of_user(admin, None, 10).await.unwrap().items.is_empty());
     // The name is free again.
-    store.create_org(&name("acme"), "", admin, NOW).await.unwrap();
+    store
+        .create_org(Uuid::now_v7(), &name("acme"), "", admin, NOW, &noted())
+        .await
+        .unwrap();
 }
 
 async fn token_uses_never_move_backwards(store: Store) {
@@ -991,41 +1124,66 @@ fn repo(path: &str) -> RepoPath {
 async fn teams_grant_robots_access_to_repositories(store: Store) {
     let (admin, org_id, robot_id) = org_with_robot(&store).await;
     let deployers = store
-        .create_team(org_id, &name("deployers"), "push images", NOW)
+        .create_team(org_id, &name("deployers"), "push images", NOW, &noted())
         .await
         .unwrap();
-    let readers = store.create_team(org_id, &name("readers"), "", NOW).await.unwrap();
+    let readers = store
+        .create_team(org_id, &name("readers"), "", NOW, &noted())
+        .await
+        .unwrap();
     assert!(matches!(
-        store.create_team(org_id, &name("readers"), "", NOW).await,
+        store.create_team(org_id, &name("readers"), "", NOW, &noted()).await,
         Err(StoreError::NameTaken)
     ));
     let web = store
-        .create_repository(org_id, &repo("apps/web"), admin, NOW)
+        .create_repository(org_id, &repo("apps/web"), admin, NOW, &noted())
         .await
         .unwrap();
     let base = store
-        .create_repository(org_id, &repo("base"), admin, NOW)
+        .create_repository(org_id, &repo("base"), admin, NOW, &noted())
         .await
         .unwrap();
     assert!(matches!(
-        store.create_repository(org_id, &repo("base"), admin, NOW).await,
+        store
+            .create_repository(org_id, &repo("base"), admin, NOW, &noted())
+            .await,
         Err(StoreError::NameTaken)
     ));
 
     // A new robot may do nothing.
     assert!(resolve(&store.robot_access(robot_id).await.unwrap()).is_empty());
 
-    assert!(store.add_team_robot(&deployers, &name("deployer"), NOW).await.unwrap());
     assert!(
-        !store.add_team_robot(&deployers, &name("deployer"), NOW).await.unwrap(),
+        store
+            .add_team_robot(&deployers, &name("deployer"), NOW, &noted())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .add_team_robot(&deployers, &name("deployer"), NOW, &noted())
+            .await
+            .unwrap(),
         "already a member"
     );
-    store.add_team_robot(&readers, &name("deployer"), NOW).await.unwrap();
-    let (grant, created) = store.set_grant(&deployers, &web, Permission::Write, NOW).await.unwrap();
+    store
+        .add_team_robot(&readers, &name("deployer"), NOW, &noted())
+        .await
+        .unwrap();
+    let (grant, created) = store
+        .set_grant(&deployers, &web, Permission::Write, NOW, &noted())
+        .await
+        .unwrap();
     assert!(created);
     assert_eq!(grant.permission, Permission::Write);
-    store.set_grant(&readers, &web, Permission::Read, NOW).await.unwrap();
-    store.set_grant(&readers, &base, Permission::Read, NOW).await.unwrap();
+    store
+        .set_grant(&readers, &web, Permission::Read, NOW, &noted())
+        .await
+        .unwrap();
+    store
+        .set_grant(&readers, &base, Permission::Read, NOW, &noted())
+        .await
+        .unwrap();
 
     let snapshot = store.robot_access(robot_id).await.unwrap();
     let effective = resolve(&snapshot);
@@ -1040,7 +1198,10 @@ async fn teams_grant_robots_access_to_repositories(store: Store) {
     assert!(!may(&snapshot, org_id, "base", RepoAction::Push));
 
     // Changing a grant changes access; revoking it removes it.
-    let (_, created) = store.set_grant(&deployers, &web, Permission::Admin, NOW).await.unwrap();
+    let (_, created) = store
+        .set_grant(&deployers, &web, Permission::Admin, NOW, &noted())
+        .await
+        .unwrap();
     assert!(!created);
     assert!(may(
         &store.robot_access(robot_id).await.unwrap(),
@@ -1048,7 +1209,7 @@ async fn teams_grant_robots_access_to_repositories(store: Store) {
         "apps/web",
         RepoAction::Delete
     ));
-    assert!(store.revoke_grant(deployers.id, web.id).await.unwrap());
+    assert!(store.revoke_grant(deployers.id, web.id, &noted()).await.unwrap());
     let snapshot = store.robot_access(robot_id).await.unwrap();
     assert!(!may(&snapshot, org_id, "apps/web", RepoAction::Push));
     assert!(
@@ -1073,19 +1234,25 @@ async fn teams_grant_robots_access_to_repositories(store: Store) {
 async fn team_members_must_belong_to_the_organization(store: Store) {
     let (admin, org_id, _) = org_with_robot(&store).await;
     let outsider = user(&store, "outsider").await;
-    let team = store.create_team(org_id, &name("ops"), "", NOW).await.unwrap();
+    let team = store
+        .create_team(org_id, &name("ops"), "", NOW, &noted())
+        .await
+        .unwrap();
     assert!(matches!(
-        store.add_team_user(&team, &name("outsider"), NOW).await,
+        store.add_team_user(&team, &name("outsider"), NOW, &noted()).await,
         Err(StoreError::NotAnOrgMember)
     ));
     assert!(matches!(
-        store.add_team_user(&team, &name("nobody"), NOW).await,
+        store.add_team_user(&team, &name("nobody"), NOW, &noted()).await,
         Err(StoreError::UserNotFound)
     ));
-    assert!(store.add_team_user(&team, &name("alice"), NOW).await.unwrap());
+    assert!(store.add_team_user(&team, &name("alice"), NOW, &noted()).await.unwrap());
 
     // A robot of another organization cannot join.
-    let other = store.create_org(&name("globex"), "", outsider, NOW).await.unwrap();
+    let other = store
+        .create_org(Uuid::now_v7(), &name("globex"), "", outsider, NOW, &noted())
+        .await
+        .unwrap();
     create_robot(
         &store,
         &NewRobot {
@@ -1099,42 +1266,71 @@ async fn team_members_must_belong_to_the_organization(store: Store) {
     .await
     .unwrap();
     assert!(matches!(
-        store.add_team_robot(&team, &name("spy"), NOW).await,
+        store.add_team_robot(&team, &name("spy"), NOW, &noted()).await,
         Err(StoreError::RobotNotFound)
     ));
 
     let members = store.list_team_members(team.id).await.unwrap();
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].name, name("alice"));
-    assert!(store.remove_team_user(team.id, &name("alice")).await.unwrap());
-    assert!(!store.remove_team_user(team.id, &name("alice")).await.unwrap());
+    assert!(store.remove_team_user(team.id, &name("alice"), &noted()).await.unwrap());
+    assert!(!store.remove_team_user(team.id, &name("alice"), &noted()).await.unwrap());
     let _ = admin;
 }
 
 async fn deleting_teams_repositories_and_robots_removes_access(store: Store) {
     let (admin, org_id, robot_id) = org_with_robot(&store).await;
-    let team = store.create_team(org_id, &name("deployers"), "", NOW).await.unwrap();
-    let web = store.create_repository(org_id, &repo("web"), admin, NOW).await.unwrap();
-    store.add_team_robot(&team, &name("deployer"), NOW).await.unwrap();
-    store.set_grant(&team, &web, Permission::Write, NOW).await.unwrap();
+    let team = store
+        .create_team(org_id, &name("deployers"), "", NOW, &noted())
+        .await
+        .unwrap();
+    let web = store
+        .create_repository(org_id, &repo("web"), admin, NOW, &noted())
+        .await
+        .unwrap();
+    store
+        .add_team_robot(&team, &name("deployer"), NOW, &noted())
+        .await
+        .unwrap();
+    store
+        .set_grant(&team, &web, Permission::Write, NOW, &noted())
+        .await
+        .unwrap();
     assert!(!resolve(&store.robot_access(robot_id).await.unwrap()).is_empty());
 
-    assert!(store.delete_team(team.id).await.unwrap());
+    assert!(store.delete_team(team.id, &noted()).await.unwrap());
     assert!(
         resolve(&store.robot_access(robot_id).await.unwrap()).is_empty(),
         "a deleted team's grants are gone"
     );
 
-    let team = store.create_team(org_id, &name("deployers"), "", NOW).await.unwrap();
-    store.add_team_robot(&team, &name("deployer"), NOW).await.unwrap();
-    store.set_grant(&team, &web, Permission::Write, NOW).await.unwrap();
-    assert!(store.delete_repository(web.id).await.unwrap());
+    let team = store
+        .create_team(org_id, &name("deployers"), "", NOW, &noted())
+        .await
+        .unwrap();
+    store
+        .add_team_robot(&team, &name("deployer"), NOW, &noted())
+        .await
+        .unwrap();
+    store
+        .set_grant(&team, &web, Permission::Write, NOW, &noted())
+        .await
+        .unwrap();
+    assert!(store.delete_repository(web.id, &noted()).await.unwrap());
     assert!(resolve(&store.robot_access(robot_id).await.unwrap()).is_empty());
     assert!(store.list_team_grants(team.id).await.unwrap().is_empty());
 
-    assert!(store.remove_team_robot(&team, &name("deployer")).await.unwrap());
-    store.add_team_robot(&team, &name("deployer"), NOW).await.unwrap();
-    store.delete_robot(robot_id).await.unwrap();
+    assert!(
+        store
+            .remove_team_robot(&team, &name("deployer"), &noted())
+            .await
+            .unwrap()
+    );
+    store
+        .add_team_robot(&team, &name("deployer"), NOW, &noted())
+        .await
+        .unwrap();
+    store.delete_robot(robot_id, &noted()).await.unwrap();
     assert!(store.list_team_members(team.id).await.unwrap().is_empty());
 }
 
@@ -1150,13 +1346,15 @@ async fn federated_credentials_are_kept_changed_and_deleted_with_their_tokens(st
         claims: &claims,
     };
     let created = store
-        .create_federated_credential(robot_id, &spec, admin, NOW, 2)
+        .create_federated_credential(robot_id, &spec, admin, NOW, 2, &noted())
         .await
         .unwrap();
     assert_eq!(created.claims, claims);
     assert_eq!(created.created_by, Some(name("alice")));
     assert!(matches!(
-        store.create_federated_credential(robot_id, &spec, admin, NOW, 2).await,
+        store
+            .create_federated_credential(robot_id, &spec, admin, NOW, 2, &noted())
+            .await,
         Err(StoreError::NameTaken)
     ));
     let other = FederatedCredentialSpec {
@@ -1164,7 +1362,7 @@ async fn federated_credentials_are_kept_changed_and_deleted_with_their_tokens(st
         ..spec
     };
     store
-        .create_federated_credential(robot_id, &other, admin, NOW, 2)
+        .create_federated_credential(robot_id, &other, admin, NOW, 2, &noted())
         .await
         .unwrap();
     let third = FederatedCredentialSpec {
@@ -1172,7 +1370,9 @@ async fn federated_credentials_are_kept_changed_and_deleted_with_their_tokens(st
         ..spec
     };
     assert!(matches!(
-        store.create_federated_credential(robot_id, &third, admin, NOW, 2).await,
+        store
+            .create_federated_credential(robot_id, &third, admin, NOW, 2, &noted())
+            .await,
         Err(StoreError::LimitReached { .. })
     ));
     let listed = store.list_federated_credentials(robot_id).await.unwrap();
@@ -1219,7 +1419,7 @@ async fn federated_credentials_are_kept_changed_and_deleted_with_their_tokens(st
     };
     assert!(
         store
-            .update_federated_credential(created.id, &stricter, NOW)
+            .update_federated_credential(created.id, &stricter, NOW, &noted())
             .await
             .unwrap()
     );
@@ -1244,7 +1444,7 @@ async fn federated_credentials_are_kept_changed_and_deleted_with_their_tokens(st
     assert!(store.find_token_owner(&live.hash()).await.unwrap().is_some());
 
     // Deleting the credential deletes its tokens.
-    assert!(store.delete_federated_credential(created.id).await.unwrap());
+    assert!(store.delete_federated_credential(created.id, &noted()).await.unwrap());
     assert!(store.find_token_owner(&live.hash()).await.unwrap().is_none());
-    assert!(!store.delete_federated_credential(created.id).await.unwrap());
+    assert!(!store.delete_federated_credential(created.id, &noted()).await.unwrap());
 }
