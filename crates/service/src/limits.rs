@@ -178,11 +178,10 @@ impl<K: Hash + Eq> FailureLimiter<K> {
         }
     }
 
-    /// Counts a failure.
-    pub fn fail(&self, key: K, now_ms: i64) -> Failure {
-        let shard = self.shard(&key);
-        let mut shard = shard.lock();
-        if shard.len() >= self.keys_per_shard && !shard.contains_key(&key) {
+    /// Before a new key goes into a full shard: forgets the keys that have
+    /// regained their whole allowance (or, if none has, all of them).
+    fn make_room(&self, shard: &mut ShardGuard<'_, K>, key: &K, now_ms: i64) {
+        if shard.len() >= self.keys_per_shard && !shard.contains_key(key) {
             let burst = f64::from(self.limit.burst);
             shard.retain(|_, bucket| self.refilled(*bucket, now_ms) < burst);
             if shard.len() >= self.keys_per_shard {
@@ -190,6 +189,61 @@ impl<K: Hash + Eq> FailureLimiter<K> {
                 shard.clear();
             }
         }
+    }
+
+    /// Takes one failure from the key's bucket before an attempt is judged,
+    /// for checks too slow to count afterwards (a password hash): concurrent
+    /// attempts cannot all pass a check made before any of them failed, so
+    /// at most `burst` of them are judged at once. `Err(retry_after)` when
+    /// the bucket is empty; otherwise what a failure will have done. A
+    /// success gives the reservation back ([`Self::refund`]).
+    pub fn reserve(&self, key: K, now_ms: i64) -> Result<Failure, Duration> {
+        let shard = self.shard(&key);
+        let mut shard = shard.lock();
+        let before = shard
+            .get(&key)
+            .map_or(f64::from(self.limit.burst), |bucket| self.refilled(*bucket, now_ms));
+        if before < 1.0 {
+            return Err(self.wait(before));
+        }
+        self.make_room(&mut shard, &key, now_ms);
+        let allowance = before - 1.0;
+        shard.insert(
+            key,
+            Bucket {
+                allowance,
+                updated_ms: now_ms,
+            },
+        );
+        Ok(if allowance < 1.0 {
+            Failure::NowLimited(self.wait(allowance))
+        } else {
+            Failure::Counted
+        })
+    }
+
+    /// Gives back a reservation whose attempt succeeded.
+    pub fn refund(&self, key: &K, now_ms: i64) {
+        let shard = self.shard(key);
+        let mut shard = shard.lock();
+        let Some(bucket) = shard.get_mut(key) else { return };
+        let allowance = self.refilled(*bucket, now_ms) + 1.0;
+        if allowance >= f64::from(self.limit.burst) {
+            // A full bucket is no bucket: the shard may become empty again.
+            shard.remove(key);
+        } else {
+            *bucket = Bucket {
+                allowance,
+                updated_ms: now_ms,
+            };
+        }
+    }
+
+    /// Counts a failure.
+    pub fn fail(&self, key: K, now_ms: i64) -> Failure {
+        let shard = self.shard(&key);
+        let mut shard = shard.lock();
+        self.make_room(&mut shard, &key, now_ms);
         let before = shard
             .get(&key)
             .map_or(f64::from(self.limit.burst), |bucket| self.refilled(*bucket, now_ms));
@@ -377,6 +431,30 @@ mod tests {
         assert!(limiter.check(&key, 1_000).is_err());
         assert_eq!(limiter.check(&key, 2_000), Ok(()));
         assert_eq!(limiter.check(&"other".to_owned(), 0), Ok(()));
+    }
+
+    #[test]
+    fn reservations_admit_at_most_a_burst_and_successes_give_theirs_back() {
+        let limiter = FailureLimiter::new(RateLimit::new(3, 60));
+        let key = "k".to_owned();
+        assert_eq!(limiter.reserve(key.clone(), 0), Ok(Failure::Counted));
+        assert_eq!(limiter.reserve(key.clone(), 0), Ok(Failure::Counted));
+        assert_eq!(
+            limiter.reserve(key.clone(), 0),
+            Ok(Failure::NowLimited(Duration::from_secs(1)))
+        );
+        // Three attempts are being judged: a fourth is not.
+        assert_eq!(limiter.reserve(key.clone(), 0), Err(Duration::from_secs(1)));
+        // Two of them succeed and give their places back.
+        limiter.refund(&key, 0);
+        limiter.refund(&key, 0);
+        assert_eq!(limiter.check(&key, 0), Ok(()));
+        assert!(limiter.reserve(key.clone(), 0).is_ok());
+        limiter.refund(&key, 0);
+        limiter.refund(&key, 0);
+        // A full bucket is forgotten, as if it never failed.
+        limiter.refund(&key, 0);
+        assert!(limiter.shard(&key).is_empty());
     }
 
     #[test]

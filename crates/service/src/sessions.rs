@@ -58,17 +58,32 @@ impl Service {
         let address = client.ip.map(address_key);
         let user_key = AuthLimits::user_key(username);
         let known_address = address.is_some_and(|address| limits.is_known_login(&user_key, address));
+        // Each attempt takes its failure from the buckets before the
+        // password is hashed, and a success gives it back: however many
+        // guesses arrive at once, no more are hashed than the buckets allow.
         let now_ms = self.now_ms();
-        let limited = [
-            address.and_then(|address| limits.login_address.check(&address, now_ms).err()),
-            (!known_address)
-                .then(|| limits.login_user.check(&user_key, now_ms).err())
-                .flatten(),
-        ];
-        if let Some(wait) = limited.into_iter().flatten().max() {
+        let refused = |wait| {
             tracing::info!(username, client = ?client.ip, "login refused: rate-limited");
-            return Err(ServiceError::RateLimited { retry_after: wait });
-        }
+            Err(ServiceError::RateLimited { retry_after: wait })
+        };
+        let by_address = match address.map(|address| limits.login_address.reserve(address, now_ms)) {
+            Some(Err(wait)) => return refused(wait),
+            Some(Ok(failure)) => Some(failure),
+            None => None,
+        };
+        let by_user = if known_address {
+            None
+        } else {
+            match limits.login_user.reserve(user_key.clone(), now_ms) {
+                Ok(failure) => Some(failure),
+                Err(wait) => {
+                    if let Some(address) = address {
+                        limits.login_address.refund(&address, now_ms);
+                    }
+                    return refused(wait);
+                }
+            }
+        };
         let found = match Name::parse(username.trim()) {
             Ok(name) => self.store.find_user_for_login(&name).await?,
             Err(_) => None,
@@ -82,11 +97,10 @@ impl Service {
             .map_err(|error| ServiceError::Internal(error.to_string()))?;
         let Some(user) = user.filter(|_| valid) else {
             tracing::info!(username, "login failed");
-            let now_ms = self.now_ms();
-            let failures = [
-                address.map(|address| limits.login_address.fail(address, now_ms)),
-                Some(limits.login_user.fail(user_key, now_ms)),
-            ];
+            // A known address spared the username's bucket its reservation;
+            // its failure still counts there.
+            let by_user = by_user.or_else(|| Some(limits.login_user.fail(user_key, self.now_ms())));
+            let failures = [by_address, by_user];
             let retry_after = failures.iter().flatten().filter_map(|f| f.retry_after()).max();
             let attempted: String = username.chars().take(64).collect();
             self.audit_later(
@@ -101,8 +115,13 @@ impl Service {
                 None => ServiceError::WrongLogin,
             });
         };
+        let now_ms = self.now_ms();
         if let Some(address) = address {
+            limits.login_address.refund(&address, now_ms);
             limits.remember_login(&user_key, address);
+        }
+        if by_user.is_some() {
+            limits.login_user.refund(&user_key, now_ms);
         }
         let token = SecretToken::generate(SecretKind::Session);
         let now = self.now();

@@ -13,6 +13,7 @@ use crate::support::{PASSWORD, TestApp};
 on_both_backends!(
     ten_thousand_wrong_guesses_lock_out_the_guesser_not_the_robot,
     password_guessing_is_slowed_without_locking_out_the_user,
+    concurrent_guesses_hash_no_more_passwords_than_the_limit,
 );
 
 /// An HTTP client whose connections come from `source` (any 127/8 address
@@ -120,6 +121,48 @@ async fn ten_thousand_wrong_guesses_lock_out_the_guesser_not_the_robot(app: Test
     app.clock.advance(Duration::from_secs(wait));
     let later = whoami(&app, &attacker, &writer.access_id, &writer.token).await;
     assert_eq!(later.status(), 200);
+}
+
+async fn concurrent_guesses_hash_no_more_passwords_than_the_limit(app: TestApp) {
+    let root = app.setup_admin().await;
+    app.user(&root, "alice").await;
+    let burst = app.state.config().service.limits.login_failures_per_user.burst as usize;
+    // Sixty wrong passwords at once, from six addresses (none of them
+    // limited by its own count): each reserves its failure before the hash.
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let (client, url) = (
+            client_from(&format!("127.0.1.{}", i % 6 + 1)),
+            format!("{}/v1/sessions", app.base),
+        );
+        guesses.spawn(async move {
+            let body = json!({"username": "alice", "password": format!("guess-{i}")});
+            client.post(url).json(&body).send().await.unwrap().status().as_u16()
+        });
+    }
+    let statuses = guesses.join_all().await;
+    let refused = statuses.iter().filter(|status| **status == 429).count();
+    assert!(
+        statuses.iter().all(|status| [401, 429].contains(status)),
+        "{statuses:?}"
+    );
+    assert!(refused >= 60 - burst, "{refused} refused: {statuses:?}");
+
+    // Only the guesses that were judged are audited as failed logins.
+    app.state.service().flush_audit().await;
+    let judged = app.get("/v1/audit?action=auth.login_failed&limit=100", &root).await;
+    let judged = judged.body["items"].as_array().unwrap().len();
+    assert_eq!(judged, burst, "passwords hashed: {judged}, the limit: {burst}");
+
+    // The limit holds only against failures: Alice still gets in.
+    app.clock.advance(Duration::from_secs(15 * 60));
+    let alice = client_from("127.0.1.9")
+        .post(format!("{}/v1/sessions", app.base))
+        .json(&json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alice.status(), 201);
 }
 
 async fn password_guessing_is_slowed_without_locking_out_the_user(app: TestApp) {
