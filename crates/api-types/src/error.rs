@@ -76,6 +76,9 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The request took too long.
     Timeout,
+    /// The server cannot do this right now (busy, or its database is out
+    /// of reach); try again after `Retry-After`.
+    Unavailable,
     /// A registry token asked for a service this server does not issue for.
     UnknownService,
     /// Ours: logged, never explained.
@@ -114,6 +117,7 @@ impl ErrorCode {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Timeout => "timeout",
+            Self::Unavailable => "unavailable",
             Self::UnknownService => "unknown_service",
             Self::Internal => "internal",
             Self::Other => "other",

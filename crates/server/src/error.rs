@@ -159,6 +159,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::LimitReached { .. } => (S::CONFLICT, ErrorCode::LimitReached),
             ServiceError::AlreadyRotated { .. } => (S::CONFLICT, ErrorCode::AlreadyRotated),
             ServiceError::SetupComplete => (S::CONFLICT, ErrorCode::SetupComplete),
+            ServiceError::Unavailable { retry_after, .. } => {
+                return Self::new(S::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, error.to_string())
+                    .with_retry_after(Some(*retry_after));
+            }
             ServiceError::Internal(cause) => return Self::internal(cause),
         };
         debug_assert_eq!(

@@ -57,6 +57,13 @@ pub enum ServiceError {
     InvalidSetupCode,
     #[error("setup is already complete: log in, or ask an instance administrator for an account")]
     SetupComplete,
+    /// The server cannot do it right now (busy, or its database is out of
+    /// reach); the same request may succeed after `retry_after`.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// Something failed that is not the caller's doing; the text is the
     /// cause, for the log only.
     #[error("an internal error occurred")]
@@ -99,6 +106,7 @@ impl ServiceError {
             Self::LimitReached { .. } => "limit_reached",
             Self::AlreadyRotated { .. } => "already_rotated",
             Self::SetupComplete => "setup_complete",
+            Self::Unavailable { .. } => "unavailable",
             Self::Internal(_) => "internal",
         }
     }

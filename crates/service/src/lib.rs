@@ -29,6 +29,7 @@ pub mod lifetime;
 pub mod limits;
 mod members;
 mod orgs;
+mod passwords;
 mod repositories;
 mod robots;
 mod sessions;
@@ -41,6 +42,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use limits::{AuthLimits, LimitConfig};
+use passwords::PasswordWork;
 use robots_core::Clock;
 use robots_store::Store;
 use time::OffsetDateTime;
@@ -74,6 +76,10 @@ pub struct ServiceConfig {
     pub max_federated_credentials_per_robot: u32,
     /// At most this many webhooks per organization.
     pub max_webhooks_per_org: u32,
+    /// Password hashes (argon2id, 19 MiB each) running at once, server-wide.
+    pub max_password_hashes: usize,
+    /// How long a login waits for a turn to hash before it is answered 503.
+    pub password_hash_wait: Duration,
     /// How long a token from an OIDC token exchange lives (the
     /// organization's maximum lifetime caps it).
     pub federated_token_ttl: Duration,
@@ -94,6 +100,8 @@ impl Default for ServiceConfig {
             max_tokens_per_robot: 100,
             max_federated_credentials_per_robot: 20,
             max_webhooks_per_org: 20,
+            max_password_hashes: std::thread::available_parallelism().map_or(2, |cores| cores.get().max(2)),
+            password_hash_wait: Duration::from_secs(2),
             federated_token_ttl: Duration::from_secs(15 * 60),
             allow_insecure_issuers: false,
             signup: SignupPolicy::Closed,
@@ -114,12 +122,15 @@ pub struct Service {
     buffered: AuditBuffer,
     /// Failed authentications, counted per address and credential.
     limits: AuthLimits,
+    /// Password hashes, a bounded number at a time.
+    passwords: PasswordWork,
 }
 
 impl Service {
     pub fn new(store: Store, clock: Arc<dyn Clock>, config: ServiceConfig) -> Self {
         Self {
             limits: AuthLimits::new(&config.limits),
+            passwords: PasswordWork::new(config.max_password_hashes, config.password_hash_wait),
             store,
             clock,
             config,
@@ -148,6 +159,11 @@ impl Service {
 
     /// The buckets of failed authentications; the verification endpoints
     /// count robots' failures in them too.
+    /// Password hashes computed since start.
+    pub fn password_hashes_done(&self) -> u64 {
+        self.passwords.hashes_done()
+    }
+
     pub fn limits(&self) -> &AuthLimits {
         &self.limits
     }

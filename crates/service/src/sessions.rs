@@ -92,9 +92,24 @@ impl Service {
             Some((user, hash)) => (Some(user), Some(hash)),
             None => (None, None),
         };
-        let valid = tokio::task::spawn_blocking(move || password::verify_password(&password, stored_hash.as_deref()))
-            .await
-            .map_err(|error| ServiceError::Internal(error.to_string()))?;
+        let valid = self
+            .passwords
+            .run(move || password::verify_password(&password, stored_hash.as_deref()))
+            .await;
+        let valid = match valid {
+            Ok(valid) => valid,
+            Err(busy) => {
+                // Not judged: the attempt gives its places back.
+                let now_ms = self.now_ms();
+                if let (Some(address), Some(_)) = (address, by_address) {
+                    limits.login_address.refund(&address, now_ms);
+                }
+                if by_user.is_some() {
+                    limits.login_user.refund(&user_key, now_ms);
+                }
+                return Err(busy);
+            }
+        };
         let Some(user) = user.filter(|_| valid) else {
             tracing::info!(username, "login failed");
             // A known address spared the username's bucket its reservation;

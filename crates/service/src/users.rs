@@ -48,23 +48,23 @@ fn email(text: &str) -> ServiceResult<String> {
     }
 }
 
-/// Checks the password policy, then hashes on the blocking pool (argon2id
-/// takes ~15 ms of CPU and must not stall the async workers).
-async fn hash_new_password(password: &str) -> ServiceResult<String> {
-    password::check_new_password(password).map_err(|error| ServiceError::invalid("password", error))?;
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || password::hash_password(&password))
-        .await
-        .map_err(|error| ServiceError::Internal(error.to_string()))?
-        .map_err(|error| ServiceError::Internal(error.to_string()))
-}
-
 impl Service {
+    /// Checks the password policy, then hashes it: on the blocking pool,
+    /// a bounded number at a time (see `passwords`).
+    pub(crate) async fn hash_new_password(&self, password: &str) -> ServiceResult<String> {
+        password::check_new_password(password).map_err(|error| ServiceError::invalid("password", error))?;
+        let password = password.to_owned();
+        self.passwords
+            .run(move || password::hash_password(&password))
+            .await?
+            .map_err(|error| ServiceError::Internal(error.to_string()))
+    }
+
     /// A new user's record, every field checked and the password hashed.
     async fn new_user(&self, input: NewUserInput<'_>) -> ServiceResult<NewUser> {
         let name: Name = parse_name("username", input.username)?;
         let email = email(input.email)?;
-        let password_hash = hash_new_password(input.password).await?;
+        let password_hash = self.hash_new_password(input.password).await?;
         Ok(NewUser {
             name,
             email,
@@ -100,6 +100,14 @@ impl Service {
         let code = SetupCode::parse(code).ok_or_else(|| {
             ServiceError::invalid("code", "is not a setup code; copy it from the server's start-up output")
         })?;
+        // Anyone may call this, so nothing is hashed for them unless the
+        // installation still waits and the code is one it printed.
+        if !self.setup_required().await? {
+            return Err(ServiceError::SetupComplete);
+        }
+        if !self.store.is_setup_code(&code.hash()).await? {
+            return Err(ServiceError::InvalidSetupCode);
+        }
         let user = self
             .new_user(NewUserInput {
                 instance_admin: true,

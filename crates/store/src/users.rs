@@ -100,6 +100,16 @@ impl Store {
         Ok(())
     }
 
+    /// Whether `code` is one of the setup codes printed and not yet used.
+    pub async fn is_setup_code(&self, code: &SecretHash) -> Result<bool, StoreError> {
+        let found: Option<i32> = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT 1 FROM setup_codes WHERE code_hash = $1")
+            .bind(code.as_bytes().as_slice())
+            .fetch_optional(pool)
+            .await)?;
+        Ok(found.is_some())
+    }
+
     /// Creates the first user, an instance administrator, if `code` is one
     /// of the printed setup codes and no user exists yet. All codes die with
     /// it. Of two concurrent attempts exactly one succeeds: both delete every

@@ -165,6 +165,47 @@ async fn concurrent_guesses_hash_no_more_passwords_than_the_limit(app: TestApp) 
     assert_eq!(alice.status(), 201);
 }
 
+/// More logins at once than the server hashes at once: the rest wait their
+/// turn for a while, then are told to come back (503, `Retry-After`), so
+/// memory stays bounded however many arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_hashes_are_bounded_server_wide() {
+    let Some(app) = TestApp::spawn_with(robots_store::Backend::Sqlite, |config| {
+        config.service.max_password_hashes = 1;
+        config.service.password_hash_wait = Duration::ZERO;
+    })
+    .await
+    else {
+        return;
+    };
+    app.setup_admin().await;
+    let mut logins = tokio::task::JoinSet::new();
+    for i in 0..24 {
+        let (client, url) = (
+            client_from(&format!("127.0.2.{}", i + 1)),
+            format!("{}/v1/sessions", app.base),
+        );
+        logins.spawn(async move {
+            let body = json!({"username": "root", "password": PASSWORD});
+            let response = client.post(url).json(&body).send().await.unwrap();
+            let retry_after = response.headers().contains_key("retry-after");
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            (body["error"]["code"].as_str().map(str::to_owned), retry_after)
+        });
+    }
+    let answers = logins.join_all().await;
+    let busy = answers
+        .iter()
+        .filter(|(code, retry_after)| code.as_deref() == Some("unavailable") && *retry_after)
+        .count();
+    let logged_in = answers.iter().filter(|(code, _)| code.is_none()).count();
+    assert!(busy > 0, "one hash at a time, 24 logins at once: {answers:?}");
+    assert_eq!(busy + logged_in, 24, "{answers:?}");
+    // Turned away before the hash, their attempts were not counted as failures.
+    let root = app.login("root").await;
+    assert!(matches!(root, crate::support::Auth::Bearer(_)));
+}
+
 async fn password_guessing_is_slowed_without_locking_out_the_user(app: TestApp) {
     let root = app.setup_admin().await;
     app.user(&root, "alice").await;

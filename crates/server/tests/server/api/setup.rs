@@ -8,6 +8,7 @@ use crate::support::{Auth, PASSWORD, TestApp};
 on_both_backends!(
     the_setup_code_makes_the_first_instance_admin_once,
     a_wrong_setup_code_is_refused,
+    setup_hashes_no_password_for_strangers,
     sign_up_is_closed_by_default,
     open_sign_up_creates_ordinary_users,
     login_and_logout,
@@ -45,6 +46,33 @@ async fn the_setup_code_makes_the_first_instance_admin_once(app: TestApp) {
     assert_eq!(me.body["instance_admin"], true);
     // A restart on a database with users prints no new code.
     assert!(robots_server::prepare_first_run(&app.state).await.unwrap().is_none());
+}
+
+async fn setup_hashes_no_password_for_strangers(app: TestApp) {
+    let app = &app;
+    let attempt = |code: String| {
+        let body = json!({"code": code, "username": "mallory", "email": "m@example.com", "password": PASSWORD});
+        async move { app.post("/v1/setup", &Auth::None, body).await }
+    };
+    let hashes = || app.state.service().password_hashes_done();
+    let before = hashes();
+    let guessed = attempt("AAAA-BBBB-CCCC-DDDD".into()).await;
+    assert_eq!((guessed.status, guessed.code()), (403, "forbidden"), "{}", guessed.text);
+    assert_eq!(hashes(), before, "a wrong code costs no hash");
+
+    app.setup_admin().await;
+    let after_setup = hashes();
+    let code = app.setup_code.clone().unwrap();
+    for _ in 0..20 {
+        let refused = attempt(code.clone()).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (409, "setup_complete"),
+            "{}",
+            refused.text
+        );
+    }
+    assert_eq!(hashes(), after_setup, "once set up, setup hashes nothing");
 }
 
 async fn a_wrong_setup_code_is_refused(app: TestApp) {
