@@ -96,12 +96,38 @@ impl AppState {
         credential: &RobotCredential,
         client: RequestClient<'_>,
     ) -> Result<Arc<VerifiedToken>, ApiError> {
+        self.verify_presented(credential, client, None).await
+    }
+
+    /// Verifies a token a resource server asks about (introspection). The
+    /// asker is not the holder: a wrong token is charged to its Access ID
+    /// alone, never to the asker's address (a resource server must not be
+    /// locked out by what its clients send it), and a use is recorded as
+    /// introspection by `asked_by`, not as a use from the asker's address.
+    pub async fn verify_introspected(
+        &self,
+        credential: &RobotCredential,
+        client: RequestClient<'_>,
+        asked_by: &str,
+    ) -> Result<Arc<VerifiedToken>, ApiError> {
+        self.verify_presented(credential, client, Some(asked_by)).await
+    }
+
+    async fn verify_presented(
+        &self,
+        credential: &RobotCredential,
+        client: RequestClient<'_>,
+        introspected_by: Option<&str>,
+    ) -> Result<Arc<VerifiedToken>, ApiError> {
         let limits = self.service().limits();
         // One clock read serves the whole verification: each costs as much
         // as the checksum check.
         let now = self.now();
         let now_ms = robots_core::clock::to_millis(now);
-        let address = client.ip.map(address_key);
+        let address = match introspected_by {
+            None => client.ip.map(address_key),
+            Some(_) => None,
+        };
         if let Some(address) = address
             && let Err(wait) = limits.robot_address.check(&address, now_ms)
         {
@@ -110,7 +136,7 @@ impl AppState {
         }
         let (reason, owner) = match self.check_robot(credential, now).await? {
             Ok(token) => {
-                self.note_use(&token, client, now, now_ms);
+                self.note_use(&token, client, introspected_by, now, now_ms);
                 return Ok(token);
             }
             Err(refused) => refused,
@@ -179,8 +205,15 @@ impl AppState {
     }
 
     /// Notes a use, at most once a minute per token: the common case is one
-    /// atomic load.
-    fn note_use(&self, token: &VerifiedToken, client: RequestClient<'_>, now: OffsetDateTime, now_ms: i64) {
+    /// atomic load. A use by introspection records who asked, and no address.
+    fn note_use(
+        &self,
+        token: &VerifiedToken,
+        client: RequestClient<'_>,
+        introspected_by: Option<&str>,
+        now: OffsetDateTime,
+        now_ms: i64,
+    ) {
         let last = token.last_noted.load(Ordering::Relaxed);
         if now_ms.saturating_sub(last) < USAGE_RESOLUTION.as_millis() as i64 {
             return;
@@ -192,11 +225,18 @@ impl AppState {
         {
             return; // Another request noted it just now.
         }
+        let (ip, user_agent) = match introspected_by {
+            None => (
+                client.ip.map(|address| address.to_string()),
+                client.to_client_info().user_agent,
+            ),
+            Some(asker) => (None, Some(format!("introspection by {asker}"))),
+        };
         self.usage().note(TokenUse {
             access_id: token.owner.access_id,
             at: now,
-            ip: client.ip.map(|address| address.to_string()),
-            user_agent: client.to_client_info().user_agent,
+            ip,
+            user_agent,
         });
     }
 

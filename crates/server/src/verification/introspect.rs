@@ -99,6 +99,13 @@ fn inactive() -> Response {
     Json(json!({"active": false})).into_response()
 }
 
+/// Who asks, and about which organizations' tokens they may.
+struct Caller {
+    /// `org/robot` or a username, as a use by introspection records it.
+    label: String,
+    orgs: CallerOrgs,
+}
+
 /// The organizations whose tokens the caller may introspect.
 enum CallerOrgs {
     /// A robot: its own organization.
@@ -116,11 +123,14 @@ impl CallerOrgs {
     }
 }
 
-async fn caller_orgs(state: &AppState, headers: &HeaderMap, client: RequestClient<'_>) -> Result<CallerOrgs, ApiError> {
+async fn caller(state: &AppState, headers: &HeaderMap, client: RequestClient<'_>) -> Result<Caller, ApiError> {
     match presented_credentials(headers) {
         Ok(Some(Presented::Robot(credential))) => {
             let owner = state.verify_robot(&credential, client).await?;
-            Ok(CallerOrgs::One(owner.org_id))
+            Ok(Caller {
+                label: format!("{}/{}", owner.org_name, owner.robot_name),
+                orgs: CallerOrgs::One(owner.org_id),
+            })
         }
         Ok(Some(Presented::Session(token))) => {
             let session = state
@@ -128,9 +138,10 @@ async fn caller_orgs(state: &AppState, headers: &HeaderMap, client: RequestClien
                 .await?
                 .ok_or_else(ApiError::unauthenticated)?;
             let orgs = state.store().list_orgs_of_user(session.user.id, None, 1000).await?;
-            Ok(CallerOrgs::Many(
-                orgs.items.into_iter().map(|membership| membership.org.id).collect(),
-            ))
+            Ok(Caller {
+                label: session.user.name.to_string(),
+                orgs: CallerOrgs::Many(orgs.items.into_iter().map(|membership| membership.org.id).collect()),
+            })
         }
         Ok(None) | Err(_) => Err(ApiError::unauthenticated()),
     }
@@ -185,10 +196,11 @@ async fn robot_token_answer(state: &AppState, owner: &VerifiedToken) -> Result<B
 async fn introspect(State(state): State<AppState>, request: Request) -> Response {
     let (request, body) = read_form_body(request, state.config().max_body_bytes).await;
     let client = state.request_client(&request.headers, &request.extensions);
-    let orgs = match caller_orgs(&state, &request.headers, client).await {
-        Ok(orgs) => orgs,
+    let caller = match caller(&state, &request.headers, client).await {
+        Ok(caller) => caller,
         Err(error) => return error.into_response(),
     };
+    let orgs = &caller.orgs;
     // RFC 7662 §2.1: `token` is required; an empty one is as good as none.
     // Not a form, or `token` twice: as good as no token.
     let body = body.unwrap_or_default();
@@ -201,7 +213,7 @@ async fn introspect(State(state): State<AppState>, request: Request) -> Response
         .into_response();
     };
     if let Ok(credential) = RobotCredential::from_token(token.trim()) {
-        let Ok(owner) = state.verify_robot(&credential, client).await else {
+        let Ok(owner) = state.verify_introspected(&credential, client, &caller.label).await else {
             return inactive();
         };
         if !orgs.contains(owner.org_id) {

@@ -12,6 +12,7 @@ on_both_backends!(
     registry_tokens_grant_the_intersection_of_asked_and_allowed,
     auth_request_answers_200_401_and_403,
     introspection_tells_only_the_callers_own_organization,
+    introspection_charges_the_token_not_the_resource_server,
     client_credentials_issue_short_lived_jwts,
     keys_are_published_and_rotated_by_instance_admins,
 );
@@ -324,6 +325,49 @@ async fn introspection_tells_only_the_callers_own_organization(app: TestApp) {
     );
     assert_eq!(answer["username"], "acme/reader");
     assert_eq!(introspect(&app, &bob, &access_token).await.1, inactive);
+}
+
+async fn introspection_charges_the_token_not_the_resource_server(app: TestApp) {
+    let (alice, writer, reader) = app.registry_fixture().await;
+    // `reader` is a resource server; its clients send it garbage, more of
+    // it than an address may fail to authenticate itself.
+    let burst = app.state.config().service.limits.robot_failures_per_address.burst;
+    for _ in 0..burst + 20 {
+        let unknown = SecretToken::generate(SecretKind::RobotToken).expose().to_owned();
+        let (status, answer) = introspect(&app, &reader.basic(), &unknown).await;
+        assert_eq!((status, answer), (200, json!({"active": false})));
+    }
+    // A real token past its expiry, again and again: charged to its Access ID.
+    let now = robots_core::Clock::now(&*app.clock);
+    let soon = (now + std::time::Duration::from_secs(60))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let short = app
+        .post(
+            "/v1/orgs/acme/robots/writer/tokens",
+            &alice,
+            json!({"name": "short", "expires_at": soon}),
+        )
+        .await;
+    let short_token = short.body["token"].as_str().unwrap().to_owned();
+    app.clock.advance(std::time::Duration::from_secs(61));
+    for _ in 0..30 {
+        assert_eq!(introspect(&app, &reader.basic(), &short_token).await.1["active"], false);
+    }
+    // The resource server is not locked out, and still gets answers.
+    assert_eq!(app.get("/v1/whoami", &reader.basic()).await.status, 200);
+    let (status, answer) = introspect(&app, &reader.basic(), &writer.token).await;
+    assert_eq!((status, answer["active"].as_bool()), (200, Some(true)));
+
+    // The token's last use says who asked, not the asker's address.
+    let fresh = app.token(&alice, "acme", "writer", "fresh").await;
+    assert_eq!(introspect(&app, &reader.basic(), &fresh.token).await.1["active"], true);
+    app.flush_usage().await;
+    let path = format!("/v1/orgs/acme/robots/writer/tokens/{}", fresh.access_id);
+    let used = app.get(&path, &alice).await;
+    assert!(used.body["last_used_at"].is_string(), "{}", used.text);
+    assert_eq!(used.body["last_used_ip"], Value::Null, "{}", used.text);
+    assert_eq!(used.body["last_used_user_agent"], "introspection by acme/reader");
 }
 
 async fn client_credentials_issue_short_lived_jwts(app: TestApp) {
