@@ -136,6 +136,9 @@ struct Caches {
     /// Accounts by name, as seen by one user (their role in an
     /// organization), read on every request about an organization.
     accounts: GenerationCache<(String, Uuid), AccountLookup>,
+    /// Tokens' standing by Access ID, read when a JWT issued on one is
+    /// introspected.
+    token_standing: GenerationCache<Uuid, TokenStanding>,
 }
 
 impl Default for Caches {
@@ -144,6 +147,7 @@ impl Default for Caches {
             webhooks: GenerationCache::new(10_000),
             robots: GenerationCache::new(100_000),
             accounts: GenerationCache::new(100_000),
+            token_standing: GenerationCache::new(100_000),
         }
     }
 }

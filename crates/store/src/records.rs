@@ -87,6 +87,21 @@ pub struct RobotRef {
     pub disabled_at: Option<OffsetDateTime>,
 }
 
+/// What a token's standing depends on, apart from its secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenStanding {
+    pub robot_id: Uuid,
+    pub expires_at: Option<OffsetDateTime>,
+    pub robot_disabled: bool,
+}
+
+impl TokenStanding {
+    /// Whether the token would verify at `now` (given its secret).
+    pub fn stands_at(&self, now: OffsetDateTime) -> bool {
+        !self.robot_disabled && self.expires_at.is_none_or(|expiry| expiry > now)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Robot {
     pub id: Uuid,

@@ -12,7 +12,8 @@ use crate::records::{name, optional_name, optional_time, time};
 use crate::trail::{Trail, script_trail, write_trail};
 use crate::writer::WriteScript;
 use crate::{
-    NewToken, Page, Pool, Store, StoreError, TokenInfo, TokenOwner, TokenUse, fetch_limit, in_write_tx, on_pool, page,
+    NewToken, Page, Pool, Store, StoreError, TokenInfo, TokenOwner, TokenStanding, TokenUse, fetch_limit, in_write_tx,
+    on_pool, page,
 };
 
 #[derive(sqlx::FromRow)]
@@ -411,6 +412,28 @@ impl Store {
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// Whether a token (by Access ID) still stands, for what was issued on
+    /// its strength (JWTs): its robot, its expiry, whether the robot is
+    /// disabled. Remembered under the change generation: deleting or
+    /// rotating the token, or disabling or deleting its robot, bumps it.
+    pub async fn token_standing(&self, access_id: Uuid) -> Result<Option<TokenStanding>, StoreError> {
+        let read = async {
+            let row: Option<(Uuid, Option<i64>, Option<i64>)> = on_pool!(self, pool => sqlx::query_as(
+                "SELECT t.robot_id, t.expires_at, r.disabled_at
+                 FROM robot_tokens t JOIN robots r ON r.id = t.robot_id WHERE t.access_id = $1")
+                .bind(access_id)
+                .fetch_optional(pool)
+                .await)?;
+            Ok::<_, StoreError>(row.map(|(robot_id, expires_at, disabled_at)| TokenStanding {
+                robot_id,
+                expires_at: optional_time(expires_at),
+                robot_disabled: disabled_at.is_some(),
+            }))
+        };
+        self.remembered(&self.caches.token_standing, access_id.as_bytes()[15], access_id, read)
+            .await
     }
 
     /// The organization a token (by Access ID) belongs to, if it exists.

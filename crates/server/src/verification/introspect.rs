@@ -9,7 +9,10 @@
 //! another's robots.
 //!
 //! It accepts robot tokens (`rbt_…`) and the access tokens this server signs
-//! at `/v1/oauth/token`.
+//! at `/v1/oauth/token`. An access token is active only while the robot
+//! token it was issued for still stands (not deleted, expired or rotated
+//! out; its robot neither disabled nor deleted): what verifies offline
+//! lives until its expiry, but introspection tells the truth at once.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -230,6 +233,21 @@ async fn introspect(State(state): State<AppState>, request: Request) -> Response
         let our_access_token = claims["token_use"] == "access" && claims["iss"] == state.config().issuer.as_str();
         let org_id = claims["org_id"].as_str().and_then(|id| Uuid::try_parse(id).ok());
         if live && our_access_token && org_id.is_some_and(|id| orgs.contains(id)) {
+            // Signed moments ago, maybe, but on the strength of a robot token
+            // that may since have been deleted, expired or rotated out, or
+            // whose robot was disabled or deleted: introspection tells now.
+            let source = claims["client_id"].as_str().and_then(|id| Uuid::try_parse(id).ok());
+            let robot = claims["sub"].as_str().and_then(|id| Uuid::try_parse(id).ok());
+            let standing = match source {
+                Some(access_id) => match state.store().token_standing(access_id).await {
+                    Ok(standing) => standing,
+                    Err(error) => return ApiError::from(error).into_response(),
+                },
+                None => None,
+            };
+            if !standing.is_some_and(|standing| Some(standing.robot_id) == robot && standing.stands_at(now)) {
+                return inactive();
+            }
             let mut answer: Value = json!({"active": true, "token_type": "access_token"});
             for key in [
                 "sub",

@@ -13,6 +13,7 @@ on_both_backends!(
     auth_request_answers_200_401_and_403,
     introspection_tells_only_the_callers_own_organization,
     introspection_charges_the_token_not_the_resource_server,
+    introspected_jwts_end_with_the_robot_token_they_came_from,
     client_credentials_issue_short_lived_jwts,
     keys_are_published_and_rotated_by_instance_admins,
 );
@@ -368,6 +369,85 @@ async fn introspection_charges_the_token_not_the_resource_server(app: TestApp) {
     assert!(used.body["last_used_at"].is_string(), "{}", used.text);
     assert_eq!(used.body["last_used_ip"], Value::Null, "{}", used.text);
     assert_eq!(used.body["last_used_user_agent"], "introspection by acme/reader");
+}
+
+/// An OAuth2 access token signed for `robot`'s credentials.
+async fn access_token(app: &TestApp, robot: &Credentials) -> String {
+    let response = app
+        .client
+        .post(format!("{}/v1/oauth/token", app.base))
+        .basic_auth(&robot.access_id, Some(&robot.token))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn introspected_jwts_end_with_the_robot_token_they_came_from(app: TestApp) {
+    let (alice, _, reader) = app.registry_fixture().await;
+    let active = |jwt: String| {
+        let (app, alice) = (&app, &alice);
+        async move { introspect(app, alice, &jwt).await.1["active"].as_bool() }
+    };
+    let tokens = "/v1/orgs/acme/robots/reader/tokens";
+
+    // Deleted.
+    let jwt = access_token(&app, &reader).await;
+    assert_eq!(active(jwt.clone()).await, Some(true));
+    let deleted = app.delete(&format!("{tokens}/{}", reader.access_id), &alice).await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(active(jwt).await, Some(false), "its robot token was deleted");
+
+    // The robot disabled (and enabled again).
+    let second = app.token(&alice, "acme", "reader", "second").await;
+    let jwt = access_token(&app, &second).await;
+    let disable = app.post("/v1/orgs/acme/robots/reader/disable", &alice, json!({})).await;
+    assert!(disable.status < 300, "{}", disable.text);
+    assert_eq!(active(jwt.clone()).await, Some(false), "its robot is disabled");
+    let enable = app.post("/v1/orgs/acme/robots/reader/enable", &alice, json!({})).await;
+    assert!(enable.status < 300, "{}", enable.text);
+    assert_eq!(active(jwt.clone()).await, Some(true));
+
+    // Rotated out: valid through the grace period, not after.
+    let rotated = app
+        .post(
+            &format!("{tokens}/{}/rotate", second.access_id),
+            &alice,
+            json!({"grace_period": "5m"}),
+        )
+        .await;
+    assert_eq!(rotated.status, 201, "{}", rotated.text);
+    assert_eq!(active(jwt.clone()).await, Some(true), "within the grace period");
+    app.clock.advance(std::time::Duration::from_secs(5 * 60 + 1));
+    assert_eq!(active(jwt).await, Some(false), "its robot token rotated out");
+
+    // Expired before the JWT did.
+    let now = robots_core::Clock::now(&*app.clock);
+    let soon = (now + std::time::Duration::from_secs(60))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let short = app
+        .post(tokens, &alice, json!({"name": "short", "expires_at": soon}))
+        .await;
+    let short = Credentials {
+        access_id: short.body["access_id"].as_str().unwrap().to_owned(),
+        token: short.body["token"].as_str().unwrap().to_owned(),
+    };
+    let jwt = access_token(&app, &short).await;
+    assert_eq!(active(jwt.clone()).await, Some(true));
+    app.clock.advance(std::time::Duration::from_secs(61));
+    assert_eq!(active(jwt).await, Some(false), "its robot token expired");
+
+    // The robot deleted.
+    let last = app.token(&alice, "acme", "reader", "last").await;
+    let jwt = access_token(&app, &last).await;
+    assert_eq!(app.delete("/v1/orgs/acme/robots/reader", &alice).await.status, 204);
+    assert_eq!(active(jwt).await, Some(false), "its robot was deleted");
 }
 
 async fn client_credentials_issue_short_lived_jwts(app: TestApp) {
