@@ -11,6 +11,7 @@ pub mod clock;
 pub mod duration;
 pub mod humanize;
 pub mod name;
+pub mod network;
 pub mod password;
 pub mod pattern;
 pub mod policy;

@@ -156,6 +156,13 @@ pub struct ServeArgs {
     #[arg(long, env = "ROBOTS_ALLOW_INSECURE_ISSUERS")]
     allow_insecure_issuers: bool,
 
+    /// Let webhooks and OIDC issuers point at loopback, private, link-local
+    /// (cloud metadata) and other non-public addresses. For labs and tests
+    /// on one machine: otherwise an organization admin could make the
+    /// server probe the networks around it.
+    #[arg(long, env = "ROBOTS_OUTBOUND_ALLOW_PRIVATE")]
+    outbound_allow_private: bool,
+
     /// Robots an organization may have.
     #[arg(
         long,
@@ -236,6 +243,10 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     config.service.max_robots_per_org = args.max_robots_per_org.max(1);
     config.service.federated_token_ttl = args.federated_token_ttl.max(Duration::from_secs(60));
     config.service.allow_insecure_issuers = args.allow_insecure_issuers;
+    config.service.outbound.allow_private = args.outbound_allow_private;
+    if args.outbound_allow_private {
+        tracing::warn!("--outbound-allow-private: webhooks and OIDC issuers may point at private networks");
+    }
     if args.allow_insecure_issuers {
         tracing::warn!(
             "--allow-insecure-issuers: OIDC issuers at http:// URLs are trusted; never do this in production"

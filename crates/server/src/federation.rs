@@ -19,6 +19,7 @@ use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use robots_core::pattern;
 use robots_service::exchange::{Accepted, IdTokenVerifier, Refusal};
 use robots_service::federation::check_issuer_url;
+use robots_service::outbound::Outbound;
 use robots_store::FederatedCredential;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -107,26 +108,28 @@ struct IssuerKeys {
 pub struct IssuerCache {
     client: reqwest::Client,
     allow_http: bool,
+    outbound: Outbound,
     issuers: Mutex<HashMap<String, Arc<IssuerKeys>>>,
 }
 
 impl IssuerCache {
-    /// `allow_http`: accept `http://` issuers (development and tests only).
-    pub fn new(allow_http: bool) -> Self {
-        // Building a client only fails when TLS cannot start at all, and
-        // then no client can: the default one panics the same way.
-        let client = crate::outbound_client().unwrap_or_default();
+    /// `allow_http`: accept `http://` issuers (development and tests only);
+    /// `client` resolves names within `outbound`.
+    pub fn new(allow_http: bool, outbound: Outbound, client: reqwest::Client) -> Self {
         Self {
             client,
             allow_http,
+            outbound,
             issuers: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Whether an issuer URL may be trusted at all.
-    /// Whether `issuer` may be trusted, as this cache is configured.
+    /// Whether `issuer` (or its `jwks_uri`) may be trusted and fetched, as
+    /// this cache is configured.
     pub fn check_issuer_url(&self, issuer: &str) -> Result<(), String> {
-        check_issuer_url(issuer, self.allow_http)
+        check_issuer_url(issuer, self.allow_http)?;
+        let url = reqwest::Url::parse(issuer).map_err(|_| "is not a URL".to_owned())?;
+        self.outbound.check_url(&url)
     }
 
     fn cached(&self, issuer: &str) -> Option<Arc<IssuerKeys>> {

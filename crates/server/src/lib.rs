@@ -22,6 +22,7 @@ pub mod issued;
 pub mod keys;
 pub mod listener;
 pub mod openapi;
+pub mod outbound;
 pub mod request_body;
 pub mod state;
 pub mod usage;
@@ -201,13 +202,6 @@ async fn flush_usage_periodically(state: AppState) {
 /// Delivers webhook events; once a minute, announces tokens about to expire
 /// and purges expired exchanged tokens.
 async fn run_webhooks(state: AppState) {
-    let client = match outbound_client() {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!(%error, "webhooks are off: no HTTP client");
-            return;
-        }
-    };
     let mut interval = tokio::time::interval(state.config().webhook_poll_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_scan: Option<time::OffsetDateTime> = None;
@@ -224,19 +218,8 @@ async fn run_webhooks(state: AppState) {
             }
             last_scan = Some(now);
         }
-        state.deliver_webhooks(&client).await;
+        state.deliver_webhooks().await;
     }
-}
-
-/// The HTTP client for what the server fetches or sends itself (webhook
-/// deliveries, OIDC issuers' keys): no redirects, so an answer comes from
-/// the URL an administrator configured, and 10 s at most per request.
-pub(crate) fn outbound_client() -> reqwest::Result<reqwest::Client> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
 }
 
 /// Picks up keys rotated by another replica sharing the database.

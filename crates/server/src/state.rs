@@ -116,6 +116,8 @@ pub struct Inner {
     pub keys: KeyRing,
     pub cache: VerifyCache,
     pub issuers: crate::federation::IssuerCache,
+    /// For the server's own requests (webhooks), within the outbound policy.
+    pub outbound: reqwest::Client,
 }
 
 impl AppState {
@@ -123,10 +125,18 @@ impl AppState {
     /// on a fresh installation).
     pub async fn new(store: Store, clock: Arc<dyn Clock>, config: ServerConfig) -> Result<Self, KeyError> {
         let keys = KeyRing::load_or_create(&store, clock.now(), config.max_token_ttl()).await?;
-        let issuers = crate::federation::IssuerCache::new(config.service.allow_insecure_issuers);
+        // Building a client only fails when TLS cannot start at all, and
+        // then no client can: the default one panics the same way.
+        let outbound = crate::outbound::client(config.service.outbound).unwrap_or_default();
+        let issuers = crate::federation::IssuerCache::new(
+            config.service.allow_insecure_issuers,
+            config.service.outbound,
+            outbound.clone(),
+        );
         let service = Service::new(store, clock.clone(), config.service.clone());
         Ok(Self(Arc::new(Inner {
             issuers,
+            outbound,
             service,
             clock,
             config,
@@ -138,6 +148,11 @@ impl AppState {
 
     pub fn issuers(&self) -> &crate::federation::IssuerCache {
         &self.0.issuers
+    }
+
+    /// The client for the server's own requests (see [`crate::outbound`]).
+    pub fn outbound(&self) -> &reqwest::Client {
+        &self.0.outbound
     }
 
     /// Where a request comes from (see [`crate::client::client_address`]).

@@ -34,7 +34,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
 
 impl AppState {
     /// Sends what is due; returns how many deliveries were attempted.
-    pub async fn deliver_webhooks(&self, client: &reqwest::Client) -> usize {
+    pub async fn deliver_webhooks(&self) -> usize {
         let now = self.now();
         let due = match self
             .store()
@@ -49,14 +49,25 @@ impl AppState {
         };
         let attempted = due.len();
         for delivery in due {
-            self.deliver(client, delivery).await;
+            self.deliver(delivery).await;
         }
         attempted
     }
 
-    async fn deliver(&self, client: &reqwest::Client, delivery: DueDelivery) {
+    async fn deliver(&self, delivery: DueDelivery) {
         let sent_at = self.now();
-        let outcome = client
+        // An address written into the URL is not resolved, so the resolver
+        // cannot refuse it: checked here, on every attempt.
+        let refused = reqwest::Url::parse(&delivery.url)
+            .map_err(|_| "not a URL".to_owned())
+            .and_then(|url| self.service().outbound().check_url(&url));
+        if let Err(why) = refused {
+            return self
+                .record_attempt(&delivery, None, Some(format!("{} {why}", delivery.url)))
+                .await;
+        }
+        let outcome = self
+            .outbound()
             .post(&delivery.url)
             .header("content-type", "application/json")
             .header("user-agent", concat!("robots-webhooks/", env!("CARGO_PKG_VERSION")))
@@ -78,6 +89,12 @@ impl AppState {
             ),
             Err(error) => (None, Some(error_chain(&error))),
         };
+        self.record_attempt(&delivery, status, error).await;
+    }
+
+    /// Records an attempt's outcome: done, due again after the backoff, or
+    /// given up after [`MAX_ATTEMPTS`].
+    async fn record_attempt(&self, delivery: &DueDelivery, status: Option<i32>, error: Option<String>) {
         let next =
             (error.is_some() && delivery.attempts + 1 < MAX_ATTEMPTS).then(|| self.now() + backoff(delivery.attempts));
         if let Some(error) = &error {

@@ -92,6 +92,10 @@ impl Service {
             .map_err(|error| ServiceError::invalid("description", error))?;
         let issuer = input.issuer.trim();
         check_issuer_url(issuer, self.config.allow_insecure_issuers)
+            .and_then(|()| {
+                let url = url::Url::parse(issuer).map_err(|_| "is not a URL".to_owned())?;
+                self.config.outbound.check_url(&url)
+            })
             .map_err(|why| ServiceError::invalid("issuer", why))?;
         let audience = input.audience.trim();
         if audience.is_empty() || audience.len() > pattern::MAX_PATTERN_LEN || audience.chars().any(char::is_control) {

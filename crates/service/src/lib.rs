@@ -29,6 +29,7 @@ pub mod lifetime;
 pub mod limits;
 mod members;
 mod orgs;
+pub mod outbound;
 mod passwords;
 mod repositories;
 mod robots;
@@ -85,6 +86,8 @@ pub struct ServiceConfig {
     pub federated_token_ttl: Duration,
     /// Trust `http://` OIDC issuers: development and tests only.
     pub allow_insecure_issuers: bool,
+    /// Where the server's own requests may go.
+    pub outbound: outbound::Outbound,
     /// Who may create user accounts.
     pub signup: SignupPolicy,
     /// How long a login lasts.
@@ -104,6 +107,7 @@ impl Default for ServiceConfig {
             password_hash_wait: Duration::from_secs(2),
             federated_token_ttl: Duration::from_secs(15 * 60),
             allow_insecure_issuers: false,
+            outbound: outbound::Outbound::default(),
             signup: SignupPolicy::Closed,
             session_ttl: Duration::from_secs(12 * 3600),
             limits: LimitConfig::default(),
@@ -159,6 +163,11 @@ impl Service {
 
     /// The buckets of failed authentications; the verification endpoints
     /// count robots' failures in them too.
+    /// Where the server's own requests may go.
+    pub fn outbound(&self) -> outbound::Outbound {
+        self.config.outbound
+    }
+
     /// Password hashes computed since start.
     pub fn password_hashes_done(&self) -> u64 {
         self.passwords.hashes_done()

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::audit::Change;
 use crate::events::EVENTS;
+use crate::outbound::Outbound;
 use crate::{Authorized, ManageMembers, Service, ServiceError, ServiceResult};
 
 /// A webhook just added, with its signing secret: shown this once.
@@ -20,12 +21,15 @@ pub struct CreatedWebhook {
 }
 
 /// The URL, checked, and the events (every one when `None`).
-fn check(url: &str, events: Option<&[String]>) -> ServiceResult<(String, Vec<String>)> {
+fn check(url: &str, events: Option<&[String]>, outbound: Outbound) -> ServiceResult<(String, Vec<String>)> {
     let url = url.trim();
     let parsed = url::Url::parse(url).map_err(|_| ServiceError::invalid("url", "is not a URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(ServiceError::invalid("url", "must be an http:// or https:// URL"));
     }
+    outbound
+        .check_url(&parsed)
+        .map_err(|why| ServiceError::invalid("url", why))?;
     let events = events.map_or_else(
         || EVENTS.iter().map(|event| (*event).to_owned()).collect(),
         <[String]>::to_vec,
@@ -55,7 +59,7 @@ impl Service {
         events: Option<&[String]>,
     ) -> ServiceResult<CreatedWebhook> {
         let org = at.org();
-        let (url, events) = check(url, events)?;
+        let (url, events) = check(url, events, self.config.outbound)?;
         let secret = URL_SAFE_NO_PAD.encode(robots_core::secret::random_bytes::<32>());
         let new = NewWebhook {
             id: Uuid::now_v7(),

@@ -28,6 +28,8 @@ impl Server {
         let mut child = Command::new(ROBOTS)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
+            // Webhook receivers and OIDC issuers run on loopback here.
+            .arg("--outbound-allow-private")
             .args(database_args)
             .args(flags)
             .env_remove("ROBOTS_DATABASE_URL")

@@ -145,6 +145,9 @@ impl TestApp {
         config.usage_flush_interval = Duration::from_millis(50);
         // Tests deliver webhooks themselves, on the manual clock.
         config.webhook_poll_interval = Duration::from_secs(3600);
+        // Webhook receivers and OIDC issuers run on loopback here: the
+        // operator's explicit opt-in (tests of the refusal turn it off).
+        config.service.outbound.allow_private = true;
         configure(&mut config);
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
         let state = AppState::new(database.store.clone(), clock.clone(), config)

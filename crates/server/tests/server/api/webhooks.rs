@@ -58,8 +58,103 @@ async fn fixture(app: &TestApp) -> Auth {
     alice
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::new()
+/// Without the operator's opt-in, no URL of an admin's reaches a private
+/// network: refused when saved, and again when sent (a URL stored some
+/// other way, or a name that resolves to such an address).
+async fn private_destinations_are_refused_when_saved_and_when_sent(backend: robots_store::Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |config| config.service.outbound.allow_private = false).await else {
+        return;
+    };
+    let alice = fixture(&app).await;
+    for (url, reason) in [
+        ("http://127.0.0.1:9/hook", "loopback"),
+        ("http://localhost:9/hook", "loopback"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://10.1.2.3/hook", "private"),
+        ("http://192.168.0.1/hook", "private"),
+        ("http://100.64.0.1/hook", "carrier-grade NAT"),
+        ("http://[fd00::1]/hook", "unique local"),
+        ("http://0.0.0.0:9/hook", "unspecified"),
+    ] {
+        let refused = app.post("/v1/orgs/acme/webhooks", &alice, json!({"url": url})).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (422, "invalid_field"),
+            "{url}: {}",
+            refused.text
+        );
+        assert_eq!(refused.body["error"]["field"], "url");
+        let message = refused.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(reason) && message.contains("--outbound-allow-private"),
+            "{url}: {message}"
+        );
+    }
+    let issuer = app
+        .post(
+            "/v1/orgs/acme/robots/deployer/federated-credentials",
+            &alice,
+            json!({"name": "ci", "issuer": "https://169.254.169.254", "audience": "robots", "subject": "repo:acme/app:*"}),
+        )
+        .await;
+    assert_eq!(
+        (issuer.status, issuer.body["error"]["field"].as_str()),
+        (422, Some("issuer")),
+        "{}",
+        issuer.text
+    );
+
+    // Stored behind the API's back: by address, and by a name that
+    // resolves to loopback. Neither is sent to.
+    let (url, received) = receiver(vec![]).await;
+    let org_id = uuid::Uuid::parse_str(app.get("/v1/orgs/acme", &alice).await.body["id"].as_str().unwrap()).unwrap();
+    let user_id = uuid::Uuid::parse_str(app.get("/v1/whoami", &alice).await.body["id"].as_str().unwrap()).unwrap();
+    for url in [url.clone(), url.replace("127.0.0.1", "localhost")] {
+        let record = robots_store::AuditEvent {
+            id: uuid::Uuid::now_v7(),
+            org_id: None,
+            at: robots_core::Clock::now(&*app.clock),
+            actor_kind: "system".into(),
+            actor: None,
+            action: "webhook.created".into(),
+            target: None,
+            detail: "{}".into(),
+            ip: None,
+            user_agent: None,
+            via: "system".into(),
+        };
+        let new = robots_store::NewWebhook {
+            id: uuid::Uuid::now_v7(),
+            org_id,
+            url: &url,
+            secret: "s",
+            events: &["token.created".to_owned()],
+            created_by: user_id,
+        };
+        app.state
+            .store()
+            .create_webhook(&new, record.at, 20, &record)
+            .await
+            .unwrap();
+    }
+    app.token(&alice, "acme", "deployer", "ci").await;
+    assert_eq!(app.state.deliver_webhooks().await, 2);
+    assert!(received.lock().unwrap().is_empty(), "nothing reached the receiver");
+    let webhooks = app.get("/v1/orgs/acme/webhooks", &alice).await;
+    for webhook in webhooks.body["items"].as_array().unwrap() {
+        let error = webhook["last_error"].as_str().unwrap_or_default();
+        assert!(error.contains("loopback"), "{webhook}");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_private_destinations_are_refused_when_saved_and_when_sent() {
+    private_destinations_are_refused_when_saved_and_when_sent(robots_store::Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_private_destinations_are_refused_when_saved_and_when_sent() {
+    private_destinations_are_refused_when_saved_and_when_sent(robots_store::Backend::Postgres).await;
 }
 
 async fn deliveries_are_signed_retried_and_failures_shown(app: TestApp) {
@@ -83,7 +178,7 @@ async fn deliveries_are_signed_retried_and_failures_shown(app: TestApp) {
     );
 
     let token = app.token(&alice, "acme", "deployer", "ci").await;
-    assert_eq!(app.state.deliver_webhooks(&client()).await, 1);
+    assert_eq!(app.state.deliver_webhooks().await, 1);
     assert_eq!(
         received.lock().unwrap().len(),
         1,
@@ -94,9 +189,9 @@ async fn deliveries_are_signed_retried_and_failures_shown(app: TestApp) {
         .await;
     assert_eq!(deliveries.body["items"][0]["status"], "retrying");
     assert_eq!(deliveries.body["items"][0]["last_status"], 500);
-    assert_eq!(app.state.deliver_webhooks(&client()).await, 0, "not before the backoff");
+    assert_eq!(app.state.deliver_webhooks().await, 0, "not before the backoff");
     app.clock.advance(Duration::from_secs(11));
-    assert_eq!(app.state.deliver_webhooks(&client()).await, 1);
+    assert_eq!(app.state.deliver_webhooks().await, 1);
     let deliveries = app
         .get(&format!("/v1/orgs/acme/webhooks/{webhook}/deliveries"), &alice)
         .await;
@@ -148,7 +243,7 @@ async fn deliveries_are_signed_retried_and_failures_shown(app: TestApp) {
         204
     );
     for _ in 0..robots_server::webhooks::MAX_ATTEMPTS {
-        app.state.deliver_webhooks(&client()).await;
+        app.state.deliver_webhooks().await;
         app.clock.advance(Duration::from_secs(3601));
     }
     let hooks = app.get("/v1/orgs/acme/webhooks", &alice).await;
@@ -224,7 +319,7 @@ async fn expiring_tokens_are_announced_once(app: TestApp) {
     .await;
     for _ in 0..3 {
         app.state.service().announce_expiring_tokens().await;
-        app.state.deliver_webhooks(&client()).await;
+        app.state.deliver_webhooks().await;
     }
     let received = received.lock().unwrap().clone();
     assert_eq!(

@@ -129,7 +129,7 @@ async fn rotate_disable_audit_policy_and_webhooks_from_the_console() {
         json!({"name": "hooked", "expires_in": "7d"}),
     )
     .await;
-    app.state.deliver_webhooks(&reqwest::Client::new()).await;
+    app.state.deliver_webhooks().await;
     browser.follow("Webhooks").await;
     let page = browser.page_text().await;
     assert!(page.contains("token.created") && page.contains("retrying"), "{page}");
