@@ -218,7 +218,9 @@ async fn run_webhooks(state: AppState) {
             }
             last_scan = Some(now);
         }
-        state.deliver_webhooks().await;
+        // Started, not awaited: a slow endpoint must not hold up the
+        // next tick's deliveries.
+        drop(state.start_due_deliveries().await);
     }
 }
 

@@ -118,6 +118,7 @@ pub struct Inner {
     pub issuers: crate::federation::IssuerCache,
     /// For the server's own requests (webhooks), within the outbound policy.
     pub outbound: reqwest::Client,
+    pub webhooks_in_flight: crate::webhooks::InFlight,
 }
 
 impl AppState {
@@ -137,6 +138,7 @@ impl AppState {
         Ok(Self(Arc::new(Inner {
             issuers,
             outbound,
+            webhooks_in_flight: crate::webhooks::InFlight::default(),
             service,
             clock,
             config,
@@ -148,6 +150,10 @@ impl AppState {
 
     pub fn issuers(&self) -> &crate::federation::IssuerCache {
         &self.0.issuers
+    }
+
+    pub fn webhooks_in_flight(&self) -> &crate::webhooks::InFlight {
+        &self.0.webhooks_in_flight
     }
 
     /// The client for the server's own requests (see [`crate::outbound`]).

@@ -7,16 +7,84 @@
 //! webhook's secret (`X-Robots-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
 //! "<t>.<body>">`, the timestamp guarding against replays), retried with
 //! backoff; failures stay visible in the console and the API.
+//!
+//! Deliveries run concurrently, each on a task of its own, at most
+//! [`PER_ORG`] at a time for one organization: a dead endpoint (each
+//! attempt up to 10 s) holds its own organization's deliveries back, never
+//! another's. Replicas share the queue; each delivery attempt is claimed by
+//! exactly one of them.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use ring::hmac;
 use robots_store::DueDelivery;
+use uuid::Uuid;
 
 use crate::state::AppState;
 
-/// Attempts before a delivery is given up.
+/// Attempts before a delivery is given up (shown as failed).
 pub const MAX_ATTEMPTS: i32 = 6;
+
+/// Deliveries of one organization in flight from this process at once.
+pub const PER_ORG: usize = 4;
+
+/// Deliveries in flight from this process at once, in all.
+pub const IN_FLIGHT: usize = 64;
+
+/// How long a claimed delivery is this process's to send: longer than an
+/// attempt may take, so no other replica takes it meanwhile.
+const CLAIM: Duration = Duration::from_secs(60);
+
+/// The deliveries this process is sending, per organization.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    per_org: Mutex<HashMap<Uuid, usize>>,
+}
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, usize>> {
+        self.per_org.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn total(&self) -> usize {
+        self.lock().values().sum()
+    }
+
+    /// A place for one more of `org`'s deliveries, if it has one.
+    fn take(&self, org: Uuid) -> bool {
+        let mut per_org = self.lock();
+        let count = per_org.entry(org).or_default();
+        if *count >= PER_ORG {
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    fn give_back(&self, org: Uuid) {
+        let mut per_org = self.lock();
+        if let Some(count) = per_org.get_mut(&org) {
+            *count -= 1;
+            if *count == 0 {
+                per_org.remove(&org);
+            }
+        }
+    }
+}
+
+/// A delivery's place in [`InFlight`], given back however its task ends.
+struct Place {
+    state: AppState,
+    org: Uuid,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.state.webhooks_in_flight().give_back(self.org);
+    }
+}
 
 /// Wait before attempt `n + 1` after `n` failures: 10 s, 30 s, 90 s, … at most an hour.
 pub fn backoff(failures: i32) -> Duration {
@@ -33,25 +101,54 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
 }
 
 impl AppState {
-    /// Sends what is due; returns how many deliveries were attempted.
+    /// Sends what is due and waits for it; returns how many deliveries
+    /// were attempted.
     pub async fn deliver_webhooks(&self) -> usize {
+        let started = self.start_due_deliveries().await;
+        let attempted = started.len();
+        for task in started {
+            let _ = task.await;
+        }
+        attempted
+    }
+
+    /// Claims what is due and starts sending it, each delivery on a task of
+    /// its own, without waiting: what the background loop does each tick.
+    /// A delivery of an organization that has [`PER_ORG`] in flight already
+    /// is given back, due as before.
+    pub async fn start_due_deliveries(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let room = IN_FLIGHT.saturating_sub(self.webhooks_in_flight().total());
+        if room == 0 {
+            return Vec::new();
+        }
         let now = self.now();
-        let due = match self
-            .store()
-            .claim_due_deliveries(now, now + Duration::from_secs(60), 20)
-            .await
-        {
+        let lock_until = now + CLAIM;
+        let due = match self.store().claim_due_deliveries(now, lock_until, room as i64).await {
             Ok(due) => due,
             Err(error) => {
                 tracing::warn!(%error, "could not read due webhook deliveries");
-                return 0;
+                return Vec::new();
             }
         };
-        let attempted = due.len();
+        let mut started = Vec::with_capacity(due.len());
         for delivery in due {
-            self.deliver(delivery).await;
+            if !self.webhooks_in_flight().take(delivery.org_id) {
+                if let Err(error) = self.store().release_delivery(delivery.id, lock_until).await {
+                    tracing::warn!(%error, "could not give a webhook delivery back");
+                }
+                continue;
+            }
+            let place = Place {
+                state: self.clone(),
+                org: delivery.org_id,
+            };
+            let state = self.clone();
+            started.push(tokio::spawn(async move {
+                state.deliver(delivery).await;
+                drop(place);
+            }));
         }
-        attempted
+        started
     }
 
     async fn deliver(&self, delivery: DueDelivery) {

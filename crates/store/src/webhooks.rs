@@ -1,6 +1,7 @@
 //! Webhooks and their delivery queue: deliveries queued for the events a
 //! webhook wants, claimed by one replica at a time, retried, or given up.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use robots_core::clock::to_millis;
@@ -45,6 +46,7 @@ pub struct Webhook {
 #[derive(Clone, PartialEq, Eq)]
 pub struct DueDelivery {
     pub id: Uuid,
+    pub org_id: Uuid,
     pub url: String,
     pub secret: String,
     pub event: String,
@@ -271,7 +273,11 @@ impl Store {
         Ok(wanting.len())
     }
 
-    /// Takes up to `limit` due deliveries for this replica until `lock_until`.
+    /// Claims up to `limit` due deliveries until `lock_until`. Each is
+    /// claimed by exactly one caller on any replica: one statement, whose
+    /// conditions are checked again on each row as it is updated, so of
+    /// two replicas racing for a row the second finds it claimed (or, after
+    /// a failed attempt, not due again before its backoff).
     pub async fn claim_due_deliveries(
         &self,
         now: OffsetDateTime,
@@ -279,47 +285,67 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<DueDelivery>, StoreError> {
         #[derive(sqlx::FromRow)]
-        struct Row {
+        struct Claimed {
             id: Uuid,
-            url: String,
-            secret: String,
+            webhook_id: Uuid,
             event: String,
             payload: String,
             attempts: i32,
         }
-        let due: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT d.id, w.url, w.secret, d.event, d.payload, d.attempts
-             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-             WHERE d.delivered_at IS NULL AND d.next_attempt_at <= $1 AND (d.locked_until IS NULL OR d.locked_until < $1)
-             ORDER BY d.next_attempt_at LIMIT $2")
+        let claimed: Vec<Claimed> = on_pool!(self, pool => sqlx::query_as(
+            "UPDATE webhook_deliveries SET locked_until = $2
+             WHERE id IN (SELECT id FROM webhook_deliveries
+                          WHERE delivered_at IS NULL AND next_attempt_at <= $1
+                            AND (locked_until IS NULL OR locked_until < $1)
+                          ORDER BY next_attempt_at LIMIT $3)
+               AND delivered_at IS NULL AND next_attempt_at <= $1
+               AND (locked_until IS NULL OR locked_until < $1)
+             RETURNING id, webhook_id, event, payload, attempts")
             .bind(to_millis(now))
+            .bind(to_millis(lock_until))
             .bind(limit)
             .fetch_all(pool)
             .await)?;
-        let mut claimed = Vec::new();
-        for row in due {
-            // Whoever updates the row first owns it.
-            let won = on_pool!(self, pool => sqlx::query(
-                "UPDATE webhook_deliveries SET locked_until = $3
-                 WHERE id = $1 AND delivered_at IS NULL AND (locked_until IS NULL OR locked_until < $2)")
-                .bind(row.id)
-                .bind(to_millis(now))
-                .bind(to_millis(lock_until))
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected()))?;
-            if won == 1 {
-                claimed.push(DueDelivery {
-                    id: row.id,
-                    url: row.url,
-                    secret: row.secret,
-                    event: row.event,
-                    payload: row.payload,
-                    attempts: row.attempts,
-                });
+        let mut targets: HashMap<Uuid, Option<(Uuid, String, String)>> = HashMap::new();
+        let mut due = Vec::with_capacity(claimed.len());
+        for delivery in claimed {
+            if let std::collections::hash_map::Entry::Vacant(entry) = targets.entry(delivery.webhook_id) {
+                let target: Option<(Uuid, String, String)> = on_pool!(self, pool => sqlx::query_as(
+                    "SELECT org_id, url, secret FROM webhooks WHERE id = $1")
+                    .bind(delivery.webhook_id)
+                    .fetch_optional(pool)
+                    .await)?;
+                entry.insert(target);
             }
+            // A webhook deleted meanwhile takes its deliveries with it.
+            let Some(Some((org_id, url, secret))) = targets.get(&delivery.webhook_id) else {
+                continue;
+            };
+            due.push(DueDelivery {
+                id: delivery.id,
+                org_id: *org_id,
+                url: url.clone(),
+                secret: secret.clone(),
+                event: delivery.event,
+                payload: delivery.payload,
+                attempts: delivery.attempts,
+            });
         }
-        Ok(claimed)
+        due.sort_by_key(|delivery| delivery.id);
+        Ok(due)
+    }
+
+    /// Gives a claimed delivery back, due as before (its sender had no room
+    /// for it).
+    pub async fn release_delivery(&self, id: Uuid, lock_until: OffsetDateTime) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE webhook_deliveries SET locked_until = NULL WHERE id = $1 AND locked_until = $2")
+            .bind(id)
+            .bind(to_millis(lock_until))
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
     }
 
     /// Records an attempt: delivered, or failed with a next attempt (or

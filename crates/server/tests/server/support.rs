@@ -182,6 +182,7 @@ impl TestApp {
         let mut config = ServerConfig::new(address);
         config.usage_flush_interval = Duration::from_millis(50);
         config.webhook_poll_interval = Duration::from_secs(3600);
+        config.service.outbound.allow_private = true;
         // Both replicas sign and are trusted under one issuer.
         config.issuer = self.state.config().issuer.clone();
         let state = AppState::new(store.clone(), self.clock.clone(), config).await.unwrap();

@@ -333,3 +333,166 @@ async fn expiring_tokens_are_announced_once(app: TestApp) {
         (Some("token.expiring_soon"), Some("soon"))
     );
 }
+
+/// A receiver that never answers (the server gives up after its 10 s
+/// timeout); counts what reached it.
+async fn dead_receiver() -> (String, Arc<Mutex<usize>>) {
+    let reached: Arc<Mutex<usize>> = Arc::default();
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(|State(reached): State<Arc<Mutex<usize>>>| async move {
+                *reached.lock().unwrap() += 1;
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                StatusCode::OK
+            }),
+        )
+        .with_state(reached.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, reached)
+}
+
+/// One organization's dead endpoint holds up its own deliveries only: the
+/// background loop keeps starting others while it hangs.
+async fn a_dead_endpoint_holds_up_only_its_own_organization(backend: robots_store::Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |config| {
+        config.webhook_poll_interval = Duration::from_millis(50);
+    })
+    .await
+    else {
+        return;
+    };
+    let alice = fixture(&app).await;
+    app.org(&alice, "globex").await;
+    app.robot(&alice, "globex", "builder").await;
+    let (dead, reached) = dead_receiver().await;
+    let (alive, received) = receiver(vec![]).await;
+    for (org, url) in [("acme", &dead), ("globex", &alive)] {
+        let created = app
+            .post(&format!("/v1/orgs/{org}/webhooks"), &alice, json!({"url": url}))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+    }
+    // More of acme's events than it may have in flight, all hanging.
+    for i in 0..6 {
+        app.token(&alice, "acme", "deployer", &format!("t{i}")).await;
+    }
+    let started = std::time::Instant::now();
+    while *reached.lock().unwrap() < 4 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "acme's deliveries did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let queued = std::time::Instant::now();
+    app.token(&alice, "globex", "builder", "ci").await;
+    while received.lock().unwrap().is_empty() {
+        assert!(
+            queued.elapsed() < Duration::from_secs(2),
+            "globex waited on acme's dead endpoint"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!("globex's event delivered {:?} after it was queued", queued.elapsed());
+    assert_eq!(
+        *reached.lock().unwrap(),
+        4,
+        "at most 4 of one organization's deliveries at once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_dead_endpoint_holds_up_only_its_own_organization() {
+    a_dead_endpoint_holds_up_only_its_own_organization(robots_store::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_dead_endpoint_holds_up_only_its_own_organization() {
+    a_dead_endpoint_holds_up_only_its_own_organization(robots_store::Backend::Postgres).await;
+}
+
+/// Two replicas polling one queue: every attempt of every delivery is made
+/// by one of them, once, and never before its backoff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_deliver_each_event_exactly_once() {
+    let Some(a) = TestApp::spawn(robots_store::Backend::Postgres).await else {
+        return;
+    };
+    let b = a.replica().await;
+    let alice = fixture(&a).await;
+    // Every delivery is refused the first time (500), so each is tried twice.
+    let (url, received) = receiver(vec![StatusCode::INTERNAL_SERVER_ERROR; 50]).await;
+    let created = a.post("/v1/orgs/acme/webhooks", &alice, json!({"url": url})).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    for i in 0..50 {
+        a.token(&alice, "acme", "deployer", &format!("t{i}")).await;
+    }
+    let receipts = || {
+        let mut per_delivery = std::collections::BTreeMap::<String, usize>::new();
+        for (headers, _) in received.lock().unwrap().iter() {
+            let id = headers["x-robots-delivery"].to_str().unwrap().to_owned();
+            *per_delivery.entry(id).or_default() += 1;
+        }
+        per_delivery
+    };
+    // Both replicas poll as fast as they can until `expected` attempts
+    // arrived, then once more each, for a late duplicate to show.
+    let poll_until = |expected: usize| {
+        let pollers: Vec<_> = [&a, &b]
+            .into_iter()
+            .map(|app| {
+                let (state, received) = (app.state.clone(), received.clone());
+                tokio::spawn(async move {
+                    let started = std::time::Instant::now();
+                    while received.lock().unwrap().len() < expected && started.elapsed() < Duration::from_secs(20) {
+                        for task in state.start_due_deliveries().await {
+                            let _ = task.await;
+                        }
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                    state.deliver_webhooks().await;
+                })
+            })
+            .collect();
+        async move {
+            for poller in pollers {
+                poller.await.unwrap();
+            }
+        }
+    };
+
+    poll_until(50).await;
+    let first = receipts();
+    assert_eq!(first.len(), 50, "every event reached the receiver");
+    assert!(
+        first.values().all(|count| *count == 1),
+        "an attempt was made twice, or before its backoff: {first:?}"
+    );
+
+    a.clock.advance(Duration::from_secs(11));
+    poll_until(100).await;
+    let second = receipts();
+    assert!(second.values().all(|count| *count == 2), "{second:?}");
+    let deliveries = a
+        .get(
+            &format!(
+                "/v1/orgs/acme/webhooks/{}/deliveries",
+                created.body["id"].as_str().unwrap()
+            ),
+            &alice,
+        )
+        .await;
+    let items = deliveries.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 50);
+    assert!(
+        items
+            .iter()
+            .all(|item| item["status"] == "delivered" && item["attempts"] == 2),
+        "{}",
+        deliveries.text
+    );
+}
