@@ -148,13 +148,19 @@ pub fn with_common_layers<B: RequestBody>(
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store().ping().await {
+    match state.store().readiness().await {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ready"}))).into_response(),
-        Err(error) => {
-            tracing::warn!(%error, "not ready: database unreachable");
+        Err(why) => {
+            tracing::warn!(%why, "not ready");
+            let status = if why.starts_with("database") {
+                "database unreachable"
+            } else {
+                "data directory not writable"
+            };
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "database unreachable"})),
+                [(header::RETRY_AFTER, HeaderValue::from_static("5"))],
+                Json(serde_json::json!({"status": status})),
             )
                 .into_response()
         }

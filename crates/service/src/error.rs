@@ -156,6 +156,13 @@ impl From<StoreError> for ServiceError {
             StoreError::TokenAlreadyRotated => Self::AlreadyRotated { successor: None },
             StoreError::InvalidSetupCode => Self::InvalidSetupCode,
             StoreError::SetupComplete => Self::SetupComplete,
+            unavailable if unavailable.is_unavailable() => {
+                tracing::warn!(error = %unavailable, "the database is out of reach");
+                Self::Unavailable {
+                    message: "the database is out of reach just now; try again shortly".into(),
+                    retry_after: std::time::Duration::from_secs(5),
+                }
+            }
             other => Self::Internal(other.to_string()),
         }
     }

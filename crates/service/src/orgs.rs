@@ -112,10 +112,16 @@ impl Service {
                 Change::new(Some(org.id), "org.updated", format!("org {}", org.name)).detail(detail),
             ));
         }
-        if !records.is_empty() {
-            self.store
+        if !records.is_empty()
+            && !self
+                .store
                 .update_org(org.id, display.as_deref(), policy, &records)
-                .await?;
+                .await?
+        {
+            return Err(ServiceError::NotFound(format!(
+                "no organization named {:?}",
+                org.name.as_str()
+            )));
         }
         let now = self.authorize::<Read>(at.caller(), org.name.as_str()).await?;
         Ok((now.org().clone(), now.role()))

@@ -70,6 +70,8 @@ enum Pool {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: Pool,
+    /// SQLite's data directory, whose writability readiness checks.
+    data_dir: Option<std::sync::Arc<std::path::PathBuf>>,
     changes: std::sync::Arc<changes::Changes>,
     /// What is read on most requests and rarely changes (see `cache`).
     caches: std::sync::Arc<Caches>,
@@ -183,6 +185,7 @@ impl Store {
         let writer = sqlx::ConnectOptions::connect(&options).await?;
         let store = Self {
             pool: Pool::Sqlite(pool, std::sync::Arc::new(writer::SqliteWriter::new(writer))),
+            data_dir: path.parent().map(|dir| std::sync::Arc::new(dir.to_path_buf())),
             changes: Default::default(),
             caches: Default::default(),
         };
@@ -195,11 +198,14 @@ impl Store {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            // A database out of reach is answered within 2 s (503 with
+            // Retry-After), not after a long stall clients take for a hang.
+            .acquire_timeout(Duration::from_millis(1500))
             .connect_with(options)
             .await?;
         let store = Self {
             pool: Pool::Postgres(pool),
+            data_dir: None,
             changes: Default::default(),
             caches: Default::default(),
         };
@@ -242,6 +248,29 @@ impl Store {
     /// Whether the database answers; for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Whether this store can serve: the database answers and, on SQLite,
+    /// its data directory takes a write (a full disk or a directory gone
+    /// fails here before a token creation would).
+    pub async fn readiness(&self) -> Result<(), String> {
+        self.ping()
+            .await
+            .map_err(|error| format!("database unreachable: {error}"))?;
+        if let Some(dir) = &self.data_dir {
+            let probe = dir.join(".robots-ready");
+            let written = tokio::task::spawn_blocking(move || {
+                use std::io::Write;
+                let mut file = std::fs::File::create(&probe)?;
+                file.write_all(&[0; 4096])?;
+                file.sync_data()?;
+                std::fs::remove_file(&probe)
+            })
+            .await
+            .map_err(|error| error.to_string())?;
+            written.map_err(|error| format!("data directory {} not writable: {error}", dir.display()))?;
+        }
         Ok(())
     }
 

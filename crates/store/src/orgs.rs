@@ -231,21 +231,22 @@ impl Store {
     }
 
     /// Sets the organization's display name and/or token policy (`None`
-    /// leaves one as it is), with `records`, in one transaction.
+    /// leaves one as it is), with `records`, in one transaction; `false`
+    /// (and nothing written) if the organization is gone.
     pub async fn update_org(
         &self,
         org_id: Uuid,
         display_name: Option<&str>,
         policy: Option<TokenPolicy>,
         records: &[AuditEvent],
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let keep_policy = policy.is_none();
         let policy = policy.unwrap_or_default();
         let seconds = policy
             .max_lifetime
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        in_write_tx!(self, tx => {
-            sqlx::query(
+        let updated = in_write_tx!(self, tx => {
+            let updated = sqlx::query(
                 "UPDATE orgs SET display_name = COALESCE($2, display_name),
                  token_max_lifetime_seconds = CASE WHEN $3 THEN token_max_lifetime_seconds ELSE $4 END,
                  token_expiry_required = CASE WHEN $3 THEN token_expiry_required ELSE $5 END
@@ -256,13 +257,21 @@ impl Store {
                 .bind(seconds)
                 .bind(policy.expiry_required)
                 .execute(&mut *tx)
-                .await?;
-            for record in records {
-                write_audit!(tx, record);
+                .await?
+                .rows_affected()
+                > 0;
+            if updated {
+                for record in records {
+                    write_audit!(tx, record);
+                }
             }
             tx.commit().await?;
+            updated
         });
-        self.changed().await
+        if updated {
+            self.changed().await?;
+        }
+        Ok(updated)
     }
 
     /// Deletes an organization with its members, robots and tokens, and

@@ -959,27 +959,56 @@ async fn accounts_looked_up_follow_roles_policies_and_deletions(store: Store) {
     assert!(store.remove_member(org_id, &name("bob"), NOW, &noted()).await.unwrap());
     assert_eq!(seen_by(bob).await.unwrap().1, None);
 
-    store
-        .update_org(org_id, Some("Acme Inc."), None, &[noted()])
-        .await
-        .unwrap();
+    assert!(
+        store
+            .update_org(org_id, Some("Acme Inc."), None, &[noted()])
+            .await
+            .unwrap()
+    );
     assert_eq!(seen_by(admin).await.unwrap().0.display_name, "Acme Inc.");
     let policy = TokenPolicy {
         max_lifetime: Some(Duration::from_secs(3600)),
         expiry_required: true,
     };
-    store.update_org(org_id, None, Some(policy), &[noted()]).await.unwrap();
+    assert!(store.update_org(org_id, None, Some(policy), &[noted()]).await.unwrap());
     let (org, _) = seen_by(admin).await.unwrap();
     assert_eq!(
         (org.display_name.as_str(), org.token_policy),
         ("Acme Inc.", policy),
         "each field kept the other"
     );
-    store.update_org(org_id, Some("Acme"), None, &[noted()]).await.unwrap();
+    assert!(store.update_org(org_id, Some("Acme"), None, &[noted()]).await.unwrap());
+    let open = TokenPolicy::default();
+    assert!(
+        store
+            .update_org(org_id, Some(""), Some(open), &[noted(), noted()])
+            .await
+            .unwrap()
+    );
+    let (org, _) = seen_by(admin).await.unwrap();
+    assert_eq!(
+        (org.display_name.as_str(), org.token_policy),
+        ("", open),
+        "both at once"
+    );
+    assert!(
+        store
+            .update_org(org_id, Some("Acme"), Some(policy), &[noted(), noted()])
+            .await
+            .unwrap()
+    );
     assert_eq!(seen_by(admin).await.unwrap().0.token_policy, policy);
 
     assert!(store.delete_org(org_id, &noted()).await.unwrap());
     assert!(seen_by(admin).await.is_none());
+    // An update racing the deletion finds nothing, and records nothing
+    // (its record would name an organization that no longer exists).
+    assert!(
+        !store
+            .update_org(org_id, Some("late"), None, &[change_event(Some(org_id), "org.updated")])
+            .await
+            .unwrap()
+    );
     let again = store
         .create_org(Uuid::now_v7(), &name("acme"), "", bob, NOW, &noted())
         .await

@@ -194,7 +194,7 @@ async fn robot_token_answer(state: &AppState, owner: &VerifiedToken) -> Result<B
     tag = "verification",
     request_body(content = IntrospectForm, content_type = "application/x-www-form-urlencoded"),
     security(("robot" = []), ("robot_bearer" = []), ("session" = [])),
-    responses((status = 200, description = "RFC 7662: `{\"active\": false}` for anything not valid, else who the token belongs to", body = Introspection), (status = 400, description = "A malformed request", body = robots_api_types::ErrorBody), (status = 401, description = "The caller did not authenticate", body = robots_api_types::ErrorBody), (status = 429, description = "Too many failures", body = robots_api_types::ErrorBody))
+    responses((status = 200, description = "RFC 7662: `{\"active\": false}` for anything not valid, else who the token belongs to", body = Introspection), (status = 400, description = "A malformed request", body = robots_api_types::ErrorBody), (status = 401, description = "The caller did not authenticate", body = robots_api_types::ErrorBody), (status = 429, description = "Too many failures", body = robots_api_types::ErrorBody), (status = 503, description = "The database is out of reach just now; see Retry-After", body = robots_api_types::ErrorBody))
 )]
 async fn introspect(State(state): State<AppState>, request: Request) -> Response {
     let (request, body) = read_form_body(request, state.config().max_body_bytes).await;
@@ -216,8 +216,10 @@ async fn introspect(State(state): State<AppState>, request: Request) -> Response
         .into_response();
     };
     if let Ok(credential) = RobotCredential::from_token(token.trim()) {
-        let Ok(owner) = state.verify_introspected(&credential, client, &caller.label).await else {
-            return inactive();
+        let owner = match state.verify_introspected(&credential, client, &caller.label).await {
+            Ok(owner) => owner,
+            Err(unavailable) if unavailable.status().is_server_error() => return unavailable.into_response(),
+            Err(_) => return inactive(),
         };
         if !orgs.contains(owner.org_id) {
             return inactive();

@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::protocol::{epoch_seconds, json_body, oauth_error, read_form};
+use super::protocol::{epoch_seconds, json_body, oauth_error, oauth_unavailable, read_form};
 use crate::auth::{Presented, presented_credentials};
 use crate::keys::{KeyError, new_jwt_id};
 use crate::state::AppState;
@@ -119,7 +119,7 @@ enum TokenEndpointAnswer {
     tag = "verification",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     security((), ("robot" = [])),
-    responses((status = 200, description = "Client credentials: a signed access token (RFC 9068 profile). Token exchange (RFC 8693): a short-lived robot token", body = TokenEndpointAnswer), (status = 400, description = "A malformed request", body = robots_api_types::OAuthError), (status = 401, description = "No valid credentials", body = robots_api_types::OAuthError), (status = 429, description = "Too many failures", body = robots_api_types::OAuthError))
+    responses((status = 200, description = "Client credentials: a signed access token (RFC 9068 profile). Token exchange (RFC 8693): a short-lived robot token", body = TokenEndpointAnswer), (status = 400, description = "A malformed request", body = robots_api_types::OAuthError), (status = 401, description = "No valid credentials", body = robots_api_types::OAuthError), (status = 429, description = "Too many failures", body = robots_api_types::OAuthError), (status = 503, description = "The database is out of reach just now; see Retry-After", body = robots_api_types::OAuthError))
 )]
 async fn token(State(state): State<AppState>, request: Request) -> Response {
     let (request, form) = read_form::<TokenForm>(request, state.config().max_body_bytes).await;
@@ -167,6 +167,9 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
     let owner = match credential {
         Ok(credential) => match state.verify_robot(&credential, client).await {
             Ok(owner) => owner,
+            Err(unavailable) if unavailable.status().is_server_error() => {
+                return oauth_unavailable(unavailable);
+            }
             Err(_) => {
                 return oauth_error(
                     StatusCode::UNAUTHORIZED,

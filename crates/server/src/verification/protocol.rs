@@ -35,6 +35,19 @@ pub(super) fn oauth_error(status: StatusCode, error: &str, description: &str) ->
     response
 }
 
+/// A server-side failure (the database out of reach) in OAuth's shape:
+/// `temporarily_unavailable`, with the status and `Retry-After` of `error`.
+pub(super) fn oauth_unavailable(error: ApiError) -> Response {
+    let mut response = oauth_error(error.status(), "temporarily_unavailable", "try again shortly");
+    if let Some(wait) = error.retry_after() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
+    }
+    error.log_cause();
+    response
+}
+
 /// The robot credential in the request's `Authorization` header (Basic or
 /// Bearer), or why there is none (`None`: no credentials at all), for
 /// [`AppState::verify_robot`].

@@ -99,7 +99,7 @@ fn unauthorized(state: &AppState) -> Response {
     tag = "verification",
     params(RegistryQuery),
     security(("robot" = []), ("robot_bearer" = [])),
-    responses((status = 200, description = "A registry token for the scopes the robot may have (Docker token authentication)", body = TokenAnswer), (status = 401, description = "No valid robot credentials", body = Object), (status = 400, description = "A malformed request", body = robots_api_types::ErrorBody), (status = 429, description = "Too many failures", body = robots_api_types::ErrorBody))
+    responses((status = 200, description = "A registry token for the scopes the robot may have (Docker token authentication)", body = TokenAnswer), (status = 401, description = "No valid robot credentials", body = Object), (status = 400, description = "A malformed request", body = robots_api_types::ErrorBody), (status = 429, description = "Too many failures", body = robots_api_types::ErrorBody), (status = 503, description = "The database is out of reach just now; see Retry-After", body = robots_api_types::ErrorBody))
 )]
 async fn token(State(state): State<AppState>, request: Request) -> Response {
     let (request, _) = request.into_parts();
@@ -108,9 +108,10 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
         return unauthorized(&state);
     };
     let uri = request.uri;
-    let verified = state.verify_robot(&credential, client).await;
-    let Ok(owner) = verified else {
-        return unauthorized(&state);
+    let owner = match state.verify_robot(&credential, client).await {
+        Ok(owner) => owner,
+        Err(unavailable) if unavailable.status().is_server_error() => return unavailable.into_response(),
+        Err(_) => return unauthorized(&state),
     };
     // `scope` repeats (serde's query parsing would keep one), so read the
     // pairs as they come.

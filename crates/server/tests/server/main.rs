@@ -17,6 +17,7 @@ mod api {
     mod limits;
     mod matrix;
     pub mod openapi;
+    mod outage;
     mod replicas;
     mod resources;
     pub mod secrets;

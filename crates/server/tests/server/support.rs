@@ -136,9 +136,15 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServerConfig)) -> Option<Self> {
+        let database = robots_store::testing::fresh(backend).await?;
+        Some(Self::spawn_on(database, configure).await)
+    }
+
+    /// A server on a database the test prepared (e.g. reached through a
+    /// proxy it can cut).
+    pub async fn spawn_on(database: TestStore, configure: impl FnOnce(&mut ServerConfig)) -> Self {
         log_buffer();
         install_crypto_provider();
-        let database = robots_store::testing::fresh(backend).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let mut config = ServerConfig::new(address);
@@ -161,7 +167,7 @@ impl TestApp {
         let server = tokio::spawn(robots_server::serve(state.clone(), listener, async {
             let _ = stopped.await;
         }));
-        Some(Self {
+        Self {
             base: format!("http://{address}"),
             client: reqwest::Client::builder().build().unwrap(),
             state,
@@ -170,7 +176,7 @@ impl TestApp {
             setup_code,
             shutdown: Some(shutdown),
             server: Some(server),
-        })
+        }
     }
 
     /// A second server on the same PostgreSQL database: another replica.
