@@ -191,6 +191,18 @@ pub struct ServeArgs {
     #[arg(long, env = "ROBOTS_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION", help_heading = "Limits")]
     request_timeout: Duration,
 
+    /// Open connections at most; beyond, the longest-idle keep-alive
+    /// connections are closed to admit new ones [default: three quarters of
+    /// the limit on open files, which the server raises to its hard limit
+    /// at start].
+    #[arg(long, env = "ROBOTS_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(16..), value_name = "N", help_heading = "Limits")]
+    max_connections: Option<u32>,
+
+    /// A keep-alive connection idle this long is closed (longer than
+    /// proxies' own upstream keep-alive, e.g. nginx's 60s).
+    #[arg(long, env = "ROBOTS_KEEP_ALIVE_TIMEOUT", default_value = "75s", value_parser = parse_duration, value_name = "DURATION", help_heading = "Limits")]
+    keep_alive_timeout: Duration,
+
     /// Threads serving connections; each connection stays on one
     /// [default: the CPUs this process may use].
     #[arg(long, env = "ROBOTS_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
@@ -211,6 +223,7 @@ enum Signup {
 
 pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     init_logging(&args.log)?;
+    let open_files = robots_server::connections::raise_open_files_limit();
     let (store, description) = args.database.open().await?;
     tracing::info!(database = %description, "database ready");
     let mut config = ServerConfig::new(args.listen);
@@ -255,6 +268,17 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     config.service.max_tokens_per_robot = args.max_tokens_per_robot.max(1);
     config.max_body_bytes = args.max_body_bytes.max(1024);
     config.request_timeout = args.request_timeout.max(Duration::from_secs(1));
+    config.max_connections = args.max_connections.map_or_else(
+        || robots_server::connections::max_connections_for(open_files),
+        |max| max as usize,
+    );
+    config.keep_alive_timeout = args.keep_alive_timeout.max(Duration::from_secs(1));
+    tracing::info!(
+        open_files,
+        max_connections = config.max_connections,
+        keep_alive = ?config.keep_alive_timeout,
+        "connection limits"
+    );
     if let Some(workers) = args.workers {
         config.workers = workers.into();
     }

@@ -14,6 +14,7 @@ pub mod api;
 pub mod auth;
 pub mod cache;
 pub mod client;
+pub mod connections;
 pub mod console;
 pub mod error;
 pub mod extract;

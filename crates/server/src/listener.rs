@@ -10,6 +10,9 @@
 //!   requests by `request_timeout` (408), so a client trickling a body
 //!   cannot hold a worker either. What a handler leaves unread of a body is
 //!   drained or the answer closes the connection ([`crate::request_body`]).
+//! - At most `max_connections` are open: the longest-idle make room for a
+//!   new one, and keep-alive connections idle for `keep_alive_timeout` are
+//!   closed ([`crate::connections`]).
 //! - On shutdown the listener closes at once, idle connections are closed,
 //!   and requests in flight may finish for `shutdown_grace`.
 
@@ -23,12 +26,12 @@ use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::HttpService;
+use crate::connections::Connections;
 use crate::request_body::{self, WatchedBody};
 use crate::state::ServerConfig;
 use crate::workers;
@@ -49,7 +52,8 @@ pub async fn serve_connections(
         .max_headers(100);
     let http = Arc::new(http);
     let handshake_timeout = config.header_read_timeout;
-    let graceful = GracefulShutdown::new();
+    let connections = Connections::new(config.max_connections, config.keep_alive_timeout);
+    let reaper = tokio::spawn(connections.clone().close_idle_forever());
     let workers = workers::workers(config.workers)?;
     let mut accepted_count = 0usize;
     tokio::pin!(shutdown);
@@ -66,10 +70,17 @@ pub async fn serve_connections(
             },
             () = &mut shutdown => break,
         };
+        let Some(registered) = connections.admit() else {
+            tracing::warn!(%peer, max = config.max_connections, "connection refused: every open connection is busy");
+            continue;
+        };
+        let registered = Arc::new(registered);
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let bodies = request_body::Watch::default();
+        let requests = registered.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            let in_flight = requests.request();
             request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             let (request, unread) = bodies.watch(request);
             let answered = app.clone().oneshot(request);
@@ -78,25 +89,29 @@ pub async fn serve_connections(
                 if let Some(unread) = unread {
                     unread.settle(&mut response).await;
                 }
+                drop(in_flight);
                 Ok::<_, Infallible>(response)
             }
         });
         let http = http.clone();
-        let watcher = graceful.watcher();
         let tls = tls.clone();
         accepted_count = accepted_count.wrapping_add(1);
         let worker = workers.least_busy(accepted_count);
         let served = worker.serve(stream, move |stream| async move {
             let outcome = match tls {
                 None => {
-                    watcher
-                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                    registered
+                        .serve(http.serve_connection(TokioIo::new(stream), service), |connection| {
+                            connection.graceful_shutdown();
+                        })
                         .await
                 }
                 Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                     Ok(Ok(stream)) => {
-                        watcher
-                            .watch(http.serve_connection(TokioIo::new(stream), service))
+                        registered
+                            .serve(http.serve_connection(TokioIo::new(stream), service), |connection| {
+                                connection.graceful_shutdown();
+                            })
                             .await
                     }
                     Ok(Err(error)) => {
@@ -118,11 +133,9 @@ pub async fn serve_connections(
         }
     }
     drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(config.shutdown_grace) => {
-            tracing::warn!(grace = ?config.shutdown_grace, "requests still running at the end of the shutdown grace period");
-        }
+    reaper.abort();
+    if !connections.close_all(config.shutdown_grace).await {
+        tracing::warn!(grace = ?config.shutdown_grace, "requests still running at the end of the shutdown grace period");
     }
     Ok(())
 }

@@ -56,6 +56,11 @@ pub struct ServerConfig {
     /// Connection workers: threads that serve connections, each on a
     /// single-threaded runtime (see [`crate::workers`]).
     pub workers: usize,
+    /// Open connections at most; beyond, the longest idle are closed (see
+    /// [`crate::connections`]).
+    pub max_connections: usize,
+    /// A keep-alive connection idle this long is closed.
+    pub keep_alive_timeout: Duration,
     /// Caps and lifetimes the service enforces for every organization.
     pub service: ServiceConfig,
     /// How long a signed token is given again for the same grant instead
@@ -85,6 +90,8 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             workers: std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+            max_connections: 10_000,
+            keep_alive_timeout: Duration::from_secs(75),
             service: ServiceConfig::default(),
             token_reuse_window: Duration::from_secs(10),
         }

@@ -91,3 +91,63 @@ fn admin_create_user_and_serve_work_on_postgres() {
     let Some(url) = postgres_url() else { return };
     admin_create_user_then_serve(&["--database-url", &url]);
 }
+
+/// Started with the default soft limit of 1,024 open files (and no room
+/// to raise it), 2,000 idle connections do not lock out the next client:
+/// the longest-idle make room.
+#[test]
+fn two_thousand_idle_connections_leave_room_for_the_next_client() {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::time::{Duration, Instant};
+
+    // This test's own side of 2,000 connections needs the descriptors.
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        },
+    )
+    .unwrap();
+    assert!(
+        limit.maximum.is_none_or(|hard| hard >= 2_200),
+        "the test needs 2,200 open files; the hard limit is {limit:?}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_wrapped(
+        &["prlimit", "--nofile=1024:1024", "--"],
+        &["--data-dir", dir.path().to_str().unwrap()],
+        &[],
+    );
+    let limits = server.printed_line("connection limits").unwrap().to_owned();
+    assert!(
+        limits.contains("open_files=1024") && limits.contains("max_connections=768"),
+        "{limits}"
+    );
+    let address: SocketAddr = server.address().parse().unwrap();
+
+    let mut idle = Vec::new();
+    for _ in 0..2_000 {
+        if let Ok(stream) = TcpStream::connect_timeout(&address, Duration::from_secs(5)) {
+            idle.push(stream);
+        }
+    }
+    assert_eq!(idle.len(), 2_000, "every connection was accepted");
+
+    let started = Instant::now();
+    let mut fresh = TcpStream::connect_timeout(&address, Duration::from_secs(2)).unwrap();
+    fresh.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    fresh
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: robots\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    fresh.read_to_string(&mut answer).unwrap();
+    let took = started.elapsed();
+    eprintln!("/healthz on a new connection, with 2,000 idle ones: {took:?}");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    drop(idle);
+}

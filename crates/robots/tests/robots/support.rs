@@ -25,7 +25,21 @@ impl Server {
 
     /// With more `robots serve` flags; `https://` when they include `--tls-cert`.
     pub fn start_with(database_args: &[&str], flags: &[&str]) -> Self {
-        let mut child = Command::new(ROBOTS)
+        Self::start_wrapped(&[], database_args, flags)
+    }
+
+    /// Started through `wrapper` (a command that runs the rest of its
+    /// arguments, such as `prlimit --nofile=1024:1024 --`).
+    pub fn start_wrapped(wrapper: &[&str], database_args: &[&str], flags: &[&str]) -> Self {
+        let mut command = match wrapper.split_first() {
+            Some((program, arguments)) => {
+                let mut command = Command::new(program);
+                command.args(arguments).arg(ROBOTS);
+                command
+            }
+            None => Command::new(ROBOTS),
+        };
+        let mut child = command
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             // Webhook receivers and OIDC issuers run on loopback here.
@@ -56,6 +70,14 @@ impl Server {
         let scheme = if flags.contains(&"--tls-cert") { "https" } else { "http" };
         server.base = format!("{scheme}://{address}");
         server
+    }
+
+    /// The first line printed so far that contains `needle`.
+    pub fn printed_line(&self, needle: &str) -> Option<&str> {
+        self.printed
+            .iter()
+            .find(|line| line.contains(needle))
+            .map(String::as_str)
     }
 
     /// The `host:port` it listens on.

@@ -319,3 +319,56 @@ async fn serves_https_with_its_own_certificate() {
     let plain = app.client.get(format!("http://127.0.0.1:{port}/healthz")).send().await;
     assert!(plain.is_err() || !plain.unwrap().status().is_success());
 }
+
+/// Keep-alive connections idle past the timeout are closed; at the cap, the
+/// longest-idle make room for new ones, and a busy one is never cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_and_make_room() {
+    let Some(app) = TestApp::spawn_with(robots_store::Backend::Sqlite, |config| {
+        config.keep_alive_timeout = Duration::from_millis(300);
+        config.max_connections = 20;
+    })
+    .await
+    else {
+        return;
+    };
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", authority(&app));
+
+    // Used once, then idle past the timeout: closed.
+    let mut kept = TcpStream::connect(authority(&app)).await.unwrap();
+    kept.write_all(request.as_bytes()).await.unwrap();
+    let (head, _) = read_answer(&mut kept).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let (rest, waited) = read_until_closed(&mut kept, Duration::from_secs(5)).await;
+    assert!(
+        rest.is_empty() && waited < Duration::from_secs(2),
+        "closed after {waited:?}: {rest}"
+    );
+
+    // Forty idle connections against a cap of twenty (and no timeout to
+    // close them meanwhile): each new one is admitted, the oldest idle
+    // closed to make room.
+    let Some(app) = TestApp::spawn_with(robots_store::Backend::Sqlite, |config| {
+        config.max_connections = 20;
+    })
+    .await
+    else {
+        return;
+    };
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", authority(&app));
+    let mut idle = Vec::new();
+    for _ in 0..40 {
+        idle.push(TcpStream::connect(authority(&app)).await.unwrap());
+    }
+    let mut fresh = TcpStream::connect(authority(&app)).await.unwrap();
+    let started = Instant::now();
+    fresh.write_all(request.as_bytes()).await.unwrap();
+    let (head, _) = read_answer(&mut fresh).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let (first, waited) = read_until_closed(&mut idle[0], Duration::from_secs(3)).await;
+    assert!(
+        first.is_empty() && waited < Duration::from_secs(2),
+        "the oldest idle connection was closed ({waited:?})"
+    );
+}
