@@ -198,13 +198,16 @@ fn with_cookie(mut response: Response, cookie: HeaderValue) -> Response {
     response
 }
 
-/// Only same-site paths: `/x`, never `//host` or `https://host`.
+/// Only a path on this site: one `/`, then neither `/` nor `\\` (which
+/// browsers read as another host), and nothing but visible ASCII (a tab is
+/// dropped by browsers, so `/\t/evil.example` is `//evil.example`; a CR or
+/// LF would break the `Location` header). Anything else: the account page.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
-        next
-    } else {
-        "/account"
-    }
+    let bytes = next.as_bytes();
+    let on_this_site = bytes.first() == Some(&b'/')
+        && bytes.get(1).is_some_and(|second| *second != b'/' && *second != b'\\')
+        && bytes.iter().all(u8::is_ascii_graphic);
+    if on_this_site { next } else { "/account" }
 }
 
 fn url_encode(text: &str) -> String {
@@ -440,6 +443,12 @@ mod tests {
         assert_eq!(safe_next("https://evil.example"), "/account");
         assert_eq!(safe_next("/\\evil.example"), "/account");
         assert_eq!(safe_next(""), "/account");
+        assert_eq!(safe_next("/\t/evil.example"), "/account");
+        assert_eq!(safe_next("/\n/evil.example"), "/account");
+        assert_eq!(safe_next("/orgs\r\nSet-Cookie: x=1"), "/account");
+        assert_eq!(safe_next("/ orgs"), "/account");
+        assert_eq!(safe_next("/\u{0085}"), "/account");
+        assert_eq!(safe_next("/orgs/acme?tab=tokens#top"), "/orgs/acme?tab=tokens#top");
     }
 
     #[test]

@@ -228,3 +228,42 @@ async fn pages_carry_security_headers_and_never_cache() {
     assert_eq!(anonymous.status(), 303);
     assert_eq!(anonymous.headers()["location"], "/login?next=/orgs/acme/admin/robots");
 }
+
+/// After logging in, `next` leads only to a path on this site: a tab (which
+/// browsers drop), a second slash or a backslash would lead off it, and a
+/// CR or LF would break the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_redirects_stay_on_this_site() {
+    let Some(app) = TestApp::spawn(robots_store::Backend::Sqlite).await else {
+        return;
+    };
+    app.setup_admin().await;
+    let client = client();
+    for (next, expected) in [
+        ("/orgs", "/orgs"),
+        ("/\t/evil.example", "/account"),
+        ("//evil.example", "/account"),
+        ("/\\evil.example", "/account"),
+        ("https://evil.example/", "/account"),
+        ("/account\r\nSet-Cookie: robots_session=stolen", "/account"),
+        ("/\n/evil.example", "/account"),
+    ] {
+        let page = client.get(format!("{}/login", app.base)).send().await.unwrap();
+        let csrf_cookie = set_cookie(&page, "robots_csrf").unwrap();
+        let csrf = hidden_value(&page.text().await.unwrap(), "csrf");
+        let response = client
+            .post(format!("{}/login", app.base))
+            .header("cookie", format!("robots_csrf={csrf_cookie}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("username", "root"),
+                ("password", PASSWORD),
+                ("next", next),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "next={next:?}");
+        assert_eq!(response.headers()["location"], expected, "next={next:?}");
+    }
+}
