@@ -57,6 +57,8 @@ pub enum ErrorCode {
     EmailTaken,
     /// An organization keeps at least one admin.
     LastAdmin,
+    /// The installation keeps at least one instance administrator.
+    LastInstanceAdmin,
     /// Only members of the organization join its teams.
     NotAnOrgMember,
     /// The operator's cap is reached.
@@ -103,6 +105,7 @@ impl ErrorCode {
             Self::NameTaken => "name_taken",
             Self::EmailTaken => "email_taken",
             Self::LastAdmin => "last_admin",
+            Self::LastInstanceAdmin => "last_instance_admin",
             Self::NotAnOrgMember => "not_an_org_member",
             Self::LimitReached => "limit_reached",
             Self::AlreadyRotated => "already_rotated",

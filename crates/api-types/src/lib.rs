@@ -36,7 +36,7 @@ pub use teams::{
 pub use tokens::{
     CreateTokenRequest, CreatedTokenView, ExpiringTokenView, RotateRequest, RotatedView, TokenRole, TokenView,
 };
-pub use users::{CreateUserRequest, LoginRequest, SessionView, SetupRequest, UserView, WhoAmI};
+pub use users::{ChangePasswordRequest, CreateUserRequest, LoginRequest, SessionView, SetupRequest, UserView, WhoAmI};
 
 use serde::{Deserialize, Serialize};
 

@@ -104,3 +104,19 @@ pub enum WhoAmI {
         token_expires_at: Option<OffsetDateTime>,
     },
 }
+
+/// `PUT /v1/me/password`.
+#[derive(Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    #[schema(min_length = 8, max_length = 256)]
+    pub new_password: String,
+}
+
+/// Leaves both passwords out.
+impl std::fmt::Debug for ChangePasswordRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangePasswordRequest").finish_non_exhaustive()
+    }
+}

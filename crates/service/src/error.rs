@@ -45,6 +45,16 @@ pub enum ServiceError {
     EmailTaken,
     #[error("an organization must keep at least one admin: make someone else an admin first")]
     LastAdmin,
+    /// Deleting a user who is the only admin of these organizations.
+    #[error(
+        "{} is the only admin of {}: make someone else an admin there first, or delete {}",
+        user,
+        orgs.join(", "),
+        if orgs.len() == 1 { "it" } else { "them" }
+    )]
+    SoleAdminOf { user: String, orgs: Vec<String> },
+    #[error("the installation must keep an instance administrator: make someone else one first")]
+    LastInstanceAdmin,
     #[error("there is no user with that name")]
     UserNotFound,
     #[error("only members of the organization can join its teams: add them to the organization first")]
@@ -101,7 +111,8 @@ impl ServiceError {
             Self::Invalid { .. } => "invalid_field",
             Self::NameTaken { .. } => "name_taken",
             Self::EmailTaken => "email_taken",
-            Self::LastAdmin => "last_admin",
+            Self::LastAdmin | Self::SoleAdminOf { .. } => "last_admin",
+            Self::LastInstanceAdmin => "last_instance_admin",
             Self::NotAnOrgMember => "not_an_org_member",
             Self::LimitReached { .. } => "limit_reached",
             Self::AlreadyRotated { .. } => "already_rotated",
@@ -147,6 +158,11 @@ impl From<StoreError> for ServiceError {
             StoreError::NameTaken => Self::name_taken("that name is already taken"),
             StoreError::EmailTaken => Self::EmailTaken,
             StoreError::LastAdmin => Self::LastAdmin,
+            StoreError::SoleAdminOf(orgs) => Self::SoleAdminOf {
+                user: String::new(),
+                orgs,
+            },
+            StoreError::LastInstanceAdmin => Self::LastInstanceAdmin,
             StoreError::UserNotFound => Self::UserNotFound,
             StoreError::RobotNotFound => {
                 Self::NotFound("there is no robot account with that name in this organization".into())

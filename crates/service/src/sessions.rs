@@ -164,6 +164,19 @@ impl Service {
         })
     }
 
+    /// Ends every session of the caller's but the one they use (a lost
+    /// laptop, a shared machine); how many.
+    pub async fn end_other_sessions(&self, caller: &UserSession) -> ServiceResult<u64> {
+        let record = self.record(
+            Actor::User(caller),
+            Change::new(None, "session.others_ended", format!("user {}", caller.user.name)),
+        );
+        Ok(self
+            .store
+            .end_other_sessions(caller.user.id, &caller.session, &record)
+            .await?)
+    }
+
     /// Ends the caller's session, here and (through the change
     /// announcement) on every replica.
     pub async fn log_out(&self, caller: &UserSession) -> ServiceResult<()> {

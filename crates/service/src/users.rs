@@ -8,8 +8,9 @@ use robots_core::{Name, password, text};
 use robots_store::{NewUser, User};
 
 use crate::audit::{Actor, Change};
+use crate::limits::AuthLimits;
 use crate::robots::parse_name;
-use crate::{ClientInfo, Service, ServiceError, ServiceResult, UserSession};
+use crate::{ClientInfo, InstanceAdmin, Service, ServiceError, ServiceResult, UserSession};
 
 /// Who may create user accounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -122,6 +123,83 @@ impl Service {
         )
         .await;
         Ok(user)
+    }
+
+    /// Changes the caller's password, given the current one; every other
+    /// session of theirs ends (whoever else was logged in as them is no
+    /// longer). Wrong current passwords count against the login limits.
+    /// Answers how many sessions ended.
+    pub async fn change_password(&self, caller: &UserSession, current: &str, new: &str) -> ServiceResult<u64> {
+        password::check_new_password(new).map_err(|error| ServiceError::invalid("new_password", error))?;
+        if new == current {
+            return Err(ServiceError::invalid(
+                "new_password",
+                "must differ from the current password",
+            ));
+        }
+        let limits = &self.limits;
+        let user_key = AuthLimits::user_key(caller.user.name.as_str());
+        let now_ms = self.now_ms();
+        let reserved = limits
+            .login_user
+            .reserve(user_key.clone(), now_ms)
+            .map_err(|retry_after| ServiceError::RateLimited { retry_after })?;
+        let stored = self
+            .store
+            .find_user_for_login(&caller.user.name)
+            .await?
+            .map(|(_, hash)| hash);
+        let current = current.to_owned();
+        let valid = self
+            .passwords
+            .run(move || password::verify_password(&current, stored.as_deref()))
+            .await;
+        match valid {
+            Ok(true) => limits.login_user.refund(&user_key, self.now_ms()),
+            Ok(false) => {
+                return Err(match reserved.retry_after() {
+                    Some(retry_after) => ServiceError::RateLimited { retry_after },
+                    None => ServiceError::invalid("current_password", "is not your current password"),
+                });
+            }
+            Err(busy) => {
+                limits.login_user.refund(&user_key, self.now_ms());
+                return Err(busy);
+            }
+        }
+        let hash = self.hash_new_password(new).await?;
+        let record = self.record(
+            Actor::User(caller),
+            Change::new(None, "user.password_changed", format!("user {}", caller.user.name)),
+        );
+        let ended = self
+            .store
+            .set_password(caller.user.id, &hash, &caller.session, &record)
+            .await?;
+        tracing::info!(username = %caller.user.name, sessions_ended = ended, "password changed");
+        Ok(ended)
+    }
+
+    /// Deletes a user, for an instance administrator: their sessions end,
+    /// their memberships go. Refused while they are an organization's only
+    /// admin, or the last instance administrator.
+    pub async fn delete_user(&self, admin: &InstanceAdmin<'_>, username: &str) -> ServiceResult<User> {
+        let not_found = || ServiceError::NotFound(format!("there is no user named {username:?}"));
+        let name = Name::parse(username.trim()).map_err(|_| not_found())?;
+        let user = self.store.find_user(&name).await?.ok_or_else(not_found)?;
+        let record = self.record(
+            admin.actor(),
+            Change::new(None, "user.deleted", format!("user {}", user.name)),
+        );
+        match self.store.delete_user(user.id, self.now(), &record).await {
+            Ok(true) => Ok(user),
+            Ok(false) => Err(not_found()),
+            Err(robots_store::StoreError::SoleAdminOf(orgs)) => Err(ServiceError::SoleAdminOf {
+                user: user.name.to_string(),
+                orgs,
+            }),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Creates a user: instance administrators may, and anyone when signup

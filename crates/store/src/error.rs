@@ -10,6 +10,10 @@ pub enum StoreError {
     EmailTaken,
     #[error("an organization must keep at least one admin")]
     LastAdmin,
+    #[error("the user is the only admin of {}", .0.join(", "))]
+    SoleAdminOf(Vec<String>),
+    #[error("the installation must keep an instance administrator")]
+    LastInstanceAdmin,
     #[error("no user with that name")]
     UserNotFound,
     #[error("no robot account with that name in the organization")]

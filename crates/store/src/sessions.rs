@@ -5,6 +5,8 @@ use robots_core::clock::to_millis;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::AuditEvent;
+use crate::trail::recorded;
 use crate::users::UserRow;
 use crate::{Store, StoreError, User, on_pool};
 
@@ -64,6 +66,27 @@ impl Store {
             .map(|done| done.rows_affected()))?;
         self.changed().await?;
         Ok(result > 0)
+    }
+
+    /// Ends every session of `user_id` but `keep`, with `record` (if any
+    /// ended); how many.
+    pub async fn end_other_sessions(
+        &self,
+        user_id: Uuid,
+        keep: &SecretHash,
+        record: &AuditEvent,
+    ) -> Result<u64, StoreError> {
+        let ended = recorded!(self, record, tx => sqlx::query(
+            "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user_id)
+            .bind(keep.as_bytes().as_slice())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected());
+        if ended > 0 {
+            self.changed().await?;
+        }
+        Ok(ended)
     }
 
     /// Housekeeping: forgets sessions that expired before `now`.

@@ -5,8 +5,10 @@ use robots_core::{AccountKind, Name, SecretHash};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::AuditEvent;
 use crate::error::name_conflict;
 use crate::records::{name, time};
+use crate::trail::write_audit;
 use crate::{NewUser, Store, StoreError, User, in_write_tx, on_pool};
 
 #[derive(sqlx::FromRow)]
@@ -163,5 +165,111 @@ impl Store {
 
     pub async fn find_user(&self, username: &Name) -> Result<Option<User>, StoreError> {
         Ok(self.find_user_for_login(username).await?.map(|(user, _)| user))
+    }
+
+    /// Replaces a user's password hash and ends every session of theirs
+    /// but `keep` (whoever else was logged in as them is no longer), with
+    /// `record`; how many sessions ended.
+    pub async fn set_password(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        keep: &SecretHash,
+        record: &AuditEvent,
+    ) -> Result<u64, StoreError> {
+        let ended = in_write_tx!(self, tx => {
+            let changed = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+                .bind(user_id)
+                .bind(password_hash)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed == 0 {
+                return Err(StoreError::UserNotFound);
+            }
+            let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                .bind(user_id)
+                .bind(keep.as_bytes().as_slice())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            write_audit!(tx, record);
+            tx.commit().await?;
+            ended
+        });
+        // Sessions are remembered under the change generation.
+        self.changed().await?;
+        Ok(ended)
+    }
+
+    /// Deletes a user with their sessions, memberships and team places,
+    /// and writes `record`; `false` if there is no such user. Refused while
+    /// they are the only admin of an organization
+    /// ([`StoreError::SoleAdminOf`], naming them) or the last instance
+    /// administrator ([`StoreError::LastInstanceAdmin`]).
+    pub async fn delete_user(
+        &self,
+        user_id: Uuid,
+        now: OffsetDateTime,
+        record: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let deleted = in_write_tx!(self, tx => {
+            // Whatever could make this user the last of something is
+            // locked first (PostgreSQL), so two deletions cannot each leave
+            // the other to be the last.
+            let admin_of: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT org_id FROM org_members WHERE user_id = $1 AND role = 'admin' ORDER BY org_id")
+                .bind(user_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            for org_id in &admin_of {
+                sqlx::query("UPDATE orgs SET updated_at = $2 WHERE id = $1")
+                    .bind(org_id)
+                    .bind(to_millis(now))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if self.backend() == crate::Backend::Postgres {
+                sqlx::query("SELECT id FROM users WHERE instance_admin ORDER BY id FOR UPDATE")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let sole_admin_of: Vec<String> = sqlx::query_scalar(
+                "SELECT a.name FROM org_members m JOIN accounts a ON a.id = m.org_id
+                 WHERE m.user_id = $1 AND m.role = 'admin'
+                   AND NOT EXISTS (SELECT 1 FROM org_members other
+                                   WHERE other.org_id = m.org_id AND other.role = 'admin' AND other.user_id <> $1)
+                 ORDER BY a.name")
+                .bind(user_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            if !sole_admin_of.is_empty() {
+                return Err(StoreError::SoleAdminOf(sole_admin_of));
+            }
+            let (is_admin, other_admins): (bool, i64) = sqlx::query_as(
+                "SELECT COALESCE((SELECT instance_admin FROM users WHERE id = $1), FALSE),
+                        (SELECT COUNT(*) FROM users WHERE instance_admin AND id <> $1)")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if is_admin && other_admins == 0 {
+                return Err(StoreError::LastInstanceAdmin);
+            }
+            let deleted = sqlx::query("DELETE FROM accounts WHERE id = $1 AND kind = 'user'")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0;
+            if deleted {
+                write_audit!(tx, record);
+            }
+            tx.commit().await?;
+            deleted
+        });
+        if deleted {
+            self.changed().await?;
+        }
+        Ok(deleted)
     }
 }

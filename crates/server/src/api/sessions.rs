@@ -7,7 +7,7 @@ use robots_service::{ClientInfo, Via};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use robots_api_types::{LoginRequest, SessionView, WhoAmI};
+use robots_api_types::{ChangePasswordRequest, LoginRequest, SessionView, WhoAmI};
 
 use super::views;
 use crate::auth::{Caller, CurrentUser, OptionalUser};
@@ -17,8 +17,9 @@ use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
-        .routes(routes!(log_in))
+        .routes(routes!(log_in, end_other_sessions))
         .routes(routes!(log_out))
+        .routes(routes!(change_password))
         .routes(routes!(whoami))
 }
 
@@ -43,6 +44,37 @@ async fn log_in(
         .log_in(&request.username, request.password, &client, via)
         .await?;
     Ok((StatusCode::CREATED, Json(views::session(session))))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions",
+    tag = "sessions",
+    responses((status = 204, description = "Every other session of the caller ended; this one goes on"), crate::openapi::shapes::Failure)
+)]
+async fn end_other_sessions(State(state): State<AppState>, CurrentUser(caller): CurrentUser) -> ApiResult<StatusCode> {
+    state.service().end_other_sessions(&caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    put,
+    path = "/v1/me/password",
+    tag = "sessions",
+    request_body = ChangePasswordRequest,
+    responses((status = 204, description = "Changed; every other session of the caller ended"), crate::openapi::shapes::Failure)
+)]
+async fn change_password(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    body: JsonBody,
+) -> ApiResult<StatusCode> {
+    let request: ChangePasswordRequest = body.parse()?;
+    state
+        .service()
+        .change_password(&caller, &request.current_password, &request.new_password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(

@@ -2,21 +2,40 @@
 //! sign-up is open.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use robots_api_types::{CreateUserRequest, UserView};
+use robots_api_types::{CreateUserRequest, Name, UserView};
 use robots_service::NewUserInput;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::views;
-use crate::auth::OptionalUser;
+use crate::auth::{CurrentUser, OptionalUser};
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::default().routes(routes!(create_user))
+    OpenApiRouter::default()
+        .routes(routes!(create_user))
+        .routes(routes!(delete_user))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{username}",
+    tag = "setup",
+    params(("username" = Name, Path, description = "The user")),
+    responses((status = 204, description = "Deleted: the user's sessions ended, their memberships gone"), crate::openapi::shapes::Failure)
+)]
+async fn delete_user(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path(username): Path<String>,
+) -> ApiResult<StatusCode> {
+    let admin = state.service().instance_admin(&caller, "delete users")?;
+    state.service().delete_user(&admin, &username).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(

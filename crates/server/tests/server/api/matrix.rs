@@ -86,6 +86,15 @@ fn rows() -> Vec<Row> {
             [201, 403, 201, 201, 201, 201],
         ),
         row("DELETE", "/v1/sessions/current", None, [401, 403, 204, 204, 204, 204]),
+        row("DELETE", "/v1/sessions", None, [401, 403, 204, 204, 204, 204]),
+        // A wrong current password: who may ask, without changing anyone's.
+        row(
+            "PUT",
+            "/v1/me/password",
+            Some(json!({"current_password": "not the password", "new_password": "a brand new passphrase"})),
+            [401, 403, 422, 422, 422, 422],
+        ),
+        row("DELETE", "/v1/users/{fresh}", None, [401, 403, 403, 403, 403, 404]),
         row(
             "POST",
             "/v1/setup",

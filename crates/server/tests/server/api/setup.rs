@@ -12,6 +12,9 @@ on_both_backends!(
     sign_up_is_closed_by_default,
     open_sign_up_creates_ordinary_users,
     login_and_logout,
+    changing_a_password_ends_every_other_session,
+    other_sessions_end_on_request,
+    instance_admins_delete_users_but_never_the_last_admin,
     wrong_passwords_and_unknown_users_get_the_same_answer,
     user_input_is_validated,
 );
@@ -238,4 +241,133 @@ async fn user_input_is_validated(app: TestApp) {
     assert_eq!((email_taken.status, email_taken.code()), (409, "email_taken"));
     // Nothing was half-written: "other" is still free.
     app.user(&root, "other").await;
+}
+
+async fn changing_a_password_ends_every_other_session(app: TestApp) {
+    let root = app.setup_admin().await;
+    let here = app.user(&root, "alice").await;
+    let elsewhere = app.login("alice").await;
+    let change = |current: &str, new: &str| {
+        let body = json!({"current_password": current, "new_password": new});
+        let here = &here;
+        let app = &app;
+        async move { app.request("PUT", "/v1/me/password", here, Some(body)).await }
+    };
+    let wrong = change("not my password", "a brand new passphrase").await;
+    assert_eq!(
+        (wrong.status, wrong.body["error"]["field"].as_str()),
+        (422, Some("current_password")),
+        "{}",
+        wrong.text
+    );
+    let short = change(PASSWORD, "short").await;
+    assert_eq!(
+        (short.status, short.body["error"]["field"].as_str()),
+        (422, Some("new_password")),
+        "{}",
+        short.text
+    );
+    let same = change(PASSWORD, PASSWORD).await;
+    assert_eq!(
+        (same.status, same.body["error"]["field"].as_str()),
+        (422, Some("new_password")),
+        "{}",
+        same.text
+    );
+    assert_eq!(
+        app.get("/v1/whoami", &elsewhere).await.status,
+        200,
+        "refusals change nothing"
+    );
+
+    let changed = change(PASSWORD, "a brand new passphrase").await;
+    assert_eq!(changed.status, 204, "{}", changed.text);
+    assert_eq!(app.get("/v1/whoami", &here).await.status, 200, "this session goes on");
+    assert_eq!(
+        app.get("/v1/whoami", &elsewhere).await.status,
+        401,
+        "every other one ended"
+    );
+    let old = app
+        .post(
+            "/v1/sessions",
+            &Auth::None,
+            json!({"username": "alice", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(old.status, 401);
+    let new = app
+        .post(
+            "/v1/sessions",
+            &Auth::None,
+            json!({"username": "alice", "password": "a brand new passphrase"}),
+        )
+        .await;
+    assert_eq!(new.status, 201);
+    let audit = app.get("/v1/audit?action=user.password_changed", &root).await;
+    assert_eq!(audit.body["items"].as_array().unwrap().len(), 1, "{}", audit.text);
+    assert!(!audit.text.contains("brand new"), "no password in the log");
+}
+
+async fn other_sessions_end_on_request(app: TestApp) {
+    let root = app.setup_admin().await;
+    let here = app.user(&root, "alice").await;
+    let laptop = app.login("alice").await;
+    let phone = app.login("alice").await;
+    assert_eq!(app.delete("/v1/sessions", &here).await.status, 204);
+    assert_eq!(app.get("/v1/whoami", &laptop).await.status, 401);
+    assert_eq!(app.get("/v1/whoami", &phone).await.status, 401);
+    assert_eq!(app.get("/v1/whoami", &here).await.status, 200);
+    assert_eq!(
+        app.get("/v1/whoami", &root).await.status,
+        200,
+        "other users' sessions live on"
+    );
+    assert_eq!(app.delete("/v1/sessions", &Auth::None).await.status, 401);
+}
+
+async fn instance_admins_delete_users_but_never_the_last_admin(app: TestApp) {
+    let root = app.setup_admin().await;
+    let alice = app.user(&root, "alice").await;
+    let bob = app.user(&root, "bob").await;
+    app.org(&alice, "acme").await;
+    app.org(&alice, "globex").await;
+    app.add_member(&alice, "acme", "bob", "member").await;
+
+    let forbidden = app.delete("/v1/users/bob", &alice).await;
+    assert_eq!(
+        (forbidden.status, forbidden.code()),
+        (403, "forbidden"),
+        "{}",
+        forbidden.text
+    );
+    let sole = app.delete("/v1/users/alice", &root).await;
+    assert_eq!((sole.status, sole.code()), (409, "last_admin"), "{}", sole.text);
+    let message = sole.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("acme") && message.contains("globex"), "{message}");
+    assert_eq!(
+        app.get("/v1/whoami", &alice).await.status,
+        200,
+        "refused: nothing changed"
+    );
+
+    assert_eq!(app.delete("/v1/users/bob", &root).await.status, 204);
+    assert_eq!(
+        app.get("/v1/whoami", &bob).await.status,
+        401,
+        "the user's sessions ended"
+    );
+    let members = app.get("/v1/orgs/acme/members", &alice).await;
+    assert!(!members.text.contains("\"bob\""), "{}", members.text);
+    assert_eq!(app.delete("/v1/users/bob", &root).await.status, 404);
+    let audit = app.get("/v1/audit?action=user.deleted", &root).await;
+    assert_eq!(audit.body["items"][0]["target"], "user bob", "{}", audit.text);
+
+    let last = app.delete("/v1/users/root", &root).await;
+    assert_eq!(
+        (last.status, last.code()),
+        (409, "last_instance_admin"),
+        "{}",
+        last.text
+    );
 }
