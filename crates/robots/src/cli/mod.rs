@@ -15,6 +15,7 @@ mod robots;
 mod session;
 mod teams;
 mod tokens;
+mod users;
 mod webhooks;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -54,8 +55,16 @@ pub enum ApiCommand {
     #[command(after_help = "Examples:\n  robots login --server https://robots.example.com\n  \
         echo \"$PASSWORD\" | robots login --username alice --password-stdin")]
     Login(session::LoginArgs),
-    /// End the saved session.
-    Logout,
+    /// End the saved session (or, with --others, every other session of yours).
+    #[command(after_help = "Examples:\n  robots logout\n  robots logout --others")]
+    Logout(session::LogoutArgs),
+    /// Change your password; every other session of yours ends.
+    #[command(after_help = "Examples:\n  robots password\n  \
+        printf '%s\\n%s\\n' \"$OLD\" \"$NEW\" | robots password --stdin")]
+    Password(users::PasswordArgs),
+    /// Users of this installation (instance administrators).
+    #[command(subcommand)]
+    Users(users::UsersCommand),
     /// Show who the saved session (or ROBOTS_TOKEN) belongs to.
     #[command(after_help = "Example:\n  robots whoami -o json")]
     Whoami,
@@ -187,7 +196,9 @@ pub async fn run(command: ApiCommand, global: GlobalArgs) -> Result<(), CliError
     }
     match command {
         ApiCommand::Login(args) => session::login(&context, args).await,
-        ApiCommand::Logout => session::logout(&context).await,
+        ApiCommand::Logout(args) => session::logout(&context, args).await,
+        ApiCommand::Password(args) => users::change_password(&context, args).await,
+        ApiCommand::Users(command) => users::users(&context, command).await,
         ApiCommand::Whoami => session::whoami(&context).await,
         ApiCommand::Orgs(command) => orgs::orgs(&context, command).await,
         ApiCommand::Members(command) => members::members(&context, command).await,

@@ -157,7 +157,20 @@ pub async fn login(context: &Context, args: LoginArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-pub async fn logout(context: &Context) -> Result<(), CliError> {
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// End every other session of yours instead (a lost laptop, a shared
+    /// machine); this one stays logged in.
+    #[arg(long)]
+    others: bool,
+}
+
+pub async fn logout(context: &Context, args: LogoutArgs) -> Result<(), CliError> {
+    if args.others {
+        context.client.perform(Method::DELETE, "/v1/sessions").await?;
+        eprintln!("Every other session of yours on {} has ended.", context.client.server);
+        return Ok(());
+    }
     let result = context.client.perform(Method::DELETE, "/v1/sessions/current").await;
     forget()?;
     match result {

@@ -1574,3 +1574,52 @@ fn a_ci_job_exchanges_its_id_token_for_a_short_lived_robot_token() {
     assert_eq!(whoami_as(&server.base, &access_id, &token), 401);
     assert_eq!(whoami_as(&server.base, filed_id, filed_token), 401);
 }
+
+#[test]
+fn passwords_change_other_sessions_end_and_admins_delete_users() {
+    let (server, _data) = server();
+    let here = Cli::new(&server.base);
+    let laptop = Cli::new(&server.base);
+    here.login("bob");
+    laptop.login("bob");
+
+    let wrong = here.run_with(
+        &["password", "--stdin"],
+        &[],
+        Some("not my password\na brand new passphrase\n"),
+    );
+    assert_ne!(wrong.code, 0);
+    assert!(wrong.stderr.contains("current_password"), "{}", wrong.stderr);
+    let changed = here
+        .run_with(
+            &["password", "--stdin"],
+            &[],
+            Some(&format!("{PASSWORD}\na brand new passphrase\n")),
+        )
+        .ok();
+    assert!(changed.stderr.contains("Password changed"), "{}", changed.stderr);
+    assert_ne!(laptop.run(&["whoami"]).code, 0, "the other session ended");
+    here.run(&["whoami"]).ok();
+
+    laptop
+        .run_with(
+            &["login", "--username", "bob", "--password-stdin"],
+            &[],
+            Some("a brand new passphrase\n"),
+        )
+        .ok();
+    here.run(&["logout", "--others"]).ok();
+    assert_ne!(laptop.run(&["whoami"]).code, 0, "ended from the other session");
+    here.run(&["whoami"]).ok();
+
+    let admin = Cli::new(&server.base);
+    admin.login("alice");
+    let refused = here.run(&["users", "delete", "alice", "--yes"]);
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("instance administrators"), "{}", refused.stderr);
+    admin.run(&["users", "delete", "bob", "--yes"]).ok();
+    assert_ne!(here.run(&["whoami"]).code, 0, "a deleted user's sessions end");
+    let last = admin.run(&["users", "delete", "alice", "--yes"]);
+    assert_ne!(last.code, 0);
+    assert!(last.stderr.contains("instance administrator"), "{}", last.stderr);
+}

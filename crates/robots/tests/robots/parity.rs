@@ -59,7 +59,14 @@ enum Attempt {
         user: &'static str,
         role: &'static str,
     },
+    /// The acting user's own password, with this as the current one.
+    ChangePassword {
+        current: &'static str,
+    },
 }
+
+/// The new password every password change attempt asks for.
+const NEW_PASSWORD: &str = "a brand new passphrase";
 
 /// What a case prepares in its organization before the attempt.
 #[derive(Debug, Clone, Copy, Default)]
@@ -225,6 +232,15 @@ fn cases() -> Vec<Case> {
                 role: "member",
             },
             expected: refused("last_admin"),
+            check: None,
+        },
+        Case {
+            rule: "a password changes only with the current one",
+            setup: Setup::default(),
+            attempt: Attempt::ChangePassword {
+                current: "not the password",
+            },
+            expected: refused("invalid_field"),
             check: None,
         },
     ]
@@ -484,6 +500,11 @@ impl Doors {
             Attempt::SetRole { user, role } => {
                 self.api("PUT", &format!("/v1/orgs/{org}/members/{user}"), json!({"role": role}))
             }
+            Attempt::ChangePassword { current } => self.api(
+                "PUT",
+                "/v1/me/password",
+                json!({"current_password": current, "new_password": NEW_PASSWORD}),
+            ),
         };
         match answer.status {
             200..=299 => Outcome::Accepted,
@@ -524,6 +545,10 @@ impl Doors {
             Attempt::SetRole { user, role } => {
                 self.console_post(&format!("/orgs/{org}/admin/members/{user}"), &[("role", role)])
             }
+            Attempt::ChangePassword { current } => self.console_post(
+                "/account/password",
+                &[("current_password", current), ("new_password", NEW_PASSWORD)],
+            ),
         };
         match answer.status {
             200..=399 => Outcome::Accepted,
@@ -566,6 +591,11 @@ impl Doors {
                     .run(&["tokens", "rotate", robot, &access_id, "--org", org, "-o", "json"])
             }
             Attempt::SetRole { user, role } => self.cli.run(&["members", "set", user, "--role", role, "--org", org]),
+            Attempt::ChangePassword { current } => self.cli.run_with(
+                &["password", "--stdin"],
+                &[],
+                Some(&format!("{current}\n{NEW_PASSWORD}\n")),
+            ),
         };
         if run.code == 0 {
             return Outcome::Accepted;
@@ -624,6 +654,9 @@ fn every_rule_answers_the_same_through_every_door() {
             }
         }
     }
+    // Every refused password change left the password as it was.
+    let (still, answer) = doors.console_login("alice", PASSWORD);
+    assert!(still.is_some(), "alice's password changed: {}", answer.text);
     assert!(
         failures.is_empty(),
         "rules that differ between doors:\n{}",

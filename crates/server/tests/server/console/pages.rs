@@ -155,3 +155,103 @@ async fn the_token_form_offers_what_the_policy_allows() {
     let tokens = app.get("/v1/orgs/acme/robots/ci/tokens", &alice).await;
     assert_eq!(tokens.body["items"], json!([]), "nothing was created");
 }
+
+/// The account page changes the password (every other session ends) and
+/// ends other sessions on request, through the same rules as the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_page_changes_the_password_and_ends_other_sessions() {
+    let Some(app) = TestApp::spawn(robots_store::Backend::Sqlite).await else {
+        return;
+    };
+    let root = app.setup_admin().await;
+    app.user(&root, "alice").await;
+    let client = client();
+    let here = format!("robots_session={}", console_login(&app, &client, "alice").await);
+    let elsewhere = format!("robots_session={}", console_login(&app, &client, "alice").await);
+    let post = |cookie: &str, path: &str, form: Vec<(&str, &str)>| {
+        client
+            .post(format!("{}{path}", app.base))
+            .header("cookie", cookie)
+            .form(&form)
+            .send()
+    };
+    let account = page(&app, &client, &here, "/account").await;
+    assert!(account.contains("Change password") && account.contains("Log out other sessions"));
+    let csrf = hidden_value(&account, "csrf");
+
+    let wrong = post(
+        &here,
+        "/account/password",
+        vec![
+            ("csrf", &csrf),
+            ("current_password", "nope"),
+            ("new_password", "a brand new passphrase"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(wrong.status(), 422);
+    assert_eq!(wrong.headers()["x-robots-error"], "invalid_field");
+    assert!(wrong.text().await.unwrap().contains("Is not your current password."));
+
+    let changed = post(
+        &here,
+        "/account/password",
+        vec![
+            ("csrf", &csrf),
+            ("current_password", crate::support::PASSWORD),
+            ("new_password", "a brand new passphrase"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(changed.status(), 303);
+    let location = changed.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/account?notice=Password"), "{location}");
+    let gone = client
+        .get(format!("{}/account", app.base))
+        .header("cookie", &elsewhere)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 303, "the other session ended");
+    // Alice's API session from `user` and the console one elsewhere.
+    assert!(
+        page(&app, &client, &here, &location)
+            .await
+            .contains("Your 2 other sessions ended.")
+    );
+
+    // A session logged in again elsewhere, ended from here.
+    let again = format!("robots_session={}", {
+        let response = app
+            .post(
+                "/v1/sessions",
+                &crate::support::Auth::None,
+                json!({"username": "alice", "password": "a brand new passphrase"}),
+            )
+            .await;
+        response.body["token"].as_str().unwrap().to_owned()
+    });
+    let ended = post(&here, "/account/sessions/others/end", vec![("csrf", &csrf)])
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 303);
+    let gone = client
+        .get(format!("{}/account", app.base))
+        .header("cookie", &again)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 303);
+    assert_eq!(
+        client
+            .get(format!("{}/account", app.base))
+            .header("cookie", &here)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
