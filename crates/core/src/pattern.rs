@@ -35,6 +35,54 @@ pub fn check_pattern(pattern: &str) -> Result<(), PatternError> {
     Ok(())
 }
 
+/// Checks a subject pattern: on top of [`check_pattern`], whatever it
+/// leaves open with `*` must come after whose jobs it trusts. A GitHub
+/// subject (`repo:…`) must name the repository's owner, a GitLab one
+/// (`project_path:…`) the group, any other at least one whole segment
+/// (`system:serviceaccount:ci:*`, `org/team/*`); `*:*` or `repo:*` would
+/// make every repository on the issuer a robot.
+pub fn check_subject(pattern: &str) -> Result<(), String> {
+    check_pattern(pattern).map_err(|error| error.to_string())?;
+    let Some(star) = pattern.find('*') else {
+        // An exact subject pins everything.
+        return Ok(());
+    };
+    let literal = &pattern[..star];
+    for (prefix, what, example) in [
+        (
+            "repo:",
+            "repository's owner",
+            "repo:OWNER/REPO:… (e.g. repo:acme/app:ref:refs/heads/main, or repo:acme/* for every repository of acme)",
+        ),
+        (
+            "project_path:",
+            "group",
+            "project_path:GROUP/PROJECT:… (e.g. project_path:acme/app:ref_type:branch:ref:main, or project_path:acme/*)",
+        ),
+    ] {
+        if let Some(rest) = pattern.strip_prefix(prefix) {
+            let owner_pinned = literal
+                .strip_prefix(prefix)
+                .and_then(|pinned| pinned.split_once('/'))
+                .is_some_and(|(owner, _)| !owner.is_empty());
+            if owner_pinned && !rest.is_empty() {
+                return Ok(());
+            }
+            return Err(format!(
+                "must name the {what} before any `*`: {example}; as written it would trust every {} on the issuer",
+                if prefix == "repo:" { "repository" } else { "project" }
+            ));
+        }
+    }
+    let whole_segment = literal.find(['/', ':']).is_some_and(|separator| separator > 0);
+    if whole_segment {
+        Ok(())
+    } else {
+        Err("must start with at least one whole segment before any `*` (e.g. system:serviceaccount:ci:*              or org/team/*): a leading `*` would trust every identity the issuer has"
+            .to_owned())
+    }
+}
+
 /// Whether `value` matches `pattern`: the greedy match that only ever
 /// backtracks to the last `*`, so the work is bounded by the product of the
 /// two lengths (both capped), never exponential.
@@ -65,6 +113,41 @@ pub fn matches(pattern: &str, value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subjects_must_pin_whose_jobs_they_trust() {
+        for pinned in [
+            "repo:acme/app:ref:refs/heads/main",
+            "repo:acme/app:*",
+            "repo:acme/*",
+            "project_path:acme/app:ref_type:branch:*",
+            "project_path:acme/*",
+            "system:serviceaccount:ci:*",
+            "org/team/*",
+        ] {
+            assert_eq!(check_subject(pinned), Ok(()), "{pinned}");
+        }
+        for open in [
+            "*",
+            "*:*",
+            "repo:*",
+            "repo:acme*",
+            "repo:*/app:*",
+            "project_path:*",
+            "*/app",
+            "rep*",
+            "repo:/x:*",
+        ] {
+            let refused = check_subject(open).expect_err(open);
+            assert!(!refused.is_empty(), "{open}");
+        }
+        assert!(check_subject("repo:*").unwrap_err().contains("repo:OWNER/REPO"));
+        assert!(
+            check_subject("project_path:*")
+                .unwrap_err()
+                .contains("project_path:GROUP/PROJECT")
+        );
+    }
 
     #[test]
     fn exact_and_wildcard_matches() {

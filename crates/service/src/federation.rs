@@ -105,7 +105,7 @@ impl Service {
             ));
         }
         let subject = input.subject.trim();
-        pattern::check_pattern(subject).map_err(|error| ServiceError::invalid("subject", error))?;
+        pattern::check_subject(subject).map_err(|why| ServiceError::invalid("subject", why))?;
         if input.claims.len() > MAX_CONDITIONS {
             return Err(ServiceError::invalid(
                 "claims",

@@ -63,7 +63,14 @@ enum Attempt {
     ChangePassword {
         current: &'static str,
     },
+    /// A federated credential for GitHub Actions with this subject.
+    CreateCredential {
+        robot: &'static str,
+        subject: &'static str,
+    },
 }
+
+const GITHUB: &str = "https://token.actions.githubusercontent.com";
 
 /// The new password every password change attempt asks for.
 const NEW_PASSWORD: &str = "a brand new passphrase";
@@ -232,6 +239,32 @@ fn cases() -> Vec<Case> {
                 role: "member",
             },
             expected: refused("last_admin"),
+            check: None,
+        },
+        Case {
+            rule: "a federated subject names the repository's owner",
+            setup: Setup {
+                robot: Some("deployer"),
+                ..Setup::default()
+            },
+            attempt: Attempt::CreateCredential {
+                robot: "deployer",
+                subject: "repo:*",
+            },
+            expected: refused("invalid_field"),
+            check: None,
+        },
+        Case {
+            rule: "a federated subject pinned to an owner is accepted",
+            setup: Setup {
+                robot: Some("deployer"),
+                ..Setup::default()
+            },
+            attempt: Attempt::CreateCredential {
+                robot: "deployer",
+                subject: "repo:acme/*",
+            },
+            expected: Outcome::Accepted,
             check: None,
         },
         Case {
@@ -505,6 +538,11 @@ impl Doors {
                 "/v1/me/password",
                 json!({"current_password": current, "new_password": NEW_PASSWORD}),
             ),
+            Attempt::CreateCredential { robot, subject } => self.api(
+                "POST",
+                &format!("/v1/orgs/{org}/robots/{robot}/federated-credentials"),
+                json!({"name": "ci", "issuer": GITHUB, "audience": "robots", "subject": subject}),
+            ),
         };
         match answer.status {
             200..=299 => Outcome::Accepted,
@@ -548,6 +586,16 @@ impl Doors {
             Attempt::ChangePassword { current } => self.console_post(
                 "/account/password",
                 &[("current_password", current), ("new_password", NEW_PASSWORD)],
+            ),
+            Attempt::CreateCredential { robot, subject } => self.console_post(
+                &format!("/orgs/{org}/admin/robots/{robot}/federated/-/new"),
+                &[
+                    ("name", "ci"),
+                    ("issuer", GITHUB),
+                    ("audience", "robots"),
+                    ("subject", subject),
+                    ("conditions", ""),
+                ],
             ),
         };
         match answer.status {
@@ -596,6 +644,20 @@ impl Doors {
                 &[],
                 Some(&format!("{current}\n{NEW_PASSWORD}\n")),
             ),
+            Attempt::CreateCredential { robot, subject } => self.cli.run(&[
+                "federated",
+                "create",
+                robot,
+                "ci",
+                "--issuer",
+                GITHUB,
+                "--audience",
+                "robots",
+                "--subject",
+                subject,
+                "--org",
+                org,
+            ]),
         };
         if run.code == 0 {
             return Outcome::Accepted;

@@ -504,15 +504,28 @@ async fn credentials_are_managed_by_admins_audited_and_revoke_what_they_minted()
     // Bad terms are refused with the field named.
     for (body, field) in [
         (
-            json!({"name": "x", "issuer": "ftp://a", "audience": AUDIENCE, "subject": "repo:*"}),
+            json!({"name": "x", "issuer": "ftp://a", "audience": AUDIENCE, "subject": "repo:acme/*"}),
             "issuer",
         ),
         (
-            json!({"name": "x", "issuer": issuer.url, "audience": "", "subject": "repo:*"}),
+            json!({"name": "x", "issuer": issuer.url, "audience": "", "subject": "repo:acme/*"}),
             "audience",
         ),
         (
             json!({"name": "x", "issuer": issuer.url, "audience": AUDIENCE, "subject": "*"}),
+            "subject",
+        ),
+        // Every repository on the issuer would become the robot.
+        (
+            json!({"name": "x", "issuer": issuer.url, "audience": AUDIENCE, "subject": "*:*"}),
+            "subject",
+        ),
+        (
+            json!({"name": "x", "issuer": issuer.url, "audience": AUDIENCE, "subject": "repo:*"}),
+            "subject",
+        ),
+        (
+            json!({"name": "x", "issuer": issuer.url, "audience": AUDIENCE, "subject": "project_path:*"}),
             "subject",
         ),
         (
