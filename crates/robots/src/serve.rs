@@ -146,6 +146,17 @@ pub struct ServeArgs {
     )]
     limit_login_failures_per_user: RateLimit,
 
+    /// Leaked-token reports (POST /v1/tokens/revoke) per client address:
+    /// burst, then per minute; beyond it 429.
+    #[arg(
+        long,
+        env = "ROBOTS_LIMIT_LEAK_REPORTS_PER_ADDRESS",
+        default_value = "60/60",
+        value_name = "LIMIT",
+        help_heading = "Limits"
+    )]
+    limit_leak_reports_per_address: RateLimit,
+
     /// How long a token from an OIDC token exchange (keyless robots) lives;
     /// an organization's maximum token lifetime caps it.
     #[arg(long, env = "ROBOTS_FEDERATED_TOKEN_TTL", default_value = "15m", value_parser = parse_duration, value_name = "DURATION")]
@@ -287,6 +298,7 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
         robot_failures_per_access_id: args.limit_robot_failures_per_access_id,
         login_failures_per_address: args.limit_login_failures_per_address,
         login_failures_per_user: args.limit_login_failures_per_user,
+        leak_reports_per_address: args.limit_leak_reports_per_address,
     };
     let state = AppState::new(store.clone(), Arc::new(SystemClock), config)
         .await

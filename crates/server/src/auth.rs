@@ -69,6 +69,13 @@ pub fn presented_credentials(headers: &HeaderMap) -> Result<Option<Presented>, R
     Err(RobotAuthFailure::Malformed)
 }
 
+/// Logs an `Authorization` header that could not be read: a token whose
+/// checksum fails (mistyped, truncated, made up) or a header of no known
+/// shape. Refused before any lookup, so it costs no more than that.
+pub fn log_malformed(reason: RobotAuthFailure, client: Option<std::net::IpAddr>) {
+    tracing::info!(reason = reason.as_str(), client = ?client, "robot authentication failed: malformed token");
+}
+
 /// The bytes before and after the first `separator`.
 fn split_at(bytes: &[u8], separator: u8) -> Option<(&[u8], &[u8])> {
     let at = bytes.iter().position(|&byte| byte == separator)?;
@@ -105,7 +112,8 @@ impl AppState {
     /// Resolves whatever the request presents; `Ok(None)` when it presents nothing.
     pub async fn authenticate(&self, parts: &Parts) -> Result<Option<Caller>, ApiError> {
         let presented = presented_credentials(&parts.headers).map_err(|reason| {
-            tracing::info!(reason = reason.as_str(), "unusable Authorization header");
+            let client = self.request_client(&parts.headers, &parts.extensions);
+            log_malformed(reason, client.ip);
             ApiError::unauthenticated()
         })?;
         match presented {

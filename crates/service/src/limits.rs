@@ -70,6 +70,9 @@ pub struct LimitConfig {
     pub login_failures_per_address: RateLimit,
     /// Failed password logins per username.
     pub login_failures_per_user: RateLimit,
+    /// Leaked-token reports per client address (every report counts, so
+    /// the bucket tells nothing about which tokens were real).
+    pub leak_reports_per_address: RateLimit,
 }
 
 impl Default for LimitConfig {
@@ -79,6 +82,7 @@ impl Default for LimitConfig {
             robot_failures_per_access_id: RateLimit::new(20, 10),
             login_failures_per_address: RateLimit::new(20, 10),
             login_failures_per_user: RateLimit::new(10, 5),
+            leak_reports_per_address: RateLimit::new(60, 60),
         }
     }
 }
@@ -332,6 +336,7 @@ pub struct AuthLimits {
     pub robot_access_id: FailureLimiter<Uuid>,
     pub login_address: FailureLimiter<IpAddr>,
     pub login_user: FailureLimiter<String>,
+    pub leak_reports: FailureLimiter<IpAddr>,
     /// Addresses each user logged in from (in memory, bounded): a user
     /// whose bucket someone else emptied can still log in from them.
     known_addresses: Mutex<HashMap<String, Vec<IpAddr>>>,
@@ -348,6 +353,7 @@ impl AuthLimits {
             robot_access_id: FailureLimiter::new(config.robot_failures_per_access_id),
             login_address: FailureLimiter::new(config.login_failures_per_address),
             login_user: FailureLimiter::new(config.login_failures_per_user),
+            leak_reports: FailureLimiter::new(config.leak_reports_per_address),
             known_addresses: Mutex::default(),
         }
     }

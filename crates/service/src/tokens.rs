@@ -312,6 +312,15 @@ impl Service {
     /// Anyone who finds a token may report it: a valid one is revoked at
     /// once. Answers nothing about what the text was, so this is no oracle.
     pub async fn revoke_leaked(&self, text: &str, client: &ClientInfo) -> ServiceResult<()> {
+        // Anyone may report, so a flood from one address is turned away
+        // (every report counts, real or not: the limit is no oracle). A
+        // real leak reported from anywhere else is still revoked.
+        if let Some(address) = client.ip.map(crate::limits::address_key) {
+            self.limits
+                .leak_reports
+                .reserve(address, self.now_ms())
+                .map_err(|retry_after| ServiceError::RateLimited { retry_after })?;
+        }
         let Ok(secret) = SecretToken::parse_kind(SecretKind::RobotToken, text.trim()) else {
             return Ok(());
         };

@@ -107,7 +107,7 @@ async fn check(State(state): State<AppState>, request: Request) -> Response {
         Err(error) => return error.into_response(),
     };
     let client = state.request_client(request.headers(), request.extensions());
-    let Ok(credential) = robot_credential(request.headers()) else {
+    let Ok(credential) = robot_credential(request.headers(), client) else {
         return ApiError::unauthenticated().into_response();
     };
     // nginx treats any answer but 2xx, 401 and 403 as its own error, so a

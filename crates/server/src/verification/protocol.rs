@@ -10,8 +10,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
-use crate::auth::{Presented, presented_credentials};
+use crate::auth::{Presented, log_malformed, presented_credentials};
 use crate::error::ApiError;
+use crate::state::RequestClient;
 use crate::verify::RobotCredential;
 
 use axum::Json;
@@ -51,12 +52,19 @@ pub(super) fn oauth_unavailable(error: ApiError) -> Response {
 /// The robot credential in the request's `Authorization` header (Basic or
 /// Bearer), or why there is none (`None`: no credentials at all), for
 /// [`AppState::verify_robot`].
-pub(super) fn robot_credential(headers: &HeaderMap) -> Result<RobotCredential, Option<ApiError>> {
+pub(super) fn robot_credential(
+    headers: &HeaderMap,
+    client: RequestClient<'_>,
+) -> Result<RobotCredential, Option<ApiError>> {
     match presented_credentials(headers) {
         Ok(None) => Err(None),
         Ok(Some(Presented::Robot(credential))) => Ok(credential),
-        Ok(Some(Presented::Session(_))) | Err(_) => {
-            tracing::info!("verification endpoint called without robot credentials");
+        Err(reason) => {
+            log_malformed(reason, client.ip);
+            Err(Some(ApiError::unauthenticated()))
+        }
+        Ok(Some(Presented::Session(_))) => {
+            tracing::info!("verification endpoint called with a user's session instead of robot credentials");
             Err(Some(ApiError::unauthenticated()))
         }
     }

@@ -104,7 +104,7 @@ fn unauthorized(state: &AppState) -> Response {
 async fn token(State(state): State<AppState>, request: Request) -> Response {
     let (request, _) = request.into_parts();
     let client = state.request_client(&request.headers, &request.extensions);
-    let Ok(credential) = robot_credential(&request.headers) else {
+    let Ok(credential) = robot_credential(&request.headers, client) else {
         return unauthorized(&state);
     };
     let uri = request.uri;

@@ -197,3 +197,40 @@ async fn using_a_token_writes_its_last_use_at_most_once_a_minute(app: TestApp) {
     let later = app.get(&path, &alice).await;
     assert!((at(&later) - first_use - time::Duration::seconds(61)).abs() < time::Duration::milliseconds(1));
 }
+
+/// A token whose checksum fails is logged as what it is, a malformed token,
+/// not as a request without credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mistyped_token_is_logged_as_malformed() {
+    let Some(app) = TestApp::spawn(robots_store::Backend::Sqlite).await else {
+        return;
+    };
+    let (_, robot) = fixture(&app).await;
+    // The last character is part of the checksum.
+    let mut mistyped = robot.token.clone();
+    let last = mistyped.pop().unwrap();
+    mistyped.push(if last == 'A' { 'B' } else { 'A' });
+    for (source, path) in [("127.0.4.7", "/v1/auth"), ("127.0.4.8", "/v2/token?service=registry")] {
+        let client = reqwest::Client::builder()
+            .local_address(source.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap();
+        let answer = client
+            .get(format!("{}{path}", app.base))
+            .basic_auth(&robot.access_id, Some(&mistyped))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 401);
+        let logs = crate::support::captured_logs();
+        let line = logs
+            .lines()
+            .find(|line| line.contains(source))
+            .unwrap_or_else(|| panic!("nothing logged for {source}"));
+        assert!(
+            line.contains("malformed token") && line.contains("reason=\"malformed\""),
+            "{line}"
+        );
+        assert!(!line.contains(&mistyped), "never the token itself");
+    }
+}

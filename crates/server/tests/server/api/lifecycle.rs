@@ -15,6 +15,7 @@ on_both_backends!(
     a_rotation_without_grace_stops_the_old_token_at_once,
     disabled_robots_are_refused_until_enabled,
     anyone_may_report_a_leaked_token,
+    leak_reports_are_limited_per_address,
 );
 
 async fn fixture(app: &TestApp) -> Auth {
@@ -381,4 +382,49 @@ async fn anyone_may_report_a_leaked_token(app: TestApp) {
         .unwrap();
     assert_eq!(form.status(), 202);
     assert_eq!(app.get("/v1/whoami", &another.basic()).await.status, 401);
+}
+
+/// A flood of reports from one address is turned away (every report counts,
+/// so the limit tells nothing about which were real); a real leak reported
+/// from another address is still revoked.
+async fn leak_reports_are_limited_per_address(app: TestApp) {
+    let alice = fixture(&app).await;
+    let leaked = credentials(&app.post(TOKENS, &alice, json!({"name": "ci"})).await.body);
+    let from = |source: &str| {
+        reqwest::Client::builder()
+            .local_address(source.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    };
+    let flooder = from("127.0.3.1");
+    let burst = app.state.config().service.limits.leak_reports_per_address.burst;
+    let mut statuses = Vec::new();
+    for _ in 0..burst + 5 {
+        let guess = robots_core::SecretToken::generate(robots_core::SecretKind::RobotToken);
+        let answer = flooder
+            .post(format!("{}/v1/tokens/revoke", app.base))
+            .json(&json!({"token": guess.expose()}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push((answer.status().as_u16(), answer.headers().contains_key("retry-after")));
+    }
+    assert!(
+        statuses[..burst as usize].iter().all(|(status, _)| *status == 202),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[burst as usize..].iter().all(|answer| *answer == (429, true)),
+        "{statuses:?}"
+    );
+
+    let reporter = from("127.0.3.2");
+    let reported = reporter
+        .post(format!("{}/v1/tokens/revoke", app.base))
+        .json(&json!({"token": leaked.token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reported.status(), 202);
+    assert_eq!(app.get("/v1/whoami", &leaked.basic()).await.status, 401, "revoked");
 }
