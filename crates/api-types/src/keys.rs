@@ -7,13 +7,17 @@ use time::OffsetDateTime;
 pub struct KeyView {
     /// The RFC 7638 thumbprint: JWTs' `kid`.
     pub kid: String,
+    /// The JWS algorithm it signs with: `ES256`, or `RS256` for tokens a
+    /// client asked to have signed so.
+    #[schema(example = "ES256")]
+    pub algorithm: String,
     /// When it starts (or started) signing.
     #[serde(with = "time::serde::rfc3339")]
     pub not_before: OffsetDateTime,
     /// When it stopped signing; still published while its tokens live.
     #[serde(with = "time::serde::rfc3339::option")]
     pub retired_at: Option<OffsetDateTime>,
-    /// Whether it signs now.
+    /// Whether it signs its algorithm's tokens now.
     pub signing: bool,
 }
 

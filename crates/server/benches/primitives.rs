@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use robots_core::{SecretHash, SecretKind, SecretToken};
+use robots_server::keys::SigningAlgorithm;
 use serde_json::json;
 
 fn measure(name: &str, mut operation: impl FnMut()) -> f64 {
@@ -132,21 +133,34 @@ fn main() {
     });
 
     let now = time::OffsetDateTime::now_utc();
-    let record = robots_server::keys::generate(now, now).expect("a key");
-    let ring = robots_server::keys::KeyRing::from_records(&[record], Duration::from_secs(900)).expect("a ring");
+    let generate = |algorithm| robots_server::keys::generate(algorithm, now, now).expect("a key");
+    let records = [generate(SigningAlgorithm::Es256), generate(SigningAlgorithm::Rs256)];
+    let ring = robots_server::keys::KeyRing::from_records(&records, Duration::from_secs(900)).expect("a ring");
     let claims = json!({
         "iss": "https://robots.example.com", "sub": "acme/ci", "aud": "registry", "exp": 1, "nbf": 0, "iat": 0,
         "jti": "5f0c1e9a-3c1b-4f7e-9d61-2b7d7c1f0a42",
         "access": [{"type": "repository", "name": "acme/apps/web", "actions": ["pull", "push"]}],
     });
     measure("JWT: ES256 sign with x5c header (registry)", || {
-        black_box(ring.with_signer(now, |key| key.sign_jwt(black_box(&claims), true)));
+        black_box(ring.with_signer(now, SigningAlgorithm::Es256, |key| {
+            key.sign_jwt(black_box(&claims), true)
+        }));
     });
     measure("JWT: ES256 sign (OAuth2 access token)", || {
-        black_box(ring.with_signer(now, |key| key.sign_jwt(black_box(&claims), false)));
+        black_box(ring.with_signer(now, SigningAlgorithm::Es256, |key| {
+            key.sign_jwt(black_box(&claims), false)
+        }));
     });
+    measure(
+        "JWT: RS256 sign, 3072-bit key (OAuth2 access token, signing_alg=RS256)",
+        || {
+            black_box(ring.with_signer(now, SigningAlgorithm::Rs256, |key| {
+                key.sign_jwt(black_box(&claims), false)
+            }));
+        },
+    );
     let signed = ring
-        .with_signer(now, |key| key.sign_jwt(&claims, false))
+        .with_signer(now, SigningAlgorithm::Es256, |key| key.sign_jwt(&claims, false))
         .and_then(Result::ok)
         .unwrap_or_default();
     measure("JWT: ES256 verify (introspection of an access token)", || {

@@ -25,26 +25,27 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::cache::Issued;
-use crate::keys::{KeyError, LoadedKey};
+use crate::keys::{KeyError, LoadedKey, SigningAlgorithm};
 use crate::state::AppState;
 
 impl AppState {
     /// The answer for `grant` (what is granted, to whom: everything in the
     /// token but its times and id) by the Access ID `access_id`: given again
     /// if it was built within the reuse window, else built by `sign` with
-    /// the active key. `None` when no key is active.
+    /// the active key of `algorithm`. `None` when no such key is active.
     pub(crate) fn signed_answer(
         &self,
         access_id: Uuid,
         grant: String,
         lifetime: Duration,
+        algorithm: SigningAlgorithm,
         sign: impl FnOnce(&LoadedKey, OffsetDateTime) -> Result<Bytes, KeyError>,
     ) -> Option<Result<Issued, KeyError>> {
         let now = self.now();
         let window = self.config().token_reuse_window.min(lifetime / 10);
         let generation = self.store().generation();
         let grant = (access_id, grant);
-        self.keys().with_signer(now, |key| {
+        self.keys().with_signer(now, algorithm, |key| {
             if !window.is_zero()
                 && let Some(issued) = self.verify_cache().issued(&grant, generation)
                 && issued.kid == key.kid

@@ -6,10 +6,37 @@ use time::OffsetDateTime;
 use crate::records::{optional_time, time};
 use crate::{Store, StoreError, in_write_tx, on_pool};
 
+/// The JWS algorithm a key signs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SigningAlgorithm {
+    /// ECDSA P-256 with SHA-256: what every token is signed with unless a
+    /// client asks for RS256.
+    Es256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256, 3072-bit keys.
+    Rs256,
+}
+
+impl SigningAlgorithm {
+    pub const ALL: [Self; 2] = [Self::Es256, Self::Rs256];
+
+    /// The JWS `alg` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Es256 => "ES256",
+            Self::Rs256 => "RS256",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|algorithm| algorithm.as_str() == name)
+    }
+}
+
 /// A stored signing key. Its `Debug` leaves the private key out.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {
     pub kid: String,
+    pub algorithm: SigningAlgorithm,
     /// PKCS#8 DER.
     pub private_key: Vec<u8>,
     /// X.509 DER.
@@ -23,6 +50,7 @@ impl std::fmt::Debug for SigningKeyRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningKeyRecord")
             .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
             .field("not_before", &self.not_before)
             .field("retired_at", &self.retired_at)
             .finish_non_exhaustive()
@@ -32,6 +60,7 @@ impl std::fmt::Debug for SigningKeyRecord {
 #[derive(sqlx::FromRow)]
 struct Row {
     kid: String,
+    algorithm: String,
     private_key: Vec<u8>,
     certificate: Vec<u8>,
     created_at: i64,
@@ -43,36 +72,47 @@ impl Store {
     /// Every stored key, oldest first.
     pub async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT kid, private_key, certificate, created_at, not_before, retired_at
+            "SELECT kid, algorithm, private_key, certificate, created_at, not_before, retired_at
              FROM signing_keys ORDER BY not_before, created_at")
             .fetch_all(pool)
             .await)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| SigningKeyRecord {
-                kid: row.kid,
-                private_key: row.private_key,
-                certificate: row.certificate,
-                created_at: time(row.created_at),
-                not_before: time(row.not_before),
-                retired_at: optional_time(row.retired_at),
+        rows.into_iter()
+            .map(|row| {
+                let algorithm = SigningAlgorithm::parse(&row.algorithm).ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "signing key {} has unknown algorithm {:?}",
+                        row.kid, row.algorithm
+                    ))
+                })?;
+                Ok(SigningKeyRecord {
+                    kid: row.kid,
+                    algorithm,
+                    private_key: row.private_key,
+                    certificate: row.certificate,
+                    created_at: time(row.created_at),
+                    not_before: time(row.not_before),
+                    retired_at: optional_time(row.retired_at),
+                })
             })
-            .collect())
+            .collect()
     }
 
-    /// Stores a new key, and retires every key not yet retired as of the
-    /// new key's `not_before`, in one transaction.
+    /// Stores a new key, and retires every key of its algorithm not yet
+    /// retired as of the new key's `not_before`, in one transaction.
     pub async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
         in_write_tx!(self, tx => {
             sqlx::query(
-                "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND not_before < $1")
+                "UPDATE signing_keys SET retired_at = $1
+                 WHERE retired_at IS NULL AND not_before < $1 AND algorithm = $2")
                 .bind(to_millis(key.not_before))
+                .bind(key.algorithm.as_str())
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO signing_keys (kid, private_key, certificate, created_at, not_before, retired_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)")
+                "INSERT INTO signing_keys (kid, algorithm, private_key, certificate, created_at, not_before, retired_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(&key.kid)
+                .bind(key.algorithm.as_str())
                 .bind(&key.private_key)
                 .bind(&key.certificate)
                 .bind(to_millis(key.created_at))

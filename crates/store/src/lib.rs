@@ -46,7 +46,7 @@ pub use audit::{AuditEvent, AuditQuery};
 pub use cache::GenerationCache;
 pub use error::StoreError;
 pub use federation::{FederatedCredential, FederatedCredentialSpec};
-pub use keys::SigningKeyRecord;
+pub use keys::{SigningAlgorithm, SigningKeyRecord};
 pub use records::*;
 pub use tokens::ExpiringToken;
 pub use trail::Trail;

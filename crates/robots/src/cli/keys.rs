@@ -40,12 +40,13 @@ pub async fn keys(context: &Context, command: KeysCommand) -> Result<(), CliErro
             let keys: List<KeyView> = client.get("/v1/keys").await?;
             output::print(context.format, &keys.items, |keys| {
                 table(
-                    &["kid", "signing", "signs from", "retired"],
+                    &["kid", "algorithm", "signing", "signs from", "retired"],
                     &keys
                         .iter()
                         .map(|key| {
                             vec![
                                 text(&key.kid),
+                                text(&key.algorithm),
                                 if key.signing { "yes".into() } else { "no".into() },
                                 age(key.not_before),
                                 age_or(key.retired_at, "-"),

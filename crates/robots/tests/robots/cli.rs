@@ -562,6 +562,12 @@ fn signing_keys_from_the_command_line() {
     );
     let table = cli.run(&["keys", "list"]).ok();
     assert_eq!(table.stdout.lines().count(), 3, "{}", table.stdout);
+    assert!(
+        table.stdout.lines().next().unwrap().contains("ALGORITHM"),
+        "{}",
+        table.stdout
+    );
+    assert_eq!(table.stdout.matches("ES256").count(), 2, "{}", table.stdout);
 
     let bob = Cli::new(&server.base);
     bob.login("bob");

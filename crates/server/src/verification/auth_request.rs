@@ -99,7 +99,7 @@ fn read_query(query: &str) -> Result<CheckQuery<'_>, String> {
     tag = "verification",
     params(CheckQuery),
     security(("robot" = []), ("robot_bearer" = [])),
-    responses((status = 200, description = "Valid robot credentials (and the permission, when asked); who it is in `X-Robot-Id`, `X-Robot-Name`, `X-Robot-Org`, `X-Robot-Access-Id`"), (status = 401, description = "No valid robot credentials", body = robots_api_types::ErrorBody), (status = 403, description = "Valid, without the permission asked about", body = robots_api_types::ErrorBody), (status = 400, description = "A malformed query", body = robots_api_types::ErrorBody), (status = 429, description = "Too many failures", body = robots_api_types::ErrorBody), (status = 503, description = "The database is out of reach just now; see Retry-After", body = robots_api_types::ErrorBody))
+    responses((status = 200, description = "Valid robot credentials (and the permission, when asked); who it is in `X-Robot-Id`, `X-Robot-Name`, `X-Robot-Org`, `X-Access-Id`"), (status = 401, description = "No valid robot credentials", body = robots_api_types::ErrorBody), (status = 403, description = "Valid, without the permission asked about", body = robots_api_types::ErrorBody), (status = 400, description = "A malformed query", body = robots_api_types::ErrorBody), (status = 429, description = "Too many failures", body = robots_api_types::ErrorBody), (status = 503, description = "The database is out of reach just now; see Retry-After", body = robots_api_types::ErrorBody))
 )]
 async fn check(State(state): State<AppState>, request: Request) -> Response {
     let wanted = match wanted_permission(request.uri().query()) {

@@ -49,11 +49,12 @@ async fn list(State(state): State<AppState>, CurrentUser(caller): CurrentUser) -
     let keys = state.keys().describe(now).into_iter();
     Ok(Json(List {
         items: keys
-            .map(|(kid, not_before, retired_at, signing)| KeyView {
-                kid,
-                not_before,
-                retired_at,
-                signing,
+            .map(|key| KeyView {
+                kid: key.kid,
+                algorithm: key.algorithm.as_str().to_owned(),
+                not_before: key.not_before,
+                retired_at: key.retired_at,
+                signing: key.signing,
             })
             .collect(),
         next_cursor: None,

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::protocol::{epoch_seconds, json_body, oauth_error, oauth_unavailable, read_form};
 use crate::auth::{Presented, presented_credentials};
-use crate::keys::{KeyError, new_jwt_id};
+use crate::keys::{KeyError, SigningAlgorithm, new_jwt_id};
 use crate::state::AppState;
 use crate::verify::RobotCredential;
 
@@ -48,6 +48,19 @@ struct TokenForm {
     requested_token_type: Option<String>,
     /// Token exchange: the robot to act as, `org/name`.
     robot: Option<String>,
+    /// Client credentials: the JWS algorithm to sign the access token with,
+    /// `ES256` (the default) or `RS256`, for relying parties that accept
+    /// nothing else.
+    #[schema(value_type = Option<SigningAlg>)]
+    signing_alg: Option<String>,
+}
+
+/// The algorithms the token endpoint signs with (documentation of `signing_alg`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
+enum SigningAlg {
+    ES256,
+    RS256,
 }
 
 /// The grant types the token endpoint serves (documentation of `grant_type`).
@@ -127,7 +140,27 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
         Ok(form) => form,
         Err(message) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &message),
     };
+    let algorithm = match form.signing_alg.as_deref() {
+        None => SigningAlgorithm::Es256,
+        Some(name) => match SigningAlgorithm::parse(name) {
+            Some(algorithm) => algorithm,
+            None => {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    &format!("signing_alg {name:?} is not one this server signs with: ES256 or RS256"),
+                );
+            }
+        },
+    };
     if form.grant_type.as_deref() == Some(super::exchange::GRANT_TYPE) {
+        if form.signing_alg.is_some() {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "signing_alg applies to client_credentials: a token exchange answers a robot token, not a JWT",
+            );
+        }
         let exchange = super::exchange::ExchangeRequest {
             subject_token: form.subject_token.as_deref(),
             subject_token_type: form.subject_token_type.as_deref(),
@@ -257,7 +290,15 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
     // Everything the token says but its times and id (the robot's names and
     // ids follow from the Access ID): what may be reused.
     let grant = format!("oauth\n{audience}\n{scope}");
-    let issued = state.signed_answer(owner.access_id, grant, ttl, |key, now| {
+    if let Err(error) = state.keys().ensure_signer(state.store(), state.now(), algorithm).await {
+        tracing::error!(%error, algorithm = algorithm.as_str(), "no signing key could be made");
+        return oauth_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "no signing key is active",
+        );
+    }
+    let issued = state.signed_answer(owner.access_id, grant, ttl, algorithm, |key, now| {
         let claims = AccessClaims {
             iss: &config.issuer,
             sub: owner.robot_id,
@@ -328,23 +369,32 @@ async fn jwks(State(state): State<AppState>) -> Response {
     path = "/.well-known/openid-configuration",
     tag = "verification",
     security(()),
-    responses((status = 200, description = "Authorization server metadata (RFC 8414); also at /.well-known/oauth-authorization-server", body = Object))
+    responses((status = 200, description = "Provider metadata (OpenID Connect Discovery; the same document is RFC 8414's, at /.well-known/oauth-authorization-server)", body = Object))
 )]
 async fn discovery(State(state): State<AppState>) -> Json<Value> {
     let config = state.config();
     let base = config.public_url.as_str();
+    // Only what this server does. It has no authorization endpoint: its JWTs
+    // come from the token endpoint, and they carry what an ID token must
+    // (`iss`, `sub`, `aud`, `exp`, `iat`), which is how relying parties that
+    // federate with a JWT issuer (clouds' workload identity) read them. So,
+    // like other issuers of machine JWTs, it names `id_token` as its one
+    // response type. RS256 is signed on request (`signing_alg`); Discovery
+    // requires every provider to offer it.
+    let algorithms: Vec<&str> = SigningAlgorithm::ALL.iter().map(|a| a.as_str()).collect();
     Json(json!({
         "issuer": config.issuer,
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "token_endpoint": format!("{base}/v1/oauth/token"),
         "introspection_endpoint": format!("{base}/v1/introspect"),
-        "grant_types_supported": ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
+        "grant_types_supported": ["client_credentials", super::exchange::GRANT_TYPE],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "bearer"],
-        "id_token_signing_alg_values_supported": ["ES256"],
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
-        "response_types_supported": ["token"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "Bearer"],
+        "response_types_supported": ["id_token"],
         "subject_types_supported": ["public"],
-        "scopes_supported": ["repository:{org}/{path}:pull,push,delete"],
+        "id_token_signing_alg_values_supported": algorithms,
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "token_use", "client_id", "org", "org_id", "robot", "scope", "permissions"
+        ],
     }))
 }

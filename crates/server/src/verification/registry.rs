@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::protocol::{epoch_seconds, form_pairs, json_body, robot_credential};
 use crate::error::ApiError;
-use crate::keys::{KeyError, new_jwt_id};
+use crate::keys::{KeyError, SigningAlgorithm, new_jwt_id};
 use crate::state::AppState;
 
 /// Routed where the operator said (`--registry-token-path`), documented at
@@ -163,7 +163,7 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
         Ok(grant) => grant,
         Err(error) => return ApiError::internal(format!("the grant could not be encoded: {error}")).into_response(),
     };
-    let issued = state.signed_answer(owner.access_id, grant, ttl, |key, now| {
+    let issued = state.signed_answer(owner.access_id, grant, ttl, SigningAlgorithm::Es256, |key, now| {
         let claims = RegistryClaims {
             iss: &config.issuer,
             sub: &sub,

@@ -552,3 +552,14 @@ pub fn readme_block(marker: &str) -> String {
         .unwrap_or_else(|| panic!("unterminated block at {marker:?}"));
     readme[line_start..line_start + end].to_owned()
 }
+
+/// The paragraph of README.md that starts with `start` (up to the next blank
+/// line), so tests hold the README's prose to what the server does.
+pub fn readme_paragraph(start: &str) -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let begin = readme
+        .find(start)
+        .unwrap_or_else(|| panic!("README.md has no {start:?}"));
+    let end = readme[begin..].find("\n\n").map_or(readme.len(), |end| begin + end);
+    readme[begin..end].to_owned()
+}

@@ -139,6 +139,14 @@ async fn registry_tokens_grant_the_intersection_of_asked_and_allowed(app: TestAp
     );
 }
 
+/// The `X-Robot-…`/`X-Access-…` header names a text mentions, lowercased.
+fn identity_header_names(text: &str) -> std::collections::BTreeSet<String> {
+    text.split('`')
+        .filter(|word| word.starts_with("X-Robot-") || word.starts_with("X-Access"))
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
 async fn auth_request_answers_200_401_and_403(app: TestApp) {
     let (_, writer, reader) = app.registry_fixture().await;
     let ok = app.get("/v1/auth", &writer.basic()).await;
@@ -147,6 +155,28 @@ async fn auth_request_answers_200_401_and_403(app: TestApp) {
     assert_eq!(ok.headers["x-robot-org"], "acme");
     assert_eq!(ok.headers["x-access-id"], writer.access_id.as_str());
     assert!(uuid::Uuid::try_parse(ok.headers["x-robot-id"].to_str().unwrap()).is_ok());
+    let sent: std::collections::BTreeSet<String> = ok
+        .headers
+        .keys()
+        .map(|name| name.as_str().to_owned())
+        .filter(|name| name.starts_with("x-robot-") || name.starts_with("x-access"))
+        .collect();
+    assert_eq!(sent.len(), 4, "{sent:?}");
+    assert_eq!(
+        identity_header_names(&crate::support::readme_paragraph("`GET /v1/auth` answers")),
+        sent,
+        "the README names the headers /v1/auth sends"
+    );
+    let document = app.get("/v1/openapi.json", &Auth::None).await;
+    let described = document.body["paths"]["/v1/auth"]["get"]["responses"]["200"]["description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        identity_header_names(&described),
+        sent,
+        "the OpenAPI document names the headers /v1/auth sends"
+    );
     // A cache in front of us (proxy_cache on the auth location) must not
     // keep who a credential belongs to.
     assert_eq!(ok.headers["cache-control"], "no-store");

@@ -1,5 +1,6 @@
-//! Our access tokens, verified by a verifier we did not write: PyJWT's
-//! `PyJWKClient` against our JWKS, before and after a key rotation.
+//! Our access tokens and discovery documents, checked by code we did not
+//! write: PyJWT's `PyJWKClient` against our JWKS (ES256 and RS256, before
+//! and after a key rotation), and authlib's metadata validators.
 
 use std::process::Command;
 
@@ -10,9 +11,9 @@ use crate::support::{Auth, TestApp};
 const VERIFY: &str = r#"
 import json, sys
 import jwt
-token, jwks_url, audience, issuer = sys.argv[1:5]
+token, jwks_url, audience, issuer, algorithm = sys.argv[1:6]
 key = jwt.PyJWKClient(jwks_url).get_signing_key_from_jwt(token)
-claims = jwt.decode(token, key.key, algorithms=["ES256"], audience=audience, issuer=issuer)
+claims = jwt.decode(token, key.key, algorithms=[algorithm], audience=audience, issuer=issuer)
 print(json.dumps({"kid": key.key_id, "claims": claims}))
 "#;
 
@@ -21,23 +22,33 @@ fn python() -> String {
     std::env::var("ROBOTS_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 
-fn pyjwt_available() -> bool {
+/// Whether Python can `import` what a test needs; in CI it must.
+fn python_has(modules: &str, install: &str) -> bool {
     let ok = Command::new(python())
-        .args(["-c", "import jwt, cryptography"])
+        .args(["-c", &format!("import {modules}")])
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
         assert!(
             std::env::var("CI").map_or(true, |ci| ci != "true"),
-            "PyJWT is required in CI: pip install 'pyjwt[crypto]'"
+            "{modules} is required in CI: {install}"
         );
-        eprintln!("note: skipping: pip install 'pyjwt[crypto]'");
+        eprintln!("note: skipping: {install}");
     }
     ok
 }
 
-/// Verifies with PyJWT; `Err` carries Python's complaint.
+fn pyjwt_available() -> bool {
+    python_has("jwt, cryptography", "pip install 'pyjwt[crypto]'")
+}
+
+/// Verifies an ES256 token with PyJWT; `Err` carries Python's complaint.
 fn verify(app: &TestApp, token: &str) -> Result<Value, String> {
+    verify_as(app, token, "ES256")
+}
+
+/// Verifies with PyJWT, accepting only `algorithm`.
+fn verify_as(app: &TestApp, token: &str, algorithm: &str) -> Result<Value, String> {
     let issuer = &app.state.config().issuer;
     let output = Command::new(python())
         .args([
@@ -47,6 +58,7 @@ fn verify(app: &TestApp, token: &str) -> Result<Value, String> {
             &format!("{}/.well-known/jwks.json", app.base),
             issuer,
             issuer,
+            algorithm,
         ])
         .output()
         .unwrap();
@@ -58,17 +70,39 @@ fn verify(app: &TestApp, token: &str) -> Result<Value, String> {
 }
 
 async fn access_token(app: &TestApp, access_id: &str, token: &str) -> String {
+    token_request(app, access_id, token, &[("grant_type", "client_credentials")])
+        .await
+        .expect("an access token")
+}
+
+/// Asks the token endpoint; `Err` is the OAuth error body.
+async fn token_request(app: &TestApp, access_id: &str, token: &str, form: &[(&str, &str)]) -> Result<String, Value> {
     let response = app
         .client
         .post(format!("{}/v1/oauth/token", app.base))
         .basic_auth(access_id, Some(token))
-        .form(&[("grant_type", "client_credentials")])
+        .form(form)
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
+    let status = response.status();
     let body: Value = response.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
+    if status == 200 {
+        Ok(body["access_token"].as_str().unwrap().to_owned())
+    } else {
+        Err(body)
+    }
+}
+
+fn header(jwt: &str) -> Value {
+    use base64::Engine;
+    let segment = jwt.split('.').next().unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(segment)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,4 +150,154 @@ async fn pyjwt_verifies_our_access_tokens_across_a_key_rotation() {
         app.post("/v1/keys/rotate", &alice, serde_json::json!({})).await.status,
         403
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rs256_tokens_on_request_verify_and_rotate() {
+    if !pyjwt_available() {
+        return;
+    }
+    let Some(app) = TestApp::spawn(robots_store::Backend::Sqlite).await else {
+        return;
+    };
+    let (_, writer, _) = app.registry_fixture().await;
+    let rs256 = [("grant_type", "client_credentials"), ("signing_alg", "RS256")];
+    let es256 = access_token(&app, &writer.access_id, &writer.token).await;
+    assert_eq!(header(&es256)["alg"], "ES256", "ES256 unless asked");
+
+    let first = token_request(&app, &writer.access_id, &writer.token, &rs256)
+        .await
+        .unwrap();
+    assert_eq!(header(&first)["alg"], "RS256");
+    let verified = verify_as(&app, &first, "RS256").expect("PyJWT verifies the RS256 token");
+    assert_eq!(verified["claims"]["robot"], "writer");
+    let rsa_kid = verified["kid"].as_str().unwrap().to_owned();
+    assert!(verify(&app, &es256).is_ok(), "the ES256 key still signs ES256 tokens");
+
+    let refused = token_request(
+        &app,
+        &writer.access_id,
+        &writer.token,
+        &[("grant_type", "client_credentials"), ("signing_alg", "HS256")],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused["error"], "invalid_request");
+    assert!(
+        refused["error_description"].as_str().unwrap().contains("HS256"),
+        "{refused}"
+    );
+
+    // Both algorithms are listed, each with its signing key.
+    let root = app.login("root").await;
+    let listed = app.get("/v1/keys", &root).await;
+    let signing: Vec<&str> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|key| key["signing"] == true)
+        .map(|key| key["algorithm"].as_str().unwrap())
+        .collect();
+    assert_eq!(signing, ["ES256", "RS256"], "{}", listed.text);
+
+    // A rotation rotates the RSA key too; tokens it signed still verify.
+    let rotated = app.post("/v1/keys/rotate", &root, serde_json::json!({})).await;
+    assert_eq!(rotated.status, 201, "{}", rotated.text);
+    let next = token_request(&app, &writer.access_id, &writer.token, &rs256)
+        .await
+        .unwrap();
+    let verified_next = verify_as(&app, &next, "RS256").expect("the next RSA key is published");
+    assert_ne!(verified_next["kid"].as_str().unwrap(), rsa_kid);
+    assert!(
+        verify_as(&app, &first, "RS256").is_ok(),
+        "the old RSA key stays published"
+    );
+    let introspected = app
+        .client
+        .post(format!("{}/v1/introspect", app.base))
+        .basic_auth(&writer.access_id, Some(&writer.token))
+        .form(&[("token", next.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        introspected["active"], true,
+        "introspection reads RS256 tokens: {introspected}"
+    );
+}
+
+const VALIDATE_METADATA: &str = r#"
+import json, sys
+from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+from authlib.oidc.discovery import OpenIDProviderMetadata
+kind, document = sys.argv[1], json.loads(sys.argv[2])
+{"openid": OpenIDProviderMetadata, "oauth": AuthorizationServerMetadata}[kind](document).validate()
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_documents_pass_authlib_and_claim_only_what_the_server_does() {
+    if !python_has("authlib", "pip install authlib") {
+        return;
+    }
+    // Validators insist on https; the server is told its public address is.
+    let Some(app) = TestApp::spawn_with(robots_store::Backend::Sqlite, |config| {
+        config.public_url = "https://robots.example.test".to_owned();
+        config.issuer = "https://robots.example.test".to_owned();
+    })
+    .await
+    else {
+        return;
+    };
+    let openid = app.get("/.well-known/openid-configuration", &Auth::None).await;
+    let oauth = app.get("/.well-known/oauth-authorization-server", &Auth::None).await;
+    assert_eq!((openid.status, oauth.status), (200, 200));
+    for (kind, document) in [("openid", &openid.body), ("oauth", &oauth.body)] {
+        let output = Command::new(python())
+            .args(["-c", VALIDATE_METADATA, kind, &document.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "authlib refuses the {kind} document: {}\n{document}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    // What it claims, it does: every signing algorithm, on request, and every grant type.
+    let document = &openid.body;
+    assert!(
+        !document["response_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&"token".into())
+    );
+    assert!(document.get("authorization_endpoint").is_none(), "there is none");
+    let (_, writer, _) = app.registry_fixture().await;
+    for algorithm in document["id_token_signing_alg_values_supported"].as_array().unwrap() {
+        let algorithm = algorithm.as_str().unwrap();
+        let jwt = token_request(
+            &app,
+            &writer.access_id,
+            &writer.token,
+            &[("grant_type", "client_credentials"), ("signing_alg", algorithm)],
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{algorithm}: {error}"));
+        assert_eq!(header(&jwt)["alg"], algorithm);
+    }
+    let jwks = app.get("/.well-known/jwks.json", &Auth::None).await.body;
+    let published: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["alg"].as_str().unwrap())
+        .collect();
+    assert_eq!(published, ["ES256", "RS256"]);
+    for grant in document["grant_types_supported"].as_array().unwrap() {
+        let answer = token_request(&app, "nobody", "nothing", &[("grant_type", grant.as_str().unwrap())]).await;
+        assert_ne!(answer.unwrap_err()["error"], "unsupported_grant_type", "{grant}");
+    }
 }

@@ -45,7 +45,10 @@ http {{
     server {{
         listen 127.0.0.1:{backend};
         root {dir}/www;
-        location / {{ add_header X-Seen-Robot $http_x_robot always; }}
+        location / {{
+            add_header X-Seen-Robot $http_x_robot always;
+            add_header X-Seen-Authorization $http_authorization always;
+        }}
     }}
 }}
 "#,
@@ -102,6 +105,10 @@ async fn nginx_auth_request_allows_refuses_and_forbids() {
         "writer",
         "auth_request_set passed who it is upstream"
     );
+    assert!(
+        allowed.headers().get("x-seen-authorization").is_none(),
+        "the robot's token does not reach the upstream"
+    );
     assert_eq!(allowed.text().await.unwrap(), "the protected content\n");
     let bearer = app.client.get(&url).bearer_auth(&writer.token).send().await.unwrap();
     assert_eq!(bearer.status(), 200, "Bearer works too");
@@ -155,6 +162,15 @@ async fn nginx_auth_request_allows_refuses_and_forbids() {
         401,
         "the guesser is turned away even with a right token"
     );
+    let wait: u64 = limited
+        .headers()
+        .get("retry-after")
+        .expect("nginx hands Retry-After on")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait >= 1, "{wait}");
     let bystander = from("127.0.0.8");
     let carried_on = bystander
         .get(&url)

@@ -152,6 +152,11 @@ fn pull(registry: &str, repository: &str, credentials: &Credentials, into: &Path
     ])
 }
 
+fn delete(registry: &str, repository: &str, credentials: &Credentials) -> Output {
+    let image = format!("docker://{registry}/{repository}:1");
+    skopeo(&["delete", "--tls-verify=false", "--creds", &creds(credentials), &image])
+}
+
 pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -280,6 +285,30 @@ async fn skopeo_pushes_and_pulls_through_docker_registry_with_robot_tokens() {
     );
     let own = push(&layout, &registry, "globex/apps/web", &intruder);
     assert!(own.status.success(), "its own organization works: {}", stderr(&own));
+
+    // admin deletes, as the README's registry (storage.delete.enabled) allows;
+    // write does not.
+    let refused = delete(&registry, "acme/apps/web", &writer);
+    // The registry answers a token without `delete` 401 (it asks for a
+    // token that has it), where a push without `push` reads "denied".
+    assert!(
+        !refused.status.success() && stderr(&refused).contains("(401 Unauthorized)"),
+        "delete with write: {}",
+        stderr(&refused)
+    );
+    let deleted = delete(&registry, "globex/apps/web", &intruder);
+    assert!(deleted.status.success(), "delete with admin: {}", stderr(&deleted));
+    let gone = pull(
+        &registry,
+        "globex/apps/web",
+        &intruder,
+        &dir.path().join("deleted-image"),
+    );
+    assert!(
+        !gone.status.success() && stderr(&gone).contains("manifest unknown"),
+        "the deleted image is gone: {}",
+        stderr(&gone)
+    );
 
     // A deleted token, then a deleted robot.
     let path = format!("/v1/orgs/acme/robots/reader/tokens/{}", reader.access_id);
