@@ -92,12 +92,22 @@ impl<B> RequestBody for B where B: HttpBody<Data = Bytes, Error: Into<axum::BoxE
 pub fn with_common_routes<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
     routes
         .route("/healthz", get(|| async { "ok" }))
-        .fallback(|| async { ApiError::not_found("there is no such route; the API lives under /v1") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                ErrorCode::MethodNotAllowed,
-                "this route does not accept that method",
+        .fallback(|headers: axum::http::HeaderMap| async move {
+            console::error_for(
+                &headers,
+                ApiError::not_found("there is no such route; the API lives under /v1"),
+                "there is no page at this address",
+            )
+        })
+        .method_not_allowed_fallback(|headers: axum::http::HeaderMap| async move {
+            console::error_for(
+                &headers,
+                ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    ErrorCode::MethodNotAllowed,
+                    "this route does not accept that method",
+                ),
+                "this address takes what a console form sends, it is not a page: go back to the page the form is on",
             )
         })
 }

@@ -35,6 +35,7 @@ pub mod verification {
 }
 
 mod console {
+    mod accessibility;
     mod federation;
     mod flows;
     mod lifecycle;

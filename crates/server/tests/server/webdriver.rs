@@ -3,6 +3,10 @@
 //!
 //! Outside CI, a machine without chromedriver skips browser tests with a
 //! note; in CI (`CI=true`) that is a failure (the test command installs it).
+//!
+//! Every page the browser lands on (and every state a test asks about, such
+//! as an open menu) is audited with axe-core from npm, against WCAG 2.2 A
+//! and AA: any violation fails the test that visited the page.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -108,6 +112,79 @@ impl Browser {
 
     pub async fn goto(&self, url: &str) {
         self.command("POST", "/url", Some(json!({"url": url}))).await;
+        self.audit().await;
+    }
+
+    /// Runs a script that calls its last argument with the result.
+    pub async fn execute_async(&self, script: &str) -> Value {
+        self.command("POST", "/execute/async", Some(json!({"script": script, "args": []})))
+            .await
+    }
+
+    /// Audits the page as it is now with axe-core (WCAG 2.2 A and AA), and
+    /// fails on any violation, naming the rule and the elements.
+    pub async fn audit(&self) {
+        let Some(axe) = axe_source() else {
+            return;
+        };
+        let loaded = self.execute("return typeof window.axe === 'object'").await;
+        if loaded != json!(true) {
+            self.execute(&format!("{axe}\nreturn true")).await;
+        }
+        let violations = self.execute_async(AXE_RUN).await;
+        let violations = violations
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("axe-core: {violations}"));
+        if !violations.is_empty() {
+            let described: Vec<String> = violations
+                .iter()
+                .map(|v| format!("- {} ({}): {}\n    {}", v["id"], v["impact"], v["help"], v["nodes"]))
+                .collect();
+            panic!(
+                "axe-core finds {} WCAG 2.2 AA violation(s) on {}:\n{}",
+                violations.len(),
+                self.url().await,
+                described.join("\n")
+            );
+        }
+    }
+
+    /// Presses a key (WebDriver's code points: Tab \u{E004}, Enter
+    /// \u{E007}, Escape \u{E00C}, arrows \u{E012}–\u{E015}) wherever the
+    /// focus is, as a keyboard would.
+    pub async fn press(&self, key: &str) {
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}
+        ]}]});
+        self.command("POST", "/actions", Some(actions)).await;
+    }
+
+    /// Types text where the focus is, key by key.
+    pub async fn type_keys(&self, text: &str) {
+        let keys: Vec<Value> = text
+            .chars()
+            .flat_map(|c| {
+                let key = c.to_string();
+                [
+                    json!({"type": "keyDown", "value": key}),
+                    json!({"type": "keyUp", "value": key}),
+                ]
+            })
+            .collect();
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]});
+        self.command("POST", "/actions", Some(actions)).await;
+    }
+
+    /// What has the focus: its tag, text (or value) and accessible label.
+    pub async fn focused(&self) -> String {
+        self.execute(
+            "const e = document.activeElement; return e ? `${e.tagName.toLowerCase()} ${(e.innerText || e.value || '').trim()} ${e.getAttribute('aria-label') || ''}`.trim() : ''",
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
     }
 
     pub async fn url(&self) -> String {
@@ -219,6 +296,7 @@ impl Browser {
                 Err(_) => None,
             };
             if response.is_some_and(|r| r["value"] == json!(true)) {
+                self.audit().await;
                 return;
             }
             assert!(
@@ -298,7 +376,9 @@ impl Browser {
         self.text("body").await
     }
 
-    /// Saves a PNG of the viewport as `name`.png in the screenshots directory.
+    /// Saves a PNG of the viewport as `name`.png in the screenshots
+    /// directory; with `UPDATE_DOCS=1`, the ones the docs show go to
+    /// `docs/screenshots` too.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let data = self.command("GET", "/screenshot", None).await;
         let png = base64::engine::general_purpose::STANDARD
@@ -307,7 +387,11 @@ impl Browser {
         let dir = screenshots_dir();
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, png).unwrap();
+        std::fs::write(&path, &png).unwrap();
+        if std::env::var("UPDATE_DOCS").is_ok_and(|update| update == "1") && DOCUMENTED.contains(&name) {
+            let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+            std::fs::write(docs.join(format!("{name}.png")), &png).unwrap();
+        }
         path
     }
 
@@ -330,6 +414,69 @@ impl Drop for Browser {
         self.kill();
     }
 }
+
+/// Runs axe-core on the document and answers its violations, each with the
+/// elements that fail and why.
+const AXE_RUN: &str = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document, {
+  runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
+  resultTypes: ["violations"],
+}).then(
+  (results) => done(results.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map((n) => n.target.join(" ") + ": " + n.failureSummary),
+  }))),
+  (error) => done({error: String(error)}),
+);
+"#;
+
+/// axe-core's script: `ROBOTS_TEST_AXE`, else where the test command's
+/// `npm install` puts it (`target/npm`). Missing outside CI: pages are not
+/// audited, with a note; in CI: a failure.
+fn axe_source() -> Option<&'static str> {
+    static SOURCE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    SOURCE
+        .get_or_init(|| {
+            let path = std::env::var("ROBOTS_TEST_AXE").map(PathBuf::from).unwrap_or_else(|_| {
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/npm/node_modules/axe-core/axe.min.js")
+            });
+            match std::fs::read_to_string(&path) {
+                Ok(source) => Some(source),
+                Err(error) => {
+                    assert!(
+                        std::env::var("CI").map_or(true, |ci| ci != "true"),
+                        "axe-core is required in CI at {}: {error} (scripts/test installs it)",
+                        path.display()
+                    );
+                    eprintln!("note: pages are not audited: npm install --prefix target/npm axe-core@4.14.1");
+                    None
+                }
+            }
+        })
+        .as_deref()
+}
+
+/// The screenshots in `docs/screenshots` (README, docs), each taken by a test.
+const DOCUMENTED: &[&str] = &[
+    "04-account-menu",
+    "06-robots-empty",
+    "07-create-robot-account",
+    "08-robot",
+    "10-token-credentials",
+    "11-robots",
+    "13-create-robot-with-team",
+    "14-robot-permissions",
+    "15-repository-access",
+    "16-token-rotated",
+    "17-robot-disabled",
+    "18-audit-log",
+    "19-webhooks",
+    "mobile-robots",
+    "focus-ring",
+    "error-summary",
+    "member-read-only",
+];
 
 /// Where the suite saves its screenshots: `target/…/screenshots`.
 pub fn screenshots_dir() -> PathBuf {

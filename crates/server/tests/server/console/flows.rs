@@ -81,6 +81,16 @@ async fn the_spec_flow_from_first_run_to_a_working_token() {
     browser.follow("Robots").await;
     assert!(browser.url().await.ends_with("/orgs/acme/admin/robots"));
     assert!(browser.page_text().await.contains("No robot accounts yet"));
+    // Drawn, not an emoji: Debian's fonts have no robot face.
+    assert!(browser.has(".empty-icon svg").await);
+    assert!(
+        !browser
+            .source()
+            .await
+            .chars()
+            .any(|c| ('\u{1F300}'..='\u{1FAFF}').contains(&c)),
+        "the page depends on an emoji font"
+    );
     browser.screenshot("06-robots-empty").await;
 
     // 4. Select Create Robot Account. 5. Provide a Name and optional description.
@@ -127,8 +137,16 @@ async fn the_spec_flow_from_first_run_to_a_working_token() {
 
     // Copy puts the value on the clipboard and says so.
     browser.click(&browser.find("[data-copy='token']").await).await;
-    let status = browser.text_once_it_contains(".copy-status", "copied").await;
-    assert_eq!(status, "Token copied to the clipboard.");
+    let status = browser.text_once_it_contains(".copy-status", "Copied").await;
+    assert_eq!(status, "Copied the Token to the clipboard.");
+    let names = browser
+        .execute("return [...document.querySelectorAll('[data-copy]')].map((b) => b.textContent)")
+        .await;
+    assert_eq!(
+        names,
+        json!(["Copy Access ID", "Copy Token"]),
+        "each copy button names its value"
+    );
 
     // Reloading never shows the Token again...
     browser.refresh().await;
@@ -214,6 +232,23 @@ async fn invalid_input_is_explained_next_to_the_field_and_kept() {
         .execute("return document.getElementById('name').getAttribute('aria-invalid')")
         .await;
     assert_eq!(invalid, json!("true"));
+    // An error summary at the top has the focus and leads to the field.
+    let focused = browser
+        .execute("return document.activeElement.className + ' | ' + document.activeElement.innerText")
+        .await;
+    let focused = focused.as_str().unwrap();
+    assert!(
+        focused.starts_with("error-summary | There is a problem") && focused.contains("Name: "),
+        "{focused}"
+    );
+    browser.screenshot("error-summary").await;
+    browser.press("\u{E004}").await;
+    browser.press("\u{E007}").await;
+    assert_eq!(
+        browser.execute("return document.activeElement.id").await,
+        json!("name"),
+        "the summary's link moves the focus to the field"
+    );
     browser.screenshot("robot-name-invalid").await;
 
     browser.type_into("#name", "taken").await;
@@ -289,7 +324,15 @@ async fn members_see_robots_and_tokens_read_only() {
     browser.goto(&format!("{}/orgs/acme/admin/robots", app.base)).await;
     assert!(browser.text("table").await.contains("deployer"));
     assert!(!browser.has_text_control("Create Robot Account").await);
+    assert!(
+        browser
+            .text(".read-only-note")
+            .await
+            .starts_with("Only organization admins can create robot accounts."),
+        "a member is told why there is no button"
+    );
     browser.follow("deployer").await;
+    assert!(browser.text(".read-only-note").await.contains("tokens"));
     assert!(browser.text("table").await.contains("ci"), "members see tokens");
     for control in ["Create Token", "Delete", "Delete robot account"] {
         assert!(!browser.has_text_control(control).await, "a member sees {control:?}");
@@ -300,7 +343,14 @@ async fn members_see_robots_and_tokens_read_only() {
     browser
         .goto(&format!("{}/orgs/acme/admin/robots/-/new", app.base))
         .await;
-    assert!(browser.page_text().await.contains("only admins of acme"));
+    assert_eq!(browser.text("h1").await, "Permission needed");
+    assert!(browser.page_text().await.contains("Only admins of acme can"));
+    browser.goto(&format!("{}/orgs/acme/admin/settings", app.base)).await;
+    let explained = browser.text("main h1 + p").await;
+    assert!(
+        explained.starts_with("Only admins of acme can") && explained.ends_with('.'),
+        "settings explain the permission: {explained}"
+    );
     browser.goto(&format!("{}/orgs/acme/admin/members", app.base)).await;
     assert!(!browser.has("#new-role").await, "members cannot add members");
     browser.quit().await;

@@ -255,3 +255,76 @@ async fn the_account_page_changes_the_password_and_ends_other_sessions() {
         200
     );
 }
+
+#[tokio::test]
+async fn pages_travel_compressed_and_assets_are_cached_for_good() {
+    let app = TestApp::spawn(robots_store::Backend::Sqlite).await.unwrap();
+    let root = app.setup_admin().await;
+    let alice = app.user(&root, "alice").await;
+    app.org(&alice, "acme").await;
+    let client = client();
+    let session = console_login(&app, &client, "alice").await;
+    let cookie = format!("robots_session={session}");
+
+    let get = |path: &str, encoding: &str| {
+        client
+            .get(format!("{}{path}", app.base))
+            .header("cookie", &cookie)
+            .header("accept", "text/html")
+            .header("accept-encoding", encoding)
+            .send()
+    };
+    // Pages: brotli or gzip, whichever the browser takes.
+    let plain = get("/orgs/acme/admin/robots", "identity").await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let html = plain.text().await.unwrap();
+    for (asked, answered) in [("br, gzip", "br"), ("gzip", "gzip")] {
+        let page = get("/orgs/acme/admin/robots", asked).await.unwrap();
+        assert_eq!(page.headers()["content-encoding"], answered, "{asked}");
+        let size = page.bytes().await.unwrap().len();
+        assert!(size * 2 < html.len(), "{answered}: {size} bytes of {}", html.len());
+    }
+
+    // Titles name the page and the organization; every page has a description.
+    assert!(html.contains("<title>Robots · acme · Robot Accounts</title>"), "{html}");
+    assert!(html.contains(r#"<meta name="description" content=""#));
+
+    // Assets: named by their content, compressed, kept a year.
+    let stylesheet = html
+        .split(r#"<link rel="stylesheet" href=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(stylesheet.starts_with("/static/console.") && stylesheet.len() > "/static/console..css".len());
+    let css = get(&stylesheet, "br").await.unwrap();
+    assert_eq!(css.status(), 200);
+    assert_eq!(css.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(css.headers()["content-encoding"], "br");
+    assert_eq!(get("/static/console.css", "br").await.unwrap().status(), 404);
+
+    // An address that takes only a form's POST: the console's page for a
+    // browser, the API's JSON error for everyone else.
+    let page = get("/logout", "identity").await.unwrap();
+    assert_eq!(page.status(), 405);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.text().await.unwrap().contains("Not a page"));
+    let api = client.get(format!("{}/logout", app.base)).send().await.unwrap();
+    assert_eq!(api.status(), 405);
+    let body: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+    let missing = get("/no/such/page", "identity").await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(
+        missing
+            .text()
+            .await
+            .unwrap()
+            .contains("There is no page at this address.")
+    );
+}
