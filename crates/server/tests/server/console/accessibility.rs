@@ -70,8 +70,17 @@ async fn every_console_page_passes_axe_core() {
     browser.goto(&format!("{}/orgs/acme/admin/robots", app.base)).await;
     browser.click(&browser.find(".account-menu summary").await).await;
     browser.audit().await;
+    browser.click(&browser.find("h1").await).await;
+    assert_eq!(
+        browser
+            .execute("return document.querySelector('.account-menu').open")
+            .await,
+        json!(false),
+        "a click elsewhere closes the menu"
+    );
 
     // What a member sees, read-only, and refused.
+    browser.click(&browser.find(".account-menu summary").await).await;
     browser.follow("Log out").await;
     log_in(&app, &browser, "bob").await;
     for path in [
