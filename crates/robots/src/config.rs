@@ -53,6 +53,24 @@ impl DatabaseArgs {
         Ok(self.database_url.clone())
     }
 
+    /// The embedded database's directory, locked for as long as the lock
+    /// lives: one server per directory, and no restore under a running
+    /// server. `None` on an external database.
+    pub fn lock_data_dir(&self) -> Result<Option<robots_store::DataDirLock>, BoxError> {
+        if self.database_url()?.is_some() {
+            return Ok(None);
+        }
+        let dir = self.data_dir();
+        std::fs::create_dir_all(&dir)
+            .map_err(|error| format!("cannot create the data directory {}: {error}", dir.display()))?;
+        Ok(Some(robots_store::DataDirLock::acquire(&dir)?))
+    }
+
+    /// Whether this names an external database (`--database-url`, `--database-url-file`).
+    pub fn is_external(&self) -> Result<bool, BoxError> {
+        Ok(self.database_url()?.is_some())
+    }
+
     /// Opens the configured database and brings its schema up to date;
     /// returns it with a description for logs (never the URL's password).
     pub async fn open(&self) -> Result<(Store, String), BoxError> {

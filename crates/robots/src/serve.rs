@@ -235,6 +235,9 @@ enum Signup {
 pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     init_logging(&args.log)?;
     let open_files = robots_server::connections::raise_open_files_limit();
+    // Held until the process ends: a second server on the same directory,
+    // or a restore under this one, is refused.
+    let _data_dir_lock = args.database.lock_data_dir()?;
     let (store, description) = args.database.open().await?;
     tracing::info!(database = %description, "database ready");
     let mut config = ServerConfig::new(args.listen);

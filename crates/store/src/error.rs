@@ -34,6 +34,9 @@ pub enum StoreError {
     UnsupportedUrl,
     #[error("cannot create the data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
+    /// A backup, restore or copy refused, saying why.
+    #[error("{0}")]
+    Transfer(String),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

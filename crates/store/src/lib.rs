@@ -28,6 +28,7 @@ mod sessions;
 mod teams;
 mod tokens;
 mod trail;
+mod transfer;
 mod users;
 mod webhooks;
 mod writer;
@@ -50,6 +51,7 @@ pub use keys::{SigningAlgorithm, SigningKeyRecord};
 pub use records::*;
 pub use tokens::ExpiringToken;
 pub use trail::Trail;
+pub use transfer::{DataDirLock, Restored, TABLES, TableCount, restore_backup};
 pub use webhooks::{Delivery, DueDelivery, NewWebhook, Webhook};
 
 /// Which database a store runs on.

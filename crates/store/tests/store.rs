@@ -1477,3 +1477,47 @@ async fn federated_credentials_are_kept_changed_and_deleted_with_their_tokens(st
     assert!(store.find_token_owner(&live.hash()).await.unwrap().is_none());
     assert!(!store.delete_federated_credential(created.id, &noted()).await.unwrap());
 }
+
+/// The copy to PostgreSQL goes table by table in `TABLES`' order: it must
+/// name every table of both schemas, or a table would be left behind.
+#[tokio::test]
+async fn the_copy_names_every_table_of_both_schemas() {
+    use sqlx::Connection;
+    let listed: std::collections::BTreeSet<String> = robots_store::TABLES.iter().map(|t| (*t).to_owned()).collect();
+
+    let sqlite = robots_store::testing::fresh_sqlite().await;
+    let path = sqlite.dir.as_ref().unwrap().path().join("robots.db");
+    let mut connection = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .unwrap();
+    assert_eq!(
+        tables.into_iter().collect::<std::collections::BTreeSet<_>>(),
+        listed,
+        "SQLite"
+    );
+
+    let Some(postgres) = robots_store::testing::fresh(Backend::Postgres).await else {
+        return;
+    };
+    let mut connection = sqlx::PgConnection::connect(postgres.url.as_deref().unwrap())
+        .await
+        .unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::TEXT FROM information_schema.tables
+         WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_%'",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .unwrap();
+    assert_eq!(
+        tables.into_iter().collect::<std::collections::BTreeSet<_>>(),
+        listed,
+        "PostgreSQL"
+    );
+}

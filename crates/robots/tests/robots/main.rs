@@ -6,5 +6,6 @@ mod support;
 
 mod cli;
 mod faults;
+mod operations;
 mod parity;
 mod serve;

@@ -1,0 +1,421 @@
+//! What an operator does to a running installation: back it up under load
+//! and restore it, and move it from the embedded SQLite to PostgreSQL, with
+//! real tokens checked before and after.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{PASSWORD, ROBOTS, Server, create_user, postgres_url};
+
+fn runtime() -> tokio::runtime::Runtime {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn admin(args: &[&str]) -> std::process::Output {
+    Command::new(ROBOTS)
+        .arg("admin")
+        .args(args)
+        .env_remove("ROBOTS_DATABASE_URL")
+        .env_remove("ROBOTS_DATA_DIR")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// alice's session, after making organization acme with robot `ci`.
+async fn acme(client: &reqwest::Client, base: &str) -> String {
+    let login: Value = client
+        .post(format!("{base}/v1/sessions"))
+        .json(&json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = login["token"].as_str().unwrap().to_owned();
+    for (path, body) in [
+        ("/v1/orgs", json!({"name": "acme"})),
+        ("/v1/orgs/acme/robots", json!({"name": "ci"})),
+    ] {
+        let created = client
+            .post(format!("{base}{path}"))
+            .bearer_auth(&session)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+    }
+    session
+}
+
+/// A token as its creator received it, and when its 201 arrived.
+type Acknowledged = (String, String, Instant);
+
+/// Creates tokens from `writers` clients until `stop`; every 201 that arrived.
+async fn create_until(base: &str, session: &str, writers: usize, stop: Arc<AtomicBool>) -> Vec<Acknowledged> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for writer in 0..writers {
+        let (base, session, seen, stop) = (base.to_owned(), session.to_owned(), seen.clone(), stop.clone());
+        tasks.spawn(async move {
+            let client = reqwest::Client::new();
+            for n in 0.. {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let created: Value = client
+                    .post(format!("{base}/v1/orgs/acme/robots/ci/tokens"))
+                    .bearer_auth(&session)
+                    .json(&json!({"name": format!("w{writer}-{n}")}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let acknowledged = Instant::now();
+                seen.lock().unwrap().push((
+                    created["access_id"].as_str().unwrap().to_owned(),
+                    created["token"].as_str().unwrap().to_owned(),
+                    acknowledged,
+                ));
+            }
+        });
+    }
+    tasks.join_all().await;
+    Arc::try_unwrap(seen).unwrap().into_inner().unwrap()
+}
+
+async fn whoami(client: &reqwest::Client, base: &str, access_id: &str, token: &str) -> u16 {
+    client
+        .get(format!("{base}/v1/whoami"))
+        .basic_auth(access_id, Some(token))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn a_backup_under_write_load_restores_every_token_acknowledged_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let database_args = ["--data-dir", data];
+    assert!(create_user(&database_args, "alice", true, PASSWORD).status.success());
+    let flags = ["--max-tokens-per-robot", "1000000"];
+    let mut server = Server::start_with(&database_args, &flags);
+    let runtime = runtime();
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+    let session = runtime.block_on(acme(&client, &base));
+
+    // Four clients create tokens throughout; the backup runs in the middle.
+    let stop = Arc::new(AtomicBool::new(false));
+    let creating = {
+        let (base, session, stop) = (base.clone(), session.clone(), stop.clone());
+        runtime.spawn(async move { create_until(&base, &session, 4, stop).await })
+    };
+    std::thread::sleep(Duration::from_millis(800));
+    let backup = dir.path().join("robots-backup.db");
+    let backup = backup.to_str().unwrap();
+    let started = Instant::now();
+    let backed_up = admin(&["backup", backup, "--data-dir", data]);
+    let finished = Instant::now();
+    assert!(backed_up.status.success(), "{}", text(&backed_up.stderr));
+    assert!(
+        text(&backed_up.stdout).starts_with("backed up"),
+        "{}",
+        text(&backed_up.stdout)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    let seen = runtime.block_on(creating).unwrap();
+    let before: Vec<&Acknowledged> = seen.iter().filter(|(_, _, at)| *at < started).collect();
+    let after: Vec<&Acknowledged> = seen.iter().filter(|(_, _, at)| *at > finished).collect();
+    assert!(
+        before.len() >= 20 && !after.is_empty(),
+        "{} before, {} after",
+        before.len(),
+        after.len()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(backup).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "a backup holds token hashes and keys: {mode:o}");
+    }
+
+    // Refused, saying why: overwriting a file, and restoring under a running server.
+    let again = admin(&["backup", backup, "--data-dir", data]);
+    assert!(!again.status.success() && text(&again.stderr).contains("exists already"));
+    let refused = admin(&["restore", backup, "--data-dir", data]);
+    assert!(
+        !refused.status.success() && text(&refused.stderr).contains("stop it first"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let not_a_backup = dir.path().join("notes.txt");
+    std::fs::write(&not_a_backup, "not a database").unwrap();
+    server.signal("TERM");
+    server.wait_exit();
+    let refused = admin(&["restore", not_a_backup.to_str().unwrap(), "--data-dir", data]);
+    assert!(
+        !refused.status.success() && text(&refused.stderr).contains("is not a robots backup"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    let restored = admin(&["restore", backup, "--data-dir", data]);
+    assert!(restored.status.success(), "{}", text(&restored.stderr));
+    let report = text(&restored.stdout);
+    assert!(
+        report.contains("kept as") && report.contains("robot_tokens"),
+        "{report}"
+    );
+    let kept = std::fs::read_dir(data).unwrap().filter_map(Result::ok).any(|entry| {
+        entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("robots.db.before-restore-")
+    });
+    assert!(kept, "the replaced database is kept");
+
+    let server = Server::start_with(&database_args, &flags);
+    let base = server.base.clone();
+    runtime.block_on(async {
+        for (access_id, token, _) in &before {
+            assert_eq!(
+                whoami(&client, &base, access_id, token).await,
+                200,
+                "a token acknowledged before the backup"
+            );
+        }
+        let (access_id, token, _) = after[0];
+        assert_eq!(
+            whoami(&client, &base, access_id, token).await,
+            401,
+            "a token made after the backup is not in it"
+        );
+    });
+    eprintln!(
+        "backup under load: {} tokens before it, {} during, {} after; all before it restored",
+        before.len(),
+        seen.len() - before.len() - after.len(),
+        after.len()
+    );
+}
+
+#[test]
+fn moving_to_postgres_keeps_every_token_working() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let database_args = ["--data-dir", data];
+    assert!(create_user(&database_args, "alice", true, PASSWORD).status.success());
+    let mut server = Server::start(&database_args);
+    let runtime = runtime();
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+
+    // An organization with what it can hold: robots, tokens, a team with a grant, a webhook.
+    let (session, tokens, revoked, before) = runtime.block_on(async {
+        let session = acme(&client, &base).await;
+        let send = |method: reqwest::Method, path: &str, body: Option<Value>| {
+            let request = client.request(method, format!("{base}{path}")).bearer_auth(&session);
+            let request = match body {
+                Some(body) => request.json(&body),
+                None => request,
+            };
+            async move { request.send().await.unwrap() }
+        };
+        use reqwest::Method;
+        for (method, path, body) in [
+            (Method::POST, "/v1/orgs/acme/robots", Some(json!({"name": "reader"}))),
+            (
+                Method::POST,
+                "/v1/orgs/acme/repositories",
+                Some(json!({"name": "apps/web"})),
+            ),
+            (Method::POST, "/v1/orgs/acme/teams", Some(json!({"name": "readers"}))),
+            (Method::PUT, "/v1/orgs/acme/teams/readers/robots/reader", None),
+            (
+                Method::PUT,
+                "/v1/orgs/acme/teams/readers/grants/apps/web",
+                Some(json!({"permission": "read"})),
+            ),
+            (
+                Method::POST,
+                "/v1/orgs/acme/webhooks",
+                Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["token.created"]})),
+            ),
+        ] {
+            let answer = send(method, path, body).await;
+            assert!(answer.status().is_success(), "{path}: {}", answer.status());
+        }
+        let mut tokens = Vec::new();
+        for (robot, name) in [("ci", "one"), ("ci", "two"), ("reader", "pull"), ("ci", "gone")] {
+            let created: Value = send(
+                Method::POST,
+                &format!("/v1/orgs/acme/robots/{robot}/tokens"),
+                Some(json!({"name": name})),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+            tokens.push((
+                created["access_id"].as_str().unwrap().to_owned(),
+                created["token"].as_str().unwrap().to_owned(),
+            ));
+        }
+        let revoked = tokens.pop().unwrap();
+        let deleted = send(
+            Method::DELETE,
+            &format!("/v1/orgs/acme/robots/ci/tokens/{}", revoked.0),
+            None,
+        )
+        .await;
+        assert_eq!(deleted.status(), 204);
+        let audit: Value = send(Method::GET, "/v1/orgs/acme/audit", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let jwks: Value = client
+            .get(format!("{base}/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (session, tokens, revoked, (audit["items"].clone(), jwks))
+    });
+    server.signal("TERM");
+    server.wait_exit();
+
+    let moved = admin(&["migrate", "--data-dir", data, "--to", &url]);
+    assert!(moved.status.success(), "{}", text(&moved.stderr));
+    let report = text(&moved.stdout);
+    assert!(report.contains("every table's count matches"), "{report}");
+    let copied_tokens = report
+        .lines()
+        .find(|line| line.trim_start().starts_with("robot_tokens"))
+        .and_then(|line| line.split_whitespace().last())
+        .unwrap();
+    assert_eq!(copied_tokens, "3", "{report}");
+    assert!(!report.contains(PASSWORD));
+
+    // Once is enough: the target is no longer empty.
+    let again = admin(&["migrate", "--data-dir", data, "--to", &url]);
+    assert!(
+        !again.status.success() && text(&again.stderr).contains("not empty"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let server = Server::start(&["--database-url", &url]);
+    let base = server.base.clone();
+    runtime.block_on(async {
+        for (access_id, token) in &tokens {
+            assert_eq!(
+                whoami(&client, &base, access_id, token).await,
+                200,
+                "a token after the move"
+            );
+        }
+        assert_eq!(
+            whoami(&client, &base, &revoked.0, &revoked.1).await,
+            401,
+            "a deleted token stays deleted"
+        );
+        let (reader_id, reader_token) = &tokens[2];
+        let allowed = client
+            .get(format!("{base}/v1/auth?repository=acme/apps/web&action=pull"))
+            .basic_auth(reader_id, Some(reader_token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(allowed.status(), 200, "the team's grant came along");
+        let audit: Value = client
+            .get(format!("{base}/v1/orgs/acme/audit"))
+            .bearer_auth(&session)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            audit["items"], before.0,
+            "the audit log, and alice's session, came along"
+        );
+        let jwks: Value = client
+            .get(format!("{base}/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(jwks, before.1, "the same signing keys");
+    });
+
+    // PostgreSQL is backed up with its own tools, while the server runs; a
+    // dump restored into a new database serves the same tokens.
+    let dump = dir.path().join("robots.dump");
+    let dumped = Command::new(postgres_tool("pg_dump"))
+        .args(["--format=custom", "--no-owner", "--file"])
+        .arg(&dump)
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(dumped.status.success(), "{}", text(&dumped.stderr));
+    drop(server);
+    let restored_url = postgres_url().unwrap();
+    let restored = Command::new(postgres_tool("pg_restore"))
+        .args(["--no-owner", "--exit-on-error", "--dbname", &restored_url])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(restored.status.success(), "{}", text(&restored.stderr));
+    let server = Server::start(&["--database-url", &restored_url]);
+    runtime.block_on(async {
+        for (access_id, token) in &tokens {
+            assert_eq!(
+                whoami(&client, &server.base, access_id, token).await,
+                200,
+                "a token after pg_dump and pg_restore"
+            );
+        }
+    });
+}
+
+/// A program of Debian's postgresql package (`/usr/lib/postgresql/<version>/bin`).
+fn postgres_tool(name: &str) -> std::path::PathBuf {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().join("bin").join(name))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| panic!("{name} from the postgresql package"))
+}
