@@ -21,6 +21,8 @@ pub struct AuditView {
     pub user_agent: Option<String>,
     /// `api`, `console`, `cli` or `system`.
     pub via: String,
+    /// The `X-Request-Id` of the request that caused it: its log lines carry the same id.
+    pub request_id: Option<String>,
 }
 
 /// A token someone found: revoked at once if it is valid.

@@ -82,6 +82,7 @@ async fn seed(args: SeedArgs) -> Result<(), BoxError> {
         ip: None,
         user_agent: None,
         via: "system".into(),
+        request_id: None,
     };
     let org = store
         .create_org(

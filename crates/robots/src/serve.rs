@@ -222,6 +222,18 @@ pub struct ServeArgs {
     /// Log filter, e.g. info, debug, or robots_server=debug,info.
     #[arg(long, env = "ROBOTS_LOG", default_value = "info", value_name = "FILTER")]
     log: String,
+
+    /// How log lines are written: text for people, json for log shippers
+    /// (one object per line: timestamp, level, target, fields with the
+    /// message, and the request's id in span).
+    #[arg(long, env = "ROBOTS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -233,7 +245,7 @@ enum Signup {
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
-    init_logging(&args.log)?;
+    init_logging(&args.log, args.log_format)?;
     let open_files = robots_server::connections::raise_open_files_limit();
     // Held until the process ends: a second server on the same directory,
     // or a restore under this one, is refused.
@@ -256,6 +268,7 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
         Signup::Open => SignupPolicy::Open,
     };
     config.service.session_ttl = args.session_ttl;
+    config.json_logs = args.log_format == LogFormat::Json;
     config.issuer = args.issuer.unwrap_or_else(|| config.public_url.clone());
     if !args.registry_token_path.starts_with('/') {
         return Err("--registry-token-path must start with /".into());
@@ -339,13 +352,18 @@ fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, BoxError>
     Ok(config)
 }
 
-fn init_logging(filter: &str) -> Result<(), BoxError> {
+fn init_logging(filter: &str, format: LogFormat) -> Result<(), BoxError> {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .map_err(|error| format!("--log {filter:?} is not a log filter: {error}"))?;
-    tracing_subscriber::fmt()
+    let lines = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => lines
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // The request span holds the id; the list of outer spans adds nothing.
+        LogFormat::Json => lines.json().with_current_span(true).with_span_list(false).init(),
+    }
     Ok(())
 }

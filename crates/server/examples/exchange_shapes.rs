@@ -60,6 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         robots_server::with_common_routes(routes),
         config.max_body_bytes,
         config.request_timeout,
+        config.trusted_proxies.clone(),
     );
     let listener = tokio::net::TcpListener::bind(listen).await?;
     robots_server::listener::serve_connections(app, listener, &config, std::future::pending()).await?;

@@ -25,6 +25,7 @@ pub mod listener;
 pub mod openapi;
 pub mod outbound;
 pub mod request_body;
+pub mod request_id;
 pub mod state;
 pub mod usage;
 pub mod verification;
@@ -47,9 +48,10 @@ use robots_core::secret::SetupCode;
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use crate::error::ApiError;
@@ -64,7 +66,13 @@ pub fn app<B: RequestBody>(state: AppState) -> impl HttpService<B> {
         .merge(console::router())
         .route("/readyz", get(ready));
     let (max_body, request_timeout) = (config.max_body_bytes, config.request_timeout);
-    with_common_layers(with_common_routes(routes).with_state(state), max_body, request_timeout)
+    let trusted_proxies = config.trusted_proxies.clone();
+    with_common_layers(
+        with_common_routes(routes).with_state(state),
+        max_body,
+        request_timeout,
+        trusted_proxies,
+    )
 }
 
 /// The router inside the common layers, taking requests with bodies of
@@ -123,16 +131,28 @@ pub fn with_common_layers<B: RequestBody>(
     router: Router,
     max_body: usize,
     request_timeout: Duration,
+    trusted_proxies: Vec<client::IpRange>,
 ) -> impl HttpService<B> {
     ServiceBuilder::new()
         .map_response(IntoResponse::into_response)
-        // Spans carry method and path only: never headers, which hold credentials.
-        // Per-request lines are at debug (--log debug): at tens of thousands of
-        // verifications a second, writing one line each would cost more than
-        // the verification itself.
+        // Every request gets an id (a trusted proxy's, else a new one),
+        // echoed in its answer (request_id.rs).
+        .map_request(move |mut request: Request<B>| {
+            request_id::keep_only_trusted(&mut request, &trusted_proxies);
+            request
+        })
+        .layer(SetRequestIdLayer::x_request_id(request_id::NewRequestId))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        // The span carries the request's id; the debug lines add method and
+        // path, never headers, which hold credentials. Per-request lines are at debug (--log debug): at
+        // tens of thousands of verifications a second, writing one line each
+        // would cost more than the verification itself.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
+                .make_span_with(request_id::span)
+                .on_request(|request: &Request<B>, _: &tracing::Span| {
+                    tracing::debug!(method = %request.method(), path = request.uri().path(), "request");
+                })
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .layer(SetResponseHeaderLayer::overriding(
@@ -270,15 +290,23 @@ pub async fn run(state: AppState) -> Result<(), Box<dyn std::error::Error + Send
         config.public_url.clone()
     };
     if let Some(code) = prepare_first_run(&state).await.map_err(|error| format!("{error:?}"))? {
-        // Printed, not logged: it is for the person at the terminal.
-        eprintln!(
-            "\n  This installation has no users yet. Create the first administrator with this\n  \
+        if config.json_logs {
+            tracing::warn!(
+                setup_code = %code.display(),
+                setup_url = %format!("{url}/setup"),
+                "this installation has no users yet: create the first administrator with the one-time setup code"
+            );
+        } else {
+            // Printed, not logged: it is for the person at the terminal.
+            eprintln!(
+                "\n  This installation has no users yet. Create the first administrator with this\n  \
              one-time setup code (it stops working once any user exists):\n\n      {code}\n\n  \
              In a browser: {url}/setup\n  \
              Or with curl:\n    curl -X POST {url}/v1/setup -H 'Content-Type: application/json' \\\n      \
              -d '{{\"code\": \"{code}\", \"username\": \"admin\", \"email\": \"admin@example.com\", \"password\": \"…\"}}'\n",
-            code = code.display(),
-        );
+                code = code.display(),
+            );
+        }
     }
     serve(state, listener, shutdown_signal()).await?;
     tracing::info!("robots stopped");
@@ -345,6 +373,7 @@ mod tests {
             super::with_common_routes(routes),
             config.max_body_bytes,
             config.request_timeout,
+            Vec::new(),
         );
         tokio::spawn(async move {
             crate::listener::serve_connections(app, listener, &config, std::future::pending()).await
@@ -396,6 +425,7 @@ mod tests {
             Router::new().route("/thread", get(thread)),
             config.max_body_bytes,
             config.request_timeout,
+            Vec::new(),
         );
         tokio::spawn(async move {
             crate::listener::serve_connections(app, listener, &config, std::future::pending()).await

@@ -27,6 +27,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Mark console cookies `Secure` (set when the public URL is https).
     pub secure_cookies: bool,
+    /// Logs are JSON lines (`--log-format json`): what is printed for the
+    /// person at the terminal (the setup code) is logged as one line too.
+    pub json_logs: bool,
     /// `iss` of the JWTs we sign; a registry's `auth.token.issuer`.
     pub issuer: String,
     /// The registry `service` names we issue tokens for (a registry's
@@ -76,6 +79,7 @@ impl ServerConfig {
             usage_flush_interval: Duration::from_secs(1),
             max_body_bytes: 64 * 1024,
             secure_cookies: false,
+            json_logs: false,
             issuer: format!("http://{listen}"),
             registry_services: vec!["registry".to_owned()],
             registry_token_path: "/v2/token".to_owned(),
@@ -244,6 +248,10 @@ impl RequestClient<'_> {
             .headers
             .get(header::USER_AGENT)
             .and_then(|value| value.to_str().ok());
-        ClientInfo::new(self.ip, agent)
+        let request_id = self
+            .headers
+            .get(crate::request_id::HEADER)
+            .and_then(|value| value.to_str().ok());
+        ClientInfo::new(self.ip, agent).with_request_id(request_id)
     }
 }

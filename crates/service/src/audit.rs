@@ -25,6 +25,8 @@ pub struct ClientInfo {
     pub ip: Option<IpAddr>,
     /// At most [`MAX_USER_AGENT_CHARS`] characters of its `User-Agent`.
     pub user_agent: Option<String>,
+    /// The request's `X-Request-Id` (the server assigns one to every request).
+    pub request_id: Option<String>,
 }
 
 /// How much of a user agent is kept.
@@ -36,7 +38,14 @@ impl ClientInfo {
         Self {
             ip,
             user_agent: user_agent.map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
+            request_id: None,
         }
+    }
+
+    /// The same client, for the request with this id.
+    pub fn with_request_id(mut self, request_id: Option<&str>) -> Self {
+        self.request_id = request_id.map(str::to_owned);
+        self
     }
 }
 
@@ -138,6 +147,7 @@ pub fn event(actor: &Actor<'_>, change: Change, at: OffsetDateTime) -> AuditEven
         ip: client.and_then(|c| c.ip).map(|address| address.to_string()),
         user_agent: client.and_then(|c| c.user_agent.clone()),
         via: via.as_str().to_owned(),
+        request_id: client.and_then(|c| c.request_id.clone()),
     }
 }
 

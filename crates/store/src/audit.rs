@@ -12,7 +12,7 @@ use crate::{Page, Store, StoreError, in_write_tx, on_pool, page};
 /// writer binds them.
 macro_rules! insert_audit_event {
     () => {
-        "INSERT INTO audit_events (id, org_id, at, actor_kind, actor, action, target, detail, ip, user_agent, via)"
+        "INSERT INTO audit_events (id, org_id, at, actor_kind, actor, action, target, detail, ip, user_agent, via, request_id)"
     };
 }
 pub(crate) use insert_audit_event;
@@ -37,6 +37,8 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     /// `api`, `console`, `cli` or `system`.
     pub via: String,
+    /// The `X-Request-Id` of the request that caused it.
+    pub request_id: Option<String>,
 }
 
 /// What to look for in the audit log.
@@ -64,6 +66,7 @@ struct AuditRow {
     ip: Option<String>,
     user_agent: Option<String>,
     via: String,
+    request_id: Option<String>,
 }
 
 impl From<AuditRow> for AuditEvent {
@@ -80,6 +83,7 @@ impl From<AuditRow> for AuditEvent {
             ip: row.ip,
             user_agent: row.user_agent,
             via: row.via,
+            request_id: row.request_id,
         }
     }
 }
@@ -92,7 +96,7 @@ impl Store {
         }
         in_write_tx!(self, tx => {
             for event in events {
-                sqlx::query(concat!(insert_audit_event!(), " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
+                sqlx::query(concat!(insert_audit_event!(), " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"))
                     .bind(event.id)
                     .bind(event.org_id)
                     .bind(to_millis(event.at))
@@ -104,6 +108,7 @@ impl Store {
                     .bind(event.ip.as_deref())
                     .bind(event.user_agent.as_deref())
                     .bind(&event.via)
+                    .bind(event.request_id.as_deref())
                     .execute(&mut *tx)
                     .await?;
             }
@@ -127,7 +132,7 @@ impl Store {
             .map(|a| format!("{a}%"));
         let action_exact = query.action.as_deref().filter(|a| !a.ends_with('.'));
         let rows: Vec<AuditRow> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id, org_id, at, actor_kind, actor, action, target, detail, ip, user_agent, via FROM audit_events
+            "SELECT id, org_id, at, actor_kind, actor, action, target, detail, ip, user_agent, via, request_id FROM audit_events
              WHERE (org_id = $1 OR ($1 IS NULL AND org_id IS NULL))
                AND ($2 IS NULL OR id < $2)
                AND ($3 IS NULL OR action = $3)

@@ -55,7 +55,7 @@ macro_rules! write_audit {
         let event: &$crate::audit::AuditEvent = $event;
         sqlx::query(concat!(
             $crate::audit::insert_audit_event!(),
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(event.id)
         .bind(event.org_id)
@@ -68,6 +68,7 @@ macro_rules! write_audit {
         .bind(event.ip.as_deref())
         .bind(event.user_agent.as_deref())
         .bind(&event.via)
+        .bind(event.request_id.as_deref())
         .execute(&mut *$tx)
         .await?;
     }};
@@ -107,12 +108,13 @@ pub(crate) fn script_trail(script: &mut WriteScript, trail: &Trail<'_>, webhooks
     let ip = script.value(event.ip.as_deref());
     let user_agent = script.value(event.user_agent.as_deref());
     let via = script.value(event.via.as_str());
+    let request_id = script.value(event.request_id.as_deref());
     script.statement(&format!(
         concat!(
             insert_audit_event!(),
-            " SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {} WHERE {}"
+            " SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {} WHERE {}"
         ),
-        id, org_id, at, actor_kind, actor, action, target, detail, ip, user_agent, via, condition
+        id, org_id, at, actor_kind, actor, action, target, detail, ip, user_agent, via, request_id, condition
     ));
     let Some((name, payload)) = trail.webhook.filter(|_| !webhooks.is_empty()) else {
         return;

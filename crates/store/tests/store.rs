@@ -132,6 +132,7 @@ fn change_event(org_id: Option<Uuid>, action: &str) -> AuditEvent {
         ip: None,
         user_agent: None,
         via: "api".into(),
+        request_id: None,
     }
 }
 
@@ -200,6 +201,7 @@ fn token_created_event(org_id: Option<Uuid>, access_id: Uuid) -> AuditEvent {
         ip: None,
         user_agent: None,
         via: "api".into(),
+        request_id: None,
     }
 }
 

@@ -151,3 +151,57 @@ fn two_thousand_idle_connections_leave_room_for_the_next_client() {
     assert!(took < Duration::from_secs(2), "{took:?}");
     drop(idle);
 }
+
+#[test]
+fn json_logs_carry_the_request_id_a_trusted_proxy_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let flags = ["--log-format", "json", "--trusted-proxy", "127.0.0.1"];
+    let mut server = Server::start_with(&["--data-dir", data_dir.to_str().unwrap()], &flags);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // A mistyped token, through "nginx" (a trusted proxy) with its request id.
+    let answer = runtime.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{}/v1/auth", server.base))
+            .bearer_auth(format!("rbt_{}", "A".repeat(43)))
+            .header("x-request-id", "proxy-7f3a")
+            .send()
+            .await
+            .unwrap()
+    });
+    assert_eq!(answer.status(), 401);
+    assert_eq!(answer.headers()["x-request-id"], "proxy-7f3a", "echoed");
+
+    let line = server.wait_for("proxy-7f3a");
+    let logged: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|error| panic!("{error}: {line}"));
+    assert_eq!(logged["level"], "INFO", "{line}");
+    assert!(
+        logged["timestamp"].is_string() && logged["target"].is_string(),
+        "{line}"
+    );
+    assert!(
+        logged["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("authentication failed"),
+        "{line}"
+    );
+    assert_eq!(logged["span"]["id"], "proxy-7f3a", "{line}");
+    let announced: serde_json::Value =
+        serde_json::from_str(server.printed_line("one-time setup code").unwrap()).unwrap();
+    assert_eq!(
+        announced["fields"]["setup_code"].as_str().unwrap().len(),
+        19,
+        "the setup code is a JSON line too: {announced}"
+    );
+    for line in server.printed() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "not one JSON object: {line}"
+        );
+    }
+}

@@ -59,17 +59,26 @@ impl Server {
             printed: Vec::new(),
         };
         let listening = server.wait_for("robots is listening");
-        let address = listening
-            .split("address=")
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_owned();
+        let address = match serde_json::from_str::<Value>(&listening) {
+            // --log-format json
+            Ok(line) => line["fields"]["address"].as_str().unwrap().to_owned(),
+            Err(_) => listening
+                .split("address=")
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_owned(),
+        };
         let scheme = if flags.contains(&"--tls-cert") { "https" } else { "http" };
         server.base = format!("{scheme}://{address}");
         server
+    }
+
+    /// Every line printed so far.
+    pub fn printed(&self) -> &[String] {
+        &self.printed
     }
 
     /// The first line printed so far that contains `needle`.
@@ -122,7 +131,11 @@ impl Server {
 
     /// The setup code from the start-up banner.
     pub fn setup_code(&mut self) -> String {
-        self.wait_for("one-time setup code");
+        let announced = self.wait_for("one-time setup code");
+        if let Ok(line) = serde_json::from_str::<Value>(&announced) {
+            // --log-format json
+            return line["fields"]["setup_code"].as_str().unwrap().to_owned();
+        }
         loop {
             let line = self.wait_for("");
             let candidate = line.trim();

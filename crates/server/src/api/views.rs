@@ -252,6 +252,7 @@ pub fn audit_event(event: AuditEvent) -> wire::AuditView {
         ip: event.ip,
         user_agent: event.user_agent,
         via: event.via,
+        request_id: event.request_id,
     }
 }
 

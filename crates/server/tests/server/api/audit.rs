@@ -199,3 +199,84 @@ async fn the_audit_log_is_filtered_paginated_exported_and_for_admins_only(app: T
     assert_eq!(app.get("/v1/orgs/acme/audit?since=yesterday", &alice).await.status, 400);
     assert_eq!(app.get("/v1/orgs/acme/audit?cursor=zzz", &alice).await.status, 400);
 }
+
+/// Every answer names its request; an id is taken from a trusted proxy
+/// only; the audit events a request causes carry it, and failed robot
+/// authentications too.
+#[tokio::test]
+async fn requests_have_ids_that_reach_the_audit_log() {
+    let Some(app) = TestApp::spawn_with(robots_store::Backend::Sqlite, |config| {
+        config.trusted_proxies = vec!["127.0.0.2".parse().unwrap()];
+    })
+    .await
+    else {
+        return;
+    };
+    let root = app.setup_admin().await;
+    let alice = app.user(&root, "alice").await;
+    app.org(&alice, "acme").await;
+    let Auth::Bearer(session) = &alice else { unreachable!() };
+    let from = |source: &str| {
+        reqwest::Client::builder()
+            .local_address(source.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    };
+    let create = |client: reqwest::Client, robot: &str, id: &str| {
+        client
+            .post(format!("{}/v1/orgs/acme/robots", app.base))
+            .bearer_auth(session)
+            .header("x-request-id", id)
+            .json(&json!({"name": robot}))
+            .send()
+    };
+
+    // A client's own id is replaced by a new one.
+    let direct = create(from("127.0.0.1"), "direct", "chosen-by-client").await.unwrap();
+    assert_eq!(direct.status(), 201);
+    let assigned = direct.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(assigned.len(), 32, "{assigned}");
+    assert!(assigned.chars().all(|c| c.is_ascii_hexdigit()));
+    // A trusted proxy's is kept, unless it is not a plain token.
+    let proxied = create(from("127.0.0.2"), "proxied", "nginx-4f2a").await.unwrap();
+    assert_eq!(proxied.headers()["x-request-id"], "nginx-4f2a");
+    let odd = create(from("127.0.0.2"), "odd", "with space").await.unwrap();
+    assert_ne!(odd.headers()["x-request-id"], "with space");
+
+    let log = app.get("/v1/orgs/acme/audit?action=robot.created", &alice).await;
+    let id_of = |robot: &str| {
+        log.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|event| event["target"] == format!("robot acme/{robot}"))
+            .map(|event| event["request_id"].clone())
+            .unwrap()
+    };
+    assert_eq!(id_of("direct"), json!(assigned));
+    assert_eq!(id_of("proxied"), json!("nginx-4f2a"));
+
+    // Failed authentications are audited with the request's id too.
+    app.robot(&alice, "acme", "ci").await;
+    let token = app.token(&alice, "acme", "ci", "main").await;
+    let stranger = robots_core::SecretToken::generate(robots_core::SecretKind::RobotToken);
+    let wrong = from("127.0.0.2")
+        .get(format!("{}/v1/whoami", app.base))
+        .basic_auth(&token.access_id, Some(stranger.expose()))
+        .header("x-request-id", "nginx-failed-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    app.flush_usage().await;
+    let failures = app.get("/v1/orgs/acme/audit?action=auth.failed", &alice).await;
+    assert!(
+        failures.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|event| event["request_id"] == "nginx-failed-1"),
+        "{}",
+        failures.text
+    );
+}

@@ -122,6 +122,7 @@ async fn private_destinations_are_refused_when_saved_and_when_sent(backend: robo
             ip: None,
             user_agent: None,
             via: "system".into(),
+            request_id: None,
         };
         let new = robots_store::NewWebhook {
             id: uuid::Uuid::now_v7(),
