@@ -419,3 +419,200 @@ fn postgres_tool(name: &str) -> std::path::PathBuf {
         .find(|path| path.exists())
         .unwrap_or_else(|| panic!("{name} from the postgresql package"))
 }
+
+/// The Kubernetes manifests pass kubernetes-validate (PyPI; offline, strict),
+/// name only settings the server has, and those settings start a server whose
+/// probes answer.
+#[test]
+fn the_kubernetes_manifests_validate_and_their_settings_start_a_server() {
+    let manifests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/kubernetes/robots.yaml");
+    let validated = Command::new("kubernetes-validate")
+        .arg("--strict")
+        .arg(&manifests)
+        .output();
+    let Ok(validated) = validated else {
+        assert!(
+            std::env::var("CI").map_or(true, |ci| ci != "true"),
+            "kubernetes-validate is required in CI (scripts/test installs it)"
+        );
+        eprintln!("note: skipping: pip install kubernetes-validate");
+        return;
+    };
+    assert!(
+        validated.status.success(),
+        "{}{}",
+        text(&validated.stdout),
+        text(&validated.stderr)
+    );
+
+    // The Deployment's environment and probes, read with the YAML parser kubernetes-validate brings.
+    let read = Command::new("python3")
+        .args([
+            "-c",
+            r#"
+import json, sys, yaml
+for document in yaml.safe_load_all(open(sys.argv[1])):
+    if document["kind"] == "Deployment":
+        container = document["spec"]["template"]["spec"]["containers"][0]
+        print(json.dumps({
+            "env": {e["name"]: e["value"] for e in container["env"]},
+            "probes": [container[p]["httpGet"]["path"] for p in ("livenessProbe", "readinessProbe")],
+        }))
+"#,
+        ])
+        .arg(&manifests)
+        .output()
+        .unwrap();
+    assert!(read.status.success(), "{}", text(&read.stderr));
+    let deployment: Value = serde_json::from_slice(&read.stdout).unwrap();
+    let help = text(&Command::new(ROBOTS).args(["serve", "--help"]).output().unwrap().stdout);
+    let env = deployment["env"].as_object().unwrap();
+    for name in env.keys() {
+        assert!(help.contains(&format!("env: {name}=")), "robots serve has no {name}");
+    }
+
+    // Those settings (the database URL file pointing at a database of this test).
+    let dir = tempfile::tempdir().unwrap();
+    let url_file = dir.path().join("database-url");
+    let database = match postgres_url() {
+        Some(url) => url,
+        None => format!("sqlite://{}", dir.path().join("robots.db").display()),
+    };
+    std::fs::write(&url_file, database).unwrap();
+    let mut serve = Command::new(ROBOTS);
+    serve.arg("serve").env_remove("ROBOTS_DATABASE_URL");
+    for (name, value) in env {
+        let value = match name.as_str() {
+            "ROBOTS_DATABASE_URL_FILE" => url_file.to_str().unwrap().to_owned(),
+            "ROBOTS_LISTEN" => "127.0.0.1:0".to_owned(),
+            _ => value.as_str().unwrap().to_owned(),
+        };
+        serve.env(name, value);
+    }
+    let mut child = serve.stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let address = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let line: Value = serde_json::from_str(&line).ok()?;
+            line["fields"]["address"].as_str().map(str::to_owned)
+        })
+        .expect("the server logs where it listens, in JSON");
+    // Keep reading, so the server can keep writing.
+    std::thread::spawn(move || lines.for_each(drop));
+    let runtime = runtime();
+    runtime.block_on(async {
+        for path in deployment["probes"].as_array().unwrap() {
+            let answer = reqwest::get(format!("http://{address}{}", path.as_str().unwrap()))
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 200, "probe {path}");
+        }
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `scripts/package-deb` builds a package with the binary, the hardened unit
+/// and the settings file as a conffile; lintian finds no error in it and
+/// systemd rates the unit's exposure "OK".
+#[test]
+fn the_debian_package_holds_a_hardened_service() {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let built = Command::new(workspace.join("scripts/package-deb"))
+        .args(["--binary", ROBOTS])
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    let package = workspace.join(text(&built.stdout).trim());
+
+    let listed = text(
+        &Command::new("dpkg-deb")
+            .arg("--contents")
+            .arg(&package)
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    for (path, mode) in [
+        ("./usr/bin/robots", "-rwxr-xr-x root/root"),
+        ("./lib/systemd/system/robots.service", "-rw-r--r-- root/root"),
+        ("./etc/robots/robots.env", "-rw-r----- root/root"),
+        ("./usr/share/doc/robots/copyright", "-rw-r--r-- root/root"),
+        ("./usr/share/doc/robots/OPERATING.md", "-rw-r--r-- root/root"),
+    ] {
+        assert!(
+            listed
+                .lines()
+                .any(|line| line.starts_with(mode) && line.ends_with(path)),
+            "{path} ({mode}) in:\n{listed}"
+        );
+    }
+    let info = text(
+        &Command::new("dpkg-deb")
+            .arg("--info")
+            .arg(&package)
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    assert!(info.contains("Package: robots") && info.contains("adduser"), "{info}");
+    let conffiles = text(
+        &Command::new("dpkg-deb")
+            .arg("--ctrl-tarfile")
+            .arg(&package)
+            .output()
+            .map(|tar| {
+                let mut list = Command::new("tar")
+                    .args(["-xO", "./conffiles"])
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                std::io::Write::write_all(&mut list.stdin.take().unwrap(), &tar.stdout).unwrap();
+                list.wait_with_output().unwrap()
+            })
+            .unwrap()
+            .stdout,
+    );
+    assert_eq!(conffiles.trim(), "/etc/robots/robots.env");
+
+    // The unit's settings are flags the server has, and its hardening rates "OK".
+    let unit = std::fs::read_to_string(workspace.join("deploy/debian/robots.service")).unwrap();
+    assert!(unit.contains("User=robots") && unit.contains("ROBOTS_DATA_DIR=/var/lib/robots"));
+    let analysed = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(workspace.join("deploy/debian/robots.service"))
+        .output()
+        .unwrap();
+    let rating = text(&analysed.stdout);
+    let exposure: f64 = rating
+        .lines()
+        .find_map(|line| line.split("robots.service: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in:\n{rating}{}", text(&analysed.stderr)));
+    assert!(exposure <= 2.0, "exposure {exposure}:\n{rating}");
+
+    match Command::new("lintian")
+        .args(["--fail-on", "error"])
+        .arg(&package)
+        .output()
+    {
+        Ok(linted) => assert!(
+            linted.status.success(),
+            "lintian:\n{}{}",
+            text(&linted.stdout),
+            text(&linted.stderr)
+        ),
+        Err(_) => {
+            assert!(
+                std::env::var("CI").map_or(true, |ci| ci != "true"),
+                "lintian is required in CI (scripts/test installs it)"
+            );
+            eprintln!("note: lintian not installed: apt-get install lintian");
+        }
+    }
+    let _ = std::fs::remove_file(&package);
+}
