@@ -45,6 +45,13 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Exit 0 if the server is ready (its /readyz answers 200): a container's healthcheck.
+    #[command(after_help = "Example (a Dockerfile):\n  HEALTHCHECK CMD [\"robots\", \"healthcheck\"]")]
+    Healthcheck {
+        /// The readiness URL to ask.
+        #[arg(long, default_value = "http://127.0.0.1:8080/readyz", value_name = "URL")]
+        url: String,
+    },
     /// Print the command reference as Markdown (docs/cli.md).
     #[command(hide = true)]
     Docs,
@@ -71,6 +78,7 @@ fn main() -> ExitCode {
                 cli::output::emit(&String::from_utf8_lossy(&script));
                 Ok(())
             }
+            Command::Healthcheck { url } => healthcheck(&url).await,
             Command::Docs => {
                 cli::output::emit(&cli::docs::markdown(&Cli::command()));
                 Ok(())
@@ -91,6 +99,23 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+async fn healthcheck(url: &str) -> Result<(), String> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+        .map_err(|error| error.to_string())?;
+    let answer = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|error| format!("{url}: {error}"))?;
+    if answer.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("{url} answered {}", answer.status()))
+    }
 }
 
 #[cfg(test)]

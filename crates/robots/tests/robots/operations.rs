@@ -616,3 +616,230 @@ fn the_debian_package_holds_a_hardened_service() {
     }
     let _ = std::fs::remove_file(&package);
 }
+
+/// `scripts/build-image` builds the image from scratch with buildah; it is
+/// configured as documented (non-root, /data, 0.0.0.0:8080, a healthcheck,
+/// OCI labels), and the seed's path works against it: with podman where this
+/// machine can run containers, else from the image's own root filesystem
+/// (its loader and libraries), as the test says.
+#[test]
+fn the_container_image_serves_the_seed_path() {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let Ok(built) = Command::new(workspace.join("scripts/build-image"))
+        .args(["--binary", ROBOTS])
+        .output()
+    else {
+        unreachable!("scripts/build-image runs")
+    };
+    if !built.status.success() && text(&built.stderr).contains("buildah: command not found") {
+        assert!(
+            std::env::var("CI").map_or(true, |ci| ci != "true"),
+            "buildah and podman are required in CI (scripts/test installs them)"
+        );
+        eprintln!("note: skipping: apt-get install buildah podman");
+        return;
+    }
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    let image = text(&built.stdout).trim().to_owned();
+
+    let inspected = Command::new("podman")
+        .args(["image", "inspect", &image])
+        .output()
+        .unwrap();
+    assert!(inspected.status.success(), "{}", text(&inspected.stderr));
+    let inspected: Value = serde_json::from_slice(&inspected.stdout).unwrap();
+    let config = &inspected[0]["Config"];
+    assert_eq!(config["User"], "65532:65532", "not root");
+    let env: Vec<&str> = config["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(
+        env.contains(&"ROBOTS_LISTEN=0.0.0.0:8080") && env.contains(&"ROBOTS_DATA_DIR=/data"),
+        "{env:?}"
+    );
+    assert!(config["Volumes"].get("/data").is_some());
+    assert_eq!(
+        inspected[0]["Healthcheck"]["Test"],
+        json!(["CMD", "/usr/bin/robots", "healthcheck"])
+    );
+    for label in [
+        "org.opencontainers.image.version",
+        "org.opencontainers.image.source",
+        "org.opencontainers.image.licenses",
+    ] {
+        assert!(config["Labels"][label].is_string(), "label {label}");
+    }
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let name = format!("robots-test-{port}");
+    let ran = Command::new("podman")
+        .args([
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "-p",
+            &format!("127.0.0.1:{port}:8080"),
+            &image,
+        ])
+        .output()
+        .unwrap();
+    let runtime = runtime();
+    let base = format!("http://127.0.0.1:{port}");
+    let _container = Container(name.clone());
+    let (mut unpacked, how) = if ran.status.success() {
+        (None, "with podman".to_owned())
+    } else {
+        // This machine cannot run containers: the image's own files, then.
+        let mounted = Command::new("podman")
+            .args(["image", "mount", &image])
+            .output()
+            .unwrap();
+        assert!(mounted.status.success(), "{}", text(&mounted.stderr));
+        let root = std::path::PathBuf::from(text(&mounted.stdout).trim());
+        let data = tempfile::tempdir().unwrap();
+        let child = Command::new(root.join("lib64/ld-linux-x86-64.so.2"))
+            .arg("--library-path")
+            .arg(root.join("lib/x86_64-linux-gnu"))
+            .arg(root.join("usr/bin/robots"))
+            .arg("serve")
+            .env_clear()
+            .env("ROBOTS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ROBOTS_DATA_DIR", data.path())
+            .env("SSL_CERT_FILE", root.join("etc/ssl/certs/ca-certificates.crt"))
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let why = text(&ran.stderr).lines().last().unwrap_or_default().to_owned();
+        (
+            Some((child, data, root)),
+            format!("from the unpacked image (podman could not run it: {why})"),
+        )
+    };
+    eprintln!("container image: ran {how}");
+
+    // The setup code, from the container's log or the process's output.
+    let code = {
+        let mut found = None;
+        for _ in 0..100 {
+            let log = match &mut unpacked {
+                None => text(&Command::new("podman").args(["logs", &name]).output().unwrap().stderr),
+                Some((child, _, _)) => {
+                    let mut stderr = child.stderr.take().unwrap();
+                    let mut lines = String::new();
+                    let mut reader = std::io::BufReader::new(&mut stderr);
+                    while !lines.contains("In a browser") {
+                        let mut line = String::new();
+                        if std::io::BufRead::read_line(&mut reader, &mut line).unwrap() == 0 {
+                            break;
+                        }
+                        lines.push_str(&line);
+                    }
+                    child.stderr = Some(stderr);
+                    lines
+                }
+            };
+            found = log
+                .lines()
+                .map(str::trim)
+                .find(|line| line.len() == 19 && line.matches('-').count() == 3)
+                .map(str::to_owned);
+            if found.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        found.expect("the setup code in the log")
+    };
+
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let set_up = client
+            .post(format!("{base}/v1/setup"))
+            .json(&json!({"code": code, "username": "admin", "email": "admin@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(set_up.status(), 201, "{}", set_up.text().await.unwrap());
+        let login: Value = client
+            .post(format!("{base}/v1/sessions"))
+            .json(&json!({"username": "admin", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = login["token"].as_str().unwrap();
+        for (path, body) in [
+            ("/v1/orgs", json!({"name": "acme"})),
+            ("/v1/orgs/acme/robots", json!({"name": "ci"})),
+        ] {
+            let created = client
+                .post(format!("{base}{path}"))
+                .bearer_auth(session)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(created.status(), 201, "{path}");
+        }
+        let token: Value = client
+            .post(format!("{base}/v1/orgs/acme/robots/ci/tokens"))
+            .bearer_auth(session)
+            .json(&json!({"name": "image"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let me: Value = client
+            .get(format!("{base}/v1/whoami"))
+            .basic_auth(token["access_id"].as_str().unwrap(), token["token"].as_str())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["name"], "ci", "{me}");
+    });
+
+    // The healthcheck the image runs answers for a ready server.
+    let checked = match &unpacked {
+        None => Command::new("podman")
+            .args(["healthcheck", "run", &name])
+            .output()
+            .unwrap(),
+        Some((_, _, root)) => Command::new(root.join("lib64/ld-linux-x86-64.so.2"))
+            .arg("--library-path")
+            .arg(root.join("lib/x86_64-linux-gnu"))
+            .arg(root.join("usr/bin/robots"))
+            .args(["healthcheck", "--url", &format!("{base}/readyz")])
+            .output()
+            .unwrap(),
+    };
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+    if let Some((mut child, _, _)) = unpacked {
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = Command::new("podman").args(["image", "unmount", &image]).output();
+    }
+}
+
+/// Removes the container when the test ends, however it ends.
+struct Container(String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("podman").args(["rm", "-f", &self.0]).output();
+    }
+}
