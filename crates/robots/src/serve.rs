@@ -24,6 +24,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ROBOTS_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
     listen: SocketAddr,
 
+    /// Serve Prometheus metrics at /metrics on this address (keep it off the
+    /// public network: they name organizations and count failures).
+    #[arg(long, env = "ROBOTS_METRICS_LISTEN", value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
+
     #[command(flatten)]
     database: DatabaseArgs,
 
@@ -269,6 +274,7 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     };
     config.service.session_ttl = args.session_ttl;
     config.json_logs = args.log_format == LogFormat::Json;
+    config.metrics_listen = args.metrics_listen;
     config.issuer = args.issuer.unwrap_or_else(|| config.public_url.clone());
     if !args.registry_token_path.starts_with('/') {
         return Err("--registry-token-path must start with /".into());

@@ -130,8 +130,9 @@ impl AppState {
                 }
             }
             Some(Presented::Robot(credential)) => {
+                let client = self.request_client(&parts.headers, &parts.extensions);
                 let owner = self
-                    .verify_robot(&credential, self.request_client(&parts.headers, &parts.extensions))
+                    .verify_robot(&credential, client, credential.api_verifier())
                     .await?;
                 Ok(Some(Caller::Robot(owner)))
             }

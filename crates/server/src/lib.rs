@@ -22,6 +22,7 @@ pub mod federation;
 pub mod issued;
 pub mod keys;
 pub mod listener;
+pub mod metrics;
 pub mod openapi;
 pub mod outbound;
 pub mod request_body;
@@ -261,6 +262,43 @@ async fn run_webhooks(state: AppState) {
     }
 }
 
+/// Serves `/metrics` on its own address until the returned task is dropped.
+async fn serve_metrics(
+    state: AppState,
+    address: std::net::SocketAddr,
+) -> Result<AbortOnDrop, Box<dyn std::error::Error + Send + Sync>> {
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|error| format!("cannot listen on --metrics-listen {address}: {error}"))?;
+    let bound = listener.local_addr()?;
+    tracing::info!(address = %bound, "metrics at /metrics");
+    let router = Router::new()
+        .route(
+            "/metrics",
+            get(|State(state): State<AppState>| async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    state.metrics().render(&state),
+                )
+            }),
+        )
+        .with_state(state);
+    Ok(AbortOnDrop(tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "the metrics listener stopped");
+        }
+    })))
+}
+
+/// A background task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Picks up keys rotated by another replica sharing the database.
 async fn reload_keys_periodically(state: AppState) {
     let mut interval = tokio::time::interval(Duration::from_secs(30));
@@ -283,6 +321,10 @@ pub async fn run(state: AppState) -> Result<(), Box<dyn std::error::Error + Send
         .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, backend = ?state.store().backend(), "robots is listening");
+    let _metrics = match config.metrics_listen {
+        Some(metrics_address) => Some(serve_metrics(state.clone(), metrics_address).await?),
+        None => None,
+    };
     // With --listen on port 0 the default public URL names the port actually bound.
     let url = if config.public_url == format!("http://{}", config.listen) {
         format!("http://{address}")

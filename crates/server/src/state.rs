@@ -19,6 +19,8 @@ use crate::usage::UsageRecorder;
 pub struct ServerConfig {
     /// Where to listen.
     pub listen: SocketAddr,
+    /// Where `/metrics` is served (`--metrics-listen`); nowhere when `None`.
+    pub metrics_listen: Option<SocketAddr>,
     /// How clients reach this server (for printed URLs), without a trailing slash.
     pub public_url: String,
     /// How often recorded token uses are written to the database.
@@ -75,6 +77,7 @@ impl ServerConfig {
     pub fn new(listen: SocketAddr) -> Self {
         Self {
             listen,
+            metrics_listen: None,
             public_url: format!("http://{listen}"),
             usage_flush_interval: Duration::from_secs(1),
             max_body_bytes: 64 * 1024,
@@ -126,6 +129,7 @@ pub struct Inner {
     pub usage: UsageRecorder,
     pub keys: KeyRing,
     pub cache: VerifyCache,
+    pub metrics: crate::metrics::Metrics,
     pub issuers: crate::federation::IssuerCache,
     /// For the server's own requests (webhooks), within the outbound policy.
     pub outbound: reqwest::Client,
@@ -156,7 +160,12 @@ impl AppState {
             usage: UsageRecorder::default(),
             keys,
             cache: VerifyCache::default(),
+            metrics: crate::metrics::Metrics::default(),
         })))
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.0.metrics
     }
 
     pub fn issuers(&self) -> &crate::federation::IssuerCache {

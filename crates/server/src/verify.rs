@@ -19,6 +19,7 @@
 //! client's address or the Access ID has used up its failures
 //! (`robots_service::limits`). The reason is logged and audited, never sent.
 
+use crate::metrics::{Outcome, Verifier};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -67,6 +68,16 @@ pub struct RobotCredential {
 }
 
 impl RobotCredential {
+    /// How the REST API was given it: HTTP Basic carries an Access ID, a
+    /// Bearer Token none.
+    pub fn api_verifier(&self) -> Verifier {
+        if self.access_id.is_some() {
+            Verifier::Basic
+        } else {
+            Verifier::Bearer
+        }
+    }
+
     /// From HTTP Basic's username and password (as sent: not yet known to
     /// be text).
     pub fn from_basic(username: &[u8], password: &[u8]) -> Result<Self, RobotAuthFailure> {
@@ -95,8 +106,9 @@ impl AppState {
         &self,
         credential: &RobotCredential,
         client: RequestClient<'_>,
+        verifier: Verifier,
     ) -> Result<Arc<VerifiedToken>, ApiError> {
-        self.verify_presented(credential, client, None).await
+        self.verify_presented(credential, client, None, verifier).await
     }
 
     /// Verifies a token a resource server asks about (introspection). The
@@ -110,7 +122,8 @@ impl AppState {
         client: RequestClient<'_>,
         asked_by: &str,
     ) -> Result<Arc<VerifiedToken>, ApiError> {
-        self.verify_presented(credential, client, Some(asked_by)).await
+        self.verify_presented(credential, client, Some(asked_by), Verifier::Introspection)
+            .await
     }
 
     async fn verify_presented(
@@ -118,6 +131,7 @@ impl AppState {
         credential: &RobotCredential,
         client: RequestClient<'_>,
         introspected_by: Option<&str>,
+        verifier: Verifier,
     ) -> Result<Arc<VerifiedToken>, ApiError> {
         let limits = self.service().limits();
         // One clock read serves the whole verification: each costs as much
@@ -132,11 +146,13 @@ impl AppState {
             && let Err(wait) = limits.robot_address.check(&address, now_ms)
         {
             tracing::debug!(client = %address, "robot authentication refused: address rate-limited");
+            self.metrics().authenticated(verifier, Outcome::RateLimited);
             return Err(ApiError::rate_limited(wait));
         }
         let (reason, owner) = match self.check_robot(credential, now).await? {
             Ok(token) => {
                 self.note_use(&token, client, introspected_by, now, now_ms);
+                self.metrics().authenticated(verifier, Outcome::Ok);
                 return Ok(token);
             }
             Err(refused) => refused,
@@ -145,8 +161,14 @@ impl AppState {
         // make every verification's as large. (Boxed in a statement of its
         // own, and outside the match: a temporary alive at an await is kept
         // in this future, boxed or not.)
-        let refusal = Box::pin(self.refuse_robot(credential, client, address, reason, owner));
-        Err(refusal.await)
+        let refusal = Box::pin(self.refuse_robot(credential, client, address, reason, owner)).await;
+        let outcome = if refusal.status() == axum::http::StatusCode::TOO_MANY_REQUESTS {
+            Outcome::RateLimited
+        } else {
+            Outcome::of(reason)
+        };
+        self.metrics().authenticated(verifier, outcome);
+        Err(refusal)
     }
 
     /// Counts a refused robot credential against the rate limits, logs it

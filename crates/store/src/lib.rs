@@ -249,6 +249,12 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await)?)
     }
 
+    /// The pool's connections: (open, idle), for metrics.
+    pub fn pool_connections(&self) -> (u32, u32) {
+        let (open, idle) = on_pool!(self, pool => (pool.size(), pool.num_idle()));
+        (open, u32::try_from(idle).unwrap_or(u32::MAX))
+    }
+
     /// Whether the database answers; for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;

@@ -843,3 +843,168 @@ impl Drop for Container {
         let _ = Command::new("podman").args(["rm", "-f", &self.0]).output();
     }
 }
+
+/// Debian's Prometheus scrapes `/metrics` on the `--metrics-listen` address
+/// and counts what happened: five allowed `auth_request`s, three with a
+/// token under another token's Access ID, one refused a permission.
+#[test]
+fn prometheus_counts_authentications() {
+    let prometheus = std::path::Path::new("/usr/bin/prometheus");
+    if !prometheus.exists() {
+        assert!(
+            std::env::var("CI").map_or(true, |ci| ci != "true"),
+            "prometheus is required in CI (scripts/test installs it)"
+        );
+        eprintln!("note: skipping: apt-get install prometheus");
+        return;
+    }
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (metrics_port, prometheus_port) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    assert!(
+        create_user(&["--data-dir", data], "alice", true, PASSWORD)
+            .status
+            .success()
+    );
+    let metrics_address = format!("127.0.0.1:{metrics_port}");
+    let server = Server::start_with(&["--data-dir", data], &["--metrics-listen", &metrics_address]);
+    let runtime = runtime();
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+    let (one, other) = runtime.block_on(async {
+        let session = acme(&client, &base).await;
+        let mut tokens = Vec::new();
+        for name in ["one", "two"] {
+            let created: Value = client
+                .post(format!("{base}/v1/orgs/acme/robots/ci/tokens"))
+                .bearer_auth(&session)
+                .json(&json!({"name": name}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            tokens.push((
+                created["access_id"].as_str().unwrap().to_owned(),
+                created["token"].as_str().unwrap().to_owned(),
+            ));
+        }
+        (tokens[0].clone(), tokens[1].clone())
+    });
+    runtime.block_on(async {
+        let auth = |access_id: &str, token: &str, query: &str| {
+            client
+                .get(format!("{base}/v1/auth{query}"))
+                .basic_auth(access_id, Some(token))
+                .send()
+        };
+        for _ in 0..5 {
+            assert_eq!(auth(&one.0, &one.1, "").await.unwrap().status(), 200);
+        }
+        for _ in 0..3 {
+            assert_eq!(auth(&one.0, &other.1, "").await.unwrap().status(), 401);
+        }
+        let forbidden = auth(&one.0, &one.1, "?repository=acme/apps/web&action=push")
+            .await
+            .unwrap();
+        assert_eq!(forbidden.status(), 403);
+    });
+
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: robots\n    static_configs:\n      - targets: [\"{metrics_address}\"]\n"
+        ),
+    )
+    .unwrap();
+    let mut scraper = Command::new(prometheus)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let query = |promql: &str| {
+        let url = format!("http://127.0.0.1:{prometheus_port}/api/v1/query");
+        let client = client.clone();
+        let promql = promql.to_owned();
+        async move {
+            let encoded: String = form_urlencoded::byte_serialize(promql.as_bytes()).collect();
+            let answer: Value = client
+                .get(format!("{url}?query={encoded}"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            answer["data"]["result"][0]["value"][1].as_str().map(str::to_owned)
+        }
+    };
+    let counted = runtime.block_on(async {
+        let ok = r#"robots_authentications_total{verifier="auth_request",outcome="ok"}"#;
+        for _ in 0..300 {
+            if let Some(value) = query(ok).await {
+                return Some((
+                    value,
+                    query(r#"robots_authentications_total{verifier="auth_request",outcome="wrong_secret"}"#).await,
+                    query(r#"robots_authentications_total{verifier="auth_request",outcome="forbidden"}"#).await,
+                    query("robots_build_info").await,
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    });
+    let _ = scraper.kill();
+    let _ = scraper.wait();
+    let (ok, wrong, forbidden, build) = counted.expect("Prometheus scraped the metrics");
+    // Six authenticated: five allowed, and the one refused its permission.
+    assert_eq!(ok, "6");
+    assert_eq!(wrong.as_deref(), Some("3"));
+    assert_eq!(forbidden.as_deref(), Some("1"));
+    assert_eq!(build.as_deref(), Some("1"));
+
+    // Nothing a client chose is a label; the main listener has no /metrics.
+    let exposition = runtime.block_on(async {
+        let page = reqwest::get(format!("http://{metrics_address}/metrics")).await.unwrap();
+        assert!(
+            page.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain; version=0.0.4")
+        );
+        page.text().await.unwrap()
+    });
+    assert!(
+        !exposition.contains(&one.0) && !exposition.contains(&other.0),
+        "{exposition}"
+    );
+    let main = runtime.block_on(async { reqwest::get(format!("{base}/metrics")).await.unwrap().status() });
+    assert_eq!(main, 404);
+
+    // The example alert rules are valid for this Prometheus.
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/prometheus/alerts.yml");
+    let checked = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "{}{}",
+        text(&checked.stdout),
+        text(&checked.stderr)
+    );
+}

@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 
 use super::protocol::{read_fields, robot_credential};
 use crate::error::ApiError;
+use crate::metrics::Verifier;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -112,7 +113,7 @@ async fn check(State(state): State<AppState>, request: Request) -> Response {
     };
     // nginx treats any answer but 2xx, 401 and 403 as its own error, so a
     // rate-limited client is told 401 here (with the same Retry-After).
-    let verified = state.verify_robot(&credential, client).await;
+    let verified = state.verify_robot(&credential, client, Verifier::AuthRequest).await;
     let owner = match verified {
         Ok(owner) => owner,
         // The database out of reach: 503, never a 401 that clients would
@@ -133,6 +134,9 @@ async fn check(State(state): State<AppState>, request: Request) -> Response {
                 Err(error) => return error.into_response(),
             };
         if !allowed {
+            state
+                .metrics()
+                .authenticated(Verifier::AuthRequest, crate::metrics::Outcome::Forbidden);
             let repository = &wanted.repository;
             tracing::info!(robot = %owner.robot_name, org = %owner.org_name, %repository, action = action.as_str(), "auth_request: permission missing");
             return ApiError::forbidden(format!(

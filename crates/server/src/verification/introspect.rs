@@ -129,7 +129,9 @@ impl CallerOrgs {
 async fn caller(state: &AppState, headers: &HeaderMap, client: RequestClient<'_>) -> Result<Caller, ApiError> {
     match presented_credentials(headers) {
         Ok(Some(Presented::Robot(credential))) => {
-            let owner = state.verify_robot(&credential, client).await?;
+            let owner = state
+                .verify_robot(&credential, client, credential.api_verifier())
+                .await?;
             Ok(Caller {
                 label: format!("{}/{}", owner.org_name, owner.robot_name),
                 orgs: CallerOrgs::One(owner.org_id),

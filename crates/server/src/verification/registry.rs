@@ -24,6 +24,7 @@ use uuid::Uuid;
 use super::protocol::{epoch_seconds, form_pairs, json_body, robot_credential};
 use crate::error::ApiError;
 use crate::keys::{KeyError, SigningAlgorithm, new_jwt_id};
+use crate::metrics::Verifier;
 use crate::state::AppState;
 
 /// Routed where the operator said (`--registry-token-path`), documented at
@@ -108,7 +109,7 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
         return unauthorized(&state);
     };
     let uri = request.uri;
-    let owner = match state.verify_robot(&credential, client).await {
+    let owner = match state.verify_robot(&credential, client, Verifier::Registry).await {
         Ok(owner) => owner,
         Err(unavailable) if unavailable.status().is_server_error() => return unavailable.into_response(),
         Err(_) => return unauthorized(&state),
