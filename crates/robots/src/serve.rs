@@ -29,6 +29,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ROBOTS_METRICS_LISTEN", value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
 
+    /// How often the metrics counted in the database (tokens by state,
+    /// webhook deliveries) are counted again.
+    #[arg(long, env = "ROBOTS_METRICS_REFRESH", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    metrics_refresh: Duration,
+
     #[command(flatten)]
     database: DatabaseArgs,
 
@@ -275,6 +280,7 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     config.service.session_ttl = args.session_ttl;
     config.json_logs = args.log_format == LogFormat::Json;
     config.metrics_listen = args.metrics_listen;
+    config.metrics_refresh = args.metrics_refresh.max(Duration::from_secs(1));
     config.issuer = args.issuer.unwrap_or_else(|| config.public_url.clone());
     if !args.registry_token_path.starts_with('/') {
         return Err("--registry-token-path must start with /".into());

@@ -90,6 +90,16 @@ pub struct VerifyCache {
     issued: GenerationCache<(Uuid, String), Issued>,
 }
 
+impl VerifyCache {
+    /// (hits, misses) of each cache the verification path reads through.
+    pub fn lookups(&self) -> [(&'static str, (u64, u64)); 2] {
+        [
+            ("token_owners", self.owners.lookups()),
+            ("robot_access", self.access.lookups()),
+        ]
+    }
+}
+
 impl Default for VerifyCache {
     fn default() -> Self {
         Self::with_capacity(100_000)

@@ -272,30 +272,31 @@ async fn serve_metrics(
         .map_err(|error| format!("cannot listen on --metrics-listen {address}: {error}"))?;
     let bound = listener.local_addr()?;
     tracing::info!(address = %bound, "metrics at /metrics");
-    let router = Router::new()
-        .route(
-            "/metrics",
-            get(|State(state): State<AppState>| async move {
-                (
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-                    state.metrics().render(&state),
-                )
-            }),
-        )
-        .with_state(state);
-    Ok(AbortOnDrop(tokio::spawn(async move {
+    let router = Router::new().route(
+        "/metrics",
+        get(|State(state): State<AppState>| async move {
+            (
+                [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                state.metrics().render(&state),
+            )
+        }),
+    );
+    let counting = tokio::spawn(metrics::count_stored_periodically(state.clone()));
+    let router = router.with_state(state);
+    let serving = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {
             tracing::error!(%error, "the metrics listener stopped");
         }
-    })))
+    });
+    Ok(AbortOnDrop(vec![counting, serving]))
 }
 
-/// A background task that ends with its owner.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// Background tasks that end with their owner.
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        self.0.iter().for_each(tokio::task::JoinHandle::abort);
     }
 }
 

@@ -9,6 +9,10 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::sync::RwLock;
+
+use robots_store::{DeliveryFigures, TokenFigures};
+
 use crate::state::AppState;
 use crate::verify::RobotAuthFailure;
 
@@ -109,6 +113,40 @@ impl Outcome {
 #[derive(Debug, Default)]
 pub struct Metrics {
     authentications: [[AtomicU64; Outcome::ALL.len()]; Verifier::ALL.len()],
+    /// What the database counted last (see [`Metrics::count_stored`]).
+    stored: RwLock<Option<Stored>>,
+}
+
+#[derive(Debug)]
+struct Stored {
+    tokens: Vec<TokenFigures>,
+    deliveries: DeliveryFigures,
+}
+
+/// Tokens expiring within this long count as "expiring".
+const EXPIRING_SOON: time::Duration = time::Duration::days(7);
+
+/// Counts what only the database knows, every `--metrics-refresh`.
+pub async fn count_stored_periodically(state: AppState) {
+    let mut interval = tokio::time::interval(state.config().metrics_refresh);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let store = state.store();
+        match (
+            store.token_figures(state.now(), EXPIRING_SOON).await,
+            store.delivery_figures().await,
+        ) {
+            (Ok(tokens), Ok(deliveries)) => {
+                *state
+                    .metrics()
+                    .stored
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Stored { tokens, deliveries });
+            }
+            (Err(error), _) | (_, Err(error)) => tracing::warn!(%error, "could not count tokens for metrics"),
+        }
+    }
 }
 
 impl Metrics {
@@ -133,6 +171,45 @@ impl Metrics {
                     outcome.as_str()
                 );
             }
+        }
+        out.push_str(
+            "# HELP robots_verification_cache_lookups_total What verification looked up in memory, and found there or read from the database.\n\
+             # TYPE robots_verification_cache_lookups_total counter\n",
+        );
+        for (cache, (hits, misses)) in state.verify_cache().lookups() {
+            let _ = write!(
+                out,
+                "robots_verification_cache_lookups_total{{cache=\"{cache}\",result=\"hit\"}} {hits}\n\
+                 robots_verification_cache_lookups_total{{cache=\"{cache}\",result=\"miss\"}} {misses}\n"
+            );
+        }
+        if let Some(stored) = &*self.stored.read().unwrap_or_else(|poisoned| poisoned.into_inner()) {
+            out.push_str(
+                "# HELP robots_tokens Robot tokens by organization and state (expiring: within 7 days).\n\
+                 # TYPE robots_tokens gauge\n",
+            );
+            for figures in &stored.tokens {
+                // Organization names are lowercase letters, digits and hyphens: nothing to escape.
+                for (label, count) in [
+                    ("active", figures.active),
+                    ("expiring", figures.expiring),
+                    ("expired", figures.expired),
+                ] {
+                    let _ = writeln!(
+                        out,
+                        "robots_tokens{{org=\"{}\",state=\"{label}\"}} {count}",
+                        figures.org
+                    );
+                }
+            }
+            let _ = write!(
+                out,
+                "# HELP robots_webhook_deliveries Webhook deliveries waiting to be made, and given up.\n\
+                 # TYPE robots_webhook_deliveries gauge\n\
+                 robots_webhook_deliveries{{state=\"pending\"}} {}\n\
+                 robots_webhook_deliveries{{state=\"failed\"}} {}\n",
+                stored.deliveries.pending, stored.deliveries.failed
+            );
         }
         let (open, idle) = state.store().pool_connections();
         let _ = write!(

@@ -21,6 +21,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Where `/metrics` is served (`--metrics-listen`); nowhere when `None`.
     pub metrics_listen: Option<SocketAddr>,
+    /// How often the database-derived metrics are counted again.
+    pub metrics_refresh: Duration,
     /// How clients reach this server (for printed URLs), without a trailing slash.
     pub public_url: String,
     /// How often recorded token uses are written to the database.
@@ -78,6 +80,7 @@ impl ServerConfig {
         Self {
             listen,
             metrics_listen: None,
+            metrics_refresh: Duration::from_secs(30),
             public_url: format!("http://{listen}"),
             usage_flush_interval: Duration::from_secs(1),
             max_body_bytes: 64 * 1024,

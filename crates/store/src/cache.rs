@@ -25,6 +25,10 @@ type Shard<K, V> = HashMap<K, (u64, V), foldhash::fast::RandomState>;
 pub struct GenerationCache<K, V> {
     shards: Vec<Mutex<Shard<K, V>>>,
     per_shard: usize,
+    /// Lookups through [`Store::remembered`](crate::Store::remembered)
+    /// that were answered here, and that went to the database: for metrics.
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
 }
 
 impl<K: Hash + Eq, V: Clone> GenerationCache<K, V> {
@@ -33,7 +37,20 @@ impl<K: Hash + Eq, V: Clone> GenerationCache<K, V> {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             per_shard: (entries / SHARDS).max(1),
+            hits: Default::default(),
+            misses: Default::default(),
         }
+    }
+
+    /// (hits, misses) of the lookups so far.
+    pub fn lookups(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.hits.load(Relaxed), self.misses.load(Relaxed))
+    }
+
+    pub(crate) fn count_lookup(&self, hit: bool) {
+        let counter = if hit { &self.hits } else { &self.misses };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// `spread` picks the shard: a byte of the key that is already random.

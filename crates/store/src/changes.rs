@@ -76,8 +76,10 @@ impl Store {
         let generation = self.generation();
         let trusted = self.changes_are_followed();
         if trusted && let Some(found) = cache.get(spread, &key, generation) {
+            cache.count_lookup(true);
             return Ok(Some(found));
         }
+        cache.count_lookup(false);
         let found = read.await?;
         if trusted && let Some(found) = &found {
             cache.put(spread, key, found.clone(), generation);

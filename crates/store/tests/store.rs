@@ -74,7 +74,48 @@ on_both_backends!(
     a_change_and_its_record_are_written_together,
     a_cancelled_creation_is_all_or_nothing,
     a_batch_of_uses_is_recorded_whole,
+    tokens_are_counted_by_state_per_organization,
 );
+
+async fn tokens_are_counted_by_state_per_organization(store: Store) {
+    let (admin, _, robot_id) = org_with_robot(&store).await;
+    let day = time::Duration::days(1);
+    for (token, expires_at) in [
+        ("forever", None),
+        ("next-month", Some(NOW + day * 30)),
+        ("next-week", Some(NOW + day * 3)),
+        ("yesterday", Some(NOW - day)),
+        ("last-year", Some(NOW - day * 365)),
+    ] {
+        let token_name = name(token);
+        let secret = SecretToken::generate(SecretKind::RobotToken);
+        let hash = secret.hash();
+        let new = NewToken {
+            expires_at,
+            ..new_token(robot_id, admin, &token_name, &hash)
+        };
+        let audit = token_created_event(None, new.access_id);
+        let trail = Trail {
+            audit: &audit,
+            webhook: None,
+        };
+        store.create_token(&new, NOW - day * 400, &trail, LIMIT).await.unwrap();
+    }
+    let figures = store.token_figures(NOW, day * 7).await.unwrap();
+    assert_eq!(
+        figures,
+        vec![robots_store::TokenFigures {
+            org: "acme".into(),
+            active: 2,
+            expiring: 1,
+            expired: 2,
+        }]
+    );
+    assert_eq!(
+        store.delivery_figures().await.unwrap(),
+        robots_store::DeliveryFigures { pending: 0, failed: 0 }
+    );
+}
 
 /// An audit event for a change a test makes (of no organization, so it
 /// outlives any the test deletes).

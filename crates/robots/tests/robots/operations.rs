@@ -875,7 +875,10 @@ fn prometheus_counts_authentications() {
             .success()
     );
     let metrics_address = format!("127.0.0.1:{metrics_port}");
-    let server = Server::start_with(&["--data-dir", data], &["--metrics-listen", &metrics_address]);
+    let server = Server::start_with(
+        &["--data-dir", data],
+        &["--metrics-listen", &metrics_address, "--metrics-refresh", "1s"],
+    );
     let runtime = runtime();
     let client = reqwest::Client::new();
     let base = server.base.clone();
@@ -955,12 +958,17 @@ fn prometheus_counts_authentications() {
     let counted = runtime.block_on(async {
         let ok = r#"robots_authentications_total{verifier="auth_request",outcome="ok"}"#;
         for _ in 0..300 {
-            if let Some(value) = query(ok).await {
+            let value = query(ok).await;
+            let tokens = query(r#"robots_tokens{org="acme",state="active"}"#).await;
+            // Both scraped: the counters at once, the tokens after a refresh.
+            if let (Some(value), Some(_)) = (value, tokens) {
                 return Some((
                     value,
                     query(r#"robots_authentications_total{verifier="auth_request",outcome="wrong_secret"}"#).await,
                     query(r#"robots_authentications_total{verifier="auth_request",outcome="forbidden"}"#).await,
                     query("robots_build_info").await,
+                    query(r#"robots_verification_cache_lookups_total{cache="token_owners",result="hit"}"#).await,
+                    query(r#"robots_tokens{org="acme",state="active"}"#).await,
                 ));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -969,12 +977,22 @@ fn prometheus_counts_authentications() {
     });
     let _ = scraper.kill();
     let _ = scraper.wait();
-    let (ok, wrong, forbidden, build) = counted.expect("Prometheus scraped the metrics");
+    let (ok, wrong, forbidden, build, cache_hits, tokens) = counted.expect("Prometheus scraped the metrics");
+    assert_eq!(
+        tokens.as_deref(),
+        Some("2"),
+        "acme's two tokens, counted in the database"
+    );
     // Six authenticated: five allowed, and the one refused its permission.
     assert_eq!(ok, "6");
     assert_eq!(wrong.as_deref(), Some("3"));
     assert_eq!(forbidden.as_deref(), Some("1"));
     assert_eq!(build.as_deref(), Some("1"));
+    let cache_hits: u64 = cache_hits.unwrap().parse().unwrap();
+    assert!(
+        cache_hits >= 5,
+        "repeated checks of one token come from memory: {cache_hits}"
+    );
 
     // Nothing a client chose is a label; the main listener has no /metrics.
     let exposition = runtime.block_on(async {
