@@ -19,6 +19,7 @@ pub mod console;
 pub mod error;
 pub mod extract;
 pub mod federation;
+pub mod in_flight;
 pub mod issued;
 pub mod keys;
 pub mod listener;
@@ -277,11 +278,21 @@ async fn serve_metrics(
         get(|State(state): State<AppState>| async move {
             (
                 [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-                state.metrics().render(&state),
+                state.metrics().render(state.store(), &state.verify_cache().lookups()),
             )
         }),
     );
-    let counting = tokio::spawn(metrics::count_stored_periodically(state.clone()));
+    let counting = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(state.config().metrics_refresh);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                state.metrics().count_stored(state.store(), state.now()).await;
+            }
+        })
+    };
     let router = router.with_state(state);
     let serving = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {

@@ -13,8 +13,8 @@ use std::sync::RwLock;
 
 use robots_store::{DeliveryFigures, TokenFigures};
 
-use crate::state::AppState;
-use crate::verify::RobotAuthFailure;
+use robots_store::Store;
+use time::OffsetDateTime;
 
 /// Where a robot credential was checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,15 +98,6 @@ impl Outcome {
             Self::Forbidden => "forbidden",
         }
     }
-
-    pub fn of(failure: RobotAuthFailure) -> Self {
-        match failure {
-            RobotAuthFailure::Malformed | RobotAuthFailure::UnknownToken => Self::Unknown,
-            RobotAuthFailure::AccessIdMismatch => Self::WrongSecret,
-            RobotAuthFailure::Expired => Self::Expired,
-            RobotAuthFailure::RobotDisabled => Self::Disabled,
-        }
-    }
 }
 
 /// The counters of one server process.
@@ -126,36 +117,29 @@ struct Stored {
 /// Tokens expiring within this long count as "expiring".
 const EXPIRING_SOON: time::Duration = time::Duration::days(7);
 
-/// Counts what only the database knows, every `--metrics-refresh`.
-pub async fn count_stored_periodically(state: AppState) {
-    let mut interval = tokio::time::interval(state.config().metrics_refresh);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        let store = state.store();
+impl Metrics {
+    /// Counts again what only the database knows (run every
+    /// `--metrics-refresh`, not per scrape).
+    pub async fn count_stored(&self, store: &Store, now: OffsetDateTime) {
         match (
-            store.token_figures(state.now(), EXPIRING_SOON).await,
+            store.token_figures(now, EXPIRING_SOON).await,
             store.delivery_figures().await,
         ) {
             (Ok(tokens), Ok(deliveries)) => {
-                *state
-                    .metrics()
-                    .stored
-                    .write()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Stored { tokens, deliveries });
+                *self.stored.write().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+                    Some(Stored { tokens, deliveries });
             }
             (Err(error), _) | (_, Err(error)) => tracing::warn!(%error, "could not count tokens for metrics"),
         }
     }
-}
 
-impl Metrics {
     pub fn authenticated(&self, verifier: Verifier, outcome: Outcome) {
         self.authentications[verifier as usize][outcome as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The exposition: counters, the database pool, the build.
-    pub fn render(&self, state: &AppState) -> String {
+    /// The exposition: counters, what the database counted, the cache
+    /// lookups (name, (hits, misses)), the database pool, the build.
+    pub fn render(&self, store: &Store, cache_lookups: &[(&str, (u64, u64))]) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str(
             "# HELP robots_authentications_total Robot credentials checked, by where and how it ended.\n\
@@ -176,7 +160,7 @@ impl Metrics {
             "# HELP robots_verification_cache_lookups_total What verification looked up in memory, and found there or read from the database.\n\
              # TYPE robots_verification_cache_lookups_total counter\n",
         );
-        for (cache, (hits, misses)) in state.verify_cache().lookups() {
+        for (cache, (hits, misses)) in cache_lookups {
             let _ = write!(
                 out,
                 "robots_verification_cache_lookups_total{{cache=\"{cache}\",result=\"hit\"}} {hits}\n\
@@ -211,7 +195,7 @@ impl Metrics {
                 stored.deliveries.pending, stored.deliveries.failed
             );
         }
-        let (open, idle) = state.store().pool_connections();
+        let (open, idle) = store.pool_connections();
         let _ = write!(
             out,
             "# HELP robots_database_connections Connections of the database pool, by state.\n\
@@ -237,7 +221,7 @@ mod tests {
         let metrics = Metrics::default();
         metrics.authenticated(Verifier::AuthRequest, Outcome::Ok);
         metrics.authenticated(Verifier::AuthRequest, Outcome::Ok);
-        metrics.authenticated(Verifier::Registry, Outcome::of(RobotAuthFailure::AccessIdMismatch));
+        metrics.authenticated(Verifier::Registry, Outcome::WrongSecret);
         let count = |verifier: Verifier, outcome: Outcome| {
             metrics.authentications[verifier as usize][outcome as usize].load(Ordering::Relaxed)
         };

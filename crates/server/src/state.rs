@@ -136,7 +136,7 @@ pub struct Inner {
     pub issuers: crate::federation::IssuerCache,
     /// For the server's own requests (webhooks), within the outbound policy.
     pub outbound: reqwest::Client,
-    pub webhooks_in_flight: crate::webhooks::InFlight,
+    pub webhooks_in_flight: crate::in_flight::InFlight,
 }
 
 impl AppState {
@@ -156,7 +156,7 @@ impl AppState {
         Ok(Self(Arc::new(Inner {
             issuers,
             outbound,
-            webhooks_in_flight: crate::webhooks::InFlight::default(),
+            webhooks_in_flight: crate::in_flight::InFlight::default(),
             service,
             clock,
             config,
@@ -175,7 +175,7 @@ impl AppState {
         &self.0.issuers
     }
 
-    pub fn webhooks_in_flight(&self) -> &crate::webhooks::InFlight {
+    pub fn webhooks_in_flight(&self) -> &crate::in_flight::InFlight {
         &self.0.webhooks_in_flight
     }
 

@@ -59,6 +59,17 @@ impl RobotAuthFailure {
     }
 }
 
+impl From<RobotAuthFailure> for Outcome {
+    fn from(failure: RobotAuthFailure) -> Self {
+        match failure {
+            RobotAuthFailure::Malformed | RobotAuthFailure::UnknownToken => Self::Unknown,
+            RobotAuthFailure::AccessIdMismatch => Self::WrongSecret,
+            RobotAuthFailure::Expired => Self::Expired,
+            RobotAuthFailure::RobotDisabled => Self::Disabled,
+        }
+    }
+}
+
 /// A robot credential as presented: the token's hash (the plaintext is not
 /// kept), and with HTTP Basic the Access ID it claims to be.
 #[derive(Debug)]
@@ -165,7 +176,7 @@ impl AppState {
         let outcome = if refusal.status() == axum::http::StatusCode::TOO_MANY_REQUESTS {
             Outcome::RateLimited
         } else {
-            Outcome::of(reason)
+            Outcome::from(reason)
         };
         self.metrics().authenticated(verifier, outcome);
         Err(refusal)

@@ -14,21 +14,17 @@
 //! another's. Replicas share the queue; each delivery attempt is claimed by
 //! exactly one of them.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use ring::hmac;
 use robots_store::DueDelivery;
 use uuid::Uuid;
 
+pub use crate::in_flight::{InFlight, PER_ORG};
 use crate::state::AppState;
 
 /// Attempts before a delivery is given up (shown as failed).
 pub const MAX_ATTEMPTS: i32 = 6;
-
-/// Deliveries of one organization in flight from this process at once.
-pub const PER_ORG: usize = 4;
 
 /// Deliveries in flight from this process at once, in all.
 pub const IN_FLIGHT: usize = 64;
@@ -36,43 +32,6 @@ pub const IN_FLIGHT: usize = 64;
 /// How long a claimed delivery is this process's to send: longer than an
 /// attempt may take, so no other replica takes it meanwhile.
 const CLAIM: Duration = Duration::from_secs(60);
-
-/// The deliveries this process is sending, per organization.
-#[derive(Debug, Default)]
-pub struct InFlight {
-    per_org: Mutex<HashMap<Uuid, usize>>,
-}
-
-impl InFlight {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, usize>> {
-        self.per_org.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn total(&self) -> usize {
-        self.lock().values().sum()
-    }
-
-    /// A place for one more of `org`'s deliveries, if it has one.
-    fn take(&self, org: Uuid) -> bool {
-        let mut per_org = self.lock();
-        let count = per_org.entry(org).or_default();
-        if *count >= PER_ORG {
-            return false;
-        }
-        *count += 1;
-        true
-    }
-
-    fn give_back(&self, org: Uuid) {
-        let mut per_org = self.lock();
-        if let Some(count) = per_org.get_mut(&org) {
-            *count -= 1;
-            if *count == 0 {
-                per_org.remove(&org);
-            }
-        }
-    }
-}
 
 /// A delivery's place in [`InFlight`], given back however its task ends.
 struct Place {
