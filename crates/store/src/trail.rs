@@ -7,8 +7,21 @@ use uuid::Uuid;
 
 use crate::Store;
 use crate::audit::{AuditEvent, insert_audit_event};
-use crate::webhooks::{insert_delivery, wants_event};
 use crate::writer::WriteScript;
+
+/// The start of a webhook delivery's `INSERT`; `created_at` is also when
+/// the first attempt is due.
+macro_rules! insert_delivery {
+    () => {
+        "INSERT INTO webhook_deliveries (id, webhook_id, event, payload, created_at, next_attempt_at)"
+    };
+}
+pub(crate) use insert_delivery;
+
+/// Whether a webhook's stored event list (comma-separated) names `event`.
+pub(crate) fn wants_event(events: &str, event: &str) -> bool {
+    events.split(',').any(|wanted| wanted == event)
+}
 
 /// What a change leaves behind besides itself: its audit event and, for
 /// each of the organization's webhooks that wants the event, a delivery.
@@ -33,7 +46,7 @@ macro_rules! write_trail {
         if let Some((name, payload)) = trail.webhook {
             for webhook_id in $webhooks {
                 sqlx::query(concat!(
-                    $crate::webhooks::insert_delivery!(),
+                    $crate::trail::insert_delivery!(),
                     " VALUES ($1, $2, $3, $4, $5, $5)"
                 ))
                 .bind(uuid::Uuid::now_v7())

@@ -10,25 +10,11 @@ use uuid::Uuid;
 
 use crate::audit::AuditEvent;
 use crate::records::{optional_time, time};
-use crate::trail::{recorded, write_audit};
+use crate::trail::{insert_delivery, recorded, write_audit};
 use crate::{Store, StoreError, in_write_tx, lock_row, on_pool};
-
-/// The start of a webhook delivery's `INSERT`; `created_at` is also when
-/// the first attempt is due.
-macro_rules! insert_delivery {
-    () => {
-        "INSERT INTO webhook_deliveries (id, webhook_id, event, payload, created_at, next_attempt_at)"
-    };
-}
-pub(crate) use insert_delivery;
 
 /// An organization's webhooks: id, and the events it wants (comma-separated).
 pub(crate) type OrgWebhooks = Arc<[(Uuid, String)]>;
-
-/// Whether a webhook's stored event list (comma-separated) names `event`.
-pub(crate) fn wants_event(events: &str, event: &str) -> bool {
-    events.split(',').any(|wanted| wanted == event)
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {
