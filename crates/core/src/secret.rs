@@ -254,6 +254,17 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// Lowercase hex of `bytes`: signatures, digests and ids in headers and names.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    text
+}
+
 /// The one-time code that turns an empty installation into one with an
 /// administrator. Short enough to type from a terminal: 16 characters of
 /// Crockford base32 (80 bits), shown in groups of four.

@@ -59,11 +59,16 @@ impl IpRange {
     }
 }
 
+/// Whether `ip` is one of the `--trusted-proxy` ranges.
+pub fn is_trusted(ip: IpAddr, trusted: &[IpRange]) -> bool {
+    trusted.iter().any(|range| range.contains(ip))
+}
+
 /// The client's address: the peer, or behind trusted proxies the last
 /// `X-Forwarded-For` hop they did not add themselves.
 pub fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpRange]) -> Option<IpAddr> {
     let peer = peer?;
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|range| range.contains(ip));
+    let is_trusted = |ip: IpAddr| is_trusted(ip, trusted);
     if !is_trusted(peer) {
         return Some(peer);
     }

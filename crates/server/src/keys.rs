@@ -43,7 +43,6 @@ enum Signer {
 /// One key, parsed once.
 pub struct LoadedKey {
     pub kid: String,
-    pub algorithm: SigningAlgorithm,
     signer: Signer,
     pub certificate_der: Vec<u8>,
     pub not_before: OffsetDateTime,
@@ -58,7 +57,7 @@ impl std::fmt::Debug for LoadedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadedKey")
             .field("kid", &self.kid)
-            .field("algorithm", &self.algorithm)
+            .field("algorithm", &self.algorithm())
             .field("not_before", &self.not_before)
             .finish_non_exhaustive()
     }
@@ -106,7 +105,6 @@ impl LoadedKey {
         });
         Ok(Self {
             kid: record.kid.clone(),
-            algorithm: record.algorithm,
             signer,
             header_segment: URL_SAFE_NO_PAD.encode(header.to_string()),
             header_segment_with_certificate: URL_SAFE_NO_PAD.encode(header_with_certificate.to_string()),
@@ -114,6 +112,14 @@ impl LoadedKey {
             not_before: record.not_before,
             retired_at: record.retired_at,
         })
+    }
+
+    /// The algorithm its signer is for.
+    pub fn algorithm(&self) -> SigningAlgorithm {
+        match self.signer {
+            Signer::Ec { .. } => SigningAlgorithm::Es256,
+            Signer::Rsa(_) => SigningAlgorithm::Rs256,
+        }
     }
 
     /// The public key's members as RFC 7638 orders them (the thumbprint is
@@ -136,7 +142,7 @@ impl LoadedKey {
         let mut jwk = self.public_members();
         jwk["kid"] = json!(self.kid);
         jwk["use"] = json!("sig");
-        jwk["alg"] = json!(self.algorithm.as_str());
+        jwk["alg"] = json!(self.algorithm().as_str());
         jwk
     }
 
@@ -332,7 +338,7 @@ impl KeyRing {
     ) -> Option<T> {
         let keys = self.snapshot();
         keys.iter()
-            .filter(|key| key.algorithm == algorithm && key.not_before <= now)
+            .filter(|key| key.algorithm() == algorithm && key.not_before <= now)
             .max_by_key(|key| key.not_before)
             .map(use_key)
     }
@@ -406,7 +412,7 @@ impl KeyRing {
             .filter(|key| self.is_published(key, now))
             .map(|key| KeyDescription {
                 kid: key.kid.clone(),
-                algorithm: key.algorithm,
+                algorithm: key.algorithm(),
                 not_before: key.not_before,
                 retired_at: key.retired_at,
                 signing: signers.contains(&key.kid),
@@ -417,7 +423,7 @@ impl KeyRing {
     fn publishes(&self, algorithm: SigningAlgorithm, now: OffsetDateTime) -> bool {
         self.snapshot()
             .iter()
-            .any(|key| key.algorithm == algorithm && self.is_published(key, now))
+            .any(|key| key.algorithm() == algorithm && self.is_published(key, now))
     }
 
     /// Creates an ES256 key that signs from `not_before` on (and an RS256
@@ -460,7 +466,7 @@ impl KeyRing {
         let signing_input = &token[..header_and_payload_len(token)?];
         let keys = self.snapshot();
         let key = keys.iter().find(|key| key.kid == kid && self.is_published(key, now))?;
-        if header["alg"] != key.algorithm.as_str() {
+        if header["alg"] != key.algorithm().as_str() {
             return None;
         }
         if !key.verifies(signing_input.as_bytes(), &signature) {

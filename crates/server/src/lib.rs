@@ -135,6 +135,8 @@ pub fn with_common_layers<B: RequestBody>(
     request_timeout: Duration,
     trusted_proxies: Vec<client::IpRange>,
 ) -> impl HttpService<B> {
+    // Shared, not copied, by every clone of the service.
+    let trusted_proxies: std::sync::Arc<[client::IpRange]> = trusted_proxies.into();
     ServiceBuilder::new()
         .map_response(IntoResponse::into_response)
         // Every request gets an id (a trusted proxy's, else a new one),

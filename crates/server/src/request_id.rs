@@ -9,7 +9,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderName, HeaderValue, Request};
 use tower_http::request_id::{MakeRequestId, RequestId};
 
-use crate::client::IpRange;
+use crate::client::{IpRange, is_trusted};
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -23,7 +23,7 @@ pub fn keep_only_trusted<B>(request: &mut Request<B>, trusted: &[IpRange]) {
     let from_proxy = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|peer| trusted.iter().any(|range| range.contains(peer.0.ip())));
+        .is_some_and(|peer| is_trusted(peer.0.ip(), trusted));
     if !(from_proxy && acceptable(value.as_bytes())) {
         request.headers_mut().remove(&HEADER);
     }
@@ -39,14 +39,10 @@ pub struct NewRequestId;
 
 impl MakeRequestId for NewRequestId {
     fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let bytes: [u8; 16] = robots_core::secret::random_bytes();
-        let mut text = [0u8; 32];
-        for (pair, byte) in text.chunks_exact_mut(2).zip(bytes) {
-            pair[0] = HEX[usize::from(byte >> 4)];
-            pair[1] = HEX[usize::from(byte & 0xf)];
-        }
-        HeaderValue::from_bytes(&text).ok().map(RequestId::new)
+        HeaderValue::try_from(robots_core::secret::hex(&bytes))
+            .ok()
+            .map(RequestId::new)
     }
 }
 

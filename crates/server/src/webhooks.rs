@@ -55,8 +55,7 @@ pub fn backoff(failures: i32) -> Duration {
 pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
     let tag = hmac::sign(&key, format!("{timestamp}.{body}").as_bytes());
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={timestamp},v1={hex}")
+    format!("t={timestamp},v1={}", robots_core::secret::hex(tag.as_ref()))
 }
 
 impl AppState {

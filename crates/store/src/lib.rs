@@ -168,7 +168,11 @@ impl Store {
         })?;
         restrict_permissions(data_dir);
         let path = data_dir.join("robots.db");
-        create_private_file(&path);
+        if !path.exists()
+            && let Err(error) = create_private_file(&path)
+        {
+            tracing::warn!(path = %path.display(), %error, "could not create the database file");
+        }
         Self::open_sqlite(&path).await
     }
 
@@ -308,23 +312,16 @@ fn restrict_permissions(dir: &Path) {
     }
 }
 
-/// Creates the database file readable by its owner only (it holds password
-/// hashes and signing keys), before SQLite creates it with the umask's mode.
-/// SQLite gives its `-wal` and `-shm` files the same mode.
-fn create_private_file(path: &Path) {
+/// Creates a new, empty file readable by its owner only: a database (it
+/// holds password hashes and signing keys) before SQLite creates it with the
+/// umask's mode (SQLite gives its `-wal` and `-shm` files the same mode), or
+/// a backup. Fails if the file exists.
+pub(crate) fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        if !path.exists()
-            && let Err(error) = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-        {
-            tracing::warn!(path = %path.display(), %error, "could not create the database file");
-        }
-    }
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop)
 }
 
 /// Keyset pagination: at most `limit` items after `after`, plus whether more exist.

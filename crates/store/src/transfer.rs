@@ -389,13 +389,7 @@ fn trusted(sql: String) -> sqlx::AssertSqlSafe<String> {
 }
 
 fn create_private(path: &Path) -> Result<(), StoreError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(path)
-        .map(drop)
+    crate::create_private_file(path)
         .map_err(|error| StoreError::Transfer(format!("cannot create {}: {error}", path.display())))
 }
 

@@ -8,16 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{PASSWORD, ROBOTS, Server, create_user, postgres_url};
-
-fn runtime() -> tokio::runtime::Runtime {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use crate::support::{PASSWORD, ROBOTS, Server, create_user, log_in, make_acme, postgres_url, runtime, whoami};
 
 #[test]
 fn sigterm_lets_requests_in_flight_finish() {
@@ -94,29 +85,8 @@ fn kill_9_during_concurrent_creates_loses_nothing(database_args: &[&str]) {
     let client = reqwest::Client::new();
     let base = server.base.clone();
     let session = runtime.block_on(async {
-        let login: Value = client
-            .post(format!("{base}/v1/sessions"))
-            .json(&json!({"username": "alice", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let session = login["token"].as_str().unwrap().to_owned();
-        for (path, body) in [
-            ("/v1/orgs", json!({"name": "acme"})),
-            ("/v1/orgs/acme/robots", json!({"name": "ci"})),
-        ] {
-            let created = client
-                .post(format!("{base}{path}"))
-                .bearer_auth(&session)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(created.status(), 201);
-        }
+        let session = log_in(&client, &base, "alice").await;
+        make_acme(&client, &base, &session).await;
         session
     });
 
@@ -136,26 +106,11 @@ fn kill_9_during_concurrent_creates_loses_nothing(database_args: &[&str]) {
     runtime.block_on(async {
         // Every token whose 201 reached a client works after the restart.
         for (access_id, token) in &seen {
-            let status = client
-                .get(format!("{base}/v1/whoami"))
-                .basic_auth(access_id, Some(token))
-                .send()
-                .await
-                .unwrap()
-                .status();
+            let status = whoami(&client, &base, access_id, token).await;
             assert_eq!(status, 200, "token {access_id} was lost");
         }
         // Every token that exists is whole: listed, and with its audit event.
-        let login: Value = client
-            .post(format!("{base}/v1/sessions"))
-            .json(&json!({"username": "alice", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let session = login["token"].as_str().unwrap();
+        let session = &log_in(&client, &base, "alice").await;
         let mut stored = Vec::new();
         let mut cursor = String::new();
         loop {

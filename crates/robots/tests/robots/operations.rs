@@ -9,16 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{PASSWORD, ROBOTS, Server, create_user, postgres_url};
-
-fn runtime() -> tokio::runtime::Runtime {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use crate::support::{PASSWORD, ROBOTS, Server, create_user, log_in, make_acme, postgres_url, runtime, whoami};
 
 fn admin(args: &[&str]) -> std::process::Output {
     Command::new(ROBOTS)
@@ -36,29 +27,8 @@ fn text(bytes: &[u8]) -> String {
 
 /// alice's session, after making organization acme with robot `ci`.
 async fn acme(client: &reqwest::Client, base: &str) -> String {
-    let login: Value = client
-        .post(format!("{base}/v1/sessions"))
-        .json(&json!({"username": "alice", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let session = login["token"].as_str().unwrap().to_owned();
-    for (path, body) in [
-        ("/v1/orgs", json!({"name": "acme"})),
-        ("/v1/orgs/acme/robots", json!({"name": "ci"})),
-    ] {
-        let created = client
-            .post(format!("{base}{path}"))
-            .bearer_auth(&session)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status(), 201);
-    }
+    let session = log_in(client, base, "alice").await;
+    make_acme(client, base, &session).await;
     session
 }
 
@@ -98,17 +68,6 @@ async fn create_until(base: &str, session: &str, writers: usize, stop: Arc<Atomi
     }
     tasks.join_all().await;
     Arc::try_unwrap(seen).unwrap().into_inner().unwrap()
-}
-
-async fn whoami(client: &reqwest::Client, base: &str, access_id: &str, token: &str) -> u16 {
-    client
-        .get(format!("{base}/v1/whoami"))
-        .basic_auth(access_id, Some(token))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
 }
 
 #[test]
@@ -768,29 +727,8 @@ fn the_container_image_serves_the_seed_path() {
             .await
             .unwrap();
         assert_eq!(set_up.status(), 201, "{}", set_up.text().await.unwrap());
-        let login: Value = client
-            .post(format!("{base}/v1/sessions"))
-            .json(&json!({"username": "admin", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let session = login["token"].as_str().unwrap();
-        for (path, body) in [
-            ("/v1/orgs", json!({"name": "acme"})),
-            ("/v1/orgs/acme/robots", json!({"name": "ci"})),
-        ] {
-            let created = client
-                .post(format!("{base}{path}"))
-                .bearer_auth(session)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(created.status(), 201, "{path}");
-        }
+        let session = &log_in(&client, &base, "admin").await;
+        make_acme(&client, &base, session).await;
         let token: Value = client
             .post(format!("{base}/v1/orgs/acme/robots/ci/tokens"))
             .bearer_auth(session)

@@ -318,23 +318,68 @@ impl Cli {
     }
 }
 
-/// A GET with a robot's Basic credentials; the status.
+/// A runtime for the async half of a test (two threads, as the server's
+/// clients would be).
+pub fn runtime() -> tokio::runtime::Runtime {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// `username`'s session token (the password is [`PASSWORD`]).
+pub async fn log_in(client: &reqwest::Client, base: &str, username: &str) -> String {
+    let login: Value = client
+        .post(format!("{base}/v1/sessions"))
+        .json(&serde_json::json!({"username": username, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["token"].as_str().unwrap().to_owned()
+}
+
+/// Makes organization acme with robot `ci`, as the holder of `session`.
+pub async fn make_acme(client: &reqwest::Client, base: &str, session: &str) {
+    for (path, body) in [
+        ("/v1/orgs", serde_json::json!({"name": "acme"})),
+        ("/v1/orgs/acme/robots", serde_json::json!({"name": "ci"})),
+    ] {
+        let created = client
+            .post(format!("{base}{path}"))
+            .bearer_auth(session)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201, "{path}");
+    }
+}
+
+/// `GET /v1/whoami` with a robot's Basic credentials; the status.
+pub async fn whoami(client: &reqwest::Client, base: &str, access_id: &str, token: &str) -> u16 {
+    client
+        .get(format!("{base}/v1/whoami"))
+        .basic_auth(access_id, Some(token))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// [`whoami`], from a test without a runtime of its own.
 pub fn whoami_as(base: &str, access_id: &str, token: &str) -> u16 {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
-        reqwest::Client::new()
-            .get(format!("{base}/v1/whoami"))
-            .basic_auth(access_id, Some(token))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    })
+    runtime.block_on(whoami(&reqwest::Client::new(), base, access_id, token))
 }
 
 /// An OIDC issuer on loopback, as a CI system runs one: a discovery

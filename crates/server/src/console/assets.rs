@@ -25,10 +25,7 @@ struct Asset {
 impl Asset {
     fn new(stem: &str, extension: &str, content_type: &'static str, body: &'static str) -> Self {
         let digest = SecretHash::of(body.as_bytes());
-        let hash: String = digest.as_bytes()[..5]
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let hash = robots_core::secret::hex(&digest.as_bytes()[..5]);
         Self {
             path: format!("/static/{stem}.{hash}.{extension}"),
             content_type,
@@ -108,7 +105,7 @@ mod tests {
         let hash = &css["/static/console.".len()..css.len() - ".css".len()];
         assert_eq!(hash.len(), 10);
         let expected = SecretHash::of(include_str!("../../static/console.css").as_bytes());
-        assert!(hash.starts_with(&format!("{:02x}", expected.as_bytes()[0])));
+        assert_eq!(hash, robots_core::secret::hex(&expected.as_bytes()[..5]));
         assert_ne!(css, js());
     }
 }

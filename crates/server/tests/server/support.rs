@@ -328,12 +328,28 @@ impl TestApp {
     }
 
     pub async fn token(&self, admin: &Auth, org: &str, robot: &str, name: &str) -> Credentials {
+        self.create_token(admin, org, robot, json!({"name": name})).await
+    }
+
+    /// A token that expires `after` from now on the test's clock.
+    pub async fn token_expiring_in(
+        &self,
+        admin: &Auth,
+        org: &str,
+        robot: &str,
+        name: &str,
+        after: std::time::Duration,
+    ) -> Credentials {
+        let expires_at = (robots_core::Clock::now(&*self.clock) + after)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        self.create_token(admin, org, robot, json!({"name": name, "expires_at": expires_at}))
+            .await
+    }
+
+    async fn create_token(&self, admin: &Auth, org: &str, robot: &str, body: Value) -> Credentials {
         let created = self
-            .post(
-                &format!("/v1/orgs/{org}/robots/{robot}/tokens"),
-                admin,
-                json!({"name": name}),
-            )
+            .post(&format!("/v1/orgs/{org}/robots/{robot}/tokens"), admin, body)
             .await;
         assert_eq!(created.status, 201, "{}", created.text);
         Credentials {

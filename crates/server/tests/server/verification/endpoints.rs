@@ -309,18 +309,10 @@ async fn introspection_tells_only_the_callers_own_organization(app: TestApp) {
     let path = format!("/v1/orgs/acme/robots/writer/tokens/{}", writer.access_id);
     assert_eq!(app.delete(&path, &alice).await.status, 204);
     assert_eq!(introspect(&app, &reader.basic(), &writer.token).await.1, inactive);
-    let now = robots_core::Clock::now(&*app.clock);
-    let expires_at = (now + std::time::Duration::from_secs(60))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    let short = app
-        .post(
-            "/v1/orgs/acme/robots/writer/tokens",
-            &alice,
-            json!({"name": "short", "expires_at": expires_at}),
-        )
-        .await;
-    let short_token = short.body["token"].as_str().unwrap().to_owned();
+    let short_token = app
+        .token_expiring_in(&alice, "acme", "writer", "short", std::time::Duration::from_secs(60))
+        .await
+        .token;
     assert!(introspect(&app, &reader.basic(), &short_token).await.1["exp"].is_i64());
     app.clock.advance(std::time::Duration::from_secs(61));
     assert_eq!(introspect(&app, &reader.basic(), &short_token).await.1, inactive);
@@ -369,18 +361,10 @@ async fn introspection_charges_the_token_not_the_resource_server(app: TestApp) {
         assert_eq!((status, answer), (200, json!({"active": false})));
     }
     // A real token past its expiry, again and again: charged to its Access ID.
-    let now = robots_core::Clock::now(&*app.clock);
-    let soon = (now + std::time::Duration::from_secs(60))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    let short = app
-        .post(
-            "/v1/orgs/acme/robots/writer/tokens",
-            &alice,
-            json!({"name": "short", "expires_at": soon}),
-        )
-        .await;
-    let short_token = short.body["token"].as_str().unwrap().to_owned();
+    let short_token = app
+        .token_expiring_in(&alice, "acme", "writer", "short", std::time::Duration::from_secs(60))
+        .await
+        .token;
     app.clock.advance(std::time::Duration::from_secs(61));
     for _ in 0..30 {
         assert_eq!(introspect(&app, &reader.basic(), &short_token).await.1["active"], false);
@@ -457,17 +441,9 @@ async fn introspected_jwts_end_with_the_robot_token_they_came_from(app: TestApp)
     assert_eq!(active(jwt).await, Some(false), "its robot token rotated out");
 
     // Expired before the JWT did.
-    let now = robots_core::Clock::now(&*app.clock);
-    let soon = (now + std::time::Duration::from_secs(60))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
     let short = app
-        .post(tokens, &alice, json!({"name": "short", "expires_at": soon}))
+        .token_expiring_in(&alice, "acme", "reader", "short", std::time::Duration::from_secs(60))
         .await;
-    let short = Credentials {
-        access_id: short.body["access_id"].as_str().unwrap().to_owned(),
-        token: short.body["token"].as_str().unwrap().to_owned(),
-    };
     let jwt = access_token(&app, &short).await;
     assert_eq!(active(jwt.clone()).await, Some(true));
     app.clock.advance(std::time::Duration::from_secs(61));
