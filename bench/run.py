@@ -14,6 +14,10 @@ time it takes shows as steal in /proc/stat. A pair of rounds (baseline and
 scenario) during which steal exceeded --max-steal is measured again, up to
 --retries times, and the least disturbed pair is kept: a pair the
 neighbours disturbed measured them more than the server.
+
+An optional feature with a cost target (metrics) is measured differently:
+the same scenario on a server with it and one without, in alternating
+rounds, reported as a ratio to "off".
 Writes the results as Markdown to docs/PERFORMANCE.md (or --out).
 """
 
@@ -237,7 +241,49 @@ def scenarios(token):
     ] + jwt_scenarios(token)
 
 
-def run(label, database_args, tokens, args, work):
+def features(token):
+    """Optional features whose cost has a target: (name, scenario, arguments
+    that turn it on). Each is measured on a server with it and one without."""
+    basic = basic_auth(token)
+    auth = ("Basic auth: GET /v1/auth", "/v1/auth", "get.lua", {"AUTH": basic})
+    return [
+        ("metrics (--metrics-listen)", auth, lambda: ["--metrics-listen", f"127.0.0.1:{free_port()}"]),
+    ]
+
+
+def compare(feature, database_args, args, env):
+    """A scenario on a server without the feature and one with it, in
+    alternating rounds. One SQLite data directory takes one server at a
+    time, so each round starts its server afresh (and warms it up)."""
+    name, scenario, switch_on = feature
+    print(f"   {scenario[0]}: {name} on and off", file=sys.stderr, flush=True)
+    _, path, _, extra = scenario
+    rounds, repeated, rss = [], 0, 0.0
+
+    def measured(extra_args):
+        nonlocal rss
+        server = Server(database_args, env, extra_args, cpus=args.server_cpus)
+        try:
+            for _ in range(50):
+                http("GET", server.base + path, headers={"Authorization": extra["AUTH"]})
+            result = run_wrk(server, scenario, args, env)
+            rss = max(rss, peak_rss_mb(server.process.pid))
+            return result
+        finally:
+            server.stop()
+
+    for _ in range(args.rounds):
+        attempts = []
+        for attempt in range(args.retries + 1):
+            attempts.append((measured([]), measured(switch_on())))
+            if pair_steal(attempts[-1]) <= args.max_steal or attempt == args.retries:
+                break
+            repeated += 1
+        rounds.append(min(attempts, key=pair_steal))
+    return summarize(f"{scenario[0]}, {name} on", rounds, None, repeated, rss)
+
+
+def run(label, database_args, tokens, args, work, with_features=False):
     print(f"== {label}: seeding {tokens:,} tokens", file=sys.stderr, flush=True)
     env = dict(os.environ)
     secrets = os.path.join(work, f"secrets-{label}.jsonl")
@@ -268,6 +314,7 @@ def run(label, database_args, tokens, args, work):
         results += [baseline, *rows]
     finally:
         server.stop()
+    costs = [compare(feature, database_args, args, env) for feature in features(token)] if with_features else []
     # The same endpoints with a signature on every request: what a token
     # costs when no identical grant was signed moments before.
     # Each row's ratio is to its own server's baseline; the table shows the
@@ -286,7 +333,8 @@ def run(label, database_args, tokens, args, work):
         results += rows
     finally:
         shapes.stop()
-    return {"label": label, "tokens": tokens, "startup": server.startup, "seed": seed_seconds, "results": results}
+    return {"label": label, "tokens": tokens, "startup": server.startup, "seed": seed_seconds, "results": results,
+            "costs": costs}
 
 
 def measure(server, plan, args, env):
@@ -336,7 +384,7 @@ def run_wrk(server, scenario, args, env):
     return result
 
 
-def summarize(name, rounds, server, repeated=0):
+def summarize(name, rounds, server, repeated=0, rss=None):
     scenario = [r for _, r in rounds]
     requests = max(sum(r["requests"] for r in scenario), 1)
     return {
@@ -352,7 +400,7 @@ def summarize(name, rounds, server, repeated=0):
         "steal": statistics.median(pair_steal(pair) for pair in rounds),
         "steal_max": max(pair_steal(pair) for pair in rounds),
         "repeated": repeated,
-        "rss": peak_rss_mb(server.process.pid),
+        "rss": peak_rss_mb(server.process.pid) if rss is None else rss,
     }
 
 
@@ -366,12 +414,25 @@ def table(run_result):
         "| scenario | req/s | × baseline | p50 ms | p99 ms | p99 × baseline | CPU µs/req | wrk CPU µs/req | steal % median/max |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in run_result["results"]:
-        repeated = f" ({r['repeated']} repeated)" if r["repeated"] else ""
-        lines.append(
-            f"| {r['name']} | {r['rps']:,.0f} | {r['ratio']:.2f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-            f"{r['p99_ratio']:.2f} | {r['cpu_us']:.1f} | {r['client_cpu_us']:.1f} | {r['steal'] * 100:.0f}/{r['steal_max'] * 100:.0f}{repeated} |")
+    lines += [table_row(r, client_cpu=True) for r in run_result["results"]]
+    if run_result["costs"]:
+        lines += [
+            "",
+            "What an optional feature costs: the scenario on a server with it against one without, in alternating",
+            "rounds (each on a freshly started server); \"× off\" is the median of the rounds' ratios.",
+            "",
+            "| scenario | req/s | × off | p50 ms | p99 ms | p99 × off | CPU µs/req | steal % median/max |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        lines += [table_row(r, client_cpu=False) for r in run_result["costs"]]
     return "\n".join(lines) + "\n"
+
+
+def table_row(r, client_cpu):
+    repeated = f" ({r['repeated']} repeated)" if r["repeated"] else ""
+    client = f" {r['client_cpu_us']:.1f} |" if client_cpu else ""
+    return (f"| {r['name']} | {r['rps']:,.0f} | {r['ratio']:.2f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+            f"{r['p99_ratio']:.2f} | {r['cpu_us']:.1f} |{client} {r['steal'] * 100:.0f}/{r['steal_max'] * 100:.0f}{repeated} |")
 
 
 def machine():
@@ -424,7 +485,7 @@ def main():
         populations = [1000] if args.quick else [1000, args.large]
         for tokens in populations:
             data = os.path.join(work, f"sqlite-{tokens}")
-            runs.append(run(f"SQLite", ["--data-dir", data], tokens, args, work))
+            runs.append(run("SQLite", ["--data-dir", data], tokens, args, work, with_features=tokens == populations[0]))
         if not args.quick:
             admin_url = args.postgres_url
             if not admin_url:

@@ -61,6 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config.max_body_bytes,
         config.request_timeout,
         config.trusted_proxies.clone(),
+        None,
     );
     let listener = tokio::net::TcpListener::bind(listen).await?;
     robots_server::listener::serve_connections(app, listener, &config, std::future::pending()).await?;

@@ -69,11 +69,17 @@ pub fn app<B: RequestBody>(state: AppState) -> impl HttpService<B> {
         .route("/readyz", get(ready));
     let (max_body, request_timeout) = (config.max_body_bytes, config.request_timeout);
     let trusted_proxies = config.trusted_proxies.clone();
+    let time_requests = state.metrics().time_requests();
+    let mut routes = with_common_routes(routes);
+    if time_requests.is_some() {
+        routes = routes.route_layer(metrics::CarryRoute);
+    }
     with_common_layers(
-        with_common_routes(routes).with_state(state),
+        routes.with_state(state),
         max_body,
         request_timeout,
         trusted_proxies,
+        time_requests,
     )
 }
 
@@ -134,11 +140,14 @@ pub fn with_common_layers<B: RequestBody>(
     max_body: usize,
     request_timeout: Duration,
     trusted_proxies: Vec<client::IpRange>,
+    time_requests: Option<metrics::TimeRequests>,
 ) -> impl HttpService<B> {
     // Shared, not copied, by every clone of the service.
     let trusted_proxies: std::sync::Arc<[client::IpRange]> = trusted_proxies.into();
     ServiceBuilder::new()
         .map_response(IntoResponse::into_response)
+        // Outside the rest: the time a request takes is all of it.
+        .option_layer(time_requests)
         // Every request gets an id (a trusted proxy's, else a new one),
         // echoed in its answer (request_id.rs).
         .map_request(move |mut request: Request<B>| {
@@ -430,6 +439,7 @@ mod tests {
             config.max_body_bytes,
             config.request_timeout,
             Vec::new(),
+            None,
         );
         tokio::spawn(async move {
             crate::listener::serve_connections(app, listener, &config, std::future::pending()).await
@@ -482,6 +492,7 @@ mod tests {
             config.max_body_bytes,
             config.request_timeout,
             Vec::new(),
+            None,
         );
         tokio::spawn(async move {
             crate::listener::serve_connections(app, listener, &config, std::future::pending()).await

@@ -3,13 +3,18 @@
 //! count failures, which is for the operator's network, not the public one.
 //!
 //! Counters are atomics bumped where the event happens (a relaxed add: a
-//! few nanoseconds on the verification path). Label values come from fixed
-//! sets: never an Access ID, a token, a path or anything a client chooses.
+//! few nanoseconds on the verification path); request latency is timed by
+//! two layers ([`latency`]). Label values come from fixed sets: never an
+//! Access ID, a token, a path or anything a client chooses. Without
+//! `--metrics-listen` nothing is counted or timed.
+
+mod latency;
+
+pub use latency::{CarryRoute, TimeRequests};
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use robots_store::{DeliveryFigures, TokenFigures};
 
@@ -103,6 +108,8 @@ impl Outcome {
 /// The counters of one server process.
 #[derive(Debug, Default)]
 pub struct Metrics {
+    enabled: bool,
+    requests: Arc<latency::RequestTimes>,
     authentications: [[AtomicU64; Outcome::ALL.len()]; Verifier::ALL.len()],
     /// What the database counted last (see [`Metrics::count_stored`]).
     stored: RwLock<Option<Stored>>,
@@ -118,6 +125,21 @@ struct Stored {
 const EXPIRING_SOON: time::Duration = time::Duration::days(7);
 
 impl Metrics {
+    /// Counting, or (`enabled: false`) not: no counter is bumped and no
+    /// request timed, for a server without a metrics listener.
+    pub fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            ..Self::default()
+        }
+    }
+
+    /// The layer timing requests, when counting: the outermost around the
+    /// router, with [`CarryRoute`] as a route layer inside it.
+    pub fn time_requests(&self) -> Option<TimeRequests> {
+        self.enabled.then(|| TimeRequests(self.requests.clone()))
+    }
+
     /// Counts again what only the database knows (run every
     /// `--metrics-refresh`, not per scrape).
     pub async fn count_stored(&self, store: &Store, now: OffsetDateTime) {
@@ -134,6 +156,9 @@ impl Metrics {
     }
 
     pub fn authenticated(&self, verifier: Verifier, outcome: Outcome) {
+        if !self.enabled {
+            return;
+        }
         self.authentications[verifier as usize][outcome as usize].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -195,6 +220,7 @@ impl Metrics {
                 stored.deliveries.pending, stored.deliveries.failed
             );
         }
+        self.requests.render(&mut out);
         let (open, idle) = store.pool_connections();
         let _ = write!(
             out,
@@ -218,7 +244,7 @@ mod tests {
 
     #[test]
     fn outcomes_are_counted_where_they_happen() {
-        let metrics = Metrics::default();
+        let metrics = Metrics::new(true);
         metrics.authenticated(Verifier::AuthRequest, Outcome::Ok);
         metrics.authenticated(Verifier::AuthRequest, Outcome::Ok);
         metrics.authenticated(Verifier::Registry, Outcome::WrongSecret);

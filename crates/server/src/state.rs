@@ -153,6 +153,7 @@ impl AppState {
             outbound.clone(),
         );
         let service = Service::new(store, clock.clone(), config.service.clone());
+        let metrics = crate::metrics::Metrics::new(config.metrics_listen.is_some());
         Ok(Self(Arc::new(Inner {
             issuers,
             outbound,
@@ -163,7 +164,7 @@ impl AppState {
             usage: UsageRecorder::default(),
             keys,
             cache: VerifyCache::default(),
-            metrics: crate::metrics::Metrics::default(),
+            metrics,
         })))
     }
 

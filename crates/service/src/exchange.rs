@@ -57,6 +57,40 @@ impl fmt::Display for Refusal {
     }
 }
 
+impl Refusal {
+    /// What kind of failure this is, as a credential check counts it.
+    pub fn kind(&self) -> Rejection {
+        match self {
+            Self::BadSignature => Rejection::BadSignature,
+            Self::Expired | Self::NotYetValid | Self::IssuedInTheFuture => Rejection::Expired,
+            Self::Conditions(_) => Rejection::Conditions,
+            Self::Malformed(_)
+            | Self::Algorithm(_)
+            | Self::UntrustedIssuer(_)
+            | Self::IssuerUnreachable(_)
+            | Self::UnknownKey(_) => Rejection::Unknown,
+        }
+    }
+}
+
+/// The kind of an exchange's refusal, for counting: the reason itself is
+/// for the audit log alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// No such robot, or no credential of it for this issuer and key, or
+    /// not an ID token at all.
+    Unknown,
+    /// A key the issuer publishes did not sign it.
+    BadSignature,
+    /// Outside its validity window.
+    Expired,
+    /// The robot is disabled.
+    Disabled,
+    /// A valid ID token that none of the robot's credentials' conditions
+    /// allow.
+    Conditions,
+}
+
 /// A verified ID token and the credential it satisfied.
 #[derive(Debug, Clone)]
 pub struct Accepted {
@@ -93,7 +127,7 @@ pub struct Exchanged {
 #[derive(Debug)]
 pub enum ExchangeRefused {
     /// The ID token was not accepted for that robot.
-    NotAccepted,
+    NotAccepted(Rejection),
     /// The issuer's keys could not be fetched: not the job's fault.
     IssuerUnreachable,
     /// Something failed on our side (logged).
@@ -113,7 +147,7 @@ impl Service {
         verifier: &impl IdTokenVerifier,
         client: &ClientInfo,
     ) -> Result<Exchanged, ExchangeRefused> {
-        let refuse = |org: Option<&Org>, robot: Option<&RobotRef>, reason: String| {
+        let refuse = |org: Option<&Org>, robot: Option<&RobotRef>, reason: String, kind: Rejection| {
             tracing::info!(client = ?client.ip, %reason, "token exchange refused");
             if let Some(org) = org {
                 self.audit_later(
@@ -126,17 +160,22 @@ impl Service {
                     },
                 );
             }
-            ExchangeRefused::NotAccepted
+            ExchangeRefused::NotAccepted(kind)
         };
         let internal = |error: ServiceError| {
             tracing::error!(%error, "token exchange failed");
             ExchangeRefused::Internal(error)
         };
         let Some((org, robot)) = self.robot_by_full_name(robot).await.map_err(internal)? else {
-            return Err(refuse(None, None, "no such robot".to_owned()));
+            return Err(refuse(None, None, "no such robot".to_owned(), Rejection::Unknown));
         };
         if robot.disabled_at.is_some() {
-            return Err(refuse(Some(&org), Some(&robot), "the robot is disabled".to_owned()));
+            return Err(refuse(
+                Some(&org),
+                Some(&robot),
+                "the robot is disabled".to_owned(),
+                Rejection::Disabled,
+            ));
         }
         let credentials = self
             .store
@@ -148,13 +187,14 @@ impl Service {
                 Some(&org),
                 Some(&robot),
                 "the robot has no federated credentials".to_owned(),
+                Rejection::Unknown,
             ));
         }
         let accepted = match verifier.verify(id_token, &credentials, self.now()).await {
             Ok(accepted) => accepted,
             Err(refusal) => {
                 let unreachable = matches!(refusal, Refusal::IssuerUnreachable(_));
-                let refused = refuse(Some(&org), Some(&robot), refusal.to_string());
+                let refused = refuse(Some(&org), Some(&robot), refusal.to_string(), refusal.kind());
                 return Err(if unreachable {
                     ExchangeRefused::IssuerUnreachable
                 } else {

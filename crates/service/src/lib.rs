@@ -53,7 +53,7 @@ pub use authorize::{
     Authorized, DeleteOrg, InstanceAdmin, Leave, ManageAccess, ManageMembers, ManageRobots, Read, Right,
 };
 pub use error::{ServiceError, ServiceResult};
-pub use exchange::{Accepted, ExchangeRefused, Exchanged, IdTokenVerifier, Refusal};
+pub use exchange::{Accepted, ExchangeRefused, Exchanged, IdTokenVerifier, Refusal, Rejection};
 pub use federation::{CredentialInput, CredentialPatch};
 pub use lifetime::{Expiry, LifetimeChoice, LifetimeChoices};
 pub use members::MemberChange;

@@ -858,6 +858,9 @@ fn prometheus_counts_authentications() {
             .await
             .unwrap();
         assert_eq!(forbidden.status(), 403);
+        // A path no route matches, naming a credential: timed, not named.
+        let stray = client.get(format!("{base}/v1/nowhere/{}", one.0)).send().await.unwrap();
+        assert_eq!(stray.status(), 404);
     });
 
     let config = dir.path().join("prometheus.yml");
@@ -900,6 +903,15 @@ fn prometheus_counts_authentications() {
             let tokens = query(r#"robots_tokens{org="acme",state="active"}"#).await;
             // Both scraped: the counters at once, the tokens after a refresh.
             if let (Some(value), Some(_)) = (value, tokens) {
+                let mut latency = Vec::new();
+                for series in [
+                    r#"robots_http_request_duration_seconds_count{route="/v1/auth",method="GET",status="2xx"}"#,
+                    r#"robots_http_request_duration_seconds_count{route="/v1/auth",method="GET",status="4xx"}"#,
+                    r#"robots_http_request_duration_seconds_bucket{route="/v1/auth",method="GET",status="2xx",le="+Inf"}"#,
+                    r#"robots_http_request_duration_seconds_count{route="unmatched",method="GET",status="4xx"}"#,
+                ] {
+                    latency.push(query(series).await);
+                }
                 return Some((
                     value,
                     query(r#"robots_authentications_total{verifier="auth_request",outcome="wrong_secret"}"#).await,
@@ -907,6 +919,7 @@ fn prometheus_counts_authentications() {
                     query("robots_build_info").await,
                     query(r#"robots_verification_cache_lookups_total{cache="token_owners",result="hit"}"#).await,
                     query(r#"robots_tokens{org="acme",state="active"}"#).await,
+                    latency,
                 ));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -915,7 +928,7 @@ fn prometheus_counts_authentications() {
     });
     let _ = scraper.kill();
     let _ = scraper.wait();
-    let (ok, wrong, forbidden, build, cache_hits, tokens) = counted.expect("Prometheus scraped the metrics");
+    let (ok, wrong, forbidden, build, cache_hits, tokens, latency) = counted.expect("Prometheus scraped the metrics");
     assert_eq!(
         tokens.as_deref(),
         Some("2"),
@@ -931,6 +944,8 @@ fn prometheus_counts_authentications() {
         cache_hits >= 5,
         "repeated checks of one token come from memory: {cache_hits}"
     );
+    // Latency by route template: five answered 200, four 401 or 403.
+    assert_eq!(latency, ["5", "4", "5", "1"].map(|count| Some(count.to_owned())));
 
     // Nothing a client chose is a label; the main listener has no /metrics.
     let exposition = runtime.block_on(async {

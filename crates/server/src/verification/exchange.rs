@@ -13,9 +13,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use robots_api_types::ExchangeAnswer;
-use robots_service::ExchangeRefused;
+use robots_service::{ExchangeRefused, Rejection};
 
 use super::protocol::oauth_error;
+use crate::metrics::{Outcome, Verifier};
 use crate::state::AppState;
 use robots_service::limits::address_key;
 
@@ -75,6 +76,7 @@ pub async fn exchange(state: &AppState, request: &Parts, form: ExchangeRequest<'
     if let Some(address) = address
         && let Err(wait) = limits.robot_address.check(&address, state.now_ms())
     {
+        state.metrics().authenticated(Verifier::Exchange, Outcome::RateLimited);
         let mut response = oauth_error(StatusCode::TOO_MANY_REQUESTS, "slow_down", "too many failed attempts");
         if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
             response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -87,6 +89,7 @@ pub async fn exchange(state: &AppState, request: &Parts, form: ExchangeRequest<'
         .await
     {
         Ok(exchanged) => {
+            state.metrics().authenticated(Verifier::Exchange, Outcome::Ok);
             let mut response = Json(ExchangeAnswer {
                 access_token: exchanged.token.secret.expose().to_owned(),
                 issued_token_type: ACCESS_TOKEN_TYPE.to_owned(),
@@ -108,7 +111,17 @@ pub async fn exchange(state: &AppState, request: &Parts, form: ExchangeRequest<'
                 limits.robot_address.fail(address, state.now_ms());
             }
             match refused {
-                ExchangeRefused::NotAccepted => not_accepted(),
+                ExchangeRefused::NotAccepted(kind) => {
+                    let outcome = match kind {
+                        Rejection::Unknown => Outcome::Unknown,
+                        Rejection::BadSignature => Outcome::WrongSecret,
+                        Rejection::Expired => Outcome::Expired,
+                        Rejection::Disabled => Outcome::Disabled,
+                        Rejection::Conditions => Outcome::Forbidden,
+                    };
+                    state.metrics().authenticated(Verifier::Exchange, outcome);
+                    not_accepted()
+                }
                 // Not the job's fault: say so, without saying more.
                 ExchangeRefused::IssuerUnreachable => oauth_error(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::protocol::{epoch_seconds, json_body, oauth_error, oauth_unavailable, read_form};
 use crate::auth::{Presented, presented_credentials};
 use crate::keys::{KeyError, SigningAlgorithm, new_jwt_id};
-use crate::metrics::{Outcome, Verifier};
+use crate::metrics::Verifier;
 use crate::state::AppState;
 use crate::verify::RobotCredential;
 
@@ -170,17 +170,7 @@ async fn token(State(state): State<AppState>, request: Request) -> Response {
         };
         // Boxed: an exchange fetches issuers' keys, a future many times the
         // size of everything else here, which client credentials need not carry.
-        let answer = Box::pin(super::exchange::exchange(&state, &request, exchange)).await;
-        let outcome = match answer.status() {
-            status if status.is_success() => Some(Outcome::Ok),
-            StatusCode::TOO_MANY_REQUESTS => Some(Outcome::RateLimited),
-            status if status.is_client_error() => Some(Outcome::Unknown),
-            _ => None,
-        };
-        if let Some(outcome) = outcome {
-            state.metrics().authenticated(Verifier::Exchange, outcome);
-        }
-        return answer;
+        return Box::pin(super::exchange::exchange(&state, &request, exchange)).await;
     }
     if form.grant_type.as_deref() != Some("client_credentials") {
         return oauth_error(

@@ -252,7 +252,12 @@ async fn trusting_fixture(app: &TestApp, issuer: &str) -> Auth {
 }
 
 async fn spawn() -> Option<TestApp> {
-    TestApp::spawn_with(Backend::Sqlite, |config| config.service.allow_insecure_issuers = true).await
+    TestApp::spawn_with(Backend::Sqlite, |config| {
+        config.service.allow_insecure_issuers = true;
+        // Counting, as with --metrics-listen (this server serves no metrics).
+        config.metrics_listen = Some(([127, 0, 0, 1], 0).into());
+    })
+    .await
 }
 
 fn credentials(answer: &Value) -> Credentials {
@@ -376,11 +381,12 @@ async fn tokens_that_do_not_match_are_refused_alike_and_audited_with_the_reason(
         format!("{header}.{payload}.{signature}")
     };
     let unknown_kid = IssuerKey::rsa("gh-unpublished");
-    let cases: Vec<(&str, String, &str)> = vec![
+    let cases: Vec<(&str, String, &str, &str)> = vec![
         (
             "wrong audience",
             with(&|c| c["aud"] = json!("https://elsewhere.example.com")),
             "aud is",
+            "forbidden",
         ),
         (
             "wrong repository",
@@ -389,6 +395,7 @@ async fn tokens_that_do_not_match_are_refused_alike_and_audited_with_the_reason(
                 c["sub"] = json!("repo:acme/other:ref:refs/heads/main");
             }),
             "claim \"sub\"",
+            "forbidden",
         ),
         (
             "wrong branch",
@@ -397,33 +404,43 @@ async fn tokens_that_do_not_match_are_refused_alike_and_audited_with_the_reason(
                 c["sub"] = json!("repo:acme/app:ref:refs/heads/main");
             }),
             "claim \"ref\" is \"refs/heads/dev\"",
+            "forbidden",
         ),
-        ("expired", with(&|c| c["exp"] = json!(now - 120)), "expired"),
-        ("not yet valid", with(&|c| c["nbf"] = json!(now + 600)), "not valid yet"),
+        ("expired", with(&|c| c["exp"] = json!(now - 120)), "expired", "expired"),
+        (
+            "not yet valid",
+            with(&|c| c["nbf"] = json!(now + 600)),
+            "not valid yet",
+            "expired",
+        ),
         (
             "unknown kid",
             unknown_kid.sign(&claims()),
             "publishes no key \"gh-unpublished\"",
+            "unknown",
         ),
-        ("alg none", unsigned("none", None), "algorithm \"none\""),
+        ("alg none", unsigned("none", None), "algorithm \"none\"", "unknown"),
         (
             "HMAC with a guessable secret",
             unsigned("HS256", Some(AUDIENCE.as_bytes())),
             "algorithm \"HS256\"",
+            "unknown",
         ),
         (
             "another issuer",
             stranger_key.sign(&github_claims(&app, &stranger.url, "acme/app", "refs/heads/main")),
             "trusts issuer",
+            "unknown",
         ),
         (
             "signed by another key under the right kid",
             stranger_key.sign(&claims()),
             "signature does not verify",
+            "wrong_secret",
         ),
-        ("garbage", "not.a.jwt".to_owned(), "malformed"),
+        ("garbage", "not.a.jwt".to_owned(), "malformed", "unknown"),
     ];
-    for (case, id_token, _) in &cases {
+    for (case, id_token, _, _) in &cases {
         let answer = exchange(&app, id_token, "acme/writer").await;
         assert_eq!(answer.status, 400, "{case}: {}", answer.text);
         assert_eq!(answer.body["error"], "invalid_grant", "{case}");
@@ -441,7 +458,7 @@ async fn tokens_that_do_not_match_are_refused_alike_and_audited_with_the_reason(
     );
 
     let reasons = refusal_reasons(&app, &alice).await;
-    for (case, _, reason) in &cases {
+    for (case, _, reason, _) in &cases {
         assert!(
             reasons.iter().any(|logged| logged.contains(reason)),
             "{case}: no audit event says {reason:?}; logged: {reasons:#?}"
@@ -449,6 +466,26 @@ async fn tokens_that_do_not_match_are_refused_alike_and_audited_with_the_reason(
     }
     // And the right token still works after all that.
     assert_eq!(exchange(&app, &good, "acme/writer").await.status, 200);
+
+    // The metrics count each refusal by its kind, which the client never hears.
+    for outcome in ["forbidden", "expired", "unknown", "wrong_secret", "ok"] {
+        let expected = cases.iter().filter(|case| case.3 == outcome).count()
+            + usize::from(outcome == "unknown")
+            + usize::from(outcome == "ok");
+        assert_eq!(exchanges_counted(&app, outcome), expected, "{outcome}");
+    }
+}
+
+/// `robots_authentications_total` of the exchange with this outcome.
+fn exchanges_counted(app: &TestApp, outcome: &str) -> usize {
+    let exposition = app.state.metrics().render(app.state.store(), &[]);
+    let series = format!("robots_authentications_total{{verifier=\"exchange\",outcome=\"{outcome}\"}} ");
+    exposition
+        .lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .unwrap_or_else(|| panic!("no {series}in {exposition}"))
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -618,6 +655,7 @@ async fn a_disabled_robot_cannot_be_exchanged_for() {
             .iter()
             .any(|reason| reason == "the robot is disabled")
     );
+    assert_eq!(exchanges_counted(&app, "disabled"), 1);
 }
 
 #[tokio::test]
