@@ -43,6 +43,10 @@ pub enum ErrorCode {
     Forbidden,
     /// Robots authenticate to other systems; they manage nothing.
     RobotForbidden,
+    /// The personal access token lacks the scope the request needs.
+    InsufficientScope,
+    /// Only a logged-in person may do this, not a personal access token.
+    SessionRequired,
     /// No credentials, or none that are valid.
     Unauthenticated,
     /// A password login that failed.
@@ -97,6 +101,8 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::Forbidden => "forbidden",
             Self::RobotForbidden => "robot_forbidden",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::SessionRequired => "session_required",
             Self::Unauthenticated => "unauthenticated",
             Self::InvalidLogin => "invalid_login",
             Self::RateLimited => "rate_limited",

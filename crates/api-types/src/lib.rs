@@ -13,6 +13,7 @@ mod error;
 mod federation;
 mod keys;
 mod orgs;
+mod personal_tokens;
 mod robots;
 mod teams;
 mod tokens;
@@ -26,6 +27,7 @@ pub use orgs::{
     CreateOrgRequest, CreateWebhookRequest, DeliveryStatus, DeliveryView, EventKind, MemberView, OrgView,
     PolicyRequest, SetMemberRequest, TokenPolicyView, UpdateOrgRequest, WebhookView,
 };
+pub use personal_tokens::{CreatePersonalTokenRequest, CreatedPersonalTokenView, PersonalTokenView};
 pub use robots::{CreateRobotRequest, EffectiveView, PermissionsView, RobotView, UpdateRobotRequest, ViaView};
 pub use robots_core::access::{Permission, RepoAction, RepoPath};
 pub use robots_core::{Name, Role};
@@ -36,7 +38,9 @@ pub use teams::{
 pub use tokens::{
     CreateTokenRequest, CreatedTokenView, ExpiringTokenView, RotateRequest, RotatedView, TokenRole, TokenView,
 };
-pub use users::{ChangePasswordRequest, CreateUserRequest, LoginRequest, SessionView, SetupRequest, UserView, WhoAmI};
+pub use users::{
+    ChangePasswordRequest, CreateUserRequest, LoginRequest, SessionView, SetupRequest, UserView, WhoAmI, WhoAmIToken,
+};
 
 use serde::{Deserialize, Serialize};
 

@@ -20,9 +20,12 @@ pub struct OrgView {
 /// An organization's rules for tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenPolicyView {
-    /// The longest a token may live (`90d`), or null.
+    /// The longest a token may live (`90d`), or null: robot tokens, and
+    /// members' personal access tokens used here.
     pub max_lifetime: Option<String>,
     pub expiry_required: bool,
+    /// Whether members may act here with personal access tokens.
+    pub personal_tokens_allowed: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -52,7 +55,7 @@ pub struct UpdateOrgRequest {
     pub token_policy: Option<PolicyRequest>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyRequest {
     /// `90d`, or null for no maximum.
@@ -61,6 +64,23 @@ pub struct PolicyRequest {
     pub max_lifetime: Option<String>,
     #[serde(default)]
     pub expiry_required: bool,
+    /// Whether members may act here with personal access tokens.
+    #[serde(default = "allowed")]
+    pub personal_tokens_allowed: bool,
+}
+
+fn allowed() -> bool {
+    true
+}
+
+impl Default for PolicyRequest {
+    fn default() -> Self {
+        Self {
+            max_lifetime: None,
+            expiry_required: false,
+            personal_tokens_allowed: true,
+        }
+    }
 }
 
 /// A member of an organization.

@@ -91,8 +91,12 @@ pub enum WhoAmI {
     User {
         #[serde(flatten)]
         user: UserView,
+        /// When the session, or the personal access token, expires.
         #[serde(with = "time::serde::rfc3339")]
         session_expires_at: OffsetDateTime,
+        /// The personal access token the request came with, if not a session.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        personal_token: Option<WhoAmIToken>,
     },
     Robot {
         id: Uuid,
@@ -103,6 +107,15 @@ pub enum WhoAmI {
         #[serde(with = "time::serde::rfc3339::option")]
         token_expires_at: Option<OffsetDateTime>,
     },
+}
+
+/// The personal access token a request came with.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WhoAmIToken {
+    pub name: String,
+    pub scopes: Vec<String>,
+    /// The organizations it may reach; null: every one its owner belongs to.
+    pub orgs: Option<Vec<String>>,
 }
 
 /// `PUT /v1/me/password`.

@@ -20,5 +20,5 @@ pub mod text;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use name::{Name, NameError};
-pub use policy::{AccountKind, Role};
+pub use policy::{AccountKind, Role, Scope, Scopes};
 pub use secret::{SecretHash, SecretKind, SecretParseError, SecretToken};

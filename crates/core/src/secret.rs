@@ -1,7 +1,8 @@
-//! Bearer secrets: robot tokens and console/API session tokens.
+//! Bearer secrets: robot tokens, console/API session tokens and users'
+//! personal access tokens.
 //!
 //! Format: a fixed prefix naming the kind (`rbt_` for robot tokens, `rsn_` for
-//! sessions), 256 bits from the operating system's RNG in fixed-width base62,
+//! sessions, `rpat_` for personal access tokens), 256 bits from the operating system's RNG in fixed-width base62,
 //! and a CRC32 of everything before it, also in base62. The prefix lets secret
 //! scanners recognise a leaked token; the checksum lets us reject typos and
 //! garbage without touching the database.
@@ -24,7 +25,8 @@ const RANDOM_CHARS: usize = 43;
 const CHECKSUM_CHARS: usize = 6;
 const PREFIX_LEN: usize = 4;
 
-/// Length of every secret's text, whatever its kind.
+/// Length of a robot token's or a session's text (a personal access
+/// token's prefix is a character longer: [`SecretKind::text_len`]).
 pub const SECRET_LEN: usize = PREFIX_LEN + RANDOM_CHARS + CHECKSUM_CHARS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,6 +35,8 @@ pub enum SecretKind {
     RobotToken,
     /// A logged-in user's session, as a cookie or a bearer token.
     Session,
+    /// A user's personal access token, for automation acting as them.
+    PersonalToken,
 }
 
 impl SecretKind {
@@ -40,11 +44,17 @@ impl SecretKind {
         match self {
             Self::RobotToken => "rbt_",
             Self::Session => "rsn_",
+            Self::PersonalToken => "rpat_",
         }
     }
 
+    /// The length of a secret of this kind.
+    pub const fn text_len(self) -> usize {
+        self.prefix().len() + RANDOM_CHARS + CHECKSUM_CHARS
+    }
+
     fn from_prefix(text: &str) -> Option<Self> {
-        [Self::RobotToken, Self::Session]
+        [Self::RobotToken, Self::Session, Self::PersonalToken]
             .into_iter()
             .find(|kind| text.starts_with(kind.prefix()))
     }
@@ -76,7 +86,7 @@ impl SecretToken {
     pub fn generate(kind: SecretKind) -> Self {
         let mut random = [0u8; RANDOM_BYTES];
         rand::fill(&mut random);
-        let mut text = String::with_capacity(SECRET_LEN);
+        let mut text = String::with_capacity(kind.text_len());
         text.push_str(kind.prefix());
         push_base62(&mut text, &random, RANDOM_CHARS);
         let checksum = crc32fast::hash(text.as_bytes());
@@ -134,13 +144,17 @@ impl fmt::Debug for SecretToken {
 /// Checks prefix, length, alphabet and checksum of a secret's text.
 fn validate(text: &str) -> Result<SecretKind, SecretParseError> {
     let kind = SecretKind::from_prefix(text).ok_or(SecretParseError::UnknownPrefix)?;
-    if text.len() != SECRET_LEN {
+    if text.len() != kind.text_len() {
         return Err(SecretParseError::WrongLength);
     }
     // Split the bytes, not the `str`: the text is anyone's, and a multi-byte
     // character across the split would make `str::split_at` panic.
-    let (body, checksum) = text.as_bytes().split_at(SECRET_LEN - CHECKSUM_CHARS);
-    if !body[PREFIX_LEN..].iter().chain(checksum).all(u8::is_ascii_alphanumeric) {
+    let (body, checksum) = text.as_bytes().split_at(kind.text_len() - CHECKSUM_CHARS);
+    if !body[kind.prefix().len()..]
+        .iter()
+        .chain(checksum)
+        .all(u8::is_ascii_alphanumeric)
+    {
         return Err(SecretParseError::NotBase62);
     }
     // Reading the six digits as a number costs six multiply-adds; writing
@@ -330,9 +344,9 @@ mod tests {
 
     #[test]
     fn generated_tokens_parse_back_to_the_same_hash() {
-        for kind in [SecretKind::RobotToken, SecretKind::Session] {
+        for kind in [SecretKind::RobotToken, SecretKind::Session, SecretKind::PersonalToken] {
             let token = SecretToken::generate(kind);
-            assert_eq!(token.expose().len(), SECRET_LEN);
+            assert_eq!(token.expose().len(), kind.text_len());
             assert!(token.expose().starts_with(kind.prefix()));
             let parsed = SecretToken::parse(token.expose()).expect("parses");
             assert_eq!(parsed.kind(), kind);

@@ -2,12 +2,17 @@
 //! a user session or a robot.
 //!
 //! - `Authorization: Bearer rsn_…`: a user's session (from `POST /v1/sessions`).
+//! - `Authorization: Bearer rpat_…`: a user's personal access token.
 //! - `Authorization: Bearer rbt_…`: a robot token.
 //! - `Authorization: Basic base64(access_id:rbt_…)`: a robot token with its Access ID.
 //!
 //! Handlers state what they accept by their extractor: [`Caller`] (anyone
-//! authenticated), [`CurrentUser`] (users only; robots get 403
-//! `robot_forbidden`) or [`OptionalUser`] (anonymous allowed).
+//! authenticated), [`ApiUser`] (users, with a session or a personal access
+//! token: the routes automation may use, where the service checks the
+//! token's scopes), [`CurrentUser`] (users with a session only: personal
+//! access tokens get 403 `session_required`, robots `robot_forbidden`) or
+//! [`OptionalUser`] (anonymous allowed). A route takes a personal access
+//! token only by saying so.
 
 use std::sync::Arc;
 
@@ -35,6 +40,7 @@ pub enum Caller {
 #[derive(Debug)]
 pub enum Presented {
     Session(SecretToken),
+    PersonalToken(SecretToken),
     Robot(RobotCredential),
 }
 
@@ -54,6 +60,11 @@ pub fn presented_credentials(headers: &HeaderMap) -> Result<Option<Presented>, R
         if rest.starts_with(SecretKind::Session.prefix()) {
             let token = SecretToken::parse_kind(SecretKind::Session, rest).map_err(|_| RobotAuthFailure::Malformed)?;
             return Ok(Some(Presented::Session(token)));
+        }
+        if rest.starts_with(SecretKind::PersonalToken.prefix()) {
+            let token =
+                SecretToken::parse_kind(SecretKind::PersonalToken, rest).map_err(|_| RobotAuthFailure::Malformed)?;
+            return Ok(Some(Presented::PersonalToken(token)));
         }
         return RobotCredential::from_token(rest).map(|credential| Some(Presented::Robot(credential)));
     }
@@ -106,6 +117,7 @@ impl AppState {
             expires_at: session.1,
             client,
             via,
+            personal_token: None,
         }))
     }
 
@@ -125,6 +137,21 @@ impl AppState {
                     Some(session) => Ok(Some(Caller::User(Box::new(session)))),
                     None => {
                         tracing::info!("unknown or expired session");
+                        Err(ApiError::unauthenticated())
+                    }
+                }
+            }
+            Some(Presented::PersonalToken(token)) => {
+                let client = self.client_info(&parts.headers, &parts.extensions);
+                let via = Via::of_api_request(&client);
+                match self
+                    .service()
+                    .authenticate_personal_token(&token.hash(), client, via)
+                    .await?
+                {
+                    Some(session) => Ok(Some(Caller::User(Box::new(session)))),
+                    None => {
+                        tracing::info!("unknown, revoked or expired personal access token");
                         Err(ApiError::unauthenticated())
                     }
                 }
@@ -157,11 +184,27 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// A logged-in user; robots are refused with 403 `robot_forbidden`.
+/// A logged-in user; personal access tokens are refused with 403
+/// `session_required`, robots with 403 `robot_forbidden`.
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub UserSession);
 
 impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ApiUser(session) = ApiUser::from_request_parts(parts, state).await?;
+        session.require_session("be used here")?;
+        Ok(Self(session))
+    }
+}
+
+/// A user, logged in or with a personal access token (whose scopes the
+/// service checks); robots are refused with 403 `robot_forbidden`.
+#[derive(Debug, Clone)]
+pub struct ApiUser(pub UserSession);
+
+impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -182,7 +225,10 @@ impl FromRequestParts<AppState> for OptionalUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match state.authenticate(parts).await? {
             None => Ok(Self(None)),
-            Some(Caller::User(session)) => Ok(Self(Some(*session))),
+            Some(Caller::User(session)) => {
+                session.require_session("be used here")?;
+                Ok(Self(Some(*session)))
+            }
             Some(Caller::Robot(_)) => Err(ApiError::robot_forbidden()),
         }
     }

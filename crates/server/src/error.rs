@@ -147,6 +147,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(_) | ServiceError::UserNotFound => (S::NOT_FOUND, ErrorCode::NotFound),
             ServiceError::Forbidden { .. } | ServiceError::InvalidSetupCode => (S::FORBIDDEN, ErrorCode::Forbidden),
             ServiceError::RobotForbidden(_) => (S::FORBIDDEN, ErrorCode::RobotForbidden),
+            ServiceError::InsufficientScope(_) => (S::FORBIDDEN, ErrorCode::InsufficientScope),
+            ServiceError::SessionRequired(_) => (S::FORBIDDEN, ErrorCode::SessionRequired),
             ServiceError::Unauthenticated => return Self::unauthenticated(),
             ServiceError::WrongLogin => (S::UNAUTHORIZED, ErrorCode::InvalidLogin),
             ServiceError::RateLimited { retry_after } => return Self::rate_limited(*retry_after),

@@ -16,7 +16,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{Authorized, InstanceAdmin, ManageMembers, Service, ServiceResult, UserSession};
+use crate::{Authorized, InstanceAdmin, ReadAudit, Service, ServiceResult, UserSession};
 
 /// Where a request came from, for the audit log and last-use records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,6 +123,14 @@ impl Change {
 
 /// The stored form of a change.
 pub fn event(actor: &Actor<'_>, change: Change, at: OffsetDateTime) -> AuditEvent {
+    let mut detail = change.detail;
+    // A change made with a personal access token names it, like a robot's
+    // names its token.
+    if let (Actor::User(session), Value::Object(detail)) = (actor, &mut detail)
+        && let Some(token) = &session.personal_token
+    {
+        detail.insert("personal_token".to_owned(), Value::String(token.name.to_string()));
+    }
     let (kind, name, client, via) = match actor {
         Actor::User(session) => (
             "user",
@@ -143,7 +151,7 @@ pub fn event(actor: &Actor<'_>, change: Change, at: OffsetDateTime) -> AuditEven
         actor: name,
         action: change.action.to_owned(),
         target: change.target,
-        detail: change.detail.to_string(),
+        detail: detail.to_string(),
         ip: client.and_then(|c| c.ip).map(|address| address.to_string()),
         user_agent: client.and_then(|c| c.user_agent.clone()),
         via: via.as_str().to_owned(),
@@ -223,7 +231,7 @@ impl Service {
     /// An organization's audit log, newest first: for its admins.
     pub async fn audit_log(
         &self,
-        at: &Authorized<'_, ManageMembers>,
+        at: &Authorized<'_, ReadAudit>,
         query: &AuditQuery,
         limit: u32,
     ) -> ServiceResult<Page<AuditEvent>> {

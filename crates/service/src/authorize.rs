@@ -8,12 +8,14 @@
 //! function; this adds what it means to the caller: someone who is not a
 //! member cannot tell the organization exists (404), a member who needs to
 //! be an admin is told so (403), and a personal account's name is
-//! explained (422).
+//! explained (422). A caller with a personal access token also needs the
+//! right's scope, in an organization the token may reach
+//! ([`crate::personal_tokens`]).
 
 use std::marker::PhantomData;
 
 use robots_core::policy::{self, Denial, OrgAction};
-use robots_core::{Name, Role};
+use robots_core::{Name, Role, Scope};
 use robots_store::{AccountLookup, Org};
 
 use crate::{Actor, Service, ServiceError, ServiceResult, UserSession};
@@ -21,35 +23,45 @@ use crate::{Actor, Service, ServiceError, ServiceResult, UserSession};
 /// A right inside an organization.
 pub trait Right {
     const ACTION: OrgAction;
+    /// The scope a personal access token needs for it.
+    const SCOPE: Scope;
     /// What only admins may do, for the refusal: "only admins of acme can …".
     const ADMINS_ONLY: &'static str;
 }
 
 macro_rules! rights {
-    ($($(#[$doc:meta])* $name:ident => $action:ident, $admins_only:literal;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident => $action:ident, $scope:ident, $admins_only:literal;)*) => {$(
         $(#[$doc])*
         #[derive(Debug, Clone, Copy)]
         pub struct $name;
         impl Right for $name {
             const ACTION: OrgAction = OrgAction::$action;
+            const SCOPE: Scope = Scope::$scope;
             const ADMINS_ONLY: &'static str = $admins_only;
         }
     )*};
 }
 
 rights! {
-    /// See the organization, its members, robots, tokens (never a secret),
-    /// teams and repositories.
-    Read => Read, "do that";
-    /// Create, change and delete robots, their tokens and federated credentials.
-    ManageRobots => ManageRobots, "create, change or delete robot accounts and tokens";
-    /// Members and roles, the organization's settings, webhooks and audit log.
-    ManageMembers => ManageMembers, "change its members";
+    /// See the organization, its members, teams and repositories.
+    Read => Read, OrgsRead, "do that";
+    /// See its robots and their tokens (never a secret).
+    ReadRobots => Read, RobotsRead, "do that";
+    /// Create, change and delete robots and their federated credentials.
+    ManageRobots => ManageRobots, RobotsWrite, "create, change or delete robot accounts";
+    /// Create, rotate and delete robot tokens.
+    ManageTokens => ManageRobots, TokensWrite, "create, rotate or delete robot tokens";
+    /// Members and roles, the organization's settings.
+    ManageMembers => ManageMembers, OrgsWrite, "change its members and settings";
+    /// Its webhooks and their deliveries.
+    ManageWebhooks => ManageMembers, WebhooksWrite, "see or change its webhooks";
+    /// Its audit log.
+    ReadAudit => ManageMembers, AuditRead, "read its audit log";
     /// Teams, their members, repositories and grants.
-    ManageAccess => ManageAccess, "change teams, repositories and grants";
+    ManageAccess => ManageAccess, TeamsWrite, "change teams, repositories and grants";
     /// Leave it: any member may.
-    Leave => Leave, "do that";
-    DeleteOrg => DeleteOrg, "delete it";
+    Leave => Leave, OrgsWrite, "do that";
+    DeleteOrg => DeleteOrg, OrgsWrite, "delete it";
 }
 
 /// Proof that `caller` holds right `R` in `org`.
@@ -84,7 +96,7 @@ impl<'a, R> Authorized<'a, R> {
     /// The same caller with another right in the same organization, when
     /// the role holds it (no second lookup).
     pub fn with<S: Right>(&self) -> ServiceResult<Authorized<'a, S>> {
-        decide::<S>(&self.org, Some(self.role))?;
+        decide::<S>(self.caller, &self.org, Some(self.role))?;
         Ok(Authorized {
             caller: self.caller,
             org: self.org.clone(),
@@ -119,7 +131,13 @@ fn not_found(org: &str) -> ServiceError {
     ServiceError::NotFound(format!("no organization named {org:?} that you can see"))
 }
 
-fn decide<R: Right>(org: &Org, role: Option<Role>) -> ServiceResult<()> {
+fn decide<R: Right>(caller: &UserSession, org: &Org, role: Option<Role>) -> ServiceResult<()> {
+    if role.is_none() {
+        return Err(not_found(org.name.as_str()));
+    }
+    if let Some(token) = &caller.personal_token {
+        token.admit(org, R::SCOPE)?;
+    }
     match policy::authorize(role, R::ACTION) {
         Ok(()) => Ok(()),
         Err(Denial::NotFound) => Err(not_found(org.name.as_str())),
@@ -135,6 +153,7 @@ impl Service {
     /// Checks that `caller` is an instance administrator; `what` says what
     /// only they may do, for the refusal.
     pub fn instance_admin<'a>(&self, caller: &'a UserSession, what: &str) -> ServiceResult<InstanceAdmin<'a>> {
+        caller.require_session("administer the installation")?;
         if caller.user.instance_admin {
             Ok(InstanceAdmin { caller })
         } else {
@@ -156,7 +175,7 @@ impl Service {
             Some(AccountLookup::User) => return Err(ServiceError::PersonalAccount(org.to_owned())),
             Some(AccountLookup::Org { org, role }) => (org, role),
         };
-        decide::<R>(&found, role)?;
+        decide::<R>(caller, &found, role)?;
         Ok(Authorized {
             caller,
             org: found,

@@ -29,6 +29,12 @@ pub enum ServiceError {
     /// Robots authenticate to other systems; they manage nothing.
     #[error("{0}")]
     RobotForbidden(String),
+    /// A personal access token without the scope the request needs.
+    #[error("this personal access token lacks the scope {} ({}): create one that has it", .0.as_str(), .0.describe())]
+    InsufficientScope(robots_core::Scope),
+    /// What only a person, logged in, may do, asked with a personal access token.
+    #[error("a personal access token cannot {0}: that takes a person, logged in")]
+    SessionRequired(&'static str),
     /// Robots belong to organizations, never to people.
     #[error(
         "{0} is a personal account. Only organizations can have robot accounts; \
@@ -107,6 +113,8 @@ impl ServiceError {
             Self::WrongLogin => "invalid_login",
             Self::RateLimited { .. } => "rate_limited",
             Self::RobotForbidden(_) => "robot_forbidden",
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::SessionRequired(_) => "session_required",
             Self::PersonalAccount(_) => "personal_account",
             Self::Invalid { .. } => "invalid_field",
             Self::NameTaken { .. } => "name_taken",

@@ -31,6 +31,7 @@ mod members;
 mod orgs;
 pub mod outbound;
 mod passwords;
+mod personal_tokens;
 mod repositories;
 mod robots;
 mod sessions;
@@ -50,7 +51,8 @@ use time::OffsetDateTime;
 
 pub use audit::{Actor, AuditBuffer, Change, ClientInfo, Via};
 pub use authorize::{
-    Authorized, DeleteOrg, InstanceAdmin, Leave, ManageAccess, ManageMembers, ManageRobots, Read, Right,
+    Authorized, DeleteOrg, InstanceAdmin, Leave, ManageAccess, ManageMembers, ManageRobots, ManageTokens,
+    ManageWebhooks, Read, ReadAudit, ReadRobots, Right,
 };
 pub use error::{ServiceError, ServiceResult};
 pub use exchange::{Accepted, ExchangeRefused, Exchanged, IdTokenVerifier, Refusal, Rejection};
@@ -58,6 +60,7 @@ pub use federation::{CredentialInput, CredentialPatch};
 pub use lifetime::{Expiry, LifetimeChoice, LifetimeChoices};
 pub use members::MemberChange;
 pub use orgs::{OrgUpdate, PolicyInput};
+pub use personal_tokens::{CreatedPersonalToken, PersonalTokenGrant, PersonalTokenInput};
 pub use robots::{NewRobotInput, RobotPermissions};
 pub use sessions::{NewSession, UserSession, looks_like_robot_credentials};
 pub use teams::TeamDetail;

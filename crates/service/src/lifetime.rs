@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use robots_core::duration::{format_duration, parse_duration};
-use robots_store::{TokenInfo, TokenPolicy};
+use robots_store::{Org, TokenInfo, TokenPolicy};
 use time::OffsetDateTime;
 
 use crate::{ServiceError, ServiceResult};
@@ -162,6 +162,59 @@ fn within_policy(policy: TokenPolicy, expires_at: Option<OffsetDateTime>, now: O
     }
 }
 
+/// How long a personal access token lives unless its maker says.
+pub const PERSONAL_TOKEN_DEFAULT: Duration = Duration::from_secs(30 * DAY);
+
+/// The longest a personal access token may live: they always expire.
+pub const PERSONAL_TOKEN_MAX: Duration = Duration::from_secs(366 * DAY);
+
+/// The expiry of a new personal access token limited to `orgs` (none: not
+/// limited): as asked, else [`PERSONAL_TOKEN_DEFAULT`] or the shortest cap
+/// of those organizations; within [`PERSONAL_TOKEN_MAX`] and their policies.
+pub fn personal_token(requested: Expiry<'_>, orgs: &[Org], now: OffsetDateTime) -> ServiceResult<OffsetDateTime> {
+    for org in orgs {
+        if !org.token_policy.personal_tokens_allowed {
+            return Err(ServiceError::invalid(
+                "orgs",
+                format!("{} does not accept personal access tokens (its token policy)", org.name),
+            ));
+        }
+    }
+    let tightest = orgs
+        .iter()
+        .filter_map(|org| org.token_policy.max_lifetime.map(|max| (max, &org.name)))
+        .min();
+    let expires_at = match requested.requested(now)? {
+        Requested::Never => {
+            return Err(ServiceError::invalid(
+                EXPIRES_IN,
+                format!(
+                    "personal access tokens always expire: give a lifetime of at most {}",
+                    format_duration(PERSONAL_TOKEN_MAX)
+                ),
+            ));
+        }
+        Requested::Default => now + tightest.map_or(PERSONAL_TOKEN_DEFAULT, |(max, _)| max.min(PERSONAL_TOKEN_DEFAULT)),
+        Requested::At(at) => at,
+    };
+    if expires_at > now + PERSONAL_TOKEN_MAX {
+        return Err(ServiceError::invalid(
+            EXPIRES_AT,
+            format!(
+                "personal access tokens live at most {}",
+                format_duration(PERSONAL_TOKEN_MAX)
+            ),
+        ));
+    }
+    if let Some((max, org)) = tightest.filter(|(max, _)| expires_at > now + *max) {
+        return Err(ServiceError::invalid(
+            EXPIRES_AT,
+            format!("{org} allows tokens to live at most {}", format_duration(max)),
+        ));
+    }
+    Ok(expires_at)
+}
+
 /// One lifetime a form offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LifetimeChoice {
@@ -270,6 +323,7 @@ mod tests {
         TokenPolicy {
             max_lifetime: max_days.map(|days| Duration::from_secs(days * DAY)),
             expiry_required,
+            ..TokenPolicy::default()
         }
     }
 
@@ -374,12 +428,51 @@ mod tests {
     }
 
     #[test]
+    fn a_personal_token_always_expires_within_a_year_and_its_organizations_caps() {
+        let org = |name: &str, max_days: Option<u64>, allowed: bool| Org {
+            id: uuid::Uuid::now_v7(),
+            name: robots_core::Name::parse(name).unwrap(),
+            display_name: String::new(),
+            created_at: NOW,
+            token_policy: TokenPolicy {
+                personal_tokens_allowed: allowed,
+                ..policy(max_days, false)
+            },
+        };
+        let days = |n: i64| NOW + time::Duration::days(n);
+        assert_eq!(personal_token(Expiry::default(), &[], NOW), Ok(days(30)));
+        assert_eq!(personal_token(within("366d"), &[], NOW), Ok(days(366)));
+        assert_eq!(
+            personal_token(within("367d"), &[], NOW).unwrap_err().field(),
+            Some(EXPIRES_AT)
+        );
+        assert_eq!(
+            personal_token(Expiry::never(), &[], NOW).unwrap_err().field(),
+            Some(EXPIRES_IN)
+        );
+        // The default fits the tightest organization; asking for more does not.
+        let orgs = [org("acme", Some(90), true), org("globex", Some(7), true)];
+        assert_eq!(personal_token(Expiry::default(), &orgs, NOW), Ok(days(7)));
+        let refused = personal_token(within("8d"), &orgs, NOW).unwrap_err();
+        assert!(
+            refused.to_string().contains("globex allows tokens to live at most 7d"),
+            "{refused}"
+        );
+        let refusing = [org("initech", None, false)];
+        assert_eq!(
+            personal_token(within("1d"), &refusing, NOW).unwrap_err().field(),
+            Some("orgs")
+        );
+    }
+
+    #[test]
     fn an_exchanged_token_never_outlives_the_policy() {
         let ttl = Duration::from_secs(900);
         assert_eq!(exchanged(policy(None, true), ttl), ttl);
         let tight = TokenPolicy {
             max_lifetime: Some(Duration::from_secs(300)),
             expiry_required: true,
+            ..TokenPolicy::default()
         };
         assert_eq!(exchanged(tight, ttl), Duration::from_secs(300));
     }
@@ -416,6 +509,7 @@ mod tests {
         let short = choices(TokenPolicy {
             max_lifetime: Some(Duration::from_secs(12 * 3600)),
             expiry_required: false,
+            ..TokenPolicy::default()
         });
         assert_eq!(values(&short), ["12h"]);
         assert_eq!(short.default, "12h");

@@ -4,15 +4,15 @@
 use std::time::Duration;
 
 use robots_core::duration::{format_duration, parse_duration};
-use robots_core::{Role, text};
-use robots_store::{Org, OrgMembership, Page, TokenPolicy};
+use robots_core::{Role, Scope, text};
+use robots_store::{AccountLookup, Org, OrgMembership, Page, TokenPolicy};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{Actor, Change};
 use crate::error::named;
 use crate::robots::parse_name;
-use crate::{Authorized, DeleteOrg, ManageMembers, Read, Service, ServiceError, ServiceResult, UserSession};
+use crate::{Authorized, DeleteOrg, ManageMembers, Service, ServiceError, ServiceResult, UserSession};
 
 /// A change to an organization's settings; `None` leaves one as it is.
 #[derive(Debug, Clone, Copy, Default)]
@@ -27,6 +27,8 @@ pub struct PolicyInput<'a> {
     /// `90d`; `None` or empty for no maximum.
     pub max_lifetime: Option<&'a str>,
     pub expiry_required: bool,
+    /// Refuse members' personal access tokens here.
+    pub forbid_personal_tokens: bool,
 }
 
 const MAX_LIFETIME: &str = "token_policy.max_lifetime";
@@ -48,6 +50,7 @@ fn token_policy(input: PolicyInput<'_>) -> ServiceResult<TokenPolicy> {
     Ok(TokenPolicy {
         max_lifetime,
         expiry_required: input.expiry_required,
+        personal_tokens_allowed: !input.forbid_personal_tokens,
     })
 }
 
@@ -59,11 +62,23 @@ impl Service {
         after: Option<&str>,
         limit: u32,
     ) -> ServiceResult<Page<OrgMembership>> {
-        Ok(self.store.list_orgs_of_user(caller.user.id, after, limit).await?)
+        caller.require_scope(Scope::OrgsRead)?;
+        let mut page = self.store.list_orgs_of_user(caller.user.id, after, limit).await?;
+        // A personal access token limited to some organizations lists those.
+        if let Some(token) = &caller.personal_token {
+            page.items.retain(|membership| token.reaches(membership.org.id));
+        }
+        Ok(page)
     }
 
     /// Creates an organization; its creator is its first admin.
     pub async fn create_org(&self, caller: &UserSession, name: &str, display: &str) -> ServiceResult<Org> {
+        caller.require_scope(Scope::OrgsWrite)?;
+        if caller.personal_token.as_ref().is_some_and(|token| token.orgs.is_some()) {
+            return Err(ServiceError::forbidden(
+                "this personal access token is limited to some organizations: it cannot create others",
+            ));
+        }
         let name = parse_name("name", name)?;
         let display = display_name(display)?;
         let id = Uuid::now_v7();
@@ -106,6 +121,7 @@ impl Service {
             let detail = json!({"token_policy": {
                 "max_lifetime": policy.max_lifetime.map(format_duration),
                 "expiry_required": policy.expiry_required,
+                "personal_tokens_allowed": policy.personal_tokens_allowed,
             }});
             records.push(self.record(
                 at.actor(),
@@ -123,8 +139,20 @@ impl Service {
                 org.name.as_str()
             )));
         }
-        let now = self.authorize::<Read>(at.caller(), org.name.as_str()).await?;
-        Ok((now.org().clone(), now.role()))
+        // Read back as it is now, without authorizing again: a personal
+        // access token that just forbade personal access tokens here may
+        // still hear the answer to its own change.
+        match self
+            .store
+            .lookup_account(org.name.as_str(), at.caller().user.id)
+            .await?
+        {
+            Some(AccountLookup::Org { org, role: Some(role) }) => Ok((org, role)),
+            _ => Err(ServiceError::NotFound(format!(
+                "no organization named {:?}",
+                org.name.as_str()
+            ))),
+        }
     }
 
     /// Deletes an organization with its robots, tokens, teams and log; the

@@ -19,6 +19,9 @@ pub struct UserSession {
     /// Where the request came from, for the audit log.
     pub client: ClientInfo,
     pub via: Via,
+    /// The personal access token the request came with, instead of a
+    /// session: what it is limited to.
+    pub personal_token: Option<crate::personal_tokens::PersonalTokenGrant>,
 }
 
 /// A session just opened, with its token: to hand its owner, this once.
@@ -47,6 +50,13 @@ impl Service {
         client: &ClientInfo,
         via: Via,
     ) -> ServiceResult<NewSession> {
+        if password.trim().starts_with(SecretKind::PersonalToken.prefix()) {
+            return Err(ServiceError::invalid(
+                "password",
+                "a personal access token does not log in: send it as a Bearer token to the API, \
+                 or give it to robots login --token-stdin",
+            ));
+        }
         if looks_like_robot_credentials(username, &password) {
             return Err(ServiceError::RobotForbidden(
                 "robot accounts cannot log in: send the Access ID and Token with each request instead \
@@ -151,6 +161,7 @@ impl Service {
             expires_at,
             client: client.clone(),
             via,
+            personal_token: None,
         };
         self.audit(
             Actor::User(&session),
@@ -167,6 +178,7 @@ impl Service {
     /// Ends every session of the caller's but the one they use (a lost
     /// laptop, a shared machine); how many.
     pub async fn end_other_sessions(&self, caller: &UserSession) -> ServiceResult<u64> {
+        caller.require_session("end sessions")?;
         let record = self.record(
             Actor::User(caller),
             Change::new(None, "session.others_ended", format!("user {}", caller.user.name)),
@@ -180,6 +192,7 @@ impl Service {
     /// Ends the caller's session, here and (through the change
     /// announcement) on every replica.
     pub async fn log_out(&self, caller: &UserSession) -> ServiceResult<()> {
+        caller.require_session("log out (revoke it instead)")?;
         self.store.delete_session(&caller.session).await?;
         self.audit(
             Actor::User(caller),

@@ -15,7 +15,7 @@ use crate::audit::{Actor, Change, event};
 use crate::error::named;
 use crate::events::{self, payload, rfc3339};
 use crate::robots::parse_name;
-use crate::{Authorized, ClientInfo, Expiry, ManageRobots, Service, ServiceError, ServiceResult, lifetime};
+use crate::{Authorized, ClientInfo, Expiry, ManageTokens, Service, ServiceError, ServiceResult, lifetime};
 
 /// A token just created, with its secret: to show its creator, this once.
 #[derive(Debug)]
@@ -167,7 +167,7 @@ impl Service {
     /// written in one transaction.
     pub async fn create_token(
         &self,
-        at: &Authorized<'_, ManageRobots>,
+        at: &Authorized<'_, ManageTokens>,
         robot: &str,
         name: &str,
         expiry: Expiry<'_>,
@@ -224,7 +224,7 @@ impl Service {
     /// successor's expiry follows [`lifetime::successor`].
     pub async fn rotate_token(
         &self,
-        at: &Authorized<'_, ManageRobots>,
+        at: &Authorized<'_, ManageTokens>,
         robot: &str,
         access_id: &str,
         grace_period: Option<&str>,
@@ -279,7 +279,7 @@ impl Service {
     /// Deletes a token: it is refused from the next request on.
     pub async fn delete_token(
         &self,
-        at: &Authorized<'_, ManageRobots>,
+        at: &Authorized<'_, ManageTokens>,
         robot: &str,
         access_id: &str,
     ) -> ServiceResult<TokenInfo> {

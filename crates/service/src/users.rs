@@ -130,6 +130,7 @@ impl Service {
     /// longer). Wrong current passwords count against the login limits.
     /// Answers how many sessions ended.
     pub async fn change_password(&self, caller: &UserSession, current: &str, new: &str) -> ServiceResult<u64> {
+        caller.require_session("change a password")?;
         password::check_new_password(new).map_err(|error| ServiceError::invalid("new_password", error))?;
         if new == current {
             return Err(ServiceError::invalid(

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::audit::Change;
 use crate::events::EVENTS;
 use crate::outbound::Outbound;
-use crate::{Authorized, ManageMembers, Service, ServiceError, ServiceResult};
+use crate::{Authorized, ManageWebhooks, Service, ServiceError, ServiceResult};
 
 /// A webhook just added, with its signing secret: shown this once.
 #[derive(Debug)]
@@ -47,14 +47,14 @@ fn check(url: &str, events: Option<&[String]>, outbound: Outbound) -> ServiceRes
 }
 
 impl Service {
-    pub async fn list_webhooks(&self, at: &Authorized<'_, ManageMembers>) -> ServiceResult<Vec<Webhook>> {
+    pub async fn list_webhooks(&self, at: &Authorized<'_, ManageWebhooks>) -> ServiceResult<Vec<Webhook>> {
         Ok(self.store.list_webhooks(at.org().id).await?)
     }
 
     /// Adds a webhook; answers it with its signing secret (to show once).
     pub async fn create_webhook(
         &self,
-        at: &Authorized<'_, ManageMembers>,
+        at: &Authorized<'_, ManageWebhooks>,
         url: &str,
         events: Option<&[String]>,
     ) -> ServiceResult<CreatedWebhook> {
@@ -81,7 +81,7 @@ impl Service {
         Ok(CreatedWebhook { webhook, secret })
     }
 
-    pub async fn delete_webhook(&self, at: &Authorized<'_, ManageMembers>, id: &str) -> ServiceResult<()> {
+    pub async fn delete_webhook(&self, at: &Authorized<'_, ManageWebhooks>, id: &str) -> ServiceResult<()> {
         let org = at.org();
         let not_found = || ServiceError::NotFound(format!("{} has no webhook {id}", org.name));
         let id = Uuid::try_parse(id).map_err(|_| not_found())?;
@@ -99,7 +99,7 @@ impl Service {
     /// deliveries (newest first): two queries, however many webhooks.
     pub async fn webhooks_with_deliveries(
         &self,
-        at: &Authorized<'_, ManageMembers>,
+        at: &Authorized<'_, ManageWebhooks>,
         per_webhook: i64,
     ) -> ServiceResult<Vec<(Webhook, Vec<Delivery>)>> {
         let org = at.org();
@@ -120,7 +120,7 @@ impl Service {
     /// A webhook's latest deliveries, newest first.
     pub async fn webhook_deliveries(
         &self,
-        at: &Authorized<'_, ManageMembers>,
+        at: &Authorized<'_, ManageWebhooks>,
         id: &str,
         limit: i64,
     ) -> ServiceResult<Vec<Delivery>> {

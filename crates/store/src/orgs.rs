@@ -22,12 +22,18 @@ struct OrgRow {
     created_at: i64,
     token_max_lifetime_seconds: Option<i64>,
     token_expiry_required: bool,
+    personal_tokens_allowed: bool,
 }
 
-fn token_policy(max_lifetime_seconds: Option<i64>, expiry_required: bool) -> TokenPolicy {
+fn token_policy(
+    max_lifetime_seconds: Option<i64>,
+    expiry_required: bool,
+    personal_tokens_allowed: bool,
+) -> TokenPolicy {
     TokenPolicy {
         max_lifetime: max_lifetime_seconds.map(|seconds| std::time::Duration::from_secs(seconds.max(0) as u64)),
         expiry_required,
+        personal_tokens_allowed,
     }
 }
 
@@ -39,7 +45,11 @@ impl TryFrom<OrgRow> for Org {
             name: name(row.name)?,
             display_name: row.display_name,
             created_at: time(row.created_at),
-            token_policy: token_policy(row.token_max_lifetime_seconds, row.token_expiry_required),
+            token_policy: token_policy(
+                row.token_max_lifetime_seconds,
+                row.token_expiry_required,
+                row.personal_tokens_allowed,
+            ),
         })
     }
 }
@@ -116,10 +126,11 @@ impl Store {
             role: Option<String>,
             token_max_lifetime_seconds: Option<i64>,
             token_expiry_required: Option<bool>,
+            personal_tokens_allowed: Option<bool>,
         }
         let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(
             "SELECT a.id, a.name, a.kind, a.created_at, o.display_name, m.role,
-                    o.token_max_lifetime_seconds, o.token_expiry_required
+                    o.token_max_lifetime_seconds, o.token_expiry_required, o.personal_tokens_allowed
              FROM accounts a
              LEFT JOIN orgs o ON o.id = a.id
              LEFT JOIN org_members m ON m.org_id = a.id AND m.user_id = $2
@@ -140,6 +151,7 @@ impl Store {
                     token_policy: token_policy(
                         row.token_max_lifetime_seconds,
                         row.token_expiry_required.unwrap_or(false),
+                        row.personal_tokens_allowed.unwrap_or(true),
                     ),
                 },
                 role: row.role.as_deref().map(role).transpose()?,
@@ -209,7 +221,7 @@ impl Store {
         }
         let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
             "SELECT a.id, a.name, o.display_name, a.created_at, m.role,
-                    o.token_max_lifetime_seconds, o.token_expiry_required
+                    o.token_max_lifetime_seconds, o.token_expiry_required, o.personal_tokens_allowed
              FROM org_members m JOIN orgs o ON o.id = m.org_id JOIN accounts a ON a.id = o.id
              WHERE m.user_id = $1 AND a.name > $2
              ORDER BY a.name LIMIT $3")
@@ -249,13 +261,15 @@ impl Store {
             let updated = sqlx::query(
                 "UPDATE orgs SET display_name = COALESCE($2, display_name),
                  token_max_lifetime_seconds = CASE WHEN $3 THEN token_max_lifetime_seconds ELSE $4 END,
-                 token_expiry_required = CASE WHEN $3 THEN token_expiry_required ELSE $5 END
+                 token_expiry_required = CASE WHEN $3 THEN token_expiry_required ELSE $5 END,
+                 personal_tokens_allowed = CASE WHEN $3 THEN personal_tokens_allowed ELSE $6 END
                  WHERE id = $1")
                 .bind(org_id)
                 .bind(display_name)
                 .bind(keep_policy)
                 .bind(seconds)
                 .bind(policy.expiry_required)
+                .bind(policy.personal_tokens_allowed)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()

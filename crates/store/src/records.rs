@@ -43,13 +43,26 @@ pub struct Org {
     pub token_policy: TokenPolicy,
 }
 
-/// An organization's rules for its robots' tokens.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// An organization's rules for the tokens used in it: its robots' tokens,
+/// and its members' personal access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenPolicy {
     /// The longest a token may live, if limited.
     pub max_lifetime: Option<std::time::Duration>,
     /// Whether every token must have an expiry.
     pub expiry_required: bool,
+    /// Whether members may act here with personal access tokens.
+    pub personal_tokens_allowed: bool,
+}
+
+impl Default for TokenPolicy {
+    fn default() -> Self {
+        Self {
+            max_lifetime: None,
+            expiry_required: false,
+            personal_tokens_allowed: true,
+        }
+    }
 }
 
 /// What a name in the shared namespace turned out to be, seen by one user.

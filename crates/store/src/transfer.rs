@@ -20,7 +20,7 @@ use crate::{Pool, Store, StoreError, on_pool};
 
 /// Every table, parents before children: copied in this order, each row's
 /// foreign keys point at rows already there. A test holds it to the schema.
-pub const TABLES: [&str; 18] = [
+pub const TABLES: [&str; 20] = [
     "accounts",
     "users",
     "orgs",
@@ -29,6 +29,8 @@ pub const TABLES: [&str; 18] = [
     "federated_credentials",
     "robot_tokens",
     "sessions",
+    "personal_tokens",
+    "personal_token_orgs",
     "setup_codes",
     "teams",
     "team_users",

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use robots_core::access::{Permission, RepoAction, RepoPath, may, resolve};
-use robots_core::{Name, Role, SecretHash, SecretKind, SecretToken};
+use robots_core::{Name, Role, Scopes, SecretHash, SecretKind, SecretToken};
 use robots_store::testing::TestStore;
 use robots_store::{
-    AccountLookup, AuditEvent, AuditQuery, Backend, FederatedCredentialSpec, NewRobot, NewToken, NewUser, NewWebhook,
-    Store, StoreError, TokenPolicy, TokenUse, Trail,
+    AccountLookup, AuditEvent, AuditQuery, Backend, FederatedCredentialSpec, NewPersonalToken, NewRobot, NewToken,
+    NewUser, NewWebhook, Store, StoreError, TokenPolicy, TokenUse, Trail,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -75,7 +75,83 @@ on_both_backends!(
     a_cancelled_creation_is_all_or_nothing,
     a_batch_of_uses_is_recorded_whole,
     tokens_are_counted_by_state_per_organization,
+    personal_tokens_are_found_by_hash_until_they_expire_or_are_deleted,
 );
+
+async fn personal_tokens_are_found_by_hash_until_they_expire_or_are_deleted(store: Store) {
+    let (alice, org_id, _) = org_with_robot(&store).await;
+    let secret = SecretToken::generate(SecretKind::PersonalToken);
+    let expires_at = NOW + Duration::from_secs(86_400);
+    let new = |name: &str, hash: SecretHash, orgs: Option<Vec<Uuid>>| NewPersonalToken {
+        id: Uuid::now_v7(),
+        user_id: alice,
+        name: self::name(name),
+        hash,
+        scopes: Scopes::parse(["robots:read", "tokens:write"]).unwrap(),
+        orgs,
+        created_at: NOW,
+        expires_at,
+    };
+    let limited = new("terraform", secret.hash(), Some(vec![org_id]));
+    store.create_personal_token(&limited, &noted()).await.unwrap();
+    let (owner, found) = store.find_personal_token(&secret.hash(), NOW).await.unwrap().unwrap();
+    assert_eq!(
+        (owner.id, found.id, found.name.as_str()),
+        (alice, limited.id, "terraform")
+    );
+    assert_eq!(found.scopes, limited.scopes);
+    assert_eq!(
+        found
+            .orgs
+            .unwrap()
+            .iter()
+            .map(|org| org.name.as_str())
+            .collect::<Vec<_>>(),
+        ["acme"]
+    );
+    assert!(
+        store
+            .find_personal_token(&secret.hash(), expires_at)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Names are per user; the hash is never found under another.
+    let twin = new(
+        "terraform",
+        SecretToken::generate(SecretKind::PersonalToken).hash(),
+        None,
+    );
+    assert!(matches!(
+        store.create_personal_token(&twin, &noted()).await,
+        Err(StoreError::NameTaken)
+    ));
+    let open = new("open", SecretToken::generate(SecretKind::PersonalToken).hash(), None);
+    store.create_personal_token(&open, &noted()).await.unwrap();
+
+    store
+        .note_personal_token_use(limited.id, NOW, Some("203.0.113.7"), Some("terraform/1.9"))
+        .await
+        .unwrap();
+    let listed = store.list_personal_tokens(alice).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|token| token.name.as_str()).collect::<Vec<_>>(),
+        ["open", "terraform"]
+    );
+    let used = listed.iter().find(|token| token.id == limited.id).unwrap();
+    assert_eq!(used.last_used_ip.as_deref(), Some("203.0.113.7"));
+    assert_eq!(used.last_used_user_agent.as_deref(), Some("terraform/1.9"));
+    assert!(listed.iter().find(|token| token.id == open.id).unwrap().orgs.is_none());
+
+    // Its organization gone, a limited token reaches none, not every one.
+    assert!(store.delete_org(org_id, &noted()).await.unwrap());
+    let (_, found) = store.find_personal_token(&secret.hash(), NOW).await.unwrap().unwrap();
+    assert_eq!(found.orgs, Some(Vec::new()));
+
+    assert!(store.delete_personal_token(alice, limited.id, &noted()).await.unwrap());
+    assert!(!store.delete_personal_token(alice, limited.id, &noted()).await.unwrap());
+    assert!(store.find_personal_token(&secret.hash(), NOW).await.unwrap().is_none());
+}
 
 async fn tokens_are_counted_by_state_per_organization(store: Store) {
     let (admin, _, robot_id) = org_with_robot(&store).await;
@@ -1012,6 +1088,7 @@ async fn accounts_looked_up_follow_roles_policies_and_deletions(store: Store) {
     let policy = TokenPolicy {
         max_lifetime: Some(Duration::from_secs(3600)),
         expiry_required: true,
+        personal_tokens_allowed: false,
     };
     assert!(store.update_org(org_id, None, Some(policy), &[noted()]).await.unwrap());
     let (org, _) = seen_by(admin).await.unwrap();

@@ -10,6 +10,7 @@ mod members;
 mod minted;
 mod orgs;
 pub mod output;
+mod pat;
 mod repositories;
 mod robots;
 mod session;
@@ -51,9 +52,10 @@ pub struct GlobalArgs {
 /// The commands that talk to a server.
 #[derive(Debug, Subcommand)]
 pub enum ApiCommand {
-    /// Log in and save the session for later commands.
+    /// Log in and save the session (or a personal access token) for later commands.
     #[command(after_help = "Examples:\n  robots login --server https://robots.example.com\n  \
-        echo \"$PASSWORD\" | robots login --username alice --password-stdin")]
+        echo \"$PASSWORD\" | robots login --username alice --password-stdin\n  \
+        echo \"$ROBOTS_PAT\" | robots login --token-stdin --server https://robots.example.com")]
     Login(session::LoginArgs),
     /// End the saved session (or, with --others, every other session of yours).
     #[command(after_help = "Examples:\n  robots logout\n  robots logout --others")]
@@ -65,6 +67,9 @@ pub enum ApiCommand {
     /// Users of this installation (instance administrators).
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// Personal access tokens: credentials for automation acting as you, within scopes.
+    #[command(subcommand)]
+    Pat(pat::PatCommand),
     /// Show who the saved session (or ROBOTS_TOKEN) belongs to.
     #[command(after_help = "Example:\n  robots whoami -o json")]
     Whoami,
@@ -200,6 +205,7 @@ pub async fn run(command: ApiCommand, global: GlobalArgs) -> Result<(), CliError
         ApiCommand::Password(args) => users::change_password(&context, args).await,
         ApiCommand::Users(command) => users::users(&context, command).await,
         ApiCommand::Whoami => session::whoami(&context).await,
+        ApiCommand::Pat(command) => pat::pat(&context, command).await,
         ApiCommand::Orgs(command) => orgs::orgs(&context, command).await,
         ApiCommand::Members(command) => members::members(&context, command).await,
         ApiCommand::List => robots::list_robots(&context).await,

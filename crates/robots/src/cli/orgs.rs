@@ -1,7 +1,7 @@
 //! Organizations from the command line: list, create, show, delete, and
 //! their token policy.
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use reqwest::Method;
 use robots_api_types::{CreateOrgRequest, OrgView, PolicyRequest, RobotView, TokenPolicyView, UpdateOrgRequest};
 
@@ -37,20 +37,45 @@ pub enum OrgsCommand {
     /// Show the organization's token policy, or change it (admins): how long new tokens may live.
     #[command(after_help = "Examples:\n  robots orgs policy acme\n  \
         robots orgs policy acme --max-lifetime 90d --require-expiry\n  \
-        robots orgs policy --max-lifetime none --no-require-expiry")]
+        robots orgs policy --max-lifetime none --no-require-expiry\n  \
+        robots orgs policy acme --forbid-personal-tokens")]
     Policy {
         /// The organization [default: --org, else the only one you belong to].
         org: Option<String>,
-        /// The longest a new token may live (e.g. 90d), or none for no limit.
-        #[arg(long, value_name = "DURATION|none")]
-        max_lifetime: Option<String>,
-        /// Every new token must have an expiry.
-        #[arg(long, conflicts_with = "no_require_expiry")]
-        require_expiry: bool,
-        /// New tokens may be created without an expiry (unless there is a maximum lifetime).
-        #[arg(long)]
-        no_require_expiry: bool,
+        #[command(flatten)]
+        change: PolicyChange,
     },
+}
+
+/// What `orgs policy` changes; nothing given: it only shows the policy.
+#[derive(Debug, Args)]
+pub struct PolicyChange {
+    /// The longest a new token may live (e.g. 90d), or none for no limit.
+    #[arg(long, value_name = "DURATION|none")]
+    max_lifetime: Option<String>,
+    /// Every new token must have an expiry.
+    #[arg(long, conflicts_with = "no_require_expiry")]
+    require_expiry: bool,
+    /// New tokens may be created without an expiry (unless there is a maximum lifetime).
+    #[arg(long)]
+    no_require_expiry: bool,
+    /// Members may act here with personal access tokens (the default).
+    #[arg(long, conflicts_with = "forbid_personal_tokens")]
+    allow_personal_tokens: bool,
+    /// Refuse members' personal access tokens here: automation must use a session.
+    #[arg(long)]
+    forbid_personal_tokens: bool,
+}
+
+/// On if asked on, off if asked off, else as it is.
+fn switch(on: bool, off: bool, current: bool) -> bool {
+    if on {
+        true
+    } else if off {
+        false
+    } else {
+        current
+    }
 }
 
 fn org_rows(orgs: &[OrgView]) -> String {
@@ -111,17 +136,12 @@ pub async fn orgs(context: &Context, command: OrgsCommand) -> Result<(), CliErro
             client.perform(Method::DELETE, &path).await?;
             eprintln!("Deleted organization {name}.");
         }
-        OrgsCommand::Policy {
-            org,
-            max_lifetime,
-            require_expiry,
-            no_require_expiry,
-        } => {
+        OrgsCommand::Policy { org, change } => {
             let org = match org {
                 Some(org) => org,
                 None => context.org().await?,
             };
-            token_policy(context, &org, max_lifetime, require_expiry, no_require_expiry).await?;
+            token_policy(context, &org, change).await?;
         }
     }
     Ok(())
@@ -138,39 +158,41 @@ fn policy_summary(policy: &TokenPolicyView) -> String {
     } else {
         "expiry optional"
     };
-    format!("{lifetime}; {required}")
+    let personal = if policy.personal_tokens_allowed {
+        "personal access tokens allowed"
+    } else {
+        "personal access tokens refused"
+    };
+    format!("{lifetime}; {required}; {personal}")
 }
 
-async fn token_policy(
-    context: &Context,
-    org: &str,
-    max_lifetime: Option<String>,
-    require_expiry: bool,
-    no_require_expiry: bool,
-) -> Result<(), CliError> {
+async fn token_policy(context: &Context, org: &str, change: PolicyChange) -> Result<(), CliError> {
     let client = &context.client;
     let path = format!("/v1/orgs/{}", segment(org));
     // Absent when not given; `Some(None)` for no maximum. The server checks
     // the duration before it changes anything.
-    let max_lifetime: Option<Option<String>> = match max_lifetime {
+    let max_lifetime: Option<Option<String>> = match change.max_lifetime {
         None => None,
         Some(text) if text.eq_ignore_ascii_case("none") => Some(None),
         Some(text) => Some(Some(text)),
     };
     let mut found: OrgView = client.get(&path).await?;
-    let changing = max_lifetime.is_some() || require_expiry || no_require_expiry;
+    let changing = max_lifetime.is_some()
+        || change.require_expiry
+        || change.no_require_expiry
+        || change.allow_personal_tokens
+        || change.forbid_personal_tokens;
     if changing {
         // The API sets the whole policy: what is not being changed is sent as it is.
         let current = found.token_policy;
         let policy = PolicyRequest {
             max_lifetime: max_lifetime.unwrap_or(current.max_lifetime),
-            expiry_required: if require_expiry {
-                true
-            } else if no_require_expiry {
-                false
-            } else {
-                current.expiry_required
-            },
+            expiry_required: switch(change.require_expiry, change.no_require_expiry, current.expiry_required),
+            personal_tokens_allowed: switch(
+                change.allow_personal_tokens,
+                change.forbid_personal_tokens,
+                current.personal_tokens_allowed,
+            ),
         };
         let body = UpdateOrgRequest {
             token_policy: Some(policy),
@@ -193,11 +215,13 @@ async fn token_policy(
                 "Max lifetime",
                 policy.max_lifetime.as_deref().unwrap_or("none").to_owned(),
             ),
-            (
-                "Expiry required",
-                if policy.expiry_required { "yes" } else { "no" }.to_owned(),
-            ),
+            ("Expiry required", yes_no(policy.expiry_required)),
+            ("Personal access tokens", yes_no(policy.personal_tokens_allowed)),
         ])
     });
     Ok(())
+}
+
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_owned()
 }

@@ -109,9 +109,63 @@ pub struct LoginArgs {
     /// Read the password from standard input instead of asking.
     #[arg(long)]
     password_stdin: bool,
+    /// Read a personal access token (rpat_…) from standard input and save
+    /// it instead of a session: for automation that must not hold a password.
+    #[arg(long, conflicts_with_all = ["username", "password_stdin"])]
+    token_stdin: bool,
+}
+
+fn read_line(what: &str) -> Result<String, CliError> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|error| CliError::Local(format!("cannot read the {what}: {error}")))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// Saves a personal access token as the login, once the server knows it.
+async fn login_with_token(context: &Context) -> Result<(), CliError> {
+    let token = read_line("token")?.trim().to_owned();
+    if !token.starts_with("rpat_") {
+        return Err(CliError::Usage(
+            "--token-stdin takes a personal access token (rpat_…); robots send their token with each request instead"
+                .into(),
+        ));
+    }
+    let client = context.client.with_credential(Credential::Bearer(token.clone()));
+    let me: WhoAmI = client.get("/v1/whoami").await?;
+    let WhoAmI::User {
+        user,
+        session_expires_at,
+        personal_token: Some(personal_token),
+    } = me
+    else {
+        return Err(CliError::Usage("that is not a personal access token".into()));
+    };
+    let saved = SavedSession {
+        server: context.client.server.clone(),
+        username: user.username,
+        token,
+        expires_at: output::timestamp(session_expires_at),
+    };
+    let path = save(&saved)?;
+    eprintln!(
+        "Logged in to {} as {} with personal access token {} ({}; saved in {}, expires {}).",
+        saved.server,
+        saved.username,
+        personal_token.name,
+        personal_token.scopes.join(" "),
+        path.display(),
+        output::age(session_expires_at)
+    );
+    Ok(())
 }
 
 pub async fn login(context: &Context, args: LoginArgs) -> Result<(), CliError> {
+    if args.token_stdin {
+        return login_with_token(context).await;
+    }
     let stdin = std::io::stdin();
     let username = match args.username {
         Some(username) => username,
@@ -123,12 +177,7 @@ pub async fn login(context: &Context, args: LoginArgs) -> Result<(), CliError> {
         }
     };
     let password = if args.password_stdin {
-        let mut line = String::new();
-        stdin
-            .lock()
-            .read_line(&mut line)
-            .map_err(|error| CliError::Local(format!("cannot read the password: {error}")))?;
-        line.trim_end_matches(['\n', '\r']).to_owned()
+        read_line("password")?
     } else if stdin.is_terminal() {
         rpassword::prompt_password("Password: ")
             .map_err(|error| CliError::Local(format!("cannot read the password: {error}")))?
@@ -171,6 +220,15 @@ pub async fn logout(context: &Context, args: LogoutArgs) -> Result<(), CliError>
         eprintln!("Every other session of yours on {} has ended.", context.client.server);
         return Ok(());
     }
+    if load().is_some_and(|saved| saved.token.starts_with("rpat_")) {
+        forget()?;
+        eprintln!(
+            "Forgot the personal access token saved for {}. It still works until it expires or you revoke it \
+             (robots pat revoke NAME, logged in).",
+            context.client.server
+        );
+        return Ok(());
+    }
     let result = context.client.perform(Method::DELETE, "/v1/sessions/current").await;
     forget()?;
     match result {
@@ -203,11 +261,30 @@ pub async fn whoami(context: &Context) -> Result<(), CliError> {
         WhoAmI::User {
             user,
             session_expires_at,
+            personal_token: None,
         } => output::details(&[
             ("User", output::text(&user.username)),
             ("E-mail", output::text(&user.email)),
             ("Instance admin", output::text(user.instance_admin)),
             ("Session expires", output::age(*session_expires_at)),
+            ("Server", context.client.server.clone()),
+        ]),
+        WhoAmI::User {
+            user,
+            session_expires_at,
+            personal_token: Some(token),
+        } => output::details(&[
+            ("User", output::text(&user.username)),
+            ("Personal access token", output::text(&token.name)),
+            ("Scopes", token.scopes.join(" ")),
+            (
+                "Organizations",
+                token
+                    .orgs
+                    .as_ref()
+                    .map_or_else(|| "all".to_owned(), |orgs| orgs.join(" ")),
+            ),
+            ("Expires", output::age(*session_expires_at)),
             ("Server", context.client.server.clone()),
         ]),
     });

@@ -143,7 +143,7 @@ fn expiry(token: &TokenView) -> String {
 
 /// `--expires`: when a new token stops working.
 #[derive(Debug)]
-enum Expiry {
+pub(super) enum Expiry {
     Never,
     /// A lifetime from the server's now, e.g. `30d`.
     In(String),
@@ -154,7 +154,7 @@ enum Expiry {
 impl Expiry {
     /// `never`, an RFC 3339 time, or else a duration from now (which the
     /// server checks, as it checks everything else about an expiry).
-    fn parse(text: &str) -> Self {
+    pub(super) fn parse(text: &str) -> Self {
         let text = text.trim();
         if text.eq_ignore_ascii_case("never") {
             return Self::Never;
@@ -169,7 +169,7 @@ impl Expiry {
     }
 
     /// A request's `expires_at` and `expires_in`: one of them is given.
-    fn fields(self) -> (Option<OffsetDateTime>, Option<String>) {
+    pub(super) fn fields(self) -> (Option<OffsetDateTime>, Option<String>) {
         match self {
             Self::Never => (None, Some("never".to_owned())),
             Self::In(lifetime) => (None, Some(lifetime)),

@@ -856,8 +856,11 @@ fn tokens_expiring_soon_across_the_organization() {
 fn the_token_policy_is_shown_and_set() {
     let (server, _data, cli) = acme();
     let shown = cli.run(&["orgs", "policy"]).ok();
+    let details = squeezed(&shown.stdout);
     assert!(
-        shown.stdout.contains("Max lifetime:    none") && shown.stdout.contains("Expiry required: no"),
+        details.contains("Max lifetime: none")
+            && details.contains("Expiry required: no")
+            && details.contains("Personal access tokens: yes"),
         "{}",
         shown.stdout
     );
@@ -868,20 +871,24 @@ fn the_token_policy_is_shown_and_set() {
         "{}",
         set.stderr
     );
-    assert!(set.stdout.contains("Max lifetime:    90d"), "{}", set.stdout);
+    assert!(squeezed(&set.stdout).contains("Max lifetime: 90d"), "{}", set.stdout);
     // Changing one part keeps the other.
     cli.run(&["orgs", "policy", "--require-expiry"]).ok();
     let policy = cli.run(&["orgs", "policy", "-o", "json"]).ok().json();
     assert_eq!(
         policy,
-        serde_json::json!({"max_lifetime": "90d", "expiry_required": true})
+        serde_json::json!({"max_lifetime": "90d", "expiry_required": true, "personal_tokens_allowed": true})
     );
+    cli.run(&["orgs", "policy", "--forbid-personal-tokens"]).ok();
     let org = cli.run(&["orgs", "get", "acme"]).ok();
     assert!(
-        org.stdout.contains("tokens live at most 90d; expiry required"),
+        org.stdout
+            .contains("tokens live at most 90d; expiry required; personal access tokens refused"),
         "{}",
         org.stdout
     );
+    let both = cli.run(&["orgs", "policy", "--forbid-personal-tokens", "--allow-personal-tokens"]);
+    assert_eq!(both.code, 2, "{}", both.stderr);
 
     // New tokens must follow it.
     let forever = cli.run(&["tokens", "create", "deployer", "--name", "forever"]);
@@ -913,11 +920,18 @@ fn the_token_policy_is_shown_and_set() {
     assert!(bob.run(&["orgs", "policy", "acme"]).ok().stdout.contains("90d"));
     assert_eq!(bob.run(&["orgs", "policy", "acme", "--max-lifetime", "none"]).code, 3);
 
-    cli.run(&["orgs", "policy", "--max-lifetime", "none", "--no-require-expiry"])
-        .ok();
+    cli.run(&[
+        "orgs",
+        "policy",
+        "--max-lifetime",
+        "none",
+        "--no-require-expiry",
+        "--allow-personal-tokens",
+    ])
+    .ok();
     assert_eq!(
         cli.run(&["orgs", "policy", "-o", "json"]).ok().json(),
-        serde_json::json!({"max_lifetime": null, "expiry_required": false})
+        serde_json::json!({"max_lifetime": null, "expiry_required": false, "personal_tokens_allowed": true})
     );
     new_token(&cli, "deployer", "forever", &[]);
 }
@@ -1628,4 +1642,106 @@ fn passwords_change_other_sessions_end_and_admins_delete_users() {
     let last = admin.run(&["users", "delete", "alice", "--yes"]);
     assert_ne!(last.code, 0);
     assert!(last.stderr.contains("instance administrator"), "{}", last.stderr);
+}
+
+/// Runs of spaces as one: detail views align their values.
+fn squeezed(text: &str) -> String {
+    text.split(' ')
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The flow the README shows for automation: a person makes a personal
+/// access token once; a job logs in with it, manages robots within its
+/// scopes, and is refused beyond them; revoking it ends it.
+#[test]
+fn automation_manages_robots_with_a_personal_access_token() {
+    let (server, _data, person) = acme();
+    let created = person
+        .run(&[
+            "pat",
+            "create",
+            "terraform",
+            "--scope",
+            "robots:write",
+            "--scope",
+            "tokens:write",
+            "--limit-to",
+            "acme",
+            "--expires",
+            "90d",
+        ])
+        .ok();
+    let pat = created.stdout.trim().to_owned();
+    assert!(pat.starts_with("rpat_"), "{}", created.stdout);
+    assert!(created.stderr.contains("shown this once"), "{}", created.stderr);
+
+    let job = Cli::new(&server.base);
+    let login = job
+        .run_with(&["login", "--token-stdin"], &[], Some(&format!("{pat}\n")))
+        .ok();
+    assert!(
+        login.stderr.contains("as alice with personal access token terraform"),
+        "{}",
+        login.stderr
+    );
+    let me = job.run(&["whoami", "-o", "json"]).ok().json();
+    assert_eq!(
+        me["personal_token"]["scopes"],
+        serde_json::json!(["robots:write", "tokens:write"])
+    );
+    job.run(&["create", "builder", "--org", "acme"]).ok();
+    let (access_id, secret) = {
+        let made = job
+            .run(&[
+                "tokens",
+                "create",
+                "builder",
+                "--name",
+                "ci",
+                "--expires",
+                "30d",
+                "--org",
+                "acme",
+                "-o",
+                "json",
+            ])
+            .ok()
+            .json();
+        (
+            made["access_id"].as_str().unwrap().to_owned(),
+            made["token"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(whoami_as(&server.base, &access_id, &secret), 200);
+    // Beyond its scopes: named, with the API's code.
+    let members = job.run(&["members", "list", "--org", "acme"]);
+    assert_eq!(members.code, 3, "{}", members.stderr);
+    assert!(
+        members.stderr.contains("lacks the scope orgs:read"),
+        "{}",
+        members.stderr
+    );
+    let another = job.run(&["pat", "create", "child", "--scope", "robots:read"]);
+    assert!(another.stderr.contains("(session_required)"), "{}", another.stderr);
+
+    // The person sees where it was used, and revokes it.
+    let listed = person.run(&["pat", "list", "-o", "json"]).ok().json();
+    assert_eq!(listed[0]["name"], "terraform");
+    assert_eq!(listed[0]["last_used_ip"], "127.0.0.1");
+    assert!(!serde_json::to_string(&listed).unwrap().contains(&pat));
+    person.run(&["pat", "revoke", "terraform", "--yes"]).ok();
+    let refused = job.run(&["list", "--org", "acme"]);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    let logout = job.run(&["logout"]).ok();
+    assert!(
+        logout.stderr.contains("Forgot the personal access token"),
+        "{}",
+        logout.stderr
+    );
+
+    // A robot token is no personal access token.
+    let wrong = job.run_with(&["login", "--token-stdin"], &[], Some(&format!("{secret}\n")));
+    assert_eq!(wrong.code, 2, "{}", wrong.stderr);
 }

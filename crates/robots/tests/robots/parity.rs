@@ -68,6 +68,12 @@ enum Attempt {
         robot: &'static str,
         subject: &'static str,
     },
+    /// A personal access token of alice named after the organization, with
+    /// this scope, limited to the organization or not.
+    CreatePersonalToken {
+        scope: &'static str,
+        limited: bool,
+    },
 }
 
 const GITHUB: &str = "https://token.actions.githubusercontent.com";
@@ -85,6 +91,8 @@ struct Setup {
     policy: Option<(Option<&'static str>, bool)>,
     /// Rotate this token of `robot` once, through the API.
     rotated: Option<&'static str>,
+    /// The organization refuses personal access tokens.
+    forbid_personal_tokens: bool,
 }
 
 /// After an accepted attempt: what every door must have left.
@@ -189,7 +197,7 @@ fn cases() -> Vec<Case> {
                 robot: Some("ci"),
                 tokens: &[("deploy", Some("90d"))],
                 policy: Some((Some("30d"), true)),
-                rotated: None,
+                ..Setup::default()
             },
             attempt: Attempt::RotateToken {
                 robot: "ci",
@@ -266,6 +274,53 @@ fn cases() -> Vec<Case> {
             },
             expected: Outcome::Accepted,
             check: None,
+        },
+        Case {
+            rule: "a personal access token holds known scopes",
+            setup: Setup::default(),
+            attempt: Attempt::CreatePersonalToken {
+                scope: "robots:admin",
+                limited: false,
+            },
+            expected: refused("invalid_field"),
+            check: None,
+        },
+        Case {
+            rule: "a personal access token is not limited to an organization that refuses them",
+            setup: Setup {
+                forbid_personal_tokens: true,
+                ..Setup::default()
+            },
+            attempt: Attempt::CreatePersonalToken {
+                scope: "robots:read",
+                limited: true,
+            },
+            expected: refused("invalid_field"),
+            check: None,
+        },
+        Case {
+            rule: "a personal access token limited to an organization fits its policy",
+            setup: Setup {
+                policy: Some((Some("7d"), false)),
+                ..Setup::default()
+            },
+            attempt: Attempt::CreatePersonalToken {
+                scope: "robots:read",
+                limited: true,
+            },
+            expected: Outcome::Accepted,
+            check: Some(|doors, org| {
+                let tokens = doors.api_get("/v1/me/tokens?limit=200");
+                let token = tokens["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|token| token["name"] == org)
+                    .unwrap_or_else(|| panic!("no token {org}: {tokens}"));
+                assert_eq!(token["orgs"], json!([org]));
+                let expires = OffsetDateTime::parse(token["expires_at"].as_str().unwrap(), &Rfc3339).unwrap();
+                assert_within(Some(expires), 7, "a token under a 7-day policy, its lifetime not given");
+            }),
         },
         Case {
             rule: "a password changes only with the current one",
@@ -435,7 +490,10 @@ impl Doors {
     fn prepare(&mut self, org: &str, setup: Setup) {
         let created = self.api("POST", "/v1/orgs", json!({"name": org}));
         assert_eq!(created.status, 201, "{}", created.text);
-        let Some(robot) = setup.robot else { return };
+        let Some(robot) = setup.robot else {
+            self.set_policy(org, setup);
+            return;
+        };
         let created = self.api("POST", &format!("/v1/orgs/{org}/robots"), json!({"name": robot}));
         assert_eq!(created.status, 201, "{}", created.text);
         for (name, lifetime) in setup.tokens {
@@ -451,16 +509,25 @@ impl Doors {
                 .or_insert_with(|| (access_id.clone(), token.body["token"].as_str().unwrap().to_owned()));
             self.access_ids.insert((org.to_owned(), (*name).to_owned()), access_id);
         }
-        if let Some((max_lifetime, expiry_required)) = setup.policy {
-            let policy = json!({"token_policy": {"max_lifetime": max_lifetime, "expiry_required": expiry_required}});
-            let set = self.api("PATCH", &format!("/v1/orgs/{org}"), policy);
-            assert_eq!(set.status, 200, "{}", set.text);
-        }
+        self.set_policy(org, setup);
         if let Some(token) = setup.rotated {
             let access_id = &self.access_ids[&(org.to_owned(), token.to_owned())];
             let path = format!("/v1/orgs/{org}/robots/{robot}/tokens/{access_id}/rotate");
             let rotated = self.api("POST", &path, json!({}));
             assert_eq!(rotated.status, 201, "{}", rotated.text);
+        }
+    }
+
+    fn set_policy(&self, org: &str, setup: Setup) {
+        if setup.policy.is_some() || setup.forbid_personal_tokens {
+            let (max_lifetime, expiry_required) = setup.policy.unwrap_or((None, false));
+            let policy = json!({"token_policy": {
+                "max_lifetime": max_lifetime,
+                "expiry_required": expiry_required,
+                "personal_tokens_allowed": !setup.forbid_personal_tokens,
+            }});
+            let set = self.api("PATCH", &format!("/v1/orgs/{org}"), policy);
+            assert_eq!(set.status, 200, "{}", set.text);
         }
     }
 
@@ -479,6 +546,7 @@ impl Doors {
             "tokens": tokens,
             "members": self.api_get(&format!("/v1/orgs/{org}/members?limit=200"))["items"],
             "personal": self.api_get("/v1/orgs?limit=200")["items"],
+            "personal_tokens": self.api_get("/v1/me/tokens?limit=200")["items"],
         })
     }
 
@@ -543,6 +611,13 @@ impl Doors {
                 &format!("/v1/orgs/{org}/robots/{robot}/federated-credentials"),
                 json!({"name": "ci", "issuer": GITHUB, "audience": "robots", "subject": subject}),
             ),
+            Attempt::CreatePersonalToken { scope, limited } => {
+                let mut body = json!({"name": org, "scopes": [scope]});
+                if *limited {
+                    body["orgs"] = json!([org]);
+                }
+                self.api("POST", "/v1/me/tokens", body)
+            }
         };
         match answer.status {
             200..=299 => Outcome::Accepted,
@@ -597,6 +672,13 @@ impl Doors {
                     ("conditions", ""),
                 ],
             ),
+            Attempt::CreatePersonalToken { scope, limited } => {
+                let mut form = vec![("name", org), ("scopes", scope), ("expires", "")];
+                if *limited {
+                    form.push(("orgs", org));
+                }
+                self.console_post("/account/tokens", &form)
+            }
         };
         match answer.status {
             200..=399 => Outcome::Accepted,
@@ -658,6 +740,13 @@ impl Doors {
                 "--org",
                 org,
             ]),
+            Attempt::CreatePersonalToken { scope, limited } => {
+                let mut args = vec!["pat", "create", org, "--scope", scope];
+                if *limited {
+                    args.extend(["--limit-to", org]);
+                }
+                self.cli.run(&args)
+            }
         };
         if run.code == 0 {
             return Outcome::Accepted;

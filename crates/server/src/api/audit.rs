@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use robots_api_types::{AuditView, ErrorCode, LeakReport, List, Received};
 use robots_core::duration::parse_duration;
-use robots_service::{Authorized, ClientInfo, InstanceAdmin, ManageMembers};
+use robots_service::{Authorized, ClientInfo, InstanceAdmin, ReadAudit};
 use robots_store::AuditQuery;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::views;
-use crate::auth::CurrentUser;
+use crate::auth::ApiUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, MAX_PAGE_SIZE, RawBody};
 use crate::state::AppState;
@@ -65,7 +65,7 @@ fn point_in_time(field: &str, text: &str, now: OffsetDateTime) -> Result<OffsetD
 /// own (for instance administrators).
 #[derive(Debug, Clone, Copy)]
 enum AuditLog<'a> {
-    Org(&'a Authorized<'a, ManageMembers>),
+    Org(&'a Authorized<'a, ReadAudit>),
     Instance(&'a InstanceAdmin<'a>),
 }
 
@@ -196,11 +196,11 @@ async fn respond_audit(state: &AppState, log: AuditLog<'_>, params: AuditParams)
 )]
 async fn org_audit(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path(org): Path<String>,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> ApiResult<Response> {
-    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
+    let at = state.service().authorize::<ReadAudit>(&caller, &org).await?;
     respond_audit(&state, AuditLog::Org(&at), params).await
 }
 
@@ -215,7 +215,7 @@ async fn org_audit(
 )]
 async fn instance_audit(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> ApiResult<Response> {
     let admin = state

@@ -6,12 +6,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use robots_api_types::{CreateCredentialRequest, FederatedCredentialView, List, UpdateCredentialRequest};
-use robots_service::{CredentialInput, CredentialPatch, ManageRobots, Read};
+use robots_service::{CredentialInput, CredentialPatch, ManageRobots, ReadRobots};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::views;
-use crate::auth::CurrentUser;
+use crate::auth::ApiUser;
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::state::AppState;
@@ -31,10 +31,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 )]
 async fn list_credentials(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, robot)): Path<(String, String)>,
 ) -> ApiResult<Json<List<FederatedCredentialView>>> {
-    let at = state.service().authorize::<Read>(&caller, &org).await?;
+    let at = state.service().authorize::<ReadRobots>(&caller, &org).await?;
     let (_, credentials) = state.service().list_federated_credentials(&at, &robot).await?;
     Ok(Json(views::all(
         credentials.into_iter().map(views::federated_credential),
@@ -51,7 +51,7 @@ async fn list_credentials(
 )]
 async fn create_credential(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, robot)): Path<(String, String)>,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<FederatedCredentialView>)> {
@@ -78,10 +78,10 @@ async fn create_credential(
 )]
 async fn get_credential(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, robot, name)): Path<(String, String, String)>,
 ) -> ApiResult<Json<FederatedCredentialView>> {
-    let at = state.service().authorize::<Read>(&caller, &org).await?;
+    let at = state.service().authorize::<ReadRobots>(&caller, &org).await?;
     let (_, credential) = state.service().federated_credential(&at, &robot, &name).await?;
     Ok(Json(views::federated_credential(credential)))
 }
@@ -96,7 +96,7 @@ async fn get_credential(
 )]
 async fn update_credential(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, robot, name)): Path<(String, String, String)>,
     body: JsonBody,
 ) -> ApiResult<Json<FederatedCredentialView>> {
@@ -130,7 +130,7 @@ async fn update_credential(
 )]
 async fn delete_credential(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, robot, name)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
     let at = state.service().authorize::<ManageRobots>(&caller, &org).await?;

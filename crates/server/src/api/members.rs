@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::views;
-use crate::auth::CurrentUser;
+use crate::auth::ApiUser;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
 use crate::state::AppState;
@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 )]
 async fn list_members(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path(org): Path<String>,
     params: ListParams,
 ) -> ApiResult<Json<List<MemberView>>> {
@@ -52,7 +52,7 @@ async fn list_members(
 )]
 async fn set_member(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, username)): Path<(String, String)>,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<MemberView>)> {
@@ -77,7 +77,7 @@ async fn set_member(
 )]
 async fn remove_member(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, username)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let at = state.service().authorize::<Leave>(&caller, &org).await?;

@@ -7,6 +7,7 @@ pub(crate) mod audit;
 pub(crate) mod federation;
 mod members;
 mod orgs;
+mod personal_tokens;
 mod repositories;
 mod robots;
 pub(crate) mod sessions;
@@ -26,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(setup::router())
         .merge(sessions::router())
         .merge(users::router())
+        .merge(personal_tokens::router())
         .merge(orgs::router())
         .merge(members::router())
         .merge(robots::router())

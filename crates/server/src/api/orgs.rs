@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::views;
-use crate::auth::CurrentUser;
+use crate::auth::ApiUser;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
 use crate::state::AppState;
@@ -30,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 )]
 async fn list_orgs(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     params: ListParams,
 ) -> ApiResult<Json<List<OrgView>>> {
     let page = state
@@ -53,7 +53,7 @@ async fn list_orgs(
 )]
 async fn create_org(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<OrgView>)> {
     let request: CreateOrgRequest = body.parse()?;
@@ -77,7 +77,7 @@ async fn create_org(
 )]
 async fn get_org(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path(org): Path<String>,
 ) -> ApiResult<Json<OrgView>> {
     let at = state.service().authorize::<Read>(&caller, &org).await?;
@@ -93,7 +93,7 @@ async fn get_org(
 )]
 async fn delete_org(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path(org): Path<String>,
 ) -> ApiResult<StatusCode> {
     let at = state.service().authorize::<DeleteOrg>(&caller, &org).await?;
@@ -111,7 +111,7 @@ async fn delete_org(
 )]
 async fn update_org(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path(org): Path<String>,
     body: JsonBody,
 ) -> ApiResult<Json<OrgView>> {
@@ -122,6 +122,7 @@ async fn update_org(
         token_policy: request.token_policy.as_ref().map(|policy| PolicyInput {
             max_lifetime: policy.max_lifetime.as_deref(),
             expiry_required: policy.expiry_required,
+            forbid_personal_tokens: !policy.personal_tokens_allowed,
         }),
     };
     let (updated, role) = state.service().update_org(&at, update).await?;

@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::views;
-use crate::auth::CurrentUser;
+use crate::auth::ApiUser;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
 use crate::openapi::shapes::routed_at;
@@ -24,7 +24,7 @@ use crate::state::AppState;
 )]
 async fn list_repositories(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path(org): Path<String>,
     params: ListParams,
 ) -> ApiResult<Json<List<RepositoryView>>> {
@@ -50,7 +50,7 @@ async fn list_repositories(
 )]
 async fn create_repository(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path(org): Path<String>,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<RepositoryView>)> {
@@ -72,7 +72,7 @@ async fn create_repository(
 )]
 async fn get_repository(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, repository)): Path<(String, String)>,
 ) -> ApiResult<Json<RepositoryView>> {
     let at = state.service().authorize::<Read>(&caller, &org).await?;
@@ -93,7 +93,7 @@ async fn get_repository(
 )]
 async fn delete_repository(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, repository)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;

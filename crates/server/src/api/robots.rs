@@ -4,12 +4,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use robots_api_types::{CreateRobotRequest, List, PermissionsView, RobotView, UpdateRobotRequest};
-use robots_service::{ManageRobots, NewRobotInput, Read};
+use robots_service::{ManageRobots, NewRobotInput, ReadRobots};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::views;
-use crate::auth::{CurrentUser, UserSession};
+use crate::auth::{ApiUser, UserSession};
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
 use crate::state::AppState;
@@ -32,11 +32,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 )]
 async fn list_robots(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path(org): Path<String>,
     params: ListParams,
 ) -> ApiResult<Json<List<RobotView>>> {
-    let at = state.service().authorize::<Read>(&caller, &org).await?;
+    let at = state.service().authorize::<ReadRobots>(&caller, &org).await?;
     let page = state
         .service()
         .list_robots(&at, params.after.as_deref(), params.limit)
@@ -58,7 +58,7 @@ async fn list_robots(
 )]
 async fn create_robot(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path(org): Path<String>,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<RobotView>)> {
@@ -82,10 +82,10 @@ async fn create_robot(
 )]
 async fn get_robot(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, robot)): Path<(String, String)>,
 ) -> ApiResult<Json<RobotView>> {
-    let at = state.service().authorize::<Read>(&caller, &org).await?;
+    let at = state.service().authorize::<ReadRobots>(&caller, &org).await?;
     let robot = state.service().robot(&at, &robot).await?;
     Ok(Json(views::robot(at.org().name.as_str(), robot)))
 }
@@ -100,7 +100,7 @@ async fn get_robot(
 )]
 async fn update_robot(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, robot)): Path<(String, String)>,
     body: JsonBody,
 ) -> ApiResult<Json<RobotView>> {
@@ -122,7 +122,7 @@ async fn update_robot(
 )]
 async fn delete_robot(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, robot)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let at = state.service().authorize::<ManageRobots>(&caller, &org).await?;
@@ -152,7 +152,7 @@ async fn set_disabled(
 )]
 async fn disable_robot(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, robot)): Path<(String, String)>,
 ) -> ApiResult<Json<RobotView>> {
     set_disabled(&state, &caller, &org, &robot, true).await
@@ -167,7 +167,7 @@ async fn disable_robot(
 )]
 async fn enable_robot(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, robot)): Path<(String, String)>,
 ) -> ApiResult<Json<RobotView>> {
     set_disabled(&state, &caller, &org, &robot, false).await
@@ -182,10 +182,10 @@ async fn enable_robot(
 )]
 async fn robot_permissions(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, robot)): Path<(String, String)>,
 ) -> ApiResult<Json<PermissionsView>> {
-    let at = state.service().authorize::<Read>(&caller, &org).await?;
+    let at = state.service().authorize::<ReadRobots>(&caller, &org).await?;
     let permissions = state.service().robot_permissions(&at, &robot).await?;
     Ok(Json(views::permissions(at.org().name.as_str(), permissions)))
 }

@@ -97,7 +97,7 @@ async fn log_out(State(state): State<AppState>, CurrentUser(caller): CurrentUser
 )]
 async fn whoami(caller: Caller) -> Json<WhoAmI> {
     Json(match caller {
-        Caller::User(session) => views::whoami_user(session.user, session.expires_at),
+        Caller::User(session) => views::whoami_user(*session),
         Caller::Robot(token) => views::whoami_robot(&token.owner),
     })
 }

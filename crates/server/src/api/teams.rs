@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::views;
-use crate::auth::CurrentUser;
+use crate::auth::ApiUser;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, ListParams};
 use crate::openapi::shapes::routed_at;
@@ -26,7 +26,7 @@ use crate::state::AppState;
 )]
 async fn list_teams(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path(org): Path<String>,
     params: ListParams,
 ) -> ApiResult<Json<List<TeamView>>> {
@@ -52,7 +52,7 @@ async fn list_teams(
 )]
 async fn create_team(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path(org): Path<String>,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<TeamView>)> {
@@ -74,7 +74,7 @@ async fn create_team(
 )]
 async fn get_team(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, team)): Path<(String, String)>,
 ) -> ApiResult<Json<TeamView>> {
     let at = state.service().authorize::<Read>(&caller, &org).await?;
@@ -96,7 +96,7 @@ async fn get_team(
 )]
 async fn update_team(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, team)): Path<(String, String)>,
     body: JsonBody,
 ) -> ApiResult<Json<TeamView>> {
@@ -118,7 +118,7 @@ async fn update_team(
 )]
 async fn delete_team(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, team)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
@@ -139,7 +139,7 @@ fn created_or_ok(created: bool) -> StatusCode {
 )]
 async fn add_user(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, team, username)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
     let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
@@ -159,7 +159,7 @@ async fn add_user(
 )]
 async fn remove_user(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, team, username)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
     let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
@@ -179,7 +179,7 @@ async fn remove_user(
 )]
 async fn add_robot(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, team, robot)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
     let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
@@ -199,7 +199,7 @@ async fn add_robot(
 )]
 async fn remove_robot(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, team, robot)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
     let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;
@@ -220,7 +220,7 @@ async fn remove_robot(
 )]
 async fn set_grant(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, team, repository)): Path<(String, String, String)>,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<GrantView>)> {
@@ -245,7 +245,7 @@ async fn set_grant(
 )]
 async fn revoke_grant(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, team, repository)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
     let at = state.service().authorize::<ManageAccess>(&caller, &org).await?;

@@ -11,14 +11,14 @@ use robots_api_types::{
     CreateTokenRequest, CreatedTokenView, ExpiringTokenView, List, RotateRequest, RotatedView, TokenView,
 };
 use robots_core::duration::parse_duration;
-use robots_service::{EXPIRING_SOON, Expiry, ManageRobots, Read};
+use robots_service::{EXPIRING_SOON, Expiry, ManageTokens, ReadRobots};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::views;
-use crate::auth::CurrentUser;
+use crate::auth::ApiUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, JsonBody, ListParams, RawBody};
 use crate::state::AppState;
@@ -58,12 +58,12 @@ fn expiring_before(query: &ExpiringQuery, now: OffsetDateTime) -> Result<Option<
 )]
 async fn list_tokens(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, robot)): Path<(String, String)>,
     ApiQuery(query): ApiQuery<ExpiringQuery>,
     params: ListParams,
 ) -> ApiResult<Json<List<TokenView>>> {
-    let at = state.service().authorize::<Read>(&caller, &org).await?;
+    let at = state.service().authorize::<ReadRobots>(&caller, &org).await?;
     let now = state.now();
     let before = expiring_before(&query, now)?;
     let (_, page) = state
@@ -84,11 +84,11 @@ async fn list_tokens(
 )]
 async fn list_expiring(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path(org): Path<String>,
     ApiQuery(query): ApiQuery<ExpiringQuery>,
 ) -> ApiResult<Json<List<ExpiringTokenView>>> {
-    let at = state.service().authorize::<Read>(&caller, &org).await?;
+    let at = state.service().authorize::<ReadRobots>(&caller, &org).await?;
     let now = state.now();
     let before = expiring_before(&query, now)?.unwrap_or(now + EXPIRING_SOON);
     let tokens = state.service().expiring_tokens(&at, before).await?;
@@ -101,7 +101,7 @@ async fn list_expiring(
 }
 
 /// A `201` with the one body that carries a secret, never cached.
-fn secret_response<T: Serialize>(body: T) -> Response {
+pub(super) fn secret_response<T: Serialize>(body: T) -> Response {
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     response
         .headers_mut()
@@ -119,11 +119,11 @@ fn secret_response<T: Serialize>(body: T) -> Response {
 )]
 async fn create_token(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, robot)): Path<(String, String)>,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let at = state.service().authorize::<ManageRobots>(&caller, &org).await?;
+    let at = state.service().authorize::<ManageTokens>(&caller, &org).await?;
     let request: CreateTokenRequest = body.parse()?;
     let expiry = Expiry {
         at: request.expires_at,
@@ -148,10 +148,10 @@ async fn create_token(
 )]
 async fn get_token(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, robot, access_id)): Path<(String, String, String)>,
 ) -> ApiResult<Json<TokenView>> {
-    let at = state.service().authorize::<Read>(&caller, &org).await?;
+    let at = state.service().authorize::<ReadRobots>(&caller, &org).await?;
     let (_, token) = state.service().token(&at, &robot, &access_id).await?;
     Ok(Json(views::token(token, state.now())))
 }
@@ -165,10 +165,10 @@ async fn get_token(
 )]
 async fn delete_token(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, robot, access_id)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let at = state.service().authorize::<ManageRobots>(&caller, &org).await?;
+    let at = state.service().authorize::<ManageTokens>(&caller, &org).await?;
     state.service().delete_token(&at, &robot, &access_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -186,11 +186,11 @@ async fn delete_token(
 )]
 async fn rotate_token(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, robot, access_id)): Path<(String, String, String)>,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
-    let at = state.service().authorize::<ManageRobots>(&caller, &org).await?;
+    let at = state.service().authorize::<ManageTokens>(&caller, &org).await?;
     let request: RotateRequest = JsonBody::parse_optional(body)?;
     let expiry = Expiry {
         at: request.expires_at,

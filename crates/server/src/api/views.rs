@@ -3,11 +3,11 @@
 //! that fills them in. Field names are the contract; times are RFC 3339.
 
 use robots_api_types as wire;
-use robots_core::Role;
-use robots_service::{NewSession, Phase, RobotPermissions, Standing};
+use robots_core::{Role, Scopes};
+use robots_service::{NewSession, Phase, RobotPermissions, Standing, UserSession};
 use robots_store::{
-    AuditEvent, Delivery, FederatedCredential, Member, MemberKind, Org, Page, RepoAccess, Repository, Robot, Team,
-    TeamGrant, TeamMember, TokenInfo, TokenOwner, TokenPolicy, User, Webhook,
+    AuditEvent, Delivery, FederatedCredential, Member, MemberKind, Org, Page, PersonalToken, RepoAccess, Repository,
+    Robot, Team, TeamGrant, TeamMember, TokenInfo, TokenOrg, TokenOwner, TokenPolicy, User, Webhook,
 };
 use time::OffsetDateTime;
 
@@ -52,10 +52,38 @@ pub fn session(session: NewSession) -> wire::SessionView {
     }
 }
 
-pub fn whoami_user(user_record: User, session_expires_at: OffsetDateTime) -> wire::WhoAmI {
+pub fn whoami_user(session: UserSession) -> wire::WhoAmI {
     wire::WhoAmI::User {
-        user: user(user_record),
-        session_expires_at,
+        session_expires_at: session.expires_at,
+        personal_token: session.personal_token.map(|token| wire::WhoAmIToken {
+            name: token.name.into(),
+            scopes: scope_names(token.scopes),
+            orgs: token.orgs.map(org_names),
+        }),
+        user: user(session.user),
+    }
+}
+
+fn scope_names(scopes: Scopes) -> Vec<String> {
+    scopes.iter().map(|scope| scope.as_str().to_owned()).collect()
+}
+
+fn org_names(orgs: Vec<TokenOrg>) -> Vec<String> {
+    orgs.into_iter().map(|org| org.name.into()).collect()
+}
+
+pub fn personal_token(token: PersonalToken, now: OffsetDateTime) -> wire::PersonalTokenView {
+    wire::PersonalTokenView {
+        id: token.id,
+        name: token.name.into(),
+        scopes: scope_names(token.scopes),
+        orgs: token.orgs.map(org_names),
+        created_at: token.created_at,
+        expires_at: token.expires_at,
+        expired: token.expires_at <= now,
+        last_used_at: token.last_used_at,
+        last_used_ip: token.last_used_ip,
+        last_used_user_agent: token.last_used_user_agent,
     }
 }
 
@@ -74,6 +102,7 @@ pub fn token_policy(policy: TokenPolicy) -> wire::TokenPolicyView {
     wire::TokenPolicyView {
         max_lifetime: policy.max_lifetime.map(robots_core::duration::format_duration),
         expiry_required: policy.expiry_required,
+        personal_tokens_allowed: policy.personal_tokens_allowed,
     }
 }
 

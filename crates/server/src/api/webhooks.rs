@@ -5,12 +5,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use robots_api_types::{CreateWebhookRequest, DeliveryView, List, WebhookView};
-use robots_service::ManageMembers;
+use robots_service::ManageWebhooks;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::views;
-use crate::auth::CurrentUser;
+use crate::auth::ApiUser;
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::state::AppState;
@@ -24,10 +24,10 @@ use crate::state::AppState;
 )]
 async fn list_webhooks(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path(org): Path<String>,
 ) -> ApiResult<Json<List<WebhookView>>> {
-    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
+    let at = state.service().authorize::<ManageWebhooks>(&caller, &org).await?;
     let webhooks = state.service().list_webhooks(&at).await?;
     Ok(Json(views::all(
         webhooks.into_iter().map(|webhook| views::webhook(webhook, None)),
@@ -44,11 +44,11 @@ async fn list_webhooks(
 )]
 async fn create_webhook(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path(org): Path<String>,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
+    let at = state.service().authorize::<ManageWebhooks>(&caller, &org).await?;
     let request: CreateWebhookRequest = body.parse()?;
     let created = state
         .service()
@@ -71,10 +71,10 @@ async fn create_webhook(
 )]
 async fn delete_webhook(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
+    let at = state.service().authorize::<ManageWebhooks>(&caller, &org).await?;
     state.service().delete_webhook(&at, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -88,10 +88,10 @@ async fn delete_webhook(
 )]
 async fn list_deliveries(
     State(state): State<AppState>,
-    CurrentUser(caller): CurrentUser,
+    ApiUser(caller): ApiUser,
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult<Json<List<DeliveryView>>> {
-    let at = state.service().authorize::<ManageMembers>(&caller, &org).await?;
+    let at = state.service().authorize::<ManageWebhooks>(&caller, &org).await?;
     let deliveries = state.service().webhook_deliveries(&at, &id, 100).await?;
     Ok(Json(views::all(deliveries.into_iter().map(views::delivery))))
 }

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use robots_service::ManageMembers;
+use robots_service::ReadAudit;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -62,7 +62,7 @@ async fn audit(
     Path(org): Path<String>,
     Query(query): Query<AuditFilter>,
 ) -> ConsoleResult {
-    let (at, chrome) = org_page::<ManageMembers>(&state, &user, &org, "audit").await?;
+    let (at, chrome) = org_page::<ReadAudit>(&state, &user, &org, "audit").await?;
     let org = at.org();
     let before = query
         .cursor

@@ -8,7 +8,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::get;
-use robots_service::{Authorized, CredentialInput, CredentialPatch, ManageMembers, ManageRobots};
+use robots_service::{Authorized, CredentialInput, CredentialPatch, ManageRobots, ReadAudit};
 use robots_store::{FederatedCredential, Org};
 use serde::Deserialize;
 
@@ -80,7 +80,7 @@ pub(super) async fn robot_section<R>(
 ) -> Result<(Vec<CredentialRow>, Vec<ExchangeRow>), ApiError> {
     let (robot, credentials) = state.service().list_federated_credentials(at, robot).await?;
     let credentials = credentials.into_iter().map(Into::into).collect();
-    let Ok(admin) = at.with::<ManageMembers>() else {
+    let Ok(admin) = at.with::<ReadAudit>() else {
         return Ok((credentials, Vec::new()));
     };
     let org = at.org();

@@ -21,6 +21,7 @@ mod chrome;
 mod federation;
 mod members;
 mod orgs;
+mod personal_tokens;
 mod repositories;
 mod robots;
 mod session;
@@ -48,6 +49,7 @@ pub fn router() -> Router<AppState> {
     let pages = Router::new()
         .merge(session::router())
         .merge(account::router())
+        .merge(personal_tokens::router())
         .merge(orgs::router())
         .merge(members::router())
         .merge(robots::router())

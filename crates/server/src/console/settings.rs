@@ -20,6 +20,7 @@ struct SettingsPage {
     max_lifetime: String,
     max_lifetime_error: Option<String>,
     expiry_required: bool,
+    personal_tokens_allowed: bool,
     notice: Option<String>,
 }
 
@@ -37,6 +38,7 @@ async fn settings(
         max_lifetime: org.token_policy.max_lifetime.map(format_duration).unwrap_or_default(),
         max_lifetime_error: None,
         expiry_required: org.token_policy.expiry_required,
+        personal_tokens_allowed: org.token_policy.personal_tokens_allowed,
         notice: query.notice(),
     }))
 }
@@ -47,6 +49,8 @@ struct SettingsForm {
     max_lifetime: String,
     #[serde(default)]
     expiry_required: Option<String>,
+    #[serde(default)]
+    personal_tokens_allowed: Option<String>,
 }
 
 async fn save_settings(
@@ -56,11 +60,13 @@ async fn save_settings(
 ) -> ConsoleResult {
     let (at, chrome) = org_page::<ManageMembers>(&state, &form.user, &org, "settings").await?;
     let expiry_required = form.data.expiry_required.is_some();
+    let personal_tokens_allowed = form.data.personal_tokens_allowed.is_some();
     let update = OrgUpdate {
         display_name: None,
         token_policy: Some(PolicyInput {
             max_lifetime: Some(&form.data.max_lifetime),
             expiry_required,
+            forbid_personal_tokens: !personal_tokens_allowed,
         }),
     };
     if let Err(error) = state.service().update_org(&at, update).await {
@@ -71,6 +77,7 @@ async fn save_settings(
             max_lifetime: form.data.max_lifetime.trim().to_owned(),
             max_lifetime_error: Some(format!("{} Leave it empty for no maximum.", refused.message)),
             expiry_required,
+            personal_tokens_allowed,
             notice: None,
         };
         return Ok(refused.render(&page));

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
 use robots_service::lifetime::{self, LifetimeChoice};
-use robots_service::{Expiry, ManageRobots};
+use robots_service::{Expiry, ManageTokens};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -55,7 +55,7 @@ async fn new_token(
     user: ConsoleUser,
     Path((org, robot)): Path<(String, String)>,
 ) -> ConsoleResult {
-    let (at, chrome) = org_page::<ManageRobots>(&state, &user, &org, "robots").await?;
+    let (at, chrome) = org_page::<ManageTokens>(&state, &user, &org, "robots").await?;
     let robot = state.service().robot(&at, &robot).await?;
     Ok(ok(&NewTokenPage::new(chrome, at.org(), robot.name.as_str())))
 }
@@ -105,7 +105,7 @@ async fn create_token(
     Path((org, robot)): Path<(String, String)>,
     form: ConsoleForm<NewTokenForm>,
 ) -> ConsoleResult {
-    let (at, chrome) = org_page::<ManageRobots>(&state, &form.user, &org, "robots").await?;
+    let (at, chrome) = org_page::<ManageTokens>(&state, &form.user, &org, "robots").await?;
     let now = state.now();
     let created = state
         .service()
@@ -148,7 +148,7 @@ async fn confirm_delete_token(
     user: ConsoleUser,
     Path((org, robot, access_id)): Path<(String, String, String)>,
 ) -> ConsoleResult {
-    let (at, chrome) = org_page::<ManageRobots>(&state, &user, &org, "robots").await?;
+    let (at, chrome) = org_page::<ManageTokens>(&state, &user, &org, "robots").await?;
     let org = at.org();
     let (robot, token) = state.service().token(&at, &robot, &access_id).await?;
     Ok(ok(&ConfirmPage {
@@ -174,7 +174,7 @@ async fn delete_token(
 ) -> ConsoleResult {
     let at = state
         .service()
-        .authorize::<ManageRobots>(&form.user.session, &org)
+        .authorize::<ManageTokens>(&form.user.session, &org)
         .await?;
     let token = state.service().delete_token(&at, &robot, &access_id).await?;
     Ok(redirect_with_notice(
@@ -220,7 +220,7 @@ async fn rotate_form(
     user: ConsoleUser,
     Path((org, robot, access_id)): Path<(String, String, String)>,
 ) -> ConsoleResult {
-    let (at, chrome) = org_page::<ManageRobots>(&state, &user, &org, "robots").await?;
+    let (at, chrome) = org_page::<ManageTokens>(&state, &user, &org, "robots").await?;
     let (robot, token) = state.service().token(&at, &robot, &access_id).await?;
     Ok(ok(&RotatePage::new(chrome, at.org(), robot.name.as_str(), &token)))
 }
@@ -239,7 +239,7 @@ async fn rotate(
     Path((org, robot, access_id)): Path<(String, String, String)>,
     form: ConsoleForm<RotateForm>,
 ) -> ConsoleResult {
-    let (at, chrome) = org_page::<ManageRobots>(&state, &form.user, &org, "robots").await?;
+    let (at, chrome) = org_page::<ManageTokens>(&state, &form.user, &org, "robots").await?;
     let now = state.now();
     let expiry = match form.data.expires.trim() {
         "" => Expiry::default(),

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
-use robots_service::ManageMembers;
+use robots_service::ManageWebhooks;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -50,7 +50,7 @@ async fn webhooks_page(
     org: &str,
     notice: Option<String>,
 ) -> Result<WebhooksPage, ConsoleError> {
-    let (at, chrome) = org_page::<ManageMembers>(state, user, org, "webhooks").await?;
+    let (at, chrome) = org_page::<ManageWebhooks>(state, user, org, "webhooks").await?;
     let org = at.org();
     let now = state.now();
     let mut rows = Vec::new();
@@ -110,7 +110,7 @@ async fn create_webhook(
 ) -> ConsoleResult {
     let at = state
         .service()
-        .authorize::<ManageMembers>(&form.user.session, &org)
+        .authorize::<ManageWebhooks>(&form.user.session, &org)
         .await?;
     let url = form
         .data
@@ -157,7 +157,7 @@ async fn delete_webhook(
 ) -> ConsoleResult {
     let at = state
         .service()
-        .authorize::<ManageMembers>(&form.user.session, &org)
+        .authorize::<ManageWebhooks>(&form.user.session, &org)
         .await?;
     state.service().delete_webhook(&at, &form.data.id).await?;
     Ok(Redirect::to(&format!(

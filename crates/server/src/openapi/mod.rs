@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderValue, header};
 use axum::routing::get;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -75,6 +75,41 @@ impl Modify for Security {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "personal_token",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A user's personal access token (`rpat_…`) from `POST /v1/me/tokens`, for automation: \
+                         taken on the organization routes (`/v1/orgs…`) only, within its scopes and its owner's role.",
+                    ))
+                    .build(),
+            ),
+        );
+        // The organization routes take `ApiUser` (a session or a personal
+        // access token); the API's tests hold each route to this.
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/v1/orgs") {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                if operation.security.is_none() {
+                    operation.security = Some(vec![
+                        SecurityRequirement::new::<_, [&str; 0], &str>("session", []),
+                        SecurityRequirement::new::<_, [&str; 0], &str>("personal_token", []),
+                    ]);
+                }
+            }
+        }
+        let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "robot",
             SecurityScheme::Http(

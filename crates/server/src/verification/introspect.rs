@@ -148,7 +148,8 @@ async fn caller(state: &AppState, headers: &HeaderMap, client: RequestClient<'_>
                 orgs: CallerOrgs::Many(orgs.items.into_iter().map(|membership| membership.org.id).collect()),
             })
         }
-        Ok(None) | Err(_) => Err(ApiError::unauthenticated()),
+        // A personal access token manages robots; it is no resource server.
+        Ok(Some(Presented::PersonalToken(_)) | None) | Err(_) => Err(ApiError::unauthenticated()),
     }
 }
 

@@ -67,6 +67,10 @@ pub(super) fn robot_credential(
             tracing::info!("verification endpoint called with a user's session instead of robot credentials");
             Err(Some(ApiError::unauthenticated()))
         }
+        Ok(Some(Presented::PersonalToken(_))) => {
+            tracing::info!("verification endpoint called with a personal access token instead of robot credentials");
+            Err(Some(ApiError::unauthenticated()))
+        }
     }
 }
 

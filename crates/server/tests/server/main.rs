@@ -18,6 +18,7 @@ mod api {
     mod matrix;
     pub mod openapi;
     mod outage;
+    mod personal_tokens;
     mod replicas;
     mod resources;
     pub mod secrets;

@@ -52,13 +52,19 @@ fn every_documented_operation_has_a_row() {
     );
 }
 
-const ACTORS: [&str; 6] = [
+/// The last two are personal access tokens of the admin: one with every
+/// scope (it may do what its owner's role allows on the organization
+/// routes, and nothing that needs a person logged in), one that reads
+/// (`orgs:read robots:read`: no audit log, no webhooks, no changes).
+const ACTORS: [&str; 8] = [
     "anonymous",
     "robot",
     "member",
     "admin",
     "other-org-admin",
     "instance-admin",
+    "admin-token",
+    "admin-reader-token",
 ];
 
 struct Row {
@@ -67,7 +73,7 @@ struct Row {
     path: &'static str,
     body: Option<Value>,
     /// Expected status per actor, in the order of [`ACTORS`].
-    expect: [u16; 6],
+    expect: [u16; 8],
 }
 
 fn rows() -> Vec<Row> {
@@ -78,113 +84,151 @@ fn rows() -> Vec<Row> {
         expect,
     };
     vec![
-        row("GET", "/v1/whoami", None, [401, 200, 200, 200, 200, 200]),
+        row("GET", "/v1/me/tokens", None, [401, 403, 200, 200, 200, 200, 403, 403]),
+        row(
+            "POST",
+            "/v1/me/tokens",
+            Some(json!({"name": "{fresh}", "scopes": ["robots:read"]})),
+            [401, 403, 201, 201, 201, 201, 403, 403],
+        ),
+        row(
+            "DELETE",
+            "/v1/me/tokens/nothing",
+            None,
+            [401, 403, 404, 404, 404, 404, 403, 403],
+        ),
+        row("GET", "/v1/whoami", None, [401, 200, 200, 200, 200, 200, 200, 200]),
         row(
             "POST",
             "/v1/sessions",
             Some(json!({"username": "alice", "password": PASSWORD})),
-            [201, 403, 201, 201, 201, 201],
+            [201, 403, 201, 201, 201, 201, 403, 403],
         ),
-        row("DELETE", "/v1/sessions/current", None, [401, 403, 204, 204, 204, 204]),
-        row("DELETE", "/v1/sessions", None, [401, 403, 204, 204, 204, 204]),
+        row(
+            "DELETE",
+            "/v1/sessions/current",
+            None,
+            [401, 403, 204, 204, 204, 204, 403, 403],
+        ),
+        row("DELETE", "/v1/sessions", None, [401, 403, 204, 204, 204, 204, 403, 403]),
         // A wrong current password: who may ask, without changing anyone's.
         row(
             "PUT",
             "/v1/me/password",
             Some(json!({"current_password": "not the password", "new_password": "a brand new passphrase"})),
-            [401, 403, 422, 422, 422, 422],
+            [401, 403, 422, 422, 422, 422, 403, 403],
         ),
-        row("DELETE", "/v1/users/{fresh}", None, [401, 403, 403, 403, 403, 404]),
+        row(
+            "DELETE",
+            "/v1/users/{fresh}",
+            None,
+            [401, 403, 403, 403, 403, 404, 403, 403],
+        ),
         row(
             "POST",
             "/v1/setup",
             Some(
                 json!({"code": "AAAA-BBBB-CCCC-DDDD", "username": "late", "email": "late@example.com", "password": PASSWORD}),
             ),
-            [409, 403, 409, 409, 409, 409],
+            [409, 403, 409, 409, 409, 409, 403, 403],
         ),
         row(
             "POST",
             "/v1/users",
             Some(json!({"username": "{fresh}", "email": "{fresh}@example.com", "password": PASSWORD})),
-            [401, 403, 403, 403, 403, 201],
+            [401, 403, 403, 403, 403, 201, 403, 403],
         ),
-        row("GET", "/v1/orgs", None, [401, 403, 200, 200, 200, 200]),
+        row("GET", "/v1/orgs", None, [401, 403, 200, 200, 200, 200, 200, 200]),
         row(
             "POST",
             "/v1/orgs",
             Some(json!({"name": "{fresh}"})),
-            [401, 403, 201, 201, 201, 201],
+            [401, 403, 201, 201, 201, 201, 201, 403],
         ),
-        row("GET", "/v1/orgs/{org}", None, [401, 403, 200, 200, 404, 404]),
-        row("DELETE", "/v1/orgs/{org}", None, [401, 403, 403, 204, 404, 404]),
-        row("GET", "/v1/orgs/{org}/members", None, [401, 403, 200, 200, 404, 404]),
+        row("GET", "/v1/orgs/{org}", None, [401, 403, 200, 200, 404, 404, 200, 200]),
+        row(
+            "DELETE",
+            "/v1/orgs/{org}",
+            None,
+            [401, 403, 403, 204, 404, 404, 204, 403],
+        ),
+        row(
+            "GET",
+            "/v1/orgs/{org}/members",
+            None,
+            [401, 403, 200, 200, 404, 404, 200, 200],
+        ),
         row(
             "PUT",
             "/v1/orgs/{org}/members/erin",
             Some(json!({"role": "member"})),
-            [401, 403, 403, 201, 404, 404],
+            [401, 403, 403, 201, 404, 404, 201, 403],
         ),
         row(
             "DELETE",
             "/v1/orgs/{org}/members/dave",
             None,
-            [401, 403, 403, 204, 404, 404],
+            [401, 403, 403, 204, 404, 404, 204, 403],
         ),
-        row("GET", "/v1/orgs/{org}/robots", None, [401, 403, 200, 200, 404, 404]),
+        row(
+            "GET",
+            "/v1/orgs/{org}/robots",
+            None,
+            [401, 403, 200, 200, 404, 404, 200, 200],
+        ),
         row(
             "POST",
             "/v1/orgs/{org}/robots",
             Some(json!({"name": "new-robot"})),
-            [401, 403, 403, 201, 404, 404],
+            [401, 403, 403, 201, 404, 404, 201, 403],
         ),
         row(
             "GET",
             "/v1/orgs/{org}/robots/deployer",
             None,
-            [401, 403, 200, 200, 404, 404],
+            [401, 403, 200, 200, 404, 404, 200, 200],
         ),
         row(
             "PATCH",
             "/v1/orgs/{org}/robots/deployer",
             Some(json!({"description": "changed"})),
-            [401, 403, 403, 200, 404, 404],
+            [401, 403, 403, 200, 404, 404, 200, 403],
         ),
         row(
             "DELETE",
             "/v1/orgs/{org}/robots/deployer",
             None,
-            [401, 403, 403, 204, 404, 404],
+            [401, 403, 403, 204, 404, 404, 204, 403],
         ),
         row(
             "GET",
             "/v1/orgs/{org}/robots/deployer/tokens",
             None,
-            [401, 403, 200, 200, 404, 404],
+            [401, 403, 200, 200, 404, 404, 200, 200],
         ),
         row(
             "POST",
             "/v1/orgs/{org}/robots/deployer/tokens",
             Some(json!({"name": "new-token"})),
-            [401, 403, 403, 201, 404, 404],
+            [401, 403, 403, 201, 404, 404, 201, 403],
         ),
         row(
             "GET",
             "/v1/orgs/{org}/robots/deployer/tokens/{target}",
             None,
-            [401, 403, 200, 200, 404, 404],
+            [401, 403, 200, 200, 404, 404, 200, 200],
         ),
         row(
             "DELETE",
             "/v1/orgs/{org}/robots/deployer/tokens/{target}",
             None,
-            [401, 403, 403, 204, 404, 404],
+            [401, 403, 403, 204, 404, 404, 204, 403],
         ),
         row(
             "GET",
             "/v1/orgs/{org}/robots/deployer/federated-credentials",
             None,
-            [401, 403, 200, 200, 404, 404],
+            [401, 403, 200, 200, 404, 404, 200, 200],
         ),
         row(
             "POST",
@@ -193,163 +237,188 @@ fn rows() -> Vec<Row> {
                 json!({"name": "gitlab", "issuer": "https://gitlab.com", "audience": "https://robots.example.com",
                         "subject": "project_path:acme/app:ref_type:branch:ref:main"}),
             ),
-            [401, 403, 403, 201, 404, 404],
+            [401, 403, 403, 201, 404, 404, 201, 403],
         ),
         row(
             "GET",
             "/v1/orgs/{org}/robots/deployer/federated-credentials/github",
             None,
-            [401, 403, 200, 200, 404, 404],
+            [401, 403, 200, 200, 404, 404, 200, 200],
         ),
         row(
             "PATCH",
             "/v1/orgs/{org}/robots/deployer/federated-credentials/github",
             Some(json!({"subject": "repo:acme/app:environment:production"})),
-            [401, 403, 403, 200, 404, 404],
+            [401, 403, 403, 200, 404, 404, 200, 403],
         ),
         row(
             "DELETE",
             "/v1/orgs/{org}/robots/deployer/federated-credentials/github",
             None,
-            [401, 403, 403, 204, 404, 404],
+            [401, 403, 403, 204, 404, 404, 204, 403],
         ),
         row(
             "GET",
             "/v1/orgs/{org}/robots/deployer/permissions",
             None,
-            [401, 403, 200, 200, 404, 404],
+            [401, 403, 200, 200, 404, 404, 200, 200],
         ),
         row(
             "POST",
             "/v1/orgs/{org}/robots/deployer/disable",
             None,
-            [401, 403, 403, 200, 404, 404],
+            [401, 403, 403, 200, 404, 404, 200, 403],
         ),
         row(
             "POST",
             "/v1/orgs/{org}/robots/deployer/enable",
             None,
-            [401, 403, 403, 200, 404, 404],
+            [401, 403, 403, 200, 404, 404, 200, 403],
         ),
         row(
             "POST",
             "/v1/orgs/{org}/robots/deployer/tokens/{target}/rotate",
             Some(json!({"grace_period": "1h"})),
-            [401, 403, 403, 201, 404, 404],
+            [401, 403, 403, 201, 404, 404, 201, 403],
         ),
-        row("GET", "/v1/orgs/{org}/tokens", None, [401, 403, 200, 200, 404, 404]),
+        row(
+            "GET",
+            "/v1/orgs/{org}/tokens",
+            None,
+            [401, 403, 200, 200, 404, 404, 200, 200],
+        ),
         row(
             "PATCH",
             "/v1/orgs/{org}",
             Some(json!({"display_name": "Changed"})),
-            [401, 403, 403, 200, 404, 404],
+            [401, 403, 403, 200, 404, 404, 200, 403],
         ),
-        row("GET", "/v1/orgs/{org}/teams", None, [401, 403, 200, 200, 404, 404]),
+        row(
+            "GET",
+            "/v1/orgs/{org}/teams",
+            None,
+            [401, 403, 200, 200, 404, 404, 200, 200],
+        ),
         row(
             "POST",
             "/v1/orgs/{org}/teams",
             Some(json!({"name": "new-team"})),
-            [401, 403, 403, 201, 404, 404],
+            [401, 403, 403, 201, 404, 404, 201, 403],
         ),
-        row("GET", "/v1/orgs/{org}/teams/ops", None, [401, 403, 200, 200, 404, 404]),
+        row(
+            "GET",
+            "/v1/orgs/{org}/teams/ops",
+            None,
+            [401, 403, 200, 200, 404, 404, 200, 200],
+        ),
         row(
             "PATCH",
             "/v1/orgs/{org}/teams/ops",
             Some(json!({"description": "changed"})),
-            [401, 403, 403, 200, 404, 404],
+            [401, 403, 403, 200, 404, 404, 200, 403],
         ),
         row(
             "DELETE",
             "/v1/orgs/{org}/teams/ops",
             None,
-            [401, 403, 403, 204, 404, 404],
+            [401, 403, 403, 204, 404, 404, 204, 403],
         ),
         row(
             "PUT",
             "/v1/orgs/{org}/teams/ops/users/bob",
             None,
-            [401, 403, 403, 201, 404, 404],
+            [401, 403, 403, 201, 404, 404, 201, 403],
         ),
         row(
             "DELETE",
             "/v1/orgs/{org}/teams/ops/users/dave",
             None,
-            [401, 403, 403, 204, 404, 404],
+            [401, 403, 403, 204, 404, 404, 204, 403],
         ),
         row(
             "PUT",
             "/v1/orgs/{org}/teams/ops/robots/builder",
             None,
-            [401, 403, 403, 201, 404, 404],
+            [401, 403, 403, 201, 404, 404, 201, 403],
         ),
         row(
             "DELETE",
             "/v1/orgs/{org}/teams/ops/robots/deployer",
             None,
-            [401, 403, 403, 204, 404, 404],
+            [401, 403, 403, 204, 404, 404, 204, 403],
         ),
         row(
             "PUT",
             "/v1/orgs/{org}/teams/ops/grants/base",
             Some(json!({"permission": "read"})),
-            [401, 403, 403, 201, 404, 404],
+            [401, 403, 403, 201, 404, 404, 201, 403],
         ),
         row(
             "DELETE",
             "/v1/orgs/{org}/teams/ops/grants/apps/web",
             None,
-            [401, 403, 403, 204, 404, 404],
+            [401, 403, 403, 204, 404, 404, 204, 403],
         ),
         row(
             "GET",
             "/v1/orgs/{org}/repositories",
             None,
-            [401, 403, 200, 200, 404, 404],
+            [401, 403, 200, 200, 404, 404, 200, 200],
         ),
         row(
             "POST",
             "/v1/orgs/{org}/repositories",
             Some(json!({"name": "new/repo"})),
-            [401, 403, 403, 201, 404, 404],
+            [401, 403, 403, 201, 404, 404, 201, 403],
         ),
         row(
             "GET",
             "/v1/orgs/{org}/repositories/apps/web",
             None,
-            [401, 403, 200, 200, 404, 404],
+            [401, 403, 200, 200, 404, 404, 200, 200],
         ),
         row(
             "DELETE",
             "/v1/orgs/{org}/repositories/base",
             None,
-            [401, 403, 403, 204, 404, 404],
+            [401, 403, 403, 204, 404, 404, 204, 403],
         ),
-        row("GET", "/v1/orgs/{org}/audit", None, [401, 403, 403, 200, 404, 404]),
-        row("GET", "/v1/audit", None, [401, 403, 403, 403, 403, 200]),
+        row(
+            "GET",
+            "/v1/orgs/{org}/audit",
+            None,
+            [401, 403, 403, 200, 404, 404, 200, 403],
+        ),
+        row("GET", "/v1/audit", None, [401, 403, 403, 403, 403, 200, 403, 403]),
         row(
             "POST",
             "/v1/tokens/revoke",
             Some(json!({"token": "{target_token}"})),
-            [202, 202, 202, 202, 202, 202],
+            [202, 202, 202, 202, 202, 202, 202, 202],
         ),
-        row("GET", "/v1/orgs/{org}/webhooks", None, [401, 403, 403, 200, 404, 404]),
+        row(
+            "GET",
+            "/v1/orgs/{org}/webhooks",
+            None,
+            [401, 403, 403, 200, 404, 404, 200, 403],
+        ),
         row(
             "POST",
             "/v1/orgs/{org}/webhooks",
             Some(json!({"url": "http://127.0.0.1:9/other"})),
-            [401, 403, 403, 201, 404, 404],
+            [401, 403, 403, 201, 404, 404, 201, 403],
         ),
         row(
             "DELETE",
             "/v1/orgs/{org}/webhooks/{webhook}",
             None,
-            [401, 403, 403, 204, 404, 404],
+            [401, 403, 403, 204, 404, 404, 204, 403],
         ),
         row(
             "GET",
             "/v1/orgs/{org}/webhooks/{webhook}/deliveries",
             None,
-            [401, 403, 403, 200, 404, 404],
+            [401, 403, 403, 200, 404, 404, 200, 403],
         ),
     ]
 }
@@ -361,6 +430,25 @@ async fn every_route_by_every_caller(app: TestApp) {
     }
     // carol administers another organization.
     app.org(&app.login("carol").await, "globex").await;
+    let alice_token = |scopes: &[&str], name: &str| {
+        let body = json!({"name": name, "scopes": scopes});
+        async {
+            let alice = app.login("alice").await;
+            let created = app.post("/v1/me/tokens", &alice, body).await;
+            assert_eq!(created.status, 201, "{}", created.text);
+            Auth::Bearer(created.body["token"].as_str().unwrap().to_owned())
+        }
+    };
+    let every_scope = [
+        "orgs:write",
+        "robots:write",
+        "tokens:write",
+        "teams:write",
+        "audit:read",
+        "webhooks:write",
+    ];
+    let admin_token = alice_token(&every_scope, "every-scope").await;
+    let reader_token = alice_token(&["orgs:read", "robots:read"], "reader").await;
 
     let mut failures = String::new();
     let mut cell = 0;
@@ -403,6 +491,8 @@ async fn every_route_by_every_caller(app: TestApp) {
                 // Fresh sessions: one row logs its caller out.
                 "other-org-admin" => app.login("carol").await,
                 "instance-admin" => app.login("root").await,
+                "admin-token" => admin_token.clone(),
+                "admin-reader-token" => reader_token.clone(),
                 _ => unreachable!(),
             };
             let fresh = format!("fresh-{cell}");
