@@ -308,6 +308,15 @@ async fn log_in(
             );
             return Ok(super::with_code(page, ApiError::from(error).code()));
         }
+        // A personal access token given as the password: said so, not echoed.
+        Err(error @ ServiceError::Invalid { .. }) => {
+            let page = again(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "A personal access token does not log in to the console: it is for the API and the command line. \
+                 Log in with your own password.",
+            );
+            return Ok(super::with_code(page, ApiError::from(error).code()));
+        }
         Err(error @ ServiceError::WrongLogin) => {
             let page = again(StatusCode::UNAUTHORIZED, "Wrong username or password.");
             return Ok(super::with_code(page, ApiError::from(error).code()));

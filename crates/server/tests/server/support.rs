@@ -455,9 +455,9 @@ fn secret_in_new_logs() -> Option<String> {
 /// at least 40 base62 characters), shortened so the failure does not leak
 /// it a second time.
 pub fn first_secret_in(bytes: &[u8]) -> Option<String> {
-    let prefixes: [&[u8]; 2] = [b"rbt_", b"rsn_"];
-    bytes.windows(4).enumerate().find_map(|(start, window)| {
-        if window[3] != b'_' {
+    let prefixes: [&[u8]; 3] = [b"rbt_", b"rsn_", b"rpat_"];
+    bytes.iter().enumerate().find_map(|(start, &byte)| {
+        if byte != b'r' {
             return None;
         }
         let rest = &bytes[start..];

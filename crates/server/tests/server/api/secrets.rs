@@ -124,7 +124,9 @@ fn the_secret_scanner_finds_secrets_and_nothing_else() {
     let scan = |text: String| crate::support::first_secret_in(text.as_bytes());
     assert!(scan(format!("a log line with {} in it", token.expose())).is_some());
     assert!(scan(format!("cookie=rsn={}", session.expose())).is_some());
-    assert_eq!(scan("prefix rbt_ and rbt_short and rsn_".to_owned()), None);
+    let personal = SecretToken::generate(SecretKind::PersonalToken);
+    assert!(scan(format!("Authorization: Bearer {}", personal.expose())).is_some());
+    assert_eq!(scan("prefix rbt_ and rbt_short and rsn_ and rpat_".to_owned()), None);
     let found = scan(token.expose().to_owned()).unwrap();
     assert!(found.len() < 12, "the failure message shows only the start");
 }

@@ -595,3 +595,84 @@ async fn teams_and_grants_give_a_new_robot_its_permissions_in_one_step() {
     assert_eq!(api.body["items"], serde_json::json!([]));
     browser.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_access_tokens_are_made_shown_once_used_and_revoked() {
+    let Some((app, browser)) = start().await else {
+        return;
+    };
+    let root = app.setup_admin().await;
+    let alice = app.user(&root, "alice").await;
+    app.org(&alice, "acme").await;
+    app.org(&alice, "globex").await;
+    log_in(&app, &browser, "alice").await;
+    browser.goto(&format!("{}/account", app.base)).await;
+    browser.follow("Manage personal access tokens").await;
+    assert!(browser.page_text().await.contains("You have no personal access tokens"));
+
+    // No scope ticked: refused beside the scopes, the name kept.
+    browser.type_into("#name", "terraform").await;
+    browser.follow("Create token").await;
+    assert!(browser.text("#scopes-error").await.contains("at least one"));
+    assert_eq!(browser.value("#name").await, "terraform");
+
+    for scope in ["robots:write", "tokens:write"] {
+        browser
+            .click(&browser.find(&format!("input[value=\"{scope}\"]")).await)
+            .await;
+    }
+    browser.click(&browser.find("input[name=orgs][value=acme]").await).await;
+    browser
+        .execute("document.querySelector('#expires').value = '90d'")
+        .await;
+    browser.follow("Create token").await;
+    let token = browser.value("#token").await;
+    assert!(token.starts_with("rpat_"), "{token}");
+    assert!(browser.page_text().await.contains("robots:write tokens:write"));
+    browser.audit().await;
+    browser.screenshot("personal-token-created").await;
+
+    // It works within its scope and organization.
+    let automation = Auth::Bearer(token.clone());
+    let robot = app
+        .post("/v1/orgs/acme/robots", &automation, json!({"name": "builder"}))
+        .await;
+    assert_eq!(robot.status, 201, "{}", robot.text);
+    assert_eq!(
+        app.post("/v1/orgs/globex/robots", &automation, json!({"name": "builder"}))
+            .await
+            .status,
+        403
+    );
+
+    // Gone from the screen once left; listed with its last use.
+    browser.follow("Done").await;
+    let listed = browser.page_text().await;
+    assert!(
+        listed.contains("terraform") && listed.contains("from 127.0.0.1"),
+        "{listed}"
+    );
+    browser.audit().await;
+    assert!(!browser.source().await.contains(&token));
+    browser
+        .follow_element(&browser.find("button[aria-label='Revoke terraform']").await)
+        .await;
+    assert!(browser.text(".alert-success").await.contains("Revoked terraform"));
+    assert_eq!(app.get("/v1/orgs/acme/robots", &automation).await.status, 401);
+
+    // It is no password.
+    browser.click(&browser.find(".account-menu summary").await).await;
+    browser.follow("Log out").await;
+    browser.goto(&format!("{}/login", app.base)).await;
+    browser.type_into("#username", "alice").await;
+    browser.type_into("#password", &token).await;
+    browser.follow("Log in").await;
+    assert!(
+        browser
+            .text(".alert-error")
+            .await
+            .contains("A personal access token does not log in to the console")
+    );
+    assert!(!browser.source().await.contains(&token));
+    browser.quit().await;
+}
