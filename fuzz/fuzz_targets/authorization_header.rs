@@ -58,6 +58,11 @@ fn check_header(value: Vec<u8>) {
             assert_eq!(token.kind(), SecretKind::Session);
             assert_eq!(token.expose(), rest);
         }
+        Presented::PersonalToken(token) => {
+            assert!(scheme.eq_ignore_ascii_case("bearer"), "{scheme:?}");
+            assert_eq!(token.kind(), SecretKind::PersonalToken);
+            assert_eq!(token.expose(), rest);
+        }
         Presented::Robot(credential) if scheme.eq_ignore_ascii_case("bearer") => {
             assert_eq!(credential.access_id, None);
             assert_robot_token(&credential, rest);

@@ -24,6 +24,9 @@ pub struct RobotView {
     pub disabled: bool,
     #[serde(with = "time::serde::rfc3339::option")]
     pub disabled_at: Option<OffsetDateTime>,
+    /// It may rotate the token it authenticates with
+    /// (`POST /v1/robot/tokens/current/rotate`), and nothing else.
+    pub self_rotate: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -52,6 +55,9 @@ pub struct UpdateRobotRequest {
         pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
     )]
     pub description: Option<String>,
+    /// Allow (or forbid) the robot to rotate the token it authenticates with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_rotate: Option<bool>,
 }
 
 /// What a robot may do, and through which teams.

@@ -1,7 +1,7 @@
 //! The events an organization's webhooks can hear, and their bodies.
 //! Delivering them (signing, retries) is the server's: it is outbound HTTP.
 
-use robots_store::Org;
+use robots_store::{AuditEvent, Org};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -28,6 +28,20 @@ pub fn payload(org: &Org, event: &str, data: Value, now: OffsetDateTime) -> Stri
         "event": event,
         "org": org.name,
         "at": rfc3339(now),
+        "data": data,
+    })
+    .to_string()
+}
+
+/// The body of an event someone caused, naming them as its audit entry
+/// does (`actor`: `kind`, `name`): a user, a robot rotating its own token,
+/// a federated job, or the system.
+pub fn payload_by(org: &Org, event: &str, data: Value, now: OffsetDateTime, audit: &AuditEvent) -> String {
+    json!({
+        "event": event,
+        "org": org.name,
+        "at": rfc3339(now),
+        "actor": {"kind": audit.actor_kind, "name": audit.actor},
         "data": data,
     })
     .to_string()

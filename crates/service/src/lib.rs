@@ -61,7 +61,7 @@ pub use lifetime::{Expiry, LifetimeChoice, LifetimeChoices};
 pub use members::MemberChange;
 pub use orgs::{OrgUpdate, PolicyInput};
 pub use personal_tokens::{CreatedPersonalToken, PersonalTokenGrant, PersonalTokenInput};
-pub use robots::{NewRobotInput, RobotPermissions};
+pub use robots::{NewRobotInput, RobotPermissions, RobotUpdate};
 pub use sessions::{NewSession, UserSession, looks_like_robot_credentials};
 pub use teams::TeamDetail;
 pub use tokens::{CreatedToken, DEFAULT_GRACE_PERIOD, EXPIRING_SOON, Phase, Rotated, Standing};

@@ -3,7 +3,7 @@
 
 use robots_core::access::{EffectivePermission, resolve};
 use robots_core::{Name, text};
-use robots_store::{NewRobot, Page, Robot, RobotRef, Trail};
+use robots_store::{NewRobot, Page, Robot, RobotPatch, RobotRef, Trail};
 use serde_json::json;
 
 use crate::audit::{Change, event};
@@ -17,6 +17,15 @@ pub struct NewRobotInput<'a> {
     pub description: &'a str,
     /// Teams of the organization it joins in the same step.
     pub teams: &'a [&'a str],
+}
+
+/// A change to a robot, as asked for; `None` leaves a field as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RobotUpdate<'a> {
+    pub name: Option<&'a str>,
+    pub description: Option<&'a str>,
+    /// Whether it may rotate the token it authenticates with.
+    pub self_rotate: Option<bool>,
 }
 
 /// What a robot may do, and through which teams.
@@ -124,18 +133,18 @@ impl Service {
         Ok(robot)
     }
 
-    /// Renames and/or re-describes a robot; `None` leaves a field as it is.
+    /// Renames, re-describes and/or allows or forbids a robot to rotate
+    /// its own tokens.
     pub async fn update_robot(
         &self,
         at: &Authorized<'_, ManageRobots>,
         robot: &str,
-        new_name: Option<&str>,
-        new_description: Option<&str>,
+        update: RobotUpdate<'_>,
     ) -> ServiceResult<Robot> {
         let org = at.org();
         let robot = self.robot(at, robot).await?;
-        let new_name = new_name.map(|name| parse_name("name", name)).transpose()?;
-        let new_description = new_description.map(description).transpose()?;
+        let new_name = update.name.map(|name| parse_name("name", name)).transpose()?;
+        let new_description = update.description.map(description).transpose()?;
         let record = self.record(
             at.actor(),
             Change::new(
@@ -146,14 +155,18 @@ impl Service {
             .detail(json!({
                 "name": new_name.as_ref().unwrap_or(&robot.name),
                 "description": new_description.as_deref().unwrap_or(&robot.description),
+                "self_rotate": update.self_rotate.unwrap_or(robot.self_rotate),
             })),
         );
         let updated = self
             .store
             .update_robot(
                 robot.id,
-                new_name.as_ref(),
-                new_description.as_deref(),
+                RobotPatch {
+                    name: new_name.as_ref(),
+                    description: new_description.as_deref(),
+                    self_rotate: update.self_rotate,
+                },
                 self.now(),
                 &record,
             )

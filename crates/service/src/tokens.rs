@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use robots_core::duration::parse_duration;
 use robots_core::{Name, SecretKind, SecretToken};
-use robots_store::{NewToken, Org, Page, Robot, TokenInfo, Trail};
+use robots_store::{AccountLookup, NewToken, Org, Page, Robot, TokenInfo, TokenOwner, Trail};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::audit::{Actor, Change, event};
 use crate::error::named;
-use crate::events::{self, payload, rfc3339};
+use crate::events::{self, payload_by, rfc3339};
 use crate::robots::parse_name;
 use crate::{Authorized, ClientInfo, Expiry, ManageTokens, Service, ServiceError, ServiceResult, lifetime};
 
@@ -34,6 +34,16 @@ pub struct Rotated {
     pub successor: TokenInfo,
     pub secret: SecretToken,
     pub rotating_out: TokenInfo,
+}
+
+/// What a rotation replaces, and who asks.
+struct Rotation<'a> {
+    org: &'a Org,
+    robot: &'a Robot,
+    old: &'a TokenInfo,
+    actor: &'a Actor<'a>,
+    /// The user making the successor; none when the robot rotates its own.
+    created_by: Option<Uuid>,
 }
 
 /// A token expiring within this long is "expiring soon": flagged in lists,
@@ -102,9 +112,10 @@ impl TokenEvent {
         now: OffsetDateTime,
     ) -> Self {
         let change = Change::new(Some(org.id), name, format!("token {access_id}")).detail(detail.clone());
+        let audit = event(actor, change, now);
         Self {
-            audit: event(actor, change, now),
-            payload: payload(org, name, detail, now),
+            payload: payload_by(org, name, detail, now, &audit),
+            audit,
             name,
         }
     }
@@ -233,6 +244,71 @@ impl Service {
         let org = at.org();
         let robot = self.robot(at, robot).await?;
         let old = self.token_of(&robot, access_id).await?;
+        let rotation = Rotation {
+            org,
+            robot: &robot,
+            old: &old,
+            actor: &at.actor(),
+            created_by: Some(at.caller().user.id),
+        };
+        self.rotate(rotation, grace_period, expiry).await
+    }
+
+    /// A robot allowed to (`self_rotate`) rotates the token it
+    /// authenticated with, and nothing else; the successor obeys the
+    /// organization's policy, and the audit log and webhooks name the robot.
+    pub async fn rotate_own_token(
+        &self,
+        owner: &TokenOwner,
+        client: &ClientInfo,
+        grace_period: Option<&str>,
+        expiry: Expiry<'_>,
+    ) -> ServiceResult<Rotated> {
+        let full_name = format!("{}/{}", owner.org_name, owner.robot_name);
+        let gone = || ServiceError::NotFound(format!("{full_name} no longer exists"));
+        let robot = self.store.get_robot_by_id(owner.robot_id).await?.ok_or_else(gone)?;
+        if !robot.self_rotate {
+            return Err(ServiceError::forbidden(format!(
+                "{full_name} may not rotate its own tokens: an admin of {} can allow it (self_rotate)",
+                owner.org_name
+            )));
+        }
+        let org = match self.store.lookup_account(owner.org_name.as_str(), Uuid::nil()).await? {
+            Some(AccountLookup::Org { org, .. }) if org.id == owner.org_id => org,
+            _ => return Err(gone()),
+        };
+        let old = self.token_of(&robot, &owner.access_id.to_string()).await?;
+        if old.federated_by.is_some() {
+            return Err(ServiceError::forbidden(
+                "a token from a token exchange is not rotated: exchange a new ID token when it expires",
+            ));
+        }
+        let rotation = Rotation {
+            org: &org,
+            robot: &robot,
+            old: &old,
+            actor: &Actor::Robot {
+                name: full_name,
+                client,
+            },
+            created_by: None,
+        };
+        self.rotate(rotation, grace_period, expiry).await
+    }
+
+    async fn rotate(
+        &self,
+        rotation: Rotation<'_>,
+        grace_period: Option<&str>,
+        expiry: Expiry<'_>,
+    ) -> ServiceResult<Rotated> {
+        let Rotation {
+            org,
+            robot,
+            old,
+            actor,
+            created_by,
+        } = rotation;
         let grace = match grace_period {
             None => DEFAULT_GRACE_PERIOD,
             Some(text) => parse_duration(text).map_err(|error| ServiceError::invalid("grace_period", error))?,
@@ -243,14 +319,14 @@ impl Service {
             });
         }
         let now = self.now();
-        let expires_at = lifetime::successor(org.token_policy, expiry, &old, now)?;
+        let expires_at = lifetime::successor(org.token_policy, expiry, old, now)?;
         let secret = SecretToken::generate(SecretKind::RobotToken);
         let successor = NewToken {
             access_id: Uuid::new_v4(),
             robot_id: robot.id,
             name: &old.name,
             secret_hash: &secret.hash(),
-            created_by: Some(at.caller().user.id),
+            created_by,
             expires_at,
             federated_credential: None,
         };
@@ -259,15 +335,15 @@ impl Service {
             "robot": robot.name, "name": old.name, "access_id": old.access_id,
             "successor": successor.access_id, "old_stops_at": rfc3339(old_stops_at),
         });
-        let record = TokenEvent::new(&at.actor(), org, events::TOKEN_ROTATED, old.access_id, detail, now);
+        let record = TokenEvent::new(actor, org, events::TOKEN_ROTATED, old.access_id, detail, now);
         let (rotating_out, successor) = self
             .store
             .rotate_token(robot.id, old.access_id, &successor, now + grace, now, &record.trail())
             .await?
-            .ok_or_else(|| no_such_token(&robot.name, access_id))?;
+            .ok_or_else(|| no_such_token(&robot.name, &old.access_id.to_string()))?;
         tracing::info!(
             org = %org.name, robot = %robot.name, token = %old.name, access_id = %old.access_id,
-            successor = %successor.access_id, by = %at.caller().user.name, "robot token rotated"
+            successor = %successor.access_id, "robot token rotated"
         );
         Ok(Rotated {
             successor,

@@ -129,6 +129,16 @@ pub struct Robot {
     pub last_used_at: Option<OffsetDateTime>,
     /// A disabled robot's tokens are refused; nothing is deleted.
     pub disabled_at: Option<OffsetDateTime>,
+    /// It may rotate the token it authenticates with.
+    pub self_rotate: bool,
+}
+
+/// A change to a robot; `None` leaves a field as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RobotPatch<'a> {
+    pub name: Option<&'a Name>,
+    pub description: Option<&'a str>,
+    pub self_rotate: Option<bool>,
 }
 
 #[derive(Debug, Clone)]

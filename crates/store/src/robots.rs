@@ -10,7 +10,8 @@ use crate::error::name_conflict;
 use crate::records::{name, optional_name, optional_time, time};
 use crate::trail::{recorded, write_trail};
 use crate::{
-    NewRobot, Page, Robot, RobotRef, Store, StoreError, Trail, fetch_limit, in_write_tx, lock_row, on_pool, page,
+    NewRobot, Page, Robot, RobotPatch, RobotRef, Store, StoreError, Trail, fetch_limit, in_write_tx, lock_row, on_pool,
+    page,
 };
 
 #[derive(sqlx::FromRow)]
@@ -25,6 +26,7 @@ struct RobotRow {
     token_count: i64,
     last_used_at: Option<i64>,
     disabled_at: Option<i64>,
+    self_rotate: bool,
 }
 
 impl TryFrom<RobotRow> for Robot {
@@ -41,6 +43,7 @@ impl TryFrom<RobotRow> for Robot {
             token_count: row.token_count,
             last_used_at: optional_time(row.last_used_at),
             disabled_at: optional_time(row.disabled_at),
+            self_rotate: row.self_rotate,
         })
     }
 }
@@ -50,7 +53,7 @@ impl TryFrom<RobotRow> for Robot {
 macro_rules! robot_columns {
     () => {
         "r.id, r.org_id, r.name, r.description, r.created_at, cb.name AS created_by, r.updated_at, r.disabled_at,
-         (SELECT COUNT(*) FROM robot_tokens t WHERE t.robot_id = r.id) AS token_count,
+         r.self_rotate, (SELECT COUNT(*) FROM robot_tokens t WHERE t.robot_id = r.id) AS token_count,
          (SELECT MAX(t.last_used_at) FROM robot_tokens t WHERE t.robot_id = r.id) AS last_used_at
          FROM robots r LEFT JOIN accounts cb ON cb.id = r.created_by"
     };
@@ -177,7 +180,7 @@ impl Store {
             .await
     }
 
-    async fn get_robot_by_id(&self, id: Uuid) -> Result<Option<Robot>, StoreError> {
+    pub async fn get_robot_by_id(&self, id: Uuid) -> Result<Option<Robot>, StoreError> {
         let row: Option<RobotRow> = on_pool!(self, pool => sqlx::query_as(concat!(
             "SELECT ", robot_columns!(), " WHERE r.id = $1"))
             .bind(id)
@@ -186,23 +189,23 @@ impl Store {
         row.map(Robot::try_from).transpose()
     }
 
-    /// Renames and/or re-describes a robot; `None` leaves a field as it is.
-    /// Its tokens keep working under the new name.
+    /// Renames, re-describes and/or allows or forbids self-rotation; `None`
+    /// leaves a field as it is. Its tokens keep working under the new name.
     pub async fn update_robot(
         &self,
         robot_id: Uuid,
-        new_name: Option<&Name>,
-        new_description: Option<&str>,
+        patch: RobotPatch<'_>,
         now: OffsetDateTime,
         record: &AuditEvent,
     ) -> Result<Option<Robot>, StoreError> {
         let updated = recorded!(self, record, tx => sqlx::query(
             "UPDATE robots SET name = COALESCE($2, name), description = COALESCE($3, description),
-             updated_at = $4 WHERE id = $1")
+             self_rotate = COALESCE($5, self_rotate), updated_at = $4 WHERE id = $1")
             .bind(robot_id)
-            .bind(new_name.map(Name::as_str))
-            .bind(new_description)
+            .bind(patch.name.map(Name::as_str))
+            .bind(patch.description)
             .bind(to_millis(now))
+            .bind(patch.self_rotate)
             .execute(&mut *tx)
             .await
             .map_err(name_conflict)?

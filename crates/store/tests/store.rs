@@ -9,7 +9,7 @@ use robots_core::{Name, Role, Scopes, SecretHash, SecretKind, SecretToken};
 use robots_store::testing::TestStore;
 use robots_store::{
     AccountLookup, AuditEvent, AuditQuery, Backend, FederatedCredentialSpec, NewPersonalToken, NewRobot, NewToken,
-    NewUser, NewWebhook, Store, StoreError, TokenPolicy, TokenUse, Trail,
+    NewUser, NewWebhook, RobotPatch, Store, StoreError, TokenPolicy, TokenUse, Trail,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -599,7 +599,15 @@ async fn renaming_a_robot_keeps_its_tokens(store: Store) {
     let (_, secret) = add_token(&store, robot_id, admin, "ci").await;
     let later = NOW + Duration::from_secs(60);
     let renamed = store
-        .update_robot(robot_id, Some(&name("shipper")), None, later, &noted())
+        .update_robot(
+            robot_id,
+            RobotPatch {
+                name: Some(&name("shipper")),
+                ..RobotPatch::default()
+            },
+            later,
+            &noted(),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -613,13 +621,29 @@ async fn renaming_a_robot_keeps_its_tokens(store: Store) {
     add_robot(&store, org_id, admin, "other").await;
     assert!(matches!(
         store
-            .update_robot(robot_id, Some(&name("other")), None, later, &noted())
+            .update_robot(
+                robot_id,
+                RobotPatch {
+                    name: Some(&name("other")),
+                    ..RobotPatch::default()
+                },
+                later,
+                &noted()
+            )
             .await,
         Err(StoreError::NameTaken)
     ));
     assert!(
         store
-            .update_robot(Uuid::new_v4(), None, Some("x"), later, &noted())
+            .update_robot(
+                Uuid::new_v4(),
+                RobotPatch {
+                    description: Some("x"),
+                    ..RobotPatch::default()
+                },
+                later,
+                &noted()
+            )
             .await
             .unwrap()
             .is_none()
@@ -852,7 +876,15 @@ async fn a_change_and_its_record_are_written_together(store: Store) {
     assert!(refused.is_err(), "{refused:?}");
     assert!(store.get_team(org_id, &name("dev")).await.unwrap().is_none());
     let refused = store
-        .update_robot(robot_id, Some(&name("renamed")), None, NOW, &record)
+        .update_robot(
+            robot_id,
+            RobotPatch {
+                name: Some(&name("renamed")),
+                ..RobotPatch::default()
+            },
+            NOW,
+            &record,
+        )
         .await;
     assert!(refused.is_err(), "{refused:?}");
     assert!(store.get_robot(org_id, &name("deployer")).await.unwrap().is_some());
@@ -1036,7 +1068,15 @@ async fn robots_found_by_name_follow_renames_and_deletions(store: Store) {
     // Looked up (and remembered), then changed: every change is seen.
     assert_eq!(find("deployer").await.unwrap().id, robot_id);
     store
-        .update_robot(robot_id, Some(&name("shipper")), None, NOW, &noted())
+        .update_robot(
+            robot_id,
+            RobotPatch {
+                name: Some(&name("shipper")),
+                ..RobotPatch::default()
+            },
+            NOW,
+            &noted(),
+        )
         .await
         .unwrap();
     assert!(find("deployer").await.is_none());

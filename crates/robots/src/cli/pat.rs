@@ -160,6 +160,13 @@ pub async fn pat(context: &Context, command: PatCommand) -> Result<(), CliError>
             });
         }
         PatCommand::Revoke { token, yes } => {
+            if token.starts_with("rpat_") {
+                return Err(CliError::Usage(
+                    "that is the token's secret: give its name or id (robots pat list), so the secret \
+                     does not travel in a URL"
+                        .into(),
+                ));
+            }
             confirm(
                 &format!("Revoke personal access token {token}? What uses it stops working at once."),
                 yes,

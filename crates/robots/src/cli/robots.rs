@@ -36,6 +36,12 @@ pub struct UpdateRobotArgs {
     /// A new description.
     #[arg(long)]
     description: Option<String>,
+    /// Allow the robot to rotate the token it authenticates with (robots tokens rotate-self).
+    #[arg(long, conflicts_with = "no_self_rotate")]
+    self_rotate: bool,
+    /// Forbid it again.
+    #[arg(long)]
+    no_self_rotate: bool,
 }
 
 #[derive(Debug, Args)]
@@ -178,15 +184,21 @@ pub async fn get_robot(context: &Context, args: RobotArg) -> Result<(), CliError
 }
 
 pub async fn update_robot(context: &Context, args: UpdateRobotArgs) -> Result<(), CliError> {
-    if args.new_name.is_none() && args.description.is_none() {
+    let self_rotate = match (args.self_rotate, args.no_self_rotate) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    };
+    if args.new_name.is_none() && args.description.is_none() && self_rotate.is_none() {
         return Err(CliError::Usage(
-            "nothing to change: give --name and/or --description".into(),
+            "nothing to change: give --name, --description, --self-rotate or --no-self-rotate".into(),
         ));
     }
     let path = format!("{}/{}", context.robots_path().await?, segment(&args.name));
     let body = UpdateRobotRequest {
         name: args.new_name,
         description: args.description,
+        self_rotate,
     };
     let robot: RobotView = context.client.send(Method::PATCH, &path, Some(&body)).await?;
     eprintln!("Updated robot account {}.", robot.name);

@@ -76,6 +76,26 @@ pub enum TokensCommand {
         #[arg(long, requires = "output")]
         force: bool,
     },
+    /// As a robot allowed to (self_rotate), rotate the token you authenticate with (ROBOTS_TOKEN).
+    #[command(
+        name = "rotate-self",
+        after_help = "Examples:\n  ROBOTS_TOKEN=\"$ROBOT_TOKEN\" robots tokens rotate-self --grace 1h --output token.json\n\n\
+        An admin allows it with `robots update ROBOT --self-rotate`."
+    )]
+    RotateSelf {
+        /// How long the old token keeps working (e.g. 24h, 7d; 0s stops it at once) [default: 24h].
+        #[arg(long, value_name = "DURATION")]
+        grace: Option<String>,
+        /// When the successor stops working: a duration (30d), a time, or never [default: as long as the old token lived].
+        #[arg(long)]
+        expires: Option<String>,
+        /// Write the successor's {"access_id", "token"} to this file (mode 0600) instead of printing the Token.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Overwrite the --output file if it exists.
+        #[arg(long, requires = "output")]
+        force: bool,
+    },
     /// List the tokens of the whole organization that expire soon, soonest first.
     #[command(after_help = "Examples:\n  robots tokens expiring\n  robots tokens expiring --within 30d -o json")]
     Expiring {
@@ -294,6 +314,43 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
             eprintln!(
                 "The old token ({access_id}) keeps working until {} ({}), then stops by itself; \
                  delete it sooner with `robots tokens delete {robot} {access_id}`.",
+                optional(ends.map(timestamp)),
+                age_or(ends, "never")
+            );
+        }
+        TokensCommand::RotateSelf {
+            grace,
+            expires,
+            output,
+            force,
+        } => {
+            let (expires_at, expires_in) = expires
+                .as_deref()
+                .map(Expiry::parse)
+                .map_or((None, None), Expiry::fields);
+            refuse_existing_file(output.as_deref(), force)?;
+            let body = RotateRequest {
+                grace_period: grace,
+                expires_at,
+                expires_in,
+            };
+            let rotated: RotatedView = client
+                .send(Method::POST, "/v1/robot/tokens/current/rotate", Some(&body))
+                .await
+                .map_err(policy_hint)?;
+            let successor = &rotated.successor;
+            let minted = Minted {
+                answer: &rotated,
+                access_id: successor.access_id,
+                token: successor.token.expose(),
+                done: format!("Rotated token {}", successor.name),
+                recovery: "the old token still works until its grace period ends: rotate again with it".to_owned(),
+            };
+            hand_out(context, minted, output, force)?;
+            let ends = rotated.rotating_out.expires_at;
+            eprintln!(
+                "The old token ({}) keeps working until {} ({}), then stops by itself.",
+                rotated.rotating_out.access_id,
                 optional(ends.map(timestamp)),
                 age_or(ends, "never")
             );

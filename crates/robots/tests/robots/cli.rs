@@ -1745,3 +1745,42 @@ fn automation_manages_robots_with_a_personal_access_token() {
     let wrong = job.run_with(&["login", "--token-stdin"], &[], Some(&format!("{secret}\n")));
     assert_eq!(wrong.code, 2, "{}", wrong.stderr);
 }
+
+#[test]
+fn a_robot_allowed_to_rotates_its_own_token_from_the_command_line() {
+    let (server, _data, cli) = acme();
+    let (old_id, old) = new_token(&cli, "deployer", "ci", &[]);
+    let robot = Cli::new(&server.base);
+    let env = [("ROBOTS_TOKEN", old.as_str())];
+    let refused = robot.run_with(&["tokens", "rotate-self"], &env, None);
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(refused.stderr.contains("self_rotate"), "{}", refused.stderr);
+
+    cli.run(&["update", "deployer", "--self-rotate"]).ok();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token.json");
+    let rotated = robot
+        .run_with(
+            &[
+                "tokens",
+                "rotate-self",
+                "--grace",
+                "0s",
+                "--output",
+                file.to_str().unwrap(),
+            ],
+            &env,
+            None,
+        )
+        .ok();
+    assert!(!rotated.stdout.contains("rbt_") && !rotated.stderr.contains("rbt_"));
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let (new_id, new) = (saved["access_id"].as_str().unwrap(), saved["token"].as_str().unwrap());
+    assert_ne!(new_id, old_id);
+    assert_eq!(whoami_as(&server.base, new_id, new), 200);
+    assert_eq!(
+        whoami_as(&server.base, &old_id, &old),
+        401,
+        "no grace: the old token stopped"
+    );
+}

@@ -68,6 +68,10 @@ enum Attempt {
         robot: &'static str,
         subject: &'static str,
     },
+    /// Allow `robot` to rotate its own tokens.
+    AllowSelfRotation {
+        robot: &'static str,
+    },
     /// A personal access token of alice named after the organization, with
     /// this scope, limited to the organization or not.
     CreatePersonalToken {
@@ -274,6 +278,19 @@ fn cases() -> Vec<Case> {
             },
             expected: Outcome::Accepted,
             check: None,
+        },
+        Case {
+            rule: "an admin allows a robot to rotate its own tokens",
+            setup: Setup {
+                robot: Some("renewer"),
+                ..Setup::default()
+            },
+            attempt: Attempt::AllowSelfRotation { robot: "renewer" },
+            expected: Outcome::Accepted,
+            check: Some(|doors, org| {
+                let robot = doors.api_get(&format!("/v1/orgs/{org}/robots/renewer"));
+                assert_eq!(robot["self_rotate"], true, "{robot}");
+            }),
         },
         Case {
             rule: "a personal access token holds known scopes",
@@ -611,6 +628,11 @@ impl Doors {
                 &format!("/v1/orgs/{org}/robots/{robot}/federated-credentials"),
                 json!({"name": "ci", "issuer": GITHUB, "audience": "robots", "subject": subject}),
             ),
+            Attempt::AllowSelfRotation { robot } => self.api(
+                "PATCH",
+                &format!("/v1/orgs/{org}/robots/{robot}"),
+                json!({"self_rotate": true}),
+            ),
             Attempt::CreatePersonalToken { scope, limited } => {
                 let mut body = json!({"name": org, "scopes": [scope]});
                 if *limited {
@@ -671,6 +693,10 @@ impl Doors {
                     ("subject", subject),
                     ("conditions", ""),
                 ],
+            ),
+            Attempt::AllowSelfRotation { robot } => self.console_post(
+                &format!("/orgs/{org}/admin/robots/{robot}/self-rotation"),
+                &[("self_rotate", "allow")],
             ),
             Attempt::CreatePersonalToken { scope, limited } => {
                 let mut form = vec![("name", org), ("scopes", scope), ("expires", "")];
@@ -740,6 +766,7 @@ impl Doors {
                 "--org",
                 org,
             ]),
+            Attempt::AllowSelfRotation { robot } => self.cli.run(&["update", robot, "--self-rotate", "--org", org]),
             Attempt::CreatePersonalToken { scope, limited } => {
                 let mut args = vec!["pat", "create", org, "--scope", scope];
                 if *limited {

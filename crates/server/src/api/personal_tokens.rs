@@ -71,16 +71,16 @@ async fn create_personal_token(
 
 #[utoipa::path(
     delete,
-    path = "/v1/me/tokens/{token}",
+    path = "/v1/me/tokens/{id}",
     tag = "personal tokens",
-    params(("token" = String, Path, description = "The token's id or name")),
+    params(("id" = String, Path, description = "The token's id, or its name (never its secret)")),
     responses((status = 204, description = "Revoked: it stops working at once"), crate::openapi::shapes::Failure)
 )]
 async fn revoke_personal_token(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
-    Path(token): Path<String>,
+    Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.service().revoke_personal_token(&caller, &token).await?;
+    state.service().revoke_personal_token(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use robots_api_types::{CreateRobotRequest, List, PermissionsView, RobotView, UpdateRobotRequest};
-use robots_service::{ManageRobots, NewRobotInput, ReadRobots};
+use robots_service::{ManageRobots, NewRobotInput, ReadRobots, RobotUpdate};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -108,7 +108,15 @@ async fn update_robot(
     let request: UpdateRobotRequest = body.parse()?;
     let updated = state
         .service()
-        .update_robot(&at, &robot, request.name.as_deref(), request.description.as_deref())
+        .update_robot(
+            &at,
+            &robot,
+            RobotUpdate {
+                name: request.name.as_deref(),
+                description: request.description.as_deref(),
+                self_rotate: request.self_rotate,
+            },
+        )
         .await?;
     Ok(Json(views::robot(at.org().name.as_str(), updated)))
 }

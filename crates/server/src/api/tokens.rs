@@ -11,14 +11,14 @@ use robots_api_types::{
     CreateTokenRequest, CreatedTokenView, ExpiringTokenView, List, RotateRequest, RotatedView, TokenView,
 };
 use robots_core::duration::parse_duration;
-use robots_service::{EXPIRING_SOON, Expiry, ManageTokens, ReadRobots};
+use robots_service::{ClientInfo, EXPIRING_SOON, Expiry, ManageTokens, ReadRobots, Rotated, ServiceError};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::views;
-use crate::auth::ApiUser;
+use crate::auth::{ApiUser, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, JsonBody, ListParams, RawBody};
 use crate::state::AppState;
@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(get_token, delete_token))
         .routes(routes!(rotate_token))
+        .routes(routes!(rotate_own_token))
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -200,9 +201,46 @@ async fn rotate_token(
         .service()
         .rotate_token(&at, &robot, &access_id, request.grace_period.as_deref(), expiry)
         .await?;
+    Ok(rotated_response(rotated, state.now()))
+}
+
+/// A robot allowed to (`self_rotate`) rotates the token it authenticates
+/// with: the same rotation as an admin's, asked by the robot itself.
+#[utoipa::path(
+    post,
+    path = "/v1/robot/tokens/current/rotate",
+    tag = "tokens",
+    security(("robot" = []), ("robot_bearer" = [])),
+    request_body(content = Option<RotateRequest>, description = "Optional: no body rotates with the defaults"),
+    responses((status = 201, description = "The successor, shown this once, and the token rotating out", body = RotatedView), crate::openapi::shapes::Failure)
+)]
+async fn rotate_own_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    client: ClientInfo,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let Caller::Robot(token) = caller else {
+        return Err(ApiError::from(ServiceError::forbidden(
+            "only a robot rotates its own token here: people rotate tokens at \
+             /v1/orgs/{org}/robots/{robot}/tokens/{access_id}/rotate",
+        )));
+    };
+    let request: RotateRequest = JsonBody::parse_optional(body)?;
+    let expiry = Expiry {
+        at: request.expires_at,
+        within: request.expires_in.as_deref(),
+    };
+    let rotated = state
+        .service()
+        .rotate_own_token(&token.owner, &client, request.grace_period.as_deref(), expiry)
+        .await?;
+    Ok(rotated_response(rotated, state.now()))
+}
+
+fn rotated_response(rotated: Rotated, now: OffsetDateTime) -> Response {
     let (new, secret, rotating_out) = (rotated.successor, rotated.secret, rotated.rotating_out);
-    let now = state.now();
-    Ok(secret_response(RotatedView {
+    secret_response(RotatedView {
         successor: CreatedTokenView {
             access_id: new.access_id,
             name: new.name.clone().into(),
@@ -211,5 +249,5 @@ async fn rotate_token(
             expires_at: new.expires_at,
         },
         rotating_out: views::token(rotating_out, now),
-    }))
+    })
 }

@@ -139,6 +139,7 @@ pub fn robot(org: &str, robot: Robot) -> wire::RobotView {
         last_used_at: robot.last_used_at,
         disabled: robot.disabled_at.is_some(),
         disabled_at: robot.disabled_at,
+        self_rotate: robot.self_rotate,
     }
 }
 

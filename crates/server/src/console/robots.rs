@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use robots_core::policy::OrgAction;
-use robots_service::{EXPIRING_SOON, ManageAccess, ManageRobots, NewRobotInput, Phase, Read, Standing};
+use robots_service::{EXPIRING_SOON, ManageAccess, ManageRobots, NewRobotInput, Phase, Read, RobotUpdate, Standing};
 use robots_store::MemberKind;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -34,6 +34,10 @@ pub fn router() -> Router<AppState> {
             get(confirm_disable).post(disable),
         )
         .route("/orgs/{org}/admin/robots/{robot}/enable", post(enable))
+        .route(
+            "/orgs/{org}/admin/robots/{robot}/self-rotation",
+            post(set_self_rotation),
+        )
 }
 
 struct RobotRow {
@@ -246,6 +250,7 @@ struct PermissionRow {
 struct RobotPage {
     chrome: Chrome,
     disabled: bool,
+    self_rotate: bool,
     permissions: Vec<PermissionRow>,
     teams: Vec<String>,
     /// Teams the robot could join.
@@ -333,6 +338,7 @@ async fn robot(
         org_name: org.name.to_string(),
         robot_name: robot.name.to_string(),
         disabled: robot.disabled_at.is_some(),
+        self_rotate: robot.self_rotate,
         description: robot.description,
         created_at: Stamp::new(robot.created_at, now),
         created_by: robot.created_by.map(|name| name.to_string()),
@@ -471,6 +477,38 @@ async fn set_disabled(state: &AppState, user: &ConsoleUser, org: &str, robot: &s
     };
     Ok(redirect_with_notice(
         &format!("/orgs/{}/admin/robots/{}", org.name, robot.name),
+        &notice,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+struct SelfRotationForm {
+    /// `allow` or `forbid`.
+    self_rotate: String,
+}
+
+async fn set_self_rotation(
+    State(state): State<AppState>,
+    Path((org, robot)): Path<(String, String)>,
+    form: ConsoleForm<SelfRotationForm>,
+) -> ConsoleResult {
+    let at = state
+        .service()
+        .authorize::<ManageRobots>(&form.user.session, &org)
+        .await?;
+    let allow = form.data.self_rotate == "allow";
+    let update = RobotUpdate {
+        self_rotate: Some(allow),
+        ..RobotUpdate::default()
+    };
+    let robot = state.service().update_robot(&at, &robot, update).await?;
+    let notice = if allow {
+        format!("{} may now rotate the token it authenticates with.", robot.name)
+    } else {
+        format!("{} may no longer rotate its own tokens.", robot.name)
+    };
+    Ok(redirect_with_notice(
+        &format!("/orgs/{}/admin/robots/{}", at.org().name, robot.name),
         &notice,
     ))
 }

@@ -22,9 +22,10 @@ mod api {
     mod replicas;
     mod resources;
     pub mod secrets;
+    mod self_rotation;
     mod setup;
     mod transport;
-    mod webhooks;
+    pub mod webhooks;
 }
 
 pub mod verification {

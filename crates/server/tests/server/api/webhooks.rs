@@ -20,10 +20,10 @@ on_both_backends!(
 );
 
 /// What a receiver got: headers and body of each request.
-type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+pub(crate) type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
 
 /// A receiver on a free port answering the statuses in `answers`, then 200.
-async fn receiver(answers: Vec<StatusCode>) -> (String, Received) {
+pub(crate) async fn receiver(answers: Vec<StatusCode>) -> (String, Received) {
     let received: Received = Arc::default();
     let answers = Arc::new(Mutex::new(answers));
     let app = Router::new()
