@@ -24,8 +24,9 @@ pub use error::{ErrorBody, ErrorCode, ErrorDetail, OAuthError};
 pub use federation::{CreateCredentialRequest, ExchangeAnswer, FederatedCredentialView, UpdateCredentialRequest};
 pub use keys::{KeyRotateRequest, KeyView, RotatedKeyView};
 pub use orgs::{
-    CreateOrgRequest, CreateWebhookRequest, DeliveryStatus, DeliveryView, EventKind, MemberView, OrgView,
-    PolicyRequest, SetMemberRequest, TokenPolicyView, UpdateOrgRequest, WebhookView,
+    CreateOrgRequest, CreateWebhookRequest, DeliveryStatus, DeliveryView, EventKind, InstancePolicyRequest,
+    InstancePolicyView, MemberView, OrgView, PolicyRequest, SetMemberRequest, TokenPolicyView, UpdateOrgRequest,
+    WebhookView,
 };
 pub use personal_tokens::{CreatePersonalTokenRequest, CreatedPersonalTokenView, PersonalTokenView};
 pub use robots::{CreateRobotRequest, EffectiveView, PermissionsView, RobotView, UpdateRobotRequest, ViaView};

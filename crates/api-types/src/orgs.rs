@@ -187,3 +187,29 @@ pub struct DeliveryView {
     pub last_status: Option<i32>,
     pub last_error: Option<String>,
 }
+
+/// The instance's floor under every organization's token policy
+/// (`/v1/instance/policy`): an organization's may only be stricter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct InstancePolicyView {
+    /// The longest any robot token may live (`90d`), or null.
+    pub max_lifetime: Option<String>,
+    /// Whether every robot token must expire.
+    pub expiry_required: bool,
+    /// The longest a personal access token may live, or null (then 366d).
+    pub personal_token_max_lifetime: Option<String>,
+}
+
+/// `PUT /v1/instance/policy`: the whole policy at once.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstancePolicyRequest {
+    #[serde(default)]
+    #[schema(pattern = "^([0-9]+[smhdw])+$", example = "365d")]
+    pub max_lifetime: Option<String>,
+    #[serde(default)]
+    pub expiry_required: bool,
+    #[serde(default)]
+    #[schema(pattern = "^([0-9]+[smhdw])+$", example = "90d")]
+    pub personal_token_max_lifetime: Option<String>,
+}

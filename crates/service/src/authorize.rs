@@ -16,7 +16,7 @@ use std::marker::PhantomData;
 
 use robots_core::policy::{self, Denial, OrgAction};
 use robots_core::{Name, Role, Scope};
-use robots_store::{AccountLookup, Org};
+use robots_store::{AccountLookup, InstancePolicy, Org, TokenPolicy};
 
 use crate::{Actor, Service, ServiceError, ServiceResult, UserSession};
 
@@ -70,6 +70,8 @@ pub struct Authorized<'a, R> {
     caller: &'a UserSession,
     org: Org,
     role: Role,
+    /// The instance's floor under the organization's token policy.
+    instance: InstancePolicy,
     right: PhantomData<R>,
 }
 
@@ -86,6 +88,16 @@ impl<'a, R> Authorized<'a, R> {
         self.role
     }
 
+    /// The token policy that holds here: the organization's, with the
+    /// instance's floor under it.
+    pub fn policy(&self) -> TokenPolicy {
+        self.instance.floor(self.org.token_policy)
+    }
+
+    pub(crate) fn instance(&self) -> &InstancePolicy {
+        &self.instance
+    }
+
     /// Whether the caller may also do `action` here: for a page deciding
     /// which buttons to show. The operations themselves still take their
     /// own proof.
@@ -96,11 +108,12 @@ impl<'a, R> Authorized<'a, R> {
     /// The same caller with another right in the same organization, when
     /// the role holds it (no second lookup).
     pub fn with<S: Right>(&self) -> ServiceResult<Authorized<'a, S>> {
-        decide::<S>(self.caller, &self.org, Some(self.role))?;
+        decide::<S>(self.caller, &self.org, Some(self.role), &self.instance)?;
         Ok(Authorized {
             caller: self.caller,
             org: self.org.clone(),
             role: self.role,
+            instance: self.instance,
             right: PhantomData,
         })
     }
@@ -131,12 +144,17 @@ fn not_found(org: &str) -> ServiceError {
     ServiceError::NotFound(format!("no organization named {org:?} that you can see"))
 }
 
-fn decide<R: Right>(caller: &UserSession, org: &Org, role: Option<Role>) -> ServiceResult<()> {
+fn decide<R: Right>(
+    caller: &UserSession,
+    org: &Org,
+    role: Option<Role>,
+    instance: &InstancePolicy,
+) -> ServiceResult<()> {
     if role.is_none() {
         return Err(not_found(org.name.as_str()));
     }
     if let Some(token) = &caller.personal_token {
-        token.admit(org, R::SCOPE)?;
+        token.admit(org, instance, R::SCOPE)?;
     }
     match policy::authorize(role, R::ACTION) {
         Ok(()) => Ok(()),
@@ -175,11 +193,13 @@ impl Service {
             Some(AccountLookup::User) => return Err(ServiceError::PersonalAccount(org.to_owned())),
             Some(AccountLookup::Org { org, role }) => (org, role),
         };
-        decide::<R>(caller, &found, role)?;
+        let instance = self.store.instance_policy().await?;
+        decide::<R>(caller, &found, role, &instance)?;
         Ok(Authorized {
             caller,
             org: found,
             role: role.unwrap_or(Role::Member),
+            instance,
             right: PhantomData,
         })
     }

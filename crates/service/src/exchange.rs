@@ -202,7 +202,13 @@ impl Service {
                 });
             }
         };
-        let lifetime = lifetime::exchanged(org.token_policy, self.config.federated_token_ttl);
+        let policy = self
+            .store
+            .instance_policy()
+            .await
+            .map_err(|error| internal(error.into()))?
+            .floor(org.token_policy);
+        let lifetime = lifetime::exchanged(policy, self.config.federated_token_ttl);
         let token = self
             .mint_exchanged(&org, &robot, &accepted, lifetime, client)
             .await

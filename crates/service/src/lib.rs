@@ -24,6 +24,7 @@ mod error;
 pub mod events;
 pub mod exchange;
 pub mod federation;
+mod instance;
 pub mod keys;
 pub mod lifetime;
 pub mod limits;
@@ -57,6 +58,7 @@ pub use authorize::{
 pub use error::{ServiceError, ServiceResult};
 pub use exchange::{Accepted, ExchangeRefused, Exchanged, IdTokenVerifier, Refusal, Rejection};
 pub use federation::{CredentialInput, CredentialPatch};
+pub use instance::InstancePolicyInput;
 pub use lifetime::{Expiry, LifetimeChoice, LifetimeChoices};
 pub use members::MemberChange;
 pub use orgs::{OrgUpdate, PolicyInput};

@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use robots_core::duration::{format_duration, parse_duration};
-use robots_store::{Org, TokenInfo, TokenPolicy};
+use robots_store::{InstancePolicy, Org, TokenInfo, TokenPolicy};
 use time::OffsetDateTime;
 
 use crate::{ServiceError, ServiceResult};
@@ -162,6 +162,19 @@ fn within_policy(policy: TokenPolicy, expires_at: Option<OffsetDateTime>, now: O
     }
 }
 
+/// A policy's maximum lifetime as given (`90d`); absent: none. A form's
+/// blank is its surface's to read as absent.
+pub(crate) fn parse_maximum(field: &str, text: Option<&str>) -> ServiceResult<Option<Duration>> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let max = parse_duration(text).map_err(|error| ServiceError::invalid(field, error))?;
+    if max.is_zero() {
+        return Err(ServiceError::invalid(field, "must be longer than 0s"));
+    }
+    Ok(Some(max))
+}
+
 /// How long a personal access token lives unless its maker says.
 pub const PERSONAL_TOKEN_DEFAULT: Duration = Duration::from_secs(30 * DAY);
 
@@ -170,8 +183,18 @@ pub const PERSONAL_TOKEN_MAX: Duration = Duration::from_secs(366 * DAY);
 
 /// The expiry of a new personal access token limited to `orgs` (none: not
 /// limited): as asked, else [`PERSONAL_TOKEN_DEFAULT`] or the shortest cap
-/// of those organizations; within [`PERSONAL_TOKEN_MAX`] and their policies.
-pub fn personal_token(requested: Expiry<'_>, orgs: &[Org], now: OffsetDateTime) -> ServiceResult<OffsetDateTime> {
+/// of those organizations; within [`PERSONAL_TOKEN_MAX`], the instance's
+/// maximum for personal access tokens, and the organizations' policies
+/// (with the instance's floor under them).
+pub fn personal_token(
+    requested: Expiry<'_>,
+    orgs: &[Org],
+    instance: &InstancePolicy,
+    now: OffsetDateTime,
+) -> ServiceResult<OffsetDateTime> {
+    let most = instance
+        .personal_token_max_lifetime
+        .map_or(PERSONAL_TOKEN_MAX, |max| max.min(PERSONAL_TOKEN_MAX));
     for org in orgs {
         if !org.token_policy.personal_tokens_allowed {
             return Err(ServiceError::invalid(
@@ -182,7 +205,12 @@ pub fn personal_token(requested: Expiry<'_>, orgs: &[Org], now: OffsetDateTime) 
     }
     let tightest = orgs
         .iter()
-        .filter_map(|org| org.token_policy.max_lifetime.map(|max| (max, &org.name)))
+        .filter_map(|org| {
+            instance
+                .floor(org.token_policy)
+                .max_lifetime
+                .map(|max| (max, &org.name))
+        })
         .min();
     let expires_at = match requested.requested(now)? {
         Requested::Never => {
@@ -190,20 +218,21 @@ pub fn personal_token(requested: Expiry<'_>, orgs: &[Org], now: OffsetDateTime) 
                 EXPIRES_IN,
                 format!(
                     "personal access tokens always expire: give a lifetime of at most {}",
-                    format_duration(PERSONAL_TOKEN_MAX)
+                    format_duration(most)
                 ),
             ));
         }
-        Requested::Default => now + tightest.map_or(PERSONAL_TOKEN_DEFAULT, |(max, _)| max.min(PERSONAL_TOKEN_DEFAULT)),
+        Requested::Default => {
+            now + tightest
+                .map_or(most, |(max, _)| max.min(most))
+                .min(PERSONAL_TOKEN_DEFAULT)
+        }
         Requested::At(at) => at,
     };
-    if expires_at > now + PERSONAL_TOKEN_MAX {
+    if expires_at > now + most {
         return Err(ServiceError::invalid(
             EXPIRES_AT,
-            format!(
-                "personal access tokens live at most {}",
-                format_duration(PERSONAL_TOKEN_MAX)
-            ),
+            format!("personal access tokens live at most {}", format_duration(most)),
         ));
     }
     if let Some((max, org)) = tightest.filter(|(max, _)| expires_at > now + *max) {
@@ -440,27 +469,30 @@ mod tests {
             },
         };
         let days = |n: i64| NOW + time::Duration::days(n);
-        assert_eq!(personal_token(Expiry::default(), &[], NOW), Ok(days(30)));
-        assert_eq!(personal_token(within("366d"), &[], NOW), Ok(days(366)));
+        let floor = InstancePolicy::default();
+        assert_eq!(personal_token(Expiry::default(), &[], &floor, NOW), Ok(days(30)));
+        assert_eq!(personal_token(within("366d"), &[], &floor, NOW), Ok(days(366)));
         assert_eq!(
-            personal_token(within("367d"), &[], NOW).unwrap_err().field(),
+            personal_token(within("367d"), &[], &floor, NOW).unwrap_err().field(),
             Some(EXPIRES_AT)
         );
         assert_eq!(
-            personal_token(Expiry::never(), &[], NOW).unwrap_err().field(),
+            personal_token(Expiry::never(), &[], &floor, NOW).unwrap_err().field(),
             Some(EXPIRES_IN)
         );
         // The default fits the tightest organization; asking for more does not.
         let orgs = [org("acme", Some(90), true), org("globex", Some(7), true)];
-        assert_eq!(personal_token(Expiry::default(), &orgs, NOW), Ok(days(7)));
-        let refused = personal_token(within("8d"), &orgs, NOW).unwrap_err();
+        assert_eq!(personal_token(Expiry::default(), &orgs, &floor, NOW), Ok(days(7)));
+        let refused = personal_token(within("8d"), &orgs, &floor, NOW).unwrap_err();
         assert!(
             refused.to_string().contains("globex allows tokens to live at most 7d"),
             "{refused}"
         );
         let refusing = [org("initech", None, false)];
         assert_eq!(
-            personal_token(within("1d"), &refusing, NOW).unwrap_err().field(),
+            personal_token(within("1d"), &refusing, &floor, NOW)
+                .unwrap_err()
+                .field(),
             Some("orgs")
         );
     }

@@ -1,9 +1,7 @@
 //! Organizations: created by a person (who becomes their admin), renamed
 //! for display, given a token policy, deleted with everything in them.
 
-use std::time::Duration;
-
-use robots_core::duration::{format_duration, parse_duration};
+use robots_core::duration::format_duration;
 use robots_core::{Role, Scope, text};
 use robots_store::{AccountLookup, Org, OrgMembership, Page, TokenPolicy};
 use serde_json::json;
@@ -11,6 +9,7 @@ use uuid::Uuid;
 
 use crate::audit::{Actor, Change};
 use crate::error::named;
+use crate::lifetime;
 use crate::robots::parse_name;
 use crate::{Authorized, DeleteOrg, ManageMembers, Service, ServiceError, ServiceResult, UserSession};
 
@@ -38,15 +37,7 @@ fn display_name(text: &str) -> ServiceResult<String> {
 }
 
 fn token_policy(input: PolicyInput<'_>) -> ServiceResult<TokenPolicy> {
-    let max_lifetime = input
-        .max_lifetime
-        .map(str::trim)
-        .filter(|text| !text.is_empty())
-        .map(|text| parse_duration(text).map_err(|error| ServiceError::invalid(MAX_LIFETIME, error)))
-        .transpose()?;
-    if max_lifetime.is_some_and(|max: Duration| max.is_zero()) {
-        return Err(ServiceError::invalid(MAX_LIFETIME, "must be longer than 0s"));
-    }
+    let max_lifetime = lifetime::parse_maximum(MAX_LIFETIME, input.max_lifetime)?;
     Ok(TokenPolicy {
         max_lifetime,
         expiry_required: input.expiry_required,
@@ -107,6 +98,19 @@ impl Service {
         let org = at.org();
         let display = update.display_name.map(display_name).transpose()?;
         let policy = update.token_policy.map(token_policy).transpose()?;
+        if let (Some(own), Some(floor)) = (
+            policy.and_then(|policy| policy.max_lifetime),
+            at.instance().max_lifetime,
+        ) && own > floor
+        {
+            return Err(ServiceError::invalid(
+                MAX_LIFETIME,
+                format!(
+                    "this installation allows tokens to live at most {}: an organization's maximum may only be shorter",
+                    format_duration(floor)
+                ),
+            ));
+        }
         let mut records = Vec::new();
         if let Some(display) = &display {
             records.push(

@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use robots_core::{Name, Scope, Scopes, SecretHash, SecretKind, SecretToken};
-use robots_store::{AccountLookup, NewPersonalToken, Org, PersonalToken, TokenOrg};
+use robots_store::{AccountLookup, InstancePolicy, NewPersonalToken, Org, PersonalToken, TokenOrg};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -38,18 +38,26 @@ impl PersonalTokenGrant {
     /// Whether this token may act in `org` with `scope`: the organization
     /// must be one it is limited to, accept personal access tokens, and
     /// allow tokens to live as long as this one does.
-    pub(crate) fn admit(&self, org: &Org, scope: Scope) -> ServiceResult<()> {
+    pub(crate) fn admit(&self, org: &Org, instance: &InstancePolicy, scope: Scope) -> ServiceResult<()> {
         if !self.reaches(org.id) {
             return Err(ServiceError::forbidden(format!(
                 "this personal access token is not for {}: it is limited to other organizations",
                 org.name
             )));
         }
-        let policy = org.token_policy;
+        let policy = instance.floor(org.token_policy);
         if !policy.personal_tokens_allowed {
             return Err(ServiceError::forbidden(format!(
                 "{} does not accept personal access tokens (its token policy): log in instead",
                 org.name
+            )));
+        }
+        if let Some(max) = instance.personal_token_max_lifetime.filter(|&max| self.lifetime > max) {
+            return Err(ServiceError::forbidden(format!(
+                "this installation allows personal access tokens to live at most {}, and this one lives {}: \
+                 create one that expires sooner",
+                robots_core::duration::format_duration(max),
+                robots_core::duration::format_duration(self.lifetime),
             )));
         }
         if let Some(max) = policy.max_lifetime.filter(|&max| self.lifetime > max) {
@@ -152,7 +160,8 @@ impl Service {
             Some(names) => Some(self.orgs_of_member(caller, names).await?),
         };
         let now = self.now();
-        let expires_at = lifetime::personal_token(input.expiry, orgs.as_deref().unwrap_or_default(), now)?;
+        let instance = self.store.instance_policy().await?;
+        let expires_at = lifetime::personal_token(input.expiry, orgs.as_deref().unwrap_or_default(), &instance, now)?;
         let token = SecretToken::generate(SecretKind::PersonalToken);
         let new = NewPersonalToken {
             id: Uuid::now_v7(),

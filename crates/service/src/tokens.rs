@@ -39,6 +39,8 @@ pub struct Rotated {
 /// What a rotation replaces, and who asks.
 struct Rotation<'a> {
     org: &'a Org,
+    /// The token policy that holds there (the instance's floor under it).
+    policy: robots_store::TokenPolicy,
     robot: &'a Robot,
     old: &'a TokenInfo,
     actor: &'a Actor<'a>,
@@ -187,7 +189,7 @@ impl Service {
         let robot = self.robot_ref(at, robot).await?;
         let name = parse_name("name", name)?;
         let now = self.now();
-        let expires_at = lifetime::new_token(org.token_policy, expiry, now)?;
+        let expires_at = lifetime::new_token(at.policy(), expiry, now)?;
         let secret = SecretToken::generate(SecretKind::RobotToken);
         let access_id = Uuid::new_v4();
         let detail = json!({
@@ -246,6 +248,7 @@ impl Service {
         let old = self.token_of(&robot, access_id).await?;
         let rotation = Rotation {
             org,
+            policy: at.policy(),
             robot: &robot,
             old: &old,
             actor: &at.actor(),
@@ -283,8 +286,10 @@ impl Service {
                 "a token from a token exchange is not rotated: exchange a new ID token when it expires",
             ));
         }
+        let policy = self.store.instance_policy().await?.floor(org.token_policy);
         let rotation = Rotation {
             org: &org,
+            policy,
             robot: &robot,
             old: &old,
             actor: &Actor::Robot {
@@ -304,6 +309,7 @@ impl Service {
     ) -> ServiceResult<Rotated> {
         let Rotation {
             org,
+            policy,
             robot,
             old,
             actor,
@@ -319,7 +325,7 @@ impl Service {
             });
         }
         let now = self.now();
-        let expires_at = lifetime::successor(org.token_policy, expiry, old, now)?;
+        let expires_at = lifetime::successor(policy, expiry, old, now)?;
         let secret = SecretToken::generate(SecretKind::RobotToken);
         let successor = NewToken {
             access_id: Uuid::new_v4(),

@@ -19,6 +19,7 @@ mod error;
 mod federation;
 mod figures;
 mod grants;
+mod instance;
 mod keys;
 mod orgs;
 mod personal_tokens;

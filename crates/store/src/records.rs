@@ -133,6 +133,34 @@ pub struct Robot {
     pub self_rotate: bool,
 }
 
+/// The instance administrators' floor under every organization's token
+/// policy: an organization's may only be stricter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InstancePolicy {
+    /// The longest a robot token may live, anywhere.
+    pub max_lifetime: Option<std::time::Duration>,
+    /// Whether every robot token must expire, anywhere.
+    pub expiry_required: bool,
+    /// The longest a personal access token may live (within the service's
+    /// own maximum).
+    pub personal_token_max_lifetime: Option<std::time::Duration>,
+}
+
+impl InstancePolicy {
+    /// An organization's policy with this floor under it: the shorter
+    /// maximum, and an expiry required if either requires one.
+    pub fn floor(&self, org: TokenPolicy) -> TokenPolicy {
+        TokenPolicy {
+            max_lifetime: match (org.max_lifetime, self.max_lifetime) {
+                (Some(own), Some(floor)) => Some(own.min(floor)),
+                (own, floor) => own.or(floor),
+            },
+            expiry_required: org.expiry_required || self.expiry_required,
+            personal_tokens_allowed: org.personal_tokens_allowed,
+        }
+    }
+}
+
 /// A change to a robot; `None` leaves a field as it is.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RobotPatch<'a> {

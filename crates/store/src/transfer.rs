@@ -20,7 +20,7 @@ use crate::{Pool, Store, StoreError, on_pool};
 
 /// Every table, parents before children: copied in this order, each row's
 /// foreign keys point at rows already there. A test holds it to the schema.
-pub const TABLES: [&str; 20] = [
+pub const TABLES: [&str; 21] = [
     "accounts",
     "users",
     "orgs",
@@ -41,6 +41,7 @@ pub const TABLES: [&str; 20] = [
     "audit_events",
     "webhooks",
     "webhook_deliveries",
+    "instance_policy",
 ];
 
 /// Rows read and written at a time in a copy.

@@ -5,6 +5,7 @@ mod audit;
 pub mod client;
 pub mod docs;
 mod federation;
+mod instance;
 mod keys;
 mod members;
 mod minted;
@@ -67,6 +68,9 @@ pub enum ApiCommand {
     /// Users of this installation (instance administrators).
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// This installation's own settings: the token policy under every organization's.
+    #[command(subcommand)]
+    Instance(instance::InstanceCommand),
     /// Personal access tokens: credentials for automation acting as you, within scopes.
     #[command(subcommand)]
     Pat(pat::PatCommand),
@@ -204,6 +208,7 @@ pub async fn run(command: ApiCommand, global: GlobalArgs) -> Result<(), CliError
         ApiCommand::Logout(args) => session::logout(&context, args).await,
         ApiCommand::Password(args) => users::change_password(&context, args).await,
         ApiCommand::Users(command) => users::users(&context, command).await,
+        ApiCommand::Instance(command) => instance::instance(&context, command).await,
         ApiCommand::Whoami => session::whoami(&context).await,
         ApiCommand::Pat(command) => pat::pat(&context, command).await,
         ApiCommand::Orgs(command) => orgs::orgs(&context, command).await,

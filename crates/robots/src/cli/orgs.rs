@@ -50,21 +50,54 @@ pub enum OrgsCommand {
 /// What `orgs policy` changes; nothing given: it only shows the policy.
 #[derive(Debug, Args)]
 pub struct PolicyChange {
-    /// The longest a new token may live (e.g. 90d), or none for no limit.
-    #[arg(long, value_name = "DURATION|none")]
-    max_lifetime: Option<String>,
-    /// Every new token must have an expiry.
-    #[arg(long, conflicts_with = "no_require_expiry")]
-    require_expiry: bool,
-    /// New tokens may be created without an expiry (unless there is a maximum lifetime).
-    #[arg(long)]
-    no_require_expiry: bool,
+    #[command(flatten)]
+    rules: LifetimeRules,
     /// Members may act here with personal access tokens (the default).
     #[arg(long, conflicts_with = "forbid_personal_tokens")]
     allow_personal_tokens: bool,
     /// Refuse members' personal access tokens here: automation must use a session.
     #[arg(long)]
     forbid_personal_tokens: bool,
+}
+
+/// How long new robot tokens may live: the flags an organization's policy
+/// and the instance's share.
+#[derive(Debug, Args)]
+pub struct LifetimeRules {
+    /// The longest a new token may live (e.g. 90d), or none for no limit.
+    #[arg(long, value_name = "DURATION|none")]
+    pub max_lifetime: Option<String>,
+    /// Every new token must have an expiry.
+    #[arg(long, conflicts_with = "no_require_expiry")]
+    pub require_expiry: bool,
+    /// New tokens may be created without an expiry (unless there is a maximum lifetime).
+    #[arg(long)]
+    pub no_require_expiry: bool,
+}
+
+impl LifetimeRules {
+    /// The maximum to send: as given (`none` clears it), else `current`.
+    pub fn max_lifetime(&self, current: Option<String>) -> Option<String> {
+        maximum(self.max_lifetime.clone(), current)
+    }
+
+    pub fn expiry_required(&self, current: bool) -> bool {
+        switch(self.require_expiry, self.no_require_expiry, current)
+    }
+
+    pub fn changing(&self) -> bool {
+        self.max_lifetime.is_some() || self.require_expiry || self.no_require_expiry
+    }
+}
+
+/// A maximum to send: as given (`none` clears it; the server checks the
+/// rest), else `current`.
+pub fn maximum(given: Option<String>, current: Option<String>) -> Option<String> {
+    match given {
+        None => current,
+        Some(text) if text.eq_ignore_ascii_case("none") => None,
+        Some(text) => Some(text),
+    }
 }
 
 /// On if asked on, off if asked off, else as it is.
@@ -171,23 +204,14 @@ async fn token_policy(context: &Context, org: &str, change: PolicyChange) -> Res
     let path = format!("/v1/orgs/{}", segment(org));
     // Absent when not given; `Some(None)` for no maximum. The server checks
     // the duration before it changes anything.
-    let max_lifetime: Option<Option<String>> = match change.max_lifetime {
-        None => None,
-        Some(text) if text.eq_ignore_ascii_case("none") => Some(None),
-        Some(text) => Some(Some(text)),
-    };
     let mut found: OrgView = client.get(&path).await?;
-    let changing = max_lifetime.is_some()
-        || change.require_expiry
-        || change.no_require_expiry
-        || change.allow_personal_tokens
-        || change.forbid_personal_tokens;
+    let changing = change.rules.changing() || change.allow_personal_tokens || change.forbid_personal_tokens;
     if changing {
         // The API sets the whole policy: what is not being changed is sent as it is.
         let current = found.token_policy;
         let policy = PolicyRequest {
-            max_lifetime: max_lifetime.unwrap_or(current.max_lifetime),
-            expiry_required: switch(change.require_expiry, change.no_require_expiry, current.expiry_required),
+            max_lifetime: change.rules.max_lifetime(current.max_lifetime),
+            expiry_required: change.rules.expiry_required(current.expiry_required),
             personal_tokens_allowed: switch(
                 change.allow_personal_tokens,
                 change.forbid_personal_tokens,

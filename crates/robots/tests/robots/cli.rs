@@ -1784,3 +1784,47 @@ fn a_robot_allowed_to_rotates_its_own_token_from_the_command_line() {
         "no grace: the old token stopped"
     );
 }
+
+#[test]
+fn the_instance_policy_is_a_floor_under_every_organization() {
+    let (_server, _data, cli) = acme();
+    let set = cli
+        .run(&[
+            "instance",
+            "policy",
+            "--max-lifetime",
+            "30d",
+            "--require-expiry",
+            "-o",
+            "json",
+        ])
+        .ok();
+    assert_eq!(
+        set.json(),
+        serde_json::json!({"max_lifetime": "30d", "expiry_required": true, "personal_token_max_lifetime": null})
+    );
+    let forever = cli.run(&["tokens", "create", "deployer", "--name", "forever"]);
+    assert_eq!(forever.code, 2, "{}", forever.stderr);
+    assert!(
+        forever.stderr.contains("requires every token to expire"),
+        "{}",
+        forever.stderr
+    );
+    let looser = cli.run(&["orgs", "policy", "--max-lifetime", "90d"]);
+    assert!(
+        looser.stderr.contains("installation allows tokens to live at most 30d"),
+        "{}",
+        looser.stderr
+    );
+    let bad = cli.run(&["instance", "policy", "--personal-token-max-lifetime", "2y"]);
+    assert!(bad.stderr.contains("--personal-token-max-lifetime"), "{}", bad.stderr);
+    let cleared = cli
+        .run(&["instance", "policy", "--max-lifetime", "none", "--no-require-expiry"])
+        .ok();
+    assert!(
+        squeezed(&cleared.stdout).contains("Max lifetime: none"),
+        "{}",
+        cleared.stdout
+    );
+    new_token(&cli, "deployer", "forever", &[]);
+}

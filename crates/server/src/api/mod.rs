@@ -5,6 +5,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod federation;
+mod instance;
 mod members;
 mod orgs;
 mod personal_tokens;
@@ -27,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(setup::router())
         .merge(sessions::router())
         .merge(users::router())
+        .merge(instance::router())
         .merge(personal_tokens::router())
         .merge(orgs::router())
         .merge(members::router())

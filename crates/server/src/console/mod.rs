@@ -19,6 +19,7 @@ pub mod assets;
 mod audit;
 mod chrome;
 mod federation;
+mod instance;
 mod members;
 mod orgs;
 mod personal_tokens;
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
     let pages = Router::new()
         .merge(session::router())
         .merge(account::router())
+        .merge(instance::router())
         .merge(personal_tokens::router())
         .merge(orgs::router())
         .merge(members::router())
@@ -103,6 +105,12 @@ fn render(status: StatusCode, page: &impl Template) -> Response {
         Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
         Err(error) => ApiError::internal(format!("template: {error}")).into_response(),
     }
+}
+
+/// A form's text field as the service takes an optional value: a blank
+/// field is an absent one (no maximum, say).
+pub(crate) fn non_blank(text: &str) -> Option<&str> {
+    Some(text.trim()).filter(|text| !text.is_empty())
 }
 
 fn ok(page: &impl Template) -> Response {

@@ -9,7 +9,7 @@ use robots_service::{ManageMembers, OrgUpdate, PolicyInput};
 use serde::Deserialize;
 
 use super::chrome::{Chrome, Context, PageQuery, org_page, redirect_with_notice};
-use super::{ConsoleForm, ConsoleResult, ConsoleUser, field_error, ok};
+use super::{ConsoleForm, ConsoleResult, ConsoleUser, field_error, non_blank, ok};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -21,7 +21,27 @@ struct SettingsPage {
     max_lifetime_error: Option<String>,
     expiry_required: bool,
     personal_tokens_allowed: bool,
+    /// The instance's floor in a sentence, when it sets one.
+    floor: Option<String>,
     notice: Option<String>,
+}
+
+/// The instance's floor in a sentence, when it sets one.
+async fn floor(state: &AppState) -> ConsoleResult<Option<String>> {
+    let policy = state.service().instance_policy().await?;
+    let mut rules = Vec::new();
+    if let Some(max) = policy.max_lifetime {
+        rules.push(format!("allows tokens to live at most {}", format_duration(max)));
+    }
+    if policy.expiry_required {
+        rules.push("requires every token to expire".to_owned());
+    }
+    Ok((!rules.is_empty()).then(|| {
+        format!(
+            "This installation {}; this policy may only be stricter.",
+            rules.join(" and ")
+        )
+    }))
 }
 
 async fn settings(
@@ -39,6 +59,7 @@ async fn settings(
         max_lifetime_error: None,
         expiry_required: org.token_policy.expiry_required,
         personal_tokens_allowed: org.token_policy.personal_tokens_allowed,
+        floor: floor(&state).await?,
         notice: query.notice(),
     }))
 }
@@ -64,7 +85,7 @@ async fn save_settings(
     let update = OrgUpdate {
         display_name: None,
         token_policy: Some(PolicyInput {
-            max_lifetime: Some(&form.data.max_lifetime),
+            max_lifetime: non_blank(&form.data.max_lifetime),
             expiry_required,
             forbid_personal_tokens: !personal_tokens_allowed,
         }),
@@ -78,6 +99,7 @@ async fn save_settings(
             max_lifetime_error: Some(format!("{} Leave it empty for no maximum.", refused.message)),
             expiry_required,
             personal_tokens_allowed,
+            floor: floor(&state).await?,
             notice: None,
         };
         return Ok(refused.render(&page));

@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
 use robots_service::lifetime::{self, LifetimeChoice};
 use robots_service::{Expiry, ManageTokens};
+use robots_store::TokenPolicy;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -34,8 +35,8 @@ struct NewTokenPage {
 }
 
 impl NewTokenPage {
-    fn new(chrome: Chrome, org: &robots_store::Org, robot: &str) -> Self {
-        let choices = lifetime::choices(org.token_policy);
+    fn new(chrome: Chrome, org: &robots_store::Org, policy: TokenPolicy, robot: &str) -> Self {
+        let choices = lifetime::choices(policy);
         Self {
             chrome,
             org_name: org.name.to_string(),
@@ -57,7 +58,12 @@ async fn new_token(
 ) -> ConsoleResult {
     let (at, chrome) = org_page::<ManageTokens>(&state, &user, &org, "robots").await?;
     let robot = state.service().robot(&at, &robot).await?;
-    Ok(ok(&NewTokenPage::new(chrome, at.org(), robot.name.as_str())))
+    Ok(ok(&NewTokenPage::new(
+        chrome,
+        at.org(),
+        at.policy(),
+        robot.name.as_str(),
+    )))
 }
 
 /// The lifetime a form chose: `never`, or a duration from now.
@@ -115,7 +121,7 @@ async fn create_token(
         Ok(token) => token,
         Err(error) => {
             let refused = field_error(error)?;
-            let mut page = NewTokenPage::new(chrome, at.org(), &robot);
+            let mut page = NewTokenPage::new(chrome, at.org(), at.policy(), &robot);
             page.name = form.data.name.clone();
             page.expires = form.data.expires.clone();
             if refused.field.starts_with("expires") {
@@ -199,8 +205,14 @@ struct RotatePage {
 }
 
 impl RotatePage {
-    fn new(chrome: Chrome, org: &robots_store::Org, robot: &str, token: &robots_store::TokenInfo) -> Self {
-        let choices = lifetime::choices(org.token_policy);
+    fn new(
+        chrome: Chrome,
+        org: &robots_store::Org,
+        policy: TokenPolicy,
+        robot: &str,
+        token: &robots_store::TokenInfo,
+    ) -> Self {
+        let choices = lifetime::choices(policy);
         Self {
             chrome,
             org_name: org.name.to_string(),
@@ -222,7 +234,13 @@ async fn rotate_form(
 ) -> ConsoleResult {
     let (at, chrome) = org_page::<ManageTokens>(&state, &user, &org, "robots").await?;
     let (robot, token) = state.service().token(&at, &robot, &access_id).await?;
-    Ok(ok(&RotatePage::new(chrome, at.org(), robot.name.as_str(), &token)))
+    Ok(ok(&RotatePage::new(
+        chrome,
+        at.org(),
+        at.policy(),
+        robot.name.as_str(),
+        &token,
+    )))
 }
 
 #[derive(Deserialize)]
@@ -254,7 +272,7 @@ async fn rotate(
         Err(error) => {
             let refused = field_error(error)?;
             let (robot, token) = state.service().token(&at, &robot, &access_id).await?;
-            let mut page = RotatePage::new(chrome, at.org(), robot.name.as_str(), &token);
+            let mut page = RotatePage::new(chrome, at.org(), at.policy(), robot.name.as_str(), &token);
             page.expires = form.data.expires.clone();
             page.expires_error = Some(refused.message.clone());
             return Ok(refused.render(&page));

@@ -105,6 +105,18 @@ fn rows() -> Vec<Row> {
             None,
             [401, 403, 403, 403, 403, 403, 403, 403],
         ),
+        row(
+            "GET",
+            "/v1/instance/policy",
+            None,
+            [401, 403, 200, 200, 200, 200, 200, 200],
+        ),
+        row(
+            "PUT",
+            "/v1/instance/policy",
+            Some(json!({"max_lifetime": null})),
+            [401, 403, 403, 403, 403, 200, 403, 403],
+        ),
         row("GET", "/v1/whoami", None, [401, 200, 200, 200, 200, 200, 200, 200]),
         row(
             "POST",

@@ -676,3 +676,46 @@ async fn personal_access_tokens_are_made_shown_once_used_and_revoked() {
     assert!(!browser.source().await.contains(&token));
     browser.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_administrators_set_the_floor_under_every_organizations_policy() {
+    let Some((app, browser)) = start().await else {
+        return;
+    };
+    let root = app.setup_admin().await;
+    app.org(&root, "acme").await;
+    log_in(&app, &browser, "root").await;
+    browser.goto(&format!("{}/account", app.base)).await;
+    browser.follow("Instance token policy").await;
+    browser.type_into("#personal_token_max_lifetime", "400d").await;
+    browser.follow("Save policy").await;
+    assert!(
+        browser
+            .text("#personal_token_max_lifetime-error")
+            .await
+            .contains("366d")
+    );
+    browser.type_into("#personal_token_max_lifetime", "90d").await;
+    browser.type_into("#max_lifetime", "30d").await;
+    browser.click(&browser.find("input[name=expiry_required]").await).await;
+    browser.follow("Save policy").await;
+    assert!(
+        browser
+            .text(".alert-success")
+            .await
+            .contains("Instance token policy saved")
+    );
+    browser.audit().await;
+    assert_eq!(
+        app.get("/v1/instance/policy", &root).await.body,
+        json!({"max_lifetime": "30d", "expiry_required": true, "personal_token_max_lifetime": "90d"})
+    );
+    browser.goto(&format!("{}/orgs/acme/admin/settings", app.base)).await;
+    assert!(
+        browser
+            .page_text()
+            .await
+            .contains("This installation allows tokens to live at most 30d and requires every token to expire")
+    );
+    browser.quit().await;
+}
