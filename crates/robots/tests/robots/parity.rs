@@ -68,6 +68,10 @@ enum Attempt {
         robot: &'static str,
         subject: &'static str,
     },
+    /// The organization's maximum token lifetime.
+    SetMaxLifetime {
+        max: &'static str,
+    },
     /// Allow `robot` to rotate its own tokens.
     AllowSelfRotation {
         robot: &'static str,
@@ -97,6 +101,8 @@ struct Setup {
     rotated: Option<&'static str>,
     /// The organization refuses personal access tokens.
     forbid_personal_tokens: bool,
+    /// The instance's maximum token lifetime for the case (reset after it).
+    instance_max_lifetime: Option<&'static str>,
 }
 
 /// After an accepted attempt: what every door must have left.
@@ -278,6 +284,29 @@ fn cases() -> Vec<Case> {
             },
             expected: Outcome::Accepted,
             check: None,
+        },
+        Case {
+            rule: "an organization's maximum may only be shorter than the instance's",
+            setup: Setup {
+                instance_max_lifetime: Some("30d"),
+                ..Setup::default()
+            },
+            attempt: Attempt::SetMaxLifetime { max: "90d" },
+            expected: refused("invalid_field"),
+            check: None,
+        },
+        Case {
+            rule: "an organization's maximum within the instance's is accepted",
+            setup: Setup {
+                instance_max_lifetime: Some("30d"),
+                ..Setup::default()
+            },
+            attempt: Attempt::SetMaxLifetime { max: "7d" },
+            expected: Outcome::Accepted,
+            check: Some(|doors, org| {
+                let found = doors.api_get(&format!("/v1/orgs/{org}"));
+                assert_eq!(found["token_policy"]["max_lifetime"], "7d", "{found}");
+            }),
         },
         Case {
             rule: "an admin allows a robot to rotate its own tokens",
@@ -535,7 +564,16 @@ impl Doors {
         }
     }
 
+    /// Sets (or, with `None`, clears) the instance's maximum token lifetime.
+    fn set_instance_max_lifetime(&self, max: Option<&str>) {
+        let set = self.api("PUT", "/v1/instance/policy", json!({"max_lifetime": max}));
+        assert_eq!(set.status, 200, "{}", set.text);
+    }
+
     fn set_policy(&self, org: &str, setup: Setup) {
+        if let Some(max) = setup.instance_max_lifetime {
+            self.set_instance_max_lifetime(Some(max));
+        }
         if setup.policy.is_some() || setup.forbid_personal_tokens {
             let (max_lifetime, expiry_required) = setup.policy.unwrap_or((None, false));
             let policy = json!({"token_policy": {
@@ -628,6 +666,11 @@ impl Doors {
                 &format!("/v1/orgs/{org}/robots/{robot}/federated-credentials"),
                 json!({"name": "ci", "issuer": GITHUB, "audience": "robots", "subject": subject}),
             ),
+            Attempt::SetMaxLifetime { max } => self.api(
+                "PATCH",
+                &format!("/v1/orgs/{org}"),
+                json!({"token_policy": {"max_lifetime": max}}),
+            ),
             Attempt::AllowSelfRotation { robot } => self.api(
                 "PATCH",
                 &format!("/v1/orgs/{org}/robots/{robot}"),
@@ -693,6 +736,10 @@ impl Doors {
                     ("subject", subject),
                     ("conditions", ""),
                 ],
+            ),
+            Attempt::SetMaxLifetime { max } => self.console_post(
+                &format!("/orgs/{org}/admin/settings"),
+                &[("max_lifetime", max), ("personal_tokens_allowed", "true")],
             ),
             Attempt::AllowSelfRotation { robot } => self.console_post(
                 &format!("/orgs/{org}/admin/robots/{robot}/self-rotation"),
@@ -767,6 +814,7 @@ impl Doors {
                 org,
             ]),
             Attempt::AllowSelfRotation { robot } => self.cli.run(&["update", robot, "--self-rotate", "--org", org]),
+            Attempt::SetMaxLifetime { max } => self.cli.run(&["orgs", "policy", org, "--max-lifetime", max]),
             Attempt::CreatePersonalToken { scope, limited } => {
                 let mut args = vec!["pat", "create", org, "--scope", scope];
                 if *limited {
@@ -829,6 +877,9 @@ fn every_rule_answers_the_same_through_every_door() {
                 }
                 (Outcome::Accepted, Some(check)) => check(&doors, &org),
                 (Outcome::Accepted, None) => {}
+            }
+            if case.setup.instance_max_lifetime.is_some() {
+                doors.set_instance_max_lifetime(None);
             }
         }
     }
