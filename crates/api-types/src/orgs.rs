@@ -26,6 +26,8 @@ pub struct TokenPolicyView {
     pub expiry_required: bool,
     /// Whether members may act here with personal access tokens.
     pub personal_tokens_allowed: bool,
+    /// Robot tokens unused (or never used) this long are disabled (`90d`), or null.
+    pub disable_unused_after: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -67,6 +69,10 @@ pub struct PolicyRequest {
     /// Whether members may act here with personal access tokens.
     #[serde(default = "allowed")]
     pub personal_tokens_allowed: bool,
+    /// Disable robot tokens unused (or never used) this long (`90d`), or null for never.
+    #[serde(default)]
+    #[schema(pattern = "^([0-9]+[smhdw])+$", example = "90d")]
+    pub disable_unused_after: Option<String>,
 }
 
 fn allowed() -> bool {
@@ -79,6 +85,7 @@ impl Default for PolicyRequest {
             max_lifetime: None,
             expiry_required: false,
             personal_tokens_allowed: true,
+            disable_unused_after: None,
         }
     }
 }

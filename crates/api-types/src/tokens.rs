@@ -42,6 +42,10 @@ pub struct TokenView {
     pub last_used_user_agent: Option<String>,
     /// Minted by an OIDC token exchange: the federated credential that allowed it.
     pub federated_credential: Option<String>,
+    /// Disabled (by an admin, or unused for the organization's
+    /// `disable_unused_after`): refused until enabled again.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub disabled_at: Option<OffsetDateTime>,
 }
 
 /// A token of the organization with its robot (`GET /v1/orgs/{org}/tokens`).

@@ -260,6 +260,7 @@ async fn run_webhooks(state: AppState) {
         let now = state.now();
         if last_scan.is_none_or(|at| now - at >= time::Duration::MINUTE) {
             state.service().announce_expiring_tokens().await;
+            state.service().disable_unused_tokens().await;
             // Exchanged tokens live minutes; an hour after expiry they go.
             match state.store().purge_exchanged_tokens(now - time::Duration::HOUR).await {
                 Ok(0) => {}

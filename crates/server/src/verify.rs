@@ -45,6 +45,7 @@ pub enum RobotAuthFailure {
     AccessIdMismatch,
     Expired,
     RobotDisabled,
+    TokenDisabled,
 }
 
 impl RobotAuthFailure {
@@ -55,6 +56,7 @@ impl RobotAuthFailure {
             Self::AccessIdMismatch => "access_id_mismatch",
             Self::Expired => "expired",
             Self::RobotDisabled => "robot_disabled",
+            Self::TokenDisabled => "token_disabled",
         }
     }
 }
@@ -65,7 +67,7 @@ impl From<RobotAuthFailure> for Outcome {
             RobotAuthFailure::Malformed | RobotAuthFailure::UnknownToken => Self::Unknown,
             RobotAuthFailure::AccessIdMismatch => Self::WrongSecret,
             RobotAuthFailure::Expired => Self::Expired,
-            RobotAuthFailure::RobotDisabled => Self::Disabled,
+            RobotAuthFailure::RobotDisabled | RobotAuthFailure::TokenDisabled => Self::Disabled,
         }
     }
 }
@@ -297,6 +299,9 @@ impl AppState {
         }
         if token.robot_disabled {
             return Ok(Err((RobotAuthFailure::RobotDisabled, Some(token.owner.clone()))));
+        }
+        if token.token_disabled {
+            return Ok(Err((RobotAuthFailure::TokenDisabled, Some(token.owner.clone()))));
         }
         Ok(Ok(token))
     }

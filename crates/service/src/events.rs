@@ -12,14 +12,18 @@ pub const TOKEN_DELETED: &str = "token.deleted";
 pub const TOKEN_ROTATED: &str = "token.rotated";
 pub const TOKEN_EXPIRING_SOON: &str = "token.expiring_soon";
 pub const TOKEN_REVOKED_AS_LEAKED: &str = "token.revoked_as_leaked";
+pub const TOKEN_DISABLED: &str = "token.disabled";
+pub const TOKEN_ENABLED: &str = "token.enabled";
 
 /// The events a webhook can subscribe to.
-pub const EVENTS: [&str; 5] = [
+pub const EVENTS: [&str; 7] = [
     TOKEN_CREATED,
     TOKEN_DELETED,
     TOKEN_ROTATED,
     TOKEN_EXPIRING_SOON,
     TOKEN_REVOKED_AS_LEAKED,
+    TOKEN_DISABLED,
+    TOKEN_ENABLED,
 ];
 
 /// The JSON body webhooks receive for `event`.

@@ -378,6 +378,7 @@ mod tests {
             replaced_by: None,
             rotated_from: None,
             federated_by: None,
+            disabled_at: None,
         }
     }
 

@@ -28,6 +28,8 @@ pub struct PolicyInput<'a> {
     pub expiry_required: bool,
     /// Refuse members' personal access tokens here.
     pub forbid_personal_tokens: bool,
+    /// Disable robot tokens unused this long (`90d`); `None`: never.
+    pub disable_unused_after: Option<&'a str>,
 }
 
 const MAX_LIFETIME: &str = "token_policy.max_lifetime";
@@ -42,6 +44,7 @@ fn token_policy(input: PolicyInput<'_>) -> ServiceResult<TokenPolicy> {
         max_lifetime,
         expiry_required: input.expiry_required,
         personal_tokens_allowed: !input.forbid_personal_tokens,
+        disable_unused_after: lifetime::parse_maximum("token_policy.disable_unused_after", input.disable_unused_after)?,
     })
 }
 
@@ -126,6 +129,7 @@ impl Service {
                 "max_lifetime": policy.max_lifetime.map(format_duration),
                 "expiry_required": policy.expiry_required,
                 "personal_tokens_allowed": policy.personal_tokens_allowed,
+                "disable_unused_after": policy.disable_unused_after.map(format_duration),
             }});
             records.push(self.record(
                 at.actor(),

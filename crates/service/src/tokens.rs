@@ -358,6 +358,91 @@ impl Service {
         })
     }
 
+    /// Disables (`true`) or enables a token: a disabled token is refused
+    /// until enabled again; nothing is deleted. Answers it as it is now.
+    pub async fn set_token_disabled(
+        &self,
+        at: &Authorized<'_, ManageTokens>,
+        robot: &str,
+        access_id: &str,
+        disable: bool,
+    ) -> ServiceResult<TokenInfo> {
+        let org = at.org();
+        let robot = self.robot(at, robot).await?;
+        let token = self.token_of(&robot, access_id).await?;
+        let now = self.now();
+        let name = if disable {
+            events::TOKEN_DISABLED
+        } else {
+            events::TOKEN_ENABLED
+        };
+        let detail = json!({"robot": robot.name, "name": token.name, "access_id": token.access_id});
+        let record = TokenEvent::new(&at.actor(), org, name, token.access_id, detail, now);
+        self.store
+            .set_token_disabled(robot.id, token.access_id, disable.then_some(now), None, &record.trail())
+            .await?;
+        self.token_of(&robot, access_id).await
+    }
+
+    /// Disables the tokens their organizations' `disable_unused_after`
+    /// catches; answers how many. Several replicas may run it at once:
+    /// each token is disabled, audited and announced by one of them.
+    pub async fn disable_unused_tokens(&self) -> usize {
+        let now = self.now();
+        let unused = match self.store.unused_tokens(now, 500).await {
+            Ok(unused) => unused,
+            Err(error) => {
+                tracing::warn!(%error, "could not look for unused tokens");
+                return 0;
+            }
+        };
+        let mut disabled = 0;
+        for token in unused {
+            let org = match self.store.lookup_account(token.org_name.as_str(), Uuid::nil()).await {
+                Ok(Some(AccountLookup::Org { org, .. })) => org,
+                Ok(_) => continue,
+                Err(error) => {
+                    tracing::warn!(%error, "could not disable an unused token");
+                    continue;
+                }
+            };
+            let after = robots_core::duration::format_duration(token.after);
+            let detail = json!({
+                "robot": token.robot_name, "name": token.token_name, "access_id": token.access_id,
+                "reason": format!("unused for {after}"), "unused_since": rfc3339(token.unused_since),
+            });
+            let record = TokenEvent::new(
+                &Actor::System,
+                &org,
+                events::TOKEN_DISABLED,
+                token.access_id,
+                detail,
+                now,
+            );
+            let cutoff = now - token.after;
+            match self
+                .store
+                .set_token_disabled(
+                    token.robot_id,
+                    token.access_id,
+                    Some(now),
+                    Some(cutoff),
+                    &record.trail(),
+                )
+                .await
+            {
+                Ok(true) => {
+                    disabled += 1;
+                    tracing::info!(org = %org.name, robot = %token.robot_name, token = %token.token_name,
+                        access_id = %token.access_id, "disabled an unused robot token");
+                }
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "could not disable an unused token"),
+            }
+        }
+        disabled
+    }
+
     /// Deletes a token: it is refused from the next request on.
     pub async fn delete_token(
         &self,

@@ -23,17 +23,24 @@ struct OrgRow {
     token_max_lifetime_seconds: Option<i64>,
     token_expiry_required: bool,
     personal_tokens_allowed: bool,
+    disable_unused_after_seconds: Option<i64>,
+}
+
+fn seconds(value: Option<i64>) -> Option<std::time::Duration> {
+    value.map(|seconds| std::time::Duration::from_secs(seconds.max(0).unsigned_abs()))
 }
 
 fn token_policy(
     max_lifetime_seconds: Option<i64>,
     expiry_required: bool,
     personal_tokens_allowed: bool,
+    disable_unused_after_seconds: Option<i64>,
 ) -> TokenPolicy {
     TokenPolicy {
-        max_lifetime: max_lifetime_seconds.map(|seconds| std::time::Duration::from_secs(seconds.max(0) as u64)),
+        max_lifetime: seconds(max_lifetime_seconds),
         expiry_required,
         personal_tokens_allowed,
+        disable_unused_after: seconds(disable_unused_after_seconds),
     }
 }
 
@@ -49,6 +56,7 @@ impl TryFrom<OrgRow> for Org {
                 row.token_max_lifetime_seconds,
                 row.token_expiry_required,
                 row.personal_tokens_allowed,
+                row.disable_unused_after_seconds,
             ),
         })
     }
@@ -127,10 +135,12 @@ impl Store {
             token_max_lifetime_seconds: Option<i64>,
             token_expiry_required: Option<bool>,
             personal_tokens_allowed: Option<bool>,
+            disable_unused_after_seconds: Option<i64>,
         }
         let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(
             "SELECT a.id, a.name, a.kind, a.created_at, o.display_name, m.role,
-                    o.token_max_lifetime_seconds, o.token_expiry_required, o.personal_tokens_allowed
+                    o.token_max_lifetime_seconds, o.token_expiry_required, o.personal_tokens_allowed,
+                    o.disable_unused_after_seconds
              FROM accounts a
              LEFT JOIN orgs o ON o.id = a.id
              LEFT JOIN org_members m ON m.org_id = a.id AND m.user_id = $2
@@ -152,6 +162,7 @@ impl Store {
                         row.token_max_lifetime_seconds,
                         row.token_expiry_required.unwrap_or(false),
                         row.personal_tokens_allowed.unwrap_or(true),
+                        row.disable_unused_after_seconds,
                     ),
                 },
                 role: row.role.as_deref().map(role).transpose()?,
@@ -221,7 +232,8 @@ impl Store {
         }
         let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
             "SELECT a.id, a.name, o.display_name, a.created_at, m.role,
-                    o.token_max_lifetime_seconds, o.token_expiry_required, o.personal_tokens_allowed
+                    o.token_max_lifetime_seconds, o.token_expiry_required, o.personal_tokens_allowed,
+                    o.disable_unused_after_seconds
              FROM org_members m JOIN orgs o ON o.id = m.org_id JOIN accounts a ON a.id = o.id
              WHERE m.user_id = $1 AND a.name > $2
              ORDER BY a.name LIMIT $3")
@@ -262,7 +274,8 @@ impl Store {
                 "UPDATE orgs SET display_name = COALESCE($2, display_name),
                  token_max_lifetime_seconds = CASE WHEN $3 THEN token_max_lifetime_seconds ELSE $4 END,
                  token_expiry_required = CASE WHEN $3 THEN token_expiry_required ELSE $5 END,
-                 personal_tokens_allowed = CASE WHEN $3 THEN personal_tokens_allowed ELSE $6 END
+                 personal_tokens_allowed = CASE WHEN $3 THEN personal_tokens_allowed ELSE $6 END,
+                 disable_unused_after_seconds = CASE WHEN $3 THEN disable_unused_after_seconds ELSE $7 END
                  WHERE id = $1")
                 .bind(org_id)
                 .bind(display_name)
@@ -270,6 +283,7 @@ impl Store {
                 .bind(seconds)
                 .bind(policy.expiry_required)
                 .bind(policy.personal_tokens_allowed)
+                .bind(policy.disable_unused_after.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()

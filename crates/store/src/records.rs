@@ -53,6 +53,9 @@ pub struct TokenPolicy {
     pub expiry_required: bool,
     /// Whether members may act here with personal access tokens.
     pub personal_tokens_allowed: bool,
+    /// Robot tokens unused (or never used since creation) this long are
+    /// disabled, not deleted.
+    pub disable_unused_after: Option<std::time::Duration>,
 }
 
 impl Default for TokenPolicy {
@@ -61,6 +64,7 @@ impl Default for TokenPolicy {
             max_lifetime: None,
             expiry_required: false,
             personal_tokens_allowed: true,
+            disable_unused_after: None,
         }
     }
 }
@@ -106,12 +110,13 @@ pub struct TokenStanding {
     pub robot_id: Uuid,
     pub expires_at: Option<OffsetDateTime>,
     pub robot_disabled: bool,
+    pub token_disabled: bool,
 }
 
 impl TokenStanding {
     /// Whether the token would verify at `now` (given its secret).
     pub fn stands_at(&self, now: OffsetDateTime) -> bool {
-        !self.robot_disabled && self.expires_at.is_none_or(|expiry| expiry > now)
+        !self.robot_disabled && !self.token_disabled && self.expires_at.is_none_or(|expiry| expiry > now)
     }
 }
 
@@ -156,9 +161,23 @@ impl InstancePolicy {
                 (own, floor) => own.or(floor),
             },
             expiry_required: org.expiry_required || self.expiry_required,
-            personal_tokens_allowed: org.personal_tokens_allowed,
+            ..org
         }
     }
+}
+
+/// A token its organization's policy disables for want of use.
+#[derive(Debug, Clone)]
+pub struct UnusedToken {
+    pub org_name: Name,
+    pub robot_id: Uuid,
+    pub robot_name: Name,
+    pub access_id: Uuid,
+    pub token_name: Name,
+    /// Its last use, or its creation if never used.
+    pub unused_since: OffsetDateTime,
+    /// The organization's `disable_unused_after`.
+    pub after: std::time::Duration,
 }
 
 /// A change to a robot; `None` leaves a field as it is.
@@ -196,6 +215,9 @@ pub struct TokenInfo {
     pub rotated_from: Option<Uuid>,
     /// Minted by an OIDC token exchange: the federated credential's name.
     pub federated_by: Option<Name>,
+    /// Disabled (by an admin, or unused for the organization's
+    /// `disable_unused_after`): refused until enabled again.
+    pub disabled_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone)]
@@ -222,6 +244,7 @@ pub struct TokenOwner {
     pub robot_id: Uuid,
     pub robot_name: Name,
     pub robot_disabled: bool,
+    pub token_disabled: bool,
     pub org_id: Uuid,
     pub org_name: Name,
 }

@@ -12,8 +12,8 @@ use crate::records::{name, optional_name, optional_time, time};
 use crate::trail::{Trail, script_trail, write_trail};
 use crate::writer::WriteScript;
 use crate::{
-    NewToken, Page, Pool, Store, StoreError, TokenInfo, TokenOwner, TokenStanding, TokenUse, fetch_limit, in_write_tx,
-    on_pool, page,
+    NewToken, Page, Pool, Store, StoreError, TokenInfo, TokenOwner, TokenStanding, TokenUse, UnusedToken, fetch_limit,
+    in_write_tx, on_pool, page,
 };
 
 #[derive(sqlx::FromRow)]
@@ -30,6 +30,7 @@ struct TokenRow {
     replaced_by: Option<Uuid>,
     rotated_from: Option<Uuid>,
     federated_by: Option<String>,
+    disabled_at: Option<i64>,
 }
 
 impl TryFrom<TokenRow> for TokenInfo {
@@ -48,6 +49,7 @@ impl TryFrom<TokenRow> for TokenInfo {
             last_used_user_agent: row.last_used_user_agent,
             replaced_by: row.replaced_by,
             rotated_from: row.rotated_from,
+            disabled_at: optional_time(row.disabled_at),
         })
     }
 }
@@ -56,7 +58,7 @@ macro_rules! token_columns {
     () => {
         "t.access_id, t.robot_id, t.name, t.created_at, cb.name AS created_by, t.expires_at,
          t.last_used_at, t.last_used_ip, t.last_used_user_agent, t.replaced_by, t.rotated_from,
-         fc.name AS federated_by
+         fc.name AS federated_by, t.disabled_at
          FROM robot_tokens t LEFT JOIN accounts cb ON cb.id = t.created_by
          LEFT JOIN federated_credentials fc ON fc.id = t.federated_credential_id"
     };
@@ -234,6 +236,95 @@ impl Store {
         Ok(deleted)
     }
 
+    /// Disables (`Some(at)`) or enables (`None`) a token, with its trail;
+    /// `false` (and nothing written) when it already was, or, with
+    /// `unused_before`, when it was used since: so that of several replicas
+    /// disabling unused tokens at once, each token's trail is written once.
+    pub async fn set_token_disabled(
+        &self,
+        robot_id: Uuid,
+        access_id: Uuid,
+        disabled_at: Option<OffsetDateTime>,
+        unused_before: Option<OffsetDateTime>,
+        trail: &Trail<'_>,
+    ) -> Result<bool, StoreError> {
+        let webhooks = self.trail_webhooks(trail).await?;
+        let changed = in_write_tx!(self, tx => {
+            let changed = match disabled_at {
+                Some(at) => sqlx::query(
+                    "UPDATE robot_tokens SET disabled_at = $3 WHERE robot_id = $1 AND access_id = $2
+                     AND disabled_at IS NULL AND ($4 IS NULL OR COALESCE(last_used_at, created_at) < $4)")
+                    .bind(robot_id)
+                    .bind(access_id)
+                    .bind(to_millis(at))
+                    .bind(unused_before.map(to_millis))
+                    .execute(&mut *tx)
+                    .await?,
+                None => sqlx::query(
+                    "UPDATE robot_tokens SET disabled_at = NULL
+                     WHERE robot_id = $1 AND access_id = $2 AND disabled_at IS NOT NULL")
+                    .bind(robot_id)
+                    .bind(access_id)
+                    .execute(&mut *tx)
+                    .await?,
+            }
+            .rows_affected()
+                > 0;
+            if changed {
+                write_trail!(tx, trail, &webhooks);
+            }
+            tx.commit().await?;
+            changed
+        });
+        if changed {
+            self.changed().await?;
+        }
+        Ok(changed)
+    }
+
+    /// Tokens of organizations that disable unused tokens, unused (or never
+    /// used since creation) for longer than that at `now`; at most `limit`.
+    /// Tokens rotating out or minted by an exchange end on their own.
+    pub async fn unused_tokens(&self, now: OffsetDateTime, limit: i64) -> Result<Vec<UnusedToken>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            org_name: String,
+            robot_id: Uuid,
+            robot_name: String,
+            access_id: Uuid,
+            token_name: String,
+            unused_since: i64,
+            after_seconds: i64,
+        }
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT a.name AS org_name, r.id AS robot_id, r.name AS robot_name, t.access_id, t.name AS token_name,
+                    COALESCE(t.last_used_at, t.created_at) AS unused_since,
+                    o.disable_unused_after_seconds AS after_seconds
+             FROM robot_tokens t JOIN robots r ON r.id = t.robot_id JOIN orgs o ON o.id = r.org_id
+             JOIN accounts a ON a.id = o.id
+             WHERE o.disable_unused_after_seconds IS NOT NULL AND t.disabled_at IS NULL
+               AND t.replaced_by IS NULL AND t.federated_credential_id IS NULL
+               AND COALESCE(t.last_used_at, t.created_at) < $1 - o.disable_unused_after_seconds * 1000
+             ORDER BY unused_since LIMIT $2")
+            .bind(to_millis(now))
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(UnusedToken {
+                    org_name: name(row.org_name)?,
+                    robot_id: row.robot_id,
+                    robot_name: name(row.robot_name)?,
+                    access_id: row.access_id,
+                    token_name: name(row.token_name)?,
+                    unused_since: time(row.unused_since),
+                    after: std::time::Duration::from_secs(row.after_seconds.max(0).unsigned_abs()),
+                })
+            })
+            .collect()
+    }
+
     /// The owner of the token whose secret hashes to `hash`. Expiry is the
     /// caller's to judge (it holds the clock).
     pub async fn find_token_owner(&self, hash: &SecretHash) -> Result<Option<TokenOwner>, StoreError> {
@@ -247,12 +338,14 @@ impl Store {
             robot_id: Uuid,
             robot_name: String,
             disabled_at: Option<i64>,
+            token_disabled_at: Option<i64>,
             org_id: Uuid,
             org_name: String,
         }
         let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(
             "SELECT t.access_id, t.name AS token_name, t.created_at, t.secret_hash, t.expires_at,
-                    r.id AS robot_id, r.name AS robot_name, r.disabled_at, a.id AS org_id, a.name AS org_name
+                    r.id AS robot_id, r.name AS robot_name, r.disabled_at, t.disabled_at AS token_disabled_at,
+                    a.id AS org_id, a.name AS org_name
              FROM robot_tokens t JOIN robots r ON r.id = t.robot_id JOIN accounts a ON a.id = r.org_id
              WHERE t.secret_hash = $1")
             .bind(hash.as_bytes().as_slice())
@@ -269,6 +362,7 @@ impl Store {
             robot_id: row.robot_id,
             robot_name: name(row.robot_name)?,
             robot_disabled: row.disabled_at.is_some(),
+            token_disabled: row.token_disabled_at.is_some(),
             org_id: row.org_id,
             org_name: name(row.org_name)?,
         }))
@@ -420,16 +514,25 @@ impl Store {
     /// rotating the token, or disabling or deleting its robot, bumps it.
     pub async fn token_standing(&self, access_id: Uuid) -> Result<Option<TokenStanding>, StoreError> {
         let read = async {
-            let row: Option<(Uuid, Option<i64>, Option<i64>)> = on_pool!(self, pool => sqlx::query_as(
-                "SELECT t.robot_id, t.expires_at, r.disabled_at
+            #[derive(sqlx::FromRow)]
+            struct Row {
+                robot_id: Uuid,
+                expires_at: Option<i64>,
+                robot_disabled_at: Option<i64>,
+                token_disabled_at: Option<i64>,
+            }
+            let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(
+                "SELECT t.robot_id, t.expires_at, r.disabled_at AS robot_disabled_at,
+                        t.disabled_at AS token_disabled_at
                  FROM robot_tokens t JOIN robots r ON r.id = t.robot_id WHERE t.access_id = $1")
                 .bind(access_id)
                 .fetch_optional(pool)
                 .await)?;
-            Ok::<_, StoreError>(row.map(|(robot_id, expires_at, disabled_at)| TokenStanding {
-                robot_id,
-                expires_at: optional_time(expires_at),
-                robot_disabled: disabled_at.is_some(),
+            Ok::<_, StoreError>(row.map(|row| TokenStanding {
+                robot_id: row.robot_id,
+                expires_at: optional_time(row.expires_at),
+                robot_disabled: row.robot_disabled_at.is_some(),
+                token_disabled: row.token_disabled_at.is_some(),
             }))
         };
         self.remembered(&self.caches.token_standing, access_id.as_bytes()[15], access_id, read)

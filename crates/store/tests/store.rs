@@ -1129,6 +1129,7 @@ async fn accounts_looked_up_follow_roles_policies_and_deletions(store: Store) {
         max_lifetime: Some(Duration::from_secs(3600)),
         expiry_required: true,
         personal_tokens_allowed: false,
+        disable_unused_after: Some(Duration::from_secs(90 * 86_400)),
     };
     assert!(store.update_org(org_id, None, Some(policy), &[noted()]).await.unwrap());
     let (org, _) = seen_by(admin).await.unwrap();

@@ -58,6 +58,9 @@ pub struct PolicyChange {
     /// Refuse members' personal access tokens here: automation must use a session.
     #[arg(long)]
     forbid_personal_tokens: bool,
+    /// Disable robot tokens unused (or never used) this long (e.g. 90d), or none.
+    #[arg(long, value_name = "DURATION|none")]
+    disable_unused_after: Option<String>,
 }
 
 /// How long new robot tokens may live: the flags an organization's policy
@@ -202,10 +205,11 @@ fn policy_summary(policy: &TokenPolicyView) -> String {
 async fn token_policy(context: &Context, org: &str, change: PolicyChange) -> Result<(), CliError> {
     let client = &context.client;
     let path = format!("/v1/orgs/{}", segment(org));
-    // Absent when not given; `Some(None)` for no maximum. The server checks
-    // the duration before it changes anything.
     let mut found: OrgView = client.get(&path).await?;
-    let changing = change.rules.changing() || change.allow_personal_tokens || change.forbid_personal_tokens;
+    let changing = change.rules.changing()
+        || change.allow_personal_tokens
+        || change.forbid_personal_tokens
+        || change.disable_unused_after.is_some();
     if changing {
         // The API sets the whole policy: what is not being changed is sent as it is.
         let current = found.token_policy;
@@ -217,15 +221,21 @@ async fn token_policy(context: &Context, org: &str, change: PolicyChange) -> Res
                 change.forbid_personal_tokens,
                 current.personal_tokens_allowed,
             ),
+            disable_unused_after: maximum(change.disable_unused_after, current.disable_unused_after),
         };
         let body = UpdateOrgRequest {
             token_policy: Some(policy),
             ..UpdateOrgRequest::default()
         };
-        found = client
-            .send(Method::PATCH, &path, Some(&body))
-            .await
-            .map_err(|error| with_flags(error, &[("token_policy.max_lifetime", "--max-lifetime")]))?;
+        found = client.send(Method::PATCH, &path, Some(&body)).await.map_err(|error| {
+            with_flags(
+                error,
+                &[
+                    ("token_policy.max_lifetime", "--max-lifetime"),
+                    ("token_policy.disable_unused_after", "--disable-unused-after"),
+                ],
+            )
+        })?;
         eprintln!(
             "Updated the token policy of {org}: {}. It applies to tokens created from now on; \
              existing tokens keep their expiry.",
@@ -241,6 +251,10 @@ async fn token_policy(context: &Context, org: &str, change: PolicyChange) -> Res
             ),
             ("Expiry required", yes_no(policy.expiry_required)),
             ("Personal access tokens", yes_no(policy.personal_tokens_allowed)),
+            (
+                "Disable unused after",
+                policy.disable_unused_after.as_deref().unwrap_or("never").to_owned(),
+            ),
         ])
     });
     Ok(())

@@ -103,6 +103,22 @@ pub enum TokensCommand {
         #[arg(long, value_name = "DURATION", default_value = "7d")]
         within: String,
     },
+    /// Disable a token: refused until enabled again; nothing is deleted.
+    #[command(after_help = "Example:\n  robots tokens disable ci-deployer 5f0c1e9a-3c1b-4f7e-9d61-2b7d7c1f0a42")]
+    Disable {
+        /// The robot account's name.
+        robot: String,
+        /// The token's Access ID.
+        access_id: String,
+    },
+    /// Enable a disabled token (by an admin, or for want of use): it works again.
+    #[command(after_help = "Example:\n  robots tokens enable ci-deployer 5f0c1e9a-3c1b-4f7e-9d61-2b7d7c1f0a42")]
+    Enable {
+        /// The robot account's name.
+        robot: String,
+        /// The token's Access ID.
+        access_id: String,
+    },
     /// Delete a token; it stops working at once.
     #[command(after_help = "Example:\n  robots tokens delete ci-deployer 5f0c1e9a-3c1b-4f7e-9d61-2b7d7c1f0a42 --yes")]
     Delete {
@@ -214,6 +230,17 @@ fn policy_hint(error: CliError) -> CliError {
         },
         other => other,
     }
+}
+
+/// `POST …/tokens/{access_id}/disable` or `/enable`.
+async fn set_disabled(context: &Context, robot: &str, access_id: &str, action: &str) -> Result<TokenView, CliError> {
+    let path = format!(
+        "{}/{}/tokens/{}/{action}",
+        context.robots_path().await?,
+        segment(robot),
+        segment(access_id)
+    );
+    context.client.send(Method::POST, &path, None::<&()>).await
 }
 
 pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), CliError> {
@@ -399,6 +426,17 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
             )?;
             client.perform(Method::DELETE, &path).await?;
             eprintln!("Deleted token {} of {robot}.", token.name);
+        }
+        TokensCommand::Disable { robot, access_id } => {
+            let token = set_disabled(context, &robot, &access_id, "disable").await?;
+            eprintln!(
+                "Token {} of {robot} is disabled: it is refused until enabled again.",
+                token.name
+            );
+        }
+        TokensCommand::Enable { robot, access_id } => {
+            let token = set_disabled(context, &robot, &access_id, "enable").await?;
+            eprintln!("Token {} of {robot} works again.", token.name);
         }
         TokensCommand::ReportLeaked => {
             let token = read_leaked_token()?;

@@ -877,7 +877,7 @@ fn the_token_policy_is_shown_and_set() {
     let policy = cli.run(&["orgs", "policy", "-o", "json"]).ok().json();
     assert_eq!(
         policy,
-        serde_json::json!({"max_lifetime": "90d", "expiry_required": true, "personal_tokens_allowed": true})
+        serde_json::json!({"max_lifetime": "90d", "expiry_required": true, "personal_tokens_allowed": true, "disable_unused_after": null})
     );
     cli.run(&["orgs", "policy", "--forbid-personal-tokens"]).ok();
     let org = cli.run(&["orgs", "get", "acme"]).ok();
@@ -931,7 +931,7 @@ fn the_token_policy_is_shown_and_set() {
     .ok();
     assert_eq!(
         cli.run(&["orgs", "policy", "-o", "json"]).ok().json(),
-        serde_json::json!({"max_lifetime": null, "expiry_required": false, "personal_tokens_allowed": true})
+        serde_json::json!({"max_lifetime": null, "expiry_required": false, "personal_tokens_allowed": true, "disable_unused_after": null})
     );
     new_token(&cli, "deployer", "forever", &[]);
 }
@@ -1070,7 +1070,7 @@ fn webhooks_from_the_command_line() {
         .run(&["webhooks", "create", "https://hooks.example.com/robots", "-o", "json"])
         .ok()
         .json();
-    assert_eq!(all_events["events"].as_array().unwrap().len(), 5);
+    assert_eq!(all_events["events"].as_array().unwrap().len(), 7);
     assert!(all_events["secret"].is_string());
 
     let list = cli.run(&["webhooks", "list"]).ok();
@@ -1827,4 +1827,22 @@ fn the_instance_policy_is_a_floor_under_every_organization() {
         cleared.stdout
     );
     new_token(&cli, "deployer", "forever", &[]);
+}
+
+#[test]
+fn tokens_are_disabled_and_enabled_and_unused_ones_disabled_by_policy() {
+    let (server, _data, cli) = acme();
+    let (access_id, secret) = new_token(&cli, "deployer", "ci", &[]);
+    let disabled = cli.run(&["tokens", "disable", "deployer", &access_id]).ok();
+    assert!(disabled.stderr.contains("is disabled"), "{}", disabled.stderr);
+    assert_eq!(whoami_as(&server.base, &access_id, &secret), 401);
+    cli.run(&["tokens", "enable", "deployer", &access_id]).ok();
+    assert_eq!(whoami_as(&server.base, &access_id, &secret), 200);
+    let set = cli
+        .run(&["orgs", "policy", "--disable-unused-after", "90d", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(set["disable_unused_after"], "90d");
+    let bad = cli.run(&["orgs", "policy", "--disable-unused-after", "soon"]);
+    assert!(bad.stderr.contains("--disable-unused-after"), "{}", bad.stderr);
 }

@@ -123,6 +123,7 @@ async fn update_org(
             max_lifetime: policy.max_lifetime.as_deref(),
             expiry_required: policy.expiry_required,
             forbid_personal_tokens: !policy.personal_tokens_allowed,
+            disable_unused_after: policy.disable_unused_after.as_deref(),
         }),
     };
     let (updated, role) = state.service().update_org(&at, update).await?;

@@ -30,6 +30,56 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_token, delete_token))
         .routes(routes!(rotate_token))
         .routes(routes!(rotate_own_token))
+        .routes(routes!(disable_token))
+        .routes(routes!(enable_token))
+}
+
+/// Disables a token: refused until enabled again; nothing is deleted.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/robots/{robot}/tokens/{access_id}/disable",
+    tag = "tokens",
+    params(crate::openapi::shapes::TokenPath),
+    responses((status = 200, description = "The token, disabled", body = TokenView), crate::openapi::shapes::Failure)
+)]
+async fn disable_token(
+    State(state): State<AppState>,
+    ApiUser(caller): ApiUser,
+    Path((org, robot, access_id)): Path<(String, String, String)>,
+) -> ApiResult<Json<TokenView>> {
+    set_token_disabled(&state, &caller, &org, &robot, &access_id, true).await
+}
+
+/// Enables a disabled token: it works again.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/robots/{robot}/tokens/{access_id}/enable",
+    tag = "tokens",
+    params(crate::openapi::shapes::TokenPath),
+    responses((status = 200, description = "The token, enabled", body = TokenView), crate::openapi::shapes::Failure)
+)]
+async fn enable_token(
+    State(state): State<AppState>,
+    ApiUser(caller): ApiUser,
+    Path((org, robot, access_id)): Path<(String, String, String)>,
+) -> ApiResult<Json<TokenView>> {
+    set_token_disabled(&state, &caller, &org, &robot, &access_id, false).await
+}
+
+async fn set_token_disabled(
+    state: &AppState,
+    caller: &crate::auth::UserSession,
+    org: &str,
+    robot: &str,
+    access_id: &str,
+    disable: bool,
+) -> ApiResult<Json<TokenView>> {
+    let at = state.service().authorize::<ManageTokens>(caller, org).await?;
+    let token = state
+        .service()
+        .set_token_disabled(&at, robot, access_id, disable)
+        .await?;
+    Ok(Json(views::token(token, state.now())))
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]

@@ -103,6 +103,7 @@ pub fn token_policy(policy: TokenPolicy) -> wire::TokenPolicyView {
         max_lifetime: policy.max_lifetime.map(robots_core::duration::format_duration),
         expiry_required: policy.expiry_required,
         personal_tokens_allowed: policy.personal_tokens_allowed,
+        disable_unused_after: policy.disable_unused_after.map(robots_core::duration::format_duration),
     }
 }
 
@@ -164,6 +165,7 @@ pub fn token(token: TokenInfo, now: OffsetDateTime) -> wire::TokenView {
         last_used_ip: token.last_used_ip,
         last_used_user_agent: token.last_used_user_agent,
         federated_credential: token.federated_by.map(Into::into),
+        disabled_at: token.disabled_at,
     }
 }
 

@@ -38,6 +38,10 @@ pub fn router() -> Router<AppState> {
             "/orgs/{org}/admin/robots/{robot}/self-rotation",
             post(set_self_rotation),
         )
+        .route(
+            "/orgs/{org}/admin/robots/{robot}/tokens/{access_id}/enable",
+            post(enable_token),
+        )
 }
 
 struct RobotRow {
@@ -234,6 +238,7 @@ struct TokenRow {
     /// rotation; "exchanged via …" for a token from an OIDC token exchange.
     role: String,
     can_rotate: bool,
+    disabled: bool,
 }
 
 struct PermissionRow {
@@ -366,6 +371,7 @@ async fn robot(
                     // Exchanged tokens live minutes and are replaced by the next exchange.
                     can_rotate: standing.phase != Phase::RotatingOut && !standing.expired && exchanged.is_none(),
                     expired: standing.expired,
+                    disabled: token.disabled_at.is_some(),
                     expiring_soon: standing.expiring_soon && exchanged.is_none(),
                     name: token.name.to_string(),
                     access_id: token.access_id,
@@ -478,6 +484,26 @@ async fn set_disabled(state: &AppState, user: &ConsoleUser, org: &str, robot: &s
     Ok(redirect_with_notice(
         &format!("/orgs/{}/admin/robots/{}", org.name, robot.name),
         &notice,
+    ))
+}
+
+/// Enables a disabled token: one click.
+async fn enable_token(
+    State(state): State<AppState>,
+    Path((org, robot, access_id)): Path<(String, String, String)>,
+    form: ConsoleForm<CsrfOnly>,
+) -> ConsoleResult {
+    let at = state
+        .service()
+        .authorize::<robots_service::ManageTokens>(&form.user.session, &org)
+        .await?;
+    let token = state
+        .service()
+        .set_token_disabled(&at, &robot, &access_id, false)
+        .await?;
+    Ok(redirect_with_notice(
+        &format!("/orgs/{}/admin/robots/{robot}", at.org().name),
+        &format!("Token {} works again.", token.name),
     ))
 }
 

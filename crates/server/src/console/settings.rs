@@ -21,6 +21,8 @@ struct SettingsPage {
     max_lifetime_error: Option<String>,
     expiry_required: bool,
     personal_tokens_allowed: bool,
+    disable_unused_after: String,
+    disable_unused_after_error: Option<String>,
     /// The instance's floor in a sentence, when it sets one.
     floor: Option<String>,
     notice: Option<String>,
@@ -59,6 +61,12 @@ async fn settings(
         max_lifetime_error: None,
         expiry_required: org.token_policy.expiry_required,
         personal_tokens_allowed: org.token_policy.personal_tokens_allowed,
+        disable_unused_after: org
+            .token_policy
+            .disable_unused_after
+            .map(format_duration)
+            .unwrap_or_default(),
+        disable_unused_after_error: None,
         floor: floor(&state).await?,
         notice: query.notice(),
     }))
@@ -72,6 +80,8 @@ struct SettingsForm {
     expiry_required: Option<String>,
     #[serde(default)]
     personal_tokens_allowed: Option<String>,
+    #[serde(default)]
+    disable_unused_after: String,
 }
 
 async fn save_settings(
@@ -88,20 +98,28 @@ async fn save_settings(
             max_lifetime: non_blank(&form.data.max_lifetime),
             expiry_required,
             forbid_personal_tokens: !personal_tokens_allowed,
+            disable_unused_after: non_blank(&form.data.disable_unused_after),
         }),
     };
     if let Err(error) = state.service().update_org(&at, update).await {
         let refused = field_error(error)?;
-        let page = SettingsPage {
+        let mut page = SettingsPage {
             chrome,
             org_name: at.org().name.to_string(),
             max_lifetime: form.data.max_lifetime.trim().to_owned(),
-            max_lifetime_error: Some(format!("{} Leave it empty for no maximum.", refused.message)),
+            max_lifetime_error: None,
             expiry_required,
             personal_tokens_allowed,
+            disable_unused_after: form.data.disable_unused_after.trim().to_owned(),
+            disable_unused_after_error: None,
             floor: floor(&state).await?,
             notice: None,
         };
+        if refused.field.ends_with("disable_unused_after") {
+            page.disable_unused_after_error = Some(format!("{} Leave it empty to never disable.", refused.message));
+        } else {
+            page.max_lifetime_error = Some(format!("{} Leave it empty for no maximum.", refused.message));
+        }
         return Ok(refused.render(&page));
     }
     Ok(redirect_with_notice(

@@ -26,6 +26,7 @@ mod api {
     mod self_rotation;
     mod setup;
     mod transport;
+    mod unused_tokens;
     pub mod webhooks;
 }
 

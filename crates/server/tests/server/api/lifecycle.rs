@@ -79,7 +79,7 @@ async fn tokens_expire_by_duration_and_within_the_organizations_policy(app: Test
     assert_eq!(set.status, 200, "{}", set.text);
     assert_eq!(
         set.body["token_policy"],
-        json!({"max_lifetime": "30d", "expiry_required": true, "personal_tokens_allowed": true})
+        json!({"max_lifetime": "30d", "expiry_required": true, "personal_tokens_allowed": true, "disable_unused_after": null})
     );
     let forever = app.post(TOKENS, &alice, json!({"name": "forever"})).await;
     assert_eq!(
@@ -134,7 +134,7 @@ async fn tokens_expire_by_duration_and_within_the_organizations_policy(app: Test
         .await;
     assert_eq!(
         cleared.body["token_policy"],
-        json!({"max_lifetime": null, "expiry_required": false, "personal_tokens_allowed": true})
+        json!({"max_lifetime": null, "expiry_required": false, "personal_tokens_allowed": true, "disable_unused_after": null})
     );
 }
 

@@ -302,6 +302,18 @@ fn rows() -> Vec<Row> {
             [401, 403, 403, 201, 404, 404, 201, 403],
         ),
         row(
+            "POST",
+            "/v1/orgs/{org}/robots/deployer/tokens/{target}/disable",
+            None,
+            [401, 403, 403, 200, 404, 404, 200, 403],
+        ),
+        row(
+            "POST",
+            "/v1/orgs/{org}/robots/deployer/tokens/{paused}/enable",
+            None,
+            [401, 403, 403, 200, 404, 404, 200, 403],
+        ),
+        row(
             "GET",
             "/v1/orgs/{org}/tokens",
             None,
@@ -483,6 +495,15 @@ async fn every_route_by_every_caller(app: TestApp) {
             app.robot(&alice, &org, "deployer").await;
             let robot = app.token(&alice, &org, "deployer", "actor").await;
             let target = app.token(&alice, &org, "deployer", "target").await;
+            let paused = app.token(&alice, &org, "deployer", "paused").await;
+            let disabled = app
+                .post(
+                    &format!("/v1/orgs/{org}/robots/deployer/tokens/{}/disable", paused.access_id),
+                    &alice,
+                    json!({}),
+                )
+                .await;
+            assert_eq!(disabled.status, 200, "{}", disabled.text);
             app.robot(&alice, &org, "builder").await;
             let trusted = app
                 .post(
@@ -520,6 +541,7 @@ async fn every_route_by_every_caller(app: TestApp) {
                 .path
                 .replace("{org}", &org)
                 .replace("{target}", &target.access_id)
+                .replace("{paused}", &paused.access_id)
                 .replace("{webhook}", &webhook);
             let body = row.body.as_ref().map(|body| {
                 let body = body

@@ -113,7 +113,7 @@ async fn rotate_disable_audit_policy_and_webhooks_from_the_console() {
     let org = app.get("/v1/orgs/acme", &alice).await;
     assert_eq!(
         org.body["token_policy"],
-        json!({"max_lifetime": "30d", "expiry_required": true, "personal_tokens_allowed": true})
+        json!({"max_lifetime": "30d", "expiry_required": true, "personal_tokens_allowed": true, "disable_unused_after": null})
     );
 
     // Webhooks: the secret is shown once; deliveries and failures are visible.
