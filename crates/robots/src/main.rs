@@ -127,6 +127,18 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// `webhooks create --event` lists the events in its help: every one.
+    #[test]
+    fn the_webhook_help_names_every_event() {
+        let help = cli::docs::markdown(&Cli::command());
+        for event in robots_service::events::EVENTS {
+            assert!(
+                help.contains(&format!("{event},")) || help.contains(&format!("{event}.")),
+                "{event}"
+            );
+        }
+    }
+
     #[test]
     fn docs_cli_md_is_up_to_date() {
         let generated = cli::docs::markdown(&Cli::command());

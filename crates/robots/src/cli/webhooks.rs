@@ -23,7 +23,7 @@ pub enum WebhooksCommand {
         /// Where to POST the events: an http:// or https:// URL.
         url: String,
         /// An event to send (repeat for several) [default: all]: token.created, token.deleted,
-        /// token.rotated, token.expiring_soon, token.revoked_as_leaked.
+        /// token.rotated, token.expiring_soon, token.revoked_as_leaked, token.disabled, token.enabled.
         #[arg(long = "event", value_name = "EVENT")]
         events: Vec<String>,
     },
