@@ -116,19 +116,30 @@ pub enum EventKind {
     TokenDeleted,
     #[serde(rename = "token.rotated")]
     TokenRotated,
+    /// 30, 7 and 1 days before a token expires (`data.within_days`).
+    #[serde(rename = "token.expiring")]
+    TokenExpiring,
+    /// The 7-day `token.expiring`, under its earlier name.
     #[serde(rename = "token.expiring_soon")]
     TokenExpiringSoon,
     #[serde(rename = "token.revoked_as_leaked")]
     TokenRevokedAsLeaked,
+    #[serde(rename = "token.disabled")]
+    TokenDisabled,
+    #[serde(rename = "token.enabled")]
+    TokenEnabled,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 8] = [
         Self::TokenCreated,
         Self::TokenDeleted,
         Self::TokenRotated,
+        Self::TokenExpiring,
         Self::TokenExpiringSoon,
         Self::TokenRevokedAsLeaked,
+        Self::TokenDisabled,
+        Self::TokenEnabled,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -136,8 +147,11 @@ impl EventKind {
             Self::TokenCreated => "token.created",
             Self::TokenDeleted => "token.deleted",
             Self::TokenRotated => "token.rotated",
+            Self::TokenExpiring => "token.expiring",
             Self::TokenExpiringSoon => "token.expiring_soon",
             Self::TokenRevokedAsLeaked => "token.revoked_as_leaked",
+            Self::TokenDisabled => "token.disabled",
+            Self::TokenEnabled => "token.enabled",
         }
     }
 }

@@ -133,7 +133,9 @@ mod tests {
         let help = cli::docs::markdown(&Cli::command());
         for event in robots_service::events::EVENTS {
             assert!(
-                help.contains(&format!("{event},")) || help.contains(&format!("{event}.")),
+                [",", ".", " ("]
+                    .iter()
+                    .any(|after| help.contains(&format!("{event}{after}"))),
                 "{event}"
             );
         }

@@ -229,6 +229,42 @@ pub struct ServeArgs {
     #[arg(long, env = "ROBOTS_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
     workers: Option<u16>,
 
+    /// Mail notices (robot tokens and personal access tokens 30, 7 and 1 days
+    /// before they expire, tokens disabled for going unused) through this
+    /// relay: smtps://[USER:PASSWORD@]HOST[:PORT], smtp://… for STARTTLS, or
+    /// smtp://HOST:PORT?tls=none for a relay on this host. Prefer the
+    /// environment variable: every local user can read a command line.
+    #[arg(
+        long,
+        env = "ROBOTS_SMTP_URL",
+        hide_env_values = true,
+        value_name = "URL",
+        requires = "smtp_from",
+        help_heading = "Mail"
+    )]
+    smtp_url: Option<SmtpUrl>,
+
+    /// The sender of notice mails, e.g. "Robot Accounts <robots@example.com>".
+    #[arg(
+        long,
+        env = "ROBOTS_SMTP_FROM",
+        value_name = "ADDRESS",
+        requires = "smtp_url",
+        help_heading = "Mail"
+    )]
+    smtp_from: Option<String>,
+
+    /// Trust only the CA certificates in this PEM file for the relay's TLS
+    /// [default: the system's].
+    #[arg(
+        long,
+        env = "ROBOTS_SMTP_CA_FILE",
+        value_name = "PATH",
+        requires = "smtp_url",
+        help_heading = "Mail"
+    )]
+    smtp_ca_file: Option<PathBuf>,
+
     /// Log filter, e.g. info, debug, or robots_server=debug,info.
     #[arg(long, env = "ROBOTS_LOG", default_value = "info", value_name = "FILTER")]
     log: String,
@@ -238,6 +274,24 @@ pub struct ServeArgs {
     /// message, and the request's id in span).
     #[arg(long, env = "ROBOTS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
     log_format: LogFormat,
+}
+
+/// `--smtp-url`, which may hold a password: never printed.
+#[derive(Clone)]
+struct SmtpUrl(String);
+
+impl std::str::FromStr for SmtpUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Ok(Self(url.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SmtpUrl(…)")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -328,6 +382,11 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
         login_failures_per_user: args.limit_login_failures_per_user,
         leak_reports_per_address: args.limit_leak_reports_per_address,
     };
+    if let (Some(url), Some(from)) = (&args.smtp_url, &args.smtp_from) {
+        let mailer = robots_server::mail::Mailer::new(&url.0, from, args.smtp_ca_file.as_deref())?;
+        tracing::info!(relay = %mailer.relay(), "notices are mailed");
+        config.mailer = Some(mailer);
+    }
     let state = AppState::new(store.clone(), Arc::new(SystemClock), config)
         .await
         .map_err(|error| format!("cannot load the signing keys: {error}"))?;

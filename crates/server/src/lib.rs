@@ -23,6 +23,7 @@ pub mod in_flight;
 pub mod issued;
 pub mod keys;
 pub mod listener;
+pub mod mail;
 pub mod metrics;
 pub mod openapi;
 pub mod outbound;
@@ -227,6 +228,11 @@ pub async fn serve(
     let flusher = tokio::spawn(flush_usage_periodically(state.clone()));
     let key_reloader = tokio::spawn(reload_keys_periodically(state.clone()));
     let webhooks = tokio::spawn(run_webhooks(state.clone()));
+    let mails = state
+        .config()
+        .mailer
+        .is_some()
+        .then(|| tokio::spawn(mail_notices(state.clone())));
     let follower = {
         let store = state.store().clone();
         tokio::spawn(async move { store.follow_changes().await })
@@ -235,6 +241,9 @@ pub async fn serve(
     flusher.abort();
     key_reloader.abort();
     webhooks.abort();
+    if let Some(mails) = mails {
+        mails.abort();
+    }
     follower.abort();
     state.flush_usage().await;
     result
@@ -249,8 +258,9 @@ async fn flush_usage_periodically(state: AppState) {
     }
 }
 
-/// Delivers webhook events; once a minute, announces tokens about to expire
-/// and purges expired exchanged tokens.
+/// Delivers webhook events; once a minute, records the notices owed about
+/// tokens about to expire (announcing them to webhooks), disables unused
+/// tokens and purges expired exchanged tokens.
 async fn run_webhooks(state: AppState) {
     let mut interval = tokio::time::interval(state.config().webhook_poll_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -259,7 +269,7 @@ async fn run_webhooks(state: AppState) {
         interval.tick().await;
         let now = state.now();
         if last_scan.is_none_or(|at| now - at >= time::Duration::MINUTE) {
-            state.service().announce_expiring_tokens().await;
+            state.service().record_expiry_notices().await;
             state.service().disable_unused_tokens().await;
             // Exchanged tokens live minutes; an hour after expiry they go.
             match state.store().purge_exchanged_tokens(now - time::Duration::HOUR).await {
@@ -272,6 +282,16 @@ async fn run_webhooks(state: AppState) {
         // Started, not awaited: a slow endpoint must not hold up the
         // next tick's deliveries.
         drop(state.start_due_deliveries().await);
+    }
+}
+
+/// Once a minute, mails the notices owed (see [`AppState::send_notice_mails`]).
+async fn mail_notices(state: AppState) {
+    let mut interval = tokio::time::interval(Duration::from_secs(60));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        state.send_notice_mails().await;
     }
 }
 

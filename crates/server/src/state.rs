@@ -48,6 +48,8 @@ pub struct ServerConfig {
     pub oauth_audiences: Vec<String>,
     /// How often webhook deliveries are looked for.
     pub webhook_poll_interval: Duration,
+    /// Where notice mails go (`--smtp-url`, `--smtp-from`); none without.
+    pub mailer: Option<crate::mail::Mailer>,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpRange>,
     /// Serve HTTPS with this (`--tls-cert`, `--tls-key`); plain HTTP without.
@@ -93,6 +95,7 @@ impl ServerConfig {
             access_token_ttl: Duration::from_secs(900),
             oauth_audiences: Vec::new(),
             webhook_poll_interval: Duration::from_secs(2),
+            mailer: None,
             trusted_proxies: Vec::new(),
             tls: None,
             max_header_bytes: 16 * 1024,

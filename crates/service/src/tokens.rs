@@ -526,34 +526,4 @@ impl Service {
         }
         Ok(())
     }
-
-    /// Announces, once each, the tokens expiring within [`EXPIRING_SOON`]
-    /// (the background task asks every poll of the webhook queue).
-    pub async fn announce_expiring_tokens(&self) {
-        let now = self.now();
-        let tokens = match self.store.tokens_to_warn(now + EXPIRING_SOON, now).await {
-            Ok(tokens) => tokens,
-            Err(error) => {
-                tracing::warn!(%error, "could not look for expiring tokens");
-                return;
-            }
-        };
-        for token in tokens {
-            if !matches!(self.store.mark_expiry_notified(token.access_id, now).await, Ok(true)) {
-                continue;
-            }
-            let org = Org {
-                id: token.org_id,
-                name: token.org_name.clone(),
-                display_name: String::new(),
-                created_at: OffsetDateTime::UNIX_EPOCH,
-                token_policy: Default::default(),
-            };
-            let detail = json!({
-                "robot": token.robot_name, "name": token.token_name, "access_id": token.access_id,
-                "expires_at": rfc3339(token.expires_at),
-            });
-            self.notify(&org, events::TOKEN_EXPIRING_SOON, detail).await;
-        }
-    }
 }

@@ -272,6 +272,18 @@ impl Store {
                 > 0;
             if changed {
                 write_trail!(tx, trail, &webhooks);
+                if let (Some(at), Some(_)) = (disabled_at, unused_before) {
+                    // Disabled by the policy, not by a person: its admins are told.
+                    sqlx::query(
+                        "INSERT INTO token_notices (id, org_id, access_id, reason, created_at)
+                         SELECT $1, org_id, $3, 'disabled', $4 FROM robots WHERE id = $2")
+                        .bind(Uuid::now_v7())
+                        .bind(robot_id)
+                        .bind(access_id)
+                        .bind(to_millis(at))
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             tx.commit().await?;
             changed
@@ -425,60 +437,6 @@ impl Store {
         Ok(old.zip(new))
     }
 
-    /// Tokens expiring before `before` whose "expiring soon" notice has not
-    /// gone out, with their organization and robot (exchanged tokens aside).
-    pub async fn tokens_to_warn(
-        &self,
-        before: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<Vec<ExpiringToken>, StoreError> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            org_id: Uuid,
-            org_name: String,
-            robot_name: String,
-            access_id: Uuid,
-            token_name: String,
-            expires_at: i64,
-        }
-        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT a.id AS org_id, a.name AS org_name, r.name AS robot_name, t.access_id, t.name AS token_name, t.expires_at
-             FROM robot_tokens t JOIN robots r ON r.id = t.robot_id JOIN accounts a ON a.id = r.org_id
-             WHERE t.expires_at IS NOT NULL AND t.expires_at <= $1 AND t.expires_at > $2
-               AND t.expiry_notified_at IS NULL AND t.replaced_by IS NULL
-               AND t.federated_credential_id IS NULL
-             ORDER BY t.expires_at LIMIT 500")
-            .bind(to_millis(before))
-            .bind(to_millis(now))
-            .fetch_all(pool)
-            .await)?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(ExpiringToken {
-                    org_id: row.org_id,
-                    org_name: name(row.org_name)?,
-                    robot_name: name(row.robot_name)?,
-                    access_id: row.access_id,
-                    token_name: name(row.token_name)?,
-                    expires_at: time(row.expires_at),
-                })
-            })
-            .collect()
-    }
-
-    /// Marks the "expiring soon" notice of a token as sent; `false` if
-    /// another replica got there first.
-    pub async fn mark_expiry_notified(&self, access_id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError> {
-        let updated = on_pool!(self, pool => sqlx::query(
-            "UPDATE robot_tokens SET expiry_notified_at = $2 WHERE access_id = $1 AND expiry_notified_at IS NULL")
-            .bind(access_id)
-            .bind(to_millis(now))
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
-        Ok(updated > 0)
-    }
-
     /// Inserts many tokens of one robot in one transaction (for benchmarks
     /// and imports): `(access_id, name, secret hash)`.
     pub async fn bulk_create_tokens(
@@ -605,17 +563,6 @@ fn record_use(access_id: impl Display, at: impl Display, ip: impl Display, user_
         "UPDATE robot_tokens SET last_used_at = {at}, last_used_ip = {ip}, last_used_user_agent = {user_agent}
          WHERE access_id = {access_id} AND (last_used_at IS NULL OR last_used_at < {at})"
     )
-}
-
-/// A token about to expire, for the "expiring soon" notice.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExpiringToken {
-    pub org_id: Uuid,
-    pub org_name: Name,
-    pub robot_name: Name,
-    pub access_id: Uuid,
-    pub token_name: Name,
-    pub expires_at: OffsetDateTime,
 }
 
 impl TokenInfo {

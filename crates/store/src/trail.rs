@@ -44,19 +44,28 @@ macro_rules! write_trail {
         let event = trail.audit;
         $crate::trail::write_audit!($tx, event);
         if let Some((name, payload)) = trail.webhook {
-            for webhook_id in $webhooks {
-                sqlx::query(concat!(
-                    $crate::trail::insert_delivery!(),
-                    " VALUES ($1, $2, $3, $4, $5, $5)"
-                ))
-                .bind(uuid::Uuid::now_v7())
-                .bind(webhook_id)
-                .bind(name)
-                .bind(payload)
-                .bind(robots_core::clock::to_millis(event.at))
-                .execute(&mut *$tx)
-                .await?;
-            }
+            $crate::trail::insert_deliveries!($tx, $webhooks, name, payload, event.at);
+        }
+    }};
+}
+
+/// Queues, inside an open write transaction, a delivery of `$event` with
+/// `$payload` to each of `$webhooks` (ids), due at once.
+macro_rules! insert_deliveries {
+    ($tx:ident, $webhooks:expr, $event:expr, $payload:expr, $at:expr) => {{
+        let at = robots_core::clock::to_millis($at);
+        for webhook_id in $webhooks {
+            sqlx::query(concat!(
+                $crate::trail::insert_delivery!(),
+                " VALUES ($1, $2, $3, $4, $5, $5)"
+            ))
+            .bind(uuid::Uuid::now_v7())
+            .bind(webhook_id)
+            .bind($event)
+            .bind($payload)
+            .bind(at)
+            .execute(&mut *$tx)
+            .await?;
         }
     }};
 }
@@ -102,7 +111,7 @@ macro_rules! recorded {
         })
     };
 }
-pub(crate) use {recorded, write_audit, write_trail};
+pub(crate) use {insert_deliveries, recorded, write_audit, write_trail};
 
 /// Adds a [`Trail`] to a SQLite write script, for the webhooks that want it
 /// (as [`write_trail!`] does in a transaction). Its rows are written only if

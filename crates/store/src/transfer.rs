@@ -20,7 +20,7 @@ use crate::{Pool, Store, StoreError, on_pool};
 
 /// Every table, parents before children: copied in this order, each row's
 /// foreign keys point at rows already there. A test holds it to the schema.
-pub const TABLES: [&str; 21] = [
+pub const TABLES: [&str; 23] = [
     "accounts",
     "users",
     "orgs",
@@ -31,6 +31,8 @@ pub const TABLES: [&str; 21] = [
     "sessions",
     "personal_tokens",
     "personal_token_orgs",
+    "token_notices",
+    "notice_mails",
     "setup_codes",
     "teams",
     "team_users",

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::audit::AuditEvent;
 use crate::records::{optional_time, time};
-use crate::trail::{insert_delivery, recorded, write_audit};
+use crate::trail::{insert_deliveries, recorded, write_audit};
 use crate::{Store, StoreError, in_write_tx, lock_row, on_pool};
 
 /// An organization's webhooks: id, and the events it wants (comma-separated).
@@ -244,16 +244,7 @@ impl Store {
             return Ok(0);
         }
         in_write_tx!(self, tx => {
-            for webhook_id in &wanting {
-                sqlx::query(concat!(insert_delivery!(), " VALUES ($1, $2, $3, $4, $5, $5)"))
-                    .bind(Uuid::now_v7())
-                    .bind(webhook_id)
-                    .bind(event)
-                    .bind(payload)
-                    .bind(to_millis(now))
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            insert_deliveries!(tx, &wanting, event, payload, now);
             tx.commit().await?;
         });
         Ok(wanting.len())

@@ -17,13 +17,15 @@ pub enum WebhooksCommand {
     /// Send the organization's token events to a URL, signed with a secret shown only now (admins).
     #[command(
         after_help = "Examples:\n  robots webhooks create https://hooks.example.com/robots\n  \
-        robots webhooks create https://hooks.example.com/robots --event token.expiring_soon --event token.revoked_as_leaked"
+        robots webhooks create https://hooks.example.com/robots --event token.expiring --event token.revoked_as_leaked"
     )]
     Create {
         /// Where to POST the events: an http:// or https:// URL.
         url: String,
         /// An event to send (repeat for several) [default: all]: token.created, token.deleted,
-        /// token.rotated, token.expiring_soon, token.revoked_as_leaked, token.disabled, token.enabled.
+        /// token.rotated, token.expiring (30, 7 and 1 days before expiry), token.expiring_soon
+        /// (the 7-day one, under its earlier name), token.revoked_as_leaked, token.disabled,
+        /// token.enabled.
         #[arg(long = "event", value_name = "EVENT")]
         events: Vec<String>,
     },

@@ -102,3 +102,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_webhook))
         .routes(routes!(list_deliveries))
 }
+
+#[cfg(test)]
+mod tests {
+    /// The OpenAPI document's list of events is the service's.
+    #[test]
+    fn the_documented_events_are_the_events() {
+        let documented = robots_api_types::EventKind::ALL.map(robots_api_types::EventKind::as_str);
+        assert_eq!(documented, robots_service::events::EVENTS);
+    }
+}

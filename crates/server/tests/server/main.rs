@@ -17,6 +17,7 @@ mod api {
     mod lifecycle;
     mod limits;
     mod matrix;
+    mod notices;
     pub mod openapi;
     mod outage;
     mod personal_tokens;

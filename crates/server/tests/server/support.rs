@@ -191,6 +191,7 @@ impl TestApp {
         config.service.outbound.allow_private = true;
         // Both replicas sign and are trusted under one issuer.
         config.issuer = self.state.config().issuer.clone();
+        config.mailer = self.state.config().mailer.clone();
         let state = AppState::new(store.clone(), self.clock.clone(), config).await.unwrap();
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(robots_server::serve(state.clone(), listener, async {

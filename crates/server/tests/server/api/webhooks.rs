@@ -300,38 +300,63 @@ async fn deliveries_are_signed_retried_and_failures_shown(app: TestApp) {
 async fn expiring_tokens_are_announced_once(app: TestApp) {
     let alice = fixture(&app).await;
     let (url, received) = receiver(vec![]).await;
-    app.post(
-        "/v1/orgs/acme/webhooks",
-        &alice,
-        json!({"url": url, "events": ["token.expiring_soon"]}),
-    )
-    .await;
-    app.post(
-        "/v1/orgs/acme/robots/deployer/tokens",
-        &alice,
-        json!({"name": "soon", "expires_in": "3d"}),
-    )
-    .await;
-    app.post(
-        "/v1/orgs/acme/robots/deployer/tokens",
-        &alice,
-        json!({"name": "later", "expires_in": "30d"}),
-    )
-    .await;
-    for _ in 0..3 {
-        app.state.service().announce_expiring_tokens().await;
-        app.state.deliver_webhooks().await;
+    let (old_url, old_received) = receiver(vec![]).await;
+    let subscribe = |url: String, event: &'static str| {
+        app.post("/v1/orgs/acme/webhooks", &alice, json!({"url": url, "events": [event]}))
+    };
+    assert_eq!(subscribe(url, "token.expiring").await.status, 201);
+    assert_eq!(subscribe(old_url, "token.expiring_soon").await.status, 201);
+    for (name, lifetime) in [("soon", "10d"), ("later", "60d"), ("brief", "6d")] {
+        let created = app
+            .post(
+                "/v1/orgs/acme/robots/deployer/tokens",
+                &alice,
+                json!({"name": name, "expires_in": lifetime}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
     }
-    let received = received.lock().unwrap().clone();
+    let announce = || async {
+        for _ in 0..3 {
+            app.state.service().record_expiry_notices().await;
+            app.state.deliver_webhooks().await;
+        }
+    };
+    announce().await;
+    // Four days on, "soon" has 6 left; "brief", 6 days long, waits for its last day.
+    app.clock.advance(Duration::from_secs(4 * 86_400));
+    announce().await;
+    // Another day: "brief" has less than one left.
+    app.clock.advance(Duration::from_secs(86_400));
+    announce().await;
+
+    let events = |received: &Received| -> Vec<(String, String, i64)> {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, body)| {
+                let payload: Value = serde_json::from_str(body).unwrap();
+                (
+                    payload["event"].as_str().unwrap().to_owned(),
+                    payload["data"]["name"].as_str().unwrap().to_owned(),
+                    payload["data"]["within_days"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
     assert_eq!(
-        received.len(),
-        1,
-        "announced once, for the one token expiring within 7 days"
+        events(&received),
+        [
+            ("token.expiring".to_owned(), "soon".to_owned(), 7),
+            ("token.expiring".to_owned(), "brief".to_owned(), 1),
+        ],
+        "each threshold once, and only those shorter than the token's life"
     );
-    let payload: Value = serde_json::from_str(&received[0].1).unwrap();
     assert_eq!(
-        (payload["event"].as_str(), payload["data"]["name"].as_str()),
-        (Some("token.expiring_soon"), Some("soon"))
+        events(&old_received),
+        [("token.expiring_soon".to_owned(), "soon".to_owned(), 7)],
+        "the 7-day notice under its earlier name"
     );
 }
 
