@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod credentials;
 pub mod duration;
 pub mod humanize;
 pub mod name;
