@@ -37,7 +37,8 @@ pub use teams::{
     TeamMemberView, TeamView, UpdateTeamRequest,
 };
 pub use tokens::{
-    CreateTokenRequest, CreatedTokenView, ExpiringTokenView, RotateRequest, RotatedView, TokenRole, TokenView,
+    CreateTokenRequest, CreatedTokenView, CredentialView, ExpiringTokenView, RotateRequest, RotatedView, TokenRole,
+    TokenView,
 };
 pub use users::{
     ChangePasswordRequest, CreateUserRequest, LoginRequest, SessionView, SetupRequest, UserView, WhoAmI, WhoAmIToken,

@@ -68,6 +68,26 @@ pub struct CreatedTokenView {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
+    /// The token in the `format` asked for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<CredentialView>,
+}
+
+/// A token as a tool reads it: shown this once, like the Token.
+#[derive(Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CredentialView {
+    #[schema(example = "k8s-secret")]
+    pub format: String,
+    /// A name to save it under, e.g. `deployer.yaml`.
+    pub file_name: String,
+    /// The document (it contains the Token).
+    pub content: String,
+}
+
+impl std::fmt::Debug for CredentialView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CredentialView({}, <redacted>)", self.format)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -86,6 +106,22 @@ pub struct CreateTokenRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(pattern = "^(never|([0-9]+[smhdw])+)$", example = "30d")]
     pub expires_in: Option<String>,
+    /// Also hand the token over as `dockerconfigjson`, `k8s-secret`
+    /// (a Kubernetes Secret manifest), `auth-json` (Podman) or `env`: in
+    /// `credential`, this once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "k8s-secret")]
+    pub format: Option<String>,
+    /// The registry host the credential is for [default: the server's `--registry-host`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "registry.example.com")]
+    pub registry: Option<String>,
+    /// `k8s-secret`: the Secret's name [default: the robot's name].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// `k8s-secret`: the Secret's namespace [default: none, kubectl's current one].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -108,6 +144,22 @@ pub struct RotateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(pattern = "^(never|([0-9]+[smhdw])+)$", example = "30d")]
     pub expires_in: Option<String>,
+    /// Also hand the token over as `dockerconfigjson`, `k8s-secret`
+    /// (a Kubernetes Secret manifest), `auth-json` (Podman) or `env`: in
+    /// `credential`, this once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "k8s-secret")]
+    pub format: Option<String>,
+    /// The registry host the credential is for [default: the server's `--registry-host`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "registry.example.com")]
+    pub registry: Option<String>,
+    /// `k8s-secret`: the Secret's name [default: the robot's name].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// `k8s-secret`: the Secret's namespace [default: none, kubectl's current one].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 /// A rotation's answer.

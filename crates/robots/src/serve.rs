@@ -72,6 +72,12 @@ pub struct ServeArgs {
     )]
     registry_token_path: String,
 
+    /// The registry's host (HOST or HOST:PORT, as `docker login` names it):
+    /// the default of the credential formats (dockerconfigjson, k8s-secret,
+    /// auth-json) a new token can be handed over in.
+    #[arg(long, env = "ROBOTS_REGISTRY_HOST", value_name = "HOST")]
+    registry_host: Option<String>,
+
     /// Lifetime of registry tokens.
     #[arg(long, env = "ROBOTS_REGISTRY_TOKEN_TTL", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     registry_token_ttl: Duration,
@@ -339,6 +345,11 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
     if !args.registry_token_path.starts_with('/') {
         return Err("--registry-token-path must start with /".into());
     }
+    if let Some(host) = &args.registry_host {
+        robots_core::credentials::CredentialTarget::new(Some(host), "registry", None)
+            .map_err(|error| format!("--registry-host: {error}"))?;
+    }
+    config.service.registry_host = args.registry_host;
     config.registry_services = args.registry_services;
     config.registry_token_path = args.registry_token_path;
     config.registry_token_ttl = args.registry_token_ttl.max(Duration::from_secs(60));

@@ -20,6 +20,7 @@
 
 pub mod audit;
 mod authorize;
+mod credentials;
 mod error;
 pub mod events;
 pub mod exchange;
@@ -56,6 +57,7 @@ pub use authorize::{
     Authorized, DeleteOrg, InstanceAdmin, Leave, ManageAccess, ManageMembers, ManageRobots, ManageTokens,
     ManageWebhooks, Read, ReadAudit, ReadRobots, Right,
 };
+pub use credentials::CredentialRequest;
 pub use error::{ServiceError, ServiceResult};
 pub use exchange::{Accepted, ExchangeRefused, Exchanged, IdTokenVerifier, Refusal, Rejection};
 pub use federation::{CredentialInput, CredentialPatch};
@@ -101,6 +103,9 @@ pub struct ServiceConfig {
     pub session_ttl: Duration,
     /// Limits on failed authentication.
     pub limits: LimitConfig,
+    /// The registry host credential formats name when a request names
+    /// none (`--registry-host`).
+    pub registry_host: Option<String>,
 }
 
 impl Default for ServiceConfig {
@@ -118,6 +123,7 @@ impl Default for ServiceConfig {
             signup: SignupPolicy::Closed,
             session_ttl: Duration::from_secs(12 * 3600),
             limits: LimitConfig::default(),
+            registry_host: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use robots_api_types::{
     CreateTokenRequest, CreatedTokenView, ExpiringTokenView, LeakReport, List, Received, RotateRequest, RotatedView,
     TokenRole, TokenView,
 };
+use robots_core::credentials::CredentialFormat;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -18,6 +19,18 @@ use super::client::{CliError, Credential, query, segment, with_flags};
 use super::minted::{Minted, hand_out, refuse_existing_file};
 use super::output::{self, age, age_or, optional, table, text, timestamp};
 use super::{Context, confirm};
+
+/// Where `tokens create --output` sends the new token: a credential format
+/// printed on standard output, or a file.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    Format(CredentialFormat),
+    File(PathBuf),
+}
+
+fn destination(value: &str) -> Result<Destination, String> {
+    Ok(CredentialFormat::parse(value).map_or_else(|| Destination::File(PathBuf::from(value)), Destination::Format))
+}
 
 #[derive(Debug, Subcommand)]
 pub enum TokensCommand {
@@ -35,7 +48,8 @@ pub enum TokensCommand {
     /// Create a token. Its Token is shown once and never again.
     #[command(
         after_help = "Examples:\n  robots tokens create ci-deployer --name github-actions --expires 90d\n  \
-        robots tokens create ci-deployer --name gitlab --output gitlab-token.json"
+        robots tokens create ci-deployer --name gitlab --output gitlab-token.json\n  \
+        robots tokens create ci-deployer --name cluster --expires 90d --output k8s-secret --namespace apps | kubectl apply -f -"
     )]
     Create {
         /// The robot account's name.
@@ -46,12 +60,23 @@ pub enum TokensCommand {
         /// When it stops working: a duration (30d, 12h), a time (2027-01-31T00:00:00Z), or never.
         #[arg(long, default_value = "never")]
         expires: String,
-        /// Write {"access_id", "token"} to this file (mode 0600) instead of printing the Token.
-        #[arg(long, value_name = "FILE")]
-        output: Option<PathBuf>,
+        /// dockerconfigjson, k8s-secret (a Kubernetes Secret manifest), auth-json (Podman) or env:
+        /// print the credential in that form instead; anything else is a file to write
+        /// {"access_id", "token"} to (mode 0600) instead of printing the Token (./env for a file named env).
+        #[arg(long, value_name = "FORMAT|FILE", value_parser = destination)]
+        output: Option<Destination>,
         /// Overwrite the --output file if it exists.
         #[arg(long, requires = "output")]
         force: bool,
+        /// With a format: the registry host it names [default: the server's --registry-host].
+        #[arg(long, value_name = "HOST", requires = "output")]
+        registry: Option<String>,
+        /// With k8s-secret: the Secret's name [default: the robot's name].
+        #[arg(long, value_name = "NAME", requires = "output")]
+        secret_name: Option<String>,
+        /// With k8s-secret: the Secret's namespace [default: none: kubectl's current one].
+        #[arg(long, value_name = "NAMESPACE", requires = "output")]
+        namespace: Option<String>,
     },
     /// Rotate a token without downtime: a successor takes its name (its Token is shown once), and the old token keeps working for a grace period, then stops by itself.
     #[command(
@@ -268,8 +293,16 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
             expires,
             output,
             force,
+            registry,
+            secret_name,
+            namespace,
         } => {
             let (expires_at, expires_in) = Expiry::parse(&expires).fields();
+            let (format, output) = match output {
+                Some(Destination::Format(format)) => (Some(format), None),
+                Some(Destination::File(path)) => (None, Some(path)),
+                None => (None, None),
+            };
             // Refuse before minting a secret we could not store.
             refuse_existing_file(output.as_deref(), force)?;
             let robots = context.robots_path().await?;
@@ -277,6 +310,10 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
                 name,
                 expires_at,
                 expires_in,
+                format: format.map(|format| format.as_str().to_owned()),
+                registry,
+                secret_name,
+                namespace,
             };
             let created: CreatedTokenView = client
                 .send(
@@ -286,6 +323,14 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
                 )
                 .await
                 .map_err(policy_hint)?;
+            if let Some(credential) = &created.credential {
+                eprintln!(
+                    "Created token {} for {robot} (Access ID {}). Its credential ({}) is shown only this once: store it now.",
+                    body.name, created.access_id, credential.format
+                );
+                print!("{}", credential.content);
+                return Ok(());
+            }
             let minted = Minted {
                 answer: &created,
                 access_id: created.access_id,
@@ -319,6 +364,7 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
                 grace_period: grace,
                 expires_at,
                 expires_in,
+                ..RotateRequest::default()
             };
             let rotated: RotatedView = client
                 .send(Method::POST, &format!("{path}/rotate"), Some(&body))
@@ -360,6 +406,7 @@ pub async fn tokens(context: &Context, command: TokensCommand) -> Result<(), Cli
                 grace_period: grace,
                 expires_at,
                 expires_in,
+                ..RotateRequest::default()
             };
             let rotated: RotatedView = client
                 .send(Method::POST, "/v1/robot/tokens/current/rotate", Some(&body))

@@ -598,6 +598,57 @@ fn new_token(cli: &Cli, robot: &str, name: &str, extra: &[&str]) -> (String, Str
     )
 }
 
+#[test]
+fn tokens_are_printed_in_the_form_a_tool_reads() {
+    let (_server, _data, cli) = acme();
+    let secret = cli
+        .run(&[
+            "tokens",
+            "create",
+            "deployer",
+            "--name",
+            "cluster",
+            "--output",
+            "k8s-secret",
+            "--registry",
+            "registry.example.com",
+            "--namespace",
+            "apps",
+        ])
+        .ok();
+    assert!(
+        secret.stdout.starts_with("apiVersion: v1\nkind: Secret\n"),
+        "{}",
+        secret.stdout
+    );
+    assert!(secret.stdout.contains("  namespace: apps\n"), "{}", secret.stdout);
+    assert!(secret.stderr.contains("shown only this once"), "{}", secret.stderr);
+
+    let env = cli
+        .run(&["tokens", "create", "deployer", "--name", "ci", "--output", "env"])
+        .ok();
+    let lines: Vec<&str> = env.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("ROBOTS_ACCESS_ID=") && lines[1].starts_with("ROBOTS_TOKEN=rbt_"),
+        "{}",
+        env.stdout
+    );
+
+    let refused = cli.run(&[
+        "tokens",
+        "create",
+        "deployer",
+        "--name",
+        "x",
+        "--output",
+        "dockerconfigjson",
+    ]);
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("--registry-host"), "{}", refused.stderr);
+    let tokens = cli.run(&["tokens", "list", "deployer", "-o", "json"]).ok().json();
+    assert_eq!(tokens.as_array().unwrap().len(), 2, "no token for a refused format");
+}
+
 /// A server, alice logged in, organization acme with robot `deployer`.
 fn acme() -> (Server, tempfile::TempDir, Cli) {
     let (server, data) = server();

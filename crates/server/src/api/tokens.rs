@@ -8,10 +8,14 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use robots_api_types::ErrorCode;
 use robots_api_types::{
-    CreateTokenRequest, CreatedTokenView, ExpiringTokenView, List, RotateRequest, RotatedView, TokenView,
+    CreateTokenRequest, CreatedTokenView, CredentialView, ExpiringTokenView, List, RotateRequest, RotatedView,
+    TokenView,
 };
+use robots_core::credentials::{CredentialFormat, CredentialTarget};
 use robots_core::duration::parse_duration;
-use robots_service::{ClientInfo, EXPIRING_SOON, Expiry, ManageTokens, ReadRobots, Rotated, ServiceError};
+use robots_service::{
+    ClientInfo, CredentialRequest, EXPIRING_SOON, Expiry, ManageTokens, ReadRobots, Rotated, ServiceError,
+};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
@@ -180,14 +184,54 @@ async fn create_token(
         at: request.expires_at,
         within: request.expires_in.as_deref(),
     };
+    let shape = credential_target(
+        &state,
+        &robot,
+        &request.format,
+        &request.registry,
+        &request.secret_name,
+        &request.namespace,
+    )?;
     let created = state.service().create_token(&at, &robot, &request.name, expiry).await?;
+    let credential = rendered(&shape, created.access_id, &created.secret);
     Ok(secret_response(CreatedTokenView {
         access_id: created.access_id,
         name: created.name.into(),
         token: created.secret,
         created_at: created.created_at,
         expires_at: created.expires_at,
+        credential,
     }))
+}
+
+type Shape = Option<(CredentialFormat, CredentialTarget)>;
+
+/// The credential format a request asks for, checked before a token is made.
+fn credential_target(
+    state: &AppState,
+    robot: &str,
+    format: &Option<String>,
+    registry: &Option<String>,
+    secret_name: &Option<String>,
+    namespace: &Option<String>,
+) -> ApiResult<Shape> {
+    let request = CredentialRequest {
+        format: format.as_deref(),
+        registry: registry.as_deref(),
+        secret_name: secret_name.as_deref(),
+        namespace: namespace.as_deref(),
+    };
+    Ok(state.service().credential_target(robot, &request)?)
+}
+
+fn rendered(shape: &Shape, access_id: uuid::Uuid, secret: &robots_core::SecretToken) -> Option<CredentialView> {
+    let (format, target) = shape.as_ref()?;
+    let credential = target.render(*format, access_id, secret)?;
+    Some(CredentialView {
+        format: format.as_str().to_owned(),
+        file_name: credential.file_name.clone(),
+        content: credential.expose().to_owned(),
+    })
 }
 
 #[utoipa::path(
@@ -247,11 +291,19 @@ async fn rotate_token(
         at: request.expires_at,
         within: request.expires_in.as_deref(),
     };
+    let shape = credential_target(
+        &state,
+        &robot,
+        &request.format,
+        &request.registry,
+        &request.secret_name,
+        &request.namespace,
+    )?;
     let rotated = state
         .service()
         .rotate_token(&at, &robot, &access_id, request.grace_period.as_deref(), expiry)
         .await?;
-    Ok(rotated_response(rotated, state.now()))
+    Ok(rotated_response(rotated, &shape, state.now()))
 }
 
 /// A robot allowed to (`self_rotate`) rotates the token it authenticates
@@ -281,15 +333,24 @@ async fn rotate_own_token(
         at: request.expires_at,
         within: request.expires_in.as_deref(),
     };
+    let shape = credential_target(
+        &state,
+        token.owner.robot_name.as_str(),
+        &request.format,
+        &request.registry,
+        &request.secret_name,
+        &request.namespace,
+    )?;
     let rotated = state
         .service()
         .rotate_own_token(&token.owner, &client, request.grace_period.as_deref(), expiry)
         .await?;
-    Ok(rotated_response(rotated, state.now()))
+    Ok(rotated_response(rotated, &shape, state.now()))
 }
 
-fn rotated_response(rotated: Rotated, now: OffsetDateTime) -> Response {
+fn rotated_response(rotated: Rotated, shape: &Shape, now: OffsetDateTime) -> Response {
     let (new, secret, rotating_out) = (rotated.successor, rotated.secret, rotated.rotating_out);
+    let credential = rendered(shape, new.access_id, &secret);
     secret_response(RotatedView {
         successor: CreatedTokenView {
             access_id: new.access_id,
@@ -297,6 +358,7 @@ fn rotated_response(rotated: Rotated, now: OffsetDateTime) -> Response {
             token: secret,
             created_at: new.created_at,
             expires_at: new.expires_at,
+            credential,
         },
         rotating_out: views::token(rotating_out, now),
     })

@@ -13,6 +13,7 @@ mod api {
     mod audit;
     mod authentication;
     mod caps;
+    mod credentials;
     mod instance_policy;
     mod lifecycle;
     mod limits;
