@@ -184,14 +184,7 @@ async fn create_token(
         at: request.expires_at,
         within: request.expires_in.as_deref(),
     };
-    let shape = credential_target(
-        &state,
-        &robot,
-        &request.format,
-        &request.registry,
-        &request.secret_name,
-        &request.namespace,
-    )?;
+    let shape = credential_target(&state, &robot, &request)?;
     let created = state.service().create_token(&at, &robot, &request.name, expiry).await?;
     let credential = rendered(&shape, created.access_id, &created.secret);
     Ok(secret_response(CreatedTokenView {
@@ -206,22 +199,32 @@ async fn create_token(
 
 type Shape = Option<(CredentialFormat, CredentialTarget)>;
 
+/// A request that may ask for its token in a credential format.
+trait AsksCredential {
+    fn credential_request(&self) -> CredentialRequest<'_>;
+}
+
+macro_rules! asks_credential {
+    ($($request:ty),*) => {$(
+        impl AsksCredential for $request {
+            fn credential_request(&self) -> CredentialRequest<'_> {
+                CredentialRequest {
+                    format: self.format.as_deref(),
+                    registry: self.registry.as_deref(),
+                    secret_name: self.secret_name.as_deref(),
+                    namespace: self.namespace.as_deref(),
+                }
+            }
+        }
+    )*};
+}
+asks_credential!(CreateTokenRequest, RotateRequest);
+
 /// The credential format a request asks for, checked before a token is made.
-fn credential_target(
-    state: &AppState,
-    robot: &str,
-    format: &Option<String>,
-    registry: &Option<String>,
-    secret_name: &Option<String>,
-    namespace: &Option<String>,
-) -> ApiResult<Shape> {
-    let request = CredentialRequest {
-        format: format.as_deref(),
-        registry: registry.as_deref(),
-        secret_name: secret_name.as_deref(),
-        namespace: namespace.as_deref(),
-    };
-    Ok(state.service().credential_target(robot, &request)?)
+fn credential_target(state: &AppState, robot: &str, request: &impl AsksCredential) -> ApiResult<Shape> {
+    Ok(state
+        .service()
+        .credential_target(robot, &request.credential_request())?)
 }
 
 fn rendered(shape: &Shape, access_id: uuid::Uuid, secret: &robots_core::SecretToken) -> Option<CredentialView> {
@@ -291,14 +294,7 @@ async fn rotate_token(
         at: request.expires_at,
         within: request.expires_in.as_deref(),
     };
-    let shape = credential_target(
-        &state,
-        &robot,
-        &request.format,
-        &request.registry,
-        &request.secret_name,
-        &request.namespace,
-    )?;
+    let shape = credential_target(&state, &robot, &request)?;
     let rotated = state
         .service()
         .rotate_token(&at, &robot, &access_id, request.grace_period.as_deref(), expiry)
@@ -333,14 +329,7 @@ async fn rotate_own_token(
         at: request.expires_at,
         within: request.expires_in.as_deref(),
     };
-    let shape = credential_target(
-        &state,
-        token.owner.robot_name.as_str(),
-        &request.format,
-        &request.registry,
-        &request.secret_name,
-        &request.namespace,
-    )?;
+    let shape = credential_target(&state, token.owner.robot_name.as_str(), &request)?;
     let rotated = state
         .service()
         .rotate_own_token(&token.owner, &client, request.grace_period.as_deref(), expiry)
