@@ -77,8 +77,8 @@ pub struct CredentialTarget {
 
 impl CredentialTarget {
     pub fn new(registry: Option<&str>, secret_name: &str, namespace: Option<&str>) -> Result<Self, CredentialError> {
-        if let Some(registry) = registry.filter(|registry| !is_registry_host(registry)) {
-            return Err(CredentialError::Registry(registry.to_owned()));
+        if let Some(registry) = registry {
+            check_registry_host(registry)?;
         }
         if !is_dns_name(secret_name, 253, true) {
             return Err(CredentialError::SecretName(secret_name.to_owned()));
@@ -167,6 +167,15 @@ fn docker_config(registry: &str, access_id: Uuid, secret: &str, basic: &str) -> 
     format!(
         "{{\"auths\":{{\"{registry}\":{{\"username\":\"{access_id}\",\"password\":\"{secret}\",\"auth\":\"{basic}\"}}}}}}\n"
     )
+}
+
+/// Checks a registry host as a credential would name it (see [`is_registry_host`]).
+pub fn check_registry_host(text: &str) -> Result<(), CredentialError> {
+    if is_registry_host(text) {
+        Ok(())
+    } else {
+        Err(CredentialError::Registry(text.to_owned()))
+    }
 }
 
 /// `HOST` or `HOST:PORT`: a DNS name or IPv4 address (letters, digits,

@@ -346,8 +346,7 @@ pub async fn run(args: ServeArgs) -> Result<(), BoxError> {
         return Err("--registry-token-path must start with /".into());
     }
     if let Some(host) = &args.registry_host {
-        robots_core::credentials::CredentialTarget::new(Some(host), "registry", None)
-            .map_err(|error| format!("--registry-host: {error}"))?;
+        robots_core::credentials::check_registry_host(host).map_err(|error| format!("--registry-host: {error}"))?;
     }
     config.service.registry_host = args.registry_host;
     config.registry_services = args.registry_services;
